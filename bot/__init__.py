@@ -1,0 +1,1 @@
+"""pitcrew's wiring: settings, logging, LLM gateway, pipeline, Slack app and CLI."""

@@ -1,0 +1,32 @@
+"""The `pitcrew` console script."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="pitcrew",
+    help="pitcrew: the Slack assistant for sales teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    # Each command group lives in its own module under bot.commands and exposes `register(app)`.
+    from bot.commands import knowledge as knowledge_commands
+
+    for module in (knowledge_commands,):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The `pitcrew` command groups, one module each; `bot.cli` registers them."""

@@ -1,0 +1,113 @@
+"""The one settings object: environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/pitcrew.db"
+
+
+class SettingsError(Exception):
+    """A configuration value is invalid; the message is one line and names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    # Storage and logs
+    database_url: str = DEFAULT_DATABASE_URL
+    log_dir: Path = Path("./logs")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    log_retention_days: int = Field(default=14, ge=1)
+    sla_ms: float = Field(default=5000.0, gt=0)
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(default=3000, ge=1, le=65535)
+    streaming: bool = True
+    event_dedupe_ttl_s: int = Field(default=86_400, ge=60)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    # LLM
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4.1-mini"
+    openai_fast_model: str = "gpt-4.1-nano"
+    llm_validate_timeout_s: float = Field(default=3.0, gt=0)
+    llm_answer_timeout_s: float = Field(default=20.0, gt=0)
+    llm_deadline_s: float = Field(default=28.0, gt=0)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    llm_max_concurrency: int = Field(default=8, ge=1)
+    llm_breaker_failure_threshold: int = Field(default=5, ge=1)
+    llm_breaker_recovery_s: float = Field(default=30.0, gt=0)
+    response_cache_ttl_s: int = Field(default=3600, ge=0)
+    response_cache_max_entries: int = Field(default=10_000, ge=1)
+
+    # Control plane
+    control_plane_skip_threshold: float = Field(default=0.9, ge=0)
+    control_plane_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
+    control_plane_shadow_rate: float = Field(default=0.0, ge=0, le=1)
+
+    # Knowledge
+    snapshot_rebuild_cron: str = "0 * * * *"
+    thread_memory_ttl_s: int = Field(default=86_400, ge=60)
+    thread_memory_max_turns: int = Field(default=20, ge=1)
+
+    @field_validator("snapshot_rebuild_cron")
+    @classmethod
+    def _cron_parses(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a 5-field crontab expression ({exc})") from None
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for redaction."""
+        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning a validation failure into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad variable, never echoing the value (it may be a secret)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
+        parts.append(f"invalid {name}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,1 @@
+"""Intent classification: compiled patterns with confidence, LLM validation only when unsure."""

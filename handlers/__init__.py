@@ -1,0 +1,1 @@
+"""One handler per intent, turning a classified message into a reply."""

@@ -1,0 +1,103 @@
+"""The database: engine with SQLite pragmas, schema creation and the transcript FTS5 index.
+
+The knowledge layer is synchronous on purpose. Measured on the 2-core dev machine, an indexed
+point read costs ~0.10 ms inline with the sqlite3 driver, ~0.34 ms through one thread hop and
+~1.0 ms through SQLAlchemy's asyncio + aiosqlite. Hot-path reads therefore run inline in the
+event loop; bulk work (rebuild, import) is run in a worker thread by its async callers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
+
+BUSY_TIMEOUT_MS = 5000
+
+# External-content FTS5 index over transcript segments, kept in step by triggers.
+FTS_DDL = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5(
+        text, content='transcriptsegment', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER IF NOT EXISTS transcript_fts_ai AFTER INSERT ON transcriptsegment BEGIN
+        INSERT INTO transcript_fts(rowid, text) VALUES (new.id, new.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS transcript_fts_ad AFTER DELETE ON transcriptsegment BEGIN
+        INSERT INTO transcript_fts(transcript_fts, rowid, text) VALUES ('delete', old.id, old.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS transcript_fts_au AFTER UPDATE OF text ON transcriptsegment BEGIN
+        INSERT INTO transcript_fts(transcript_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO transcript_fts(rowid, text) VALUES (new.id, new.text); END""",
+)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used; the message is meant for a person."""
+
+
+def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        poolclass=StaticPool if in_memory else None,
+    )
+    event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and the FTS5 index if missing (idempotent)."""
+    SQLModel.metadata.create_all(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            for statement in FTS_DDL:
+                connection.execute(text(statement))
+
+
+class Database:
+    """The process's database handle: one engine, sessions on demand."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = create_db_engine(url)
+            create_schema(self.engine)
+        except Exception as exc:  # the driver's message is the useful part; hide the traceback
+            raise DatabaseError(f"cannot open database {redact_url(url)}: {exc}") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,38 @@
+"""The database schema: the catalog, sales calls, snapshots and the bot's runtime state."""
+
+from knowledge.models.calls import Account, Contact, Meeting, TranscriptSegment
+from knowledge.models.catalog import (
+    AddOn,
+    ComplianceItem,
+    Faq,
+    Feature,
+    Integration,
+    Plan,
+    PlanFeature,
+    PlanLimit,
+    Product,
+)
+from knowledge.models.runtime import ProcessedEvent, ResponseCacheEntry, SchedulerLease, ThreadTurn
+from knowledge.models.snapshots import ProductSnapshot, SnapshotAlias
+
+__all__ = [
+    "Account",
+    "AddOn",
+    "ComplianceItem",
+    "Contact",
+    "Faq",
+    "Feature",
+    "Integration",
+    "Meeting",
+    "Plan",
+    "PlanFeature",
+    "PlanLimit",
+    "ProcessedEvent",
+    "Product",
+    "ProductSnapshot",
+    "ResponseCacheEntry",
+    "SchedulerLease",
+    "SnapshotAlias",
+    "ThreadTurn",
+    "TranscriptSegment",
+]

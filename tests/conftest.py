@@ -1,0 +1,40 @@
+"""Shared fixtures: every test gets its own working directory, database and log directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, load_settings
+from knowledge.db import Database
+
+# Variables a developer's shell may carry that must never leak into a test.
+_ISOLATED_PREFIXES = ("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run in a fresh directory with no credentials or pitcrew settings from the outside world."""
+    for name in list(os.environ):
+        if name.startswith(_ISOLATED_PREFIXES) or name in {"PORT", "SLA_MS", "STREAMING"}:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pitcrew.db'}")
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+    yield tmp_path
+
+
+@pytest.fixture
+def settings(isolated_environment: Path) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """An empty database with the schema (no demo data)."""
+    db = Database(settings.database_url)
+    yield db
+    db.close()
