@@ -1,0 +1,286 @@
+"""A fake Slack Web API (and Socket Mode WebSocket) on 127.0.0.1 for the real slack_sdk client to talk to.
+
+It records every method call with its body, answers the methods pitcrew uses the way Slack does
+(HTTP 200 with `ok`, or 429 with `Retry-After` when a rate limit is injected) and serves the
+WebSocket that `apps.connections.open` points Socket Mode at, so a test can push envelopes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"
+TEAM_ID = "T0TEST"
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+
+
+@dataclass
+class SlackCall:
+    """One Web API call as the fake received it."""
+
+    method: str
+    body: dict[str, Any]
+    token: str | None
+    at: float  # time.perf_counter() on arrival
+    answered_status: int = 200
+
+
+@dataclass
+class InjectedFailure:
+    method: str
+    remaining: int
+    status: int = 429
+    retry_after: int = 1
+    error: str | None = None  # an `ok: false` error answered with HTTP 200 instead of a status
+
+
+@dataclass
+class FakeSlack:
+    """Start with `await fake.start()`; `fake.api_url` is the base URL to give the client."""
+
+    bot_token: str = BOT_TOKEN
+    app_token: str = APP_TOKEN
+    calls: list[SlackCall] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    method_delay_s: float = 0.0  # simulated Slack latency per call
+
+    def __post_init__(self) -> None:
+        self._failures: list[InjectedFailure] = []
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._connected = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.delete": self._delete,
+            "assistant.threads.setStatus": lambda body: {"ok": True},
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._stream_step,
+            "chat.stopStream": self._stream_step,
+            "apps.connections.open": self._connections_open,
+        }
+
+    # ----- lifecycle
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._handle_method)
+        app.router.add_get("/socket", self._handle_socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/socket"
+
+    # ----- test controls
+    def fail_next(self, method: str, *, times: int = 1, status: int = 429, retry_after: int = 1,
+                  error: str | None = None) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 carries `Retry-After`) or an `ok: false` error."""
+        self._failures.append(InjectedFailure(method, times, status, retry_after, error))
+
+    def calls_of(self, method: str) -> list[SlackCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def replies(self) -> list[SlackCall]:
+        """Messages posted by the bot (not counting placeholders later replaced: those show up as chat.update)."""
+        return self.calls_of("chat.postMessage")
+
+    async def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate(self)` holds; a timeout fails with the calls seen so far."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+            except TimeoutError:
+                seen = [(call.method, call.body) for call in self.calls]
+                raise AssertionError(f"fake Slack: condition not met within {timeout}s; calls: {seen}") from None
+
+    async def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+        await self.wait_for(lambda fake: len(fake.calls_of(method)) >= count, timeout)
+        return self.calls_of(method)
+
+    async def wait_connected(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def push_envelope(self, envelope: dict[str, Any]) -> None:
+        """Send a Socket Mode envelope to every connected client."""
+        for socket in self._sockets:
+            await socket.send_str(json.dumps(envelope))
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        await self.wait_for(lambda fake: any(a.get("envelope_id") == envelope_id for a in fake.socket_acks), timeout)
+        return next(a for a in self.socket_acks if a.get("envelope_id") == envelope_id)
+
+    # ----- HTTP
+    async def _handle_method(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await _read_body(request)
+        token = _bearer(request) or body.pop("token", None)
+        call = SlackCall(method=method, body=body, token=token, at=time.perf_counter())
+        if self.method_delay_s:
+            await asyncio.sleep(self.method_delay_s)
+        failure = self._take_failure(method)
+        if failure is not None and failure.error is None:
+            call.answered_status = failure.status
+            await self._record(call)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=failure.status, headers=headers)
+        await self._record(call)
+        if failure is not None:
+            return web.json_response({"ok": False, "error": failure.error})
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        answer = self.answers.get(method)
+        if answer is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(answer(body))
+
+    def _take_failure(self, method: str) -> InjectedFailure | None:
+        for failure in self._failures:
+            if failure.method == method and failure.remaining > 0:
+                failure.remaining -= 1
+                return failure
+        return None
+
+    async def _record(self, call: SlackCall) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://pitcrew-test.slack.com/", "team": "Pitcrew Test", "user": "pitcrew",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _post_message(self, body: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        message = {"type": "message", "text": body.get("text", ""), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
+        if body.get("thread_ts"):
+            message["thread_ts"] = body["thread_ts"]
+        return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": message}
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text", "")}
+
+    def _delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+
+    def _start_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": body.get("channel"), "ts": self._next_ts()}
+
+    def _stream_step(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+
+    def _connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.socket_url}
+
+    # ----- Socket Mode
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                          "connection_info": {"app_id": "A0TEST"}}))
+        self._connected.set()
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    async with self._changed:
+                        self.socket_acks.append(json.loads(message.data))
+                        self._changed.notify_all()
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    """JSON or form body (slack_sdk sends both), with nested JSON form values left as strings."""
+    raw = await request.text()
+    if request.content_type == "application/json":
+        return json.loads(raw) if raw else {}
+    body: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
+    body.update(request.query)
+    return body
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+
+
+# ----- what Slack sends to the app
+
+
+def event_callback(event: dict[str, Any], *, event_id: str, team_id: str = TEAM_ID) -> dict[str, Any]:
+    """An Events API `event_callback` envelope around `event`."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "api_app_id": "A0TEST",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team_id, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def mention_event(text: str, *, channel: str = "C0SALES", user: str = "U0ALICE", ts: str = "1712345678.000100",
+                  thread_ts: str | None = None) -> dict[str, Any]:
+    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel,
+             "team": TEAM_ID, "event_ts": ts}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def dm_event(text: str, *, channel: str = "D0ALICE", user: str = "U0ALICE", ts: str = "1712345679.000200",
+             **extra: Any) -> dict[str, Any]:
+    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": ts, "channel": channel,
+            "team": TEAM_ID, "event_ts": ts, **extra}
+
+
+def signed_headers(body: str, signing_secret: str, *, timestamp: int | None = None) -> dict[str, str]:
+    """The `X-Slack-Signature` headers Slack sends with `body` (v0 HMAC-SHA256)."""
+    from slack_sdk.signature import SignatureVerifier
+
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=stamp, body=body)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature, "Content-Type": "application/json"}
+
+
+def socket_envelope(body: dict[str, Any], *, envelope_id: str, retry_attempt: int = 0) -> dict[str, Any]:
+    """A Socket Mode `events_api` envelope carrying an Events API body."""
+    return {"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False,
+            "retry_attempt": retry_attempt, "retry_reason": "", "payload": body}

@@ -1,0 +1,253 @@
+"""The Slack building blocks on their own: dedupe, mention stripping, progress and streaming against the fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.capabilities import WorkspaceFeatures
+from bot.slack.dedupe import EventDeduper
+from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
+from bot.slack.progress import PLACEHOLDER_TEXT, Progress
+from bot.slack.streaming import SlackStreamSink, can_stream
+from knowledge.db import Database
+from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
+
+# ----- dedupe
+
+
+def test_first_delivery_claims_and_redeliveries_are_refused(database: Database) -> None:
+    deduper = EventDeduper(database, ttl_s=3600)
+    assert deduper.claim("Ev1") is True
+    assert deduper.claim("Ev1") is False
+    assert deduper.claim("Ev1") is False
+    assert deduper.claim("Ev2") is True
+
+
+def test_claims_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = Database(url)
+    assert EventDeduper(first, ttl_s=3600).claim("EvRestart") is True
+    first.close()
+    second = Database(url)
+    assert EventDeduper(second, ttl_s=3600).claim("EvRestart") is False
+    second.close()
+
+
+def test_an_expired_claim_can_be_taken_again_and_is_purged(database: Database) -> None:
+    now = [datetime(2025, 3, 1, 12, 0, 0)]
+    deduper = EventDeduper(database, ttl_s=60, clock=lambda: now[0])
+    assert deduper.claim("EvOld") is True
+    now[0] += timedelta(seconds=30)
+    assert deduper.claim("EvOld") is False
+    assert deduper.claim("EvNew") is True
+    now[0] += timedelta(seconds=45)  # EvOld is 75 s old, EvNew 45 s
+    assert deduper.purge_expired() == 1
+    assert deduper.claim("EvNew") is False
+    assert deduper.claim("EvOld") is True
+
+
+def test_concurrent_deliveries_of_one_event_have_exactly_one_winner(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    databases = [Database(url) for _ in range(4)]  # separate engines, as separate processes would have
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: EventDeduper(databases[i % 4], 3600).claim("EvRace"), range(16)))
+        assert results.count(True) == 1
+    finally:
+        for db in databases:
+            db.close()
+
+
+# ----- formatting
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (f"<@{BOT_USER_ID}> how much is Orbit Pro?", "how much is Orbit Pro?"),
+    (f"<@{BOT_USER_ID}|pitcrew>   price   of Orbit", "price of Orbit"),
+    (f"hey <@{BOT_USER_ID}> what did <@U0BOB> say?", "hey what did <@U0BOB> say?"),
+    (f"<@{BOT_USER_ID}>", ""),
+    (f"<@{BOT_USER_ID}> line one\n  line two ", "line one\nline two"),
+])
+def test_the_bot_mention_is_stripped_and_other_mentions_kept(text: str, expected: str) -> None:
+    assert strip_bot_mention(text, BOT_USER_ID) == expected
+
+
+def test_without_a_known_bot_id_only_the_leading_mention_goes() -> None:
+    assert strip_bot_mention("<@U0XYZ> ping <@U0BOB>", None) == "ping <@U0BOB>"
+
+
+def test_long_messages_are_cut_to_fit_with_a_note() -> None:
+    text = "\n".join(f"line {i} " + "x" * 80 for i in range(1000))
+    fitted = fit_message(text)
+    assert len(fitted) <= MAX_MESSAGE_CHARS
+    assert fitted.endswith(TRUNCATION_NOTE)
+    assert text.startswith(fitted[: -len(TRUNCATION_NOTE)])
+    assert fit_message("short") == "short"
+
+
+# ----- progress and streaming against the fake Slack Web API
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    web_client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    yield web_client
+
+
+async def test_a_fast_answer_shows_no_indicator(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    progress = Progress(client, "C1", "1.0", WorkspaceFeatures(), delay_s=0.2)
+    progress.start()
+    await asyncio.sleep(0.05)
+    await progress.settle()
+    await asyncio.sleep(0.25)
+    assert fake_slack.calls == []
+    assert not progress.status_shown and progress.placeholder_ts is None
+
+
+async def test_a_slow_answer_sets_the_thread_status_within_500_ms(fake_slack: FakeSlack,
+                                                                    client: AsyncWebClient) -> None:
+    progress = Progress(client, "C1", "1712.000100", WorkspaceFeatures(), delay_s=0.2)
+    started = time.perf_counter()
+    progress.start()
+    [call] = await fake_slack.wait_for_calls("assistant.threads.setStatus", timeout=2)
+    assert call.at - started < 0.5
+    assert call.body["channel_id"] == "C1" and call.body["thread_ts"] == "1712.000100"
+    assert call.body["status"]
+    await progress.settle()
+    assert progress.status_shown and progress.placeholder_ts is None
+
+
+async def test_a_refused_status_falls_back_to_a_placeholder_and_is_not_tried_again(
+        fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    fake_slack.fail_next("assistant.threads.setStatus", error="missing_scope")
+    first = Progress(client, "C1", "1.0", features, delay_s=0.0)
+    first.start()
+    await fake_slack.wait_for_calls("chat.postMessage", timeout=2)
+    await first.settle()
+    assert first.placeholder_ts is not None and not first.status_shown
+    assert fake_slack.replies()[0].body["text"] == PLACEHOLDER_TEXT
+    assert fake_slack.replies()[0].body["thread_ts"] == "1.0"
+    assert features.thread_status is False
+
+    second = Progress(client, "C1", "2.0", features, delay_s=0.0)
+    second.start()
+    await fake_slack.wait_for_calls("chat.postMessage", count=2, timeout=2)
+    await second.settle()
+    assert len(fake_slack.calls_of("assistant.threads.setStatus")) == 1
+
+
+async def test_settle_waits_for_a_placeholder_being_posted(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.method_delay_s = 0.15
+    progress = Progress(client, "C1", "1.0", WorkspaceFeatures(thread_status=False), delay_s=0.0)
+    progress.start()
+    await asyncio.sleep(0.05)  # the placeholder call is under way
+    await progress.settle()
+    assert progress.placeholder_ts is not None  # the answer can replace it instead of leaving it behind
+
+
+def test_streaming_needs_the_recipient_outside_dms() -> None:
+    features = WorkspaceFeatures()
+    assert can_stream(features, enabled=True, channel_type="im", user=None, team=None)
+    assert can_stream(features, enabled=True, channel_type="channel", user="U1", team="T1")
+    assert not can_stream(features, enabled=True, channel_type="channel", user="U1", team=None)
+    assert not can_stream(features, enabled=False, channel_type="im", user="U1", team="T1")
+    assert not can_stream(WorkspaceFeatures(streaming=False), enabled=True, channel_type="im", user="U1", team="T1")
+
+
+def _streamed_text(fake: FakeSlack) -> str:
+    parts = []
+    for method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+        for call in fake.calls_of(method):
+            parts.extend(chunk["text"] for chunk in call.body.get("chunks", []) if chunk.get("type") == "markdown_text")
+    return "".join(parts)
+
+
+async def test_an_answer_streams_into_the_thread(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    progress = Progress(client, "C1", "1712.5", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1712.5", progress=progress, features=features,
+                           user="U0ALICE", team=TEAM_ID, channel_type="channel")
+    progress.start()
+    pieces = [f"**Part {i}.** " + "word " * 30 for i in range(6)]
+    for piece in pieces:
+        await sink.append(piece)
+    assert await sink.finish("".join(pieces)) is True
+    [start] = fake_slack.calls_of("chat.startStream")
+    assert start.body["channel"] == "C1" and start.body["thread_ts"] == "1712.5"
+    assert start.body["recipient_user_id"] == "U0ALICE" and start.body["recipient_team_id"] == TEAM_ID
+    assert fake_slack.calls_of("chat.appendStream"), "a long answer is sent in several steps"
+    assert len(fake_slack.calls_of("chat.stopStream")) == 1
+    assert _streamed_text(fake_slack) == "".join(pieces)
+    assert fake_slack.replies() == []
+
+
+async def test_in_a_dm_the_stream_names_no_recipient(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    progress = Progress(client, "D1", "5.0", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="D1", thread_ts="5.0", progress=progress, features=features,
+                           user="U0ALICE", team=TEAM_ID, channel_type="im")
+    await sink.append("short answer")
+    assert await sink.finish("short answer") is True
+    [start] = fake_slack.calls_of("chat.startStream")
+    assert "recipient_user_id" not in start.body and "recipient_team_id" not in start.body
+    assert _streamed_text(fake_slack) == "short answer"
+
+
+async def test_a_refused_stream_leaves_the_answer_to_be_posted(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    fake_slack.fail_next("chat.startStream", error="not_allowed")
+    progress = Progress(client, "C1", "1.0", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1.0", progress=progress, features=features,
+                           user="U1", team=TEAM_ID, channel_type="channel")
+    await sink.append("x" * 300)  # past the buffer: startStream is called and refused
+    await sink.append("more")
+    assert await sink.finish("x" * 300 + "more") is False
+    assert features.streaming is False
+    assert fake_slack.calls_of("chat.appendStream") == [] and fake_slack.calls_of("chat.stopStream") == []
+
+
+async def test_a_stream_broken_midway_is_replaced_by_the_whole_answer(fake_slack: FakeSlack,
+                                                                        client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    fake_slack.fail_next("chat.appendStream", error="message_not_in_streaming_state", times=5)
+    fake_slack.fail_next("chat.stopStream", error="message_not_in_streaming_state", times=5)
+    progress = Progress(client, "C1", "1.0", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1.0", progress=progress, features=features,
+                           user="U1", team=TEAM_ID, channel_type="channel")
+    await sink.append("a" * 300)
+    await sink.append("b" * 300)
+    assert await sink.finish("the whole answer") is True
+    [update] = fake_slack.calls_of("chat.update")
+    assert update.body["ts"] == sink.stream_ts and update.body["text"] == "the whole answer"
+    assert features.streaming is True  # a stream that started works in this workspace
+
+
+async def test_a_placeholder_is_removed_once_the_stream_is_visible(fake_slack: FakeSlack,
+                                                                    client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures(thread_status=False)
+    progress = Progress(client, "C1", "1.0", features, delay_s=0.0)
+    progress.start()
+    await fake_slack.wait_for_calls("chat.postMessage", timeout=2)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1.0", progress=progress, features=features,
+                           user="U1", team=TEAM_ID, channel_type="channel")
+    await sink.append("y" * 300)
+    [delete] = await fake_slack.wait_for_calls("chat.delete", timeout=2)
+    assert delete.body["ts"] == progress.placeholder_ts
+    assert await sink.finish("y" * 300) is True
+    assert len(fake_slack.calls_of("chat.delete")) == 1
