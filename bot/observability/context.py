@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ContextDecorator, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +31,19 @@ class RequestContext:
     # snapshot_path, cache, ...
     facts: dict[str, Any] = field(default_factory=dict)
     llm_calls: int = 0
+    # Set by fail(): the summary is then logged as "Request failed" with this exception.
+    failure: BaseException | None = None
 
     def record(self, **facts: Any) -> None:
         self.facts.update(facts)
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the request failed (its handler raised and the user got an apology instead)."""
+        self.failure = exc
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -74,12 +84,27 @@ def count_llm_call() -> None:
         request.llm_calls += 1
 
 
-@contextmanager
-def stage(name: str) -> Iterator[None]:
+class _CurrentRequestStage(ContextDecorator):
+    """Times a stage on whichever request is current when the block starts (a class: cheaper than a generator)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._timer: StageTimer | None = None
+
+    def _recreate_cm(self) -> _CurrentRequestStage:
+        return _CurrentRequestStage(self._name)  # as a decorator: a fresh one per call
+
+    def __enter__(self) -> None:
+        request = _current.get()
+        if request is not None:
+            self._timer = request.timer
+            self._timer.start_stage(self._name)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.end_stage(self._name)
+
+
+def stage(name: str) -> AbstractContextManager[None]:
     """Time `name` on the current request's timer; outside a request this only runs the block."""
-    request = _current.get()
-    if request is None:
-        yield
-        return
-    with request.timer.stage(name):
-        yield
+    return _CurrentRequestStage(name)

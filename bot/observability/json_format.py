@@ -1,0 +1,67 @@
+"""One JSON object per log line: ts, level, logger, message, correlation_id, then the record's extras."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonEncoder, JsonFormatter
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` (or a filter).
+STANDARD_RECORD_ATTRS: frozenset[str] = frozenset(
+    set(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__)
+    | set(RESERVED_ATTRS)
+    | {"message", "asctime", "taskName"}
+)
+
+
+def utc_timestamp(created: float) -> str:
+    """ISO 8601 UTC with milliseconds and `Z`, e.g. `2025-03-04T12:03:04.123Z`."""
+    seconds = int(created)
+    millis = min(int((created - seconds) * 1000), 999)
+    return f"{_second_prefix(seconds)}.{millis:03d}Z"
+
+
+_last_second: list[Any] = [None, ""]
+
+
+def _second_prefix(seconds: int) -> str:
+    # Records come in bursts within the same second; formatting the date part once per second is cheaper.
+    if _last_second[0] != seconds:
+        _last_second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second[0] = seconds
+    return _last_second[1]
+
+
+_CORE_KEYS = frozenset({"ts", "level", "logger"})
+
+
+class JsonLineFormatter(JsonFormatter):
+    """python-json-logger formatter with pitcrew's field names; non-ASCII text stays readable."""
+
+    def __init__(self) -> None:
+        super().__init__(json_ensure_ascii=False, reserved_attrs=sorted(STANDARD_RECORD_ATTRS))
+        # One encoder for every record instead of json.dumps building one per call.
+        self._encoder = JsonEncoder(ensure_ascii=False)
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return self._encoder.encode(log_data)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data["ts"] = utc_timestamp(record.created)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        attributes = record.__dict__
+        correlation_id = attributes.get("correlation_id")
+        if correlation_id is not None:
+            log_data["correlation_id"] = correlation_id
+        for key, value in attributes.items():
+            if key not in STANDARD_RECORD_ATTRS and key[:1] != "_":
+                if key in _CORE_KEYS:  # an extra named `level` must not overwrite the record's level
+                    key = f"extra_{key}"
+                log_data[key] = value  # correlation_id again: same value, keeps its place after message
+        # exc_info / stack_info text, last so a traceback never hides the fields above.
+        log_data.update(message_dict)
