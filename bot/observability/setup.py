@@ -58,6 +58,9 @@ def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
             handler.addFilter(log_filter)
         setattr(handler, _PITCREW_HANDLER, True)
         root.addHandler(handler)
+    # Ours first: their filters scrub the record in place, so any other handler (a test runner's log
+    # capture, an error reporter) only ever sees the redacted record.
+    root.handlers.sort(key=lambda handler: not getattr(handler, _PITCREW_HANDLER, False))
     root.setLevel(settings.log_level)
 
 
