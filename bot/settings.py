@@ -48,12 +48,20 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4.1-mini"
     openai_fast_model: str = "gpt-4.1-nano"
     llm_validate_timeout_s: float = Field(default=3.0, gt=0)
+    llm_validate_deadline_s: float = Field(default=5.0, gt=0)  # a validation, retries included
     llm_answer_timeout_s: float = Field(default=20.0, gt=0)
-    llm_deadline_s: float = Field(default=28.0, gt=0)
+    llm_deadline_s: float = Field(default=28.0, gt=0)  # all LLM work of one request, retries included
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_backoff_initial_s: float = Field(default=0.25, gt=0, le=10)
+    llm_backoff_max_s: float = Field(default=4.0, gt=0, le=60)
     llm_retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    llm_retry_budget_min: int = Field(default=3, ge=0, le=100)  # retries always allowed per window
+    llm_retry_budget_window_s: float = Field(default=60.0, gt=0, le=3600)
     llm_max_concurrency: int = Field(default=8, ge=1)
     llm_breaker_failure_threshold: int = Field(default=5, ge=1)
+    llm_breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    llm_breaker_min_calls: int = Field(default=10, ge=1)  # before the failure rate counts
+    llm_breaker_window_s: float = Field(default=60.0, gt=0, le=3600)
     llm_breaker_recovery_s: float = Field(default=30.0, gt=0)
     response_cache_ttl_s: int = Field(default=3600, ge=0)
     response_cache_max_entries: int = Field(default=10_000, ge=1)

@@ -1,0 +1,98 @@
+"""One `llm call` log record per gateway call: model, kind, latency, attempts, tokens, cache and outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.llm.outcomes import Outcome
+from bot.observability import record, stage
+
+logger = logging.getLogger(__name__)
+
+CacheUse = Literal["hit", "miss", "none"]
+
+# Expected states of a degraded bot are INFO; failures worth a look are WARNING.
+_QUIET_OUTCOMES = frozenset({Outcome.OK, Outcome.UNCONFIGURED, Outcome.BREAKER_OPEN})
+
+
+@dataclass
+class CallRecord:
+    kind: str
+    model: str
+    stream: bool = False
+    cache: CacheUse = "none"
+    attempts: int = 0
+    outcome: Outcome | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    first_chunk_ms: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # error type, status, ...
+    started: float = field(default_factory=time.perf_counter)
+    _logged: bool = False
+
+    def add_usage(self, usage: Any) -> None:
+        """Token counts from a completion's `usage`, when the server reports them."""
+        if usage is None:
+            return
+        self.prompt_tokens = getattr(usage, "prompt_tokens", None)
+        self.completion_tokens = getattr(usage, "completion_tokens", None)
+        self.total_tokens = getattr(usage, "total_tokens", None)
+
+    def fail(self, outcome: Outcome, exc: BaseException | None = None) -> None:
+        """Note why the call is unavailable; never the exception's message (it may quote a key)."""
+        self.outcome = outcome
+        if exc is not None:
+            self.details["error"] = type(exc).__name__
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                self.details["status"] = status
+
+    def finish(self, outcome: Outcome | None = None) -> None:
+        """Log the record (once) and note the outcome on the current request."""
+        if self._logged:
+            return
+        self._logged = True
+        if outcome is not None:
+            self.outcome = outcome
+        final = self.outcome or Outcome.ERROR
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "kind": self.kind,
+            "stream": self.stream,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000.0, 3),
+            "attempts": self.attempts,
+            "cache": self.cache,
+            "outcome": final.value,
+        }
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "first_chunk_ms"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        fields.update(self.details)
+        logger.log(logging.INFO if final in _QUIET_OUTCOMES else logging.WARNING, "llm call", extra=fields)
+        record(llm_outcome=final.value)
+
+
+@contextmanager
+def llm_stage() -> Iterator[None]:
+    """Time the block as the request's `llm` stage.
+
+    Two LLM calls of one request can overlap (a background validation during an answer); the stage timer
+    keeps one start per name, so the second to end finds its stage already closed. That only loses the
+    overlap's time, never the call.
+    """
+    timing = stage("llm")
+    timing.__enter__()
+    try:
+        yield
+    finally:
+        try:
+            timing.__exit__(None, None, None)
+        except KeyError:
+            pass

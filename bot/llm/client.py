@@ -1,0 +1,27 @@
+"""The process's one `AsyncOpenAI` client (one connection pool), with the SDK's own retries off."""
+
+from __future__ import annotations
+
+import httpx2
+from openai import AsyncOpenAI
+
+from bot.settings import Settings
+
+CONNECT_TIMEOUT_S = 2.0
+
+
+def build_client(settings: Settings) -> AsyncOpenAI:
+    """A client for `OPENAI_BASE_URL` (any OpenAI-compatible server) with `OPENAI_API_KEY`.
+
+    Retries are the gateway's job (budgeted, deadline-aware), so the SDK's are off. The timeout here is
+    the longest any attempt may take; each request passes its own, shorter one.
+    """
+    if not settings.llm_configured or settings.openai_api_key is None:
+        raise ValueError("OPENAI_API_KEY is not set")
+    longest = max(settings.llm_answer_timeout_s, settings.llm_validate_timeout_s)
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url or None,
+        max_retries=0,
+        timeout=httpx2.Timeout(longest, connect=min(CONNECT_TIMEOUT_S, longest)),
+    )
