@@ -16,8 +16,9 @@ app = typer.Typer(
 def _register_commands() -> None:
     # Each command group lives in its own module under bot.commands and exposes `register(app)`.
     from bot.commands import knowledge as knowledge_commands
+    from bot.commands import logs as logs_commands
 
-    for module in (knowledge_commands,):
+    for module in (knowledge_commands, logs_commands):
         module.register(app)
 
 
