@@ -1,0 +1,257 @@
+"""Reply text: one marked-up form that renders to Slack mrkdwn and to plain text for the terminal.
+
+Handlers compose replies with `bold()`, `italic()`, `code()` and `table()`. These wrap text in
+private control characters rather than in `*`/`_`, so a `*` typed by a user stays a literal
+character: `render_mrkdwn` escapes everything (`&`, `<`, `>`) and only then turns the markers
+into Slack syntax, and `render_plain` simply drops them. User-derived text goes through `clean()`
+first, which removes control characters (the markers among them) so it can never forge formatting.
+LLM answers arrive as Markdown: `markdown_to_mrkdwn` converts them for Slack, and the terminal
+shows the Markdown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+SECTION_LIMIT = 3000  # Slack: a section block's text holds at most 3,000 characters
+MAX_SECTIONS = 12  # beyond this a reply is trimmed; no sales rep reads 36,000 characters in Slack
+TRIM_NOTE = "… (reply trimmed)"
+
+_BOLD_ON, _BOLD_OFF = "\x0e", "\x0f"
+_ITALIC_ON, _ITALIC_OFF = "\x10", "\x11"
+_CODE_ON, _CODE_OFF = "\x12", "\x13"
+_PRE_ON, _PRE_OFF = "\x14", "\x15"
+# FTS5 snippet highlight markers (knowledge.search), turned into bold by `highlight()`.
+SNIPPET_START, SNIPPET_END = "\x02", "\x03"
+
+_SNIPPET_MARK = re.compile(f"([{SNIPPET_START}{SNIPPET_END}])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MRKDWN_MARKERS = {
+    _BOLD_ON: "*",
+    _BOLD_OFF: "*",
+    _ITALIC_ON: "_",
+    _ITALIC_OFF: "_",
+    _CODE_ON: "`",
+    _CODE_OFF: "`",
+    _PRE_ON: "```\n",
+    _PRE_OFF: "\n```",
+}
+_MARKERS = re.compile("[\x0e-\x15]")
+_MRKDWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as markup (`&`, `<`, `>`)."""
+    return text.translate(_MRKDWN_ESCAPES)
+
+
+def clean(text: str | None) -> str:
+    """User-derived text made safe to embed: control characters (and so any marker) removed."""
+    if not text:
+        return ""
+    return _CONTROL.sub("", text)
+
+
+def _wrap(on: str, off: str, text: str) -> str:
+    inner = clean(text).strip()
+    return f"{on}{inner}{off}" if inner else ""
+
+
+def bold(text: str) -> str:
+    return _wrap(_BOLD_ON, _BOLD_OFF, text)
+
+
+def italic(text: str) -> str:
+    return _wrap(_ITALIC_ON, _ITALIC_OFF, text)
+
+
+def code(text: str) -> str:
+    # Backticks inside inline code would end it early in Slack.
+    return _wrap(_CODE_ON, _CODE_OFF, clean(text).replace("`", "'"))
+
+
+def highlight(snippet: str) -> str:
+    """A search snippet with its FTS5 match markers turned into bold (every other control character dropped)."""
+    out: list[str] = []
+    bold_open = False
+    for part in _SNIPPET_MARK.split(snippet):
+        if part in (SNIPPET_START, SNIPPET_END):
+            if (part == SNIPPET_START) != bold_open:  # unbalanced markers are dropped
+                out.append(_BOLD_ON if part == SNIPPET_START else _BOLD_OFF)
+                bold_open = not bold_open
+        else:
+            out.append(clean(part))
+    if bold_open:
+        out.append(_BOLD_OFF)
+    return "".join(out)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A small aligned table in a preformatted block (Slack renders no Markdown tables)."""
+    cells = [[clean(c).replace("`", "'") for c in header]] + [[clean(c).replace("`", "'") for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return _PRE_ON + "\n".join(lines) + _PRE_OFF
+
+
+def render_mrkdwn(marked: str) -> str:
+    """Marked-up reply text as Slack mrkdwn: everything escaped, markers turned into Slack syntax."""
+    escaped = escape(marked)
+    return _MARKERS.sub(lambda m: _MRKDWN_MARKERS[m.group()], escaped)
+
+
+_MARKDOWN_MARKERS = {**_MRKDWN_MARKERS, _BOLD_ON: "**", _BOLD_OFF: "**"}
+
+
+def render_markdown(marked: str) -> str:
+    """Marked-up reply text as Markdown (for Slack's streamed `markdown_text`)."""
+    return _MARKERS.sub(lambda m: _MARKDOWN_MARKERS[m.group()], marked)
+
+
+def render_plain(marked: str) -> str:
+    """Marked-up reply text for a terminal: markers dropped, table blocks kept as they are."""
+    return _MARKERS.sub("", marked)
+
+
+# --- LLM Markdown -> Slack mrkdwn -------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*```")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_BOLD_MD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_INLINE_CODE = re.compile(r"(`[^`\n]+`)")
+
+
+def _convert_inline(line: str) -> str:
+    """Inline Markdown of one line (outside code spans) to mrkdwn; the line is already escaped."""
+    parts = _INLINE_CODE.split(line)
+    for i in range(0, len(parts), 2):  # even indexes are outside code spans
+        part = parts[i]
+        part = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", part)
+        # Italic first (single stars), so that bold's output `*x*` is not read as italic afterwards.
+        part = _ITALIC_STAR.sub(lambda m: f"_{m.group(1)}_", part)
+        part = _BOLD_MD.sub(lambda m: f"*{m.group(2)}*", part)
+        part = _STRIKE.sub(lambda m: f"~{m.group(1)}~", part)
+        parts[i] = part
+    return "".join(parts)
+
+
+def markdown_to_mrkdwn(markdown: str) -> str:
+    """Markdown as an LLM writes it, converted to what Slack renders; `&`, `<`, `>` escaped."""
+    out: list[str] = []
+    in_fence = False
+    table_rows: list[str] = []
+
+    def flush_table() -> None:
+        if table_rows:
+            out.append("```\n" + "\n".join(table_rows) + "\n```")
+            table_rows.clear()
+
+    for raw in clean(markdown.replace("\r\n", "\n").replace("\t", "    ")).split("\n"):
+        line = escape(raw)
+        if _FENCE.match(raw):
+            flush_table()
+            in_fence = not in_fence
+            out.append("```")
+            continue
+        if in_fence:
+            out.append(line)
+            continue
+        if _TABLE_ROW.match(raw):
+            if not _TABLE_RULE.match(raw):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                table_rows.append("  ".join(cells))
+            continue
+        if _TABLE_RULE.match(raw) and table_rows:
+            continue
+        flush_table()
+        heading = _HEADING.match(line)
+        if heading:
+            out.append(f"*{_BOLD_MD.sub(lambda m: m.group(2), heading.group(1))}*")
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            indent = "    " * (len(bullet.group(1)) // 2)
+            out.append(f"{indent}• {_convert_inline(bullet.group(2))}")
+            continue
+        out.append(_convert_inline(line))
+    flush_table()
+    if in_fence:
+        out.append("```")
+    return "\n".join(out).strip()
+
+
+# --- Slack limits -----------------------------------------------------------------------------
+
+
+def split_sections(mrkdwn: str, limit: int = SECTION_LIMIT, max_sections: int = MAX_SECTIONS) -> list[str]:
+    """Split mrkdwn into sections of at most `limit` characters, at line breaks where possible.
+
+    A code block cut in two is closed and reopened so both halves render; past `max_sections`
+    the reply is trimmed with a note.
+    """
+    if limit < 64:
+        raise ValueError("section limit too small")
+    budget = limit - len("\n```")  # always leave room to close a code block we cut
+    sections: list[str] = []
+    current: list[str] = []
+    size = -1  # joined length of `current` ("\n" between lines)
+    in_fence = False
+
+    def flush() -> None:
+        nonlocal current, size
+        if current:
+            sections.append("\n".join(current) + ("\n```" if in_fence else ""))
+        current, size = (["```"], 3) if in_fence else ([], -1)
+
+    def add(line: str) -> None:
+        nonlocal size
+        if size + 1 + len(line) > budget:
+            flush()
+        current.append(line)
+        size += 1 + len(line)
+
+    for line in mrkdwn.split("\n"):
+        while len(line) > budget - 4:  # longer than a section on its own: cut it
+            head, line = _cut(line, budget - 4)
+            add(head)
+        add(line)
+        if line.count("```") % 2:
+            in_fence = not in_fence
+    if current:
+        sections.append("\n".join(current) + ("\n```" if in_fence else ""))
+    sections = [s for s in sections if s.strip() and s.strip() != "```"] or [""]
+    if len(sections) > max_sections:
+        sections = sections[:max_sections]
+        last = sections[-1]
+        closing = "\n```" if last.count("```") % 2 else ""
+        room = limit - len(TRIM_NOTE) - 1 - len(closing) - len("\n```")
+        if len(last) > room:
+            last = last[:room]
+        if last.count("```") % 2:
+            last += "\n```"
+        sections[-1] = last + "\n" + TRIM_NOTE
+    return sections
+
+
+def _cut(line: str, room: int) -> tuple[str, str]:
+    """Cut `line` to at most `room` characters at a space if one is near, never inside an escape."""
+    head = line[:room]
+    space = head.rfind(" ")
+    if space > room * 0.6:
+        head = head[:space]
+    amp = head.rfind("&")
+    if amp != -1 and ";" not in head[amp:]:  # don't split "&amp;" in two
+        head = head[:amp]
+    return head, line[len(head) :].lstrip(" ")
+
+
+def trim(mrkdwn: str, limit: int = SECTION_LIMIT, max_sections: int = MAX_SECTIONS) -> str:
+    """The reply as it will be sent: within Slack's limits once split into sections."""
+    return "\n".join(split_sections(mrkdwn, limit, max_sections))

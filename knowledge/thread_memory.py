@@ -1,0 +1,129 @@
+"""Thread memory: what each turn of a Slack thread or shell session was about, for follow-ups.
+
+Each stored turn carries the conversation's *effective* context (what the message named, plus
+what it inherited), so recalling a thread reads one row: its latest turn within the TTL.
+A thread keeps at most `max_turns` rows; rows older than the TTL are deleted as new turns arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, bindparam, text
+
+from knowledge.db import Database
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a turn was about; every field optional."""
+
+    product: str | None = None
+    plan: str | None = None
+    account: str | None = None
+    meeting_id: int | None = None
+    person: str | None = None
+
+    def follow(self, new: TurnContext) -> TurnContext:
+        """The context of a follow-up naming `new`: named fields win, the rest is inherited.
+
+        A plan belongs to its product and a meeting or person to its account: naming another
+        product drops the inherited plan, naming another account drops the meeting and person.
+        """
+        merged = replace(self)
+        if new.product and new.product != self.product:
+            merged = replace(merged, product=new.product, plan=None)
+        if new.account and new.account != self.account:
+            merged = replace(merged, account=new.account, meeting_id=None, person=None)
+        for name in ("plan", "meeting_id", "person"):
+            value = getattr(new, name)
+            if value is not None and value != "":
+                merged = replace(merged, **{name: value})
+        return merged
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) in (None, "") for f in fields(self))
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, "")}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> TurnContext:
+        try:
+            data: Any = json.loads(raw or "{}")
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        meeting_id = data.get("meeting_id")
+        return cls(
+            product=_str_or_none(data.get("product")),
+            plan=_str_or_none(data.get("plan")),
+            account=_str_or_none(data.get("account")),
+            meeting_id=meeting_id if isinstance(meeting_id, int) and not isinstance(meeting_id, bool) else None,
+            person=_str_or_none(data.get("person")),
+        )
+
+
+@dataclass(frozen=True)
+class ThreadMemory:
+    """A thread's latest turn: its intent and effective context (empty for a new thread)."""
+
+    context: TurnContext = TurnContext()
+    last_intent: str | None = None
+    turns: int = 0  # how many turns the thread has stored (0: a new conversation)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def recall(db: Database, thread_key: str, *, now: datetime, ttl_s: int) -> ThreadMemory:
+    """The thread's latest turn younger than `ttl_s` seconds, or an empty memory."""
+    cutoff = now - timedelta(seconds=ttl_s)
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT intent, context, (SELECT count(*) FROM threadturn WHERE thread_key = :key "
+                "AND created_at >= :cutoff) AS turns FROM threadturn "
+                "WHERE thread_key = :key AND created_at >= :cutoff ORDER BY id DESC LIMIT 1"
+            ).bindparams(bindparam("cutoff", type_=DateTime())),
+            {"key": thread_key, "cutoff": cutoff},
+        ).first()
+    if row is None:
+        return ThreadMemory()
+    return ThreadMemory(context=TurnContext.from_json(row.context), last_intent=row.intent, turns=row.turns)
+
+
+def remember(
+    db: Database,
+    thread_key: str,
+    intent: str,
+    context: TurnContext,
+    *,
+    now: datetime,
+    ttl_s: int,
+    max_turns: int,
+) -> None:
+    """Store one turn; keep the thread within `max_turns` and drop every expired turn."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO threadturn (thread_key, created_at, intent, context) VALUES (:key, :now, :intent, :ctx)"
+            ).bindparams(bindparam("now", type_=DateTime())),
+            {"key": thread_key, "now": now, "intent": intent, "ctx": context.to_json()},
+        )
+        conn.execute(
+            text(
+                "DELETE FROM threadturn WHERE thread_key = :key AND id NOT IN "
+                "(SELECT id FROM threadturn WHERE thread_key = :key ORDER BY id DESC LIMIT :keep)"
+            ),
+            {"key": thread_key, "keep": max(1, max_turns)},
+        )
+        conn.execute(
+            text("DELETE FROM threadturn WHERE created_at < :cutoff").bindparams(bindparam("cutoff", type_=DateTime())),
+            {"cutoff": now - timedelta(seconds=ttl_s)},
+        )
