@@ -24,7 +24,8 @@ from sqlalchemy import DateTime, TextClause, bindparam, text
 from knowledge.db import Database
 
 TABLE = "responsecacheentry"
-# Evicting needs a count; doing it every put would cost more than the put itself.
+# Evicting needs a count; doing it on every put would cost more than the put itself, so the table may
+# briefly hold up to this many entries more than its limit.
 EVICT_CHECK_EVERY = 50
 
 
@@ -119,12 +120,14 @@ class CacheStats:
 
 
 class ResponseCache:
-    def __init__(self, db: Database, *, ttl_s: int, max_entries: int, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, db: Database, *, ttl_s: int, max_entries: int, clock: Callable[[], datetime] = utc_now,
+                 evict_every: int = EVICT_CHECK_EVERY) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._clock = clock
-        self._puts_since_check = EVICT_CHECK_EVERY  # check on the first put
+        self._evict_every = evict_every
+        self._puts_since_check = evict_every  # check on the first put
 
     @property
     def enabled(self) -> bool:
@@ -150,7 +153,7 @@ class ResponseCache:
                 {"key": key, "value": value, "model": model, "now": now, "expires": now + timedelta(seconds=self.ttl_s)},
             )
             self._puts_since_check += 1
-            if self._puts_since_check >= EVICT_CHECK_EVERY:
+            if self._puts_since_check >= self._evict_every:
                 self._puts_since_check = 0
                 self._evict(connection, now)
 
