@@ -18,8 +18,9 @@ def _register_commands() -> None:
     from bot.commands import cache as cache_commands
     from bot.commands import knowledge as knowledge_commands
     from bot.commands import logs as logs_commands
+    from bot.commands import snapshots as snapshots_commands
 
-    for module in (knowledge_commands, logs_commands, cache_commands):
+    for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands):
         module.register(app)
 
 

@@ -1,0 +1,617 @@
+"""Build product snapshots from the catalog tables in bulk, and rebuild them incrementally.
+
+A rebuild reads everything it needs inside one read transaction (a consistent view of the
+catalog, taking no write lock while it works), then writes every new snapshot in ONE short write
+transaction. Any failure, a product whose data breaks the builder included, writes nothing: every
+previous snapshot stays in place and keeps serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from knowledge.db import Database
+from knowledge.snapshot_prompt import render_prompt
+from knowledge.snapshot_schema import (
+    AddOnEntry,
+    ComplianceEntry,
+    FaqEntry,
+    FeatureEntry,
+    IntegrationEntry,
+    PlanEntry,
+    ProductPayload,
+)
+
+logger = logging.getLogger(__name__)
+
+# Part of every source hash: bump it when the builder changes what it makes of the same rows,
+# so the next incremental rebuild rebuilds every product.
+PAYLOAD_FORMAT = 1
+
+# Product ids per bulk query: well under SQLite's bound-parameter limit, big enough to keep queries few.
+CHUNK_SIZE = 500
+
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime columns in SQLite
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class RebuildReport:
+    built: int
+    unchanged: int
+    failed: int  # products whose new snapshot was not written because the run failed
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+    removed: int = 0  # snapshots of deleted products dropped
+
+    def as_json(self) -> dict[str, Any]:
+        """The `--json` object: exactly built, unchanged, failed and seconds."""
+        return {"built": self.built, "unchanged": self.unchanged, "failed": self.failed, "seconds": self.seconds}
+
+
+class SnapshotBuildError(Exception):
+    """A product's source rows cannot make a consistent snapshot (e.g. a reference to a missing plan)."""
+
+    def __init__(self, slug: str, reason: str) -> None:
+        super().__init__(f"{slug}: {reason}")
+        self.slug = slug
+        self.reason = reason
+
+
+class UnknownProductError(LookupError):
+    """Rebuild was asked for product slugs that do not exist."""
+
+    def __init__(self, slugs: Sequence[str]) -> None:
+        super().__init__("unknown product " + ", ".join(repr(slug) for slug in slugs))
+        self.slugs = list(slugs)
+
+
+def canonical_json(payload: ProductPayload) -> str:
+    """The stored form of a payload: compact, key order as built (the builder is deterministic)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def normalize_alias(text: str) -> str:
+    """How names are compared: case-insensitive, whitespace collapsed."""
+    return " ".join(text.split()).lower()
+
+
+def install_alias_function(connection: Connection) -> None:
+    """Make `pitcrew_alias(text)` (normalize_alias) callable in SQL on this connection."""
+    driver = connection.connection.driver_connection
+    driver.create_function("pitcrew_alias", 1, normalize_alias, deterministic=True)  # type: ignore[union-attr]
+
+
+def chunked(items: Sequence[int], size: int = CHUNK_SIZE) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
+
+
+# --- source rows -------------------------------------------------------------------------------
+# Row order here is the payload's order and uses only the catalog's own ordering (plan position,
+# insertion order); the hash queries below read the same rows in the same order.
+
+_SOURCE_SQL = {
+    "products": "SELECT id, slug, name, tagline, description, category, is_primary FROM product WHERE id IN ({ids})",
+    "plans": "SELECT id, product_id, slug, name, position, price_cents, currency, billing_period, per_seat,"
+    " annual_discount_pct, description FROM plan WHERE product_id IN ({ids}) ORDER BY product_id, position, id",
+    "limits": "SELECT l.plan_id, l.name, l.value FROM planlimit l JOIN plan p ON p.id = l.plan_id"
+    " WHERE p.product_id IN ({ids}) ORDER BY l.plan_id, l.id",
+    "features": "SELECT id, product_id, slug, name, category, description FROM feature"
+    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "plan_features": "SELECT f.product_id, pf.feature_id, pf.plan_id, pf.detail FROM planfeature pf"
+    " JOIN feature f ON f.id = pf.feature_id WHERE f.product_id IN ({ids})",
+    "integrations": "SELECT product_id, slug, name, category, description, min_plan_slug FROM integration"
+    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "compliance": "SELECT product_id, name, status, details FROM complianceitem"
+    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "addons": "SELECT product_id, slug, name, price_cents, currency, billing_period, per_seat, available_on,"
+    " description FROM addon WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "faqs": "SELECT product_id, question, answer FROM faq WHERE product_id IN ({ids}) ORDER BY product_id, id",
+}
+
+
+@dataclass
+class _SourceRows:
+    """One chunk's catalog rows, grouped by product id (limits by plan id)."""
+
+    products: dict[int, tuple[Any, ...]]
+    plans: dict[int, list[tuple[Any, ...]]]
+    limits: dict[int, list[tuple[Any, ...]]]
+    features: dict[int, list[tuple[Any, ...]]]
+    plan_features: dict[int, list[tuple[Any, ...]]]
+    integrations: dict[int, list[tuple[Any, ...]]]
+    compliance: dict[int, list[tuple[Any, ...]]]
+    addons: dict[int, list[tuple[Any, ...]]]
+    faqs: dict[int, list[tuple[Any, ...]]]
+
+
+def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]]:
+    """Rows whose first column is the group key, grouped by it (the key is kept in the row)."""
+    groups: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        groups[row[0]].append(row)
+    return groups
+
+
+def _fetch_sources(connection: Connection, product_ids: Sequence[int]) -> _SourceRows:
+    ids = _placeholders(len(product_ids))
+    params = tuple(product_ids)
+
+    def rows(name: str) -> list[tuple[Any, ...]]:
+        return list(connection.exec_driver_sql(_SOURCE_SQL[name].format(ids=ids), params))
+
+    products = {row[0]: row for row in rows("products")}
+    plans: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows("plans"):
+        plans[row[1]].append(row)
+    features: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows("features"):
+        features[row[1]].append(row)
+    return _SourceRows(
+        products=products,
+        plans=plans,
+        limits=_grouped(rows("limits")),
+        features=features,
+        plan_features=_grouped(rows("plan_features")),
+        integrations=_grouped(rows("integrations")),
+        compliance=_grouped(rows("compliance")),
+        addons=_grouped(rows("addons")),
+        faqs=_grouped(rows("faqs")),
+    )
+
+
+def _assemble(product_id: int, source: _SourceRows) -> ProductPayload:
+    """One product's payload from its rows; raises SnapshotBuildError when the rows contradict each other."""
+    _, slug, name, tagline, description, category, is_primary = source.products[product_id]
+    plan_rows = source.plans.get(product_id, [])
+    plan_slug_by_id = {row[0]: row[2] for row in plan_rows}
+    plan_order = {row[0]: index for index, row in enumerate(plan_rows)}
+    plan_slugs = [row[2] for row in plan_rows]
+    known_plans = set(plan_slugs)
+
+    plans: list[PlanEntry] = []
+    for plan_id, _pid, plan_slug, plan_name, position, price, currency, period, per_seat, discount, about in plan_rows:
+        plans.append(
+            {
+                "slug": plan_slug,
+                "name": plan_name,
+                "position": position,
+                "price_cents": price,
+                "currency": currency,
+                "billing_period": period,
+                "per_seat": bool(per_seat),
+                "annual_discount_pct": discount,
+                "description": about,
+                "limits": {limit_name: value for _plan, limit_name, value in source.limits.get(plan_id, ())},
+            }
+        )
+
+    links: dict[int, list[tuple[int, str]]] = defaultdict(list)  # feature id -> [(plan id, detail)]
+    for _pid, feature_id, plan_id, detail in source.plan_features.get(product_id, ()):
+        links[feature_id].append((plan_id, detail))
+    features: list[FeatureEntry] = []
+    for feature_id, _pid, feature_slug, feature_name, feature_category, feature_desc in source.features.get(
+        product_id, ()
+    ):
+        included = links.get(feature_id, [])
+        foreign = [plan_id for plan_id, _detail in included if plan_id not in plan_order]
+        if foreign:
+            raise SnapshotBuildError(slug, f"feature {feature_slug!r} is linked to a plan of another product")
+        included.sort(key=lambda link: plan_order[link[0]])
+        features.append(
+            {
+                "slug": feature_slug,
+                "name": feature_name,
+                "category": feature_category,
+                "description": feature_desc,
+                "plans": [plan_slug_by_id[plan_id] for plan_id, _detail in included],
+                "details": {plan_slug_by_id[plan_id]: detail for plan_id, detail in included if detail},
+            }
+        )
+
+    integrations: list[IntegrationEntry] = []
+    for _pid, integration_slug, integration_name, integration_category, integration_desc, min_plan in (
+        source.integrations.get(product_id, ())
+    ):
+        if min_plan and min_plan not in known_plans:
+            raise SnapshotBuildError(slug, f"integration {integration_slug!r} names unknown plan {min_plan!r}")
+        integrations.append(
+            {
+                "slug": integration_slug,
+                "name": integration_name,
+                "category": integration_category,
+                "description": integration_desc,
+                "min_plan": min_plan,
+            }
+        )
+
+    compliance: list[ComplianceEntry] = [
+        {"name": item_name, "status": status, "details": details}
+        for _pid, item_name, status, details in source.compliance.get(product_id, ())
+    ]
+
+    addons: list[AddOnEntry] = []
+    for _pid, addon_slug, addon_name, price, currency, period, per_seat, available_on, addon_desc in (
+        source.addons.get(product_id, ())
+    ):
+        named = {part.strip() for part in available_on.split(",") if part.strip()}
+        unknown = sorted(named - known_plans)
+        if unknown:
+            raise SnapshotBuildError(slug, f"add-on {addon_slug!r} names unknown plan {unknown[0]!r}")
+        addons.append(
+            {
+                "slug": addon_slug,
+                "name": addon_name,
+                "price_cents": price,
+                "currency": currency,
+                "billing_period": period,
+                "per_seat": bool(per_seat),
+                # Empty in the source means every plan; say so explicitly for the consumers.
+                "available_on": [plan for plan in plan_slugs if not named or plan in named],
+                "description": addon_desc,
+            }
+        )
+
+    faqs: list[FaqEntry] = [
+        {"question": question, "answer": answer} for _pid, question, answer in source.faqs.get(product_id, ())
+    ]
+
+    return {
+        "product": {
+            "slug": slug,
+            "name": name,
+            "tagline": tagline,
+            "description": description,
+            "category": category,
+            "is_primary": bool(is_primary),
+        },
+        "plans": plans,
+        "features": features,
+        "integrations": integrations,
+        "compliance": compliance,
+        "addons": addons,
+        "faqs": faqs,
+    }
+
+
+def _build_chunk(
+    connection: Connection, product_ids: Sequence[int]
+) -> tuple[dict[int, ProductPayload], list[SnapshotBuildError]]:
+    source = _fetch_sources(connection, product_ids)
+    payloads: dict[int, ProductPayload] = {}
+    errors: list[SnapshotBuildError] = []
+    for product_id in product_ids:
+        if product_id not in source.products:
+            continue  # deleted meanwhile, or never existed
+        try:
+            payloads[product_id] = _assemble(product_id, source)
+        except SnapshotBuildError as exc:
+            errors.append(exc)
+        except Exception as exc:  # a builder bug on odd data must not hide which product broke it
+            errors.append(SnapshotBuildError(str(source.products[product_id][1]), f"{type(exc).__name__}: {exc}"))
+    return payloads, errors
+
+
+def build_payload(session: Session | Connection, product_ids: Iterable[int]) -> dict[int, ProductPayload]:
+    """Payloads of `product_ids` (missing ids are left out), from a few bulk queries per 500 products.
+
+    Raises SnapshotBuildError for the first product whose rows cannot make a consistent payload.
+    """
+    connection = _connection(session)
+    ids = list(dict.fromkeys(product_ids))
+    payloads: dict[int, ProductPayload] = {}
+    for chunk in chunked(ids):
+        built, errors = _build_chunk(connection, chunk)
+        if errors:
+            raise errors[0]
+        payloads.update(built)
+    return payloads
+
+
+# --- source hashes -------------------------------------------------------------------------------
+# One query per table turns every row into a JSON line inside SQLite (no Python per row) and
+# concatenates them per product; the joins are pinned (CROSS JOIN) so SQLite walks the product_id
+# indexes and the lines come in one fixed order without a sort. Surrogate ids are left out, so
+# re-importing identical data keeps the hash. Were SQLite ever to order a group differently, the
+# only cost would be rebuilding an unchanged payload: its version stays put.
+
+_HASH_SQL = (
+    ("id", "SELECT id, json_array(slug, name, tagline, description, category, is_primary) FROM product WHERE {cond}"),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(slug, name, position, price_cents, currency, billing_period,"
+        " per_seat, annual_discount_pct, description), char(10)) FROM plan WHERE {cond} GROUP BY product_id",
+    ),
+    (
+        "plan.product_id",
+        "SELECT plan.product_id, group_concat(json_array(plan.slug, planlimit.name, planlimit.value), char(10))"
+        " FROM plan CROSS JOIN planlimit ON planlimit.plan_id = plan.id WHERE {cond} GROUP BY plan.product_id",
+    ),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(slug, name, category, description), char(10)) FROM feature"
+        " WHERE {cond} GROUP BY product_id",
+    ),
+    (
+        "feature.product_id",
+        "SELECT feature.product_id, group_concat(json_array(feature.slug, plan.slug,"
+        " plan.product_id = feature.product_id, planfeature.detail), char(10)) FROM feature"
+        " CROSS JOIN planfeature ON planfeature.feature_id = feature.id"
+        " CROSS JOIN plan ON plan.id = planfeature.plan_id"
+        " WHERE {cond} GROUP BY feature.product_id",
+    ),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(slug, name, category, description, min_plan_slug), char(10))"
+        " FROM integration WHERE {cond} GROUP BY product_id",
+    ),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(name, status, details), char(10)) FROM complianceitem"
+        " WHERE {cond} GROUP BY product_id",
+    ),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(slug, name, price_cents, currency, billing_period, per_seat,"
+        " available_on, description), char(10)) FROM addon WHERE {cond} GROUP BY product_id",
+    ),
+    (
+        "product_id",
+        "SELECT product_id, group_concat(json_array(question, answer), char(10)) FROM faq WHERE {cond}"
+        " GROUP BY product_id",
+    ),
+)
+
+
+def source_hashes(session: Session | Connection, product_ids: Sequence[int] | None = None) -> dict[int, str]:
+    """product id -> sha256 of its source rows (every product when `product_ids` is None)."""
+    connection = _connection(session)
+    batches: list[tuple[str, tuple[int, ...]]] = []
+    if product_ids is None:
+        batches.append(("1", ()))
+    else:
+        for chunk in chunked(list(product_ids)):
+            batches.append(("{column} IN (" + _placeholders(len(chunk)) + ")", tuple(chunk)))
+    sections: dict[int, list[str]] = {}
+    for condition, params in batches:
+        for index, (column, sql) in enumerate(_HASH_SQL):
+            statement = sql.format(cond=condition.format(column=column))
+            for product_id, text in connection.exec_driver_sql(statement, params):
+                if index == 0:
+                    sections[product_id] = [""] * len(_HASH_SQL)
+                entry = sections.get(product_id)
+                if entry is not None:  # rows of a product that is not there are nobody's source
+                    entry[index] = text
+    prefix = f"pitcrew-snapshot/{PAYLOAD_FORMAT}\x1e"
+    return {
+        product_id: hashlib.sha256((prefix + "\x1e".join(parts)).encode()).hexdigest()
+        for product_id, parts in sections.items()
+    }
+
+
+# --- aliases -------------------------------------------------------------------------------------
+
+
+def snapshot_aliases(product_id: int, payload: ProductPayload) -> list[tuple[str, int, str, int]]:
+    """(alias, product id, kind, rank) rows: slug and name (kind product), plan names (kind plan)."""
+    rank = 0 if payload["product"]["is_primary"] else 1
+    aliases: dict[str, str] = {}
+    for name in (payload["product"]["slug"], payload["product"]["name"]):
+        alias = normalize_alias(name)
+        if alias:
+            aliases.setdefault(alias, "product")
+    for plan in payload["plans"]:
+        alias = normalize_alias(plan["name"])
+        if alias:
+            aliases.setdefault(alias, "plan")
+    return [(alias, product_id, kind, rank) for alias, kind in aliases.items()]
+
+
+# --- rebuild -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Built:
+    product_id: int
+    slug: str
+    name: str
+    payload: str
+    prompt: str
+    source_hash: str
+    aliases: list[tuple[str, int, str, int]]
+
+
+def _target_products(connection: Connection, product_slugs: Sequence[str] | None) -> list[int]:
+    if product_slugs is None:
+        return [row[0] for row in connection.exec_driver_sql("SELECT id FROM product ORDER BY id")]
+    wanted = list(dict.fromkeys(slug.strip().lower() for slug in product_slugs))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        chunk = wanted[start : start + CHUNK_SIZE]
+        sql = f"SELECT lower(slug), id FROM product WHERE lower(slug) IN ({_placeholders(len(chunk))})"
+        found.update((slug, product_id) for slug, product_id in connection.exec_driver_sql(sql, tuple(chunk)))
+    missing = [slug for slug in wanted if slug not in found]
+    if missing:
+        raise UnknownProductError(missing)
+    return sorted(found.values())
+
+
+def rebuild_snapshots(
+    db: Database,
+    *,
+    product_slugs: Sequence[str] | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> RebuildReport:
+    """Rebuild the snapshots of changed products (all of `product_slugs`, or every product), atomically.
+
+    Unchanged products (same source hash) are skipped unless `force`. Raises UnknownProductError for
+    slugs that do not exist; any other failure is reported in the result and writes nothing.
+    """
+    started = time.perf_counter()
+    with db.engine.connect() as connection:
+        try:
+            connection.exec_driver_sql("BEGIN")  # one consistent view of the catalog for all the reads
+            targets = _target_products(connection, product_slugs)
+            to_build, unchanged, hashes = _plan_rebuild(connection, targets, product_slugs is None, force)
+            if progress is not None:
+                progress(unchanged, len(targets))
+            built, errors = _build_all(connection, to_build, hashes, unchanged, len(targets), progress)
+        except UnknownProductError:
+            raise
+        except SQLAlchemyError as exc:
+            return _failed(started, 0, len(product_slugs or ()), [f"cannot read the catalog: {_first_line(exc)}"])
+        finally:
+            connection.rollback()  # ends the read transaction; nothing was written
+
+        if errors:
+            return _failed(started, unchanged, len(to_build), [str(error) for error in errors])
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            removed = _write(connection, built)
+            connection.commit()
+        except SQLAlchemyError as exc:
+            connection.rollback()
+            return _failed(started, unchanged, len(to_build), [f"cannot write snapshots: {_first_line(exc)}"])
+
+    report = RebuildReport(
+        built=len(built), unchanged=unchanged, failed=0, seconds=_seconds(started), removed=removed
+    )
+    logger.info(
+        "snapshots rebuilt",
+        extra={"built": report.built, "unchanged": report.unchanged, "removed": removed, "seconds": report.seconds},
+    )
+    return report
+
+
+def _plan_rebuild(
+    connection: Connection, targets: list[int], every_product: bool, force: bool
+) -> tuple[list[int], int, dict[int, str]]:
+    """(ids to build, how many are unchanged, source hashes)."""
+    hashes = source_hashes(connection, None if every_product else targets)
+    if force:
+        return [pid for pid in targets if pid in hashes], 0, hashes
+    stored = {
+        product_id: source_hash
+        for product_id, source_hash in connection.exec_driver_sql(
+            "SELECT product_id, source_hash FROM productsnapshot"
+        )
+    }
+    aliased = {row[0] for row in connection.exec_driver_sql("SELECT DISTINCT product_id FROM snapshotalias")}
+    to_build = [
+        pid for pid in targets if pid in hashes and (stored.get(pid) != hashes[pid] or pid not in aliased)
+    ]
+    return to_build, len(targets) - len(to_build), hashes
+
+
+def _build_all(
+    connection: Connection,
+    to_build: list[int],
+    hashes: dict[int, str],
+    done: int,
+    total: int,
+    progress: ProgressCallback | None,
+) -> tuple[list[_Built], list[SnapshotBuildError]]:
+    built: list[_Built] = []
+    errors: list[SnapshotBuildError] = []
+    for chunk in chunked(to_build):
+        payloads, chunk_errors = _build_chunk(connection, chunk)
+        errors.extend(chunk_errors)
+        for product_id, payload in payloads.items():
+            built.append(
+                _Built(
+                    product_id=product_id,
+                    slug=payload["product"]["slug"],
+                    name=payload["product"]["name"],
+                    payload=canonical_json(payload),
+                    prompt=render_prompt(payload),
+                    source_hash=hashes[product_id],
+                    aliases=snapshot_aliases(product_id, payload),
+                )
+            )
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    return built, errors
+
+
+def _write(connection: Connection, built: list[_Built]) -> int:
+    """Replace the snapshots and aliases of `built`, drop those of deleted products; returns how many were dropped."""
+    built_at = datetime.now(UTC).replace(tzinfo=None).strftime(SQLITE_DATETIME)
+    for start in range(0, len(built), CHUNK_SIZE):
+        batch = built[start : start + CHUNK_SIZE]
+        ids = tuple(item.product_id for item in batch)
+        marks = _placeholders(len(batch))
+        previous = {
+            product_id: (version, payload)
+            for product_id, version, payload in connection.exec_driver_sql(
+                f"SELECT product_id, version, payload FROM productsnapshot WHERE product_id IN ({marks})", ids
+            )
+        }
+        connection.exec_driver_sql(f"DELETE FROM productsnapshot WHERE product_id IN ({marks})", ids)
+        # A stale snapshot of another product may still hold a slug that moved (only on --product runs).
+        connection.exec_driver_sql(
+            f"DELETE FROM productsnapshot WHERE slug IN ({marks})", tuple(item.slug for item in batch)
+        )
+        connection.exec_driver_sql(f"DELETE FROM snapshotalias WHERE product_id IN ({marks})", ids)
+        rows = []
+        for item in batch:
+            version, old_payload = previous.get(item.product_id, (0, None))
+            version = version if old_payload == item.payload else version + 1
+            rows.append(
+                (item.product_id, item.slug, item.name, item.payload, item.prompt, item.source_hash, version, built_at)
+            )
+        connection.exec_driver_sql(
+            "INSERT INTO productsnapshot (product_id, slug, name, payload, prompt, source_hash, version, built_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        aliases = [alias for item in batch for alias in item.aliases]
+        if aliases:
+            connection.exec_driver_sql(
+                "INSERT INTO snapshotalias (alias, product_id, kind, rank) VALUES (?, ?, ?, ?)", aliases
+            )
+    connection.exec_driver_sql("DELETE FROM snapshotalias WHERE product_id NOT IN (SELECT id FROM product)")
+    removed = connection.exec_driver_sql(
+        "DELETE FROM productsnapshot WHERE product_id NOT IN (SELECT id FROM product)"
+    ).rowcount
+    return max(removed, 0)
+
+
+def _failed(started: float, unchanged: int, failed: int, errors: list[str]) -> RebuildReport:
+    report = RebuildReport(built=0, unchanged=unchanged, failed=failed, seconds=_seconds(started), errors=errors)
+    logger.error(
+        "snapshot rebuild failed, previous snapshots kept",
+        extra={"failed": failed, "unchanged": unchanged, "errors": errors[:20]},
+    )
+    return report
+
+
+def _seconds(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
