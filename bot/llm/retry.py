@@ -34,7 +34,9 @@ class RetryBudget:
 
     def record_call(self) -> None:
         """A call (not a retry) is about to reach the provider."""
-        self._calls.append(self._clock())
+        now = self._clock()
+        self._calls.append(now)
+        self._prune(now)
 
     def try_acquire(self) -> bool:
         """Spend one retry if the budget allows it."""

@@ -1,0 +1,180 @@
+"""LLM gateway benchmarks: response-cache hits, a repeated-question replay, breaker fail-fast, loopback calls.
+
+The provider is `LoopbackLLM`, a minimal OpenAI-compatible server on 127.0.0.1 with a fixed latency (also
+usable by other benchmarks that need a fake LLM); the real `openai` client talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.bench.core import BenchResult, percentiles
+from bot.llm import LLMGateway
+from bot.settings import load_settings
+from knowledge.db import Database
+
+SYSTEM = "You are pitcrew, the sales assistant of the Orbit team. Answer from these facts: Pro is $49 per seat."
+BENCH_KEY = "sk-bench-not-a-real-key-000000"
+
+# A repeated-question mix: each question in the surface forms people type it in.
+QUESTIONS = [
+    "How much is the {plan} plan?",
+    "Does {plan} include SSO?",
+    "What is the API limit on {plan}?",
+    "Is there an annual discount for {plan}?",
+    "Compare {plan} and Enterprise",
+]
+PLANS = ["Starter", "Team", "Pro", "Business", "Scale", "Growth"]
+
+
+class LoopbackLLM:
+    """A fixed-latency OpenAI-compatible `/v1/chat/completions` (non-streaming) on 127.0.0.1."""
+
+    def __init__(self, latency_s: float = 0.0, reply: str = "Pro is $49 per seat per month.") -> None:
+        self.latency_s = latency_s
+        self.reply = reply
+        self.requests = 0
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def __aenter__(self) -> LoopbackLLM:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._complete)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        completion = {
+            "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "bench"),
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": self.reply, "refusal": None}}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48},
+        }
+        return web.Response(text=json.dumps(completion), content_type="application/json")
+
+
+def _cache_fields(question: str) -> dict[str, Any]:
+    return {"question": question, "intent": "product_question", "entities": {"product": "orbit"},
+            "snapshot_version": 1, "prompt_version": "bench-v1"}
+
+
+def _surface_variants(question: str) -> list[str]:
+    return [question, question.lower(), question.upper(), f"  {question.rstrip('?')} ?? "]
+
+
+async def _time_async(call: Callable[[], Awaitable[object]], repeats: int, warmup: int, scale: float) -> list[float]:
+    for _ in range(warmup):
+        await call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * scale)
+    return samples
+
+
+def _result(name: str, unit: str, samples: list[float], target: str, passed: Callable[[float], bool],
+            detail: str) -> BenchResult:
+    p50, p95, p99 = percentiles(samples)
+    return BenchResult(name=name, unit=unit, p50=round(p50, 4), p95=round(p95, 4), p99=round(p99, 4),
+                       target=target, passed=passed(p95), detail=detail)
+
+
+async def _run(quick: bool, workdir: Path) -> list[BenchResult]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = workdir / "llm-bench.db"
+    db_path.unlink(missing_ok=True)
+    db = Database(f"sqlite:///{db_path}")
+    results: list[BenchResult] = []
+    async with LoopbackLLM() as server:
+        settings = load_settings(openai_api_key=BENCH_KEY, openai_base_url=server.base_url,
+                                 database_url=f"sqlite:///{db_path}", llm_breaker_recovery_s=3600.0)
+        gateway = LLMGateway.from_settings(settings, db)
+        try:
+            # Cache hits: the same question again.
+            hit_fields = _cache_fields("How much is the Pro plan?")
+            assert await gateway.complete(system=SYSTEM, user="How much is the Pro plan?", cache_key=hit_fields)
+            hits = await _time_async(
+                lambda: gateway.complete(system=SYSTEM, user="How much is the Pro plan?", cache_key=hit_fields),
+                repeats=300 if quick else 3000, warmup=30, scale=1000.0)
+            results.append(_result("llm.cache.hit", "ms", hits, "p95 < 2 ms", lambda p95: p95 < 2.0,
+                                   "complete() answered from the database cache"))
+
+            # A replay of repeated questions in varied surface forms: how often the cache answers.
+            rng = random.Random(7)
+            distinct = [template.format(plan=plan) for template in QUESTIONS for plan in PLANS]
+            weights = [1.0 / (rank + 1) for rank in range(len(distinct))]  # a few questions are asked most
+            asks = rng.choices(distinct, weights=weights, k=200 if quick else 1000)
+            before = server.requests
+            for question in asks:
+                typed = rng.choice(_surface_variants(question))
+                await gateway.complete(system=SYSTEM, user=typed, cache_key=_cache_fields(typed))
+            misses = server.requests - before
+            hit_rate = 1.0 - misses / len(asks)
+            results.append(BenchResult(
+                name="llm.cache.replay_hit_rate", unit="ratio", p50=round(hit_rate, 4), p95=round(hit_rate, 4),
+                p99=round(hit_rate, 4), target=">= 0.8", passed=hit_rate >= 0.8,
+                detail=f"{len(asks)} asks of {len(distinct)} questions in 4 surface forms; {misses} reached the LLM"))
+
+            # A round trip to a loopback provider with no latency: the gateway's and the SDK's own cost.
+            counter = iter(range(10**9))
+            calls = await _time_async(
+                lambda: gateway.complete(system=SYSTEM, user=f"uncached question {next(counter)}"),
+                repeats=100 if quick else 500, warmup=10, scale=1000.0)
+            results.append(_result("llm.call.loopback", "ms", calls, "p95 < 10 ms", lambda p95: p95 < 10.0,
+                                   "complete() without cache against a zero-latency loopback server"))
+
+            # An open breaker: calls must be refused at once, without touching the network.
+            for _ in range(settings.llm_breaker_failure_threshold):
+                gateway.breaker.record_failure()
+            before = server.requests
+            refused = await _time_async(lambda: gateway.complete(system=SYSTEM, user="hi"),
+                                        repeats=1000 if quick else 10000, warmup=100, scale=1_000_000.0)
+            if server.requests != before:
+                raise RuntimeError("a call reached the server while the breaker was open")
+            results.append(_result("llm.breaker.open_fail_fast", "us", refused, "p95 < 1000 us",
+                                   lambda p95: p95 < 1000.0, "complete() refused by the open circuit breaker"))
+        finally:
+            await gateway.aclose()
+            db.close()
+    return results
+
+
+def run(quick: bool, workdir: Path) -> list[BenchResult]:
+    return asyncio.run(_run(quick, workdir))
+
+
+def main() -> None:
+    import sys
+    import tempfile
+
+    logging.disable(logging.CRITICAL)  # as under the benchmark runner: measure the gateway, not log output
+    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-llm-") as directory:
+        for result in run(quick="--quick" in sys.argv, workdir=Path(directory)):
+            print(json.dumps(result.as_json()))
+
+
+if __name__ == "__main__":
+    main()
