@@ -12,7 +12,15 @@ SUMMARY_MARKER = "_pitcrew_summary"
 
 
 def _clock_time(created: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(created))
+    global _second_cache
+    seconds = int(created)
+    cached = _second_cache  # one tuple, swapped whole, so threads never see half an update
+    if cached[0] != seconds:
+        cached = _second_cache = (seconds, time.strftime("%H:%M:%S", time.gmtime(seconds)))
+    return cached[1]
+
+
+_second_cache: tuple[int, str] = (-1, "")
 
 
 def _ms(value: object) -> str:
