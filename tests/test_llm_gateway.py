@@ -143,7 +143,12 @@ async def test_llm_work_never_outlasts_the_request_deadline(fake_openai: FakeOpe
         answer, elapsed = await timed(gateway.complete(system=SYSTEM, user="hi"))
     assert answer is None
     assert elapsed < 0.2
+    assert fake_openai.request_count == 0  # 50 ms left: too late to be worth a request
     assert llm_records(caplog)[-1].outcome == "deadline"
+    request.started += 0.5  # now 0.55 s of the 1 s remain
+    fake_openai.always(Reply("in time"))
+    with bind_request(request):
+        assert await gateway.complete(system=SYSTEM, user="hi") == "in time"
 
 
 # Structured outputs --------------------------------------------------------------------------------------

@@ -278,6 +278,10 @@ class LLMGateway:
             raise Unavailable(Outcome.BREAKER_OPEN)
         loop = asyncio.get_running_loop()
         deadline = self._deadline(profile, loop.time())
+        min_attempt_s = min(0.5, profile.timeout_s / 4)
+        if deadline - loop.time() < min_attempt_s:  # too late for an attempt to be of any use
+            call.fail(Outcome.DEADLINE)
+            raise Unavailable(Outcome.DEADLINE)
         try:
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
@@ -288,9 +292,8 @@ class LLMGateway:
         try:
             count_llm_call()
             self.retry_budget.record_call()
-            controller = retrying(policy=self.config.retry, deadline=deadline,
-                                  min_attempt_s=min(0.5, profile.timeout_s / 4), breaker=self.breaker,
-                                  budget=self.retry_budget)
+            controller = retrying(policy=self.config.retry, deadline=deadline, min_attempt_s=min_attempt_s,
+                                  breaker=self.breaker, budget=self.retry_budget)
             try:
                 async for attempt_manager in controller:
                     with attempt_manager:
