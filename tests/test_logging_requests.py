@@ -202,14 +202,16 @@ def test_an_extra_named_like_a_core_key_does_not_overwrite_it(settings: Settings
 
 
 def test_configure_logging_twice_writes_each_record_once(settings: Settings) -> None:
-    before = list(logging.getLogger().handlers)
+    root = logging.getLogger()
+    before, level_before = list(root.handlers), root.level
     configure_logging(settings)
     configure_logging(settings)
-    assert len(logging.getLogger().handlers) == len(before) + 2  # day file + stderr
+    assert len(root.handlers) == len(before) + 2  # day file + stderr
+    assert root.level == logging.INFO != level_before
     logging.getLogger("x").warning("once")
     assert len(read_lines(today_file(settings))) == 1
     reset_logging()
-    assert logging.getLogger().handlers == before
+    assert root.handlers == before and root.level == level_before  # as it was, for whoever runs next
 
 
 def test_stderr_gets_one_short_line_per_request(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,8 @@ from bot.settings import Settings
 
 # Marks the handlers configure_logging installed, so a second call replaces them instead of adding more.
 _PITCREW_HANDLER = "_pitcrew_handler"
+# The root logger's level before configure_logging changed it, for reset_logging.
+_level_before: int | None = None
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -38,6 +40,8 @@ def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
     logs to stderr only rather than stop the process."""
     root = logging.getLogger()
     reset_logging()
+    global _level_before
+    _level_before = root.level
     filters: list[logging.Filter] = [CorrelationIdFilter(), RedactionFilter(settings.secret_values())]
     handlers: list[logging.Handler] = []
     try:
@@ -65,9 +69,14 @@ def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
 
 
 def reset_logging() -> None:
-    """Remove and close the handlers configure_logging installed (other handlers are left alone)."""
+    """Undo configure_logging: remove and close its handlers (others are left alone) and give the
+    root logger back the level it had before."""
+    global _level_before
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _PITCREW_HANDLER, False):
             root.removeHandler(handler)
             handler.close()
+    if _level_before is not None:
+        root.setLevel(_level_before)
+        _level_before = None
