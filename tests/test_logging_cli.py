@@ -157,6 +157,17 @@ def test_stats_table_is_readable(isolated_environment: Path, runner: CliRunner) 
         assert name in out
 
 
+def test_stats_on_a_day_without_requests_says_so(isolated_environment: Path, runner: CliRunner) -> None:
+    log_dir = isolated_environment / "logs"
+    write_day(log_dir, dt.date(2025, 3, 4), [{"ts": "2025-03-04T01:00:00.000Z", "level": "INFO", "logger": "bot.slack",
+                                             "message": "connected"}])
+    result = runner.invoke(app, ["logs", "stats", "--date", "2025-03-04"])
+    assert result.exit_code == 0 and "No request summaries in these files." in result.stdout
+    as_json = json.loads(runner.invoke(app, ["logs", "stats", "--date", "2025-03-04", "--json"]).stdout)
+    assert as_json["requests"] == 0 and as_json["error_rate"] is None and as_json["total_time_ms"] is None
+    assert as_json["lines"] == 1
+
+
 def write_day(log_dir: Path, day: dt.date, records: list[dict]) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"slack-{day.isoformat()}.log"

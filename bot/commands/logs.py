@@ -55,7 +55,10 @@ def stats_command(
         return
     console = Console(highlight=False)
     console.print(_summary_table(stats))
-    console.print(_timings_table(stats))
+    if stats.requests:
+        console.print(_timings_table(stats))
+    else:
+        console.print("No request summaries in these files.", markup=False)
 
 
 def _percent(value: float | None) -> str:
