@@ -108,6 +108,20 @@ def _connection(session: Session | Connection) -> Connection:
     return session.connection() if isinstance(session, Session) else session
 
 
+def _fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Every row as a plain tuple, straight from the driver's cursor on the connection's transaction.
+
+    For bulk reads only: over the hundreds of thousands of rows of a full rebuild, SQLAlchemy's
+    per-row result machinery costs more than SQLite itself.
+    """
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 # --- source rows -------------------------------------------------------------------------------
 # Row order here is the payload's order and uses only the catalog's own ordering (plan position,
 # insertion order); the hash queries below read the same rows in the same order.
@@ -160,7 +174,7 @@ def _fetch_sources(connection: Connection, product_ids: Sequence[int]) -> _Sourc
     params = tuple(product_ids)
 
     def rows(name: str) -> list[tuple[Any, ...]]:
-        return list(connection.exec_driver_sql(_SOURCE_SQL[name].format(ids=ids), params))
+        return _fetch_all(connection, _SOURCE_SQL[name].format(ids=ids), params)
 
     products = {row[0]: row for row in rows("products")}
     plans: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -398,7 +412,7 @@ def source_hashes(session: Session | Connection, product_ids: Sequence[int] | No
     for condition, params in batches:
         for index, (column, sql) in enumerate(_HASH_SQL):
             statement = sql.format(cond=condition.format(column=column))
-            for product_id, text in connection.exec_driver_sql(statement, params):
+            for product_id, text in _fetch_all(connection, statement, params):
                 if index == 0:
                     sections[product_id] = [""] * len(_HASH_SQL)
                 entry = sections.get(product_id)
@@ -445,13 +459,13 @@ class _Built:
 
 def _target_products(connection: Connection, product_slugs: Sequence[str] | None) -> list[int]:
     if product_slugs is None:
-        return [row[0] for row in connection.exec_driver_sql("SELECT id FROM product ORDER BY id")]
+        return [row[0] for row in _fetch_all(connection, "SELECT id FROM product ORDER BY id")]
     wanted = list(dict.fromkeys(slug.strip().lower() for slug in product_slugs))
     found: dict[str, int] = {}
     for start in range(0, len(wanted), CHUNK_SIZE):
         chunk = wanted[start : start + CHUNK_SIZE]
         sql = f"SELECT lower(slug), id FROM product WHERE lower(slug) IN ({_placeholders(len(chunk))})"
-        found.update((slug, product_id) for slug, product_id in connection.exec_driver_sql(sql, tuple(chunk)))
+        found.update((slug, product_id) for slug, product_id in _fetch_all(connection, sql, chunk))
     missing = [slug for slug in wanted if slug not in found]
     if missing:
         raise UnknownProductError(missing)
@@ -513,13 +527,8 @@ def _plan_rebuild(
     hashes = source_hashes(connection, None if every_product else targets)
     if force:
         return [pid for pid in targets if pid in hashes], 0, hashes
-    stored = {
-        product_id: source_hash
-        for product_id, source_hash in connection.exec_driver_sql(
-            "SELECT product_id, source_hash FROM productsnapshot"
-        )
-    }
-    aliased = {row[0] for row in connection.exec_driver_sql("SELECT DISTINCT product_id FROM snapshotalias")}
+    stored = dict(_fetch_all(connection, "SELECT product_id, source_hash FROM productsnapshot"))
+    aliased = {row[0] for row in _fetch_all(connection, "SELECT DISTINCT product_id FROM snapshotalias")}
     to_build = [
         pid for pid in targets if pid in hashes and (stored.get(pid) != hashes[pid] or pid not in aliased)
     ]
@@ -566,8 +575,10 @@ def _write(connection: Connection, built: list[_Built]) -> int:
         marks = _placeholders(len(batch))
         previous = {
             product_id: (version, payload)
-            for product_id, version, payload in connection.exec_driver_sql(
-                f"SELECT product_id, version, payload FROM productsnapshot WHERE product_id IN ({marks})", ids
+            for product_id, version, payload in _fetch_all(
+                connection,
+                f"SELECT product_id, version, payload FROM productsnapshot WHERE product_id IN ({marks})",
+                ids,
             )
         }
         connection.exec_driver_sql(f"DELETE FROM productsnapshot WHERE product_id IN ({marks})", ids)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -89,19 +89,13 @@ def test_build_payload_uses_the_same_few_queries_for_many_products(database: Dat
         for n in range(40)
     ]
     statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
-        with database.session() as session:
-            one = build_payload(session, product_ids[:1])
-            few = len(statements)
-            statements.clear()
-            many = build_payload(session, product_ids)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
+    with database.engine.connect() as connection:
+        connection.connection.driver_connection.set_trace_callback(statements.append)  # every SQL statement run
+        one = build_payload(connection, product_ids[:1])
+        few = len(statements)
+        statements.clear()
+        many = build_payload(connection, product_ids)
+        connection.connection.driver_connection.set_trace_callback(None)
     assert len(one) == 1 and len(many) == 40
     assert len(statements) == few <= 10  # one query per table, whatever the number of products
 
