@@ -41,9 +41,9 @@ class JsonLineFormatter(JsonFormatter):
     def __init__(self) -> None:
         super().__init__(json_ensure_ascii=False, reserved_attrs=sorted(STANDARD_RECORD_ATTRS))
         self._encoder = JsonEncoder(ensure_ascii=False)
-        # The C encoder made once, not once per record as JSONEncoder.encode does: a third of the
-        # cost of a line. Without markers it skips cycle checks; a cyclic extra fails over to the
-        # full encoder, which reports it.
+        # The C encoder made once, not once per record as JSONEncoder.encode does: half the encoding
+        # cost. Without markers it skips cycle checks; a cyclic extra fails over to the full encoder,
+        # which reports it.
         self._fast_encode = None
         if c_make_encoder is not None:
             try:
