@@ -55,7 +55,7 @@ def render_prompt(payload: ProductPayload) -> str:
                 line += f" [{feature['category']}]"
             line += f": {plans or 'no plan'}"
             if feature["description"]:
-                line += f". {feature['description']}"
+                line = _then(line, feature["description"])
             lines.append(line)
     if payload["integrations"]:
         lines.append("Integrations:")
@@ -66,14 +66,14 @@ def render_prompt(payload: ProductPayload) -> str:
             minimum = integration["min_plan"]
             line += f": {'from ' + plan_names.get(minimum, minimum) if minimum else 'all plans'}"
             if integration["description"]:
-                line += f". {integration['description']}"
+                line = _then(line, integration["description"])
             lines.append(line)
     if payload["compliance"]:
         lines.append("Compliance and security:")
         for item in payload["compliance"]:
             line = f"- {item['name']}: {item['status']}"
             if item["details"]:
-                line += f". {item['details']}"
+                line = _then(line, item["details"])
             lines.append(line)
     if payload["addons"]:
         lines.append("Add-ons:")
@@ -85,15 +85,21 @@ def render_prompt(payload: ProductPayload) -> str:
     return "\n".join(lines)
 
 
+def _then(line: str, sentence: str) -> str:
+    """`line` followed by another sentence, with exactly one full stop between them."""
+    line, sentence = line.rstrip(), sentence.strip()
+    return f"{line} {sentence}" if line.endswith((".", "!", "?")) else f"{line}. {sentence}"
+
+
 def _plan_line(plan: PlanEntry) -> str:
     price = format_price(plan["price_cents"], plan["currency"], plan["billing_period"], plan["per_seat"])
     line = f"- {plan['name']}: {price}"
     if plan["annual_discount_pct"]:
         line += f", {plan['annual_discount_pct']}% off billed annually"
     if plan["description"]:
-        line += f". {plan['description']}"
+        line = _then(line, plan["description"])
     if plan["limits"]:
-        line += ". Limits: " + "; ".join(f"{name} {value}" for name, value in plan["limits"].items())
+        line = _then(line, "Limits: " + "; ".join(f"{name}: {value}" for name, value in plan["limits"].items()))
     return line
 
 
@@ -105,5 +111,5 @@ def _addon_line(addon: AddOnEntry, plan_names: dict[str, str]) -> str:
     elif addon["available_on"]:
         line += " on all plans"
     if addon["description"]:
-        line += f". {addon['description']}"
+        line = _then(line, addon["description"])
     return line

@@ -36,7 +36,7 @@ from knowledge.snapshot_schema import (
 
 logger = logging.getLogger(__name__)
 
-# Part of every source hash: bump it when the builder changes what it makes of the same rows,
+# Part of every source hash: bump it when the builder or the prompt text changes what it makes of the same rows,
 # so the next incremental rebuild rebuilds every product.
 PAYLOAD_FORMAT = 1
 

@@ -372,3 +372,16 @@ def test_show_prints_a_snapshot(database: Database) -> None:
     missing = run_cli("snapshots", "show", "beakon")
     assert missing.exit_code == 1
     assert missing.stderr.strip() == "pitcrew: error: no product named 'beakon' (did you mean Beacon?)"
+
+
+def test_first_rebuild_on_a_fresh_database_builds_the_demo_products(database: Database) -> None:
+    first = run_cli("snapshots", "rebuild", "--json")
+    assert first.exit_code == 0, first.output
+    with database.engine.connect() as connection:
+        products = connection.execute(text("SELECT count(*) FROM product")).scalar_one()
+    assert products >= 6
+    assert json.loads(first.stdout) | {"seconds": 0} == {"built": products, "unchanged": 0, "failed": 0, "seconds": 0}
+    second = json.loads(run_cli("snapshots", "rebuild", "--json").stdout)
+    assert (second["built"], second["unchanged"], second["failed"]) == (0, products, 0)
+    shown = run_cli("snapshots", "show", "orbit")
+    assert shown.exit_code == 0 and "Orbit (orbit) · version 1" in shown.stdout

@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.commands.common import database_or_exit, fail, settings_or_exit
-from knowledge.db import Database
+from bot.settings import Settings
+from knowledge.db import Database, redact_url
+from knowledge.demo import ensure_demo_data
 from knowledge.reader import read_product, suggest_products
 from knowledge.snapshots import RebuildReport, UnknownProductError, rebuild_snapshots
 
@@ -51,7 +53,7 @@ def rebuild(
         Console(highlight=False).print(
             f"Snapshots: [bold]{report.built}[/] built, {report.unchanged} unchanged, {report.failed} failed"
             + (f", {report.removed} removed" if report.removed else "")
-            + f" in {report.seconds:.2f} s"
+            + f" in {report.seconds:.3f} s"
         )
     for error in report.errors:
         print(f"pitcrew: error: {error}", file=sys.stderr)
@@ -86,8 +88,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the snapshot as one JSON object.")] = False,
 ) -> None:
     """Print one product's snapshot: its metadata and the fact sheet given to the LLM."""
-    settings = settings_or_exit()
-    db, _ = _open_database(settings)
+    db = database_or_exit(settings_or_exit())
     try:
         view = read_product(db, slug)
         if view is None:
@@ -127,7 +128,7 @@ def show(
         f"{len(payload['integrations'])} integrations, {len(payload['addons'])} add-ons, {len(payload['faqs'])} FAQs"
     )
     console.print(f"[dim]{counts}[/]\n")
-    console.print(view.prompt, markup=False)
+    console.print(view.prompt, markup=False, soft_wrap=True)
 
 
 def _snapshot_meta(db: Database, slug: str) -> dict[str, Any]:
@@ -140,15 +141,15 @@ def _snapshot_meta(db: Database, slug: str) -> dict[str, Any]:
     return {"built_at": str(row[0])[:19], "source_hash": row[1]}
 
 
-def _open_database(settings: Any) -> tuple[Database, bool]:
+def _open_database(settings: Settings) -> tuple[Database, bool]:
     """The database, with the demo knowledge base loaded into it if it was empty; and whether it was."""
-    db = database_or_exit(settings)
-    try:
-        from knowledge.demo import ensure_demo_data
-    except ImportError:  # the demo data is not part of this build
-        return db, False
+    db = database_or_exit(settings, load_demo=False)
     try:
         return db, ensure_demo_data(db)
     except Exception as exc:  # a broken demo load is a message, not a traceback
         db.close()
-        fail(f"cannot load the demo knowledge base: {exc}")
+        fail(f"cannot load the demo knowledge base into {redact_url(settings.database_url)}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
