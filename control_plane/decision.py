@@ -1,0 +1,199 @@
+"""The control plane: classify with patterns, skip LLM validation when sure, ask the LLM otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from control_plane.classifier import PatternClassifier, placeholder_terms
+from control_plane.config import ControlPlaneConfig
+from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
+from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation
+from control_plane.normalize import NormalizedText, normalize
+from control_plane.patterns import PatternSet, load_patterns
+from control_plane.shadow import ShadowValidator
+from control_plane.time_ranges import naive_utc, parse_time_range
+from control_plane.validation import IntentLLM, IntentValidation, ValidatedEntities, system_prompt, user_prompt
+from knowledge.vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+_MAX_PERSON_CHARS = 120
+_EPSILON = 1e-9  # confidences are rounded to 4 places; compare thresholds with a little slack
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """The pattern tier's view of one message."""
+
+    text: NormalizedText
+    candidates: tuple[Candidate, ...]
+    intent: Intent
+    confidence: float
+    runner_up: Intent | None
+    margin: float
+
+
+class ControlPlane:
+    """Decides each message's intent and entities; safe to share across concurrent requests."""
+
+    def __init__(
+        self,
+        config: ControlPlaneConfig,
+        vocabulary: Vocabulary,
+        llm: IntentLLM | None,
+        *,
+        patterns: PatternSet | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.patterns = patterns or load_patterns()
+        self._llm = llm
+        self._system_prompt = system_prompt(self.patterns.descriptions())
+        self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, rng or random.Random())
+        self.refresh_vocabulary(vocabulary)
+
+    def refresh_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Recompile the catalog patterns and entity index, e.g. after an import."""
+        classifier = PatternClassifier(self.patterns, placeholder_terms(vocabulary))
+        extractor = EntityExtractor(vocabulary)
+        self._classifier, self._entities = classifier, extractor  # swapped together; requests in flight keep theirs
+
+    @property
+    def entities(self) -> EntityExtractor:
+        return self._entities
+
+    # The pattern tier ---------------------------------------------------------------------------------
+
+    def classify(self, text: str, now: datetime | None = None) -> Decision:
+        """The pattern tier alone, synchronously: "skipped" when confident, otherwise "unavailable"."""
+        analysis = self._analyze(text)
+        validation: LLMValidation = "skipped" if self._confident(analysis) else "unavailable"
+        return self._decision(analysis, analysis.intent, analysis.confidence, validation, _now(now))
+
+    def _analyze(self, text: str) -> _Analysis:
+        normalized = normalize(text if isinstance(text, str) else "")
+        if not normalized.lowered:
+            # Nothing left to classify (empty, only a mention or emoji codes): certain, and not worth an LLM call.
+            return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0)
+        candidates = tuple(self._classifier.candidates(normalized.lowered))
+        if not candidates:
+            return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0)
+        best = candidates[0]
+        second = candidates[1] if len(candidates) > 1 else None
+        margin = round(best.confidence - (second.confidence if second else 0.0), 4)
+        return _Analysis(normalized, candidates, best.intent, best.confidence, second.intent if second else None, margin)
+
+    def _confident(self, analysis: _Analysis) -> bool:
+        if not analysis.text.lowered:
+            return True
+        return (
+            analysis.confidence >= self.config.skip_threshold - _EPSILON
+            and analysis.margin >= self.config.ambiguity_margin - _EPSILON
+        )
+
+    def _decision(
+        self, analysis: _Analysis, intent: Intent, confidence: float, validation: LLMValidation, now: datetime,
+        entities: Entities | None = None,
+    ) -> Decision:
+        return Decision(
+            intent=intent,
+            confidence=confidence,
+            llm_validation=validation,
+            entities=entities if entities is not None else self._entities.extract(analysis.text, intent, now),
+            normalized_text=analysis.text.lowered,
+            runner_up=analysis.runner_up,
+            margin=analysis.margin,
+            candidates=analysis.candidates,
+        )
+
+    # The decision -------------------------------------------------------------------------------------
+
+    async def decide(self, text: str, now: datetime | None = None) -> Decision:
+        """Intent and entities for one message; never raises for any input (the LLM may be unavailable)."""
+        now = _now(now)
+        analysis = self._analyze(text)
+        if self._confident(analysis):
+            logger.info(
+                "skipping LLM validation",
+                extra={"intent": analysis.intent.value, "confidence": analysis.confidence, "margin": analysis.margin,
+                       "pattern": analysis.candidates[0].pattern if analysis.candidates else "empty"},
+            )
+            decision = self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now)
+            if analysis.text.lowered:
+                self._shadow.maybe_validate(user_prompt(analysis.text.clean, analysis.candidates), decision.intent)
+            return decision
+        validation = await self._validate(analysis)
+        if validation is None:
+            return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+        intent = validation.intent
+        entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
+        return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
+
+    async def _validate(self, analysis: _Analysis) -> IntentValidation | None:
+        if self._llm is None or not self._llm.available:
+            return None
+        try:
+            return await self._llm.structured(
+                system=self._system_prompt,
+                user=user_prompt(analysis.text.clean, analysis.candidates),
+                schema=IntentValidation,
+                kind="validate",
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the gateway promises None, but a reply must never depend on that
+            logger.warning("intent validation failed; the pattern result stands", exc_info=True)
+            return None
+
+    def _merge_entities(self, found: Entities, llm: ValidatedEntities, intent: Intent, now: datetime) -> Entities:
+        """What the patterns found wins; the LLM fills gaps, checked against the vocabulary where possible."""
+        extractor = self._entities
+        plans = found.plans or tuple(dict.fromkeys(p for p in map(extractor.canonical_plan, llm.plans[:5]) if p))
+        topic = found.topic
+        if topic is None and intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL):
+            topic = _short(llm.topic, MAX_TOPIC_CHARS)
+        time_range = found.time_range
+        if time_range is None and llm.time_range:
+            time_range = parse_time_range(normalize(llm.time_range).lowered, now)
+        return Entities(
+            person=found.person or _short(llm.person, _MAX_PERSON_CHARS),
+            account=found.account or extractor.canonical_account(llm.account),
+            product=found.product or extractor.canonical_product(llm.product),
+            plans=plans,
+            topic=topic,
+            time_range=time_range,
+            meeting_kind=found.meeting_kind or (
+                extractor.canonical_meeting_kind(llm.meeting_kind)
+                if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY) else None
+            ),
+        )
+
+    # Background work ----------------------------------------------------------------------------------
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for shadow validations still running (at shutdown, or in tests)."""
+        await self._shadow.drain(timeout)
+
+    async def aclose(self) -> None:
+        """Give shadow validations a moment, then cancel what is left."""
+        await self._shadow.close()
+
+
+def _now(now: datetime | None) -> datetime:
+    return naive_utc(now) if now is not None else datetime.now(UTC).replace(tzinfo=None)
+
+
+def _unit(value: float) -> float:
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return 0.0
+    return round(min(1.0, max(0.0, float(value))), 4)
+
+
+def _short(value: str | None, limit: int) -> str | None:
+    value = normalize(value).clean[:limit].strip() if value else ""
+    return value or None

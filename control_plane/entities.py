@@ -1,0 +1,343 @@
+"""Entities in a message: who, which account, product and plans, what topic, when, which kind of meeting.
+
+Names are looked up word by word in an index built once from the vocabulary (dictionary lookups, so
+the cost does not grow with the number of accounts). The topic and a person who is not a known
+contact are cut out of the case-preserving normalized text, so "SOC 2" stays "SOC 2".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from control_plane.intents import Entities, Intent
+from control_plane.normalize import NormalizedText
+from control_plane.time_ranges import WEEKDAYS, parse_time_range
+from knowledge.vocabulary import Vocabulary
+
+MAX_TOPIC_CHARS = 100
+_MAX_NAME_WORDS = 5
+
+_TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
+_PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription", "customers"})
+_MEETING_WORDS = frozenset({"call", "calls", "meeting", "meetings", "session", "sessions"})
+
+# Meeting-kind words -> the kind recorded on meetings.
+_KIND_SYNONYMS = {
+    "discovery": "discovery", "disco": "discovery", "demo": "demo", "demos": "demo", "demonstration": "demo",
+    "qbr": "qbr", "qbrs": "qbr", "quarterly business review": "qbr", "kickoff": "kickoff", "kickoffs": "kickoff",
+    "kick-off": "kickoff", "kick off": "kickoff", "negotiation": "negotiation", "negotiations": "negotiation",
+    "check-in": "check-in", "check-ins": "check-in", "checkin": "check-in",
+}
+
+# Words that follow "to"/"with"/"email" but are not a person's name.
+_NOT_NAMES = frozenset(
+    """the a an my our your their his her its them him us me you we they he she it i everyone everybody all
+    team teams customer customers client clients prospect prospects this that these those about re regarding
+    with and or follow email e-mail note draft reply quick short someone somebody anyone people folks
+    cfo ceo cto cio ciso coo vp champion buyer buyers legal procurement finance security it-team
+    today tomorrow yesterday tonight morning afternoon evening week month quarter year next last please
+    thanks thank hi hello hey know up out back over again""".split()
+) | frozenset(WEEKDAYS) | frozenset(
+    "january february march april may june july august september october november december".split()
+)
+
+_NOT_TOPICS = frozenset("it this that them anything something everything stuff things me us you".split())
+_QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|(?:^|(?<=[\s:(]))'([^'\n]{1,200})'(?=$|[\s?.!,;:)])")
+_CAME_UP = re.compile(
+    r"\bwhere (?P<topic>[^.?!\n]{1,120}?) (?:came|comes|come|has come|was|were|got|has been|have been) "
+    r"(?:up|discussed|mentioned|raised|brought up|talked about)\b"
+)
+_TOPIC_VERB = re.compile(
+    r"\b(?:talk(?:ed|ing|s)? about|discuss(?:ed|ing|es)?|mention(?:ed|ing|s)?|br(?:ought|ing|ings|inging) up|"
+    r"ask(?:ed|ing|s)? (?:about|for)|complain(?:ed|ing|s)? about|rais(?:ed|ing|es?)|said|covered|"
+    r"mentions of|push(?:ed)? back on|objected to)\s+"
+)
+_TOPIC_ABOUT = re.compile(r"\b(?:about|regarding|concerning|re:|on the topic of)\s+")
+_TOPIC_SEARCH_FOR = re.compile(r"\b(?:search|grep|scan|look)\b[^.?!\n]{0,40}?\bfor\s+")
+_TOPIC_COLON = re.compile(r"^\s*(?:search|find|grep)\b[^:.?!\n]{0,40}:\s*")
+_SENTENCE_END = re.compile(r"[.?!](?:\s|$)|\n")
+_LEADING_DETERMINER = re.compile(r"^(?:the|a|an|our|their|any|some|this|that|its|his|her)\s+", re.IGNORECASE)
+_TRAILING_TIME = re.compile(
+    r"\s+(?:(?:from|in|during|over|since|for|on|of|back in)\s+)?(?:today|yesterday|tonight|this (?:week|month|quarter|year|morning|afternoon)|"
+    r"(?:last|past|previous) (?:week|month|quarter|year|\d{1,3} (?:days?|weeks?|months?))|recently|lately|"
+    r"(?:last |this past )?(?:" + "|".join(WEEKDAYS) + r")|q[1-4](?: ?'?\d{2,4})?)$",
+    re.IGNORECASE,
+)
+_TRAILING_CALLS = re.compile(
+    r"\s+(?:on|in|during|from|across|with)\s+(?:any |the |our |their |recent |past |a )?(?:[\w-]+ )?"
+    r"(?:calls?|meetings?|conversations?|demos?|transcripts?|recordings?)$",
+    re.IGNORECASE,
+)
+_TRAILING_FILLER = re.compile(r"\s+(?:please|pls|thanks|thank you|again|at all|ever)$|[\s?.!,;:\"')]+$", re.IGNORECASE)
+_RECIPIENT = re.compile(
+    r"\b(?P<cue>to|for|e-?mail|mail|ping|message|nudge|thank|cc|write|send|shoot|reply to)\s+"
+    r"(?=(?P<name>[\w'-]{1,40}(?:\s+[\w'-]{1,30})?))",  # a lookahead, so "nudge to Marcus" tries "to" and "Marcus"
+    re.IGNORECASE,
+)
+_WITH_PERSON = re.compile(r"\bwith\s+(?P<name>[A-Z][\w'-]{1,30}(?:\s+[A-Z][\w'-]{1,30})?)")
+_LOWERCASE_RECIPIENT_CUES = re.compile(r"\b(?:e-?mail|mail|note|follow[ -]?up|reply|message)s? to\s+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Name:
+    kind: str  # account | contact | first_name | product | plan | kind
+    canonical: str
+    needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
+
+
+@dataclass(frozen=True)
+class _Found:
+    start: int
+    end: int
+    names: tuple[_Name, ...]
+    next_words: tuple[str, ...]  # the two tokens after the match, for context rules
+
+
+def _key(text: str) -> str:
+    return " ".join(token.removesuffix("'s") for token in _TOKEN.findall(text.lower()))
+
+
+class _NameIndex:
+    """Lower-case word sequences (up to five words) -> the names they are."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, list[_Name]] = {}
+        self.max_words = 1
+
+    def add(self, alias: str, name: _Name) -> None:
+        key = _key(alias)
+        if not key or len(key) < 2:
+            return
+        words = key.count(" ") + 1
+        if words > _MAX_NAME_WORDS:
+            return
+        self.max_words = max(self.max_words, words)
+        entries = self._names.setdefault(key, [])
+        if name not in entries:
+            entries.append(name)
+
+    def get(self, name: str) -> list[_Name]:
+        return self._names.get(_key(name), [])
+
+    def find(self, lowered: str) -> list[_Found]:
+        """Non-overlapping matches, longest first at each position, left to right."""
+        tokens = [(m.start(), m.end(), m.group().removesuffix("'s")) for m in _TOKEN.finditer(lowered)]
+        found: list[_Found] = []
+        index = 0
+        while index < len(tokens):
+            for width in range(min(self.max_words, len(tokens) - index), 0, -1):
+                key = tokens[index][2] if width == 1 else " ".join(t[2] for t in tokens[index : index + width])
+                names = self._names.get(key)
+                if names:
+                    after = tuple(t[2] for t in tokens[index + width : index + width + 2])
+                    found.append(_Found(tokens[index][0], tokens[index + width - 1][1], tuple(names), after))
+                    index += width
+                    break
+            else:
+                index += 1
+        return found
+
+
+class EntityExtractor:
+    """Extracts `Entities` from normalized text; built once per vocabulary."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self._index = _NameIndex()
+        self._account_aliases = vocabulary.account_aliases()
+        for alias, account in self._account_aliases.items():
+            self._index.add(alias, _Name("account", account))
+        for contact in vocabulary.contacts:
+            self._index.add(contact.name, _Name("contact", contact.name))
+            first = contact.name.split()[0] if contact.name.split() else ""
+            if len(first) >= 2:
+                self._index.add(first, _Name("first_name", first))
+        for product in vocabulary.products:
+            self._index.add(product.name, _Name("product", product.name))
+            self._index.add(product.slug.replace("-", " "), _Name("product", product.name))
+        for plan in vocabulary.plans:
+            self._index.add(plan, _Name("plan", plan))
+        for word, kind in _KIND_SYNONYMS.items():
+            self._index.add(word, _Name("kind", kind))
+        for kind in vocabulary.meeting_kinds:
+            if kind.lower() in _MEETING_WORDS or _key(kind) in _KIND_SYNONYMS or kind in _KIND_SYNONYMS.values():
+                continue
+            for alias in {kind, kind.replace("-", " ")}:  # "security-review" is also said "security review"
+                self._index.add(alias, _Name("kind", kind, needs_meeting_word=True))
+        self._emails = {c.email.lower(): c.name for c in vocabulary.contacts if c.email}
+
+    # Canonical names, also used to check what an LLM returns -----------------------------------------
+
+    def canonical_account(self, name: str | None) -> str | None:
+        """The known account `name` refers to (any alias, any case), or None."""
+        return self._account_aliases.get(_key(name)) if name else None
+
+    def canonical_product(self, name: str | None) -> str | None:
+        return self._lookup(name, "product")
+
+    def canonical_plan(self, name: str | None) -> str | None:
+        return self._lookup(name, "plan")
+
+    def canonical_meeting_kind(self, name: str | None) -> str | None:
+        return self._lookup(name, "kind")
+
+    def _lookup(self, name: str | None, kind: str) -> str | None:
+        if not name:
+            return None
+        for entry in self._index.get(name):
+            if entry.kind == kind:
+                return entry.canonical
+        return None
+
+    # Extraction ----------------------------------------------------------------------------------------
+
+    def extract(self, text: NormalizedText, intent: Intent, now: datetime) -> Entities:
+        lowered = text.lowered
+        found = self._index.find(lowered)
+        account = next((n.canonical for f in found for n in f.names if n.kind == "account"), None)
+        product = next((n.canonical for f in found for n in f.names if n.kind == "product"), None)
+        plans: list[str] = []
+        for match in found:
+            for name in match.names:
+                if name.kind == "plan" and name.canonical not in plans and self._plan_counts(text, match, intent):
+                    plans.append(name.canonical)
+        meeting_kind = None
+        if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
+            meeting_kind = next(
+                (n.canonical for f in found for n in f.names
+                 if n.kind == "kind" and (not n.needs_meeting_word or (f.next_words[:1] and f.next_words[0] in _MEETING_WORDS))),
+                None,
+            )
+        topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
+        return Entities(
+            person=self._person(text, found, intent),
+            account=account,
+            product=product,
+            plans=tuple(plans),
+            topic=topic,
+            time_range=parse_time_range(lowered, now) if lowered else None,
+            meeting_kind=meeting_kind,
+        )
+
+    @staticmethod
+    def _plan_counts(text: NormalizedText, match: _Found, intent: Intent) -> bool:
+        """Plan names are common words ("team", "pro"): outside product questions they need context."""
+        if intent is Intent.PRODUCT_QUESTION:
+            return True
+        if match.next_words[:1] and match.next_words[0] in _PLAN_WORDS:
+            return True
+        if len(match.next_words) == 2 and match.next_words[0] in ("and", "or", "vs") and match.next_words[1] in _PLAN_WORDS:
+            return True
+        return match.start > 0 and text.clean[match.start].isupper()
+
+    def _person(self, text: NormalizedText, found: list[_Found], intent: Intent) -> str | None:
+        email = _EMAIL.search(text.clean)
+        if email:
+            return email.group().lower()
+        if intent is Intent.DRAFT_EMAIL:
+            recipient = self._recipient(text)
+            if recipient:
+                return recipient
+        for match in found:
+            for name in match.names:
+                if name.kind == "contact":
+                    return name.canonical
+                # A first name alone counts only when capitalized: "Mark" is a person, "mark as won" is not.
+                if name.kind == "first_name" and text.clean[match.start].isupper():
+                    return name.canonical
+        if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
+            for match in _WITH_PERSON.finditer(text.clean):
+                name = self._person_name(match.group("name"), allow_lowercase=False)
+                if name:
+                    return name
+        return None
+
+    def _recipient(self, text: NormalizedText) -> str | None:
+        for match in _RECIPIENT.finditer(text.clean):
+            allow_lowercase = bool(_LOWERCASE_RECIPIENT_CUES.search(text.clean[: match.start("name")]))
+            name = self._person_name(match.group("name"), allow_lowercase)
+            if name:
+                return name
+        return None
+
+    def _person_name(self, words: str, allow_lowercase: bool) -> str | None:
+        """`words` as a person's name (first word, and a capitalized second), or None if they are not one."""
+        parts = [w.removesuffix("'s").removesuffix("'") for w in words.split()]
+        first = parts[0] if parts else ""
+        if not first or first.lower() in _NOT_NAMES or not first[0].isalpha():
+            return None
+        known = self._lookup_person(" ".join(parts[:2])) or self._lookup_person(first)
+        if known:
+            return known
+        if not first[0].isupper() and not allow_lowercase:
+            return None
+        if self._is_other_name(first):
+            return None
+        if len(parts) > 1 and parts[1][:1].isupper() and parts[1].lower() not in _NOT_NAMES:
+            full = f"{first} {parts[1]}"
+            return None if self._is_other_name(full) else full
+        return first
+
+    def _lookup_person(self, name: str) -> str | None:
+        for entry in self._index.get(name):
+            if entry.kind in ("contact", "first_name"):
+                return entry.canonical
+        return None
+
+    def _is_other_name(self, name: str) -> bool:
+        """An account, product, plan or meeting kind rather than a person."""
+        return any(entry.kind not in ("contact", "first_name") for entry in self._index.get(name))
+
+    def _topic(self, text: NormalizedText) -> str | None:
+        clean, lowered = text.clean, text.lowered
+        quoted = _QUOTED.search(clean)
+        if quoted:
+            return _tidy(quoted.group(1) or quoted.group(2) or "")
+        came_up = _CAME_UP.search(lowered)
+        if came_up:
+            candidate = self._tidy_topic(clean[came_up.start("topic") : came_up.end("topic")])
+            if candidate:
+                return candidate
+        for cue in (_TOPIC_VERB, _TOPIC_ABOUT, _TOPIC_SEARCH_FOR, _TOPIC_COLON):
+            match = cue.search(lowered)
+            if match is None:
+                continue
+            rest = clean[match.end() :]
+            end = _SENTENCE_END.search(rest)
+            candidate = self._tidy_topic(rest[: end.start()] if end else rest)
+            if candidate:
+                return candidate
+        return None
+
+    def _tidy_topic(self, phrase: str) -> str | None:
+        """Drop what is not the topic: trailing time words, "with <account>", "on calls", determiners."""
+        previous = None
+        while phrase != previous:
+            previous = phrase
+            phrase = _TRAILING_FILLER.sub("", phrase)
+            phrase = _TRAILING_TIME.sub("", phrase)
+            phrase = _TRAILING_CALLS.sub("", phrase)
+            phrase = self._strip_trailing_account(phrase)
+            phrase = _LEADING_DETERMINER.sub("", phrase)
+        return _tidy(phrase)
+
+    def _strip_trailing_account(self, phrase: str) -> str:
+        words = phrase.split()
+        for width in range(min(_MAX_NAME_WORDS, len(words) - 1), 0, -1):
+            tail = " ".join(words[-width:])
+            if _key(tail) in self._account_aliases:
+                head = words[:-width]
+                while head and head[-1].lower() in ("with", "from", "at", "for", "by", "the", "and"):
+                    head.pop()
+                return " ".join(head)
+        return phrase
+
+
+def _tidy(phrase: str) -> str | None:
+    phrase = phrase.strip(" \"'.,;:?!")[:MAX_TOPIC_CHARS].strip()
+    if not phrase or phrase.lower() in _NOT_TOPICS or not any(ch.isalnum() for ch in phrase):
+        return None
+    return phrase

@@ -1,0 +1,73 @@
+"""Message normalization before matching: Slack markup, emoji codes, control characters, case, spacing.
+
+The original text is never changed; handlers keep using it. `clean` keeps the letters' case (entities
+such as a topic or a person's name are cut out of it), `lowered` is the same string in lower case,
+character for character, so a match position in one is the same position in the other.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Slack allows 40,000 characters; intent lives in the opening words, and regex time grows with length.
+MAX_INPUT_CHARS = 4000
+
+_SLACK_MARKUP = re.compile(r"<([^<>|\n]{0,500})(?:\|([^<>\n]{0,500}))?>")
+_EMOJI_CODE = re.compile(r":(?=[a-z0-9_+'-]{0,60}[a-z])[a-z0-9_+'-]{1,60}:", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_FORMATTING = re.compile(r"`+|(?<!\w)[*_~]+(?=\w)|(?<=\w)[*_~]+(?!\w)")
+_REPEATED_PUNCTUATION = re.compile(r"([!?.,;:\-])\1+")
+_LEADING_HANDLE = re.compile(r"^(?:@[\w.-]{1,80}[,:]?\s+)+")
+_WHITESPACE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    clean: str  # markup resolved, spacing collapsed, case kept
+    lowered: str  # `clean` in lower case, same length
+
+
+def _resolve_markup(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    if target.startswith("@"):
+        return " "  # a user mention (usually the bot itself) carries no intent
+    if target.startswith("#"):
+        return f" #{label} " if label else " "
+    if target.startswith("!"):
+        return f" {label} " if label else " "  # <!here>, <!subteam^S1|@sales>, <!date^...|fallback>
+    if label:
+        return label
+    return target.removeprefix("mailto:")
+
+
+def _lower_same_length(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    # A handful of characters (e.g. "İ") grow when lowered; keep those as they are.
+    return "".join(ch if len(low := ch.lower()) != 1 else low for ch in text)
+
+
+def normalize(text: str) -> NormalizedText:
+    """Normalize a raw Slack or shell message; never raises for any string."""
+    text = text[:MAX_INPUT_CHARS]
+    if "<" in text:
+        text = _SLACK_MARKUP.sub(_resolve_markup, text)
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+        text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    if ":" in text:
+        text = _EMOJI_CODE.sub(" ", text)
+    text = _FORMATTING.sub("", text)
+    text = _REPEATED_PUNCTUATION.sub(r"\1", text)
+    text = _WHITESPACE.sub(" ", text).strip()
+    text = _LEADING_HANDLE.sub("", text)
+    return NormalizedText(clean=text, lowered=_lower_same_length(text))

@@ -1,0 +1,88 @@
+"""The names the intent classifier recognises: accounts, contacts, products, plans and meeting kinds.
+
+Built from the database in a handful of small queries; cheap enough to build once per process and
+again after an import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from sqlalchemy import text
+
+from knowledge.db import Database
+
+# Legal-form words dropped to get the name people say: "Acme Corp" -> "acme".
+_LEGAL_SUFFIXES = frozenset(
+    {"inc", "inc.", "corp", "corp.", "corporation", "llc", "ltd", "ltd.", "limited", "gmbh", "co", "co.", "plc", "ag", "sa", "bv", "pty"}
+)
+
+
+@dataclass(frozen=True)
+class KnownContact:
+    name: str
+    email: str
+    account: str  # the account's name
+
+
+@dataclass(frozen=True)
+class KnownProduct:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    accounts: tuple[str, ...] = ()  # account names
+    contacts: tuple[KnownContact, ...] = ()
+    products: tuple[KnownProduct, ...] = ()
+    plans: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))  # plan name -> product slugs
+    account_slugs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # account name -> slug
+    meeting_kinds: tuple[str, ...] = ()  # the kinds recorded meetings have: discovery, demo, qbr, ...
+
+    def account_aliases(self) -> dict[str, str]:
+        """Lower-case alias -> account name, for every unambiguous alias of every account."""
+        owners: dict[str, set[str]] = {}
+        for name in self.accounts:
+            for alias in account_aliases(name, self.account_slugs.get(name, "")):
+                owners.setdefault(alias, set()).add(name)
+        return {alias: next(iter(names)) for alias, names in owners.items() if len(names) == 1}
+
+
+def account_aliases(name: str, slug: str = "") -> set[str]:
+    """The lower-case names an account answers to: its name, slug, name without legal form, first word."""
+    words = name.lower().split()
+    core = [w for w in words if w.strip(",") not in _LEGAL_SUFFIXES] or words
+    aliases = {name.lower().strip(), " ".join(core)}
+    if slug:
+        aliases |= {slug.lower(), slug.lower().replace("-", " ")}
+    if len(core) > 1 and len(core[0]) >= 3:
+        aliases.add(core[0])
+    return {alias for alias in aliases if len(alias) >= 2}
+
+
+def load_vocabulary(db: Database) -> Vocabulary:
+    """Every account, contact, product, plan and meeting kind in the database."""
+    with db.engine.connect() as connection:
+        account_rows = connection.execute(text("SELECT name, slug FROM account ORDER BY name")).all()
+        contact_rows = connection.execute(
+            text("SELECT c.name, c.email, a.name FROM contact AS c JOIN account AS a ON a.id = c.account_id ORDER BY c.name")
+        ).all()
+        product_rows = connection.execute(text("SELECT name, slug FROM product ORDER BY is_primary DESC, name")).all()
+        plan_rows = connection.execute(
+            text("SELECT pl.name, p.slug FROM plan AS pl JOIN product AS p ON p.id = pl.product_id ORDER BY p.slug, pl.position")
+        ).all()
+        kind_rows = connection.execute(text("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")).all()
+    plans: dict[str, list[str]] = {}
+    for plan_name, product_slug in plan_rows:
+        plans.setdefault(plan_name, []).append(product_slug)
+    return Vocabulary(
+        accounts=tuple(name for name, _slug in account_rows),
+        contacts=tuple(KnownContact(name=name, email=email or "", account=account) for name, email, account in contact_rows),
+        products=tuple(KnownProduct(name=name, slug=slug) for name, slug in product_rows),
+        plans=MappingProxyType({name: tuple(slugs) for name, slugs in plans.items()}),
+        account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
+        meeting_kinds=tuple(kind for (kind,) in kind_rows),
+    )
