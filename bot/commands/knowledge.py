@@ -1,9 +1,123 @@
-"""`pitcrew knowledge ...` and `pitcrew snapshots ...`."""
+"""`pitcrew knowledge import PATH` and `pitcrew knowledge generate ...`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from knowledge.db import Database, DatabaseError
+from knowledge.generate import GenerateReport, generate
+from knowledge.import_files import ImportRejected
+from knowledge.importer import ImportReport, import_folder
+
+EXIT_REBUILD_INCOMPLETE = 3  # the import is committed, some snapshots were not rebuilt
+
+knowledge_app = typer.Typer(help="Load your own data, or generate a synthetic one for benchmarks.",
+                            no_args_is_help=True)
+
+
+@knowledge_app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A folder of JSON/CSV files, one per table kind (or one such file).")],
+) -> None:
+    """Import a folder of JSON or CSV files, all or nothing, then rebuild the changed product snapshots."""
+    settings = settings_or_exit()
+    db = database_or_exit(settings, load_demo=False)  # importing your own data must not pull the demo in
+    try:
+        report = import_folder(db, path)
+    except ImportRejected as exc:
+        count = len(exc.problems)
+        fail(f"import refused, the database is unchanged ({count} problem{'s' * (count != 1)}):\n"
+             + "\n".join(f"  {line}" for line in exc.describe().splitlines()))
+    except SQLAlchemyError as exc:  # e.g. locked by another writer for longer than the busy timeout
+        fail(f"import refused, the database is unchanged: {getattr(exc, 'orig', None) or exc}")
+    finally:
+        db.close()
+    _print_import(report)
+    if report.rebuild_error or (report.rebuild and report.rebuild.failed):
+        reason = report.rebuild_error or "; ".join(report.rebuild.errors if report.rebuild else [])
+        fail(f"the data was imported, but rebuilding snapshots failed ({reason}); "
+             "run `pitcrew snapshots rebuild` to retry", EXIT_REBUILD_INCOMPLETE)
+
+
+def _print_import(report: ImportReport) -> None:
+    console = Console()
+    table = Table(title=f"Imported {report.source}", title_justify="left")
+    for column in ("file", "rows", "new", "updated", "unchanged"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for counts in report.kinds.values():
+        table.add_row(counts.file, str(counts.rows), str(counts.inserted), str(counts.updated), str(counts.unchanged))
+    console.print(table)
+    if not report.changed:
+        console.print("Nothing changed; snapshots untouched.")
+    elif report.rebuild is not None:
+        rebuild = report.rebuild
+        console.print(f"Snapshots: {rebuild.built} rebuilt, {rebuild.unchanged} unchanged, {rebuild.failed} failed "
+                      f"({rebuild.seconds:.2f} s) for {len(report.changed_products)} changed product(s).")
+    elif not report.changed_products:
+        console.print("No product changed; snapshots untouched.")
+    console.print(f"Import took {report.seconds:.2f} s.")
+
+
+@knowledge_app.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Option("--out", help="The SQLite file to create.")],
+    products: Annotated[int, typer.Option("--products", min=0, max=1_000_000, help="Products to generate.")] = 10_000,
+    calls: Annotated[int, typer.Option("--calls", min=0, max=1_000_000, help="Sales calls to generate.")] = 0,
+    segments_per_call: Annotated[int, typer.Option("--segments-per-call", min=1, max=500,
+                                                   help="Transcript segments per call.")] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Generate a deterministic synthetic catalog and call history into a new SQLite file, for benchmarks."""
+    settings = settings_or_exit()
+    target = out.expanduser().resolve()
+    if _same_file(target, settings.database_url):
+        fail(f"{out} is the configured DATABASE_URL database; generate into another file", EXIT_USAGE)
+    if target.is_dir():
+        fail(f"{out} is a folder; give a file name", EXIT_USAGE)
+    if target.exists():
+        if not force:
+            fail(f"{out} already exists; pass --force to replace it", EXIT_USAGE)
+        for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+            stale.unlink(missing_ok=True)
+    try:
+        db = Database(f"sqlite:///{target}")
+    except DatabaseError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        report = generate(db, products=products, calls=calls, segments_per_call=segments_per_call, seed=seed)
+    except SQLAlchemyError as exc:
+        fail(f"generating into {out} failed: {getattr(exc, 'orig', None) or exc}")
+    finally:
+        db.close()
+    _print_generate(report, target)
+
+
+def _print_generate(report: GenerateReport, target: Path) -> None:
+    console = Console()
+    rows = ", ".join(f"{table}={count:,}" for table, count in report.rows.items() if count)
+    console.print(f"Generated into {target} in {report.seconds:.2f} s: {rows or 'nothing'}.")
+    console.print(f"Try it: DATABASE_URL=sqlite:///{target} pitcrew snapshots rebuild")
+
+
+def _same_file(target: Path, database_url: str) -> bool:
+    """Whether `target` is the SQLite file DATABASE_URL points at (never overwrite the real database)."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return False
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    return Path(url.database).expanduser().resolve() == target
 
 
 def register(app: typer.Typer) -> None:
-    """Filled in by the knowledge-store work."""
+    app.add_typer(knowledge_app, name="knowledge")
