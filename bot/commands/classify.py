@@ -1,0 +1,163 @@
+"""`pitcrew classify` and `pitcrew eval intents`: the pattern tier offline, for tuning the patterns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.settings import Settings
+from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
+from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
+from control_plane.intents import Intent
+from knowledge.vocabulary import load_vocabulary
+
+_SHORT_NAMES = {"product_question": "product", "call_search": "search", "meeting_summary": "summary",
+                "draft_email": "email", "smalltalk": "chat"}
+
+eval_app = typer.Typer(help="Measure pitcrew against labelled data.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("classify")(classify_command)
+    app.add_typer(eval_app, name="eval")
+
+
+def offline_control_plane(settings: Settings) -> ControlPlane:
+    """The control plane with the database's vocabulary and no LLM: the pattern tier alone."""
+    db = database_or_exit(settings)
+    try:
+        vocabulary = load_vocabulary(db)
+    finally:
+        db.close()
+    try:
+        return ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm=None)
+    except PatternError as exc:
+        fail(str(exc))
+
+
+def _now_option(now: str | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    try:
+        parsed = dt.datetime.fromisoformat(now)
+    except ValueError:
+        fail(f"--now must be an ISO date or time like 2025-03-04T15:00, got {now!r}", EXIT_USAGE)
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+NowOption = Annotated[str | None, typer.Option("--now", help="Resolve time ranges relative to this UTC time "
+                                                "(ISO, default: now).", show_default=False)]
+
+
+def classify_command(
+    texts: Annotated[list[str] | None, typer.Argument(help="Messages to classify (default: one per line on stdin).",
+                                                      show_default=False)] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Add the runner-up, margin and matching patterns.")] = False,
+    now: NowOption = None,
+) -> None:
+    """Classify messages with the patterns alone (no network, no credentials): one JSON object per line."""
+    settings = settings_or_exit()
+    moment = _now_option(now)
+    control_plane = offline_control_plane(settings)
+    messages = texts if texts else (line.rstrip("\r\n") for line in sys.stdin)
+    write = sys.stdout.write
+    for text in messages:
+        if not texts and not text.strip():
+            continue  # a blank line in a file is not a message
+        write(json.dumps(decision_json(text, control_plane.classify(text, moment), explain), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def decision_json(text: str, decision: Decision, explain: bool = False) -> dict[str, object]:
+    row: dict[str, object] = {
+        "text": text,
+        "intent": decision.intent.value,
+        "confidence": decision.confidence,
+        "llm_validation": decision.llm_validation,
+        "entities": decision.entities.as_json(),
+    }
+    if explain:
+        row["runner_up"] = decision.runner_up.value if decision.runner_up else None
+        row["margin"] = decision.margin
+        row["candidates"] = [{"intent": c.intent.value, "confidence": c.confidence, "pattern": c.pattern}
+                             for c in decision.candidates]
+    return row
+
+
+@eval_app.command("intents")
+def eval_intents_command(
+    path: Annotated[Path, typer.Argument(help="JSONL file: one {\"text\", \"intent\"} object per line.",
+                                         show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    now: NowOption = None,
+) -> None:
+    """Accuracy, coverage (share decided without the LLM), precision of those, per intent, confusion matrix."""
+    try:
+        messages = read_labelled(path)
+    except LabelledFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    settings = settings_or_exit()
+    moment = _now_option(now)
+    report = evaluate(offline_control_plane(settings), messages, moment)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    _print_report(report, settings.control_plane_skip_threshold, settings.control_plane_ambiguity_margin)
+
+
+def _print_report(report: EvalReport, threshold: float, margin: float) -> None:
+    console = Console(highlight=False)
+    summary = Table(title="Pattern tier", show_header=False, title_justify="left")
+    summary.add_column("metric", style="bold")
+    summary.add_column("value", justify="right")
+    summary.add_row("messages", str(report.total))
+    summary.add_row("accuracy", f"{report.accuracy:.3f} ({report.correct}/{report.total})")
+    summary.add_row(f"coverage (skipped at >= {threshold:g}, margin {margin:g})",
+                    f"{report.coverage:.3f} ({report.skipped}/{report.total})")
+    summary.add_row("precision of skipped", f"{report.skipped_precision:.3f} ({report.skipped_correct}/{report.skipped})")
+    if report.entity_checks:
+        summary.add_row("entities", f"{report.entity_accuracy:.3f} of {report.entity_checks} checked")
+    console.print(summary)
+
+    per_intent = Table(title="Per intent", title_justify="left")
+    for name in ("intent", "precision", "recall", "support"):
+        per_intent.add_column(name, justify="left" if name == "intent" else "right")
+    for name, stats in report.per_intent().items():
+        per_intent.add_row(name, f"{stats['precision']:.3f}", f"{stats['recall']:.3f}", str(stats["support"]))
+    console.print(per_intent)
+
+    names = [intent.value for intent in Intent]
+    confusion = Table(title="Confusion (rows: expected, columns: predicted)", title_justify="left")
+    confusion.add_column("")
+    for name in names:
+        confusion.add_column(_SHORT_NAMES.get(name, name), justify="right")
+    for expected in names:
+        row = report.confusion.get(expected, {})
+        confusion.add_row(_SHORT_NAMES.get(expected, expected), *(str(row.get(predicted, 0) or "·") for predicted in names))
+    console.print(confusion)
+
+    if report.misclassified:
+        wrong = Table(title="Misclassified", title_justify="left")
+        for name in ("line", "expected", "predicted", "conf", "skipped", "text"):
+            wrong.add_column(name, justify="right" if name in ("line", "conf") else "left", overflow="fold")
+        for row in report.misclassified:
+            wrong.add_row(str(row["line"]), row["expected"], row["predicted"], f"{row['confidence']:.2f}",
+                          "yes" if row["skipped"] else "", Text(row["text"]))
+        console.print(wrong)
+    if report.entity_mismatches:
+        mismatches = Table(title="Entity mismatches", title_justify="left")
+        for name in ("line", "entity", "expected", "got", "text"):
+            mismatches.add_column(name, overflow="fold")
+        for row in report.entity_mismatches:
+            mismatches.add_row(str(row["line"]), row["entity"], Text(json.dumps(row["expected"])), Text(json.dumps(row["got"])),
+                              Text(row["text"]))
+        console.print(mismatches)
