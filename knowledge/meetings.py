@@ -1,0 +1,170 @@
+"""Meeting lookups for resolving "my last call with Acme" and for recaps and drafts: a few indexed queries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, bindparam, text
+
+from knowledge.db import Database
+from knowledge.vocabulary import KnownContact
+
+_MEETING_COLUMNS = (
+    "m.id, m.account_id, a.name AS account, m.title, m.kind, m.started_at, m.duration_minutes, m.participants"
+)
+
+
+@dataclass(frozen=True)
+class MeetingRef:
+    """A meeting as listed among candidates: enough to name it, no transcript."""
+
+    id: int
+    account_id: int
+    account: str
+    title: str
+    kind: str
+    started_at: datetime  # naive UTC
+    duration_minutes: int
+    participants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MeetingDetail:
+    meeting: MeetingRef
+    summary: str
+    decisions: tuple[str, ...]
+    action_items: tuple[str, ...]
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = json.loads(value or "[]")
+    return tuple(str(item) for item in value or ())
+
+
+def _meeting(row: Any) -> MeetingRef:
+    return MeetingRef(
+        id=row.id,
+        account_id=row.account_id,
+        account=row.account,
+        title=row.title,
+        kind=row.kind,
+        started_at=_as_datetime(row.started_at),
+        duration_minutes=row.duration_minutes,
+        participants=_as_list(row.participants),
+    )
+
+
+def find_meetings(
+    db: Database,
+    *,
+    account: str | None = None,
+    kind: str | None = None,
+    participant: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 5,
+) -> list[MeetingRef]:
+    """Meetings matching every given filter, most recent first (`end` exclusive, naive UTC).
+
+    `account` is the account's name (any case).
+    `participant` matches any participant name containing it, case-insensitively.
+    """
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": max(1, limit)}
+    if account is not None:
+        where.append("lower(a.name) = :account")
+        params["account"] = account.lower()
+    if kind:
+        where.append("m.kind = :kind")
+        params["kind"] = kind
+    if start is not None:
+        where.append("m.started_at >= :start")
+        params["start"] = start
+    if end is not None:
+        where.append("m.started_at < :end")
+        params["end"] = end
+    if participant:
+        where.append(
+            "EXISTS (SELECT 1 FROM json_each(m.participants) p WHERE instr(lower(p.value), :participant) > 0)"
+        )
+        params["participant"] = participant.lower()
+    sql = (
+        f"SELECT {_MEETING_COLUMNS} FROM meeting m JOIN account a ON a.id = m.account_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
+    )
+    statement = text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in ("start", "end") if name in params))
+    with db.engine.connect() as conn:
+        return [_meeting(row) for row in conn.execute(statement, params)]
+
+
+def get_meeting(db: Database, meeting_id: int) -> MeetingDetail | None:
+    """One meeting with its stored summary, decisions and action items."""
+    sql = (
+        f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items "
+        "FROM meeting m JOIN account a ON a.id = m.account_id WHERE m.id = :id"
+    )
+    with db.engine.connect() as conn:
+        row = conn.execute(text(sql), {"id": meeting_id}).first()
+    if row is None:
+        return None
+    return MeetingDetail(
+        meeting=_meeting(row),
+        summary=row.summary or "",
+        decisions=_as_list(row.decisions),
+        action_items=_as_list(row.action_items),
+    )
+
+
+def meeting_transcript(db: Database, meeting_id: int, max_chars: int = 24_000) -> list[tuple[str, str]]:
+    """The meeting's speaker turns in order, (speaker, text), cut at about `max_chars` characters."""
+    turns: list[tuple[str, str]] = []
+    used = 0
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT speaker, text FROM transcriptsegment WHERE meeting_id = :id ORDER BY seq"),
+            {"id": meeting_id},
+        )
+        for row in rows:
+            used += len(row.speaker) + len(row.text) + 3
+            if used > max_chars:
+                break
+            turns.append((row.speaker, row.text))
+    return turns
+
+
+@dataclass(frozen=True)
+class MeetingResolution:
+    """Which account, person and meeting a message refers to; `meeting` is None when unclear or missing."""
+
+    account: str | None = None  # the account's name
+    contact: KnownContact | None = None
+    kind: str | None = None
+    meeting: MeetingRef | None = None
+    # When `meeting` is None: the meetings that could be meant (most recent first); otherwise other
+    # meetings that also matched.
+    candidates: tuple[MeetingRef, ...] = ()
+    searched: str = ""  # what was looked for, in words ("Globex demo meetings yesterday")
+    # Other contacts who answer to the same name (the draft goes to `contact`, these are named).
+    namesakes: tuple[KnownContact, ...] = ()
+
+
+def account_contacts(db: Database, account: str, limit: int = 5) -> list[KnownContact]:
+    """An account's contacts (account named by its name, any case), by name."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.name, c.email, a.name AS account FROM contact c JOIN account a ON a.id = c.account_id "
+                "WHERE lower(a.name) = :account ORDER BY c.name LIMIT :limit"
+            ),
+            {"account": account.lower(), "limit": limit},
+        )
+        return [KnownContact(name=row.name, email=row.email or "", account=row.account) for row in rows]
