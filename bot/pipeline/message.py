@@ -1,0 +1,53 @@
+"""What goes into the pipeline and what comes out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    text: str
+    thread_key: str  # "slack:C123:1712345678.000100" or "shell:<session>": follow-ups share it
+    user: str | None = None
+    channel: str | None = None
+    event_id: str | None = None
+    source: Literal["slack", "shell"] = "slack"
+
+
+class StreamSink(Protocol):
+    """Slack streams LLM answers through it; the shell passes None."""
+
+    async def append(self, text: str) -> None: ...
+
+
+@dataclass
+class Reply:
+    mrkdwn: str  # for Slack, within its limits
+    plain: str  # for a terminal
+    intent: str
+    confidence: float
+    handler: str
+    llm_validation: str
+    correlation_id: str
+    stages: dict[str, float] = field(default_factory=dict)  # stage name -> ms, in the order they ran
+    total_ms: float = 0.0
+    streamed: bool = False  # the answer already went out through the sink
+    failed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The reply and its metadata as one JSON-ready object (`pitcrew ask --json`)."""
+        return {
+            "text": self.plain,
+            "mrkdwn": self.mrkdwn,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "handler": self.handler,
+            "llm_validation": self.llm_validation,
+            "correlation_id": self.correlation_id,
+            "stages": self.stages,
+            "total_ms": self.total_ms,
+            "streamed": self.streamed,
+            "failed": self.failed,
+        }

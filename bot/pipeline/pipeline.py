@@ -1,0 +1,249 @@
+"""The pipeline: one message in, one reply out, through three timed stages.
+
+`meeting_resolution` (thread memory, who and what the text names, then the meeting once the intent
+is known), `control_plane` (the intent) and `handler` (the answer, and this turn stored in thread
+memory). The whole request runs inside `request_scope`, so it ends with one summary log record,
+and it never raises: a failure becomes a friendly reply quoting the correlation id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.observability import RequestContext, record, request_scope, stage
+from bot.pipeline.message import IncomingMessage, Reply, StreamSink
+from bot.pipeline.resolution import MeetingResolver
+from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
+from handlers.context import AnswerLLM, HandlerContext, HandlerResult
+from handlers.formatting import trim
+from handlers.prompts import PROMPT_VERSION
+from handlers.registry import DEFAULT_REGISTRY, Registry, handler_for
+from knowledge.db import Database
+from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
+from knowledge.vocabulary import load_vocabulary
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Intents a short follow-up ("and what about Enterprise?") can continue.
+_CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEETING_SUMMARY})
+# A message that leans on the previous turn: it opens like a continuation or points back at it.
+_FOLLOW_UP = re.compile(
+    r"^\W*(and|also|what about|how about|same for|ok(ay)?,? and|then)\b|\b(them|those|these|it|that one|the same)\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP_MAX_WORDS = 8
+
+
+class IntentDecider(Protocol):
+    """The part of `control_plane.ControlPlane` the pipeline uses."""
+
+    async def decide(self, text: str, now: datetime | None = None) -> Decision: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def failure_text(correlation_id: str) -> str:
+    return (
+        "Sorry, something went wrong on my side while answering that. Please try again; if it keeps "
+        f"happening, quote this id to your admin: `{correlation_id}`"
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        llm: AnswerLLM | None,
+        control_plane: IntentDecider,
+        resolver: MeetingResolver,
+        registry: Registry = DEFAULT_REGISTRY,
+        memory_ttl_s: int = 86_400,
+        memory_max_turns: int = 20,
+        prompt_version: str = PROMPT_VERSION,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.db = db
+        self.llm = llm
+        self.control_plane = control_plane
+        self.resolver = resolver
+        self.registry: Mapping[Intent, Any] = registry
+        self.memory_ttl_s = memory_ttl_s
+        self.memory_max_turns = memory_max_turns
+        self.prompt_version = prompt_version
+        self.clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, db: Database, llm: AnswerLLM | None, registry: Registry = DEFAULT_REGISTRY
+    ) -> Pipeline:
+        """The pipeline for a process: one vocabulary for the control plane and meeting resolution, the
+        shared LLM gateway (None or unavailable: deterministic answers)."""
+        vocabulary = load_vocabulary(db)
+        return cls(
+            db=db,
+            llm=llm,
+            control_plane=ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm),
+            resolver=MeetingResolver(db, vocabulary),
+            registry=registry,
+            memory_ttl_s=settings.thread_memory_ttl_s,
+            memory_max_turns=settings.thread_memory_max_turns,
+        )
+
+    def refresh_knowledge(self) -> None:
+        """Reload the names (accounts, contacts, products, plans, meeting kinds), e.g. after an import."""
+        vocabulary = load_vocabulary(self.db)
+        if isinstance(self.control_plane, ControlPlane):
+            self.control_plane.refresh_vocabulary(vocabulary)
+        self.resolver = MeetingResolver(self.db, vocabulary)
+
+    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None) -> Reply:
+        """Answer one message. Never raises (except cancellation): a failure is a friendly reply."""
+        try:
+            with request_scope(
+                source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
+            ) as request:
+                try:
+                    return await self._answer(message, sink, request)
+                except Exception as exc:
+                    request.fail(exc)
+                    return self._failure_reply(request)
+        except Exception:  # the logging layer itself broke: still answer
+            logger.exception("request bookkeeping failed")
+            return Reply(
+                mrkdwn=failure_text("unknown"),
+                plain=failure_text("unknown").replace("`", ""),
+                intent="unknown",
+                confidence=0.0,
+                handler="none",
+                llm_validation="skipped",
+                correlation_id="unknown",
+                failed=True,
+            )
+
+    async def _answer(self, message: IncomingMessage, sink: StreamSink | None, request: RequestContext) -> Reply:
+        now = self.clock()
+        text = message.text or ""
+        with stage("meeting_resolution"):
+            memory = self._recall(message.thread_key, now)
+            mentions = self.resolver.mentions(text)
+        with stage("control_plane"):
+            decision = await self.control_plane.decide(text, now)
+        decision, follow_up = self._continue_thread(decision, memory, text)
+        record(
+            intent=decision.intent.value,
+            confidence=round(decision.confidence, 3),
+            llm_validation=decision.llm_validation,
+        )
+        handler = handler_for(self.registry, decision.intent)
+        record(handler=handler.name)
+        with stage("meeting_resolution"):
+            resolution = self.resolver.resolve(
+                decision.intent, mentions, decision.entities, memory.context, now, follow_up=follow_up
+            )
+        with stage("handler"):
+            context = HandlerContext(
+                text=text,
+                decision=decision,
+                resolution=resolution,
+                memory=memory.context,
+                db=self.db,
+                llm=self.llm,
+                prompt_version=self.prompt_version,
+                now=now,
+                sink=sink,
+            )
+            result: HandlerResult = await handler.handle(context)
+            named = TurnContext(
+                account=resolution.account,
+                person=resolution.contact.name if resolution.contact else None,
+                meeting_id=resolution.meeting.id if resolution.meeting else None,
+            )
+            turn = memory.context.follow(named).follow(result.context)
+            if result.exact:
+                turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
+            self._remember(message.thread_key, decision.intent, turn, now)
+        facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
+        if result.cache is not None:
+            facts["cache"] = result.cache
+        record(**facts)
+        return Reply(
+            mrkdwn=trim(result.text),
+            plain=result.plain,
+            intent=decision.intent.value,
+            confidence=round(decision.confidence, 3),
+            handler=handler.name,
+            llm_validation=decision.llm_validation,
+            correlation_id=request.correlation_id,
+            stages=request.timer.ordered_stages(),
+            total_ms=round(request.elapsed_ms(), 3),
+            streamed=result.streamed,
+        )
+
+    def _continue_thread(self, decision: Decision, memory: ThreadMemory, text: str) -> tuple[Decision, bool]:
+        """(decision, whether the message follows up the previous turn).
+
+        A short follow-up ("and what about Enterprise?", "and pricing?") continues the thread's previous
+        intent when the classifier is not sure of another one, or found none: in a thread about calls,
+        "and what about pricing?" is another search, not a product question.
+        """
+        last = memory.last_intent
+        if last is None:
+            return decision, False
+        marked = bool(_FOLLOW_UP.search(text)) and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
+        if decision.intent.value == last:
+            return decision, marked
+        if last not in _CONTINUABLE:
+            return decision, False
+        entities = decision.entities
+        names_something = bool(entities.product or entities.plans or entities.account or entities.topic)
+        unsure = decision.llm_validation != "skipped"
+        if (marked and unsure) or (
+            decision.intent is Intent.UNKNOWN and names_something and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
+        ):
+            record(follow_up_of=last)
+            return replace(decision, intent=Intent(last)), True
+        return decision, False
+
+    def _recall(self, thread_key: str, now: datetime) -> ThreadMemory:
+        try:
+            return recall(self.db, thread_key, now=now, ttl_s=self.memory_ttl_s)
+        except SQLAlchemyError as exc:  # memory is a convenience: answer without it
+            logger.warning("thread memory unavailable", extra={"error": type(exc).__name__})
+            return ThreadMemory()
+
+    def _remember(self, thread_key: str, intent: Intent, turn: TurnContext, now: datetime) -> None:
+        try:
+            remember(
+                self.db, thread_key, intent.value, turn, now=now, ttl_s=self.memory_ttl_s, max_turns=self.memory_max_turns
+            )
+        except SQLAlchemyError as exc:
+            logger.warning("could not store the turn in thread memory", extra={"error": type(exc).__name__})
+
+    def _failure_reply(self, request: RequestContext) -> Reply:
+        facts = request.facts
+        text = failure_text(request.correlation_id)
+        return Reply(
+            mrkdwn=text,
+            plain=text.replace("`", ""),
+            intent=str(facts.get("intent") or "unknown"),
+            confidence=float(facts.get("confidence") or 0.0),
+            handler=str(facts.get("handler") or "none"),
+            llm_validation=str(facts.get("llm_validation") or "skipped"),
+            correlation_id=request.correlation_id,
+            stages=request.timer.ordered_stages(),
+            total_ms=round(request.elapsed_ms(), 3),
+            failed=True,
+        )

@@ -1,0 +1,85 @@
+"""What a handler receives and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from control_plane.intents import Decision
+from handlers.formatting import clean, markdown_to_mrkdwn, render_mrkdwn, render_plain
+from knowledge.db import Database
+from knowledge.meetings import MeetingResolution
+from knowledge.thread_memory import TurnContext
+
+LLMKind = Literal["answer", "draft", "short"]
+
+
+class AnswerLLM(Protocol):
+    """The part of the LLM gateway handlers use (`bot.llm.gateway.LLMGateway` satisfies it).
+
+    Unavailable (no key, breaker open, deadline, malformed reply) is `None`, never an exception.
+    """
+
+    @property
+    def available(self) -> bool: ...
+
+    async def complete(
+        self, *, system: str, user: str, kind: LLMKind = "answer", cache_key: Mapping[str, Any] | None = None
+    ) -> str | None: ...
+
+    async def stream(
+        self, *, system: str, user: str, kind: LLMKind = "answer", cache_key: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[str] | None: ...
+
+
+class ChunkSink(Protocol):
+    """Where a streamed LLM answer goes as it is written (the Slack reply being streamed)."""
+
+    async def append(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """One classified message, with everything a handler may need to answer it."""
+
+    text: str  # the message as the user wrote it
+    decision: Decision
+    resolution: MeetingResolution  # the account, person and meeting the message refers to
+    memory: TurnContext  # what the conversation was about before this message
+    db: Database
+    llm: AnswerLLM | None
+    prompt_version: str
+    now: datetime  # naive UTC
+    sink: ChunkSink | None = None
+
+    @property
+    def llm_ready(self) -> bool:
+        return self.llm is not None and self.llm.available
+
+
+@dataclass
+class HandlerResult:
+    """A handler's reply: Slack mrkdwn, a plain-text rendering, and facts for the log and thread memory."""
+
+    text: str  # Slack mrkdwn
+    plain: str
+    snapshot_path: Literal["fast", "slow"] | None = None
+    cache: Literal["hit", "miss"] | None = None
+    llm_used: bool = False
+    streamed: bool = False
+    context: TurnContext = field(default_factory=TurnContext)  # what this turn was about
+    # Context fields this turn set exactly, None included (a search without an account filter means the
+    # next follow-up searches all accounts too); other fields of `context` only override when set.
+    exact: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_marked(cls, marked: str, **facts: Any) -> HandlerResult:
+        """A reply composed with `handlers.formatting` markers."""
+        return cls(text=render_mrkdwn(marked), plain=render_plain(marked), **facts)
+
+    @classmethod
+    def from_markdown(cls, markdown: str, **facts: Any) -> HandlerResult:
+        """A reply an LLM wrote in Markdown: converted for Slack, shown as it is in a terminal."""
+        return cls(text=markdown_to_mrkdwn(markdown), plain=clean(markdown).strip(), **facts)

@@ -1,0 +1,223 @@
+"""draft_email: a follow-up draft (subject and body) for the rep to copy. pitcrew never sends email."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handlers import llm_text, prompts
+from handlers.context import HandlerContext, HandlerResult
+from handlers.formatting import bold, clean, italic, render_markdown
+from knowledge.meetings import MeetingDetail, account_contacts, get_meeting
+from knowledge.reader import ProductView, read_product
+from knowledge.snapshot_prompt import format_price
+from knowledge.snapshot_schema import PlanEntry
+from knowledge.thread_memory import TurnContext
+
+NOT_SENT = "pitcrew never sends email: copy it into your mail client"
+
+_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+_TOPIC = re.compile(
+    r"\b(?:about|regarding|re:|concerning|on the subject of|with|covering|(?:a )?(?:summary|recap) of)\s+(.+?)[.?!]*$",
+    re.IGNORECASE,
+)
+_VAGUE_TOPIC = re.compile(r"^(it|that|this|them|those|these|the call|our call|the meeting|our meeting)$", re.I)
+_KIND_NOUNS = {
+    "demo": "the demo",
+    "discovery": "our discovery call",
+    "qbr": "our quarterly business review",
+    "kickoff": "the kickoff",
+    "check-in": "our check-in",
+    "onboarding": "our onboarding session",
+    "security-review": "the security review",
+    "renewal": "our renewal conversation",
+    "negotiation": "our conversation",
+    "training": "the training session",
+}
+_THANKS = re.compile(r"\bthank", re.IGNORECASE)
+_PRICING = re.compile(r"\b(pric\w*|quote|proposal|cost|discount|plan|seats?)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str  # as it goes in "To:"
+    greeting: str  # "Tyler", "Globex team", "there"
+    email: str = ""
+    account: str | None = None
+
+
+async def handle(ctx: HandlerContext) -> HandlerResult:
+    recipient = _recipient(ctx)
+    # The meeting meant, else the most recent one that fits: a draft is better grounded in something.
+    meant = ctx.resolution.meeting or (ctx.resolution.candidates[0] if ctx.resolution.candidates else None)
+    meeting = get_meeting(ctx.db, meant.id) if meant else None
+    view, plans = _products(ctx)
+    topic = _topic(ctx)
+    context = TurnContext(
+        account=recipient.account,
+        person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.decision.entities.person,
+        meeting_id=meeting.meeting.id if meeting else None,
+        product=view.slug if view else None,
+        plan=plans[0]["name"] if plans else None,
+    )
+    facts = {"context": context, "snapshot_path": view.path if view else None}
+    header = _header(ctx, recipient, meeting)
+
+    written = await llm_text.write(
+        ctx,
+        system=prompts.DRAFT_EMAIL,
+        user=_llm_facts(ctx, recipient, meeting, view, plans, topic),
+        kind="draft",
+        cache_key=None,  # asking again for a draft should be able to give a different one
+        lead=render_markdown(header) + "\n\n",
+    )
+    if written is not None:
+        result = HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
+        top = HandlerResult.from_marked(header)
+        result.text = f"{top.text}\n\n{result.text}"
+        result.plain = f"{top.plain}\n\n{result.plain}"
+        return result
+    subject, body = template_draft(ctx, recipient, meeting, view, plans, topic)
+    return HandlerResult.from_marked(f"{header}\n\n{bold('Subject:')} {clean(subject)}\n\n{clean(body)}", **facts)
+
+
+def _recipient(ctx: HandlerContext) -> Recipient:
+    contact = ctx.resolution.contact
+    if contact is not None:
+        return Recipient(
+            name=f"{contact.name} <{contact.email}>" if contact.email else contact.name,
+            greeting=contact.name.split()[0],
+            email=contact.email,
+            account=contact.account,
+        )
+    person = clean(ctx.decision.entities.person or "").strip()
+    account = ctx.resolution.account
+    if person and _EMAIL.match(person):
+        local = re.split(r"[._+-]", person.split("@")[0])[0]
+        return Recipient(name=person, greeting=local.capitalize() or "there", email=person, account=account)
+    if person:
+        return Recipient(name=person, greeting=person.split()[0].capitalize(), account=account)
+    if account:
+        return Recipient(name=f"the {account} team", greeting=f"{account} team", account=account)
+    return Recipient(name="(add the recipient)", greeting="there")
+
+
+def _products(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry]]:
+    entities = ctx.decision.entities
+    key = entities.product or (entities.plans[0] if entities.plans else None) or ctx.memory.product
+    plan_names = list(entities.plans) or ([ctx.memory.plan] if ctx.memory.plan and not entities.product else [])
+    if key is None:
+        return None, []
+    view = read_product(ctx.db, key)
+    if view is None:
+        return None, []
+    wanted = {name.lower() for name in plan_names}
+    return view, [p for p in view.payload["plans"] if p["name"].lower() in wanted]
+
+
+def _topic(ctx: HandlerContext) -> str | None:
+    """What the email is about, as the rep wrote it ("the pricing proposal"), else as the classifier read it."""
+    match = _TOPIC.search(clean(ctx.text))
+    topic = match.group(1) if match else ctx.decision.entities.topic
+    if topic and _VAGUE_TOPIC.match(topic.strip()):
+        return None
+    return topic.strip() if topic else None
+
+
+def _header(ctx: HandlerContext, recipient: Recipient, meeting: MeetingDetail | None) -> str:
+    lines = [f"{bold('Draft email')} to {clean(recipient.name)} ({italic(NOT_SENT)})"]
+    if meeting is not None:
+        m = meeting.meeting
+        lines.append(f"Based on: {clean(m.account)}, {clean(m.title)} ({m.started_at:%a} {m.started_at.day} {m.started_at:%b})")
+    namesakes = ctx.resolution.namesakes
+    if namesakes:
+        lines.append("Also named like this: " + ", ".join(f"{clean(c.name)} ({clean(c.account)})" for c in namesakes))
+    if recipient.account and not recipient.email and ctx.resolution.account is not None:
+        contacts = account_contacts(ctx.db, ctx.resolution.account)
+        if contacts:
+            lines.append("Contacts on file: " + ", ".join(f"{clean(c.name)} <{clean(c.email)}>" for c in contacts))
+    return "\n".join(lines)
+
+
+def _price_line(view: ProductView, plan: PlanEntry) -> str:
+    if plan["price_cents"] is None:
+        return f"{view.name} {plan['name']} is priced to your needs; I'll send a tailored quote."
+    text = f"{view.name} {plan['name']} is {format_price(plan['price_cents'], plan['currency'], plan['billing_period'], plan['per_seat'])}"
+    if plan["annual_discount_pct"]:
+        text += f" ({plan['annual_discount_pct']}% less when billed annually)"
+    return text + "."
+
+
+def template_draft(
+    ctx: HandlerContext,
+    recipient: Recipient,
+    meeting: MeetingDetail | None,
+    view: ProductView | None,
+    plans: list[PlanEntry],
+    topic: str | None,
+) -> tuple[str, str]:
+    """Subject and body filled from the facts, for when no LLM writes the draft."""
+    m = meeting.meeting if meeting else None
+    when = f"{m.started_at:%A} ({m.started_at:%b} {m.started_at.day})" if m else ""
+    thanks = bool(_THANKS.search(ctx.text))
+    if topic:
+        subject = f"{topic[0].upper()}{topic[1:]}: follow-up"
+    elif m is not None:
+        noun, day = _KIND_NOUNS.get(m.kind, "our call"), f"{m.started_at:%b} {m.started_at.day}"
+        subject = f"Thank you for {noun} on {day}" if thanks else f"Following up on {noun} of {day}"
+    elif view is not None:
+        subject = f"{view.name}" + (f" {plans[0]['name']}" if plans else "") + ": follow-up"
+    else:
+        subject = "Following up"
+
+    paragraphs = [f"Hi {recipient.greeting},"]
+    if m is not None:
+        opening = f"Thank you for your time on {when} for {_KIND_NOUNS.get(m.kind, 'our call')}"
+        opening += "; it was great to talk with you." if thanks else "."
+        if topic:
+            opening += f" I wanted to follow up on {topic}."
+        paragraphs.append(opening)
+        if meeting and meeting.summary:
+            paragraphs.append("A quick recap: " + meeting.summary.strip())
+        if meeting and meeting.decisions:
+            paragraphs.append("What we agreed:\n" + "\n".join(f"- {d}" for d in meeting.decisions))
+        if meeting and meeting.action_items:
+            paragraphs.append("Next steps:\n" + "\n".join(f"- {a}" for a in meeting.action_items))
+    else:
+        paragraphs.append(f"I wanted to follow up on {topic}." if topic else "I wanted to follow up on our conversation.")
+    if view is not None and (plans or (topic and _PRICING.search(topic))):
+        shown = plans or view.payload["plans"][:3]
+        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan)}" for plan in shown))
+    paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
+    paragraphs.append("Best regards,\n[Your name]")
+    return subject, "\n\n".join(paragraphs)
+
+
+def _llm_facts(
+    ctx: HandlerContext,
+    recipient: Recipient,
+    meeting: MeetingDetail | None,
+    view: ProductView | None,
+    plans: list[PlanEntry],
+    topic: str | None,
+) -> str:
+    lines = [f"Request from the rep: {clean(ctx.text)}"]
+    lines.append(
+        f"Recipient: {recipient.name}"
+        + (f", at {recipient.account}" if recipient.account else "")
+        + f" (greet as: {recipient.greeting})"
+    )
+    if topic:
+        lines.append(f"Topic: {clean(topic)}")
+    if meeting is not None:
+        m = meeting.meeting
+        lines.append(f"Meeting: {m.title} ({m.kind}) with {m.account} on {m.started_at:%A %Y-%m-%d}")
+        lines.append("Participants: " + ", ".join(m.participants))
+        if meeting.summary:
+            lines.append(f"Summary: {meeting.summary}")
+        lines.extend(f"Decision: {d}" for d in meeting.decisions)
+        lines.extend(f"Action item: {a}" for a in meeting.action_items)
+    if view is not None:
+        shown = plans or view.payload["plans"]
+        lines.extend(f"Price: {_price_line(view, plan)}" for plan in shown)
+    return "\n".join(lines)

@@ -1,0 +1,606 @@
+"""product_question: plans, prices, features, integrations, limits, compliance, add-ons, FAQ.
+
+The product comes from the snapshot (one query). With the LLM available the answer is written
+from the snapshot's precomputed prompt; without it, `compose_answer` picks the facts that answer
+the question asked (a price, whether a feature is in a plan, a limit, a comparison table...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from handlers import llm_text, prompts
+from handlers.context import HandlerContext, HandlerResult
+from handlers.formatting import bold, clean, table
+from handlers.text_match import score, terms, unmatched
+from knowledge.reader import ProductView, read_product, suggest_products
+from knowledge.snapshot_prompt import format_price
+from knowledge.snapshot_schema import PlanEntry, ProductPayload
+from knowledge.thread_memory import TurnContext
+
+MATCH_THRESHOLD = 2.0
+MAX_LISTED = 15
+
+_COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
+_PRICE = re.compile(
+    r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
+    r"pay|fee|fees|charge|discount|billing|billed|quote)\b|\$"
+)
+_LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get)\b")
+_LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
+_INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-?ins?)\b")
+_COMPLIANCE = re.compile(
+    r"\b(soc ?2|gdpr|hipaa|iso ?27001|complian\w*|certif\w*|encrypt\w*|secur\w*|pen ?test\w*|privacy)\b"
+)
+_ADDON = re.compile(r"\badd[- ]?ons?\b")
+_PLAN_NOUN = re.compile(r"(\s+(and|or|vs\.?|versus)\s+\w+)?\s+(plans?|tiers?|editions?|packages?|customers|users|accounts|seats?)\b", re.I)
+_PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
+_PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")
+_NOT_A_PLAN_NAME = frozenset(
+    """which what the a an this that our your my each every any same pricing price paid cheapest cheaper most
+    expensive top highest lowest higher lower base entry current new their his her its whole monthly annual
+    yearly per seat one other right best free trial data payment upgrade next previous another different
+    better good team's customer's account's""".split()
+)
+_NAME_WORD = re.compile(r"\b([A-Z][a-zA-Z0-9]{2,})\b")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z0-9]{2,})\b")
+
+# Capitalised mid-sentence without naming a product: acronyms and words people capitalise.
+_COMMON_CAPITALISED = frozenset(
+    "sso saml api csv pdf crm ai ml it us usa eu uk gdpr hipaa soc iso faq sla ceo cfo cto vp "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december".split()
+)
+_ITEM_KINDS = ("feature", "integration", "compliance", "addon", "faq", "limit")
+_ASPECT_BOOST = {"integration": _INTEGRATIONS, "compliance": _COMPLIANCE, "addon": _ADDON, "limit": _LIMITS}
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # one of _ITEM_KINDS
+    name: str
+    entry: Any
+    score: float
+
+
+async def handle(ctx: HandlerContext) -> HandlerResult:
+    entities = ctx.decision.entities
+    view, asked_plans, unknown_plan = _choose_product(ctx)
+    if view is None:
+        return _no_product(ctx, entities.product or unknown_plan)
+    context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None)
+    facts: dict[str, Any] = {"snapshot_path": view.path, "context": context}
+    if unknown_plan:
+        return HandlerResult.from_marked(_unknown_plan(ctx, view, unknown_plan), **facts)
+
+    written = await llm_text.write(
+        ctx,
+        system=prompts.PRODUCT_ANSWER + view.prompt,
+        user=_llm_question(ctx.text, asked_plans),
+        kind="answer",
+        cache_key={
+            "question": ctx.decision.normalized_text,
+            "intent": "product_question",
+            "entities": {
+                **entities.as_json(),
+                "product_slug": view.slug,
+                "asked_plans": [plan["slug"] for plan in asked_plans],
+            },
+            "snapshot_version": view.version,
+            "prompt_version": ctx.prompt_version,
+        },
+    )
+    if written is not None:
+        return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
+    answer = compose_answer(ctx.text, view, asked_plans)
+    unknown = _unknown_names(ctx, view) if not asked_plans and not entities.product else []
+    if unknown and not _match_items(ctx.text, view.payload):
+        close = suggest_products(ctx.db, unknown[0])
+        note = f"I don't know a product or plan called {bold(unknown[0])}."
+        if close:
+            note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
+        answer = f"{note}\n\n{answer}"
+    return HandlerResult.from_marked(answer, **facts)
+
+
+# --- which product and plans --------------------------------------------------------------------
+
+
+def _plan_named(payload: ProductPayload, name: str) -> PlanEntry | None:
+    wanted = name.strip().lower()
+    for plan in payload["plans"]:
+        if plan["name"].lower() == wanted or plan["slug"].lower() == wanted:
+            return plan
+    return None
+
+
+def plan_mention(text: str, name: str) -> int | None:
+    """Where `text` names the plan `name`, or None. Plan names are often plain words ("Free", "Team",
+    "Growth"): written in lower case they count only when followed by "plan", "tier", "customers"...
+    so "a free trial" does not name the Free plan."""
+    for match in re.finditer(rf"\b{re.escape(name)}\b", text, re.IGNORECASE):
+        if match.group()[0].isupper() or _PLAN_NOUN.match(text, match.end()):
+            return match.start()
+    return None
+
+
+def plans_in_text(payload: ProductPayload, text: str) -> list[PlanEntry]:
+    """The product's plans the text names, in the order it names them."""
+    found: list[tuple[int, PlanEntry]] = []
+    for plan in payload["plans"]:
+        position = plan_mention(text, plan["name"])
+        if position is not None:
+            found.append((position, plan))
+    return [plan for _, plan in sorted(found, key=lambda pair: pair[0])]
+
+
+def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry], str | None]:
+    """The product asked about, the plans asked about (named, else inherited), and a plan name that
+    matches nothing in the catalog, if the message names one."""
+    entities = ctx.decision.entities
+    # A plan the classifier found in the text only counts if the text really names it (see plan_mention).
+    named_plans = [p for p in entities.plans if plan_mention(ctx.text, p) is not None or p.lower() not in ctx.text.lower()]
+    view: ProductView | None = None
+    if entities.product:
+        view = read_product(ctx.db, entities.product)
+    elif named_plans and ctx.memory.product:
+        view = read_product(ctx.db, ctx.memory.product)
+        if view is not None and not all(_plan_named(view.payload, p) for p in named_plans):
+            view = None
+    if view is None and not entities.product and named_plans:
+        view = read_product(ctx.db, named_plans[0])
+    if view is None and not entities.product and not named_plans:
+        view = _product_named_in(ctx)
+        if view is None and ctx.memory.product:
+            view = read_product(ctx.db, ctx.memory.product)
+        if view is None:
+            view = read_product(ctx.db, None)
+    if view is None:
+        return None, [], None
+
+    asked = _merge_plans(
+        [p for p in (_plan_named(view.payload, name) for name in named_plans) if p is not None],
+        plans_in_text(view.payload, ctx.text),
+    )
+    unknown_plan = None
+    for word in _PLAN_PHRASE.findall(ctx.text.lower()):
+        if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word):
+            continue
+        other = read_product(ctx.db, word)
+        if other is not None and other.matched_by == "plan" and not entities.product:
+            # The plan exists, in another product: answer about that product.
+            return other, _merge_plans([p for p in [_plan_named(other.payload, word)] if p], []), None
+        unknown_plan = word
+        break
+    if not asked and ctx.memory.plan and (not entities.product or view.slug == ctx.memory.product):
+        inherited = _plan_named(view.payload, ctx.memory.plan)
+        if inherited is not None and view.slug == ctx.memory.product:
+            asked = [inherited]
+    elif len(asked) == 1 and ctx.memory.plan and _COMPARE.search(ctx.text.lower()):
+        # "compare it with Enterprise": the plan discussed before is the other side.
+        inherited = _plan_named(view.payload, ctx.memory.plan)
+        if inherited is not None and inherited is not asked[0] and view.slug == ctx.memory.product:
+            asked = [inherited, asked[0]]
+    return view, asked, unknown_plan
+
+
+def _product_named_in(ctx: HandlerContext) -> ProductView | None:
+    """A product the message names by a capitalised word, or the product most of its plan names belong to
+    (a fallback for when the classifier reported no product or plan)."""
+    plan_words: list[str] = []
+    views: list[ProductView] = []
+    for word in dict.fromkeys(_NAME_WORD.findall(ctx.text)[:6]):
+        if word.lower() in _COMMON_CAPITALISED:
+            continue
+        view = read_product(ctx.db, word)
+        if view is None:
+            continue
+        if view.matched_by == "product":
+            return view
+        plan_words.append(word)
+        views.append(view)
+    if not views:
+        return None
+    # "Basic and Pro": the product that has the most of the plans named (ties: the first found).
+    return max(views, key=lambda view: sum(1 for word in plan_words if _plan_named(view.payload, word)))
+
+
+def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> list[PlanEntry]:
+    merged: list[PlanEntry] = []
+    for plan in [*first, *second]:
+        if all(plan["slug"] != seen["slug"] for seen in merged):
+            merged.append(plan)
+    return merged
+
+
+def _llm_question(text: str, asked_plans: Sequence[PlanEntry]) -> str:
+    question = f"Question: {clean(text)}"
+    if asked_plans:
+        question += "\n(Plans this question is about: " + ", ".join(p["name"] for p in asked_plans) + ")"
+    return question
+
+
+# --- replies when the product or plan is unknown -------------------------------------------------
+
+
+def _no_product(ctx: HandlerContext, key: str | None) -> HandlerResult:
+    if key:
+        close = suggest_products(ctx.db, key)
+        text = f"I don't know a product or plan called {bold(key)}."
+        if close:
+            text += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
+        return HandlerResult.from_marked(text)
+    return HandlerResult.from_marked(
+        "I have no product information yet. An admin can load the catalog with "
+        "`pitcrew knowledge import PATH`, or start from the demo knowledge base."
+    )
+
+
+def _unknown_plan(ctx: HandlerContext, view: ProductView, name: str) -> str:
+    close = [n for n in suggest_products(ctx.db, name) if n.lower() != view.name.lower()]
+    plans = view.payload["plans"]
+    text = f"{view.name} has no plan called {bold(name.title())}."
+    if plans:
+        text += " Its plans are " + _and_list([f"{bold(p['name'])} ({_price(p)})" for p in plans]) + "."
+    if close:
+        text += " Close matches: " + _and_list([bold(n) for n in close]) + "."
+    return text
+
+
+# --- the deterministic answer --------------------------------------------------------------------
+
+
+def compose_answer(question: str, view: ProductView, asked_plans: Sequence[PlanEntry]) -> str:
+    """The reply (marked text) built from the snapshot facts that answer `question`."""
+    payload = view.payload
+    lowered = question.lower()
+    plans = list(asked_plans)
+    comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered)
+
+    if comparing and len(plans) >= 2:
+        return _comparison(view, plans[:3])
+    items = _match_items(question, payload)
+    if items:
+        return "\n\n".join(_describe_item(view, item, plans) for item in items)
+    if comparing:
+        return _comparison(view, plans or payload["plans"])
+    if _PRICE.search(lowered):
+        return _prices(view, plans)
+    if _ADDON.search(lowered) and payload["addons"]:
+        return _list_addons(view)
+    if _INTEGRATIONS.search(lowered) and (payload["integrations"] or _asks_about_unknown(question, payload)):
+        return _list_integrations(view, question)
+    if _COMPLIANCE.search(lowered) and payload["compliance"]:
+        return _list_compliance(view)
+    if plans and _LIMITS.search(lowered):
+        return "\n\n".join(_plan_limits(view, plan) for plan in plans)
+    if plans and _LIST_FEATURES.search(lowered):
+        return "\n\n".join(_plan_features(view, plan) for plan in plans)
+    if plans:
+        return "\n\n".join(_plan_overview(view, plan) for plan in plans)
+    return _overview(view)
+
+
+def _match_items(question: str, payload: ProductPayload) -> list[Item]:
+    """The catalog items the question is about: the best match, plus a close second of another kind."""
+    lowered = question.lower()
+    question = _PER_UNIT.sub(" ", question)  # "per seat" is about price, not about the Seats limit
+    plan_words = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
+    asked = terms(question) - plan_words
+    if not asked:
+        return []
+    candidates: list[Item] = []
+
+    def consider(kind: str, name: str, entry: Any, *extra: str) -> None:
+        value = score(asked, name, extra)
+        boost = _ASPECT_BOOST.get(kind)
+        if value and boost is not None and boost.search(lowered):
+            value += 1.0
+        if value >= MATCH_THRESHOLD:
+            candidates.append(Item(kind, name, entry, value))
+
+    for feature in payload["features"]:
+        consider("feature", feature["name"], feature, feature["slug"].replace("-", " "), feature["description"])
+    for integration in payload["integrations"]:
+        consider("integration", integration["name"], integration, integration["slug"].replace("-", " "))
+    for item in payload["compliance"]:
+        consider("compliance", item["name"], item, item["details"])
+    for addon in payload["addons"]:
+        consider("addon", addon["name"], addon, addon["slug"].replace("-", " "), addon["description"])
+    for faq in payload["faqs"]:
+        consider("faq", faq["question"], faq)
+    limit_names = sorted({name for plan in payload["plans"] for name in plan["limits"]})
+    for name in limit_names:
+        consider("limit", name, name)
+    if not candidates:
+        return []
+    candidates.sort(key=lambda item: -item.score)
+    best = candidates[0]
+    chosen = [best]
+    for item in candidates[1:]:
+        if item.kind != best.kind and item.score >= 0.85 * best.score and item.name != best.name:
+            chosen.append(item)
+            break
+    return chosen
+
+
+def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) -> str:
+    payload = view.payload
+    names = {plan["slug"]: plan["name"] for plan in payload["plans"]}
+    if item.kind == "feature":
+        return _feature_answer(view, item.entry, plans)
+    if item.kind == "integration":
+        entry = item.entry
+        minimum = entry["min_plan"]
+        where = f"on {_from_plan(payload, minimum)}" if minimum else "on every plan"
+        text = f"Yes: {view.name} integrates with {bold(entry['name'])}"
+        text += f" ({entry['category']})" if entry["category"] else ""
+        text += f", {where}."
+        if plans and minimum:
+            order = _positions(payload)
+            for plan in plans:
+                if order.get(plan["slug"], 0) < order.get(minimum, 0):
+                    text += f" Not on {bold(plan['name'])}: it needs {bold(names.get(minimum, minimum))} or higher."
+        if entry["description"]:
+            text += f"\n{clean(entry['description'])}"
+        return text
+    if item.kind == "compliance":
+        entry = item.entry
+        text = f"{bold(entry['name'])}: {entry['status']}."
+        if entry["details"]:
+            text += f" {clean(entry['details'])}"
+        return text
+    if item.kind == "addon":
+        entry = item.entry
+        price = format_price(entry["price_cents"], entry["currency"], entry["billing_period"], entry["per_seat"])
+        plans_available = entry["available_on"]
+        text = f"The {bold(entry['name'])} add-on costs {price}"
+        if plans_available and len(plans_available) < len(payload["plans"]):
+            text += ", available on " + _and_list([names.get(s, s) for s in plans_available])
+        else:
+            text += ", available on every plan"
+        text += "."
+        if entry["description"]:
+            text += f"\n{clean(entry['description'])}"
+        return text
+    if item.kind == "faq":
+        return f"{bold(item.entry['question'])}\n{clean(item.entry['answer'])}"
+    return _limit_answer(view, item.name, plans)
+
+
+def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry]) -> str:
+    payload = view.payload
+    names = {plan["slug"]: plan["name"] for plan in payload["plans"]}
+    included = [slug for slug in feature["plans"] if slug in names]
+    detail = feature["details"]
+    name = bold(feature["name"])
+    where = _and_list([names[s] + (f" ({detail[s]})" if s in detail else "") for s in included])
+    lines: list[str] = []
+    if plans:
+        for plan in plans:
+            if plan["slug"] in included:
+                extra = f" ({detail[plan['slug']]})" if plan["slug"] in detail else ""
+                lines.append(f"Yes: {name} is included in {bold(plan['name'])}{extra}.")
+            elif included:
+                lines.append(f"No: {name} is not in {bold(plan['name'])}. It comes with {where}.")
+            else:
+                lines.append(f"No: {name} is not included in any {view.name} plan.")
+        if included and len(included) > 1 and all(p["slug"] in included for p in plans):
+            lines.append(f"Plans with it: {where}.")
+    elif not included:
+        lines.append(f"{name} is not included in any {view.name} plan.")
+    elif len(included) == len(names):
+        lines.append(f"Yes: {name} is included in every {view.name} plan" + (f" ({where})." if detail else "."))
+    else:
+        lines.append(f"{name} is included in {where}.")
+    if feature["description"]:
+        lines.append(clean(feature["description"]))
+    return "\n".join(lines)
+
+
+def _limit_answer(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> str:
+    payload = view.payload
+    chosen = [p for p in plans if limit in p["limits"]] or [p for p in payload["plans"] if limit in p["limits"]]
+    if len(chosen) == 1:
+        plan = chosen[0]
+        return f"{bold(limit)} on {bold(plan['name'])}: {plan['limits'][limit]}."
+    lines = [f"{bold(limit)} by plan:"] + [f"• {plan['name']}: {plan['limits'][limit]}" for plan in chosen]
+    missing = [p["name"] for p in plans if limit not in p["limits"]]
+    if missing:
+        lines.append(f"No {limit.lower()} is listed for " + _and_list(missing) + ".")
+    return "\n".join(lines)
+
+
+def _name_and_price(plan: PlanEntry) -> str:
+    price = _price(plan)
+    return plan["name"] if price.lower() == plan["name"].lower() else f"{plan['name']} {price}"
+
+
+def _price(plan: PlanEntry) -> str:
+    return format_price(plan["price_cents"], plan["currency"], plan["billing_period"], plan["per_seat"])
+
+
+def _price_sentence(view: ProductView, plan: PlanEntry) -> str:
+    name = bold(plan["name"])
+    if plan["price_cents"] is None:
+        cheaper = [p for p in view.payload["plans"] if p["price_cents"] and p["position"] < plan["position"]]
+        text = f"{view.name} {name} has custom pricing: contact sales for a quote."
+        if cheaper:
+            text += f" For reference, {cheaper[-1]['name']} is {_price(cheaper[-1])}."
+        return text
+    if plan["price_cents"] == 0:
+        return f"{view.name} {name} is free."
+    text = f"{view.name} {name} costs {_price(plan)}"
+    if plan["annual_discount_pct"]:
+        text += f", or {plan['annual_discount_pct']}% less billed annually"
+    return text + "."
+
+
+def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
+    if plans:
+        return "\n".join(_price_sentence(view, plan) for plan in plans)
+    all_plans = view.payload["plans"]
+    if not all_plans:
+        return f"{view.name} has no published plans."
+    lines = [f"{bold(view.name)} pricing:"]
+    for plan in all_plans:
+        line = f"• {bold(plan['name'])}: {_price(plan)}"
+        if plan["annual_discount_pct"]:
+            line += f" ({plan['annual_discount_pct']}% off annually)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _comparison(view: ProductView, plans: Sequence[PlanEntry]) -> str:
+    plans = list(plans)[:4]
+    if len(plans) < 2:
+        return _prices(view, plans)
+    header = ["", *(p["name"] for p in plans)]
+    rows = [["Price", *(_price(p) for p in plans)]]
+    if any(p["annual_discount_pct"] for p in plans):
+        rows.append(["Annual discount", *(f"{p['annual_discount_pct']}%" if p["annual_discount_pct"] else "-" for p in plans)])
+    limit_names: list[str] = []
+    for plan in plans:
+        limit_names.extend(name for name in plan["limits"] if name not in limit_names)
+    for name in limit_names:
+        rows.append([name, *(p["limits"].get(name, "-") for p in plans)])
+    features = view.payload["features"]
+    rows.append(["Features", *(str(sum(1 for f in features if p["slug"] in f["plans"])) for p in plans)])
+    lines = [f"{bold(view.name)}: " + " vs ".join(bold(p["name"]) for p in plans), table(header, rows)]
+    for plan in plans:
+        others = [p["slug"] for p in plans if p is not plan]
+        only = [f["name"] for f in features if plan["slug"] in f["plans"] and not any(o in f["plans"] for o in others)]
+        if only:
+            lines.append(f"Only in {bold(plan['name'])}: " + _capped(only, 8) + ".")
+    return "\n".join(lines)
+
+
+def _plan_features(view: ProductView, plan: PlanEntry) -> str:
+    features = [f for f in view.payload["features"] if plan["slug"] in f["plans"]]
+    if not features:
+        return f"{view.name} {bold(plan['name'])} lists no features."
+    lines = [f"{view.name} {bold(plan['name'])} ({_price(plan)}) includes:"]
+    for feature in features[:MAX_LISTED]:
+        detail = feature["details"].get(plan["slug"])
+        lines.append(f"• {clean(feature['name'])}" + (f" ({clean(detail)})" if detail else ""))
+    if len(features) > MAX_LISTED:
+        lines.append(f"…and {len(features) - MAX_LISTED} more.")
+    return "\n".join(lines)
+
+
+def _plan_limits(view: ProductView, plan: PlanEntry) -> str:
+    if not plan["limits"]:
+        return f"{view.name} {bold(plan['name'])} lists no limits."
+    lines = [f"{view.name} {bold(plan['name'])} limits:"]
+    lines.extend(f"• {name}: {value}" for name, value in plan["limits"].items())
+    return "\n".join(lines)
+
+
+def _plan_overview(view: ProductView, plan: PlanEntry) -> str:
+    lines = [_price_sentence(view, plan)]
+    if plan["description"]:
+        lines.append(clean(plan["description"]))
+    if plan["limits"]:
+        lines.append("Limits: " + "; ".join(f"{k} {v}" for k, v in plan["limits"].items()) + ".")
+    count = sum(1 for f in view.payload["features"] if plan["slug"] in f["plans"])
+    if count:
+        lines.append(f"{count} features; ask \"list the features of {plan['name']}\" for them.")
+    return "\n".join(lines)
+
+
+def _overview(view: ProductView) -> str:
+    product = view.payload["product"]
+    lines = [bold(view.name) + (f": {clean(product['tagline'])}" if product["tagline"] else "")]
+    if view.payload["plans"]:
+        lines.append("Plans: " + " · ".join(_name_and_price(p) for p in view.payload["plans"]) + ".")
+    lines.append(
+        "Ask me about a plan's price, whether a feature is included, integrations, limits, security, "
+        "or to compare two plans."
+    )
+    return "\n".join(lines)
+
+
+def _list_addons(view: ProductView) -> str:
+    lines = [f"{bold(view.name)} add-ons:"]
+    for addon in view.payload["addons"]:
+        price = format_price(addon["price_cents"], addon["currency"], addon["billing_period"], addon["per_seat"])
+        lines.append(f"• {bold(addon['name'])}: {price}")
+    return "\n".join(lines)
+
+
+def _list_integrations(view: ProductView, question: str) -> str:
+    integrations = view.payload["integrations"]
+    missing = _asks_about_unknown(question, view.payload)
+    lines = []
+    if missing:
+        lines.append(f"I don't see a {bold(' '.join(missing))} integration for {view.name}.")
+    if integrations:
+        names = [i["name"] for i in integrations]
+        lines.append(f"{view.name} integrates with " + _capped(names, MAX_LISTED) + ".")
+    return "\n".join(lines)
+
+
+def _list_compliance(view: ProductView) -> str:
+    lines = [f"{bold(view.name)} compliance and security:"]
+    lines.extend(f"• {bold(item['name'])}: {item['status']}" for item in view.payload["compliance"])
+    return "\n".join(lines)
+
+
+def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
+    """Words of an integration question that no integration, feature or plan of the product has."""
+    words = terms(question) - terms("integration integrate integrates connect connects sync works with plug in")
+    known = [i["name"] for i in payload["integrations"]] + [f["name"] for f in payload["features"]]
+    known += [p["name"] for p in payload["plans"]] + [payload["product"]["name"]]
+    return [w.title() if len(w) > 3 else w.upper() for w in unmatched(words, known)][:3]
+
+
+def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
+    """Capitalised words (not opening the message) that name nothing pitcrew knows: a product or plan
+    the rep thinks exists. Accounts and people named in the message are known too."""
+    payload = view.payload
+    known = [view.name, *(p["name"] for p in payload["plans"]), *(f["name"] for f in payload["features"])]
+    known += [i["name"] for i in payload["integrations"]] + [c["name"] for c in payload["compliance"]]
+    known += [a["name"] for a in payload["addons"]] + [f["question"] + " " + f["answer"] for f in payload["faqs"]]
+    resolution = ctx.resolution
+    known += [r.name for r in (resolution.account, resolution.contact) if r is not None]
+    known_text = " ".join(known).lower()
+    return [
+        word
+        for word in _CAPITALISED.findall(ctx.text)
+        if word.lower() not in known_text and word.lower() not in _COMMON_CAPITALISED and read_product(ctx.db, word) is None
+    ]
+
+
+def _positions(payload: ProductPayload) -> dict[str, int]:
+    return {plan["slug"]: plan["position"] for plan in payload["plans"]}
+
+
+def _from_plan(payload: ProductPayload, slug: str) -> str:
+    names = {plan["slug"]: plan["name"] for plan in payload["plans"]}
+    order = _positions(payload)
+    higher = [p for p in payload["plans"] if order[p["slug"]] >= order.get(slug, 0)]
+    if len(higher) == 1:
+        return f"{names.get(slug, slug)} only"
+    return f"{names.get(slug, slug)} and higher"
+
+
+def _capped(names: Sequence[str], limit: int) -> str:
+    shown = _and_list([clean(n) for n in names[:limit]])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _and_list(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _or_list(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]

@@ -1,0 +1,31 @@
+"""smalltalk: a short friendly reply to greetings and thanks."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.context import HandlerContext, HandlerResult
+
+_THANKS = re.compile(r"\b(thanks?|thx|ty|cheers|appreciate|great job|nice one|awesome|perfect)\b", re.IGNORECASE)
+_BYE = re.compile(r"\b(bye|goodbye|see you|later|good night|have a good)\b", re.IGNORECASE)
+_TIME_OF_DAY = re.compile(r"\bgood (morning|afternoon|evening)\b", re.IGNORECASE)
+_HOW_ARE_YOU = re.compile(r"\bhow are (you|u)|how's it going|how is it going\b", re.IGNORECASE)
+
+PROMPT = "Ask me about a product, a call or a meeting, or say “help” for examples."
+
+
+async def handle(ctx: HandlerContext) -> HandlerResult:
+    return HandlerResult.from_marked(reply_to(ctx.text))
+
+
+def reply_to(text: str) -> str:
+    if _THANKS.search(text):
+        return "You're welcome! Anything else I can look up?"
+    if _BYE.search(text):
+        return "Bye for now, and good luck with your deals!"
+    greeting = _TIME_OF_DAY.search(text)
+    if greeting:
+        return f"Good {greeting.group(1).lower()}! {PROMPT}"
+    if _HOW_ARE_YOU.search(text):
+        return f"All good here, ready to help. {PROMPT}"
+    return f"Hi! {PROMPT}"

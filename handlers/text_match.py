@@ -1,0 +1,92 @@
+"""Word matching between a question and catalog items: which feature, integration or FAQ is meant."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
+
+# Phrases people use for the same thing, folded to one token before matching.
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bsingle[\s-]*sign[\s-]*on\b", " sso "),
+        (r"\bsaml\b", " sso saml "),
+        (r"\btwo[\s-]*factor\b|\b2fa\b|\bmulti[\s-]*factor\b", " mfa "),
+        (r"\bsoc\s*(2|ii)\b", " soc2 "),
+        (r"\biso\s*27001\b", " iso27001 "),
+        (r"\bhipaa\b", " hipaa "),
+        (r"\bcomma[\s-]*separated\b", " csv "),
+        (r"\bapi[\s-]*rate[\s-]*limits?\b|\brate[\s-]*limits?\b", " ratelimit api "),
+        (r"\buptime\b|\bavailability\b", " uptime sla "),
+        (r"\badd[\s-]+ons?\b|\baddons?\b", " addon "),
+        (r"\bfree[\s-]+trial\b", " trial free "),
+        (r"\bencrypt\w*\b", " encryption "),
+        (r"\bkick[\s-]*off\b", " kickoff "),
+        (r"\be[\s-]?mail\b", " email "),
+        (r"\bsign[\s-]*in\b|\blog[\s-]*in\b", " login "),
+    )
+)
+
+STOPWORDS = frozenset(
+    """a about all also am an and any are as at be been being but by can could did do does doing for from
+    get gets got had has have having he her here hers him his how i if in into is it its just like me
+    might more most my no nor not of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them then there these they this those through to too under
+    until up us very was we were what when where which while who whom why will with would you your yours
+    tell show give list please know need want wanted let lets us offer offers offered support supports
+    supported include includes included including come comes available there's what's whats is it's
+    plan plans tier tiers edition customer customers client clients data product platform thing things
+    much many one ones way really still yet which kind type per each every option options""".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower-cased text with synonym phrases folded to one token each."""
+    text = text.lower()
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _stem(word: str) -> str:
+    # Light stemming: enough that "logs" finds "log" and "integrations" finds "integration".
+    for suffix in ("ies", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+@lru_cache(maxsize=4096)
+def terms(text: str) -> frozenset[str]:
+    """The content words of `text`, folded and lightly stemmed, stopwords removed."""
+    return frozenset(_stem(w) for w in _WORD.findall(fold(text)) if w not in STOPWORDS and len(w) > 1)
+
+
+def score(question: frozenset[str], name: str, extra: Iterable[str] = ()) -> float:
+    """How well `question` matches an item called `name` (extra: its slug, description, category).
+
+    Every word of the name present scores high; words only in the description score a little.
+    """
+    name_terms = terms(name)
+    if not name_terms:
+        return 0.0
+    hits = len(question & name_terms)
+    result = 0.0
+    if hits:
+        result = 2.0 * hits / len(name_terms) + 0.5 * hits
+        if hits == len(name_terms):
+            result += 1.0
+    extra_terms = frozenset().union(*(terms(e) for e in extra)) - name_terms if extra else frozenset()
+    result += 0.25 * len(question & extra_terms)
+    return result
+
+
+def unmatched(question: frozenset[str], known: Iterable[str]) -> list[str]:
+    """The question's content words that none of `known` texts contain, sorted."""
+    seen: set[str] = set()
+    for text in known:
+        seen |= terms(text)
+    return sorted(question - seen)

@@ -1,0 +1,128 @@
+"""The pipeline end to end: stages and facts in the log, follow-ups, failures as replies, any input."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from bot.observability import SUMMARY_FAILED, SUMMARY_OK
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from control_plane import Intent
+from handlers.context import HandlerContext, HandlerResult
+from handlers.registry import DEFAULT_REGISTRY, Handler
+from knowledge.db import Database
+from knowledge.reader import read_product
+from knowledge.snapshot_prompt import format_price
+from tests.pipeline_support import (  # noqa: F401  (fixtures)
+    ask,
+    day_file_records,
+    demo_db,
+    demo_template,
+    logging_to_files,
+    make_pipeline,
+    offline,
+)
+
+STAGES = ["meeting_resolution", "control_plane", "handler"]
+CORRELATION_ID = re.compile(r"^[0-9a-f]{8}$")
+
+
+def price_of(db: Database, plan: str) -> str:
+    view = read_product(db, None)
+    assert view is not None
+    entry = next(p for p in view.payload["plans"] if p["name"] == plan)
+    return format_price(entry["price_cents"], entry["currency"], entry["billing_period"], entry["per_seat"])
+
+
+async def test_a_reply_carries_its_metadata_and_the_log_its_summary(
+    offline: Pipeline, logging_to_files: Settings
+) -> None:
+    reply = await ask(offline, "What does the Pro plan cost?")
+    assert reply.intent == "product_question" and reply.handler == "product_question"
+    assert 0 < reply.confidence <= 1 and reply.llm_validation in {"skipped", "unavailable"}
+    assert list(reply.stages) == STAGES and reply.total_ms >= sum(reply.stages.values()) * 0.99
+    assert CORRELATION_ID.match(reply.correlation_id)
+    (summary,) = [r for r in day_file_records(logging_to_files) if r.get("correlation_id") == reply.correlation_id
+                  and r["message"] == SUMMARY_OK]
+    assert list(summary["stages"]) == STAGES
+    assert summary["intent"] == "product_question" and summary["handler"] == "product_question"
+    assert summary["snapshot_path"] == "fast" and summary["source"] == "shell" and summary["user"] == "tester"
+    assert summary["llm_calls"] == 0
+
+
+async def test_a_handler_exception_becomes_a_reply_quoting_the_correlation_id(
+    settings: Settings, demo_db: Database, logging_to_files: Settings
+) -> None:
+    async def broken(ctx: HandlerContext) -> HandlerResult:
+        raise RuntimeError("the knowledge base is on fire")
+
+    registry = {**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)}
+    pipeline = make_pipeline(settings, demo_db, None, registry=registry)
+    reply = await ask(pipeline, "help")
+    assert reply.failed and reply.handler == "help"
+    assert reply.correlation_id in reply.plain and f"`{reply.correlation_id}`" in reply.mrkdwn
+    assert "went wrong" in reply.plain and "fire" not in reply.plain  # no internals shown to the user
+    (failure,) = [r for r in day_file_records(logging_to_files) if r["message"] == SUMMARY_FAILED]
+    assert failure["correlation_id"] == reply.correlation_id and failure["level"] == "ERROR"
+    assert failure["handler"] == "help" and "fire" in failure["error"]
+    # The pipeline keeps serving.
+    assert not (await ask(pipeline, "What does the Pro plan cost?")).failed
+
+
+async def test_a_follow_up_inherits_the_product_and_names_another_plan(offline: Pipeline, demo_db: Database) -> None:
+    first = await ask(offline, "What does the Pro plan cost?", thread="shell:one")
+    follow = await ask(offline, "and what about Enterprise?", thread="shell:one")
+    assert price_of(demo_db, "Pro") in first.plain
+    assert follow.handler == "product_question"
+    assert "Enterprise" in follow.plain and price_of(demo_db, "Enterprise") in follow.plain
+    compare = await ask(offline, "compare it with Pro", thread="shell:one")
+    assert "```" in compare.mrkdwn and "Enterprise" in compare.plain and "Pro" in compare.plain
+
+
+async def test_threads_do_not_share_memory(offline: Pipeline) -> None:
+    await ask(offline, "look up calls with Initech about onboarding", thread="shell:a")
+    elsewhere = await ask(offline, "and what about pricing?", thread="shell:b")
+    assert "Initech" not in elsewhere.plain.splitlines()[0]
+
+
+async def test_thread_memory_broken_still_answers(offline: Pipeline, demo_db: Database) -> None:
+    with demo_db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE threadturn"))
+    reply = await ask(offline, "What does the Pro plan cost?")
+    assert not reply.failed and price_of(demo_db, "Pro") in reply.plain
+
+
+async def test_user_text_in_replies_is_escaped(offline: Pipeline) -> None:
+    reply = await ask(offline, 'search calls for "a<b> & <!channel>"')
+    assert "<" not in reply.mrkdwn and ">" not in reply.mrkdwn  # no mention, link or markup gets through
+    assert "&amp;" in reply.mrkdwn
+
+
+async def test_a_message_of_forty_thousand_characters_gets_a_reply(offline: Pipeline) -> None:
+    reply = await ask(offline, "find calls about pricing " + "x" * 40_000)
+    assert not reply.failed
+    assert len(reply.mrkdwn) <= 12 * 3000 + 100
+
+
+_WORDS = [
+    "pricing", "Acme", "Globex", "Pro", "Enterprise", "plan", "calls", "summarize", "draft", "email", "to",
+    "Tyler", "yesterday", "last week", "compare", "and", "what about", "it", '"', "*", "NEAR(", "AND", ")",
+    "'", "--", "<@U123>", "&", "<", ">", "\x00", "\u202e", "💥", ":tada:", "SELECT * FROM meeting", "\n",
+]
+
+
+@hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.text(max_size=400), st.lists(st.sampled_from(_WORDS), max_size=14).map(" ".join)))
+def test_any_text_gets_a_reply_never_an_exception(settings: Settings, demo_db: Database, message: str) -> None:
+    pipeline = make_pipeline(settings, demo_db, None)
+    reply = asyncio.run(ask(pipeline, message, thread="shell:fuzz"))
+    assert not reply.failed, (message, reply.plain)
+    assert reply.plain.strip() and reply.mrkdwn.strip()
+    assert CORRELATION_ID.match(reply.correlation_id)
+    assert list(reply.stages) == STAGES
+
