@@ -16,12 +16,14 @@ app = typer.Typer(
 def _register_commands() -> None:
     # Each command group lives in its own module under bot.commands and exposes `register(app)`.
     from bot.commands import cache as cache_commands
+    from bot.commands import chat as chat_commands
     from bot.commands import classify as classify_commands
     from bot.commands import knowledge as knowledge_commands
     from bot.commands import logs as logs_commands
     from bot.commands import snapshots as snapshots_commands
 
-    for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands):
+    for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
+                   chat_commands):
         module.register(app)
 
 

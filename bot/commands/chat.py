@@ -1,0 +1,160 @@
+"""`pitcrew shell` and `pitcrew ask`: chat with pitcrew in the terminal, through the same pipeline as Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.llm.gateway import LLMGateway
+from bot.observability import configure_logging
+from bot.pipeline import IncomingMessage, Pipeline, Reply
+from bot.settings import Settings
+
+HISTORY_FILE = Path.home() / ".pitcrew_history"
+HISTORY_LENGTH = 1000
+PROMPT = "you> "
+QUIT_WORDS = frozenset({"exit", "quit", ":q", "/quit", "/exit"})
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shell")(shell)
+    app.command("ask")(ask)
+
+
+def shell(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show intent, confidence, LLM validation and stage timings.")
+    ] = False,
+) -> None:
+    """Chat with pitcrew in the terminal (demo knowledge base when the database is empty). Ctrl-D quits."""
+    settings = settings_or_exit()
+    console = Console(highlight=False, soft_wrap=True)  # the terminal wraps; piped output keeps its lines
+    thread_key = f"shell:{secrets.token_hex(4)}"
+    user = _user_name()
+    with asyncio.Runner() as runner, _opened(settings, runner) as pipeline, _history():
+        llm_note = "an LLM" if settings.llm_configured else "no LLM (deterministic answers)"
+        console.print(
+            Text.assemble(("pitcrew", "bold"), f" shell, {llm_note}. Ask a question; \"help\" for examples, Ctrl-D to quit.")
+        )
+        while True:
+            try:
+                text = input(PROMPT)
+            except EOFError:
+                console.print()
+                break
+            except KeyboardInterrupt:  # like a shell: drop the line, keep going
+                console.print()
+                continue
+            if not text.strip():
+                continue
+            if text.strip().lower() in QUIT_WORDS:
+                break
+            message = IncomingMessage(text=text, thread_key=thread_key, user=user, source="shell")
+            try:
+                reply = runner.run(pipeline.handle(message))
+            except KeyboardInterrupt:
+                console.print(Text("(cancelled)", style="dim"))
+                continue
+            console.print(Text(reply.plain))
+            if verbose:
+                console.print(Text(describe(reply), style="dim"))
+            console.print()
+
+
+def ask(
+    text: Annotated[str, typer.Argument(help="The message, as you would write it in Slack.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply and its metadata as one JSON object.")] = False,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", help="Continue a conversation: asks with the same KEY share thread memory.", show_default=False),
+    ] = None,
+) -> None:
+    """Send one message and print the reply (exit 1 only if answering failed; the reply says so)."""
+    if not text.strip():
+        fail('nothing to ask: give the message, e.g. pitcrew ask "what does the Pro plan cost?"', EXIT_USAGE)
+    settings = settings_or_exit()
+    thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
+    message = IncomingMessage(text=text, thread_key=thread_key, user=_user_name(), source="shell")
+    with asyncio.Runner() as runner, _opened(settings, runner) as pipeline:
+        reply = runner.run(pipeline.handle(message))
+    if as_json:
+        typer.echo(json.dumps(reply.as_json(), ensure_ascii=False))
+    else:
+        typer.echo(reply.plain)
+    if reply.failed:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Pipeline]:
+    """The pipeline as Slack gets it: same logging (to the day files), database, gateway and control plane."""
+    # The day files get exactly the records a Slack request gets; the terminal shows the chat only.
+    configure_logging(settings, stderr=False)
+    db = database_or_exit(settings, load_demo=True)
+    llm = LLMGateway.from_settings(settings, db)
+    try:
+        yield Pipeline.from_settings(settings, db, llm)
+    finally:
+        runner.run(llm.aclose())
+        db.close()
+
+
+@contextmanager
+def _history() -> Iterator[None]:
+    """Line editing and a persistent history when the terminal supports it."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    try:
+        import readline
+    except ImportError:  # e.g. Windows without pyreadline: plain input() still works
+        yield
+        return
+    try:
+        readline.read_history_file(HISTORY_FILE)
+    except OSError:
+        pass
+    readline.set_history_length(HISTORY_LENGTH)
+    try:
+        yield
+    finally:
+        try:
+            readline.write_history_file(HISTORY_FILE)
+        except OSError:
+            pass
+
+
+def _user_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): the user is optional
+        return None
+
+
+def describe(reply: Reply) -> str:
+    """One line of metadata under a reply in verbose mode."""
+    stages = " · ".join(f"{name} {ms:.2f} ms" for name, ms in reply.stages.items())
+    parts = [
+        reply.intent,
+        f"confidence {reply.confidence:.2f}",
+        f"LLM validation {reply.llm_validation}",
+        f"handler {reply.handler}",
+        stages,
+        f"total {reply.total_ms:.2f} ms",
+        f"id {reply.correlation_id}",
+    ]
+    if reply.failed:
+        parts.append("FAILED")
+    return " · ".join(p for p in parts if p)
