@@ -278,3 +278,18 @@ def test_unwritable_log_dir_falls_back_to_stderr(isolated_environment: Path, cap
     logging.getLogger("bot").warning("still logging")
     err = capsys.readouterr().err
     assert f"cannot write log files in {blocker / 'logs'}" in err and "still logging" in err
+
+
+async def test_overlapping_stages_of_one_name_each_add_their_time() -> None:
+    """Two LLM calls of one request may run at once; both durations count, neither raises."""
+    import asyncio
+
+    from bot.observability import request_scope, stage
+
+    async def llm_call(seconds: float) -> None:
+        with stage("llm"):
+            await asyncio.sleep(seconds)
+
+    with request_scope(source="shell") as request:
+        await asyncio.gather(llm_call(0.02), llm_call(0.03))
+    assert request.timer.stages["llm"] >= 45.0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -79,20 +78,6 @@ class CallRecord:
         record(llm_outcome=final.value)
 
 
-@contextmanager
-def llm_stage() -> Iterator[None]:
-    """Time the block as the request's `llm` stage.
-
-    Two LLM calls of one request can overlap (a background validation during an answer); the stage timer
-    keeps one start per name, so the second to end finds its stage already closed. That only loses the
-    overlap's time, never the call.
-    """
-    timing = stage("llm")
-    timing.__enter__()
-    try:
-        yield
-    finally:
-        try:
-            timing.__exit__(None, None, None)
-        except KeyError:
-            pass
+def llm_stage() -> AbstractContextManager[None]:
+    """Time the block as the request's `llm` stage (overlapping LLM calls of one request each add their time)."""
+    return stage("llm")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ContextDecorator, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,27 +84,7 @@ def count_llm_call() -> None:
         request.llm_calls += 1
 
 
-class _CurrentRequestStage(ContextDecorator):
-    """Times a stage on whichever request is current when the block starts (a class: cheaper than a generator)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._timer: StageTimer | None = None
-
-    def _recreate_cm(self) -> _CurrentRequestStage:
-        return _CurrentRequestStage(self._name)  # as a decorator: a fresh one per call
-
-    def __enter__(self) -> None:
-        request = _current.get()
-        if request is not None:
-            self._timer = request.timer
-            self._timer.start_stage(self._name)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._timer is not None:
-            self._timer.end_stage(self._name)
-
-
 def stage(name: str) -> AbstractContextManager[None]:
     """Time `name` on the current request's timer; outside a request this only runs the block."""
-    return _CurrentRequestStage(name)
+    request = _current.get()
+    return request.timer.stage(name) if request is not None else nullcontext()

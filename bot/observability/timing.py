@@ -25,6 +25,9 @@ class StageTimer:
         started = self._started.pop(name, None)
         if started is None:
             raise KeyError(f"stage {name!r} was not started")
+        return self._add(name, started)
+
+    def _add(self, name: str, started: float) -> float:
         elapsed_ms = (self._clock() - started) * 1000.0
         self.stages[name] = round(self.stages.get(name, 0.0) + elapsed_ms, 3)
         return elapsed_ms
@@ -46,14 +49,20 @@ class StageTimer:
 
 
 class _TimedStage(ContextDecorator):
-    """The context-manager form of start_stage/end_stage (a class: cheaper than a generator)."""
+    """The context-manager form (a class: cheaper than a generator).
+
+    Each block keeps its own start time, so blocks of the same name may overlap (two LLM calls of one
+    request running concurrently) and each adds its own elapsed time.
+    """
 
     def __init__(self, timer: StageTimer, name: str) -> None:
         self._timer = timer
         self._name = name
+        self._started = 0.0
 
     def __enter__(self) -> None:
-        self._timer.start_stage(self._name)
+        self._timer._first_started.setdefault(self._name, None)
+        self._started = self._timer._clock()
 
     def __exit__(self, *exc_info: object) -> None:
-        self._timer.end_stage(self._name)
+        self._timer._add(self._name, self._started)
