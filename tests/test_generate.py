@@ -65,6 +65,15 @@ def test_calls_are_searchable_and_in_the_past_year(generated: Database) -> None:
     started = [datetime.fromisoformat(value) for (value,) in query(generated, "SELECT started_at FROM meeting")]
     assert all(NOW.replace(year=NOW.year - 1) < moment < NOW for moment in started)
     assert query(generated, "SELECT count(*) FROM transcript_fts") == [(72,)]
+    topic_hits = query(generated, "SELECT count(*) FROM transcript_fts WHERE transcript_fts MATCH 'pricing'")
+    assert topic_hits == query(generated, "SELECT count(*) FROM transcriptsegment WHERE text LIKE '%pricing%'")
+
+
+def test_the_transcript_index_keeps_following_new_segments(generated: Database) -> None:
+    with generated.engine.begin() as connection:
+        connection.execute(text("INSERT INTO transcriptsegment (meeting_id, seq, speaker, text, offset_s) "
+                                "VALUES (1, 99, 'Rep', 'a quokka appeared', 0)"))
+    assert query(generated, "SELECT count(*) FROM transcript_fts WHERE transcript_fts MATCH 'quokka'") == [(1,)]
     assert query(generated, "SELECT count(*) FROM meeting m LEFT JOIN account a ON a.id = m.account_id "
                             "WHERE a.id IS NULL") == [(0,)]
 

@@ -104,8 +104,8 @@ def generate_command(
 def _print_generate(report: GenerateReport, target: Path) -> None:
     console = Console()
     rows = ", ".join(f"{table}={count:,}" for table, count in report.rows.items() if count)
-    console.print(f"Generated into {target} in {report.seconds:.2f} s: {rows or 'nothing'}.")
-    console.print(f"Try it: DATABASE_URL=sqlite:///{target} pitcrew snapshots rebuild")
+    console.print(f"Generated into {target} in {report.seconds:.2f} s: {rows or 'nothing'}.", soft_wrap=True)
+    console.print(f"Try it: DATABASE_URL=sqlite:///{target} pitcrew snapshots rebuild", soft_wrap=True)
 
 
 def _same_file(target: Path, database_url: str) -> bool:
