@@ -15,7 +15,7 @@ from typing import Any
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, table
-from handlers.text_match import score, terms, unmatched
+from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry, ProductPayload
@@ -37,6 +37,7 @@ _COMPLIANCE = re.compile(
 )
 _ADDON = re.compile(r"\badd[- ]?ons?\b")
 _PLAN_NOUN = re.compile(r"(\s+(and|or|vs\.?|versus)\s+\w+)?\s+(plans?|tiers?|editions?|packages?|customers|users|accounts|seats?)\b", re.I)
+_WHICH_PLAN = re.compile(r"\bwhich (plans?|tiers?|editions?)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")
 _NOT_A_PLAN_NAME = frozenset(
@@ -45,11 +46,12 @@ _NOT_A_PLAN_NAME = frozenset(
     yearly per seat one other right best free trial data payment upgrade next previous another different
     better good team's customer's account's""".split()
 )
-_NAME_WORD = re.compile(r"\b([A-Z][a-zA-Z0-9]{2,})\b")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z0-9]{2,})\b")
 
 # Capitalised mid-sentence without naming a product: acronyms and words people capitalise.
 _COMMON_CAPITALISED = frozenset(
+    "what how does do is are can which who when where why tell list compare show give find search the and "
+    "any there please could would should will our your "
     "sso saml api csv pdf crm ai ml it us usa eu uk gdpr hipaa soc iso faq sla ceo cfo cto vp "
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
     "august september october november december".split()
@@ -97,7 +99,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
     answer = compose_answer(ctx.text, view, asked_plans)
     unknown = _unknown_names(ctx, view) if not asked_plans and not entities.product else []
-    if unknown and not _match_items(ctx.text, view.payload):
+    if unknown and not _match_items(ctx.text, view):
         close = suggest_products(ctx.db, unknown[0])
         note = f"I don't know a product or plan called {bold(unknown[0])}."
         if close:
@@ -146,18 +148,13 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
     view: ProductView | None = None
     if entities.product:
         view = read_product(ctx.db, entities.product)
-    elif named_plans and ctx.memory.product:
-        view = read_product(ctx.db, ctx.memory.product)
-        if view is not None and not all(_plan_named(view.payload, p) for p in named_plans):
-            view = None
-    if view is None and not entities.product and named_plans:
-        view = read_product(ctx.db, named_plans[0])
-    if view is None and not entities.product and not named_plans:
-        view = _product_named_in(ctx)
-        if view is None and ctx.memory.product:
-            view = read_product(ctx.db, ctx.memory.product)
+    else:
+        if ctx.memory.product:  # the conversation's product, if it has the plans named
+            remembered = read_product(ctx.db, ctx.memory.product)
+            if remembered is not None and all(_plan_named(remembered.payload, p) for p in named_plans):
+                view = remembered
         if view is None:
-            view = read_product(ctx.db, None)
+            view = read_product(ctx.db, named_plans[0] if named_plans else None)
     if view is None:
         return None, [], None
 
@@ -175,37 +172,13 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
             return other, _merge_plans([p for p in [_plan_named(other.payload, word)] if p], []), None
         unknown_plan = word
         break
-    if not asked and ctx.memory.plan and (not entities.product or view.slug == ctx.memory.product):
-        inherited = _plan_named(view.payload, ctx.memory.plan)
-        if inherited is not None and view.slug == ctx.memory.product:
-            asked = [inherited]
-    elif len(asked) == 1 and ctx.memory.plan and _COMPARE.search(ctx.text.lower()):
-        # "compare it with Enterprise": the plan discussed before is the other side.
-        inherited = _plan_named(view.payload, ctx.memory.plan)
-        if inherited is not None and inherited is not asked[0] and view.slug == ctx.memory.product:
-            asked = [inherited, asked[0]]
+    inherited = _plan_named(view.payload, ctx.memory.plan) if ctx.memory.plan and view.slug == ctx.memory.product else None
+    lowered = ctx.text.lower()
+    if inherited is not None and not asked and not _WHICH_PLAN.search(lowered):
+        asked = [inherited]  # "does it include SSO?" about the plan discussed
+    elif inherited is not None and len(asked) == 1 and inherited is not asked[0] and _COMPARE.search(lowered):
+        asked = [inherited, asked[0]]  # "compare it with Enterprise": the plan discussed is the other side
     return view, asked, unknown_plan
-
-
-def _product_named_in(ctx: HandlerContext) -> ProductView | None:
-    """A product the message names by a capitalised word, or the product most of its plan names belong to
-    (a fallback for when the classifier reported no product or plan)."""
-    plan_words: list[str] = []
-    views: list[ProductView] = []
-    for word in dict.fromkeys(_NAME_WORD.findall(ctx.text)[:6]):
-        if word.lower() in _COMMON_CAPITALISED:
-            continue
-        view = read_product(ctx.db, word)
-        if view is None:
-            continue
-        if view.matched_by == "product":
-            return view
-        plan_words.append(word)
-        views.append(view)
-    if not views:
-        return None
-    # "Basic and Pro": the product that has the most of the plans named (ties: the first found).
-    return max(views, key=lambda view: sum(1 for word in plan_words if _plan_named(view.payload, word)))
 
 
 def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> list[PlanEntry]:
@@ -262,7 +235,7 @@ def compose_answer(question: str, view: ProductView, asked_plans: Sequence[PlanE
 
     if comparing and len(plans) >= 2:
         return _comparison(view, plans[:3])
-    items = _match_items(question, payload)
+    items = _match_items(question, view)
     if items:
         return "\n\n".join(_describe_item(view, item, plans) for item in items)
     if comparing:
@@ -284,37 +257,48 @@ def compose_answer(question: str, view: ProductView, asked_plans: Sequence[PlanE
     return _overview(view)
 
 
-def _match_items(question: str, payload: ProductPayload) -> list[Item]:
+_INDEX_CACHE_SIZE = 64
+_indexes: dict[tuple[str, int], tuple[tuple[Indexed, ...], frozenset[str]]] = {}
+
+
+def _item_index(view: ProductView) -> tuple[tuple[Indexed, ...], frozenset[str]]:
+    """The product's matchable items and the words of its product and plan names, worked out once per
+    snapshot version (a rebuild bumps the version, so a changed catalog is indexed again)."""
+    key = (view.slug, view.version)
+    cached = _indexes.get(key)
+    if cached is not None:
+        return cached
+    payload = view.payload
+    items = [
+        *(index_item("feature", f["name"], f, (f["slug"].replace("-", " "), f["description"])) for f in payload["features"]),
+        *(index_item("integration", i["name"], i, (i["slug"].replace("-", " "),)) for i in payload["integrations"]),
+        *(index_item("compliance", c["name"], c, (c["details"],)) for c in payload["compliance"]),
+        *(index_item("addon", a["name"], a, (a["slug"].replace("-", " "), a["description"])) for a in payload["addons"]),
+        *(index_item("faq", f["question"], f) for f in payload["faqs"]),
+        *(index_item("limit", name, name) for name in sorted({n for plan in payload["plans"] for n in plan["limits"]})),
+    ]
+    names = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
+    if len(_indexes) >= _INDEX_CACHE_SIZE:
+        _indexes.clear()
+    _indexes[key] = (tuple(items), names)
+    return _indexes[key]
+
+
+def _match_items(question: str, view: ProductView) -> list[Item]:
     """The catalog items the question is about: the best match, plus a close second of another kind."""
     lowered = question.lower()
-    question = _PER_UNIT.sub(" ", question)  # "per seat" is about price, not about the Seats limit
-    plan_words = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
-    asked = terms(question) - plan_words
+    items, name_words = _item_index(view)
+    asked = terms(_PER_UNIT.sub(" ", question)) - name_words  # "per seat" is about price, not the Seats limit
     if not asked:
         return []
     candidates: list[Item] = []
-
-    def consider(kind: str, name: str, entry: Any, *extra: str) -> None:
-        value = score(asked, name, extra)
-        boost = _ASPECT_BOOST.get(kind)
+    for item in items:
+        value = score(asked, item)
+        boost = _ASPECT_BOOST.get(item.kind)
         if value and boost is not None and boost.search(lowered):
             value += 1.0
         if value >= MATCH_THRESHOLD:
-            candidates.append(Item(kind, name, entry, value))
-
-    for feature in payload["features"]:
-        consider("feature", feature["name"], feature, feature["slug"].replace("-", " "), feature["description"])
-    for integration in payload["integrations"]:
-        consider("integration", integration["name"], integration, integration["slug"].replace("-", " "))
-    for item in payload["compliance"]:
-        consider("compliance", item["name"], item, item["details"])
-    for addon in payload["addons"]:
-        consider("addon", addon["name"], addon, addon["slug"].replace("-", " "), addon["description"])
-    for faq in payload["faqs"]:
-        consider("faq", faq["question"], faq)
-    limit_names = sorted({name for plan in payload["plans"] for name in plan["limits"]})
-    for name in limit_names:
-        consider("limit", name, name)
+            candidates.append(Item(item.kind, item.name, item.entry, value))
     if not candidates:
         return []
     candidates.sort(key=lambda item: -item.score)
@@ -560,18 +544,16 @@ def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
 def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
     """Capitalised words (not opening the message) that name nothing pitcrew knows: a product or plan
     the rep thinks exists. Accounts and people named in the message are known too."""
+    words = [w for w in _CAPITALISED.findall(ctx.text) if w.lower() not in _COMMON_CAPITALISED]
+    if not words:
+        return []
     payload = view.payload
     known = [view.name, *(p["name"] for p in payload["plans"]), *(f["name"] for f in payload["features"])]
     known += [i["name"] for i in payload["integrations"]] + [c["name"] for c in payload["compliance"]]
     known += [a["name"] for a in payload["addons"]] + [f["question"] + " " + f["answer"] for f in payload["faqs"]]
-    resolution = ctx.resolution
-    known += [r.name for r in (resolution.account, resolution.contact) if r is not None]
+    known += [name for name in (ctx.resolution.account, ctx.resolution.contact and ctx.resolution.contact.name) if name]
     known_text = " ".join(known).lower()
-    return [
-        word
-        for word in _CAPITALISED.findall(ctx.text)
-        if word.lower() not in known_text and word.lower() not in _COMMON_CAPITALISED and read_product(ctx.db, word) is None
-    ]
+    return [w for w in words if w.lower() not in known_text and read_product(ctx.db, w) is None]
 
 
 def _positions(payload: ProductPayload) -> dict[str, int]:

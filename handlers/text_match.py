@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
 
@@ -65,23 +67,35 @@ def terms(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in _WORD.findall(fold(text)) if w not in STOPWORDS and len(w) > 1)
 
 
-def score(question: frozenset[str], name: str, extra: Iterable[str] = ()) -> float:
-    """How well `question` matches an item called `name` (extra: its slug, description, category).
+@dataclass(frozen=True)
+class Indexed:
+    """A catalog item with its words worked out once."""
 
-    Every word of the name present scores high; words only in the description score a little.
-    """
+    kind: str
+    name: str
+    entry: Any
+    name_terms: frozenset[str]
+    extra_terms: frozenset[str]  # words of its slug, description, category... not in its name
+
+
+def index_item(kind: str, name: str, entry: Any, extra: Iterable[str] = ()) -> Indexed:
     name_terms = terms(name)
-    if not name_terms:
+    extra_terms = frozenset().union(*(terms(e) for e in extra)) - name_terms
+    return Indexed(kind, name, entry, name_terms, extra_terms)
+
+
+def score(question: frozenset[str], item: Indexed) -> float:
+    """How well `question` matches `item`: every word of its name present scores high, words only in
+    its description a little."""
+    if not item.name_terms:
         return 0.0
-    hits = len(question & name_terms)
+    hits = len(question & item.name_terms)
     result = 0.0
     if hits:
-        result = 2.0 * hits / len(name_terms) + 0.5 * hits
-        if hits == len(name_terms):
+        result = 2.0 * hits / len(item.name_terms) + 0.5 * hits
+        if hits == len(item.name_terms):
             result += 1.0
-    extra_terms = frozenset().union(*(terms(e) for e in extra)) - name_terms if extra else frozenset()
-    result += 0.25 * len(question & extra_terms)
-    return result
+    return result + 0.25 * len(question & item.extra_terms)
 
 
 def unmatched(question: frozenset[str], known: Iterable[str]) -> list[str]:

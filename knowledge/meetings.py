@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy import DateTime, TextClause, bindparam, text
 
 from knowledge.db import Database
 from knowledge.vocabulary import KnownContact
@@ -77,43 +78,57 @@ def find_meetings(
     `account` is the account's name (any case).
     `participant` matches any participant name containing it, case-insensitively.
     """
-    where: list[str] = []
     params: dict[str, Any] = {"limit": max(1, limit)}
     if account is not None:
-        where.append("lower(a.name) = :account")
         params["account"] = account.lower()
     if kind:
-        where.append("m.kind = :kind")
         params["kind"] = kind
     if start is not None:
-        where.append("m.started_at >= :start")
         params["start"] = start
     if end is not None:
-        where.append("m.started_at < :end")
         params["end"] = end
     if participant:
-        where.append(
-            "EXISTS (SELECT 1 FROM json_each(m.participants) p WHERE instr(lower(p.value), :participant) > 0)"
-        )
         params["participant"] = participant.lower()
+    with db.engine.connect() as conn:
+        return [_meeting(row) for row in conn.execute(_find_statement(frozenset(params)), params)]
+
+
+_FILTERS = {
+    "account": "m.account_id IN (SELECT id FROM account WHERE lower(name) = :account)",
+    "kind": "m.kind = :kind",
+    "start": "m.started_at >= :start",
+    "end": "m.started_at < :end",
+    "participant": "EXISTS (SELECT 1 FROM json_each(m.participants) p WHERE instr(lower(p.value), :participant) > 0)",
+}
+
+
+@lru_cache(maxsize=64)
+def _find_statement(filters: frozenset[str]) -> TextClause:
+    """One statement per combination of filters, so SQLAlchemy compiles each once."""
+    where = [clause for name, clause in _FILTERS.items() if name in filters]
     sql = (
         f"SELECT {_MEETING_COLUMNS} FROM meeting m JOIN account a ON a.id = m.account_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
     )
-    statement = text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in ("start", "end") if name in params))
-    with db.engine.connect() as conn:
-        return [_meeting(row) for row in conn.execute(statement, params)]
+    return text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in ("start", "end") if name in filters))
+
+
+_GET_MEETING = text(
+    f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items "
+    "FROM meeting m JOIN account a ON a.id = m.account_id WHERE m.id = :id"
+)
+_TRANSCRIPT = text("SELECT speaker, text FROM transcriptsegment WHERE meeting_id = :id ORDER BY seq")
+_ACCOUNT_CONTACTS = text(
+    "SELECT c.name, c.email, a.name AS account FROM contact c JOIN account a ON a.id = c.account_id "
+    "WHERE lower(a.name) = :account ORDER BY c.name LIMIT :limit"
+)
 
 
 def get_meeting(db: Database, meeting_id: int) -> MeetingDetail | None:
     """One meeting with its stored summary, decisions and action items."""
-    sql = (
-        f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items "
-        "FROM meeting m JOIN account a ON a.id = m.account_id WHERE m.id = :id"
-    )
     with db.engine.connect() as conn:
-        row = conn.execute(text(sql), {"id": meeting_id}).first()
+        row = conn.execute(_GET_MEETING, {"id": meeting_id}).first()
     if row is None:
         return None
     return MeetingDetail(
@@ -129,10 +144,7 @@ def meeting_transcript(db: Database, meeting_id: int, max_chars: int = 24_000) -
     turns: list[tuple[str, str]] = []
     used = 0
     with db.engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT speaker, text FROM transcriptsegment WHERE meeting_id = :id ORDER BY seq"),
-            {"id": meeting_id},
-        )
+        rows = conn.execute(_TRANSCRIPT, {"id": meeting_id})
         for row in rows:
             used += len(row.speaker) + len(row.text) + 3
             if used > max_chars:
@@ -160,11 +172,5 @@ class MeetingResolution:
 def account_contacts(db: Database, account: str, limit: int = 5) -> list[KnownContact]:
     """An account's contacts (account named by its name, any case), by name."""
     with db.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.name, c.email, a.name AS account FROM contact c JOIN account a ON a.id = c.account_id "
-                "WHERE lower(a.name) = :account ORDER BY c.name LIMIT :limit"
-            ),
-            {"account": account.lower(), "limit": limit},
-        )
+        rows = conn.execute(_ACCOUNT_CONTACTS, {"account": account.lower(), "limit": limit})
         return [KnownContact(name=row.name, email=row.email or "", account=row.account) for row in rows]

@@ -81,18 +81,25 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# Module-level statements: SQLAlchemy compiles each once (this runs on every message).
+_RECALL = text(
+    "SELECT intent, context, (SELECT count(*) FROM threadturn WHERE thread_key = :key AND created_at >= :cutoff)"
+    " AS turns FROM threadturn WHERE thread_key = :key AND created_at >= :cutoff ORDER BY id DESC LIMIT 1"
+).bindparams(bindparam("cutoff", type_=DateTime()))
+_INSERT = text(
+    "INSERT INTO threadturn (thread_key, created_at, intent, context) VALUES (:key, :now, :intent, :ctx)"
+).bindparams(bindparam("now", type_=DateTime()))
+_TRIM = text(
+    "DELETE FROM threadturn WHERE thread_key = :key AND id NOT IN "
+    "(SELECT id FROM threadturn WHERE thread_key = :key ORDER BY id DESC LIMIT :keep)"
+)
+_EXPIRE = text("DELETE FROM threadturn WHERE created_at < :cutoff").bindparams(bindparam("cutoff", type_=DateTime()))
+
+
 def recall(db: Database, thread_key: str, *, now: datetime, ttl_s: int) -> ThreadMemory:
     """The thread's latest turn younger than `ttl_s` seconds, or an empty memory."""
-    cutoff = now - timedelta(seconds=ttl_s)
     with db.engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT intent, context, (SELECT count(*) FROM threadturn WHERE thread_key = :key "
-                "AND created_at >= :cutoff) AS turns FROM threadturn "
-                "WHERE thread_key = :key AND created_at >= :cutoff ORDER BY id DESC LIMIT 1"
-            ).bindparams(bindparam("cutoff", type_=DateTime())),
-            {"key": thread_key, "cutoff": cutoff},
-        ).first()
+        row = conn.execute(_RECALL, {"key": thread_key, "cutoff": now - timedelta(seconds=ttl_s)}).first()
     if row is None:
         return ThreadMemory()
     return ThreadMemory(context=TurnContext.from_json(row.context), last_intent=row.intent, turns=row.turns)
@@ -107,23 +114,17 @@ def remember(
     now: datetime,
     ttl_s: int,
     max_turns: int,
+    stored_turns: int | None = None,
 ) -> None:
-    """Store one turn; keep the thread within `max_turns` and drop every expired turn."""
+    """Store one turn; keep the thread within `max_turns` and drop expired turns.
+
+    `stored_turns` (the thread's live turns, as `recall` counted them) lets the common case skip the
+    clean-up: the thread is trimmed only when it would exceed `max_turns`, and expired turns of every
+    thread are deleted when a new thread starts (threads are what the table grows by).
+    """
     with db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO threadturn (thread_key, created_at, intent, context) VALUES (:key, :now, :intent, :ctx)"
-            ).bindparams(bindparam("now", type_=DateTime())),
-            {"key": thread_key, "now": now, "intent": intent, "ctx": context.to_json()},
-        )
-        conn.execute(
-            text(
-                "DELETE FROM threadturn WHERE thread_key = :key AND id NOT IN "
-                "(SELECT id FROM threadturn WHERE thread_key = :key ORDER BY id DESC LIMIT :keep)"
-            ),
-            {"key": thread_key, "keep": max(1, max_turns)},
-        )
-        conn.execute(
-            text("DELETE FROM threadturn WHERE created_at < :cutoff").bindparams(bindparam("cutoff", type_=DateTime())),
-            {"cutoff": now - timedelta(seconds=ttl_s)},
-        )
+        conn.execute(_INSERT, {"key": thread_key, "now": now, "intent": intent, "ctx": context.to_json()})
+        if stored_turns is None or stored_turns + 1 > max_turns:
+            conn.execute(_TRIM, {"key": thread_key, "keep": max(1, max_turns)})
+        if stored_turns is None or stored_turns == 0:
+            conn.execute(_EXPIRE, {"cutoff": now - timedelta(seconds=ttl_s)})

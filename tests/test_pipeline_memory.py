@@ -78,3 +78,13 @@ def test_context_json_round_trips_and_tolerates_garbage() -> None:
     assert TurnContext.from_json("not json") == TurnContext()
     assert TurnContext.from_json('["a"]') == TurnContext()
     assert TurnContext.from_json('{"meeting_id": "7", "plan": 5}') == TurnContext()
+
+
+def test_with_the_stored_count_a_thread_is_still_bounded_and_expired_turns_go(database: Database) -> None:
+    remember(database, "old", "help", TurnContext(), now=NOW, ttl_s=TTL, max_turns=3)
+    later = NOW + timedelta(seconds=TTL + 1)
+    for i in range(6):
+        stored = recall(database, "t", now=later, ttl_s=TTL).turns
+        remember(database, "t", "help", TurnContext(meeting_id=i), now=later, ttl_s=TTL, max_turns=3, stored_turns=stored)
+    assert _count(database, "t") == 3
+    assert _count(database, "old") == 0  # deleted when thread "t" started

@@ -174,7 +174,7 @@ class Pipeline:
             turn = memory.context.follow(named).follow(result.context)
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
-            self._remember(message.thread_key, decision.intent, turn, now)
+            self._remember(message.thread_key, decision.intent, turn, now, memory.turns)
         facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
         if result.cache is not None:
             facts["cache"] = result.cache
@@ -224,10 +224,17 @@ class Pipeline:
             logger.warning("thread memory unavailable", extra={"error": type(exc).__name__})
             return ThreadMemory()
 
-    def _remember(self, thread_key: str, intent: Intent, turn: TurnContext, now: datetime) -> None:
+    def _remember(self, thread_key: str, intent: Intent, turn: TurnContext, now: datetime, stored_turns: int) -> None:
         try:
             remember(
-                self.db, thread_key, intent.value, turn, now=now, ttl_s=self.memory_ttl_s, max_turns=self.memory_max_turns
+                self.db,
+                thread_key,
+                intent.value,
+                turn,
+                now=now,
+                ttl_s=self.memory_ttl_s,
+                max_turns=self.memory_max_turns,
+                stored_turns=stored_turns,
             )
         except SQLAlchemyError as exc:
             logger.warning("could not store the turn in thread memory", extra={"error": type(exc).__name__})
