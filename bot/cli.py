@@ -20,10 +20,11 @@ def _register_commands() -> None:
     from bot.commands import classify as classify_commands
     from bot.commands import knowledge as knowledge_commands
     from bot.commands import logs as logs_commands
+    from bot.commands import serve as serve_commands
     from bot.commands import snapshots as snapshots_commands
 
     for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
-                   chat_commands):
+                   serve_commands, chat_commands):
         module.register(app)
 
 

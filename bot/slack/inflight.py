@@ -52,3 +52,9 @@ class InflightTasks:
             log.warning("shutdown grace period over: cancelled unfinished replies",
                         extra={"cancelled": len(pending), "grace_s": grace_s})
             return len(pending)
+
+    def cancel_all(self) -> int:
+        """Cancel every answer in flight (a second Ctrl-C); returns how many."""
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)

@@ -1,0 +1,85 @@
+"""The Bolt app: web client, request verification and listeners, ready for HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import Settings
+from bot.slack.dedupe import EventDeduper
+from bot.slack.inflight import InflightTasks
+from bot.slack.listeners import register_listeners
+from bot.slack.progress import PROGRESS_DELAY_S
+from bot.slack.responder import ReplyPipeline, Responder
+from knowledge.db import Database
+
+WEB_API_TIMEOUT_S = 10
+RATE_LIMIT_RETRIES = 3  # each waits Slack's Retry-After
+CONNECTION_RETRIES = 2
+
+
+class _DropTokenSkippedWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused whenever that variable is set and a client is given; our
+    client carries that very token, so the warning would only alarm whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOGGER = logging.getLogger("bot.slack.bolt")
+BOLT_LOGGER.addFilter(_DropTokenSkippedWarning())
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The bot's Web API client: honours 429 Retry-After and retries dropped connections."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_S,
+        logger=logging.getLogger("bot.slack.web"),
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+        ],
+    )
+
+
+def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
+              inflight: InflightTasks | None = None, progress_delay_s: float = PROGRESS_DELAY_S) -> AsyncApp:
+    """The Bolt app answering through `pipeline`; no network call happens until the first event.
+
+    `inflight` is the tracker a server drains on shutdown (a fresh one if not given).
+    """
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = AsyncApp(
+        name="pitcrew",
+        client=build_web_client(settings),
+        # Verifies every HTTP request; Bolt skips it for Socket Mode envelopes (authenticated WebSocket).
+        signing_secret=signing_secret,
+        attaching_conversation_kwargs_enabled=False,  # pitcrew does not use Bolt's assistant helpers
+        logger=BOLT_LOGGER,
+    )
+    responder = Responder(pipeline, EventDeduper(db, settings.event_dedupe_ttl_s),
+                          inflight if inflight is not None else InflightTasks(),
+                          streaming=settings.streaming, progress_delay_s=progress_delay_s)
+    register_listeners(app, responder)
+    return app
+
+
+def attach_http_session(app: AsyncApp) -> aiohttp.ClientSession:
+    """Give the app's Web API client one pooled HTTP session (the default opens a connection per call).
+
+    Per-request clients Bolt creates inherit it. Call inside the running loop; close it on shutdown.
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_S))
+    app.client.session = session
+    return session

@@ -1,0 +1,147 @@
+"""Answering one Slack message: dedupe, progress, the pipeline, then the reply in the thread."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.pipeline import IncomingMessage, Reply, StreamSink
+from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
+from bot.slack.dedupe import EventDeduper
+from bot.slack.format import fit_message, strip_bot_mention
+from bot.slack.inflight import InflightTasks
+from bot.slack.progress import PROGRESS_DELAY_S, Progress
+from bot.slack.streaming import SlackStreamSink, can_stream
+
+log = logging.getLogger(__name__)
+
+
+class ReplyPipeline(Protocol):
+    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class SlackTurn:
+    """A user's message to pitcrew, reduced to what answering it needs."""
+
+    channel: str
+    thread_ts: str  # the thread to answer in: the message's thread, or the message itself
+    text: str  # bot mention removed
+    user: str | None = None
+    team: str | None = None
+    channel_type: str | None = None
+    event_id: str | None = None
+    retry_num: str | None = None  # X-Slack-Retry-Num of this delivery, for the logs
+
+    @property
+    def thread_key(self) -> str:
+        return f"slack:{self.channel}:{self.thread_ts}"
+
+    @classmethod
+    def from_event(cls, body: dict[str, Any], event: dict[str, Any], *, bot_user_id: str | None,
+                   retry_num: str | None = None) -> SlackTurn:
+        return cls(
+            channel=event["channel"],
+            thread_ts=event.get("thread_ts") or event["ts"],
+            text=strip_bot_mention(event.get("text") or "", bot_user_id),
+            user=event.get("user"),
+            team=event.get("team") or body.get("team_id"),
+            channel_type=event.get("channel_type"),
+            event_id=body.get("event_id"),
+            retry_num=retry_num,
+        )
+
+
+class Responder:
+    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks, *,
+                 streaming: bool, features: WorkspaceFeatures | None = None,
+                 progress_delay_s: float = PROGRESS_DELAY_S) -> None:
+        self._pipeline = pipeline
+        self._deduper = deduper
+        self._inflight = inflight
+        self._streaming = streaming
+        self.features = features or WorkspaceFeatures()
+        self._progress_delay_s = progress_delay_s
+
+    async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+        """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
+        if turn.event_id is not None and not self._claim(turn):
+            return
+        async with self._inflight.track():
+            await self._answer(turn, client)
+
+    def _claim(self, turn: SlackTurn) -> bool:
+        assert turn.event_id is not None
+        try:
+            claimed = self._deduper.claim(turn.event_id)
+        except Exception:  # a rare duplicate beats a lost answer
+            log.exception("event dedupe failed; answering anyway", extra={"event_id": turn.event_id})
+            return True
+        if not claimed:
+            log.info("dropped a redelivered Slack event",
+                     extra={"event_id": turn.event_id, "retry_num": turn.retry_num, "channel": turn.channel})
+        return claimed
+
+    async def _answer(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+        started = time.perf_counter()
+        progress = Progress(client, turn.channel, turn.thread_ts, self.features, self._progress_delay_s)
+        sink = None
+        if can_stream(self.features, enabled=self._streaming, channel_type=turn.channel_type,
+                      user=turn.user, team=turn.team):
+            sink = SlackStreamSink(client, channel=turn.channel, thread_ts=turn.thread_ts, progress=progress,
+                                   features=self.features, user=turn.user, team=turn.team,
+                                   channel_type=turn.channel_type)
+        message = IncomingMessage(text=turn.text, thread_key=turn.thread_key, user=turn.user, channel=turn.channel,
+                                  event_id=turn.event_id, source="slack")
+        progress.start()
+        try:
+            try:
+                reply = await self._pipeline.handle(message, sink)
+            except Exception:  # the pipeline promises not to raise; if it ever does, still answer
+                log.exception("pipeline raised", extra={"event_id": turn.event_id, "channel": turn.channel})
+                reply = _apology()
+            answered_ms = (time.perf_counter() - started) * 1000.0
+            streamed = sink is not None and sink.started and await sink.finish(
+                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None)
+            await progress.settle()
+            delivered = streamed or await self._post(client, turn, progress, reply)
+            if not delivered:
+                await progress.clear_status()
+        finally:
+            await progress.settle()
+        log.info("slack reply", extra={
+            "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
+            "delivered": delivered, "streamed": streamed, "answer_ms": round(answered_ms, 3),
+            "reply_ms": round((time.perf_counter() - started) * 1000.0, 3),
+            "progress": "status" if progress.status_shown else "placeholder" if progress.placeholder_ts else "none",
+        })
+
+    async def _post(self, client: AsyncWebClient, turn: SlackTurn, progress: Progress, reply: Reply) -> bool:
+        """Post the answer (replacing the placeholder if there is one); False if Slack never took it."""
+        text = fit_message(reply.mrkdwn)
+        if progress.placeholder_ts is not None:
+            try:
+                await client.chat_update(channel=turn.channel, ts=progress.placeholder_ts, text=text)
+                return True
+            except SLACK_CALL_ERRORS as exc:
+                log.warning("could not replace the placeholder; posting the answer instead",
+                            extra={"correlation_id": reply.correlation_id, "slack_error": slack_error(exc)})
+        try:
+            await client.chat_postMessage(channel=turn.channel, thread_ts=turn.thread_ts, text=text,
+                                          unfurl_links=False, unfurl_media=False)
+            return True
+        except SLACK_CALL_ERRORS as exc:
+            log.error("reply could not be delivered to Slack", extra={
+                "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
+                "slack_error": slack_error(exc)})
+            return False
+
+
+def _apology() -> Reply:
+    text = "Sorry, something went wrong on my side. Please try again in a moment."
+    return Reply(mrkdwn=text, plain=text, intent="unknown", confidence=0.0, handler="slack", llm_validation="skipped",
+                 correlation_id="-", stages={}, total_ms=0.0, failed=True)

@@ -1,0 +1,148 @@
+"""Serving the Bolt app: HTTP Events API (aiohttp, with /healthz) or Socket Mode, and an orderly shutdown."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.app import attach_http_session
+from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
+from bot.slack.inflight import InflightTasks
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+# (healthy, details) for GET /healthz; unhealthy answers 503.
+HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+# Slack errors that mean a credential is wrong, not that Slack is briefly unreachable.
+_CREDENTIAL_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                                "not_allowed_token_type", "missing_scope"})
+
+
+class SlackStartupError(Exception):
+    """Slack refused the credentials or could not be reached at start; the message is one line for a person."""
+
+    def __init__(self, message: str, *, credentials: bool) -> None:
+        super().__init__(message)
+        self.credentials = credentials  # True: a configuration problem (exit 2); False: Slack unreachable
+
+
+@web.middleware
+async def reject_malformed_body(request: web.Request,
+                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Bolt parses the body before anything else and a parse error would surface as a 500."""
+    try:
+        return await handler(request)
+    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+        log.warning("rejected a malformed Slack request body", extra={"path": request.path, "error": type(exc).__name__})
+        return web.json_response({"error": "malformed request body"}, status=400)
+
+
+class SlackService:
+    """Takes Slack events over HTTP or Socket Mode; `shutdown` stops intake, then lets in-flight answers finish."""
+
+    def __init__(self, app: AsyncApp, inflight: InflightTasks, *, app_token: str | None = None,
+                 host: str = "0.0.0.0", port: int = 3000, health: HealthCheck | None = None) -> None:
+        self.app = app
+        self.inflight = inflight
+        self.mode: Literal["http", "socket"] = "socket" if app_token else "http"
+        self._app_token = app_token
+        self._host = host
+        self._port = port
+        self._health = health
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port: int | None = None  # the bound port in HTTP mode (useful with port 0)
+
+    async def start(self) -> None:
+        """Check the credentials with Slack, then open the intake; raises SlackStartupError."""
+        self._session = attach_http_session(self.app)
+        await self._check_bot_token()
+        if self.mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.app, app_token=self._app_token)
+            # Asked here rather than inside connect(), which retries a refused app token forever.
+            self._socket.client.wss_uri = await self._socket_url()
+            await self._socket.connect_async()
+            log.info("pitcrew is connected to Slack (Socket Mode)")
+            return
+        web_app = self.app.web_app(path=EVENTS_PATH, port=self._port)
+        web_app.middlewares.append(reject_malformed_body)
+        web_app.router.add_get(HEALTH_PATH, self._healthz)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("pitcrew is listening for Slack events",
+                 extra={"host": self._host, "port": self.port, "path": EVENTS_PATH})
+
+    async def _check_bot_token(self) -> None:
+        try:
+            identity = await self.app.client.auth_test()
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            raise SlackStartupError(f"Slack refused SLACK_BOT_TOKEN ({error}); copy the Bot User OAuth Token again "
+                                    "from the app's OAuth & Permissions page",
+                                    credentials=error in _CREDENTIAL_ERRORS) from None
+        except SLACK_CALL_ERRORS as exc:
+            raise SlackStartupError(f"cannot reach the Slack API at {self.app.client.base_url} ({slack_error(exc)})",
+                                    credentials=False) from None
+        log.info("Slack accepted the bot token",
+                 extra={"team_id": identity.get("team_id"), "bot_user_id": identity.get("user_id")})
+
+    async def _socket_url(self) -> str:
+        try:
+            response = await self.app.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            raise SlackStartupError(f"Slack refused SLACK_APP_TOKEN ({error}); it must be an app-level token "
+                                    "with the connections:write scope, and Socket Mode must be on",
+                                    credentials=error in _CREDENTIAL_ERRORS) from None
+        except SLACK_CALL_ERRORS as exc:
+            raise SlackStartupError(f"cannot reach the Slack API at {self.app.client.base_url} ({slack_error(exc)})",
+                                    credentials=False) from None
+        return str(response["url"])
+
+    async def shutdown(self, grace_s: float) -> int:
+        """Stop taking events, wait up to `grace_s` for answers in flight, then release the HTTP session.
+
+        Returns how many answers were cancelled because the grace period ran out."""
+        await self.stop_intake()
+        cancelled = await self.inflight.drain(grace_s)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        log.info("Slack service stopped", extra={"cancelled_replies": cancelled})
+        return cancelled
+
+    async def stop_intake(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            # Closes the listening socket and waits for requests being served (acks: milliseconds).
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        if self._health is None:
+            return web.json_response({"status": "ok"})
+        try:
+            healthy, details = await self._health()
+        except Exception:
+            log.exception("health check failed")
+            healthy, details = False, {"error": "health check failed"}
+        body = {"status": "ok" if healthy else "unhealthy", **details}
+        return web.json_response(body, status=200 if healthy else 503, dumps=lambda data: json.dumps(data, default=str))

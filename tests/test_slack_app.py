@@ -1,0 +1,303 @@
+"""End to end on 127.0.0.1: signed Slack events into the real Bolt app and pipeline, replies into a fake Slack API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from bot.pipeline import IncomingMessage, Pipeline
+from bot.settings import Settings, load_settings
+from bot.slack.app import build_app
+from bot.slack.inflight import InflightTasks
+from bot.slack.server import SlackService
+from knowledge.db import Database
+from tests.fake_slack import (
+    APP_TOKEN,
+    BOT_ID,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    FakeSlack,
+    SlackCall,
+    dm_event,
+    event_callback,
+    mention_event,
+    signed_headers,
+    socket_envelope,
+)
+from tests.fake_openai import FakeOpenAI, Reply, sensible_reply
+from tests.slack_stack import SIGNING_SECRET, open_pipeline
+
+QUESTION = "how much is Orbit Pro per seat?"
+
+
+@dataclass
+class Stack:
+    fake: FakeSlack
+    service: SlackService
+    settings: Settings
+    db: Database
+    pipeline: Pipeline
+    http: aiohttp.ClientSession
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.service.port}/slack/events"
+
+    async def post_event(self, body: dict | str, *, retry_num: int | None = None, secret: str = SIGNING_SECRET,
+                         timestamp: int | None = None) -> int:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        headers = signed_headers(raw, secret, timestamp=timestamp)
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        async with self.http.post(self.events_url, data=raw, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def expected_answer(self, question: str) -> str:
+        """What the pipeline answers `question` with outside Slack (a fresh thread, so no memory)."""
+        reply = await self.pipeline.handle(IncomingMessage(text=question, thread_key=f"shell:{time.time_ns()}",
+                                                           source="shell"))
+        assert not reply.failed and reply.mrkdwn
+        return reply.mrkdwn
+
+
+async def start_stack(fake: FakeSlack, settings: Settings, db: Database, pipeline: Pipeline,
+                      http: aiohttp.ClientSession) -> Stack:
+    inflight = InflightTasks()
+    app = build_app(settings, pipeline, db, inflight=inflight)
+    service = SlackService(app, inflight, host="127.0.0.1", port=0,
+                           app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None)
+    await service.start()
+    return Stack(fake, service, settings, db, pipeline, http)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def stack(fake_slack: FakeSlack) -> AsyncIterator[Stack]:
+    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                             slack_api_url=fake_slack.api_url)
+    async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
+        running = await start_stack(fake_slack, settings, db, pipeline, http)
+        yield running
+        await running.service.shutdown(grace_s=5)
+
+
+async def settle(stack: Stack, marker_ts: str) -> None:
+    """Barrier: send one more answerable event and wait for its reply, so earlier events are done too."""
+    assert await stack.post_event(event_callback(mention_event("help", ts=marker_ts), event_id=f"Ev{marker_ts}")) == 200
+    await stack.fake.wait_for(lambda fake: any(c.body.get("thread_ts") == marker_ts for c in fake.replies()))
+    await asyncio.sleep(0.1)
+
+
+def replies_in(fake: FakeSlack, thread_ts: str) -> list[SlackCall]:
+    return [call for call in fake.replies() if call.body.get("thread_ts") == thread_ts]
+
+
+async def test_a_mention_gets_exactly_one_answer_in_its_thread(stack: Stack) -> None:
+    event = mention_event(QUESTION, channel="C0SALES", ts="1712345678.000100")
+    assert await stack.post_event(event_callback(event, event_id="EvMention1")) == 200
+    [reply] = await stack.fake.wait_for_calls("chat.postMessage")
+    assert reply.body["channel"] == "C0SALES"
+    assert reply.body["thread_ts"] == "1712345678.000100"
+    assert reply.body["text"] == await stack.expected_answer(QUESTION)
+    assert reply.token == BOT_TOKEN
+    await settle(stack, "1712345999.000001")
+    assert len(replies_in(stack.fake, "1712345678.000100")) == 1
+
+
+async def test_a_mention_inside_a_thread_is_answered_in_that_thread(stack: Stack) -> None:
+    event = mention_event(QUESTION, ts="1712345700.000500", thread_ts="1712345600.000100")
+    assert await stack.post_event(event_callback(event, event_id="EvThreaded")) == 200
+    [reply] = await stack.fake.wait_for_calls("chat.postMessage")
+    assert reply.body["thread_ts"] == "1712345600.000100"
+
+
+async def test_a_direct_message_gets_exactly_one_answer(stack: Stack) -> None:
+    event = dm_event(QUESTION, channel="D0ALICE", ts="1712345679.000200")
+    assert await stack.post_event(event_callback(event, event_id="EvDm1")) == 200
+    [reply] = await stack.fake.wait_for_calls("chat.postMessage")
+    assert reply.body["channel"] == "D0ALICE"
+    assert reply.body["thread_ts"] == "1712345679.000200"
+    assert reply.body["text"] == await stack.expected_answer(QUESTION)
+
+
+async def test_a_redelivered_event_is_answered_once(stack: Stack) -> None:
+    body = event_callback(mention_event(QUESTION, ts="1712345800.000100"), event_id="EvRetried")
+    statuses = [await stack.post_event(body)]
+    statuses += [await stack.post_event(body, retry_num=n) for n in (1, 2)]
+    assert statuses == [200, 200, 200]
+    await stack.fake.wait_for_calls("chat.postMessage")
+    await settle(stack, "1712345999.000002")
+    assert len(replies_in(stack.fake, "1712345800.000100")) == 1
+    with stack.db.engine.connect() as connection:
+        claimed = connection.execute(text("SELECT count(*) FROM processedevent WHERE event_id = 'EvRetried'"))
+        assert claimed.scalar_one() == 1
+
+
+async def test_a_redelivery_after_a_restart_is_not_answered_again(stack: Stack) -> None:
+    body = event_callback(mention_event(QUESTION, ts="1712345810.000100"), event_id="EvRestart")
+    assert await stack.post_event(body) == 200
+    await stack.fake.wait_for_calls("chat.postMessage")
+    await stack.service.shutdown(grace_s=5)
+
+    restarted = await start_stack(stack.fake, stack.settings, stack.db, stack.pipeline, stack.http)
+    stack.service = restarted.service
+    assert await stack.post_event(body, retry_num=1) == 200
+    await settle(stack, "1712345999.000003")
+    assert len(replies_in(stack.fake, "1712345810.000100")) == 1
+
+
+async def test_requests_that_slack_did_not_sign_are_refused(stack: Stack) -> None:
+    body = event_callback(mention_event(QUESTION, ts="1712345820.000100"), event_id="EvForged")
+    assert await stack.post_event(body, secret="not-the-signing-secret") == 401
+    assert await stack.post_event(body, timestamp=int(time.time()) - 6 * 60) == 401
+    await settle(stack, "1712345999.000004")
+    assert replies_in(stack.fake, "1712345820.000100") == []
+
+
+async def test_a_malformed_body_is_refused_and_the_server_stays_healthy(stack: Stack) -> None:
+    status = await stack.post_event('{"type": "event_callback", "event": {')
+    assert 400 <= status < 500
+    async with stack.http.get(f"http://127.0.0.1:{stack.service.port}/healthz") as response:
+        assert response.status == 200
+    await settle(stack, "1712345999.000005")
+
+
+@pytest.mark.parametrize("event", [
+    dm_event("a bot speaking", bot_id="B0OTHER", subtype="bot_message", ts="1712345830.000001"),
+    dm_event("pitcrew's own message", user=BOT_USER_ID, bot_id=BOT_ID, ts="1712345830.000002"),
+    {"type": "message", "subtype": "message_changed", "channel": "D0ALICE", "channel_type": "im",
+     "ts": "1712345830.000003", "message": {"type": "message", "user": "U0ALICE", "text": "edited", "ts": "1.0"}},
+    {"type": "message", "subtype": "message_deleted", "channel": "D0ALICE", "channel_type": "im",
+     "ts": "1712345830.000004", "deleted_ts": "1.0"},
+    {"type": "message", "subtype": "channel_join", "channel": "C0SALES", "channel_type": "channel",
+     "user": "U0BOB", "text": "<@U0BOB> has joined the channel", "ts": "1712345830.000005"},
+    {"type": "member_joined_channel", "user": "U0BOB", "channel": "C0SALES", "event_ts": "1712345830.000006"},
+    {"type": "reaction_added", "user": "U0BOB", "reaction": "tada", "event_ts": "1712345830.000007"},
+    mention_event("from another bot", ts="1712345830.000008") | {"bot_id": "B0OTHER"},
+], ids=["other-bot", "own-message", "edited", "deleted", "join", "member-joined", "unsubscribed-type",
+        "bot-mention"])
+async def test_events_pitcrew_does_not_answer_are_acknowledged_without_reply(stack: Stack, event: dict) -> None:
+    assert await stack.post_event(event_callback(event, event_id=f"EvIgnored{event.get('ts', 'x')}")) == 200
+    await settle(stack, "1712345999.000006")
+    assert len(stack.fake.replies()) == 1  # only the barrier's
+
+
+async def test_a_rate_limited_reply_arrives_after_retry_after(stack: Stack) -> None:
+    await settle(stack, "1712345999.000007")  # auth.test done; now only the reply is measured
+    stack.fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345840.000100"),
+                                                 event_id="EvLimited")) == 200
+    await stack.fake.wait_for(lambda fake: len(replies_in(fake, "1712345840.000100")) == 2, timeout=5)
+    refused, delivered = replies_in(stack.fake, "1712345840.000100")
+    assert refused.answered_status == 429 and delivered.answered_status == 200
+    assert delivered.at - refused.at >= 1.0
+    assert delivered.body["text"] == await stack.expected_answer(QUESTION)
+
+
+async def test_shutdown_lets_a_reply_in_flight_finish(stack: Stack) -> None:
+    await settle(stack, "1712345999.000008")
+    stack.fake.method_delay_s = 0.5  # Slack is slow to take the reply
+    assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345860.000100"),
+                                                 event_id="EvDrain")) == 200
+    await asyncio.sleep(0.1)
+    assert await stack.service.shutdown(grace_s=5) == 0
+    [reply] = replies_in(stack.fake, "1712345860.000100")
+    assert reply.body["text"] == await stack.expected_answer(QUESTION)
+
+
+async def test_shutdown_cancels_replies_still_running_after_the_grace_period(stack: Stack) -> None:
+    await settle(stack, "1712345999.000009")
+    stack.fake.method_delay_s = 1.5
+    assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345870.000100"),
+                                                 event_id="EvTooSlow")) == 200
+    await asyncio.sleep(0.1)
+    started = time.perf_counter()
+    assert await stack.service.shutdown(grace_s=0.2) == 1
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_socket_mode_envelopes_are_acknowledged_and_answered(fake_slack: FakeSlack) -> None:
+    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake_slack.api_url)
+    async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
+        running = await start_stack(fake_slack, settings, db, pipeline, http)
+        try:
+            await fake_slack.wait_connected()
+            [opened] = fake_slack.calls_of("apps.connections.open")
+            assert opened.token == APP_TOKEN
+            body = event_callback(mention_event(QUESTION, ts="1712345850.000100"), event_id="EvSocket")
+            await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-1"))
+            assert await fake_slack.wait_for_ack("env-1") == {"envelope_id": "env-1"}
+            [reply] = await fake_slack.wait_for_calls("chat.postMessage")
+            assert reply.body["thread_ts"] == "1712345850.000100"
+            assert reply.body["text"] == await running.expected_answer(QUESTION)
+            # Slack redelivers an envelope it thinks was lost: acknowledged again, not answered again.
+            await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-2", retry_attempt=1))
+            await fake_slack.wait_for_ack("env-2")
+            await asyncio.sleep(0.3)
+            assert len(fake_slack.replies()) == 1
+        finally:
+            await running.service.shutdown(grace_s=5)
+
+
+LLM_ANSWER = "Orbit **Pro** costs $99 per seat per month, with 20% off when billed annually. " * 8
+
+
+def slow_llm_answer(body: dict) -> Reply:
+    """Intent validations answered at once; the written answer starts after 0.6 s, then streams word by word."""
+    if (body.get("response_format") or {}).get("type") == "json_schema":
+        return sensible_reply(body)  # type: ignore[return-value]
+    return Reply(LLM_ANSWER, delay_s=0.6, chunk_delay_s=0.001)
+
+
+def streamed_text(fake: FakeSlack) -> str:
+    return "".join(chunk["text"] for method in ("chat.startStream", "chat.appendStream", "chat.stopStream")
+                   for call in fake.calls_of(method) for chunk in call.body.get("chunks", [])
+                   if chunk.get("type") == "markdown_text")
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
+async def test_a_slow_llm_answer_shows_a_status_then_arrives_in_the_thread(fake_slack: FakeSlack,
+                                                                             streaming: bool) -> None:
+    async with FakeOpenAI(responder=slow_llm_answer) as llm:
+        settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                                 slack_api_url=fake_slack.api_url, streaming=streaming, **llm.settings_overrides())
+        async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
+            running = await start_stack(fake_slack, settings, db, pipeline, http)
+            try:
+                await settle(running, "1712345999.000010")  # warm: auth.test done, so timing is the reply's own
+                posted = time.perf_counter()
+                assert await running.post_event(event_callback(mention_event(QUESTION, ts="1712345880.000100"),
+                                                               event_id="EvSlowLlm")) == 200
+                [status] = await fake_slack.wait_for_calls("assistant.threads.setStatus", timeout=5)
+                assert status.at - posted < 0.5
+                assert status.body["channel_id"] == "C0SALES" and status.body["thread_ts"] == "1712345880.000100"
+                if streaming:
+                    [stop] = await fake_slack.wait_for_calls("chat.stopStream", timeout=10)
+                    [start] = fake_slack.calls_of("chat.startStream")
+                    assert start.body["thread_ts"] == "1712345880.000100"
+                    assert start.body["recipient_user_id"] == "U0ALICE"
+                    assert streamed_text(fake_slack).strip() == LLM_ANSWER.strip()
+                    await asyncio.sleep(0.1)
+                    assert replies_in(fake_slack, "1712345880.000100") == []
+                else:
+                    await fake_slack.wait_for(lambda fake: replies_in(fake, "1712345880.000100"), timeout=10)
+                    [reply] = replies_in(fake_slack, "1712345880.000100")
+                    assert "*Pro*" in reply.body["text"] and "**Pro**" not in reply.body["text"]
+                    assert fake_slack.calls_of("chat.startStream") == []
+            finally:
+                await running.service.shutdown(grace_s=5)
