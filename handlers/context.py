@@ -53,6 +53,7 @@ class HandlerContext:
     prompt_version: str
     now: datetime  # naive UTC
     sink: ChunkSink | None = None
+    follow_up: bool = False  # the message continues the previous turn ("and what about Enterprise?")
 
     @property
     def llm_ready(self) -> bool:

@@ -1,15 +1,16 @@
 """product_question: plans, prices, features, integrations, limits, compliance, add-ons, FAQ.
 
 The product comes from the snapshot (one query). With the LLM available the answer is written
-from the snapshot's precomputed prompt; without it, `compose_answer` picks the facts that answer
-the question asked (a price, whether a feature is in a plan, a limit, a comparison table...).
+from the snapshot's precomputed prompt; without it, from the snapshot facts that answer the question
+asked: `_aspect` finds what it asks (a price, whether a feature is in a plan, a limit, a comparison...)
+and `_render` writes just that. A follow-up naming only a plan asks the previous question's aspect.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from handlers import llm_text, prompts
@@ -74,14 +75,18 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if view is None:
         return _no_product(ctx, entities.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None)
-    facts: dict[str, Any] = {"snapshot_path": view.path, "context": context}
     if unknown_plan:
-        return HandlerResult.from_marked(_unknown_plan(ctx, view, unknown_plan), **facts)
+        return HandlerResult.from_marked(_unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path, context=context)
+    previous = ctx.memory.aspect if ctx.follow_up and ctx.memory.product == view.slug else None
+    aspect, items = _aspect(ctx.text, view, asked_plans)
+    if aspect is None and previous:
+        aspect, items = previous, _items_named(previous, view)
+    facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
     written = await llm_text.write(
         ctx,
         system=prompts.PRODUCT_ANSWER + view.prompt,
-        user=_llm_question(ctx.text, asked_plans),
+        user=_llm_question(ctx.text, asked_plans, previous),
         kind="answer",
         cache_key={
             "question": ctx.decision.normalized_text,
@@ -90,6 +95,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                 **entities.as_json(),
                 "product_slug": view.slug,
                 "asked_plans": [plan["slug"] for plan in asked_plans],
+                "follows_up": previous,
             },
             "snapshot_version": view.version,
             "prompt_version": ctx.prompt_version,
@@ -97,9 +103,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     )
     if written is not None:
         return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
-    answer = compose_answer(ctx.text, view, asked_plans)
-    unknown = _unknown_names(ctx, view) if not asked_plans and not entities.product else []
-    if unknown and not _match_items(ctx.text, view):
+    answer = _render(aspect, items, ctx.text, view, asked_plans)
+    unknown = _unknown_names(ctx, view) if not asked_plans and not entities.product and not items else []
+    if unknown:
         close = suggest_products(ctx.db, unknown[0])
         note = f"I don't know a product or plan called {bold(unknown[0])}."
         if close:
@@ -189,10 +195,12 @@ def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> lis
     return merged
 
 
-def _llm_question(text: str, asked_plans: Sequence[PlanEntry]) -> str:
+def _llm_question(text: str, asked_plans: Sequence[PlanEntry], previous_aspect: str | None) -> str:
     question = f"Question: {clean(text)}"
     if asked_plans:
         question += "\n(Plans this question is about: " + ", ".join(p["name"] for p in asked_plans) + ")"
+    if previous_aspect:
+        question += f"\n(It follows up a question about: {previous_aspect.removeprefix('item:').replace(':', ' ')})"
     return question
 
 
@@ -226,31 +234,58 @@ def _unknown_plan(ctx: HandlerContext, view: ProductView, name: str) -> str:
 # --- the deterministic answer --------------------------------------------------------------------
 
 
-def compose_answer(question: str, view: ProductView, asked_plans: Sequence[PlanEntry]) -> str:
-    """The reply (marked text) built from the snapshot facts that answer `question`."""
+def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[str | None, list[Item]]:
+    """What the question asks about: compare, item:..., price, addons, integrations, compliance, limits,
+    features; None when it names only a product or plan."""
     payload = view.payload
     lowered = question.lower()
-    plans = list(asked_plans)
     comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered)
-
     if comparing and len(plans) >= 2:
-        return _comparison(view, plans[:3])
+        return "compare", []
     items = _match_items(question, view)
     if items:
-        return "\n\n".join(_describe_item(view, item, plans) for item in items)
+        return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:
-        return _comparison(view, plans or payload["plans"])
+        return "compare", []
     if _PRICE.search(lowered):
-        return _prices(view, plans)
+        return "price", []
     if _ADDON.search(lowered) and payload["addons"]:
-        return _list_addons(view)
-    if _INTEGRATIONS.search(lowered) and (payload["integrations"] or _asks_about_unknown(question, payload)):
-        return _list_integrations(view, question)
+        return "addons", []
+    if _INTEGRATIONS.search(lowered):
+        return "integrations", []
     if _COMPLIANCE.search(lowered) and payload["compliance"]:
-        return _list_compliance(view)
+        return "compliance", []
     if plans and _LIMITS.search(lowered):
-        return "\n\n".join(_plan_limits(view, plan) for plan in plans)
+        return "limits", []
     if plans and _LIST_FEATURES.search(lowered):
+        return "features", []
+    return None, []
+
+
+def _items_named(aspect: str, view: ProductView) -> list[Item]:
+    """The catalog item an `item:kind:name` aspect refers to, in this product (none if it lacks it)."""
+    _, kind, name = (aspect.split(":", 2) + ["", ""])[:3]
+    items, _ = _item_index(view)
+    return [Item(i.kind, i.name, i.entry, 0.0) for i in items if i.kind == kind and i.name == name][:1]
+
+
+def _render(aspect: str | None, items: list[Item], question: str, view: ProductView, plans: list[PlanEntry]) -> str:
+    payload = view.payload
+    if aspect == "compare":
+        return _comparison(view, plans[:3] if len(plans) >= 2 else payload["plans"])
+    if items:
+        return "\n\n".join(_describe_item(view, item, plans) for item in items)
+    if aspect == "price":
+        return _prices(view, plans)
+    if aspect == "addons":
+        return _list_addons(view)
+    if aspect == "integrations" and (payload["integrations"] or _asks_about_unknown(question, payload)):
+        return _list_integrations(view, question)
+    if aspect == "compliance":
+        return _list_compliance(view)
+    if aspect == "limits" and plans:
+        return "\n\n".join(_plan_limits(view, plan) for plan in plans)
+    if aspect == "features" and plans:
         return "\n\n".join(_plan_features(view, plan) for plan in plans)
     if plans:
         return "\n\n".join(_plan_overview(view, plan) for plan in plans)

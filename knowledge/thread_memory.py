@@ -26,6 +26,9 @@ class TurnContext:
     account: str | None = None
     meeting_id: int | None = None
     person: str | None = None
+    # What a product question asked ("price", "limits", "item:feature:Audit logs"...), so that
+    # "and what about Enterprise?" asks the same of another plan.
+    aspect: str | None = None
 
     def follow(self, new: TurnContext) -> TurnContext:
         """The context of a follow-up naming `new`: named fields win, the rest is inherited.
@@ -38,7 +41,7 @@ class TurnContext:
             merged = replace(merged, product=new.product, plan=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
-        for name in ("plan", "meeting_id", "person"):
+        for name in ("plan", "meeting_id", "person", "aspect"):
             value = getattr(new, name)
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
@@ -65,6 +68,7 @@ class TurnContext:
             account=_str_or_none(data.get("account")),
             meeting_id=meeting_id if isinstance(meeting_id, int) and not isinstance(meeting_id, bool) else None,
             person=_str_or_none(data.get("person")),
+            aspect=_str_or_none(data.get("aspect")),
         )
 
 

@@ -80,8 +80,22 @@ async def test_a_follow_up_inherits_the_product_and_names_another_plan(offline: 
     assert price_of(demo_db, "Pro") in first.plain
     assert follow.handler == "product_question"
     assert "Enterprise" in follow.plain and price_of(demo_db, "Enterprise") in follow.plain
+    assert "Limits" not in follow.plain  # the same question (the price) about another plan, not a dump
     compare = await ask(offline, "compare it with Pro", thread="shell:one")
     assert "```" in compare.mrkdwn and "Enterprise" in compare.plain and "Pro" in compare.plain
+
+
+async def test_a_follow_up_naming_a_plan_asks_the_previous_question_of_it(offline: Pipeline, demo_db: Database) -> None:
+    view = read_product(demo_db, None)
+    assert view is not None
+    sso = next(f for f in view.payload["features"] if "single sign-on" in f["name"].lower())
+    slugs = {p["name"]: p["slug"] for p in view.payload["plans"]}
+    await ask(offline, "does the Team plan include SSO?", thread="shell:two")
+    for plan in ("Enterprise", "Starter"):
+        reply = await ask(offline, f"and {plan}?", thread="shell:two")
+        assert reply.handler == "product_question"
+        assert reply.plain.startswith("Yes" if slugs[plan] in sso["plans"] else "No"), reply.plain
+        assert plan in reply.plain.splitlines()[0]
 
 
 async def test_threads_do_not_share_memory(offline: Pipeline) -> None:

@@ -73,7 +73,7 @@ def test_naming_another_account_drops_its_meeting_and_person() -> None:
 
 
 def test_context_json_round_trips_and_tolerates_garbage() -> None:
-    context = TurnContext(product="orbit", plan="Pro", account="Acme", meeting_id=3, person="Jane")
+    context = TurnContext(product="orbit", plan="Pro", account="Acme", meeting_id=3, person="Jane", aspect="price")
     assert TurnContext.from_json(context.to_json()) == context
     assert TurnContext.from_json("not json") == TurnContext()
     assert TurnContext.from_json('["a"]') == TurnContext()

@@ -164,6 +164,7 @@ class Pipeline:
                 prompt_version=self.prompt_version,
                 now=now,
                 sink=sink,
+                follow_up=follow_up,
             )
             result: HandlerResult = await handler.handle(context)
             named = TurnContext(
