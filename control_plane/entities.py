@@ -17,6 +17,7 @@ from control_plane.time_ranges import WEEKDAYS, parse_time_range
 from knowledge.vocabulary import Vocabulary
 
 MAX_TOPIC_CHARS = 100
+MAX_SCAN_CHARS = 1000  # names are looked for in the opening of a message, like intents
 _MAX_NAME_WORDS = 5
 
 _TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
@@ -105,16 +106,16 @@ class _NameIndex:
 
     def __init__(self) -> None:
         self._names: dict[str, list[_Name]] = {}
-        self.max_words = 1
+        self._widths: dict[str, int] = {}  # first word -> the most words a name starting with it has
 
     def add(self, alias: str, name: _Name) -> None:
         key = _key(alias)
         if not key or len(key) < 2:
             return
-        words = key.count(" ") + 1
-        if words > _MAX_NAME_WORDS:
+        words = key.split(" ")
+        if len(words) > _MAX_NAME_WORDS:
             return
-        self.max_words = max(self.max_words, words)
+        self._widths[words[0]] = max(self._widths.get(words[0], 0), len(words))
         entries = self._names.setdefault(key, [])
         if name not in entries:
             entries.append(name)
@@ -124,16 +125,20 @@ class _NameIndex:
 
     def find(self, lowered: str) -> list[_Found]:
         """Non-overlapping matches, longest first at each position, left to right."""
-        tokens = [(m.start(), m.end(), m.group().removesuffix("'s")) for m in _TOKEN.finditer(lowered)]
+        matches = list(_TOKEN.finditer(lowered))
+        words = [m.group().removesuffix("'s") for m in matches]
         found: list[_Found] = []
-        index = 0
-        while index < len(tokens):
-            for width in range(min(self.max_words, len(tokens) - index), 0, -1):
-                key = tokens[index][2] if width == 1 else " ".join(t[2] for t in tokens[index : index + width])
-                names = self._names.get(key)
+        index, count = 0, len(words)
+        while index < count:
+            widest = self._widths.get(words[index])
+            if widest is None:  # most words start no name: one dictionary lookup
+                index += 1
+                continue
+            for width in range(min(widest, count - index), 0, -1):
+                names = self._names.get(" ".join(words[index : index + width]))
                 if names:
-                    after = tuple(t[2] for t in tokens[index + width : index + width + 2])
-                    found.append(_Found(tokens[index][0], tokens[index + width - 1][1], tuple(names), after))
+                    after = tuple(words[index + width : index + width + 2])
+                    found.append(_Found(matches[index].start(), matches[index + width - 1].end(), tuple(names), after))
                     index += width
                     break
             else:
@@ -195,6 +200,8 @@ class EntityExtractor:
     # Extraction ----------------------------------------------------------------------------------------
 
     def extract(self, text: NormalizedText, intent: Intent, now: datetime) -> Entities:
+        if len(text.clean) > MAX_SCAN_CHARS:
+            text = NormalizedText(text.clean[:MAX_SCAN_CHARS], text.lowered[:MAX_SCAN_CHARS])
         lowered = text.lowered
         found = self._index.find(lowered)
         account = next((n.canonical for f in found for n in f.names if n.kind == "account"), None)
@@ -234,7 +241,7 @@ class EntityExtractor:
         return match.start > 0 and text.clean[match.start].isupper()
 
     def _person(self, text: NormalizedText, found: list[_Found], intent: Intent) -> str | None:
-        email = _EMAIL.search(text.clean)
+        email = _EMAIL.search(text.clean) if "@" in text.clean else None
         if email:
             return email.group().lower()
         if intent is Intent.DRAFT_EMAIL:

@@ -22,7 +22,6 @@ _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 _FORMATTING = re.compile(r"`+|(?<!\w)[*_~]+(?=\w)|(?<=\w)[*_~]+(?!\w)")
 _REPEATED_PUNCTUATION = re.compile(r"([!?.,;:\-])\1+")
 _LEADING_HANDLE = re.compile(r"^(?:@[\w.-]{1,80}[,:]?\s+)+")
-_WHITESPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
 
 
@@ -55,6 +54,7 @@ def _lower_same_length(text: str) -> str:
 
 def normalize(text: str) -> NormalizedText:
     """Normalize a raw Slack or shell message; never raises for any string."""
+    # Each pass runs only when its trigger character is present: this is on every message's path.
     text = text[:MAX_INPUT_CHARS]
     if "<" in text:
         text = _SLACK_MARKUP.sub(_resolve_markup, text)
@@ -63,11 +63,14 @@ def normalize(text: str) -> NormalizedText:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
         text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub(" ", text)
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
     if ":" in text:
         text = _EMOJI_CODE.sub(" ", text)
-    text = _FORMATTING.sub("", text)
+    if "`" in text or "*" in text or "_" in text or "~" in text:
+        text = _FORMATTING.sub("", text)
     text = _REPEATED_PUNCTUATION.sub(r"\1", text)
-    text = _WHITESPACE.sub(" ", text).strip()
-    text = _LEADING_HANDLE.sub("", text)
+    text = " ".join(text.split())
+    if text.startswith("@"):
+        text = _LEADING_HANDLE.sub("", text)
     return NormalizedText(clean=text, lowered=_lower_same_length(text))

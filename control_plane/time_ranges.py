@@ -24,6 +24,11 @@ _TIME_EXPRESSION = re.compile(
 )
 
 
+# Every time expression contains one of these.
+_HINTS = ("day", "week", "month", "quarter", "year", "recent", "late", "night", "morning", "afternoon", "evening",
+          "q1", "q2", "q3", "q4")
+
+
 def naive_utc(moment: datetime) -> datetime:
     """`moment` in UTC without tzinfo (a naive datetime is taken to be UTC already)."""
     if moment.tzinfo is not None:
@@ -33,6 +38,8 @@ def naive_utc(moment: datetime) -> datetime:
 
 def parse_time_range(lowered: str, now: datetime) -> TimeRange | None:
     """The first time expression in lower-case text as a half-open [start, end) range, or None."""
+    if not any(hint in lowered for hint in _HINTS):  # most messages name no time: skip the big regex
+        return None
     match = _TIME_EXPRESSION.search(lowered)
     if match is None:
         return None

@@ -1,0 +1,107 @@
+"""A literal prefilter for the patterns: one scan of the text tells which patterns could possibly match.
+
+Python's `re` tries every alternative at every position, so searching ~150 patterns costs far more
+than the 50 µs a message may take. Nearly every pattern needs some literal text to match ("price",
+"calls", "summar"...). Those literals are read from the regex's parse tree, joined into one
+trie-shaped regex and found in a single pass; a pattern runs only when one of its literals is present.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+try:
+    from re import _constants as _c
+    from re import _parser as _sre_parser
+except ImportError:  # pragma: no cover - other Python versions: no prefilter, every pattern runs
+    _sre_parser = None  # type: ignore[assignment]
+    _c = None  # type: ignore[assignment]
+
+MIN_LITERAL_CHARS = 2  # a one-character literal selects nothing
+
+
+def required_literals(regex: str) -> tuple[frozenset[str], ...]:
+    """Sets of literals a match of `regex` must contain: one literal of every set (no sets: always try it)."""
+    if _sre_parser is None:
+        return ()
+    try:
+        found = _requirements(_sre_parser.parse(regex))
+    except Exception:  # an unusual construct: no prefilter for this pattern, it always runs
+        return ()
+    return tuple(frozenset(group) for group in found if min(len(literal) for literal in group) >= MIN_LITERAL_CHARS)
+
+
+def _requirements(items: Any) -> list[set[str]]:
+    """Every literal set one sequence needs: its literal runs, and what its groups and branches need."""
+    needed: list[set[str]] = []
+    run: list[str] = []
+    for op, arg in items:
+        if op is _c.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            needed.append({"".join(run)})
+            run = []
+        if op is _c.SUBPATTERN:
+            if not arg[1] & _c.SRE_FLAG_IGNORECASE:  # a case-insensitive group needs no particular case
+                needed.extend(_requirements(arg[-1]))
+        elif op is _c.BRANCH:
+            # One branch or another: each branch's most selective set, joined.
+            choices = [_most_selective(_requirements(branch)) for branch in arg[1]]
+            if all(choices):
+                needed.append(set().union(*choices))  # type: ignore[arg-type]
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and arg[0] >= 1:
+            needed.extend(_requirements(arg[2]))
+    if run:
+        needed.append({"".join(run)})
+    return needed
+
+
+def _most_selective(groups: list[set[str]]) -> set[str] | None:
+    """Longer literals first (rarer in text), then fewer of them."""
+    return max(groups, key=lambda g: (min(len(literal) for literal in g), -len(g)), default=None)
+
+
+class LiteralScanner:
+    """Finds which of a fixed set of literals occur in a text, in one regex pass."""
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        words = sorted(set(literals))
+        self._findall = re.compile("(?=(" + _trie_regex(words) + "))").findall if words else None
+        # The scan reports the longest literal starting at each position; shorter ones starting
+        # there too are its prefixes.
+        self.prefixes = {word: frozenset(w for w in words if word.startswith(w)) for word in words}
+
+    def longest(self, text: str) -> set[str]:
+        """The longest literal starting at each position where one starts."""
+        return set(self._findall(text)) if self._findall is not None else set()
+
+    def present(self, text: str) -> set[str]:
+        """Every literal that occurs in `text`."""
+        found: set[str] = set()
+        for word in self.longest(text):
+            found |= self.prefixes[word]
+        return found
+
+
+def _trie_regex(words: list[str]) -> str:
+    """An alternation shaped like a trie ("pric(?:e|ing)"): `re` walks it character by character."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = "|".join(branches)
+        if "" in node:
+            return f"(?:{body})?"  # tried longest first, then the word ending here
+        return branches[0] if len(branches) == 1 else f"(?:{body})"
+
+    return emit(trie)
