@@ -72,7 +72,8 @@ class LiteralScanner:
         self._findall = re.compile("(?=(" + _trie_regex(words) + "))").findall if words else None
         # The scan reports the longest literal starting at each position; shorter ones starting
         # there too are its prefixes.
-        self.prefixes = {word: frozenset(w for w in words if word.startswith(w)) for word in words}
+        known = set(words)
+        self.prefixes = {word: frozenset(word[:n] for n in range(1, len(word) + 1) if word[:n] in known) for word in words}
 
     def longest(self, text: str) -> set[str]:
         """The longest literal starting at each position where one starts."""

@@ -255,6 +255,12 @@ def test_nothing_fits_means_unknown_below_the_threshold(demo_vocabulary: Vocabul
     assert (decision.intent, decision.confidence, decision.llm_validation) == (Intent.UNKNOWN, 0.0, "unavailable")
 
 
+@pytest.fixture(scope="module")
+def shared_plane(demo_vocabulary: Vocabulary) -> ControlPlane:  # noqa: F811
+    """One offline plane for the property tests (hypothesis runs many examples per test)."""
+    return offline_plane(demo_vocabulary)
+
+
 # Words the patterns look for, to build near-misses that make a backtracking regex explode.
 TRIGGER_WORDS = ["calls", "call", "search", "find", "summary", "recap", "email", "draft", "plan", "price",
                  "the", "a", "of", "with", "about", "what", "did", "how", "much", "-", "'s", "?", "!", ".", " ", "  "]
@@ -266,17 +272,15 @@ TRIGGER_WORDS = ["calls", "call", "search", "find", "summary", "recap", "email",
     repeat=st.integers(min_value=1, max_value=400),
     tail=st.text(alphabet=string.printable, max_size=30),
 )
-def test_long_adversarial_strings_stay_fast(demo_vocabulary: Vocabulary, words: list[str], repeat: int, tail: str) -> None:  # noqa: F811
+def test_long_adversarial_strings_stay_fast(shared_plane: ControlPlane, words: list[str], repeat: int, tail: str) -> None:
     text = (" ".join(words) * repeat)[:40_000] + tail
-    decision = _PLANES.setdefault("plane", offline_plane(demo_vocabulary)).classify(text, NOW)
+    decision = shared_plane.classify(text, NOW)
     assert decision.intent in Intent
 
 
 @settings(max_examples=150, deadline=timedelta(seconds=2))
 @given(text=st.text(max_size=2000))
-def test_any_text_gets_a_decision(demo_vocabulary: Vocabulary, text: str) -> None:  # noqa: F811
-    decision = _PLANES.setdefault("plane", offline_plane(demo_vocabulary)).classify(text, NOW)
+def test_any_text_gets_a_decision(shared_plane: ControlPlane, text: str) -> None:
+    decision = shared_plane.classify(text, NOW)
     assert decision.intent in Intent and 0.0 <= decision.confidence <= 1.0
 
-
-_PLANES: dict[str, ControlPlane] = {}
