@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnClause, Connection, Integer, String, TextClause, column, text
 
 from knowledge.db import Database
 from knowledge.snapshot_prompt import render_prompt
@@ -47,27 +47,48 @@ class ProductView:
 # Module-level constructs: SQLAlchemy compiles each once and reuses it from its statement cache.
 # A name shared by several products resolves to a product name before a plan name, then to the
 # primary product (rank 0), then to the oldest product.
+# Typed result columns let SQLAlchemy cache the result metadata along with the compiled statement.
+def _snapshot_columns() -> list[ColumnClause[Any]]:
+    names = ("slug", "name", "version", "payload", "prompt")
+    return [column(name, Integer if name == "version" else String) for name in names]
+
+
 _FAST_BY_ALIAS = text(
     "SELECT s.slug, s.name, s.version, s.payload, s.prompt, a.kind"
     " FROM snapshotalias AS a JOIN productsnapshot AS s ON s.product_id = a.product_id"
     " WHERE a.alias = :alias ORDER BY a.kind <> 'product', a.rank, a.product_id LIMIT 1"
-)
+).columns(*_snapshot_columns(), column("kind", String))
 _FAST_PRIMARY = text(
     "SELECT p.id, s.slug, s.name, s.version, s.payload, s.prompt"
     " FROM product AS p LEFT JOIN productsnapshot AS s ON s.product_id = p.id"
     " ORDER BY p.is_primary DESC, p.id LIMIT 1"
-)
-# The slow lookup compares with the same normalization the aliases were written with.
-_SLOW_BY_NAME = text(
-    "SELECT product_id, kind FROM ("
-    " SELECT id AS product_id, 'product' AS kind, is_primary FROM product"
-    " WHERE pitcrew_alias(slug) = :alias OR pitcrew_alias(name) = :alias"
-    " UNION ALL"
-    " SELECT plan.product_id, 'plan', product.is_primary FROM plan JOIN product ON product.id = plan.product_id"
-    " WHERE pitcrew_alias(plan.name) = :alias"
-    ") ORDER BY kind <> 'product', is_primary DESC, product_id LIMIT 1"
-)
+).columns(column("id", Integer), *_snapshot_columns())
+# The slow path serves products that have no snapshot yet: the catalog's products minus the snapshots.
 _STORED_VERSION = text("SELECT version, payload FROM productsnapshot WHERE product_id = :product_id")
+_ANY_UNBUILT = text(
+    "SELECT EXISTS (SELECT 1 FROM product AS p"
+    " WHERE NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id))"
+)
+
+
+def _slow_by_name(fold: str) -> TextClause:
+    """Find an unbuilt product by name, slug or plan name, with `fold` (a SQL function) normalizing names."""
+    return text(
+        "WITH unbuilt AS MATERIALIZED (SELECT p.id, p.slug, p.name, p.is_primary FROM product AS p"
+        " WHERE NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id))"
+        " SELECT product_id, kind FROM ("
+        f" SELECT id AS product_id, 'product' AS kind, is_primary FROM unbuilt"
+        f" WHERE {fold}(slug) = :alias OR {fold}(name) = :alias"
+        " UNION ALL"
+        " SELECT plan.product_id, 'plan', unbuilt.is_primary FROM unbuilt JOIN plan ON plan.product_id = unbuilt.id"
+        f" WHERE {fold}(plan.name) = :alias"
+        ") ORDER BY kind <> 'product', is_primary DESC, product_id LIMIT 1"
+    )
+
+
+# SQLite's lower() settles ASCII names in C; the aliases' own normalization (a Python function)
+# catches the rest, so both paths accept exactly the same names.
+_SLOW_LOOKUPS = (_slow_by_name("lower"), _slow_by_name("pitcrew_alias"))
 
 
 def read_product(db: Database, key: str | None) -> ProductView | None:
@@ -100,12 +121,15 @@ def _read_primary(db: Database) -> ProductView | None:
 
 
 def _read_slow_by_name(connection: Connection, alias: str) -> ProductView | None:
+    if not connection.execute(_ANY_UNBUILT).scalar():
+        return None  # every product has a snapshot: the fast path's miss is final
     install_alias_function(connection)
-    row = connection.execute(_SLOW_BY_NAME, {"alias": alias}).first()
-    if row is None:
-        return None
-    product_id, kind = row
-    return _build_view(connection, product_id, kind)
+    for lookup in _SLOW_LOOKUPS:
+        row = connection.execute(lookup, {"alias": alias}).first()
+        if row is not None:
+            product_id, kind = row
+            return _build_view(connection, product_id, kind)
+    return None
 
 
 def _build_view(connection: Connection, product_id: int, matched_by: Any) -> ProductView | None:
@@ -119,8 +143,9 @@ def _build_view(connection: Connection, product_id: int, matched_by: Any) -> Pro
         return None
     slug = payload["product"]["slug"]
     logger.warning("snapshot missing, slow path", extra={"product": slug})
+    # The version this payload gets when it is next written: the stored one if identical, else one more
+    # (a snapshot can appear between the two queries).
     stored = connection.execute(_STORED_VERSION, {"product_id": product_id}).first()
-    # The version this payload gets when it is next written: the stored one if identical, else one more.
     if stored is None:
         version = 1
     else:

@@ -125,7 +125,9 @@ class SnapshotSchedule:
         return True
 
     async def _retry_leadership(self) -> None:
-        if not self._stopped and self._role == "follower" and self._try_lead() and self._scheduler.get_job(LEADERSHIP_JOB_ID):
+        if self._stopped or self._role == "leader" or not self._try_lead():
+            return
+        if self._scheduler.get_job(LEADERSHIP_JOB_ID):
             self._scheduler.remove_job(LEADERSHIP_JOB_ID)
 
     async def _rebuild(self) -> None:

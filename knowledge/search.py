@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 
 from knowledge.db import Database
 from knowledge.snapshots import SQLITE_DATETIME, install_alias_function, normalize_alias
@@ -21,6 +21,17 @@ MAX_LIMIT = 50
 SNIPPET_TOKENS = 16
 SUMMARY_SNIPPET_CHARS = 200
 MATCH_START, MATCH_END = "\x02", "\x03"
+# Relevance is computed over the matches among about this many transcript segments of the most
+# recent calls (bm25 costs ~2-3 µs per matching segment; a common word can match 10% of them).
+SCORED_SEGMENT_BUDGET = 4_000
+MIN_POOL_MEETINGS = 20
+
+# Words that match almost every segment: they make a search slow and its ranking no better.
+STOPWORDS = frozenset(
+    "a about after all also an and any are as at be been before but by can could did do does for from had has"
+    " have how i if in into is it its me my no not of on or our so some than that the their them then there"
+    " these they this to us was we were what when where which who why will with would you your".split()
+)
 
 # A user's "quoted phrase" (closed quotes only), or a run of non-space characters.
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
@@ -41,17 +52,19 @@ class CallHit:
 def fts_query(text: str, *, any_term: bool = False) -> str | None:
     """An FTS5 MATCH expression for `text`: every word or "quoted phrase" as one FTS5 string.
 
+    Common words ("the", "about", ...) outside quotes are left out unless nothing else is left.
     All terms must match (implicit AND) unless `any_term`. None when `text` has nothing to search for.
     """
-    terms = []
+    terms: list[tuple[str, bool]] = []  # (term, is a common word)
     for phrase, word in _TERM.findall(text.replace("\x00", " ")):
-        term = phrase if phrase else word
+        term = " ".join((phrase or word).split())
         if not any(char.isalnum() for char in term):
             continue  # punctuation alone tokenizes to nothing
-        terms.append('"' + " ".join(term.split()).replace('"', '""') + '"')
-    if not terms:
+        terms.append((term, not phrase and term.lower() in STOPWORDS))
+    kept = [term for term, common in terms if not common] or [term for term, _ in terms]
+    if not kept:
         return None
-    return (" OR " if any_term else " ").join(terms)
+    return (" OR " if any_term else " ").join('"' + term.replace('"', '""') + '"' for term in kept)
 
 
 def search_calls(
@@ -66,7 +79,10 @@ def search_calls(
     """Calls about `topic` (best first: bm25, then most recent), one per meeting; without a topic, the latest calls.
 
     `account` is an account name or slug (any case); `start`/`end` bound the meeting's start time
-    (start inclusive, end exclusive). An unknown account finds nothing.
+    (start inclusive, end exclusive). An unknown account finds nothing. Every word must match; when
+    that finds nothing, any word may. Relevance is scored over the most recent calls that pass the
+    filters (about SCORED_SEGMENT_BUDGET transcript segments' worth); only when they hold fewer than
+    `limit` matching calls is every call searched.
     """
     limit = max(1, min(limit, MAX_LIMIT))
     with db.engine.connect() as connection:
@@ -76,22 +92,29 @@ def search_calls(
             if not account_ids:
                 return []
         filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None)
-        params: dict[str, Any] = {"limit": limit}
-        params.update({f"account_{index}": account_id for index, account_id in enumerate(account_ids)})
+        params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
         if start is not None:
             params["start"] = _stored_time(start)
         if end is not None:
             params["end"] = _stored_time(end)
         query = fts_query(topic) if topic else None
         if query is None:
-            return _latest_calls(connection, filters, params)
-        hits = _matching_calls(connection, filters, params, query)
-        if not hits:
-            # Every word at once found nothing: settle for calls with any of them.
-            broader = fts_query(topic or "", any_term=True)
-            if broader is not None and broader != query:
-                hits = _matching_calls(connection, filters, params, broader)
-        return hits
+            return _latest_calls(connection, filters, params, limit)
+        pool_size = _pool_size(connection)
+        pool = _recent_meetings(connection, filters, params, pool_size)
+        if not pool:
+            return []
+        broader = fts_query(topic or "", any_term=True)
+        for terms in (query, broader if broader != query else None):
+            if terms is None:
+                continue
+            hits = _matching_calls(connection, _statement("pooled", _NO_FILTERS), {"meetings": pool}, terms, limit)
+            if len(hits) < limit and len(pool) == pool_size:
+                # Older calls may hold better matches than the few recent ones: search them all.
+                hits = _matching_calls(connection, _statement("match", filters), params, terms, limit)
+            if hits:
+                return hits
+        return []
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,18 @@ class _Filters:
         return "".join(f" AND {clause}" for clause in clauses)
 
 
+_NO_FILTERS = _Filters(accounts=0, start=False, end=False)
+
+# What every match query returns: one row per meeting, from its best-scoring segment. bm25() only
+# works in the FTS query itself, so the segments are scored in a CTE kept apart from the aggregate;
+# min() then makes SQLite take the bare columns (speaker, segment id) from the best segment.
+_MATCH_SELECT = (
+    " SELECT m.id, a.name, m.title, m.kind, m.started_at, seg.speaker, seg.id, min(hits.score) AS best"
+    " FROM hits JOIN transcriptsegment AS seg ON seg.id = hits.segment_id"
+    " JOIN meeting AS m ON m.id = seg.meeting_id JOIN account AS a ON a.id = m.account_id"
+)
+_MATCH_ORDER = " GROUP BY m.id ORDER BY best, m.started_at DESC, m.id DESC LIMIT :limit"
+
 _statements: dict[tuple[str, _Filters], TextClause] = {}
 
 
@@ -118,58 +153,87 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
     """One text() per query shape, so SQLAlchemy compiles each shape once."""
     key = (kind, filters)
     statement = _statements.get(key)
-    if statement is None:
-        if kind == "match":
-            # bm25() only works in the FTS query itself, so score the segments in a CTE kept apart from
-            # the aggregate; min() then makes SQLite take the bare columns from each meeting's best segment.
-            sql = (
-                "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
-                " FROM transcript_fts WHERE transcript_fts MATCH :query)"
-                " SELECT m.id, a.name, m.title, m.kind, m.started_at, seg.speaker, seg.id, min(hits.score) AS best"
-                " FROM hits JOIN transcriptsegment AS seg ON seg.id = hits.segment_id"
-                " JOIN meeting AS m ON m.id = seg.meeting_id JOIN account AS a ON a.id = m.account_id"
-                " WHERE 1" + filters.where() + " GROUP BY m.id"
-                " ORDER BY best, m.started_at DESC, m.id DESC LIMIT :limit"
-            )
-        else:
-            sql = (
-                "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
-                " JOIN account AS a ON a.id = m.account_id WHERE 1" + filters.where() + ""
-                " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
-            )
-        statement = _statements[key] = text(sql)
-    return statement
-
-
-def _snippet_statement(count: int) -> TextClause:
-    key = (f"snippet{count}", _Filters(0, False, False))
-    statement = _statements.get(key)
-    if statement is None:
-        ids = ", ".join(f":id_{index}" for index in range(count))
-        statement = _statements[key] = text(
-            f"SELECT rowid, snippet(transcript_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM transcript_fts"
-            f" WHERE transcript_fts MATCH :query AND rowid IN ({ids})"
+    if statement is not None:
+        return statement
+    if kind == "pooled":
+        # Only segments of the pooled meetings are scored; `+rowid` keeps FTS5 scanning its doclist
+        # and probing the candidate list, instead of re-running the query once per candidate rowid.
+        statement = text(
+            "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
+            " FROM transcript_fts WHERE transcript_fts MATCH :query"
+            " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN :meetings))"
+            + _MATCH_SELECT
+            + _MATCH_ORDER
+        ).bindparams(bindparam("meetings", expanding=True))
+    elif kind == "match":
+        statement = text(
+            "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
+            " FROM transcript_fts WHERE transcript_fts MATCH :query)"
+            + _MATCH_SELECT
+            + " WHERE 1"
+            + filters.where()
+            + _MATCH_ORDER
         )
+    elif kind == "recent":
+        statement = text(
+            "SELECT m.id FROM meeting AS m WHERE 1" + filters.where() + " ORDER BY m.started_at DESC, m.id DESC"
+            " LIMIT :limit"
+        )
+    else:
+        statement = text(
+            "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
+            " JOIN account AS a ON a.id = m.account_id WHERE 1" + filters.where() + ""
+            " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
+        )
+    _statements[key] = statement
     return statement
+
+
+# Snippets for the few winning segments. `+rowid` again: one pass over the doclist costs less than
+# FTS5 running the query afresh for each of the ids.
+_SNIPPETS = text(
+    f"SELECT rowid, snippet(transcript_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM transcript_fts"
+    " WHERE transcript_fts MATCH :query AND +rowid IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def _account_ids(connection: Connection, account: str) -> list[int]:
+    """Accounts whose name or slug is `account`, compared as aliases are (case, spacing)."""
+    wanted = normalize_alias(account)
+    # SQLite's lower() settles the usual (ASCII) case in C; the Python comparison catches the rest.
+    rows = connection.exec_driver_sql("SELECT id FROM account WHERE lower(name) = ? OR lower(slug) = ?", (wanted,) * 2)
+    ids = [row[0] for row in rows]
+    if ids:
+        return ids
     install_alias_function(connection)
     rows = connection.exec_driver_sql(
-        "SELECT id FROM account WHERE pitcrew_alias(name) = ? OR pitcrew_alias(slug) = ?",
-        (normalize_alias(account),) * 2,
+        "SELECT id FROM account WHERE pitcrew_alias(name) = ? OR pitcrew_alias(slug) = ?", (wanted,) * 2
     )
     return [row[0] for row in rows]
 
 
-def _matching_calls(connection: Connection, filters: _Filters, params: dict[str, Any], query: str) -> list[CallHit]:
-    rows = connection.execute(_statement("match", filters), {**params, "query": query}).all()
+def _pool_size(connection: Connection) -> int:
+    """How many recent meetings make about SCORED_SEGMENT_BUDGET segments (ids estimate the counts cheaply)."""
+    segments, meetings = connection.exec_driver_sql(
+        "SELECT (SELECT max(id) FROM transcriptsegment), (SELECT max(id) FROM meeting)"
+    ).one()
+    per_meeting = (segments or 0) / meetings if meetings else 1
+    return max(MIN_POOL_MEETINGS, int(SCORED_SEGMENT_BUDGET / max(per_meeting, 1)))
+
+
+def _recent_meetings(connection: Connection, filters: _Filters, params: dict[str, Any], size: int) -> list[int]:
+    rows = connection.execute(_statement("recent", filters), {**params, "limit": size})
+    return [row[0] for row in rows]
+
+
+def _matching_calls(
+    connection: Connection, statement: TextClause, params: dict[str, Any], query: str, limit: int
+) -> list[CallHit]:
+    rows = connection.execute(statement, {**params, "query": query, "limit": limit}).all()
     if not rows:
         return []
-    segment_ids = {f"id_{index}": row[6] for index, row in enumerate(rows)}
-    snippet_rows = connection.execute(_snippet_statement(len(rows)), {"query": query, **segment_ids})
+    snippet_rows = connection.execute(_SNIPPETS, {"query": query, "ids": [row[6] for row in rows]})
     snippets = {segment_id: snippet for segment_id, snippet in snippet_rows}
-
     return [
         CallHit(
             meeting_id=meeting_id,
@@ -185,8 +249,8 @@ def _matching_calls(connection: Connection, filters: _Filters, params: dict[str,
     ]
 
 
-def _latest_calls(connection: Connection, filters: _Filters, params: dict[str, Any]) -> list[CallHit]:
-    rows = connection.execute(_statement("latest", filters), params).all()
+def _latest_calls(connection: Connection, filters: _Filters, params: dict[str, Any], limit: int) -> list[CallHit]:
+    rows = connection.execute(_statement("latest", filters), {**params, "limit": limit}).all()
     return [
         CallHit(
             meeting_id=meeting_id,

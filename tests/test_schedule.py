@@ -123,7 +123,8 @@ async def test_a_firing_rebuilds_the_snapshots_in_a_worker_thread(database: Data
 
         assert schedule.run_soon() is True
         assert await schedule.wait_for_run(timeout=10)
-        assert schedule.last_report is not None and (schedule.last_report.built, schedule.last_report.unchanged) == (0, 3)
+        report = schedule.last_report
+        assert report is not None and (report.built, report.unchanged) == (0, 3)
     finally:
         schedule.shutdown()
 

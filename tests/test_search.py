@@ -65,10 +65,13 @@ def titles(hits: list) -> list[str]:
     [
         ("pricing", '"pricing"'),
         ("SSO pricing", '"SSO" "pricing"'),
-        ('the "per seat" price', '"the" "per seat" "price"'),
+        ('the "per seat" price', '"per seat" "price"'),
+        ("what about the", '"what" "about" "the"'),
+        ('"the" deal', '"the" "deal"'),
         ('say "hello   world', '"say" """hello" "world"'),
         ('a"b', '"a""b"'),
-        ("NEAR(pricing, sso) OR x AND -y NOT z*", '"NEAR(pricing," "sso)" "OR" "x" "AND" "-y" "NOT" "z*"'),
+        ("NEAR(pricing, sso) OR x AND -y NOT z*", '"NEAR(pricing," "sso)" "x" "-y" "z*"'),
+        ("AND OR NOT", '"AND" "OR" "NOT"'),
         ("text: 1; DROP TABLE meeting; --", '"text:" "1;" "DROP" "TABLE" "meeting;"'),
         ("", None),
         ("   ", None),
@@ -191,3 +194,30 @@ def test_without_topic_the_latest_calls_with_their_summaries(calls: Database) ->
     assert titles(hits) == ["Acme negotiation", "Acme discovery"]
     assert hits[0].snippet == "Discount for a two-year term." and hits[0].speaker == "" and hits[0].score == 0.0
     assert titles(search_calls(calls, topic="  ", limit=2)) == ["Acme negotiation", "Globex demo"]
+
+
+# --- the recent-calls pool -----------------------------------------------------------------------
+
+
+def test_relevance_is_scored_over_recent_calls_first_then_all(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("knowledge.search.SCORED_SEGMENT_BUDGET", 1)
+    monkeypatch.setattr("knowledge.search.MIN_POOL_MEETINGS", 2)  # the pool: the two most recent calls
+    add_meeting(database, ACME, "Old", NOW - timedelta(days=30), [("A", "SSO SSO SSO"), ("B", "Renewal terms.")])
+    add_meeting(database, GLOBEX, "Recent", NOW - timedelta(days=1), [("A", "We covered a lot today, SSO once.")])
+    add_meeting(database, GLOBEX, "Latest", NOW, [("A", "Nothing relevant.")])
+
+    # The recent calls hold enough matches for one hit...
+    assert titles(search_calls(database, topic="SSO", limit=1)) == ["Recent"]
+    # ...but not for two: then every call is searched and ranked.
+    assert titles(search_calls(database, topic="SSO", limit=2)) == ["Old", "Recent"]
+    # A topic only older calls mention is still found.
+    assert titles(search_calls(database, topic="renewal")) == ["Old"]
+    # Filters choose the pool: Acme's only call is in it.
+    assert titles(search_calls(database, topic="SSO", account="acme", limit=1)) == ["Old"]
+
+
+def test_account_names_outside_ascii_match_in_any_case(database: Database) -> None:
+    add_meeting(database, ("societe", "Société Générale"), "Kickoff", NOW, [("A", "Kickoff agenda.")])
+    assert titles(search_calls(database, topic="kickoff", account="SOCIÉTÉ  générale")) == ["Kickoff"]
