@@ -8,7 +8,7 @@ A thread keeps at most `max_turns` rows; rows older than the TTL are deleted as 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,7 +51,8 @@ class TurnContext:
         return all(getattr(self, f.name) in (None, "") for f in fields(self))
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, "")}, ensure_ascii=False)
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps({k: v for k, v in values.items() if v not in (None, "")}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str | None) -> TurnContext:

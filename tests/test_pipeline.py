@@ -140,3 +140,10 @@ def test_any_text_gets_a_reply_never_an_exception(settings: Settings, demo_db: D
     assert CORRELATION_ID.match(reply.correlation_id)
     assert list(reply.stages) == STAGES
 
+
+
+async def test_small_talk_does_not_break_a_conversation(offline: Pipeline, demo_db: Database) -> None:
+    await ask(offline, "What does the Pro plan cost?", thread="shell:three")
+    await ask(offline, "thanks!", thread="shell:three")
+    follow = await ask(offline, "and what about Enterprise?", thread="shell:three")
+    assert follow.handler == "product_question" and price_of(demo_db, "Enterprise") in follow.plain

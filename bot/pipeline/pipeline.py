@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 # Intents a short follow-up ("and what about Enterprise?") can continue.
 _CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEETING_SUMMARY})
 # A message that leans on the previous turn: it opens like a continuation or points back at it.
@@ -175,7 +176,10 @@ class Pipeline:
             turn = memory.context.follow(named).follow(result.context)
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
-            self._remember(message.thread_key, decision.intent, turn, now, memory.turns)
+            # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
+            # "thanks!" from breaking a conversation ("and Enterprise?" still follows the product question).
+            if decision.intent not in _CONTEXT_FREE or turn != memory.context:
+                self._remember(message.thread_key, decision.intent, turn, now, memory.turns)
         facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
         if result.cache is not None:
             facts["cache"] = result.cache
