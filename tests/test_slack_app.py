@@ -222,7 +222,7 @@ async def test_shutdown_lets_a_reply_in_flight_finish(stack: Stack) -> None:
 
 async def test_shutdown_cancels_replies_still_running_after_the_grace_period(stack: Stack) -> None:
     await settle(stack, "1712345999.000009")
-    stack.fake.method_delay_s = 1.5
+    stack.fake.method_delay_s = 0.8
     assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345870.000100"),
                                                  event_id="EvTooSlow")) == 200
     await asyncio.sleep(0.1)

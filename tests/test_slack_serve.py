@@ -17,6 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
+from bot.settings import load_settings
+from bot.slack.runtime import run_server
+from knowledge.db import Database
 from tests.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event, signed_headers
 from tests.slack_stack import SIGNING_SECRET, demo_database
 
@@ -156,12 +159,12 @@ async def test_pitcrew_serve_answers_and_finishes_in_flight_replies_on_sigterm(f
     assert BOT_TOKEN not in "".join(path.read_text() for path in (tmp_path / "logs").glob("*.log"))
 
 
-@pytest.mark.slow
-async def test_pitcrew_serve_refused_by_slack_says_so_and_exits_2(fake_slack: FakeSlack, tmp_path: Path) -> None:
-    fake_slack.bot_token = "xoxb-the-token-slack-knows"  # the process has another one
-    process = await start_serve(serve_env(tmp_path, fake_slack), free_port())
-    _, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 2
-    last_line = err.decode().strip().splitlines()[-1]
-    assert last_line.startswith("pitcrew: error: Slack refused SLACK_BOT_TOKEN (invalid_auth)")
-    assert BOT_TOKEN not in err.decode()
+async def test_serve_refused_by_slack_names_the_token_and_exits_2(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    fake_slack.bot_token = "xoxb-the-token-slack-knows"  # pitcrew has another one
+    settings = load_settings(**{key.lower(): value for key, value in serve_env(tmp_path, fake_slack).items()
+                                if key.startswith(("SLACK_", "DATABASE_"))})
+    db = Database(settings.database_url)
+    code, problem = await run_server(settings, db, host="127.0.0.1", port=free_port())
+    assert code == 2
+    assert problem is not None and problem.startswith("Slack refused SLACK_BOT_TOKEN (invalid_auth)")
+    assert BOT_TOKEN not in problem
