@@ -23,7 +23,7 @@ SUMMARY_SNIPPET_CHARS = 200
 MATCH_START, MATCH_END = "\x02", "\x03"
 # Relevance is computed over the matches among about this many transcript segments of the most
 # recent calls (bm25 costs ~2-3 µs per matching segment; a common word can match 10% of them).
-SCORED_SEGMENT_BUDGET = 4_000
+SCORED_SEGMENT_BUDGET = 3_000
 MIN_POOL_MEETINGS = 20
 
 # Words that match almost every segment: they make a search slow and its ranking no better.
@@ -100,18 +100,18 @@ def search_calls(
         query = fts_query(topic) if topic else None
         if query is None:
             return _latest_calls(connection, filters, params, limit)
-        pool_size = _pool_size(connection)
-        pool = _recent_meetings(connection, filters, params, pool_size)
-        if not pool:
-            return []
+        pooled = {**params, "pool": _pool_size(connection)}
+        saturated: bool | None = None  # whether more calls pass the filters than the pool holds
         broader = fts_query(topic or "", any_term=True)
         for terms in (query, broader if broader != query else None):
             if terms is None:
                 continue
-            hits = _matching_calls(connection, _statement("pooled", _NO_FILTERS), {"meetings": pool}, terms, limit)
-            if len(hits) < limit and len(pool) == pool_size:
-                # Older calls may hold better matches than the few recent ones: search them all.
-                hits = _matching_calls(connection, _statement("match", filters), params, terms, limit)
+            hits = _matching_calls(connection, _statement("pooled", filters), pooled, terms, limit)
+            if len(hits) < limit:
+                if saturated is None:
+                    saturated = bool(connection.execute(_statement("saturated", filters), pooled).scalar_one())
+                if saturated:  # older calls may hold better matches than the few recent ones: search them all
+                    hits = _matching_calls(connection, _statement("match", filters), params, terms, limit)
             if hits:
                 return hits
         return []
@@ -134,8 +134,6 @@ class _Filters:
         return "".join(f" AND {clause}" for clause in clauses)
 
 
-_NO_FILTERS = _Filters(accounts=0, start=False, end=False)
-
 # What every match query returns: one row per meeting, from its best-scoring segment. bm25() only
 # works in the FTS query itself, so the segments are scored in a CTE kept apart from the aggregate;
 # min() then makes SQLite take the bare columns (speaker, segment id) from the best segment.
@@ -156,15 +154,23 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
     if statement is not None:
         return statement
     if kind == "pooled":
-        # Only segments of the pooled meetings are scored; `+rowid` keeps FTS5 scanning its doclist
-        # and probing the candidate list, instead of re-running the query once per candidate rowid.
+        # Only segments of the most recent meetings that pass the filters are scored; `+rowid` keeps
+        # FTS5 scanning its doclist and probing the candidates, instead of re-running the query once
+        # per candidate rowid.
         statement = text(
-            "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
+            "WITH pool AS MATERIALIZED (SELECT m.id FROM meeting AS m WHERE 1"
+            + filters.where()
+            + " ORDER BY m.started_at DESC, m.id DESC LIMIT :pool),"
+            " hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
             " FROM transcript_fts WHERE transcript_fts MATCH :query"
-            " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN :meetings))"
+            " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN pool))"
             + _MATCH_SELECT
             + _MATCH_ORDER
-        ).bindparams(bindparam("meetings", expanding=True))
+        )
+    elif kind == "saturated":
+        statement = text(
+            "SELECT EXISTS (SELECT 1 FROM meeting AS m WHERE 1" + filters.where() + " LIMIT 1 OFFSET :pool)"
+        )
     elif kind == "match":
         statement = text(
             "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
@@ -173,11 +179,6 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
             + " WHERE 1"
             + filters.where()
             + _MATCH_ORDER
-        )
-    elif kind == "recent":
-        statement = text(
-            "SELECT m.id FROM meeting AS m WHERE 1" + filters.where() + " ORDER BY m.started_at DESC, m.id DESC"
-            " LIMIT :limit"
         )
     else:
         statement = text(
@@ -219,11 +220,6 @@ def _pool_size(connection: Connection) -> int:
     ).one()
     per_meeting = (segments or 0) / meetings if meetings else 1
     return max(MIN_POOL_MEETINGS, int(SCORED_SEGMENT_BUDGET / max(per_meeting, 1)))
-
-
-def _recent_meetings(connection: Connection, filters: _Filters, params: dict[str, Any], size: int) -> list[int]:
-    rows = connection.execute(_statement("recent", filters), {**params, "limit": size})
-    return [row[0] for row in rows]
 
 
 def _matching_calls(
