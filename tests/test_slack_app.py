@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -207,6 +208,25 @@ async def test_a_rate_limited_reply_arrives_after_retry_after(stack: Stack) -> N
     assert refused.answered_status == 429 and delivered.answered_status == 200
     assert delivered.at - refused.at >= 1.0
     assert delivered.body["text"] == await stack.expected_answer(QUESTION)
+
+
+async def test_a_reply_slack_never_takes_is_logged_with_its_correlation_id(stack: Stack,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    await settle(stack, "1712345999.000011")
+    stack.fake.fail_next("chat.postMessage", error="channel_not_found")
+    caplog.set_level(logging.INFO)
+    assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345890.000100"),
+                                                 event_id="EvLost")) == 200
+    await stack.fake.wait_for(lambda fake: replies_in(fake, "1712345890.000100"))
+    await asyncio.sleep(0.1)
+    [lost] = [r for r in caplog.records if r.getMessage() == "reply could not be delivered to Slack"]
+    assert lost.levelno == logging.ERROR
+    assert lost.event_id == "EvLost" and lost.slack_error == "channel_not_found"
+    [summary] = [r for r in caplog.records if r.name == "bot.slack.responder" and r.getMessage() == "slack reply"
+                 and r.event_id == "EvLost"]
+    assert lost.correlation_id == summary.correlation_id and len(lost.correlation_id) == 8
+    assert summary.delivered is False
+    assert BOT_TOKEN not in caplog.text and SIGNING_SECRET not in caplog.text
 
 
 async def test_shutdown_lets_a_reply_in_flight_finish(stack: Stack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+import bot
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
@@ -64,6 +66,19 @@ def test_concurrent_deliveries_of_one_event_have_exactly_one_winner(tmp_path: Pa
     finally:
         for db in databases:
             db.close()
+
+
+# ----- the app manifest
+
+
+def test_the_manifest_asks_for_what_pitcrew_uses() -> None:
+    manifest = json.loads((Path(bot.__file__).parent / "manifest.json").read_text())
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {"app_mentions:read", "chat:write", "im:history",
+                                                               "im:read", "im:write"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["features"]["bot_user"]["display_name"]
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # people can DM it
 
 
 # ----- formatting
