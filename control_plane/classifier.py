@@ -145,6 +145,6 @@ class PatternClassifier:
             found_candidates.append(Candidate(current, score, pattern_id))
         if len(lowered) > self._limits.confident_chars:
             cap = self._limits.long_message_cap
-            found_candidates = [replace(c, confidence=cap) if c.confidence > cap else c for c in found_candidates]
+            found_candidates = [c._replace(confidence=cap) if c.confidence > cap else c for c in found_candidates]
         found_candidates.sort(key=lambda c: -c.confidence)
         return found_candidates

@@ -17,7 +17,7 @@ from control_plane.time_ranges import WEEKDAYS, parse_time_range
 from knowledge.vocabulary import Vocabulary
 
 MAX_TOPIC_CHARS = 100
-MAX_SCAN_CHARS = 1000  # names are looked for in the opening of a message, like intents
+MAX_SCAN_CHARS = 500  # names are looked for in the opening of a message, like intents
 _MAX_NAME_WORDS = 5
 
 _TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")

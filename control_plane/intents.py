@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 LLMValidation = Literal["skipped", "used", "unavailable"]
 
@@ -59,8 +59,7 @@ class Entities:
         }
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One intent the patterns found evidence for, with the confidence of its best pattern."""
 
     intent: Intent

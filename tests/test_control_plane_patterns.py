@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from control_plane import Intent, PatternError, load_patterns
-from control_plane.classifier import PatternClassifier
+from control_plane import Candidate, Intent, PatternError, load_patterns
+from control_plane.classifier import PatternClassifier, _alternations
+from control_plane.evaluation import read_labelled
+from control_plane.normalize import normalize
+from control_plane.patterns import Negative, Pattern, PatternSet, expand
+from tests.control_plane_fixtures import LABELLED
 
 HEADER = "[limits]\nmatch_chars = 200\nconfident_chars = 60\nlong_message_cap = 0.8\n\n"
 
@@ -150,3 +157,62 @@ def test_placeholders_are_filled_from_the_vocabulary_and_dropped_without_it(tmp_
     assert with_catalog.candidates("does nimbus support sso") == []
     without = PatternClassifier(patterns)
     assert without.candidates("does orbit support sso") == []
+
+
+def reference_candidates(patterns: PatternSet, alternations: dict[str, str], lowered: str) -> list[Candidate]:
+    """The scoring rules applied by brute force: every regex searched, no prefilter."""
+    text = lowered[: patterns.limits.match_chars]
+    found = []
+    for group in patterns.intents:
+
+        def compiled(rule: Pattern | Negative) -> re.Pattern[str] | None:
+            if not rule.placeholders:
+                return rule.regex
+            if any(name not in alternations for name in rule.placeholders):
+                return None
+            return re.compile(expand(rule.template, alternations))
+
+        best = next((p for p in group.patterns if (rx := compiled(p)) is not None and rx.search(text)), None)
+        if best is None:
+            continue
+        score: float | None = best.confidence
+        pattern_id = best.id
+        for negative in group.negatives:
+            rx = compiled(negative)
+            if score is None or rx is None or not rx.search(text):
+                continue
+            if negative.veto:
+                score = None
+            else:
+                score = round(score - negative.penalty, 4)
+                pattern_id += f"-{negative.id}"
+                score = score if score > 0 else None
+        if score is not None:
+            if len(lowered) > patterns.limits.confident_chars:
+                score = min(score, patterns.limits.long_message_cap)
+            found.append(Candidate(group.intent, score, pattern_id))
+    return sorted(found, key=lambda c: -c.confidence)
+
+
+CATALOG = {"product": ["Orbit", "Beacon", "Ledger", "Relay"], "plan": ["Starter", "Team", "Pro", "Enterprise", "Free"]}
+_PACKAGED = PatternClassifier(load_patterns(), CATALOG)
+_ALTERNATIONS = _alternations(CATALOG)
+
+
+def test_the_literal_prefilter_never_changes_a_result_on_the_labelled_messages() -> None:
+    texts = [normalize(m.text).lowered for m in read_labelled(LABELLED)]
+    for text in texts:
+        assert _PACKAGED.candidates(text) == reference_candidates(load_patterns(), _ALTERNATIONS, text), text
+
+
+WORDS = ["calls", "recall", "price", "priced", "pricing", "plan", "plans", "the", "pro", "orbit", "team", "what",
+         "can", "you", "do", "summarize", "summary", "of", "email", "e-mail", "to", "tyler", "stock", "about", "'s",
+         "?", "!", ".", ",", "-", "hi", "thanks", "search", "find", "any", "meeting", "demo", "q3", "vs", "does",
+         "support", "sso", "flight", "book", "a", "an", "with", "is", "there", "free", "trial", "help", "x", "1"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=14), st.sampled_from(["", " ", "-", "'"]))
+def test_the_literal_prefilter_never_changes_a_result(words: list[str], glue: str) -> None:
+    text = normalize((glue or " ").join(words)).lowered
+    assert _PACKAGED.candidates(text) == reference_candidates(load_patterns(), _ALTERNATIONS, text)
