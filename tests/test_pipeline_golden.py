@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.observability import reset_logging
 from bot.settings import Settings
 from knowledge.db import Database
 
@@ -38,6 +40,12 @@ def _names(db: Database, sql: str) -> list[str]:
 
 def _mentions_any(reply: str, names: list[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", reply) for name in names)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    yield
+    reset_logging()  # `pitcrew ask` configures logging for the process
 
 
 def test_every_golden_message_gets_a_useful_reply_without_an_llm(settings: Settings) -> None:
