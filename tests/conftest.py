@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.observability import reset_logging
 from bot.settings import Settings, load_settings
 from knowledge.db import Database
 
@@ -25,6 +26,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pitcrew.db'}")
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
     yield tmp_path
+    # Commands and pipelines configure logging for the process; the next test starts from a clean slate.
+    reset_logging()
 
 
 @pytest.fixture
