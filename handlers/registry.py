@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from control_plane.intents import Intent
-from handlers import call_search, draft_email, help, meeting_summary, product_question, smalltalk, unknown
+from handlers import call_search, draft_email, meeting_summary, product_question, smalltalk, unknown
+from handlers import help as help_handler
 from handlers.context import HandlerContext, HandlerResult
 
 HandleFn = Callable[[HandlerContext], Awaitable[HandlerResult]]
@@ -27,7 +28,7 @@ DEFAULT_REGISTRY: Registry = MappingProxyType(
         Intent.CALL_SEARCH: Handler("call_search", call_search.handle),
         Intent.MEETING_SUMMARY: Handler("meeting_summary", meeting_summary.handle),
         Intent.DRAFT_EMAIL: Handler("draft_email", draft_email.handle),
-        Intent.HELP: Handler("help", help.handle),
+        Intent.HELP: Handler("help", help_handler.handle),
         Intent.SMALLTALK: Handler("smalltalk", smalltalk.handle),
         Intent.UNKNOWN: Handler("unknown", unknown.handle),
     }

@@ -5,7 +5,18 @@ from __future__ import annotations
 from bot.pipeline import Pipeline
 from knowledge.db import Database
 from knowledge.reader import read_product
-from tests.pipeline_support import ask, demo_db, demo_template, offline  # noqa: F401  (fixtures)
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+from tests.pipeline_support import (  # noqa: F401  (fixtures)
+    answer_requests,
+    ask,
+    demo_db,
+    demo_template,
+    llm_server,
+    offline,
+    online,
+)
 
 
 async def test_help_gives_one_example_per_kind_of_question_from_the_data(offline: Pipeline, demo_db: Database) -> None:
@@ -37,3 +48,17 @@ async def test_empty_text_gets_a_prompt_not_an_error(offline: Pipeline) -> None:
     reply = await ask(offline, "   ")
     assert not reply.failed and reply.handler == "unknown"
     assert "didn't get a question" in reply.plain
+
+
+@pytest.mark.parametrize(
+    ("text", "handler"),
+    [("help", "help"), ("thanks!", "smalltalk"), ("order lunch for the team", "unknown"), ("find calls about pricing", "call_search")],
+)
+async def test_with_an_llm_these_answers_stay_deterministic_and_cost_no_llm_call(
+    offline: Pipeline, online: Pipeline, llm_server: FakeOpenAI, text: str, handler: str
+) -> None:
+    with_llm = await ask(online, text)
+    without = await ask(offline, text, thread="shell:other")
+    assert with_llm.handler == without.handler == handler
+    assert with_llm.plain == without.plain
+    assert answer_requests(llm_server) == []
