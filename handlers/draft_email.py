@@ -46,13 +46,25 @@ class Recipient:
     account: str | None = None
 
 
+@dataclass(frozen=True)
+class DraftFacts:
+    """Everything a draft may say: who it is for, the meeting, the products and plans, the topic."""
+
+    request: str  # the rep's message
+    recipient: Recipient
+    meeting: MeetingDetail | None
+    view: ProductView | None
+    plans: list[PlanEntry]
+    topic: str | None
+
+
 async def handle(ctx: HandlerContext) -> HandlerResult:
     recipient = _recipient(ctx)
     # The meeting meant, else the most recent one that fits: a draft is better grounded in something.
     meant = ctx.resolution.meeting or (ctx.resolution.candidates[0] if ctx.resolution.candidates else None)
     meeting = get_meeting(ctx.db, meant.id) if meant else None
     view, plans = _products(ctx)
-    topic = _topic(ctx)
+    draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx))
     context = TurnContext(
         account=recipient.account,
         person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.decision.entities.person,
@@ -66,7 +78,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     written = await llm_text.write(
         ctx,
         system=prompts.DRAFT_EMAIL,
-        user=_llm_facts(ctx, recipient, meeting, view, plans, topic),
+        user=_llm_facts(draft),
         kind="draft",
         cache_key=None,  # asking again for a draft should be able to give a different one
         lead=render_markdown(header) + "\n\n",
@@ -77,7 +89,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         result.text = f"{top.text}\n\n{result.text}"
         result.plain = f"{top.plain}\n\n{result.plain}"
         return result
-    subject, body = template_draft(ctx, recipient, meeting, view, plans, topic)
+    subject, body = template_draft(draft)
     return HandlerResult.from_marked(f"{header}\n\n{bold('Subject:')} {clean(subject)}\n\n{clean(body)}", **facts)
 
 
@@ -148,18 +160,12 @@ def _price_line(view: ProductView, plan: PlanEntry) -> str:
     return text + "."
 
 
-def template_draft(
-    ctx: HandlerContext,
-    recipient: Recipient,
-    meeting: MeetingDetail | None,
-    view: ProductView | None,
-    plans: list[PlanEntry],
-    topic: str | None,
-) -> tuple[str, str]:
+def template_draft(draft: DraftFacts) -> tuple[str, str]:
     """Subject and body filled from the facts, for when no LLM writes the draft."""
+    meeting, view, plans, topic = draft.meeting, draft.view, draft.plans, draft.topic
     m = meeting.meeting if meeting else None
     when = f"{m.started_at:%A} ({m.started_at:%b} {m.started_at.day})" if m else ""
-    thanks = bool(_THANKS.search(ctx.text))
+    thanks = bool(_THANKS.search(draft.request))
     if topic:
         subject = f"{topic[0].upper()}{topic[1:]}: follow-up"
     elif m is not None:
@@ -170,7 +176,7 @@ def template_draft(
     else:
         subject = "Following up"
 
-    paragraphs = [f"Hi {recipient.greeting},"]
+    paragraphs = [f"Hi {draft.recipient.greeting},"]
     if m is not None:
         opening = f"Thank you for your time on {when} for {_KIND_NOUNS.get(m.kind, 'our call')}"
         opening += "; it was great to talk with you." if thanks else "."
@@ -193,15 +199,10 @@ def template_draft(
     return subject, "\n\n".join(paragraphs)
 
 
-def _llm_facts(
-    ctx: HandlerContext,
-    recipient: Recipient,
-    meeting: MeetingDetail | None,
-    view: ProductView | None,
-    plans: list[PlanEntry],
-    topic: str | None,
-) -> str:
-    lines = [f"Request from the rep: {clean(ctx.text)}"]
+def _llm_facts(draft: DraftFacts) -> str:
+    """The facts of the draft as the LLM's user message (data, never instructions)."""
+    recipient, meeting, view, topic = draft.recipient, draft.meeting, draft.view, draft.topic
+    lines = [f"Request from the rep: {clean(draft.request)}"]
     lines.append(
         f"Recipient: {recipient.name}"
         + (f", at {recipient.account}" if recipient.account else "")
@@ -218,6 +219,6 @@ def _llm_facts(
         lines.extend(f"Decision: {d}" for d in meeting.decisions)
         lines.extend(f"Action item: {a}" for a in meeting.action_items)
     if view is not None:
-        shown = plans or view.payload["plans"]
+        shown = draft.plans or view.payload["plans"]
         lines.extend(f"Price: {_price_line(view, plan)}" for plan in shown)
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,7 +80,7 @@ class Pipeline:
         self.llm = llm
         self.control_plane = control_plane
         self.resolver = resolver
-        self.registry: Mapping[Intent, Any] = registry
+        self.registry = registry
         self.memory_ttl_s = memory_ttl_s
         self.memory_max_turns = memory_max_turns
         self.prompt_version = prompt_version
