@@ -408,13 +408,13 @@ def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry])
             else:
                 lines.append(f"No: {name} is not included in any {view.name} plan.")
         if included and len(included) > 1 and all(p["slug"] in included for p in plans):
-            lines.append(f"Plans with it: {where}.")
+            lines.append("Every plan has it." if len(included) == len(names) else f"Plans with it: {where}.")
     elif not included:
         lines.append(f"{name} is not included in any {view.name} plan.")
     elif len(included) == len(names):
         lines.append(f"Yes: {name} is included in every {view.name} plan" + (f" ({where})." if detail else "."))
     else:
-        lines.append(f"{name} is included in {where}.")
+        lines.append(f"{name}: included in {where}.")
     if feature["description"]:
         lines.append(clean(feature["description"]))
     return "\n".join(lines)
