@@ -2,16 +2,20 @@
 
 `pipeline`: no LLM configured (deterministic answers); every sample is one `Pipeline.handle` with
 request logging on, thread memory written, snapshot read, calls searched. Target p95 < 3 ms.
-`pipeline_llm`: product questions answered by a fake OpenAI-compatible server on 127.0.0.1 that
-takes a fixed 300 ms (response cache off, so every answer reaches it); the figure is the time above
-the LLM's, per LLM call. Target p95 < 5 ms.
+`pipeline_llm`: product questions answered by a fake OpenAI-compatible server on 127.0.0.1 (in its
+own process, like a real provider) that takes a fixed 300 ms (response cache off, so every answer
+reaches it); the figure is the time above the LLM's, per LLM call. Target p95 < 5 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM
@@ -98,39 +102,63 @@ def bench_without_llm(workdir: Path, repeats: int) -> BenchResult:
     )
 
 
-async def _measure_llm(workdir: Path, repeats: int) -> tuple[list[float], list[float]]:
+def _serve_llm(urls: multiprocessing.Queue, stop: Any) -> None:
+    """The fake LLM in its own process, like a real provider: its work is not counted as pitcrew's."""
+
+    async def serve() -> None:
+        async with LoopbackLLM(latency_s=LLM_LATENCY_S, reply="**Pro** is $99 per seat per month.") as server:
+            urls.put(server.base_url)
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def _llm_process() -> Iterator[str]:
+    context = multiprocessing.get_context("spawn")
+    urls, stop = context.Queue(), context.Event()
+    process = context.Process(target=_serve_llm, args=(urls, stop), daemon=True)
+    process.start()
+    try:
+        yield urls.get(timeout=60)
+    finally:
+        stop.set()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+async def _measure_llm(workdir: Path, repeats: int, base_url: str) -> tuple[list[float], list[float]]:
     """Per LLM call: (time above the LLM's latency, the part of it spent outside the gateway's `llm` stage)."""
-    async with LoopbackLLM(latency_s=LLM_LATENCY_S, reply="**Pro** is $99 per seat per month.") as server:
-        settings = _settings(
-            workdir, openai_api_key=BENCH_KEY, openai_base_url=server.base_url, response_cache_ttl_s=0
-        )
-        db = Database(settings.database_url)
-        llm = LLMGateway.from_settings(settings, db)
-        try:
-            pipeline = Pipeline.from_settings(settings, db, llm)
-            overheads: list[float] = []
-            outside_llm: list[float] = []
-            for index in range(repeats + 2):
-                text = LLM_MESSAGES[index % len(LLM_MESSAGES)].format(plan=LLM_PLANS[index % len(LLM_PLANS)])
-                message = IncomingMessage(text=text, thread_key=f"bench-llm:{index}", source="shell", user="bench")
-                before = server.requests
-                started = time.perf_counter()
-                reply = await pipeline.handle(message)
-                elapsed = (time.perf_counter() - started) * 1000.0
-                calls = server.requests - before
-                if reply.failed or calls == 0:
-                    raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
-                if index >= 2:  # the first calls open connections
-                    overheads.append((elapsed - calls * LLM_LATENCY_S * 1000.0) / calls)
-                    outside_llm.append(elapsed - reply.stages.get("llm", 0.0))
-            return overheads, outside_llm
-        finally:
-            await llm.aclose()
-            db.close()
+    settings = _settings(workdir, openai_api_key=BENCH_KEY, openai_base_url=base_url, response_cache_ttl_s=0)
+    db = Database(settings.database_url)
+    llm = LLMGateway.from_settings(settings, db)
+    try:
+        pipeline = Pipeline.from_settings(settings, db, llm)
+        overheads: list[float] = []
+        outside_llm: list[float] = []
+        for index in range(repeats + 2):
+            text = LLM_MESSAGES[index % len(LLM_MESSAGES)].format(plan=LLM_PLANS[index % len(LLM_PLANS)])
+            message = IncomingMessage(text=text, thread_key=f"bench-llm:{index}", source="shell", user="bench")
+            started = time.perf_counter()
+            reply = await pipeline.handle(message)
+            elapsed = (time.perf_counter() - started) * 1000.0
+            if reply.failed or "llm" not in reply.stages:
+                raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
+            calls = 2 if reply.llm_validation == "used" else 1  # the answer, and the intent validation if any
+            if index >= 2:  # the first calls open connections
+                overheads.append((elapsed - calls * LLM_LATENCY_S * 1000.0) / calls)
+                outside_llm.append(elapsed - reply.stages["llm"])
+        return overheads, outside_llm
+    finally:
+        await llm.aclose()
+        db.close()
 
 
 def bench_with_llm(workdir: Path, repeats: int) -> BenchResult:
-    samples, outside_llm = asyncio.run(_measure_llm(workdir, repeats))
+    with _llm_process() as base_url:
+        samples, outside_llm = asyncio.run(_measure_llm(workdir, repeats, base_url))
     pipeline_p50, pipeline_p95, _ = percentiles(outside_llm)
     return _result(
         "pipeline_llm.overhead",
