@@ -14,7 +14,7 @@ from typing import NamedTuple
 from control_plane.intents import Candidate, Intent
 from control_plane.normalize import normalize
 from control_plane.patterns import Negative, Pattern, PatternSet, expand
-from control_plane.prefilter import LiteralScanner, required_literals
+from control_plane.prefilter import LiteralScanner, fast_search, required_literals
 from knowledge.vocabulary import Vocabulary
 
 _PATTERN, _VETO, _PENALTY = 0, 1, 2
@@ -41,7 +41,7 @@ class _Rule(NamedTuple):
 
     intent: Intent
     kind: int  # _PATTERN | _VETO | _PENALTY
-    search: Callable[[str], re.Match[str] | None]
+    search: Callable[[str], object]  # truthy when the rule matches
     value: float  # a pattern's confidence or a negative's penalty
     id: str
     needs: tuple[frozenset[str], ...]  # literal sets it needs one literal of each of (see `prefilter`)
@@ -63,9 +63,10 @@ def _rule(intent: Intent, rule: Pattern | Negative, alternations: dict[str, str]
         rule = replace(rule, regex=re.compile(expand(rule.template, alternations)))
     needs = required_literals(rule.regex.pattern)
     key = max(needs, key=lambda g: (min(map(len, g)), -len(g))) if needs else frozenset()
+    search = fast_search(rule.regex)
     if isinstance(rule, Pattern):
-        return _Rule(intent, _PATTERN, rule.regex.search, rule.confidence, rule.id, needs, key)
-    return _Rule(intent, _VETO if rule.veto else _PENALTY, rule.regex.search, rule.penalty, rule.id, needs, key)
+        return _Rule(intent, _PATTERN, search, rule.confidence, rule.id, needs, key)
+    return _Rule(intent, _VETO if rule.veto else _PENALTY, search, rule.penalty, rule.id, needs, key)
 
 
 class PatternClassifier:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Slack allows 40,000 characters; intent lives in the opening words, and regex time grows with length.
 MAX_INPUT_CHARS = 4000
@@ -25,8 +25,7 @@ _LEADING_HANDLE = re.compile(r"^(?:@[\w.-]{1,80}[,:]?\s+)+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
 
 
-@dataclass(frozen=True)
-class NormalizedText:
+class NormalizedText(NamedTuple):
     clean: str  # markup resolved, spacing collapsed, case kept
     lowered: str  # `clean` in lower case, same length
 
