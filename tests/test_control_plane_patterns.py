@@ -13,6 +13,7 @@ from control_plane import Candidate, Intent, PatternError, load_patterns
 from control_plane.classifier import PatternClassifier, _alternations
 from control_plane.evaluation import read_labelled
 from control_plane.normalize import normalize
+from control_plane.prefilter import fast_search
 from control_plane.patterns import Negative, Pattern, PatternSet, expand
 from tests.control_plane_fixtures import LABELLED
 
@@ -216,3 +217,20 @@ WORDS = ["calls", "recall", "price", "priced", "pricing", "plan", "plans", "the"
 def test_the_literal_prefilter_never_changes_a_result(words: list[str], glue: str) -> None:
     text = normalize((glue or " ").join(words)).lowered
     assert _PACKAGED.candidates(text) == reference_candidates(load_patterns(), _ALTERNATIONS, text)
+
+
+@pytest.mark.parametrize(
+    ("regex", "text", "expected"),
+    [
+        (r"\b(?:calls?|meetings?)\b", "recall the calls", "calls"),
+        (r"\b(?:calls?|meetings?)\b", "recalls and premeetings", None),
+        (r"\bpric(?:e|ing)", "oprice, then pricing", "pricing"),
+        (r"\b(?:[a-z]+ ){0,2}plan", "the pro plan", "the pro plan"),
+        (r"\b-?plan", "a-plan", "-plan"),  # may open with a non-word character: searched as written
+    ],
+)
+def test_fast_search_finds_what_re_search_finds(regex: str, text: str, expected: str | None) -> None:
+    compiled = re.compile(regex)
+    match = fast_search(compiled)(text)
+    reference = compiled.search(text)
+    assert (match.group() if match else None) == (reference.group() if reference else None) == expected
