@@ -125,8 +125,8 @@ class _NameIndex:
 
     def find(self, lowered: str) -> list[_Found]:
         """Non-overlapping matches, longest first at each position, left to right."""
-        matches = list(_TOKEN.finditer(lowered))
-        words = [m.group().removesuffix("'s") for m in matches]
+        words = [word.removesuffix("'s") for word in _TOKEN.findall(lowered)]
+        spans: list[re.Match[str]] = []  # token positions, found only when a name is (rarely needed)
         found: list[_Found] = []
         index, count = 0, len(words)
         while index < count:
@@ -138,7 +138,8 @@ class _NameIndex:
                 names = self._names.get(" ".join(words[index : index + width]))
                 if names:
                     after = tuple(words[index + width : index + width + 2])
-                    found.append(_Found(matches[index].start(), matches[index + width - 1].end(), tuple(names), after))
+                    spans = spans or list(_TOKEN.finditer(lowered))
+                    found.append(_Found(spans[index].start(), spans[index + width - 1].end(), tuple(names), after))
                     index += width
                     break
             else:

@@ -24,9 +24,8 @@ _TIME_EXPRESSION = re.compile(
 )
 
 
-# Every time expression contains one of these.
-_HINTS = ("day", "week", "month", "quarter", "year", "recent", "late", "night", "morning", "afternoon", "evening",
-          "q1", "q2", "q3", "q4")
+# Every time expression contains one of these (a plain alternation of literals: re skips through text fast).
+_HINT = re.compile("day|week|month|quarter|year|recent|late|night|morning|afternoon|evening|q[1-4]")
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -38,7 +37,7 @@ def naive_utc(moment: datetime) -> datetime:
 
 def parse_time_range(lowered: str, now: datetime) -> TimeRange | None:
     """The first time expression in lower-case text as a half-open [start, end) range, or None."""
-    if not any(hint in lowered for hint in _HINTS):  # most messages name no time: skip the big regex
+    if _HINT.search(lowered) is None:  # most messages name no time: skip the big regex
         return None
     match = _TIME_EXPRESSION.search(lowered)
     if match is None:

@@ -86,8 +86,10 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     finally:
         db.close()
     plane = ControlPlane(ControlPlaneConfig(), vocabulary, None)
-    texts = messages(vocabulary, QUICK_MESSAGES if quick else FULL_MESSAGES)
-    return [_patterns(plane, texts), _decisions(plane, texts), _cli(texts, db_url, workdir)]
+    texts = messages(vocabulary, FULL_MESSAGES)
+    in_process = texts[:QUICK_MESSAGES] if quick else texts
+    # The CLI run is always 10,000 messages: its target includes a fixed process start-up.
+    return [_patterns(plane, in_process), _decisions(plane, in_process), _cli(texts, db_url, workdir)]
 
 
 def _patterns(plane: ControlPlane, texts: list[str]) -> BenchResult:
@@ -129,7 +131,7 @@ def _cli(texts: list[str], db_url: str, workdir: Path) -> BenchResult:
     completed = subprocess.run(command, input=stdin.encode(), capture_output=True, env=env, cwd=workdir, check=False)
     seconds = time.perf_counter() - started
     lines = completed.stdout.count(b"\n")
-    target = CLI_TARGET_S * len(texts) / FULL_MESSAGES
+    target = CLI_TARGET_S
     ok = completed.returncode == 0 and lines == len(texts)
     detail = f"{len(texts)} messages, {lines} lines out" if ok else f"exit {completed.returncode}: {completed.stderr[-300:]!r}"
     return BenchResult(f"control_plane.cli.{len(texts) // 1000}k", "s", round(seconds, 3), round(seconds, 3),
