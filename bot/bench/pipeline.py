@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,7 +122,15 @@ def _llm_process() -> Iterator[str]:
     process = context.Process(target=_serve_llm, args=(urls, stop), daemon=True)
     process.start()
     try:
-        yield urls.get(timeout=60)
+        deadline = time.monotonic() + 60
+        while True:  # wait for its address, or for it to die trying
+            try:
+                url = urls.get(timeout=0.2)
+                break
+            except queue.Empty:
+                if not process.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the fake LLM server process did not start") from None
+        yield url
     finally:
         stop.set()
         process.join(timeout=5)
