@@ -85,18 +85,19 @@ def serve_env(tmp: Path, fake: FakeSlack, **extra: str) -> dict[str, str]:
     return env
 
 
-async def start_serve(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(*PITCREW, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+async def start_serve(env: dict[str, str], port: int, stderr_path: Path) -> asyncio.subprocess.Process:
+    # Output to a file, not a pipe: an unread pipe fills up and freezes the server.
+    with stderr_path.open("wb") as stderr:
+        return await asyncio.create_subprocess_exec(*PITCREW, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                                    env=env, stdout=stderr, stderr=stderr)
 
 
-async def wait_healthy(http: aiohttp.ClientSession, process: asyncio.subprocess.Process, port: int) -> dict:
+async def wait_healthy(http: aiohttp.ClientSession, process: asyncio.subprocess.Process, port: int,
+                       stderr_path: Path) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.returncode is not None:
-            _, err = await process.communicate()
-            raise AssertionError(f"pitcrew serve exited {process.returncode}: {err.decode()}")
+            raise AssertionError(f"pitcrew serve exited {process.returncode}: {stderr_path.read_text()[-3000:]}")
         try:
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 if response.status == 200:
@@ -105,8 +106,8 @@ async def wait_healthy(http: aiohttp.ClientSession, process: asyncio.subprocess.
             pass
         await asyncio.sleep(0.1)
     process.kill()
-    _, err = await process.communicate()
-    raise AssertionError(f"pitcrew serve did not become healthy: {err.decode()[-3000:]}")
+    await process.wait()
+    raise AssertionError(f"pitcrew serve did not become healthy: {stderr_path.read_text()[-3000:]}")
 
 
 def reply_records(log_dir: Path) -> list[dict]:
@@ -124,10 +125,11 @@ async def test_pitcrew_serve_answers_and_finishes_in_flight_replies_on_sigterm(f
                                                                                 tmp_path: Path) -> None:
     port = free_port()
     env = serve_env(tmp_path, fake_slack)
-    process = await start_serve(env, port)
+    stderr_path = tmp_path / "serve.stderr"
+    process = await start_serve(env, port, stderr_path)
     async with aiohttp.ClientSession() as http:
         try:
-            health = await wait_healthy(http, process, port)
+            health = await wait_healthy(http, process, port, stderr_path)
             assert health["status"] == "ok" and health["database"] == "ok"
             assert health["scheduler"]["role"] == "leader" and health["scheduler"]["next_run_time"]
             assert health["llm"]["breaker"] == "closed"
@@ -147,8 +149,8 @@ async def test_pitcrew_serve_answers_and_finishes_in_flight_replies_on_sigterm(f
             fake_slack.method_delay_s = 1.0
             assert await post("EvServe2", "1712346001.000100") == 200
             process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), timeout=15)
-            assert process.returncode == 0, err.decode()
+            await asyncio.wait_for(process.wait(), timeout=15)
+            assert process.returncode == 0, stderr_path.read_text()[-3000:]
         finally:
             if process.returncode is None:
                 process.kill()

@@ -131,14 +131,17 @@ class Target:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
-    async def start(self, env: dict[str, str], http: aiohttp.ClientSession) -> None:
-        self.process = await asyncio.create_subprocess_exec(*self.command, env=env, stdout=asyncio.subprocess.DEVNULL,
-                                                            stderr=asyncio.subprocess.PIPE)
+    async def start(self, env: dict[str, str], http: aiohttp.ClientSession, stderr_path: Path) -> None:
+        # Its terminal output goes to a file: an unread pipe fills up and freezes the server mid-run.
+        self.stderr_path = stderr_path
+        with stderr_path.open("wb") as stderr:
+            self.process = await asyncio.create_subprocess_exec(*self.command, env=env,
+                                                                stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
-                err = await self.process.stderr.read() if self.process.stderr else b""
-                raise RuntimeError(f"{self.name} exited {self.process.returncode}: {err.decode()[-500:]}")
+                err = stderr_path.read_text(errors="replace")[-500:]
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}: {err}")
             try:
                 async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
                     if response.status == 200:
@@ -153,7 +156,7 @@ class Target:
             return None if self.process is None else self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.communicate(), timeout=30)
+            await asyncio.wait_for(self.process.wait(), timeout=30)
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
@@ -241,8 +244,8 @@ async def _run(quick: bool, workdir: Path) -> list[BenchResult]:
                       port)
         samples: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         try:
-            await pitcrew.start(env, http)
-            await echo.start(env, http)
+            await pitcrew.start(env, http, workdir / "pitcrew-serve.stderr")
+            await echo.start(env, http, workdir / "echo.stderr")
             for target in (echo, pitcrew):  # warm-up: connections, auth.test, first-use caches
                 await _burst(target, slack, http, burst_no=0 if target is echo else 1, measure=False)
             # One event at a time: the latency of an event with the server otherwise idle.
