@@ -91,6 +91,9 @@ UNSEEN = [
     ("who is on call this weekend?", Intent.UNKNOWN),
     ("is there an umbrella in the office", Intent.UNKNOWN),
     ("can you relay this to the team", Intent.UNKNOWN),
+    ("remind me what we agreed with Tidewater last week", Intent.MEETING_SUMMARY),
+    ("did any prospects mention Gong last quarter?", Intent.CALL_SEARCH),
+    ("how much is a round trip to London", Intent.UNKNOWN),
 ]
 
 
