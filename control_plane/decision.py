@@ -125,7 +125,7 @@ class ControlPlane:
             )
             decision = self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now)
             if analysis.text.lowered:
-                self._shadow.maybe_validate(user_prompt(analysis.text.clean, analysis.candidates), decision.intent)
+                self._shadow.maybe_validate(analysis.text.clean, analysis.candidates, decision.intent)
             return decision
         validation = await self._validate(analysis)
         if validation is None:

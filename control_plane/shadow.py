@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 
-from control_plane.intents import Intent
-from control_plane.validation import IntentLLM, IntentValidation
+from control_plane.intents import Candidate, Intent
+from control_plane.validation import IntentLLM, IntentValidation, user_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,13 @@ class ShadowValidator:
     def pending(self) -> int:
         return len(self._tasks)
 
-    def maybe_validate(self, user: str, intent: Intent) -> bool:
+    def maybe_validate(self, text: str, candidates: Sequence[Candidate], intent: Intent) -> bool:
         """Start a background validation of a skipped decision for `rate` of the calls; True if started."""
         if self._rate <= 0 or self._llm is None or not self._llm.available:
             return False
         if self._rng.random() >= self._rate:
             return False
+        user = user_prompt(text, candidates)
         try:
             task = asyncio.get_running_loop().create_task(self._validate(user, intent), name="shadow-validation")
         except RuntimeError:  # no running loop (a synchronous caller): nothing to run it on
