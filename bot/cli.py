@@ -14,7 +14,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    # Each command group lives in its own module under bot.commands and exposes `register(app)`.
+    # Each command group lives in its own module under bot.commands and exposes `register(app)`. Modules
+    # import what only their commands need inside those commands, so `pitcrew --help` stays quick.
+    from bot.commands import bench as bench_commands
     from bot.commands import cache as cache_commands
     from bot.commands import chat as chat_commands
     from bot.commands import classify as classify_commands
@@ -24,7 +26,7 @@ def _register_commands() -> None:
     from bot.commands import snapshots as snapshots_commands
 
     for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
-                   serve_commands, chat_commands):
+                   serve_commands, chat_commands, bench_commands):
         module.register(app)
 
 

@@ -30,6 +30,7 @@ from knowledge.demo import ensure_demo_data
 PIPELINE_TARGET_MS = 3.0
 LLM_OVERHEAD_TARGET_MS = 5.0
 LLM_LATENCY_S = 0.3
+PIPELINE_STAGES = ("meeting_resolution", "control_plane", "handler")
 
 # A realistic mix: mostly product questions, then call searches, recaps, drafts and chat.
 MESSAGES = (
@@ -69,7 +70,10 @@ def _settings(workdir: Path, **overrides: object) -> Settings:
     return load_settings(**{**defaults, **overrides})
 
 
-async def _measure(pipeline: Pipeline, messages: list[str], warmup: int) -> list[float]:
+async def _measure(
+    pipeline: Pipeline, messages: list[str], warmup: int, stages: dict[str, list[float]] | None = None
+) -> list[float]:
+    """Time each message end to end; with `stages`, also collect each request's own stage timings."""
     samples: list[float] = []
     for index, text in enumerate(messages):
         message = IncomingMessage(text=text, thread_key=f"bench:{index % 50}", source="shell", user="bench")
@@ -80,27 +84,38 @@ async def _measure(pipeline: Pipeline, messages: list[str], warmup: int) -> list
             raise RuntimeError(f"pipeline failed on {text!r} (correlation id {reply.correlation_id})")
         if index >= warmup:
             samples.append(elapsed)
+            if stages is not None:
+                for name in PIPELINE_STAGES:
+                    stages[name].append(reply.stages.get(name, 0.0))
     return samples
 
 
-def bench_without_llm(workdir: Path, repeats: int) -> BenchResult:
+def bench_without_llm(workdir: Path, repeats: int) -> list[BenchResult]:
+    """End to end, plus each of the three stages (`pipeline.stage.*`, which `pitcrew bench --out` plots)."""
     settings = _settings(workdir)
+    stages: dict[str, list[float]] = {name: [] for name in PIPELINE_STAGES}
     db = Database(settings.database_url)
     try:
         ensure_demo_data(db)
         llm = LLMGateway.from_settings(settings, db)
         pipeline = Pipeline.from_settings(settings, db, llm)
         messages = [MESSAGES[i % len(MESSAGES)] for i in range(repeats + len(MESSAGES))]
-        samples = asyncio.run(_measure(pipeline, messages, warmup=len(MESSAGES)))
+        samples = asyncio.run(_measure(pipeline, messages, warmup=len(MESSAGES), stages=stages))
     finally:
         db.close()
-    return _result(
+    end_to_end = _result(
         "pipeline.no_llm.demo",
         samples,
         PIPELINE_TARGET_MS,
         f"p95 < {PIPELINE_TARGET_MS:g} ms",
         f"{len(samples)} messages, {len(MESSAGES)} kinds, logging on",
     )
+    per_stage = [
+        _result(f"pipeline.stage.{name}", timings, PIPELINE_TARGET_MS, f"part of p95 < {PIPELINE_TARGET_MS:g} ms",
+                "as logged in the request summary")
+        for name, timings in stages.items()
+    ]
+    return [end_to_end, *per_stage]
 
 
 def _serve_llm(urls: multiprocessing.Queue, stop: Any) -> None:
@@ -192,7 +207,7 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     configure_logging(_settings(workdir), stderr=False)  # requests log their summary, as in production
     try:
         return [
-            bench_without_llm(workdir, repeats=300 if quick else 2000),
+            *bench_without_llm(workdir, repeats=300 if quick else 2000),
             bench_with_llm(workdir, repeats=12 if quick else 60),
         ]
     finally:

@@ -10,17 +10,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
-from bot.llm.gateway import LLMGateway
-from bot.observability import configure_logging
-from bot.pipeline import IncomingMessage, Pipeline, Reply
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.pipeline import IncomingMessage, Pipeline, Reply
 
 HISTORY_FILE = Path.home() / ".pitcrew_history"
 HISTORY_LENGTH = 1000
@@ -61,7 +61,7 @@ def shell(
                 continue
             if text.strip().lower() in QUIT_WORDS:
                 break
-            message = IncomingMessage(text=text, thread_key=thread_key, user=user, source="shell")
+            message = _message(text, thread_key, user)
             try:
                 reply = runner.run(pipeline.handle(message))
             except KeyboardInterrupt:
@@ -86,7 +86,7 @@ def ask(
         fail('nothing to ask: give the message, e.g. pitcrew ask "what does the Pro plan cost?"', EXIT_USAGE)
     settings = settings_or_exit()
     thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
-    message = IncomingMessage(text=text, thread_key=thread_key, user=_user_name(), source="shell")
+    message = _message(text, thread_key, _user_name())
     with asyncio.Runner() as runner, _opened(settings, runner) as pipeline:
         reply = runner.run(pipeline.handle(message))
     if as_json:
@@ -97,9 +97,20 @@ def ask(
         raise typer.Exit(1)
 
 
+def _message(text: str, thread_key: str, user: str) -> IncomingMessage:
+    from bot.pipeline import IncomingMessage
+
+    return IncomingMessage(text=text, thread_key=thread_key, user=user, source="shell")
+
+
 @contextmanager
 def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Pipeline]:
     """The pipeline as Slack gets it: same logging (to the day files), database, gateway and control plane."""
+    # Imported here: the pipeline pulls in the openai SDK, which other commands need not load.
+    from bot.llm.gateway import LLMGateway
+    from bot.observability import configure_logging
+    from bot.pipeline import Pipeline
+
     # The day files get exactly the records a Slack request gets; the terminal shows the chat only.
     configure_logging(settings, stderr=False)
     db = database_or_exit(settings, load_demo=True)

@@ -1,0 +1,98 @@
+"""Runs the benchmark modules and gathers their results with a description of the machine."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import platform
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.bench.core import BenchResult
+
+# Order matters only for reading the table: cheap, in-process benchmarks first.
+BENCHMARK_MODULES: tuple[str, ...] = (
+    "classify",
+    "llm_avoidance",
+    "snapshots",
+    "search",
+    "logging",
+    "pipeline",
+    "llm",
+    "slack",
+)
+
+
+@dataclass
+class BenchRun:
+    results: list[BenchResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # module -> one-line error
+    seconds: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "benchmarks": [result.as_json() for result in self.results],
+            "errors": self.errors,
+            "seconds": round(self.seconds, 1),
+            "machine": self.machine,
+        }
+
+
+def describe_machine() -> dict[str, Any]:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model or platform.processor(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run_benchmarks(
+    *,
+    quick: bool,
+    only: Sequence[str] | None = None,
+    on_module: Callable[[str], None] | None = None,
+) -> BenchRun:
+    """Run each benchmark module in its own scratch directory; one module failing doesn't stop the rest."""
+    names = [name for name in BENCHMARK_MODULES if not only or name in only]
+    run = BenchRun(machine=describe_machine())
+    started = time.perf_counter()
+    # Benchmarks log thousands of requests: keep them out of the operator's day files and terminal.
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        for name in names:
+            if on_module is not None:
+                on_module(name)
+            module = importlib.import_module(f"bot.bench.{name}")
+            with tempfile.TemporaryDirectory(prefix=f"pitcrew-bench-{name}-") as workdir:
+                try:
+                    run.results.extend(module.run(quick, Path(workdir)))
+                except Exception as exc:  # a broken benchmark is reported, not fatal to the run
+                    run.errors[name] = f"{type(exc).__name__}: {exc}"
+                    logging.getLogger(__name__).debug("benchmark %s failed\n%s", name, traceback.format_exc())
+    finally:
+        logging.disable(previous_disable)
+    run.seconds = time.perf_counter() - started
+    return run
