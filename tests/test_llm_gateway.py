@@ -12,7 +12,6 @@ import pytest
 from pydantic import BaseModel
 
 from bot.llm import LLMGateway
-from bot.llm.outcomes import Outcome
 from bot.observability import RequestContext, bind_request
 from knowledge.db import Database
 from tests.fake_openai import (

@@ -12,12 +12,11 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-from bot.bench.core import BenchResult, percentiles
+from bot.bench.core import BenchResult, main_for, percentiles
 from control_plane import ControlPlane, ControlPlaneConfig
 from control_plane.normalize import normalize
 from knowledge.db import Database
@@ -143,15 +142,5 @@ def _result(name: str, unit: str, samples: list[float], target: str, limit: floa
     return BenchResult(name, unit, round(p50, 2), round(p95, 2), round(p99, 2), target, p95 < limit, detail)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-classify-") as workdir:
-        for result in run("--quick" in sys.argv, Path(workdir)):
-            verdict = "pass" if result.passed else "FAIL"
-            print(
-                f"{result.name:<28} p50 {result.p50:.2f} p95 {result.p95:.2f} p99 {result.p99:.2f} {result.unit}"
-                f"  [{result.target}: {verdict}]  {result.detail}"
-            )
-
-
 if __name__ == "__main__":
-    main()
+    main_for("classify")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bot.bench.core import BenchResult
+from bot.bench.core import BenchResult, main_for
 from bot.bench.llm import LoopbackLLM
 from bot.llm import LLMGateway
 from bot.settings import load_settings
@@ -155,9 +155,4 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
 
 
 if __name__ == "__main__":
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as directory:
-        for result in run(quick="--quick" in sys.argv, workdir=Path(directory)):
-            print(result.as_json())
+    main_for("llm_avoidance")

@@ -6,10 +6,9 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from bot.bench.core import BenchResult, percentiles, time_calls
+from bot.bench.core import BenchResult, main_for, percentiles, time_calls
 from bot.observability import configure_logging, count_llm_call, record, request_scope, reset_logging, stage
 from bot.settings import load_settings
 
@@ -86,15 +85,5 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     return results
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-logging-") as workdir:
-        for result in run("--quick" in sys.argv, Path(workdir)):
-            verdict = "pass" if result.passed else "FAIL"
-            print(
-                f"{result.name:<40} p50 {result.p50:.4f} p95 {result.p95:.4f} p99 {result.p99:.4f} {result.unit}"
-                f"  [{result.target}: {verdict}]  {result.detail}"
-            )
-
-
 if __name__ == "__main__":
-    main()
+    main_for("logging")

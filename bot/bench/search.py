@@ -6,13 +6,11 @@
 from __future__ import annotations
 
 import random
-import sys
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.bench.core import BenchResult, percentiles, time_calls
+from bot.bench.core import BenchResult, main_for, percentiles, time_calls
 from knowledge.db import Database
 from knowledge.generate import TOPICS, generate
 from knowledge.search import search_calls
@@ -73,15 +71,5 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
         db.close()
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-search-") as workdir:
-        for result in run("--quick" in sys.argv, Path(workdir)):
-            verdict = "pass" if result.passed else "FAIL"
-            print(
-                f"{result.name:<40} p50 {result.p50:.3f} p95 {result.p95:.3f} p99 {result.p99:.3f} {result.unit}"
-                f"  [{result.target}: {verdict}]  {result.detail}"
-            )
-
-
 if __name__ == "__main__":
-    main()
+    main_for("search")

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.bench.core import BenchResult, percentiles
+from bot.bench.core import BenchResult, main_for, percentiles
 
 BOT_TOKEN = "xoxb-bench-0000-not-a-real-token"
 SIGNING_SECRET = "bench-signing-secret-not-real"
@@ -399,11 +399,7 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--echo-server":
         asyncio.run(_serve_echo(int(sys.argv[2])))
         return
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-slack-") as workdir:
-        for result in run(quick="--quick" in sys.argv, workdir=Path(workdir)):
-            print(json.dumps(result.as_json()))
+    main_for("slack")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.bench.core import BenchResult, percentiles, time_calls
+from bot.bench.core import BenchResult, main_for, percentiles, time_calls
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from knowledge.generate import generate
@@ -180,15 +178,5 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="pitcrew-bench-snapshots-") as workdir:
-        for result in run("--quick" in sys.argv, Path(workdir)):
-            verdict = "pass" if result.passed else "FAIL"
-            print(
-                f"{result.name:<40} p50 {result.p50:.4f} p95 {result.p95:.4f} p99 {result.p99:.4f} {result.unit}"
-                f"  [{result.target}: {verdict}]  {result.detail}"
-            )
-
-
 if __name__ == "__main__":
-    main()
+    main_for("snapshots")
