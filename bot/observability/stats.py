@@ -134,9 +134,8 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def read_records(paths: Iterable[Path]) -> Iterator[dict[str, Any] | None | str]:
-    """Each line of each file: a pitcrew record (dict), "foreign" (JSON, not ours) or None (malformed).
-    Blank lines are skipped."""
+def raw_lines(paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
+    """Each non-blank line of each readable file, as bytes (a file that vanished is skipped)."""
     for path in paths:
         try:
             handle = path.open("rb")
@@ -144,17 +143,21 @@ def read_records(paths: Iterable[Path]) -> Iterator[dict[str, Any] | None | str]
             continue
         with handle:
             for raw in handle:
-                if not raw.strip():
-                    continue
-                try:
-                    data = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError):
-                    yield None
-                    continue
-                is_ours = isinstance(data, dict) and isinstance(data.get("message"), str) and isinstance(
-                    data.get("level"), str
-                )
-                yield data if is_ours else "foreign"
+                if raw.strip():
+                    yield path, raw
+
+
+def read_records(paths: Iterable[Path]) -> Iterator[dict[str, Any] | None | str]:
+    """Each line of each file: a pitcrew record (dict), "foreign" (JSON, not ours) or None (malformed).
+    Blank lines are skipped."""
+    for _, raw in raw_lines(paths):
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            yield None
+            continue
+        is_ours = isinstance(data, dict) and isinstance(data.get("message"), str) and isinstance(data.get("level"), str)
+        yield data if is_ours else "foreign"
 
 
 def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:

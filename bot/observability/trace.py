@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.observability.stats import list_day_files
+from bot.observability.stats import list_day_files, raw_lines
 
 CORRELATION_ID = re.compile(r"^[0-9a-f]{8}$")
 
@@ -27,22 +27,16 @@ class TracedRecord:
 def trace(directory: Path, correlation_id: str) -> Iterator[TracedRecord]:
     """Records carrying `correlation_id`, oldest day file first and in file order within a day."""
     needle = correlation_id.encode()
-    for _, path in list_day_files(directory):
-        try:
-            handle = path.open("rb")
-        except OSError:
+    for path, raw in raw_lines(path for _, path in list_day_files(directory)):
+        if needle not in raw:  # cheap test before parsing: most lines are other requests'
             continue
-        with handle:
-            for raw in handle:
-                if needle not in raw:  # cheap test before parsing: most lines are other requests'
-                    continue
-                try:
-                    line = raw.decode("utf-8").rstrip("\n")
-                    record = json.loads(line)
-                except (UnicodeDecodeError, ValueError):
-                    continue
-                if isinstance(record, dict) and record.get("correlation_id") == correlation_id:
-                    yield TracedRecord(path=path, line=line, record=record)
+        try:
+            line = raw.decode("utf-8").rstrip("\n")
+            record = json.loads(line)
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("correlation_id") == correlation_id:
+            yield TracedRecord(path=path, line=line, record=record)
 
 
 def describe_record(record: dict[str, Any]) -> str:
