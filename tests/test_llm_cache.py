@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.llm import LLMGateway
 from bot.llm.cache import ResponseCache, cache_key, normalize_question
+from control_plane.intents import Entities, TimeRange
 from knowledge.db import Database
 from tests.fake_openai import (
     DEFAULT_REPLY,
@@ -23,20 +23,6 @@ from tests.fake_openai import (
     fake_openai,  # noqa: F401  (fixture)
     fast_llm_settings,
 )
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    start: datetime
-    end: datetime
-    label: str
-
-
-@dataclass(frozen=True)
-class Entities:
-    product: str | None
-    plans: tuple[str, ...]
-    time_range: TimeRange | None
 
 
 class FakeClock:

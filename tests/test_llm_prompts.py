@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from enum import StrEnum
 
 import pytest
 from pydantic import BaseModel
 
 from bot.llm.prompts import SystemPromptGuard, messages
+from control_plane.intents import Intent
 from tests.fake_openai import intent_validation_reply
 
 FACTS = " ".join(
@@ -88,16 +88,6 @@ def test_every_guard_has_its_own_canary() -> None:
 
 
 # The fake server's intent validation ----------------------------------------------------------------------
-
-
-class Intent(StrEnum):
-    PRODUCT_QUESTION = "product_question"
-    CALL_SEARCH = "call_search"
-    MEETING_SUMMARY = "meeting_summary"
-    DRAFT_EMAIL = "draft_email"
-    HELP = "help"
-    SMALLTALK = "smalltalk"
-    UNKNOWN = "unknown"
 
 
 class ValidatedEntities(BaseModel):
