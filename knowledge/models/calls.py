@@ -33,7 +33,9 @@ class Meeting(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     title: str
     kind: str = Field(default="call", index=True)  # discovery | demo | qbr | kickoff | negotiation | check-in ...
-    started_at: datetime = Field(index=True)  # naive UTC
+    # Datetime columns are UTC: sqlmodel refuses naive values on write and returns aware ones; the
+    # text SQLite stores is naive UTC, which is what the Core queries on hot paths compare against.
+    started_at: datetime = Field(index=True)
     duration_minutes: int = 30
     participants: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     summary: str = ""
