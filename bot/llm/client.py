@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx2
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from bot.settings import Settings
 
 CONNECT_TIMEOUT_S = 2.0
+# The SDK's HTTP layer logs every request at INFO ("HTTP Request: POST ... 200 OK"). The gateway's own
+# `llm call` record already says so with more (latency, attempts, outcome), so that line only doubled the
+# log records (and their redaction scans and writes) of every call.
+HTTP_LOGGER = "httpx2"
 
 
 def build_client(settings: Settings) -> AsyncOpenAI:
@@ -20,6 +26,7 @@ def build_client(settings: Settings) -> AsyncOpenAI:
     """
     if not settings.llm_configured or settings.openai_api_key is None:
         raise ValueError("OPENAI_API_KEY is not set")
+    quiet_http_log()
     longest = max(settings.llm_answer_timeout_s, settings.llm_validate_timeout_s)
     timeout = httpx2.Timeout(longest, connect=min(CONNECT_TIMEOUT_S, longest))
     return AsyncOpenAI(
@@ -29,3 +36,10 @@ def build_client(settings: Settings) -> AsyncOpenAI:
         timeout=timeout,
         http_client=DefaultAioHttpClient(timeout=timeout),
     )
+
+
+def quiet_http_log() -> None:
+    """Keep the SDK's HTTP layer to warnings, unless its level was set on purpose (e.g. for debugging)."""
+    http_logger = logging.getLogger(HTTP_LOGGER)
+    if http_logger.level == logging.NOTSET:
+        http_logger.setLevel(logging.WARNING)
