@@ -2,6 +2,8 @@
 
 Matching is the hot path (every message, a 50 µs budget), so the rules are flattened into one list
 in evaluation order and a literal prefilter (see `prefilter`) picks the few worth a regex search.
+Rules naming `{product}` or `{plan}` search a copy of the message with the catalog names masked (see
+`mentions`), so they cost the same whatever the size of the catalog.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from control_plane.intents import Candidate, Intent
+from control_plane.mentions import PLACEHOLDER_PATTERNS, MentionIndex, Mentions, placeholder_bits
 from control_plane.normalize import normalize
 from control_plane.patterns import Negative, Pattern, PatternSet, expand
 from control_plane.prefilter import LiteralScanner, fast_search, required_literals
@@ -27,6 +30,7 @@ def placeholder_terms(vocabulary: Vocabulary) -> dict[str, list[str]]:
 
 
 def _alternations(terms: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Each placeholder as an alternation of its names: what the masked matching must agree with."""
     alternations = {}
     for name, values in terms.items():
         words = {normalize(value).lowered for value in values} - {""}
@@ -46,6 +50,7 @@ class _Rule(NamedTuple):
     id: str
     needs: tuple[frozenset[str], ...]  # literal sets it needs one literal of each of (see `prefilter`)
     key: frozenset[str]  # the most selective of them (empty: no literal needed, always tried)
+    view: int  # 0: searches the text; else the kind bits of its placeholders: searches the text with those masked
 
 
 def _or(values: Iterable[int]) -> int:
@@ -55,35 +60,45 @@ def _or(values: Iterable[int]) -> int:
     return result
 
 
-def _rule(intent: Intent, rule: Pattern | Negative, alternations: dict[str, str]) -> _Rule | None:
-    """The rule with its placeholders filled in; None if the vocabulary has nothing for one of them."""
+def _rule(intent: Intent, rule: Pattern | Negative, mentions: MentionIndex) -> _Rule | None:
+    """The rule with its placeholders filled in; None if the vocabulary has no names for one of them."""
+    view = 0
+    gate: tuple[frozenset[str], ...] = ()
     if rule.placeholders:
-        if any(name not in alternations for name in rule.placeholders):
+        if any(name not in mentions.kinds for name in rule.placeholders):
             return None
-        rule = replace(rule, regex=re.compile(expand(rule.template, alternations)))
-    needs = required_literals(rule.regex.pattern)
+        # A placeholder matches marks only, never a literal, so the literals the prefilter reads from
+        # the rest of the regex lie outside the masked names: they are in the unmasked text too. A
+        # rule with placeholders is searched only in a message naming something, which holds one of
+        # the names' first words.
+        rule = replace(rule, regex=re.compile(expand(rule.template, PLACEHOLDER_PATTERNS)))
+        view = placeholder_bits(rule.placeholders)
+        first_words = mentions.first_words(view)
+        gate = (first_words,) if first_words else ()
+    needs = required_literals(rule.regex.pattern) + gate
     key = max(needs, key=lambda g: (min(map(len, g)), -len(g))) if needs else frozenset()
     search = fast_search(rule.regex)
     if isinstance(rule, Pattern):
-        return _Rule(intent, _PATTERN, search, rule.confidence, rule.id, needs, key)
-    return _Rule(intent, _VETO if rule.veto else _PENALTY, search, rule.penalty, rule.id, needs, key)
+        return _Rule(intent, _PATTERN, search, rule.confidence, rule.id, needs, key, view)
+    return _Rule(intent, _VETO if rule.veto else _PENALTY, search, rule.penalty, rule.id, needs, key, view)
 
 
 class PatternClassifier:
     """Ranks the intents a message matches; built once per pattern set and vocabulary."""
 
     def __init__(self, patterns: PatternSet, terms: Mapping[str, Iterable[str]] | None = None) -> None:
+        """`terms`: the names each placeholder stands for (see `placeholder_terms`)."""
         self.patterns = patterns
         self._limits = patterns.limits
-        alternations = _alternations(terms or {})
+        self._mentions = MentionIndex(terms or {})
         # Evaluation order: intent by intent, best pattern first, then the intent's negatives. Rules
         # are numbered in that order, so sorting the numbers of the rules worth trying keeps it.
         rules: list[_Rule] = []
         for group in patterns.intents:
-            positives = [r for r in (_rule(group.intent, p, alternations) for p in group.patterns) if r]
+            positives = [r for r in (_rule(group.intent, p, self._mentions) for p in group.patterns) if r]
             if positives:
                 rules += positives
-                rules += [r for r in (_rule(group.intent, n, alternations) for n in group.negatives) if r]
+                rules += [r for r in (_rule(group.intent, n, self._mentions) for n in group.negatives) if r]
         self._rules = tuple(rules)
         self._always = frozenset(number for number, rule in enumerate(rules) if not rule.key)
         # A rule is looked at when a literal of its key is present (by_literal), and searched only when
@@ -123,18 +138,30 @@ class PatternClassifier:
         current: Intent | None = None
         score: float | None = None
         pattern_id = ""
+        mentions: Mentions | None = None  # looked for once, when a rule first needs them
+        looked_for_mentions = False
         for number in sorted(numbers):
-            intent, kind, search, value, rule_id, _needs, _key = rules[number]
+            intent, kind, search, value, rule_id, _needs, _key, view = rules[number]
             if intent is not current:
                 if score is not None and current is not None:
                     found_candidates.append(Candidate(current, score, pattern_id))
                 current, score = intent, None
             if masks[number] & present != masks[number]:
                 continue  # a literal it needs is missing: it cannot match
+            if (kind == _PATTERN) != (score is None):
+                continue  # a pattern after the intent's best match, or a negative for an intent that did not match
+            subject = text
+            if view:
+                if not looked_for_mentions:
+                    mentions, looked_for_mentions = self._mentions.find(text), True
+                masked = mentions.view(view) if mentions is not None else None
+                if masked is None:
+                    continue  # the message names nothing its placeholders stand for
+                subject = masked
             if kind == _PATTERN:
-                if score is None and search(text):
+                if search(subject):
                     score, pattern_id = value, rule_id
-            elif score is not None and search(text):  # a negative, for an intent that matched
+            elif search(subject):  # a negative, for an intent that matched
                 if kind == _VETO:
                     score = None
                 else:

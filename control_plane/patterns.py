@@ -14,8 +14,9 @@ File layout (see patterns.toml for the real thing):
                   { id = "calls", penalty = 0.2, regex = '''...''' } ]
 
 Regexes are matched against the lower-cased normalized text with `re.search`. A regex may name the
-catalog with `{product}` (product names and slugs) or `{plan}` (plan names); the classifier fills them
-in from the vocabulary, and drops a pattern whose placeholder has no names to fill in.
+catalog with `{product}` (product names and slugs) or `{plan}` (plan names): the classifier finds the
+names a message mentions and matches the placeholder against them (see `mentions`), so a pattern with
+a placeholder matches only where a name is, and is dropped when the vocabulary has no names for it.
 """
 
 from __future__ import annotations
