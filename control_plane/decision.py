@@ -58,7 +58,7 @@ class ControlPlane:
         self.refresh_vocabulary(vocabulary)
 
     def refresh_vocabulary(self, vocabulary: Vocabulary) -> None:
-        """Recompile the catalog patterns and entity index, e.g. after an import."""
+        """Rebuild the catalog name lookups (for the patterns and the entities), e.g. after an import."""
         classifier = PatternClassifier(self.patterns, placeholder_terms(vocabulary))
         extractor = EntityExtractor(vocabulary)
         self._classifier, self._entities = classifier, extractor  # swapped together; requests in flight keep theirs
