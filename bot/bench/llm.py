@@ -36,19 +36,28 @@ QUESTIONS = [
 PLANS = ["Starter", "Team", "Pro", "Business", "Scale", "Growth"]
 
 
+HANDLING_PATH = "/bench/handling"
+
+
 class LoopbackLLM:
-    """A fixed-latency OpenAI-compatible `/v1/chat/completions` (non-streaming) on 127.0.0.1."""
+    """A fixed-latency OpenAI-compatible `/v1/chat/completions` (non-streaming) on 127.0.0.1.
+
+    It keeps how long it really spent on each completion, its late timer wake-ups included, and serves
+    the list as JSON at `HANDLING_PATH` (beside `/v1`): what a provider's own processing time is to a client.
+    """
 
     def __init__(self, latency_s: float = 0.0, reply: str = "Pro is $49 per seat per month.") -> None:
         self.latency_s = latency_s
         self.reply = reply
         self.requests = 0
+        self.handling_ms: list[float] = []  # per completion, in the order they arrived
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
     async def __aenter__(self) -> LoopbackLLM:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._complete)
+        app.router.add_get(HANDLING_PATH, self._handling)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -60,7 +69,11 @@ class LoopbackLLM:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def _handling(self, request: web.Request) -> web.Response:
+        return web.json_response(self.handling_ms)
+
     async def _complete(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         body = await request.json()
         self.requests += 1
         if self.latency_s:
@@ -72,7 +85,9 @@ class LoopbackLLM:
                          "message": {"role": "assistant", "content": self.reply, "refusal": None}}],
             "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48},
         }
-        return web.Response(text=json.dumps(completion), content_type="application/json")
+        response = web.Response(text=json.dumps(completion), content_type="application/json")
+        self.handling_ms.append((time.perf_counter() - started) * 1000.0)
+        return response
 
 
 def _cache_fields(question: str) -> dict[str, Any]:
