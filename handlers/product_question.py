@@ -182,8 +182,11 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
     lowered = ctx.text.lower()
     if inherited is not None and not asked and not _WHICH_PLAN.search(lowered):
         asked = [inherited]  # "does it include SSO?" about the plan discussed
-    elif inherited is not None and len(asked) == 1 and inherited is not asked[0] and _COMPARE.search(lowered):
-        asked = [inherited, asked[0]]  # "compare it with Enterprise": the plan discussed is the other side
+    elif inherited is not None and len(asked) == 1 and inherited is not asked[0] and (
+        _COMPARE.search(lowered) or (ctx.follow_up and ctx.memory.aspect == "compare")
+    ):
+        # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
+        asked = [inherited, asked[0]]
     return view, asked, unknown_plan
 
 

@@ -85,6 +85,17 @@ async def test_a_follow_up_inherits_the_product_and_names_another_plan(offline: 
     assert "```" in compare.mrkdwn and "Enterprise" in compare.plain and "Pro" in compare.plain
 
 
+async def test_a_follow_up_to_a_comparison_compares_the_plan_it_names(offline: Pipeline, demo_db: Database) -> None:
+    await ask(offline, "compare the Team and Enterprise plans", thread="shell:compare")
+    follow = await ask(offline, "and what about Growth?", thread="shell:compare")
+    assert follow.handler == "product_question"
+    header = follow.plain.splitlines()[0]
+    # The plan discussed against the one named, not the whole tier list.
+    assert "Team" in header and "Growth" in header
+    assert "Starter" not in header and "Pro" not in header
+    assert price_of(demo_db, "Team") in follow.plain and price_of(demo_db, "Growth") in follow.plain
+
+
 async def test_a_follow_up_naming_a_plan_asks_the_previous_question_of_it(offline: Pipeline, demo_db: Database) -> None:
     view = read_product(demo_db, None)
     assert view is not None
