@@ -18,18 +18,27 @@ STANDARD_RECORD_ATTRS: frozenset[str] = frozenset(
 )
 
 
+class SecondFormatter:
+    """`time.strftime(fmt)` of a UTC second, formatted once per second: records come in bursts."""
+
+    def __init__(self, fmt: str) -> None:
+        self._fmt = fmt
+        self._cached: tuple[int, str] = (-1, "")  # one tuple, swapped whole, so threads never see half an update
+
+    def __call__(self, seconds: int) -> str:
+        cached = self._cached
+        if cached[0] != seconds:
+            cached = self._cached = (seconds, time.strftime(self._fmt, time.gmtime(seconds)))
+        return cached[1]
+
+
+_date_and_second = SecondFormatter("%Y-%m-%dT%H:%M:%S.")
+
+
 def utc_timestamp(created: float) -> str:
     """ISO 8601 UTC with milliseconds and `Z`, e.g. `2025-03-04T12:03:04.123Z`."""
-    global _second_cache
     seconds = int(created)
-    cached = _second_cache  # one tuple, swapped whole, so threads never see half an update
-    if cached[0] != seconds:
-        # Records come in bursts within one second: format the date part once per second.
-        cached = _second_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds)))
-    return f"{cached[1]}{min(int((created - seconds) * 1000), 999):03d}Z"
-
-
-_second_cache: tuple[int, str] = (-1, "")
+    return f"{_date_and_second(seconds)}{min(int((created - seconds) * 1000), 999):03d}Z"
 
 
 _CORE_KEYS = frozenset({"ts", "level", "logger"})

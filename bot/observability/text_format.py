@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
+
+from bot.observability.json_format import SecondFormatter
 
 # Stage names shortened on the terminal; others are shown whole.
 STAGE_ABBREVIATIONS = {"meeting_resolution": "mr", "control_plane": "cp", "handler": "h"}
@@ -11,16 +12,11 @@ STAGE_ABBREVIATIONS = {"meeting_resolution": "mr", "control_plane": "cp", "handl
 SUMMARY_MARKER = "_pitcrew_summary"
 
 
+_clock_second = SecondFormatter("%H:%M:%S")
+
+
 def _clock_time(created: float) -> str:
-    global _second_cache
-    seconds = int(created)
-    cached = _second_cache  # one tuple, swapped whole, so threads never see half an update
-    if cached[0] != seconds:
-        cached = _second_cache = (seconds, time.strftime("%H:%M:%S", time.gmtime(seconds)))
-    return cached[1]
-
-
-_second_cache: tuple[int, str] = (-1, "")
+    return _clock_second(int(created))
 
 
 def _ms(value: object) -> str:
