@@ -89,31 +89,30 @@ class SlackService:
                  extra={"host": self._host, "port": self.port, "path": EVENTS_PATH})
 
     async def _check_bot_token(self) -> None:
-        try:
-            identity = await self.app.client.auth_test()
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            raise SlackStartupError(f"Slack refused SLACK_BOT_TOKEN ({error}); copy the Bot User OAuth Token again "
-                                    "from the app's OAuth & Permissions page",
-                                    credentials=error in _CREDENTIAL_ERRORS) from None
-        except SLACK_CALL_ERRORS as exc:
-            raise SlackStartupError(f"cannot reach the Slack API at {self.app.client.base_url} ({slack_error(exc)})",
-                                    credentials=False) from None
+        identity = await self._startup_call(
+            self.app.client.auth_test(), "SLACK_BOT_TOKEN",
+            "copy the Bot User OAuth Token again from the app's OAuth & Permissions page")
         log.info("Slack accepted the bot token",
                  extra={"team_id": identity.get("team_id"), "bot_user_id": identity.get("user_id")})
 
     async def _socket_url(self) -> str:
+        response = await self._startup_call(
+            self.app.client.apps_connections_open(app_token=self._app_token), "SLACK_APP_TOKEN",
+            "it must be an app-level token with the connections:write scope, and Socket Mode must be on")
+        return str(response["url"])
+
+    async def _startup_call(self, call: Awaitable[Any], variable: str, advice: str) -> Any:
+        """One Web API call made at start-up: Slack refusing `variable` or being out of reach is a
+        SlackStartupError with a message for a person."""
         try:
-            response = await self.app.client.apps_connections_open(app_token=self._app_token)
+            return await call
         except SlackApiError as exc:
             error = slack_error(exc)
-            raise SlackStartupError(f"Slack refused SLACK_APP_TOKEN ({error}); it must be an app-level token "
-                                    "with the connections:write scope, and Socket Mode must be on",
+            raise SlackStartupError(f"Slack refused {variable} ({error}); {advice}",
                                     credentials=error in _CREDENTIAL_ERRORS) from None
         except SLACK_CALL_ERRORS as exc:
             raise SlackStartupError(f"cannot reach the Slack API at {self.app.client.base_url} ({slack_error(exc)})",
                                     credentials=False) from None
-        return str(response["url"])
 
     async def shutdown(self, grace_s: float) -> int:
         """Stop taking events, wait up to `grace_s` for answers in flight, then release the HTTP session.
