@@ -179,6 +179,11 @@ class ControlPlane:
         """Wait for shadow validations still running (at shutdown, or in tests)."""
         await self._shadow.drain(timeout)
 
+    @property
+    def shadow_pending(self) -> int:
+        """Shadow validations still running in the background."""
+        return self._shadow.pending
+
     async def aclose(self) -> None:
         """Give shadow validations a moment, then cancel what is left."""
         await self._shadow.close()

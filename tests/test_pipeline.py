@@ -158,3 +158,26 @@ async def test_small_talk_does_not_break_a_conversation(offline: Pipeline, demo_
     await ask(offline, "thanks!", thread="shell:three")
     follow = await ask(offline, "and what about Enterprise?", thread="shell:three")
     assert follow.handler == "product_question" and price_of(demo_db, "Enterprise") in follow.plain
+
+
+async def test_closing_the_pipeline_settles_shadow_validations_before_the_gateway_closes(demo_db: Database) -> None:
+    """Shadow validations run after the reply; shutdown must not leave them running on a closed gateway."""
+    from bot.llm import LLMGateway
+    from bot.settings import load_settings
+    from tests.fake_openai import FakeOpenAI
+    from tests.pipeline_support import answers_with, make_pipeline
+
+    async with FakeOpenAI(responder=answers_with("unused"), latency_s=0.2) as server:
+        settings = load_settings(**server.settings_overrides(), control_plane_shadow_rate=1.0)
+        llm = LLMGateway.from_settings(settings, demo_db)
+        try:
+            pipeline = make_pipeline(settings, demo_db, llm)
+            reply = await ask(pipeline, "What does the Pro plan cost?", thread="shell:shadow")
+            assert reply.llm_validation == "skipped"
+            assert pipeline.control_plane.shadow_pending == 1  # the reply did not wait for it
+            await pipeline.aclose()
+            assert pipeline.control_plane.shadow_pending == 0
+            validations = [r for r in server.requests if (r.get("response_format") or {}).get("type") == "json_schema"]
+            assert len(validations) == 1  # it reached the provider before the pipeline let go
+        finally:
+            await llm.aclose()

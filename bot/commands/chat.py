@@ -116,7 +116,11 @@ def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Pipeline]:
     db = database_or_exit(settings, load_demo=True)
     llm = LLMGateway.from_settings(settings, db)
     try:
-        yield Pipeline.from_settings(settings, db, llm)
+        pipeline = Pipeline.from_settings(settings, db, llm)
+        try:
+            yield pipeline
+        finally:
+            runner.run(pipeline.aclose())  # background shadow validations still use the gateway
     finally:
         runner.run(llm.aclose())
         db.close()

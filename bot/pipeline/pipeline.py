@@ -50,6 +50,8 @@ class IntentDecider(Protocol):
 
     async def decide(self, text: str, now: datetime | None = None) -> Decision: ...
 
+    async def aclose(self) -> None: ...
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -109,6 +111,10 @@ class Pipeline:
         if isinstance(self.control_plane, ControlPlane):
             self.control_plane.refresh_vocabulary(vocabulary)
         self.resolver = MeetingResolver(self.db, vocabulary)
+
+    async def aclose(self) -> None:
+        """Let background work (shadow validations) finish or cancel it; call before closing the gateway."""
+        await self.control_plane.aclose()
 
     async def handle(self, message: IncomingMessage, sink: StreamSink | None = None) -> Reply:
         """Answer one message. Never raises (except cancellation): a failure is a friendly reply."""

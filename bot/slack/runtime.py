@@ -81,6 +81,7 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
     llm = LLMGateway.from_settings(settings, db)
     schedule: SnapshotSchedule | None = None
     service: SlackService | None = None
+    pipeline: Pipeline | None = None
     code, problem = EXIT_OK, None
     try:
         pipeline = Pipeline.from_settings(settings, db, llm)
@@ -103,6 +104,8 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
             await service.shutdown(settings.shutdown_grace_s)
         if schedule is not None:
             schedule.shutdown()
+        if pipeline is not None:
+            await pipeline.aclose()  # background shadow validations still use the gateway
         await llm.aclose()
         db.close()
         signals.remove()
