@@ -41,6 +41,8 @@ _PLAN_NOUN = re.compile(r"(\s+(and|or|vs\.?|versus)\s+\w+)?\s+(plans?|tiers?|edi
 _WHICH_PLAN = re.compile(r"\bwhich (plans?|tiers?|editions?)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")
+# Words after which a lower-case plan name stands where a plan is asked about ("is basic", "does growth").
+_PLAN_SLOT_BEFORE = re.compile(r"\b(?:is|does|do|on|in|and|or|vs\.?|versus|compare|than)\s+$", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
     """which what the a an this that our your my each every any same pricing price paid cheapest cheaper most
     expensive top highest lowest higher lower base entry current new their his her its whole monthly annual
@@ -127,10 +129,15 @@ def _plan_named(payload: ProductPayload, name: str) -> PlanEntry | None:
 
 def plan_mention(text: str, name: str) -> int | None:
     """Where `text` names the plan `name`, or None. Plan names are often plain words ("Free", "Team",
-    "Growth"): written in lower case they count only when followed by "plan", "tier", "customers"...
-    so "a free trial" does not name the Free plan."""
+    "Growth"): written in lower case they count when followed by "plan", "tier", "customers"... or where
+    a plan is being asked about ("how much is basic", "does growth include", "on team", "vs pro"), so
+    "a free trial" and "my team" do not name a plan."""
     for match in re.finditer(rf"\b{re.escape(name)}\b", text, re.IGNORECASE):
-        if match.group()[0].isupper() or _PLAN_NOUN.match(text, match.end()):
+        if (
+            match.group()[0].isupper()
+            or _PLAN_NOUN.match(text, match.end())
+            or _PLAN_SLOT_BEFORE.search(text, 0, match.start())
+        ):
             return match.start()
     return None
 

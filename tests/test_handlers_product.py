@@ -112,6 +112,32 @@ async def test_a_plan_of_another_product_answers_about_that_product(offline: Pip
     assert price(plan(demo_db, basic.slug, "Basic")) in reply.plain
 
 
+async def test_plans_typed_in_lower_case_where_a_plan_is_asked_about(offline: Pipeline, demo_db: Database) -> None:
+    """Slack users write "how much is basic": a plan name in a plan's place counts without a capital."""
+    basic = read_product(demo_db, "Basic")
+    assert basic is not None
+    reply = await ask(offline, "how much is basic")
+    assert basic.name in reply.plain and price(plan(demo_db, basic.slug, "Basic")) in reply.plain
+    view = read_product(demo_db, None)
+    assert view is not None
+    audit = next(f for f in view.payload["features"] if "audit log" in f["name"].lower())
+    growth = plan(demo_db, view.slug, "Growth")
+    reply = await ask(offline, "does growth include audit logs")
+    assert reply.plain.startswith("Yes" if growth["slug"] in audit["plans"] else "No")
+    assert "Growth" in reply.plain.splitlines()[0]
+
+
+async def test_plain_words_that_are_plan_names_do_not_name_the_plan(offline: Pipeline, demo_db: Database) -> None:
+    view = read_product(demo_db, None)
+    assert view is not None
+    sso = next(f for f in view.payload["features"] if "single sign-on" in f["name"].lower())
+    reply = await ask(offline, "my team needs single sign-on, which plans have it?")
+    # About the feature's plans, not a yes/no about the Team plan.
+    assert not reply.plain.startswith(("Yes", "No")), reply.plain
+    assert all(plan(demo_db, view.slug, p["name"])["name"] in reply.plain
+               for p in view.payload["plans"] if p["slug"] in sso["plans"])
+
+
 async def test_an_unknown_plan_is_named_with_the_real_ones(offline: Pipeline, demo_db: Database) -> None:
     reply = await ask(offline, "how much is the Platinum plan?")
     assert "no plan called Platinum" in reply.plain
