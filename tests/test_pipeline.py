@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.observability import SUMMARY_FAILED, SUMMARY_OK
-from bot.pipeline import Pipeline
+from bot.pipeline import IncomingMessage, Pipeline, Reply
 from bot.settings import Settings
 from control_plane import Intent
 from handlers.context import HandlerContext, HandlerResult
@@ -181,3 +181,52 @@ async def test_closing_the_pipeline_settles_shadow_validations_before_the_gatewa
             assert len(validations) == 1  # it reached the provider before the pipeline let go
         finally:
             await llm.aclose()
+
+
+async def test_the_reply_is_delivered_before_the_turn_is_stored_and_the_summary_logged(
+    offline: Pipeline, demo_db: Database, logging_to_files: Settings
+) -> None:
+    seen_at_delivery: dict[str, object] = {}
+
+    async def deliver(reply: Reply) -> None:
+        with demo_db.engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM threadturn WHERE thread_key = 'slack:C1:1.0'"))
+            seen_at_delivery["stored_turns"] = stored.scalar_one()
+        seen_at_delivery["summaries"] = [r for r in day_file_records(logging_to_files)
+                                         if r.get("correlation_id") == reply.correlation_id and r["message"] == SUMMARY_OK]
+        seen_at_delivery["text"] = reply.plain
+        await asyncio.sleep(0.02)  # a slow Slack: the summary's delivery_ms shows it
+
+    message = IncomingMessage(text="What does the Pro plan cost?", thread_key="slack:C1:1.0", source="slack")
+    reply = await offline.handle(message, deliver=deliver)
+    assert seen_at_delivery == {"stored_turns": 0, "summaries": [], "text": reply.plain}
+    with demo_db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM threadturn WHERE thread_key = 'slack:C1:1.0'")).scalar_one() == 1
+    (summary,) = [r for r in day_file_records(logging_to_files) if r.get("correlation_id") == reply.correlation_id
+                  and r["message"] == SUMMARY_OK]
+    assert summary["delivery_ms"] >= 20.0 and summary["total_time_ms"] >= summary["delivery_ms"]
+    assert list(summary["stages"]) == STAGES
+
+
+async def test_a_failure_reply_is_delivered_too(settings: Settings, demo_db: Database) -> None:
+    async def broken(ctx: HandlerContext) -> HandlerResult:
+        raise RuntimeError("the knowledge base is on fire")
+
+    pipeline = make_pipeline(settings, demo_db, None, registry={**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)})
+    delivered: list[Reply] = []
+
+    async def deliver(reply: Reply) -> None:
+        delivered.append(reply)
+
+    reply = await pipeline.handle(IncomingMessage(text="help", thread_key="slack:C1:2.0"), deliver=deliver)
+    assert delivered == [reply] and reply.failed
+
+
+async def test_a_message_that_starts_a_thread_does_not_look_up_thread_memory(offline: Pipeline) -> None:
+    await ask(offline, "What does the Pro plan cost?", thread="slack:C1:3.0")
+    follow_up = "and Enterprise?"
+    in_thread = await offline.handle(IncomingMessage(text=follow_up, thread_key="slack:C1:3.0"))
+    assert in_thread.intent == "product_question" and "Enterprise" in in_thread.plain
+    # The same key, said to start its thread (a top-level message), is answered without that memory.
+    fresh = await offline.handle(IncomingMessage(text=follow_up, thread_key="slack:C1:3.0", new_thread=True))
+    assert fresh.plain != in_thread.plain

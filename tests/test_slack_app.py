@@ -127,6 +127,35 @@ async def test_a_mention_inside_a_thread_is_answered_in_that_thread(stack: Stack
     assert reply.body["thread_ts"] == "1712345600.000100"
 
 
+async def test_a_follow_up_in_the_thread_continues_the_conversation(stack: Stack) -> None:
+    opening = mention_event("What does the Pro plan cost?", ts="1712345710.000100")
+    assert await stack.post_event(event_callback(opening, event_id="EvOpening")) == 200
+    await stack.fake.wait_for(lambda fake: len(replies_in(fake, "1712345710.000100")) == 1)
+    follow_up = mention_event("and Enterprise?", ts="1712345720.000200", thread_ts="1712345710.000100")
+    assert await stack.post_event(event_callback(follow_up, event_id="EvFollowUp")) == 200
+    await stack.fake.wait_for(lambda fake: len(replies_in(fake, "1712345710.000100")) == 2)
+    answer = replies_in(stack.fake, "1712345710.000100")[1].body["text"]
+    assert "Enterprise" in answer and "$" in answer  # Enterprise's price, not "outside what I can help with"
+    # The same words opening a thread of their own have no conversation to continue.
+    alone = mention_event("and Enterprise?", ts="1712345730.000300")
+    assert await stack.post_event(event_callback(alone, event_id="EvAlone")) == 200
+    await stack.fake.wait_for(lambda fake: len(replies_in(fake, "1712345730.000300")) == 1)
+    assert replies_in(stack.fake, "1712345730.000300")[0].body["text"] != answer
+
+
+async def test_a_burst_of_events_is_acknowledged_and_each_answered_once(stack: Stack) -> None:
+    questions = [QUESTION, "help", "what integrations does Orbit have?", "what does the Team plan cost?"]
+    bodies = [event_callback(mention_event(questions[i % len(questions)], ts=f"1712346000.{i:06d}"),
+                             event_id=f"EvBurst{i}") for i in range(50)]
+    statuses = await asyncio.gather(*(stack.post_event(body) for body in bodies))
+    assert statuses == [200] * 50
+    await stack.fake.wait_for(lambda fake: all(replies_in(fake, f"1712346000.{i:06d}") for i in range(50)))
+    await settle(stack, "1712346999.000001")
+    for i in range(50):
+        [reply] = replies_in(stack.fake, f"1712346000.{i:06d}")
+        assert reply.body["text"] and "went wrong" not in reply.body["text"]
+
+
 async def test_a_direct_message_gets_exactly_one_answer(stack: Stack) -> None:
     event = dm_event(QUESTION, channel="D0ALICE", ts="1712345679.000200")
     assert await stack.post_event(event_callback(event, event_id="EvDm1")) == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -14,6 +15,7 @@ class IncomingMessage:
     channel: str | None = None
     event_id: str | None = None
     source: Literal["slack", "shell"] = "slack"
+    new_thread: bool = False  # the message starts its thread, so there is no thread memory to recall
 
 
 class StreamSink(Protocol):
@@ -51,3 +53,8 @@ class Reply:
             "streamed": self.streamed,
             "failed": self.failed,
         }
+
+
+# Sends a finished reply to the user; the pipeline calls it before its own bookkeeping (thread
+# memory, the summary record), so the user does not wait for those.
+Deliver = Callable[[Reply], Awaitable[None]]

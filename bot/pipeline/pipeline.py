@@ -3,22 +3,25 @@
 `meeting_resolution` (thread memory, who and what the text names, then the meeting once the intent
 is known), `control_plane` (the intent) and `handler` (the answer, and this turn stored in thread
 memory). The whole request runs inside `request_scope`, so it ends with one summary log record,
-and it never raises: a failure becomes a friendly reply quoting the correlation id.
+and it never raises: a failure becomes a friendly reply quoting the correlation id. A caller that
+passes `deliver` gets the reply before the turn is stored and the summary written: the user never
+waits for the bookkeeping, and the summary records how long delivery took.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import RequestContext, record, request_scope, stage
-from bot.pipeline.message import IncomingMessage, Reply, StreamSink
+from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
@@ -43,6 +46,17 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _FOLLOW_UP_MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    """A turn to store in thread memory once its reply is out."""
+
+    thread_key: str
+    intent: Intent
+    turn: TurnContext
+    now: datetime
+    stored_turns: int
 
 
 class IntentDecider(Protocol):
@@ -116,20 +130,32 @@ class Pipeline:
         """Let background work (shadow validations) finish or cancel it; call before closing the gateway."""
         await self.control_plane.aclose()
 
-    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None) -> Reply:
-        """Answer one message. Never raises (except cancellation): a failure is a friendly reply."""
+    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None,
+                     deliver: Deliver | None = None) -> Reply:
+        """Answer one message, handing the reply to `deliver` (if given) before storing the turn and logging
+        the summary, which then includes `delivery_ms`. Never raises (except cancellation, and what
+        `deliver` raises): a failure is a friendly reply."""
         try:
             with request_scope(
                 source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
             ) as request:
+                pending: PendingTurn | None = None
                 try:
-                    return await self._answer(message, sink, request)
+                    reply, pending = await self._answer(message, sink, request)
                 except Exception as exc:
                     request.fail(exc)
-                    return self._failure_reply(request)
+                    reply = self._failure_reply(request)
+                if deliver is not None:
+                    started = time.perf_counter()
+                    await deliver(reply)
+                    record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3))
+                if pending is not None:
+                    with stage("handler"):
+                        self._remember(pending)
+                return reply
         except Exception:  # the logging layer itself broke: still answer
             logger.exception("request bookkeeping failed")
-            return Reply(
+            reply = Reply(
                 mrkdwn=failure_text("unknown"),
                 plain=failure_text("unknown").replace("`", ""),
                 intent="unknown",
@@ -139,12 +165,18 @@ class Pipeline:
                 correlation_id="unknown",
                 failed=True,
             )
+            if deliver is not None:
+                await deliver(reply)
+            return reply
 
-    async def _answer(self, message: IncomingMessage, sink: StreamSink | None, request: RequestContext) -> Reply:
+    async def _answer(
+        self, message: IncomingMessage, sink: StreamSink | None, request: RequestContext
+    ) -> tuple[Reply, PendingTurn | None]:
+        """The reply, and the turn to store in thread memory once it is delivered (None: nothing to store)."""
         now = self.clock()
         text = message.text or ""
         with stage("meeting_resolution"):
-            memory = self._recall(message.thread_key, now)
+            memory = ThreadMemory() if message.new_thread else self._recall(message.thread_key, now)
             mentions = self.resolver.mentions(text)
         with stage("control_plane"):
             decision = await self.control_plane.decide(text, now)
@@ -160,6 +192,7 @@ class Pipeline:
             resolution = self.resolver.resolve(
                 decision.intent, mentions, decision.entities, memory.context, now, follow_up=follow_up
             )
+        pending: PendingTurn | None = None
         with stage("handler"):
             context = HandlerContext(
                 text=text,
@@ -185,12 +218,12 @@ class Pipeline:
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
             # "thanks!" from breaking a conversation ("and Enterprise?" still follows the product question).
             if decision.intent not in _CONTEXT_FREE or turn != memory.context:
-                self._remember(message.thread_key, decision.intent, turn, now, memory.turns)
+                pending = PendingTurn(message.thread_key, decision.intent, turn, now, memory.turns)
         facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
         if result.cache is not None:
             facts["cache"] = result.cache
         record(**facts)
-        return Reply(
+        reply = Reply(
             mrkdwn=trim(result.text),
             plain=result.plain,
             intent=decision.intent.value,
@@ -202,6 +235,7 @@ class Pipeline:
             total_ms=round(request.elapsed_ms(), 3),
             streamed=result.streamed,
         )
+        return reply, pending
 
     def _continue_thread(self, decision: Decision, memory: ThreadMemory, text: str) -> tuple[Decision, bool]:
         """(decision, whether the message follows up the previous turn).
@@ -235,17 +269,17 @@ class Pipeline:
             logger.warning("thread memory unavailable", extra={"error": type(exc).__name__})
             return ThreadMemory()
 
-    def _remember(self, thread_key: str, intent: Intent, turn: TurnContext, now: datetime, stored_turns: int) -> None:
+    def _remember(self, pending: PendingTurn) -> None:
         try:
             remember(
                 self.db,
-                thread_key,
-                intent.value,
-                turn,
-                now=now,
+                pending.thread_key,
+                pending.intent.value,
+                pending.turn,
+                now=pending.now,
                 ttl_s=self.memory_ttl_s,
                 max_turns=self.memory_max_turns,
-                stored_turns=stored_turns,
+                stored_turns=pending.stored_turns,
             )
         except SQLAlchemyError as exc:
             logger.warning("could not store the turn in thread memory", extra={"error": type(exc).__name__})

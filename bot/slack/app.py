@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -14,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
+from bot.slack.ack_priority import AckPriority
 from bot.slack.dedupe import EventDeduper
 from bot.slack.inflight import InflightTasks
 from bot.slack.listeners import register_listeners
@@ -68,8 +71,14 @@ def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
         attaching_conversation_kwargs_enabled=False,  # pitcrew does not use Bolt's assistant helpers
         logger=BOLT_LOGGER,
     )
+    priority = AckPriority()
+
+    @app.middleware
+    async def acknowledge_first(next_: Callable[[], Awaitable[BoltResponse]]) -> object:
+        return await priority.track(next_)
+
     responder = Responder(pipeline, EventDeduper(db, settings.event_dedupe_ttl_s),
-                          inflight if inflight is not None else InflightTasks(),
+                          inflight if inflight is not None else InflightTasks(), priority,
                           streaming=settings.streaming, progress_delay_s=progress_delay_s)
     register_listeners(app, responder)
     return app

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.pipeline import IncomingMessage, Reply, StreamSink
+from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
+from bot.slack.ack_priority import AckPriority
 from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import fit_message, strip_bot_mention
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class ReplyPipeline(Protocol):
-    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None) -> Reply: ...
+    async def handle(self, message: IncomingMessage, sink: StreamSink | None = None,
+                     deliver: Deliver | None = None) -> Reply: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class SlackTurn:
     channel_type: str | None = None
     event_id: str | None = None
     retry_num: str | None = None  # X-Slack-Retry-Num of this delivery, for the logs
+    message_ts: str | None = None  # the message's own ts
+
+    @property
+    def starts_thread(self) -> bool:
+        """The message is not in a thread yet: pitcrew's reply opens one, so nothing came before it."""
+        return self.thread_ts == self.message_ts
 
     @property
     def thread_key(self) -> str:
@@ -53,22 +61,26 @@ class SlackTurn:
             channel_type=event.get("channel_type"),
             event_id=body.get("event_id"),
             retry_num=retry_num,
+            message_ts=event.get("ts"),
         )
 
 
 class Responder:
-    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks, *,
-                 streaming: bool, features: WorkspaceFeatures | None = None,
+    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks,
+                 priority: AckPriority | None = None, *, streaming: bool, features: WorkspaceFeatures | None = None,
                  progress_delay_s: float = PROGRESS_DELAY_S) -> None:
         self._pipeline = pipeline
         self._deduper = deduper
         self._inflight = inflight
+        self._priority = priority
         self._streaming = streaming
         self.features = features or WorkspaceFeatures()
         self._progress_delay_s = progress_delay_s
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
         """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
+        if self._priority is not None:
+            await self._priority.turn()
         if turn.event_id is not None and not self._claim(turn):
             return
         async with self._inflight.track():
@@ -96,27 +108,34 @@ class Responder:
                                    features=self.features, user=turn.user, team=turn.team,
                                    channel_type=turn.channel_type)
         message = IncomingMessage(text=turn.text, thread_key=turn.thread_key, user=turn.user, channel=turn.channel,
-                                  event_id=turn.event_id, source="slack")
+                                  event_id=turn.event_id, source="slack", new_thread=turn.starts_thread)
+        outcome = _Outcome()
+
+        async def deliver(reply: Reply) -> None:
+            outcome.answered_ms = (time.perf_counter() - started) * 1000.0
+            outcome.streamed = sink is not None and sink.started and await sink.finish(
+                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None)
+            await progress.settle()
+            outcome.delivered = outcome.streamed or await self._post(client, turn, progress, reply)
+            if not outcome.delivered:
+                await progress.clear_status()
+            outcome.reply_ms = (time.perf_counter() - started) * 1000.0
+
         progress.start()
         try:
             try:
-                reply = await self._pipeline.handle(message, sink)
+                reply = await self._pipeline.handle(message, sink, deliver)
             except Exception:  # the pipeline promises not to raise; if it ever does, still answer
                 log.exception("pipeline raised", extra={"event_id": turn.event_id, "channel": turn.channel})
                 reply = _apology()
-            answered_ms = (time.perf_counter() - started) * 1000.0
-            streamed = sink is not None and sink.started and await sink.finish(
-                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None)
-            await progress.settle()
-            delivered = streamed or await self._post(client, turn, progress, reply)
-            if not delivered:
-                await progress.clear_status()
+                if outcome.reply_ms is None:
+                    await deliver(reply)
         finally:
             await progress.settle()
         log.info("slack reply", extra={
             "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
-            "delivered": delivered, "streamed": streamed, "answer_ms": round(answered_ms, 3),
-            "reply_ms": round((time.perf_counter() - started) * 1000.0, 3),
+            "delivered": outcome.delivered, "streamed": outcome.streamed, "answer_ms": _ms(outcome.answered_ms),
+            "reply_ms": _ms(outcome.reply_ms),
             "progress": "status" if progress.status_shown else "placeholder" if progress.placeholder_ts else "none",
         })
 
@@ -139,6 +158,20 @@ class Responder:
                 "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
                 "slack_error": slack_error(exc)})
             return False
+
+
+@dataclass
+class _Outcome:
+    """What became of one reply, for the `slack reply` record."""
+
+    delivered: bool = False
+    streamed: bool = False
+    answered_ms: float | None = None  # event taken -> reply ready
+    reply_ms: float | None = None  # event taken -> reply in Slack
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _apology() -> Reply:
