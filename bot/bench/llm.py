@@ -69,6 +69,11 @@ class LoopbackLLM:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    @property
+    def urls(self) -> dict[str, str]:
+        """For `providers.provider_process`."""
+        return {"llm": self.base_url}
+
     async def _handling(self, request: web.Request) -> web.Response:
         return web.json_response(self.handling_ms)
 

@@ -13,19 +13,15 @@ subtracts a bare `openai` call made the same way right after each question: what
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import queue
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM
+from bot.bench.providers import provider_process
 from bot.llm import LLMGateway
 from bot.llm.client import build_client
 from bot.llm.prompts import SystemPromptGuard, messages
@@ -38,6 +34,7 @@ from knowledge.demo import ensure_demo_data
 from knowledge.reader import read_product
 
 PIPELINE_TARGET_MS = 3.0
+LLM_REPLY = "**Pro** is $99 per seat per month."
 LLM_OVERHEAD_TARGET_MS = 5.0
 LLM_LATENCY_S = 0.3
 PIPELINE_STAGES = ("meeting_resolution", "control_plane", "handler")
@@ -126,41 +123,6 @@ def bench_without_llm(workdir: Path, repeats: int) -> list[BenchResult]:
         for name, timings in stages.items()
     ]
     return [end_to_end, *per_stage]
-
-
-def _serve_llm(urls: multiprocessing.Queue, stop: Any) -> None:
-    """The fake LLM in its own process, like a real provider: its work is not counted as pitcrew's."""
-
-    async def serve() -> None:
-        async with LoopbackLLM(latency_s=LLM_LATENCY_S, reply="**Pro** is $99 per seat per month.") as server:
-            urls.put(server.base_url)
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
-
-    asyncio.run(serve())
-
-
-@contextmanager
-def _llm_process() -> Iterator[str]:
-    context = multiprocessing.get_context("spawn")
-    urls, stop = context.Queue(), context.Event()
-    process = context.Process(target=_serve_llm, args=(urls, stop), daemon=True)
-    process.start()
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # wait for its address, or for it to die trying
-            try:
-                url = urls.get(timeout=0.2)
-                break
-            except queue.Empty:
-                if not process.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError("the fake LLM server process did not start") from None
-        yield url
-    finally:
-        stop.set()
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
 
 
 @dataclass
@@ -253,8 +215,8 @@ def bench_with_llm(workdir: Path, repeats: int) -> list[BenchResult]:
     """`pipeline_llm.overhead` above the nominal 300 ms, as before; `.above_provider` above what the fake
     server really spent (its own late wake-ups are not pitcrew's); `.vs_bare_sdk` above a bare `openai`
     call made the same way right after, per question: what pitcrew itself adds."""
-    with _llm_process() as base_url:
-        samples = asyncio.run(_measure_llm(workdir, repeats, base_url))
+    with provider_process(LoopbackLLM, LLM_LATENCY_S, LLM_REPLY) as urls:
+        samples = asyncio.run(_measure_llm(workdir, repeats, urls["llm"]))
     outside_p50, outside_p95, _ = percentiles(samples.outside_llm)
     bare_p50, bare_p95, _ = percentiles(samples.bare_sdk)
     count = f"{len(samples.overhead)} product questions answered by the LLM, cache off"
