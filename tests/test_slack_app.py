@@ -269,6 +269,17 @@ async def test_shutdown_lets_a_reply_in_flight_finish(stack: Stack) -> None:
     assert reply.body["text"] == await stack.expected_answer(QUESTION)
 
 
+async def test_shutdown_right_after_acknowledging_still_answers_every_event(stack: Stack) -> None:
+    await settle(stack, "1712345999.000010")
+    bodies = [event_callback(mention_event(QUESTION, ts=f"1712345880.{i:06d}"), event_id=f"EvLast{i}")
+              for i in range(10)]
+    assert await asyncio.gather(*(stack.post_event(body) for body in bodies)) == [200] * 10
+    # No pause: the answers may still be waiting for their turn behind the acks.
+    assert await stack.service.shutdown(grace_s=5) == 0
+    for i in range(10):
+        assert len(replies_in(stack.fake, f"1712345880.{i:06d}")) == 1
+
+
 async def test_shutdown_cancels_replies_still_running_after_the_grace_period(stack: Stack) -> None:
     await settle(stack, "1712345999.000009")
     stack.fake.method_delay_s = 0.8

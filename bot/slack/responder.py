@@ -79,11 +79,12 @@ class Responder:
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
         """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
-        if self._priority is not None:
-            await self._priority.turn()
-        if turn.event_id is not None and not self._claim(turn):
-            return
+        # In flight from the start: a shutdown drains answers still waiting for their turn, too.
         async with self._inflight.track():
+            if self._priority is not None:
+                await self._priority.turn()
+            if turn.event_id is not None and not self._claim(turn):
+                return
             await self._answer(turn, client)
 
     def _claim(self, turn: SlackTurn) -> bool:
