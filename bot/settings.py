@@ -73,6 +73,7 @@ class Settings(BaseSettings):
 
     # Knowledge
     snapshot_rebuild_cron: str = "0 * * * *"
+    knowledge_check_s: float = Field(default=30.0, gt=0)  # how often serve looks for an import to pick up
     thread_memory_ttl_s: int = Field(default=86_400, ge=60)
     thread_memory_max_turns: int = Field(default=20, ge=1)
 

@@ -38,6 +38,14 @@ class _Analysis:
     margin: float
 
 
+@dataclass(frozen=True)
+class NameLookups:
+    """What the control plane knows of the catalog's names: for the patterns and for the entities."""
+
+    classifier: PatternClassifier
+    entities: EntityExtractor
+
+
 class ControlPlane:
     """Decides each message's intent and entities; safe to share across concurrent requests."""
 
@@ -59,9 +67,15 @@ class ControlPlane:
 
     def refresh_vocabulary(self, vocabulary: Vocabulary) -> None:
         """Rebuild the catalog name lookups (for the patterns and the entities), e.g. after an import."""
-        classifier = PatternClassifier(self.patterns, placeholder_terms(vocabulary))
-        extractor = EntityExtractor(vocabulary)
-        self._classifier, self._entities = classifier, extractor  # swapped together; requests in flight keep theirs
+        self.use_lookups(self.build_lookups(vocabulary))
+
+    def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
+        """The catalog name lookups for `vocabulary`, without using them yet (safe in a worker thread)."""
+        return NameLookups(PatternClassifier(self.patterns, placeholder_terms(vocabulary)), EntityExtractor(vocabulary))
+
+    def use_lookups(self, lookups: NameLookups) -> None:
+        """Swap in lookups from `build_lookups`; requests in flight keep the ones they started with."""
+        self._classifier, self._entities = lookups.classifier, lookups.entities
 
     @property
     def entities(self) -> EntityExtractor:

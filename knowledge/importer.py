@@ -12,8 +12,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from knowledge.models import (
     Product,
     TranscriptSegment,
 )
+from knowledge.revision import bump_revision
 
 if TYPE_CHECKING:
     from knowledge.snapshots import RebuildReport
@@ -109,6 +110,8 @@ def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebu
             raise ImportRejected([problem]) from exc
         if writer.problems:
             raise ImportRejected(writer.problems)  # rolls the transaction back
+        if report.changed:
+            bump_revision(connection)
     report.changed_products = sorted(writer.changed_products)
     report.seconds = time.perf_counter() - started
     log.info("import finished", extra={"source": source, "changed_products": len(report.changed_products),

@@ -10,6 +10,7 @@ waits for the bookkeeping, and the summary records how long delivery took.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -24,11 +25,13 @@ from bot.observability import RequestContext, record, request_scope, stage
 from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
+from control_plane.decision import NameLookups
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
 from handlers.registry import DEFAULT_REGISTRY, Registry, handler_for
 from knowledge.db import Database
+from knowledge.revision import read_revision
 from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
 from knowledge.vocabulary import load_vocabulary
 
@@ -46,6 +49,15 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _FOLLOW_UP_MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class _Knowledge:
+    """The names a pipeline recognises, loaded at one knowledge revision."""
+
+    revision: int
+    lookups: NameLookups | None
+    resolver: MeetingResolver
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ class Pipeline:
         self.memory_max_turns = memory_max_turns
         self.prompt_version = prompt_version
         self.clock = clock
+        self.knowledge_revision = 0  # the knowledge revision the names were loaded at (see knowledge.revision)
 
     @classmethod
     def from_settings(
@@ -108,8 +121,9 @@ class Pipeline:
     ) -> Pipeline:
         """The pipeline for a process: one vocabulary for the control plane and meeting resolution, the
         shared LLM gateway (None or unavailable: deterministic answers)."""
+        revision = read_revision(db)  # before the names: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(db)
-        return cls(
+        pipeline = cls(
             db=db,
             llm=llm,
             control_plane=ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm),
@@ -118,13 +132,29 @@ class Pipeline:
             memory_ttl_s=settings.thread_memory_ttl_s,
             memory_max_turns=settings.thread_memory_max_turns,
         )
+        pipeline.knowledge_revision = revision
+        return pipeline
 
     def refresh_knowledge(self) -> None:
         """Reload the names (accounts, contacts, products, plans, meeting kinds), e.g. after an import."""
+        self._use_knowledge(self._build_knowledge())
+
+    async def reload_knowledge(self) -> None:
+        """`refresh_knowledge` for a running server: the names are read and indexed in a worker thread
+        (on a large catalog that takes a noticeable fraction of a second), then swapped in at once."""
+        self._use_knowledge(await asyncio.to_thread(self._build_knowledge))
+
+    def _build_knowledge(self) -> _Knowledge:
+        revision = read_revision(self.db)  # first: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(self.db)
-        if isinstance(self.control_plane, ControlPlane):
-            self.control_plane.refresh_vocabulary(vocabulary)
-        self.resolver = MeetingResolver(self.db, vocabulary)
+        lookups = self.control_plane.build_lookups(vocabulary) if isinstance(self.control_plane, ControlPlane) else None
+        return _Knowledge(revision, lookups, MeetingResolver(self.db, vocabulary))
+
+    def _use_knowledge(self, knowledge: _Knowledge) -> None:
+        if knowledge.lookups is not None and isinstance(self.control_plane, ControlPlane):
+            self.control_plane.use_lookups(knowledge.lookups)
+        self.resolver = knowledge.resolver
+        self.knowledge_revision = knowledge.revision
 
     async def aclose(self) -> None:
         """Let background work (shadow validations) finish or cancel it; call before closing the gateway."""

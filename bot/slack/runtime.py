@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
+from bot.pipeline.knowledge_watch import KnowledgeWatcher
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.inflight import InflightTasks
@@ -82,15 +83,18 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
     schedule: SnapshotSchedule | None = None
     service: SlackService | None = None
     pipeline: Pipeline | None = None
+    watcher: KnowledgeWatcher | None = None
     code, problem = EXIT_OK, None
     try:
         pipeline = Pipeline.from_settings(settings, db, llm)
+        watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
         schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron, default_lock_path(settings.database_url))
         app = build_app(settings, pipeline, db, inflight=inflight)
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         service = SlackService(app, inflight, app_token=app_token, host=host, port=port,
                                health=build_health_check(db, schedule, llm))
         await service.start()
+        watcher.start()
         await signals.stop.wait()
     except SlackStartupError as exc:
         code, problem = (EXIT_CONFIG if exc.credentials else EXIT_UNAVAILABLE), str(exc)
@@ -100,6 +104,8 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
         log.exception("pitcrew serve failed")
         code, problem = EXIT_UNAVAILABLE, f"pitcrew serve failed ({type(exc).__name__}); see the log for details"
     finally:
+        if watcher is not None:
+            await watcher.stop()
         if service is not None:
             await service.shutdown(settings.shutdown_grace_s)
         if schedule is not None:

@@ -12,7 +12,13 @@ from knowledge.models.catalog import (
     PlanLimit,
     Product,
 )
-from knowledge.models.runtime import ProcessedEvent, ResponseCacheEntry, SchedulerLease, ThreadTurn
+from knowledge.models.runtime import (
+    KnowledgeRevision,
+    ProcessedEvent,
+    ResponseCacheEntry,
+    SchedulerLease,
+    ThreadTurn,
+)
 from knowledge.models.snapshots import ProductSnapshot, SnapshotAlias
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "Faq",
     "Feature",
     "Integration",
+    "KnowledgeRevision",
     "Meeting",
     "Plan",
     "PlanFeature",

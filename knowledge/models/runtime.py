@@ -1,4 +1,5 @@
-"""State the running bot keeps in the database: response cache, event dedupe, thread memory, scheduler lease."""
+"""State the running bot keeps in the database: response cache, event dedupe, thread memory, scheduler lease,
+knowledge revision."""
 
 from __future__ import annotations
 
@@ -40,3 +41,11 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime
+
+
+class KnowledgeRevision(SQLModel, table=True):
+    """A counter each import that changes the knowledge base bumps, so running servers reload its names."""
+
+    id: int = Field(default=1, primary_key=True)  # one row
+    revision: int = 0
+    changed_at: datetime
