@@ -15,6 +15,9 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # aiohttp hands a request read in one loop turn to its handler two turns later (connection task,
 # then request task); three quiet turns therefore mean no event is on its way through.
@@ -35,7 +38,7 @@ class AckPriority:
         self._seen = 0
         self._quiet_for = 0
 
-    async def track(self, next_: Callable[[], Awaitable[object]]) -> object:
+    async def track(self, next_: Callable[[], Awaitable[T]]) -> T:
         """Wrap one event's dispatch (its ack is the listener runner's return)."""
         self._entered += 1
         self._acking += 1
