@@ -38,6 +38,7 @@ def write_fixture(log_dir: Path) -> dict:
     rng = random.Random(42)
     lines: list[str] = []
     totals, stage_values = [], {"meeting_resolution": [], "control_plane": [], "handler": [], "llm": []}
+    deliveries: list[float] = []
     expected = {"errors": 0, "skipped": 0, "llm_calls": 0, "hit": 0, "miss": 0, "fast": 0, "slow": 0, "breaches": 0}
     for n in range(80):
         cid = f"{n:08x}"
@@ -56,9 +57,11 @@ def write_fixture(log_dir: Path) -> dict:
         path = (None, "fast", "fast", "slow")[n % 4]
         lines.append(json.dumps({"ts": f"{DAY}T10:00:00.000Z", "level": "INFO", "logger": "control_plane.classifier",
                                  "message": "classified", "correlation_id": cid}))
+        delivery = {"delivery_ms": round(rng.uniform(50, 900), 3)} if n % 2 else {}  # Slack requests only
         lines.append(json.dumps(summary(cid, total, stages, failed=failed, intent="product_question",
                                         llm_validation=validation, cache=cache, snapshot_path=path,
-                                        llm_calls=llm_calls)))
+                                        llm_calls=llm_calls, **delivery)))
+        deliveries.extend(delivery.values())
         totals.append(total)
         for name, value in stages.items():
             stage_values[name].append(value)
@@ -93,7 +96,7 @@ def write_fixture(log_dir: Path) -> dict:
         handle.write(body.encode())
         handle.write(b"\xff\xfe not utf-8 \xc3\x28\n")  # malformed too
     return {
-        "totals": totals, "stages": stage_values, "counts": expected,
+        "totals": totals, "stages": stage_values, "deliveries": deliveries, "counts": expected,
         "lines": len(lines) + len(malformed) + len(foreign) + 1, "malformed": len(malformed) + 1,
         "foreign": len(foreign),
     }
@@ -127,6 +130,9 @@ def test_stats_json_gives_expected_percentiles_and_counts(isolated_environment: 
         assert stats["stages_ms"][name]["count"] == len(values)
         for key, value in percentiles(values).items():
             assert stats["stages_ms"][name][key] == pytest.approx(value, abs=1e-3), (name, key)
+    assert stats["delivery_ms"]["count"] == len(fixture["deliveries"]) == 40
+    for key, value in percentiles(fixture["deliveries"]).items():
+        assert stats["delivery_ms"][key] == pytest.approx(value, abs=1e-3), key
     assert stats["llm_validation"] == {"skipped": 40, "used": 20, "unavailable": 20}
     assert stats["llm_validation_skipped_share"] == pytest.approx(counts["skipped"] / 80, abs=1e-4)
     assert stats["llm_calls_per_request"] == pytest.approx(counts["llm_calls"] / 80, abs=1e-4)
@@ -153,7 +159,7 @@ def test_stats_table_is_readable(isolated_environment: Path, runner: CliRunner) 
     assert "6 malformed, 4 foreign" in out
     total_row = next(line for line in out.splitlines() if "total" in line and "80" in line)
     assert f"{percentiles(fixture['totals'])['p50']:.2f}" in total_row
-    for name in ("meeting_resolution", "control_plane", "handler", "llm"):
+    for name in ("meeting_resolution", "control_plane", "handler", "llm", "delivery (Slack post)"):
         assert name in out
 
 

@@ -101,6 +101,7 @@ def _timings_table(stats: LogStats) -> Table:
     add("total", stats.total_time)
     for name, dist in stats.stages.items():
         add(name, dist)
+    add("delivery (Slack post)", stats.delivery)
     return table
 
 

@@ -64,6 +64,7 @@ class LogStats:
     errors: int = 0
     total_time: Distribution | None = None
     stages: dict[str, Distribution] = field(default_factory=dict)
+    delivery: Distribution | None = None  # Slack requests: posting the reply (`delivery_ms`)
     intents: dict[str, int] = field(default_factory=dict)
     llm_validation: dict[str, int] = field(default_factory=dict)
     llm_calls: int = 0
@@ -111,6 +112,7 @@ class LogStats:
             "error_rate": self.error_rate,
             "total_time_ms": dist(self.total_time),
             "stages_ms": {name: dist(value) for name, value in self.stages.items()},
+            "delivery_ms": dist(self.delivery),
             "intents": self.intents,
             "llm_validation": self.llm_validation,
             "llm_validation_skipped_share": self.skipped_llm_validation_share,
@@ -166,6 +168,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
     stats = LogStats(files=[str(path) for path in paths], sla_ms=sla_ms)
     totals: list[float] = []
     stage_samples: dict[str, list[float]] = {}
+    deliveries: list[float] = []
     intents: Counter[str] = Counter()
     validation: Counter[str] = Counter()
     cache: Counter[str] = Counter()
@@ -213,8 +216,12 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
         calls = _number(item.get("llm_calls"))
         if calls is not None and calls > 0:
             stats.llm_calls += int(calls)
+        delivery = _number(item.get("delivery_ms"))
+        if delivery is not None and delivery >= 0:
+            deliveries.append(delivery)
     stats.total_time = Distribution.of(totals)
     stats.stages = {name: d for name, samples in stage_samples.items() if (d := Distribution.of(samples))}
+    stats.delivery = Distribution.of(deliveries)
     stats.intents = dict(intents.most_common())
     stats.llm_validation = dict(validation.most_common())
     stats.cache = dict(cache)
