@@ -230,3 +230,21 @@ async def test_a_message_that_starts_a_thread_does_not_look_up_thread_memory(off
     # The same key, said to start its thread (a top-level message), is answered without that memory.
     fresh = await offline.handle(IncomingMessage(text=follow_up, thread_key="slack:C1:3.0", new_thread=True))
     assert fresh.plain != in_thread.plain
+
+
+async def test_a_failed_delivery_is_the_callers_and_the_summary_says_so(
+    offline: Pipeline, demo_db: Database, logging_to_files: Settings
+) -> None:
+    async def deliver(reply: Reply) -> None:
+        raise ConnectionError("Slack is unreachable")
+
+    message = IncomingMessage(text="What does the Pro plan cost?", thread_key="slack:C1:4.0", source="slack")
+    try:
+        await offline.handle(message, deliver=deliver)
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the delivery's failure was swallowed")
+    (failure,) = [r for r in day_file_records(logging_to_files) if r["message"] == SUMMARY_FAILED]
+    assert "Slack is unreachable" in failure["error"] and failure["intent"] == "product_question"
+    assert not [r for r in day_file_records(logging_to_files) if r["message"] == "request bookkeeping failed"]

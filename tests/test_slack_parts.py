@@ -14,10 +14,14 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 import bot
+from bot.pipeline import Deliver, IncomingMessage, Reply
+from bot.slack.ack_priority import AckPriority
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
+from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PLACEHOLDER_TEXT, PROGRESS_DELAY_S, Progress
+from bot.slack.responder import ReplyPipeline, Responder, SlackTurn
 from bot.slack.streaming import SlackStreamSink, can_stream
 from knowledge.db import Database
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
@@ -271,3 +275,36 @@ async def test_a_placeholder_is_removed_once_the_stream_is_visible(fake_slack: F
     assert delete.body["ts"] == progress.placeholder_ts
     assert await sink.finish("y" * 300) is True
     assert len(fake_slack.calls_of("chat.delete")) == 1
+
+
+# ----- the responder when the pipeline breaks around delivery
+
+
+class _BreaksAfterDelivering:
+    """A pipeline that delivers its answer and then fails (the bookkeeping after the reply breaks)."""
+
+    async def handle(self, message: IncomingMessage, sink: object = None, deliver: Deliver | None = None) -> Reply:
+        reply = Reply(mrkdwn="The answer.", plain="The answer.", intent="help", confidence=1.0, handler="help",
+                      llm_validation="skipped", correlation_id="0000abcd")
+        assert deliver is not None
+        await deliver(reply)
+        raise RuntimeError("broke after the reply went out")
+
+
+class _BreaksBeforeAnswering:
+    async def handle(self, message: IncomingMessage, sink: object = None, deliver: Deliver | None = None) -> Reply:
+        raise RuntimeError("broke before any reply")
+
+
+@pytest.mark.parametrize(("pipeline", "expected"), [
+    (_BreaksAfterDelivering(), "The answer."),  # not followed by an apology: the user has the answer
+    (_BreaksBeforeAnswering(), "Sorry, something went wrong"),  # the user still hears back
+])
+async def test_a_broken_pipeline_gets_exactly_one_reply(fake_slack: FakeSlack, client: AsyncWebClient,
+                                                        database: Database, pipeline: ReplyPipeline,
+                                                        expected: str) -> None:
+    responder = Responder(pipeline, EventDeduper(database, 3600), InflightTasks(), AckPriority(), streaming=False)
+    turn = SlackTurn(channel="C1", thread_ts="1712.000200", text="help", event_id="EvBroken", message_ts="1712.000200")
+    await responder.respond(turn, client)
+    [reply] = [call for call in fake_slack.calls if call.method == "chat.postMessage"]
+    assert reply.body["thread_ts"] == "1712.000200" and reply.body["text"].startswith(expected)

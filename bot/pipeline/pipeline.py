@@ -164,7 +164,8 @@ class Pipeline:
                      deliver: Deliver | None = None) -> Reply:
         """Answer one message, handing the reply to `deliver` (if given) before storing the turn and logging
         the summary, which then includes `delivery_ms`. Never raises (except cancellation, and what
-        `deliver` raises): a failure is a friendly reply."""
+        `deliver` raises, after the summary records the failure): a failure is a friendly reply."""
+        in_delivery = delivered = False
         try:
             with request_scope(
                 source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
@@ -177,14 +178,18 @@ class Pipeline:
                     reply = self._failure_reply(request)
                 if deliver is not None:
                     started = time.perf_counter()
+                    in_delivery = True
                     await deliver(reply)
+                    in_delivery, delivered = False, True
                     record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3))
                 if pending is not None:
                     with stage("handler"):
                         self._remember(pending)
                 return reply
-        except Exception:  # the logging layer itself broke: still answer
-            logger.exception("request bookkeeping failed")
+        except Exception:
+            if in_delivery:
+                raise  # the caller's own delivery failed: the caller deals with it
+            logger.exception("request bookkeeping failed")  # the logging layer itself broke: still answer
             reply = Reply(
                 mrkdwn=failure_text("unknown"),
                 plain=failure_text("unknown").replace("`", ""),
@@ -195,7 +200,7 @@ class Pipeline:
                 correlation_id="unknown",
                 failed=True,
             )
-            if deliver is not None:
+            if deliver is not None and not delivered:
                 await deliver(reply)
             return reply
 

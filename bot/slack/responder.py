@@ -113,6 +113,7 @@ class Responder:
         outcome = _Outcome()
 
         async def deliver(reply: Reply) -> None:
+            outcome.attempted = True
             outcome.answered_ms = (time.perf_counter() - started) * 1000.0
             outcome.streamed = sink is not None and sink.started and await sink.finish(
                 fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None)
@@ -129,7 +130,7 @@ class Responder:
             except Exception:  # the pipeline promises not to raise; if it ever does, still answer
                 log.exception("pipeline raised", extra={"event_id": turn.event_id, "channel": turn.channel})
                 reply = _apology()
-                if outcome.reply_ms is None:
+                if not outcome.attempted:  # a reply half delivered is not sent again
                     await deliver(reply)
         finally:
             await progress.settle()
@@ -165,6 +166,7 @@ class Responder:
 class _Outcome:
     """What became of one reply, for the `slack reply` record."""
 
+    attempted: bool = False  # delivery started
     delivered: bool = False
     streamed: bool = False
     answered_ms: float | None = None  # event taken -> reply ready
