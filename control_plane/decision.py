@@ -63,10 +63,6 @@ class ControlPlane:
         self._llm = llm
         self._system_prompt = system_prompt(self.patterns.descriptions())
         self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, rng or random.Random())
-        self.refresh_vocabulary(vocabulary)
-
-    def refresh_vocabulary(self, vocabulary: Vocabulary) -> None:
-        """Rebuild the catalog name lookups (for the patterns and the entities), e.g. after an import."""
         self.use_lookups(self.build_lookups(vocabulary))
 
     def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
@@ -74,7 +70,7 @@ class ControlPlane:
         return NameLookups(PatternClassifier(self.patterns, placeholder_terms(vocabulary)), EntityExtractor(vocabulary))
 
     def use_lookups(self, lookups: NameLookups) -> None:
-        """Swap in lookups from `build_lookups`; requests in flight keep the ones they started with."""
+        """Swap in lookups from `build_lookups` (after an import); requests in flight keep the ones they started with."""
         self._classifier, self._entities = lookups.classifier, lookups.entities
 
     @property

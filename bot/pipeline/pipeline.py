@@ -135,13 +135,10 @@ class Pipeline:
         pipeline.knowledge_revision = revision
         return pipeline
 
-    def refresh_knowledge(self) -> None:
-        """Reload the names (accounts, contacts, products, plans, meeting kinds), e.g. after an import."""
-        self._use_knowledge(self._build_knowledge())
-
     async def reload_knowledge(self) -> None:
-        """`refresh_knowledge` for a running server: the names are read and indexed in a worker thread
-        (on a large catalog that takes a noticeable fraction of a second), then swapped in at once."""
+        """Reload the names (accounts, contacts, products, plans, meeting kinds) after an import: they are
+        read and indexed in a worker thread (on a large catalog that takes a noticeable fraction of a
+        second, which the event loop must not wait for), then swapped in at once."""
         self._use_knowledge(await asyncio.to_thread(self._build_knowledge))
 
     def _build_knowledge(self) -> _Knowledge:
