@@ -312,6 +312,25 @@ async def test_socket_mode_envelopes_are_acknowledged_and_answered(fake_slack: F
             await running.service.shutdown(grace_s=5)
 
 
+async def test_a_burst_of_socket_mode_envelopes_is_acknowledged_and_each_answered_once(fake_slack: FakeSlack) -> None:
+    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake_slack.api_url)
+    async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
+        running = await start_stack(fake_slack, settings, db, pipeline, http)
+        try:
+            await fake_slack.wait_connected()
+            for i in range(30):
+                body = event_callback(mention_event(QUESTION if i % 2 else "help", ts=f"1712346500.{i:06d}"),
+                                      event_id=f"EvSocketBurst{i}")
+                await fake_slack.push_envelope(socket_envelope(body, envelope_id=f"env-burst-{i}"))
+            for i in range(30):
+                await fake_slack.wait_for_ack(f"env-burst-{i}")
+            await fake_slack.wait_for(lambda fake: all(replies_in(fake, f"1712346500.{i:06d}") for i in range(30)))
+            await asyncio.sleep(0.2)
+            assert all(len(replies_in(fake_slack, f"1712346500.{i:06d}")) == 1 for i in range(30))
+        finally:
+            await running.service.shutdown(grace_s=5)
+
+
 LLM_ANSWER = "Orbit **Pro** costs $99 per seat per month, with 20% off when billed annually. " * 8
 
 
