@@ -19,8 +19,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# aiohttp hands a request read in one loop turn to its handler two turns later (connection task,
-# then request task); three quiet turns therefore mean no event is on its way through.
+# On Python 3.11 aiohttp hands a request read in one loop turn to its handler two turns later
+# (connection task, then request task; newer Pythons start both at once): three quiet turns mean no
+# HTTP event is on its way through.
 QUIET_TURNS = 3
 MAX_WAIT_S = 0.1
 
