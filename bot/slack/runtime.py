@@ -36,9 +36,11 @@ def database_reachable(db: Database) -> bool:
         return False
 
 
-def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLMGateway) -> HealthCheck:
-    """Healthy while the database answers; the schedule and the LLM breaker are reported, not judged
-    (with the breaker open pitcrew still answers, without the LLM)."""
+def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLMGateway, pipeline: Pipeline,
+                       inflight: InflightTasks) -> HealthCheck:
+    """Healthy while the database answers; the schedule, the LLM breaker, the knowledge revision the
+    names were loaded at and the answers in flight are reported, not judged (with the breaker open
+    pitcrew still answers, without the LLM)."""
 
     async def check() -> tuple[bool, dict[str, Any]]:
         db_ok = database_reachable(db)
@@ -46,6 +48,8 @@ def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLM
             "database": "ok" if db_ok else "unreachable",
             "scheduler": schedule.state() if schedule is not None else None,
             "llm": {"configured": llm.configured, "breaker": llm.breaker_state},
+            "knowledge_revision": pipeline.knowledge_revision,
+            "answers_in_flight": len(inflight),
         }
         return db_ok, details
 
@@ -92,7 +96,7 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
         app = build_app(settings, pipeline, db, inflight=inflight)
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         service = SlackService(app, inflight, app_token=app_token, host=host, port=port,
-                               health=build_health_check(db, schedule, llm))
+                               health=build_health_check(db, schedule, llm, pipeline, inflight))
         await service.start()
         watcher.start()
         await signals.stop.wait()
