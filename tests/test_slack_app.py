@@ -289,46 +289,47 @@ async def test_shutdown_cancels_replies_still_running_after_the_grace_period(sta
     assert await stack.service.shutdown(grace_s=0.2) == 1  # the reply, still waiting on Slack, was cut off
 
 
-async def test_socket_mode_envelopes_are_acknowledged_and_answered(fake_slack: FakeSlack) -> None:
+@pytest.fixture
+async def socket_stack(fake_slack: FakeSlack) -> AsyncIterator[Stack]:
+    """The app in Socket Mode, connected to the fake Slack's WebSocket."""
     settings = load_settings(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake_slack.api_url)
     async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
         running = await start_stack(fake_slack, settings, db, pipeline, http)
         try:
             await fake_slack.wait_connected()
-            [opened] = fake_slack.calls_of("apps.connections.open")
-            assert opened.token == APP_TOKEN
-            body = event_callback(mention_event(QUESTION, ts="1712345850.000100"), event_id="EvSocket")
-            await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-1"))
-            assert await fake_slack.wait_for_ack("env-1") == {"envelope_id": "env-1"}
-            [reply] = await fake_slack.wait_for_calls("chat.postMessage")
-            assert reply.body["thread_ts"] == "1712345850.000100"
-            assert reply.body["text"] == await running.expected_answer(QUESTION)
-            # Slack redelivers an envelope it thinks was lost: acknowledged again, not answered again.
-            await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-2", retry_attempt=1))
-            await fake_slack.wait_for_ack("env-2")
-            await asyncio.sleep(0.3)
-            assert len(fake_slack.replies()) == 1
+            yield running
         finally:
             await running.service.shutdown(grace_s=5)
 
 
-async def test_a_burst_of_socket_mode_envelopes_is_acknowledged_and_each_answered_once(fake_slack: FakeSlack) -> None:
-    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake_slack.api_url)
-    async with open_pipeline(settings) as (db, pipeline), aiohttp.ClientSession() as http:
-        running = await start_stack(fake_slack, settings, db, pipeline, http)
-        try:
-            await fake_slack.wait_connected()
-            for i in range(30):
-                body = event_callback(mention_event(QUESTION if i % 2 else "help", ts=f"1712346500.{i:06d}"),
-                                      event_id=f"EvSocketBurst{i}")
-                await fake_slack.push_envelope(socket_envelope(body, envelope_id=f"env-burst-{i}"))
-            for i in range(30):
-                await fake_slack.wait_for_ack(f"env-burst-{i}")
-            await fake_slack.wait_for(lambda fake: all(replies_in(fake, f"1712346500.{i:06d}") for i in range(30)))
-            await asyncio.sleep(0.2)
-            assert all(len(replies_in(fake_slack, f"1712346500.{i:06d}")) == 1 for i in range(30))
-        finally:
-            await running.service.shutdown(grace_s=5)
+async def test_socket_mode_envelopes_are_acknowledged_and_answered(socket_stack: Stack) -> None:
+    fake_slack = socket_stack.fake
+    [opened] = fake_slack.calls_of("apps.connections.open")
+    assert opened.token == APP_TOKEN
+    body = event_callback(mention_event(QUESTION, ts="1712345850.000100"), event_id="EvSocket")
+    await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-1"))
+    assert await fake_slack.wait_for_ack("env-1") == {"envelope_id": "env-1"}
+    [reply] = await fake_slack.wait_for_calls("chat.postMessage")
+    assert reply.body["thread_ts"] == "1712345850.000100"
+    assert reply.body["text"] == await socket_stack.expected_answer(QUESTION)
+    # Slack redelivers an envelope it thinks was lost: acknowledged again, not answered again.
+    await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-2", retry_attempt=1))
+    await fake_slack.wait_for_ack("env-2")
+    await asyncio.sleep(0.3)
+    assert len(fake_slack.replies()) == 1
+
+
+async def test_a_burst_of_socket_mode_envelopes_is_acknowledged_and_each_answered_once(socket_stack: Stack) -> None:
+    fake_slack = socket_stack.fake
+    for i in range(30):
+        body = event_callback(mention_event(QUESTION if i % 2 else "help", ts=f"1712346500.{i:06d}"),
+                              event_id=f"EvSocketBurst{i}")
+        await fake_slack.push_envelope(socket_envelope(body, envelope_id=f"env-burst-{i}"))
+    for i in range(30):
+        await fake_slack.wait_for_ack(f"env-burst-{i}")
+    await fake_slack.wait_for(lambda fake: all(replies_in(fake, f"1712346500.{i:06d}") for i in range(30)))
+    await asyncio.sleep(0.2)
+    assert all(len(replies_in(fake_slack, f"1712346500.{i:06d}")) == 1 for i in range(30))
 
 
 LLM_ANSWER = "Orbit **Pro** costs $99 per seat per month, with 20% off when billed annually. " * 8
