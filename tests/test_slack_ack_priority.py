@@ -1,4 +1,5 @@
-"""Acknowledgements before answers: answers wait while events enter Bolt, then start one per loop turn."""
+"""Acknowledgements before answers: work on events waits while events are being acknowledged, then starts
+one piece per loop turn."""
 
 from __future__ import annotations
 
@@ -13,14 +14,10 @@ async def loop_turns(count: int) -> None:
 
 
 async def enter(priority: AckPriority, gate: asyncio.Event | None = None) -> None:
-    """One event through the middleware; with `gate`, its ack is held until the gate opens."""
-
-    async def acknowledge() -> object:
+    """One event taken in; with `gate`, its ack is held until the gate opens (a body still arriving)."""
+    with priority.acknowledging():
         if gate is not None:
             await gate.wait()
-        return "ack"
-
-    assert await priority.track(acknowledge) == "ack"
 
 
 async def test_a_lone_answer_starts_after_a_few_quiet_loop_turns() -> None:

@@ -6,11 +6,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 
 from bot.pipeline import IncomingMessage, Pipeline
@@ -19,6 +20,7 @@ from bot.slack.app import build_app
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import SlackService
 from knowledge.db import Database
+from tests.fake_openai import FakeOpenAI, Reply, sensible_reply
 from tests.fake_slack import (
     APP_TOKEN,
     BOT_ID,
@@ -32,7 +34,6 @@ from tests.fake_slack import (
     signed_headers,
     socket_envelope,
 )
-from tests.fake_openai import FakeOpenAI, Reply, sensible_reply
 from tests.slack_stack import SIGNING_SECRET, open_pipeline
 
 QUESTION = "how much is Orbit Pro per seat?"
@@ -74,7 +75,7 @@ async def start_stack(fake: FakeSlack, settings: Settings, db: Database, pipelin
                       http: aiohttp.ClientSession) -> Stack:
     inflight = InflightTasks()
     app = build_app(settings, pipeline, db, inflight=inflight)
-    service = SlackService(app, inflight, host="127.0.0.1", port=0,
+    service = SlackService(app, inflight, host="127.0.0.1", port=0, signing_secret=SIGNING_SECRET,
                            app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None)
     await service.start()
     return Stack(fake, service, settings, db, pipeline, http)
@@ -154,6 +155,34 @@ async def test_a_burst_of_events_is_acknowledged_and_each_answered_once(stack: S
     for i in range(50):
         [reply] = replies_in(stack.fake, f"1712346000.{i:06d}")
         assert reply.body["text"] and "went wrong" not in reply.body["text"]
+
+
+def slow_bolt(app: AsyncApp, seconds: float) -> None:
+    """Make every Bolt dispatch take `seconds` longer (a global middleware that waits, then goes on)."""
+
+    async def wait_then_continue(next_: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.sleep(seconds)
+        await next_()
+
+    app.middleware(wait_then_continue)
+
+
+async def test_an_event_is_acknowledged_without_waiting_for_bolt(stack: Stack) -> None:
+    slow_bolt(stack.service.app, 0.5)
+    started = time.perf_counter()
+    assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345740.000100"),
+                                                 event_id="EvEarlyAck")) == 200
+    assert time.perf_counter() - started < 0.25  # acknowledged before Bolt got to it
+    [reply] = await stack.fake.wait_for_calls("chat.postMessage")
+    assert reply.body["thread_ts"] == "1712345740.000100"
+    assert time.perf_counter() - started >= 0.5  # and answered once Bolt did
+
+
+async def test_slacks_url_check_still_gets_its_challenge_back(stack: Stack) -> None:
+    raw = json.dumps({"type": "url_verification", "token": "legacy", "challenge": "ch4ll3nge"})
+    async with stack.http.post(stack.events_url, data=raw, headers=signed_headers(raw, SIGNING_SECRET)) as response:
+        assert response.status == 200
+        assert "ch4ll3nge" in await response.text()
 
 
 async def test_a_direct_message_gets_exactly_one_answer(stack: Stack) -> None:
@@ -330,6 +359,19 @@ async def test_a_burst_of_socket_mode_envelopes_is_acknowledged_and_each_answere
     await fake_slack.wait_for(lambda fake: all(replies_in(fake, f"1712346500.{i:06d}") for i in range(30)))
     await asyncio.sleep(0.2)
     assert all(len(replies_in(fake_slack, f"1712346500.{i:06d}")) == 1 for i in range(30))
+
+
+async def test_a_socket_mode_envelope_is_acknowledged_without_waiting_for_bolt(socket_stack: Stack) -> None:
+    fake_slack = socket_stack.fake
+    slow_bolt(socket_stack.service.app, 0.5)
+    body = event_callback(mention_event(QUESTION, ts="1712346600.000100"), event_id="EvSocketEarly")
+    started = time.perf_counter()
+    await fake_slack.push_envelope(socket_envelope(body, envelope_id="env-early"))
+    await fake_slack.wait_for_ack("env-early")
+    assert time.perf_counter() - started < 0.25
+    [reply] = await fake_slack.wait_for_calls("chat.postMessage")
+    assert reply.body["thread_ts"] == "1712346600.000100"
+    assert time.perf_counter() - started >= 0.5
 
 
 LLM_ANSWER = "Orbit **Pro** costs $99 per seat per month, with 20% off when billed annually. " * 8

@@ -15,7 +15,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import bot
 from bot.pipeline import Deliver, IncomingMessage, Reply
-from bot.slack.ack_priority import AckPriority
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
@@ -303,8 +302,32 @@ class _BreaksBeforeAnswering:
 async def test_a_broken_pipeline_gets_exactly_one_reply(fake_slack: FakeSlack, client: AsyncWebClient,
                                                         database: Database, pipeline: ReplyPipeline,
                                                         expected: str) -> None:
-    responder = Responder(pipeline, EventDeduper(database, 3600), InflightTasks(), AckPriority(), streaming=False)
+    responder = Responder(pipeline, EventDeduper(database, 3600), InflightTasks(), streaming=False)
     turn = SlackTurn(channel="C1", thread_ts="1712.000200", text="help", event_id="EvBroken", message_ts="1712.000200")
     await responder.respond(turn, client)
     [reply] = [call for call in fake_slack.calls if call.method == "chat.postMessage"]
     assert reply.body["thread_ts"] == "1712.000200" and reply.body["text"].startswith(expected)
+
+
+# ----- work in flight
+
+
+async def test_work_started_through_inflight_counts_before_its_first_step_and_is_drained() -> None:
+    inflight = InflightTasks()
+    finished: list[str] = []
+
+    async def dispatch() -> None:
+        await asyncio.sleep(0.05)
+        finished.append("dispatched")
+
+    inflight.start(dispatch(), name="dispatch")
+    assert len(inflight) == 1  # counted at once, not when it first runs
+    assert await inflight.drain(grace_s=1) == 0
+    assert finished == ["dispatched"] and len(inflight) == 0
+
+
+async def test_a_drain_cancels_started_work_that_outlives_the_grace_period() -> None:
+    inflight = InflightTasks()
+    task = inflight.start(asyncio.sleep(5), name="stuck")
+    assert await inflight.drain(grace_s=0.05) == 1
+    assert task.cancelled() and len(inflight) == 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -14,12 +15,25 @@ class InflightTasks:
     """Tracks the tasks answering events; `drain` waits for them, then cancels stragglers."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `work` as a task that counts as in flight from this moment (not from its first step)."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
 
     @asynccontextmanager
     async def track(self) -> AsyncIterator[None]:
@@ -31,9 +45,7 @@ class InflightTasks:
         try:
             yield
         finally:
-            self._tasks.discard(task)
-            if not self._tasks:
-                self._idle.set()
+            self._finished(task)
 
     async def drain(self, grace_s: float) -> int:
         """Wait up to `grace_s` for in-flight work; cancel what is left and return how many were cancelled."""

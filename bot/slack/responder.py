@@ -10,7 +10,6 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
-from bot.slack.ack_priority import AckPriority
 from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import fit_message, strip_bot_mention
@@ -66,23 +65,19 @@ class SlackTurn:
 
 
 class Responder:
-    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks,
-                 priority: AckPriority | None = None, *, streaming: bool, features: WorkspaceFeatures | None = None,
+    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks, *,
+                 streaming: bool, features: WorkspaceFeatures | None = None,
                  progress_delay_s: float = PROGRESS_DELAY_S) -> None:
         self._pipeline = pipeline
         self._deduper = deduper
         self._inflight = inflight
-        self._priority = priority
         self._streaming = streaming
         self.features = features or WorkspaceFeatures()
         self._progress_delay_s = progress_delay_s
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
         """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
-        # In flight from the start: a shutdown drains answers still waiting for their turn, too.
         async with self._inflight.track():
-            if self._priority is not None:
-                await self._priority.turn()
             if turn.event_id is not None and not self._claim(turn):
                 return
             await self._answer(turn, client)

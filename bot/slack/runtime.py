@@ -13,7 +13,7 @@ from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
 from bot.pipeline.knowledge_watch import KnowledgeWatcher
 from bot.settings import Settings
-from bot.slack.app import build_app
+from bot.slack.app import build_app, signing_secret
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import HealthCheck, SlackService, SlackStartupError
 from knowledge.db import Database
@@ -95,8 +95,8 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
         schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron, default_lock_path(settings.database_url))
         app = build_app(settings, pipeline, db, inflight=inflight)
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-        service = SlackService(app, inflight, app_token=app_token, host=host, port=port,
-                               health=build_health_check(db, schedule, llm, pipeline, inflight))
+        service = SlackService(app, inflight, signing_secret=signing_secret(settings), app_token=app_token, host=host,
+                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight))
         await service.start()
         watcher.start()
         await signals.stop.wait()

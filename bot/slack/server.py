@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.app import attach_http_session
 from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
 from bot.slack.inflight import InflightTasks
+from bot.slack.intake import EventIntake, SocketModeIntake
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,19 @@ async def reject_malformed_body(request: web.Request,
 class SlackService:
     """Takes Slack events over HTTP or Socket Mode; `shutdown` stops intake, then lets in-flight answers finish."""
 
-    def __init__(self, app: AsyncApp, inflight: InflightTasks, *, app_token: str | None = None,
-                 host: str = "0.0.0.0", port: int = 3000, health: HealthCheck | None = None) -> None:
+    def __init__(self, app: AsyncApp, inflight: InflightTasks, *, signing_secret: str = "",
+                 app_token: str | None = None, host: str = "0.0.0.0", port: int = 3000,
+                 health: HealthCheck | None = None) -> None:
         self.app = app
         self.inflight = inflight
+        self.intake = EventIntake(app, inflight, signing_secret)
         self.mode: Literal["http", "socket"] = "socket" if app_token else "http"
         self._app_token = app_token
         self._host = host
         self._port = port
         self._health = health
         self._runner: web.AppRunner | None = None
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: SocketModeIntake | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port: int | None = None  # the bound port in HTTP mode (useful with port 0)
 
@@ -71,7 +73,8 @@ class SlackService:
         self._session = attach_http_session(self.app)
         await self._check_bot_token()
         if self.mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, app_token=self._app_token)
+            assert self._app_token is not None
+            self._socket = SocketModeIntake(self.intake, self._app_token)
             # Asked here rather than inside connect(), which retries a refused app token forever.
             self._socket.client.wss_uri = await self._socket_url()
             await self._socket.connect_async()
@@ -79,6 +82,7 @@ class SlackService:
             return
         web_app = self.app.web_app(path=EVENTS_PATH, port=self._port)
         web_app.middlewares.append(reject_malformed_body)
+        web_app.middlewares.append(self.intake.http_middleware(EVENTS_PATH))
         web_app.router.add_get(HEALTH_PATH, self._healthz)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
