@@ -56,8 +56,10 @@ class EventIntake:
                 body = await request.text()
                 if not self._is_event_callback(body, request):
                     return await handler(request)  # Bolt answers it (401, 400, a URL check's challenge...)
-                bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers.copy())
-                self.dispatch_later(lambda: self.app.async_dispatch(bolt_request), "http event")
+                query, headers = request.query_string, request.headers.copy()
+                self.dispatch_later(  # Bolt's request is built after the ack too: it parses the body again
+                    lambda: self.app.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=headers)),
+                    "http event")
                 return web.Response(status=200)
 
         return acknowledge_events
