@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bench.core import BenchResult, percentiles
+from bot.bench.providers import serve_on_loopback
 from bot.llm import LLMGateway
 from bot.settings import load_settings
 from knowledge.db import Database
@@ -58,11 +59,8 @@ class LoopbackLLM:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_get(HANDLING_PATH, self._handling)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        self._runner, port = await serve_on_loopback(app)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any, Protocol
 
+from aiohttp import web
+
 START_TIMEOUT_S = 60.0
 
 
@@ -23,6 +25,14 @@ class Served(Protocol):
     """What a provider factory's context yields: the base URLs it serves, by name."""
 
     urls: dict[str, str]
+
+
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve `app` on a free port of 127.0.0.1; returns its runner (clean it up when done) and the port."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, int(runner.addresses[0][1])
 
 
 # A picklable (module-level) callable: it is called again in the child process.

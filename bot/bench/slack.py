@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bot.bench.core import BenchResult, main_for, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM
-from bot.bench.providers import provider_process
+from bot.bench.providers import provider_process, serve_on_loopback
 
 BOT_TOKEN = "xoxb-bench-0000-not-a-real-token"
 SIGNING_SECRET = "bench-signing-secret-not-real"
@@ -71,11 +71,8 @@ class LoopbackSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._method)
         app.router.add_post(WAIT_PATH, self._wait)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.api_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/"
+        self._runner, port = await serve_on_loopback(app)
+        self.api_url = f"http://127.0.0.1:{port}/api/"
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
