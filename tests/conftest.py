@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,12 @@ import pytest
 from bot.observability import reset_logging
 from bot.settings import Settings, load_settings
 from knowledge.db import Database
+from tests.fake_slack import FakeSlack
 
 # Variables a developer's shell may carry that must never leak into a test.
-_ISOLATED_PREFIXES = ("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_")
+_ISOLATED_PREFIXES = (
+    "SLACK_", "OPENAI_", "DATABASE_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_", "KNOWLEDGE_",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +44,11 @@ def database(settings: Settings) -> Iterator[Database]:
     db = Database(settings.database_url)
     yield db
     db.close()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API (and Socket Mode WebSocket) on 127.0.0.1."""
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()

@@ -82,13 +82,6 @@ async def start_stack(fake: FakeSlack, settings: Settings, db: Database, pipelin
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def stack(fake_slack: FakeSlack) -> AsyncIterator[Stack]:
     settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                              slack_api_url=fake_slack.api_url)

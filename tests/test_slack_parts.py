@@ -115,13 +115,6 @@ def test_long_messages_are_cut_to_fit_with_a_note() -> None:
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
     web_client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
     yield web_client
