@@ -6,16 +6,20 @@ import asyncio
 import logging
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from control_plane.classifier import PatternClassifier, placeholder_terms
 from control_plane.config import ControlPlaneConfig
 from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
-from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation
+from control_plane.frame import Frame
+from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation, Reading
+from control_plane.language import ENGLISH, detect_language
+from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.shadow import ShadowValidator
+from control_plane.thread import ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
 from control_plane.validation import IntentLLM, IntentValidation, ValidatedEntities, system_prompt, user_prompt
 from knowledge.vocabulary import Vocabulary
@@ -23,6 +27,8 @@ from knowledge.vocabulary import Vocabulary
 logger = logging.getLogger(__name__)
 
 _MAX_PERSON_CHARS = 120
+# The confidence of a product question known only by the catalog words it names (below the skip threshold).
+CATALOG_TERM_CONFIDENCE = 0.8
 _EPSILON = 1e-9  # confidences are rounded to 4 places; compare thresholds with a little slack
 
 
@@ -36,6 +42,8 @@ class _Analysis:
     confidence: float
     runner_up: Intent | None
     margin: float
+    readings: tuple[Reading, ...] = ()
+    language: str = ENGLISH
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class NameLookups:
 
     classifier: PatternClassifier
     entities: EntityExtractor
+    names: NameIndex
 
 
 class ControlPlane:
@@ -67,15 +76,22 @@ class ControlPlane:
 
     def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
         """The catalog name lookups for `vocabulary`, without using them yet (safe in a worker thread)."""
-        return NameLookups(PatternClassifier(self.patterns, placeholder_terms(vocabulary)), EntityExtractor(vocabulary))
+        names = NameIndex(vocabulary)
+        return NameLookups(
+            PatternClassifier(self.patterns, placeholder_terms(vocabulary)), EntityExtractor(vocabulary, names), names
+        )
 
     def use_lookups(self, lookups: NameLookups) -> None:
         """Swap in lookups from `build_lookups` (after an import); requests in flight keep the ones they started with."""
-        self._classifier, self._entities = lookups.classifier, lookups.entities
+        self._classifier, self._entities, self._names = lookups.classifier, lookups.entities, lookups.names
 
     @property
     def entities(self) -> EntityExtractor:
         return self._entities
+
+    @property
+    def names(self) -> NameIndex:
+        return self._names
 
     # The pattern tier ---------------------------------------------------------------------------------
 
@@ -86,20 +102,34 @@ class ControlPlane:
         return self._decision(analysis, analysis.intent, analysis.confidence, validation, _now(now))
 
     def _analyze(self, text: str) -> _Analysis:
-        normalized = normalize(text if isinstance(text, str) else "")
+        normalized, readings = self._names.read(normalize(text if isinstance(text, str) else ""))
         if not normalized.lowered:
             # Nothing left to classify (empty, only a mention or emoji codes): certain, and not worth an LLM call.
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0)
-        candidates = tuple(self._classifier.candidates(normalized.lowered))
+        language = detect_language(normalized.lowered)
+        if language != ENGLISH:  # answered with "English only": certain, and not worth an LLM call
+            return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0, readings, language)
+        candidates = self._with_catalog_terms(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
         if not candidates:
-            return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0)
+            return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0, readings)
         best = candidates[0]
         second = candidates[1] if len(candidates) > 1 else None
         margin = round(best.confidence - (second.confidence if second else 0.0), 4)
-        return _Analysis(normalized, candidates, best.intent, best.confidence, second.intent if second else None, margin)
+        return _Analysis(normalized, candidates, best.intent, best.confidence, second.intent if second else None, margin,
+                         readings)
+
+    def _with_catalog_terms(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """A message no pattern is sure of that names what the catalog offers ("is forecasting in starter",
+        "what if they cancel") is a product question, short of certain: the LLM, if any, confirms it."""
+        if candidates and candidates[0].confidence >= CATALOG_TERM_CONFIDENCE:
+            return candidates
+        if not self._names.catalog_terms_in(lowered) or self._names.names_someone(lowered):
+            return candidates
+        others = tuple(c for c in candidates if c.intent is not Intent.PRODUCT_QUESTION)
+        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *others)
 
     def _confident(self, analysis: _Analysis) -> bool:
-        if not analysis.text.lowered:
+        if not analysis.text.lowered or analysis.language != ENGLISH:
             return True
         return (
             analysis.confidence >= self.config.skip_threshold - _EPSILON
@@ -119,6 +149,9 @@ class ControlPlane:
             runner_up=analysis.runner_up,
             margin=analysis.margin,
             candidates=analysis.candidates,
+            readings=analysis.readings,
+            language=analysis.language,
+            text=analysis.text,
         )
 
     # The decision -------------------------------------------------------------------------------------
@@ -134,7 +167,7 @@ class ControlPlane:
                        "pattern": analysis.candidates[0].pattern if analysis.candidates else "empty"},
             )
             decision = self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now)
-            if analysis.text.lowered:
+            if analysis.text.lowered and analysis.language == ENGLISH:
                 self._shadow.maybe_validate(analysis.text.clean, analysis.candidates, decision.intent)
             return decision
         validation = await self._validate(analysis)
@@ -182,6 +215,16 @@ class ControlPlane:
                 if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY) else None
             ),
         )
+
+    # The message in its thread ---------------------------------------------------------------------------
+
+    def frame(self, decision: Decision, thread: ThreadContext, now: datetime | None = None) -> Frame:
+        """What the message asks in its thread: the intent it continues, typed slots, then the thread's."""
+        intent, follow_up = intent_in_thread(decision, thread)
+        if intent is not decision.intent and decision.text is not None:
+            # Read again for the intent it continues: its topic, and names that count only for that intent.
+            decision = replace(decision, intent=intent, entities=self._entities.extract(decision.text, intent, _now(now)))
+        return merge_thread(decision, thread, self._names, intent=intent, follow_up=follow_up)
 
     # Background work ----------------------------------------------------------------------------------
 

@@ -8,32 +8,34 @@ contact are cut out of the case-preserving normalized text, so "SOC 2" stays "SO
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from control_plane.intents import Entities, Intent
+from control_plane.names import MAX_NAME_WORDS, MEETING_WORDS, Found, NameIndex, name_key
 from control_plane.normalize import NormalizedText
 from control_plane.time_ranges import WEEKDAYS, parse_time_range
 from knowledge.vocabulary import Vocabulary
 
 MAX_TOPIC_CHARS = 100
 MAX_SCAN_CHARS = 500  # names are looked for in the opening of a message, like intents
-_MAX_NAME_WORDS = 5
+# Plan names that are everyday words: in lower case they name a plan only where a plan is asked about.
+_EVERYDAY_PLAN_NAMES = frozenset(
+    "team free basic plus scale launch business developer startup advanced essentials standard premium growth".split()
+)
+_PLAN_SLOT_BEFORE = frozenset("is does do on in and or vs versus than compare about of get to from upgrade".split())
 
-_TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
-_PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription", "customers"})
-_MEETING_WORDS = frozenset({"call", "calls", "meeting", "meetings", "session", "sessions"})
+_PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
+                         "customers", "seats", "seat", "users", "licenses", "pricing", "price"})
+# "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
+_QUANTITY = re.compile(
+    r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
+    r"(?:seats?|users?|licen[cs]es?|reps?|people|agents?|employees?|members?|viewers?)\b"
+)
+_YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
+                     r"\b12 months\b|\bper yr\b")
+_MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
 
-# Meeting-kind words -> the kind recorded on meetings.
-_KIND_SYNONYMS = {
-    "discovery": "discovery", "disco": "discovery", "demo": "demo", "demos": "demo", "demonstration": "demo",
-    "qbr": "qbr", "qbrs": "qbr", "quarterly business review": "qbr", "kickoff": "kickoff", "kickoffs": "kickoff",
-    "kick-off": "kickoff", "kick off": "kickoff", "negotiation": "negotiation", "negotiations": "negotiation",
-    "check-in": "check-in", "check-ins": "check-in", "checkin": "check-in",
-}
-
-# Words that follow "to"/"with"/"email" but are not a person's name.
 _NOT_NAMES = frozenset(
     """the a an my our your their his her its them him us me you we they he she it i everyone everybody all
     team teams customer customers client clients prospect prospects this that these those about re regarding
@@ -74,7 +76,7 @@ _TRAILING_CALLS = re.compile(
 )
 _TRAILING_FILLER = re.compile(r"\s+(?:please|pls|thanks|thank you|again|at all|ever)$|[\s?.!,;:\"')]+$", re.IGNORECASE)
 _RECIPIENT = re.compile(
-    r"\b(?P<cue>to|for|e-?mail|mail|ping|message|nudge|thank|cc|write|send|shoot|reply to)\s+"
+    r"\b(?P<cue>to|for|e-?mail|mail|ping|message|nudge|thank|cc|write|draft|send|shoot|reply to)\s+"
     r"(?=(?P<name>[\w'-]{1,40}(?:\s+[\w'-]{1,30})?))",  # a lookahead, so "nudge to Marcus" tries "to" and "Marcus"
     re.IGNORECASE,
 )
@@ -82,121 +84,28 @@ _WITH_PERSON = re.compile(r"\bwith\s+(?P<name>[A-Z][\w'-]{1,30}(?:\s+[A-Z][\w'-]
 _LOWERCASE_RECIPIENT_CUES = re.compile(r"\b(?:e-?mail|mail|note|follow[ -]?up|reply|message)s? to\s+$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class _Name:
-    kind: str  # account | contact | first_name | product | plan | kind
-    canonical: str
-    needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
-
-
-@dataclass(frozen=True)
-class _Found:
-    start: int
-    end: int
-    names: tuple[_Name, ...]
-    next_words: tuple[str, ...]  # the two tokens after the match, for context rules
-
-
-def _key(text: str) -> str:
-    return " ".join(token.removesuffix("'s") for token in _TOKEN.findall(text.lower()))
-
-
-class _NameIndex:
-    """Lower-case word sequences (up to five words) -> the names they are."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, list[_Name]] = {}
-        self._widths: dict[str, int] = {}  # first word -> the most words a name starting with it has
-
-    def add(self, alias: str, name: _Name) -> None:
-        key = _key(alias)
-        if not key or len(key) < 2:
-            return
-        words = key.split(" ")
-        if len(words) > _MAX_NAME_WORDS:
-            return
-        self._widths[words[0]] = max(self._widths.get(words[0], 0), len(words))
-        entries = self._names.setdefault(key, [])
-        if name not in entries:
-            entries.append(name)
-
-    def get(self, name: str) -> list[_Name]:
-        return self._names.get(_key(name), [])
-
-    def find(self, lowered: str) -> list[_Found]:
-        """Non-overlapping matches, longest first at each position, left to right."""
-        words = [word.removesuffix("'s") for word in _TOKEN.findall(lowered)]
-        spans: list[re.Match[str]] = []  # token positions, found only when a name is (rarely needed)
-        found: list[_Found] = []
-        index, count = 0, len(words)
-        while index < count:
-            widest = self._widths.get(words[index])
-            if widest is None:  # most words start no name: one dictionary lookup
-                index += 1
-                continue
-            for width in range(min(widest, count - index), 0, -1):
-                names = self._names.get(" ".join(words[index : index + width]))
-                if names:
-                    after = tuple(words[index + width : index + width + 2])
-                    spans = spans or list(_TOKEN.finditer(lowered))
-                    found.append(_Found(spans[index].start(), spans[index + width - 1].end(), tuple(names), after))
-                    index += width
-                    break
-            else:
-                index += 1
-        return found
-
-
 class EntityExtractor:
     """Extracts `Entities` from normalized text; built once per vocabulary."""
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+    def __init__(self, vocabulary: Vocabulary, names: NameIndex | None = None) -> None:
         self.vocabulary = vocabulary
-        self._index = _NameIndex()
-        self._account_aliases = vocabulary.account_aliases()
-        for alias, account in self._account_aliases.items():
-            self._index.add(alias, _Name("account", account))
-        for contact in vocabulary.contacts:
-            self._index.add(contact.name, _Name("contact", contact.name))
-            first = contact.name.split()[0] if contact.name.split() else ""
-            if len(first) >= 2:
-                self._index.add(first, _Name("first_name", first))
-        for product in vocabulary.products:
-            self._index.add(product.name, _Name("product", product.name))
-            self._index.add(product.slug.replace("-", " "), _Name("product", product.name))
-        for plan in vocabulary.plans:
-            self._index.add(plan, _Name("plan", plan))
-        for word, kind in _KIND_SYNONYMS.items():
-            self._index.add(word, _Name("kind", kind))
-        for kind in vocabulary.meeting_kinds:
-            if kind.lower() in _MEETING_WORDS or _key(kind) in _KIND_SYNONYMS or kind in _KIND_SYNONYMS.values():
-                continue
-            for alias in {kind, kind.replace("-", " ")}:  # "security-review" is also said "security review"
-                self._index.add(alias, _Name("kind", kind, needs_meeting_word=True))
-        self._emails = {c.email.lower(): c.name for c in vocabulary.contacts if c.email}
+        self.names = names or NameIndex(vocabulary)
+        self._account_aliases = self.names.account_aliases
 
     # Canonical names, also used to check what an LLM returns -----------------------------------------
 
     def canonical_account(self, name: str | None) -> str | None:
         """The known account `name` refers to (any alias, any case), or None."""
-        return self._account_aliases.get(_key(name)) if name else None
+        return self.names.canonical(name, "account")
 
     def canonical_product(self, name: str | None) -> str | None:
-        return self._lookup(name, "product")
+        return self.names.canonical(name, "product")
 
     def canonical_plan(self, name: str | None) -> str | None:
-        return self._lookup(name, "plan")
+        return self.names.canonical(name, "plan")
 
     def canonical_meeting_kind(self, name: str | None) -> str | None:
-        return self._lookup(name, "kind")
-
-    def _lookup(self, name: str | None, kind: str) -> str | None:
-        if not name:
-            return None
-        for entry in self._index.get(name):
-            if entry.kind == kind:
-                return entry.canonical
-        return None
+        return self.names.canonical(name, "kind")
 
     # Extraction ----------------------------------------------------------------------------------------
 
@@ -204,22 +113,27 @@ class EntityExtractor:
         if len(text.clean) > MAX_SCAN_CHARS:
             text = NormalizedText(text.clean[:MAX_SCAN_CHARS], text.lowered[:MAX_SCAN_CHARS])
         lowered = text.lowered
-        found = self._index.find(lowered)
+        found = self.names.find(lowered)
         account = next((n.canonical for f in found for n in f.names if n.kind == "account"), None)
         product = next((n.canonical for f in found for n in f.names if n.kind == "product"), None)
         plans: list[str] = []
+        plan_words = {text.lowered[f.start : f.end] for f in found if any(n.kind == "plan" for n in f.names)}
         for match in found:
             for name in match.names:
-                if name.kind == "plan" and name.canonical not in plans and self._plan_counts(text, match, intent):
+                if name.kind == "plan" and name.canonical not in plans and self._plan_counts(text, match, intent, plan_words):
                     plans.append(name.canonical)
         meeting_kind = None
         if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
             meeting_kind = next(
                 (n.canonical for f in found for n in f.names
-                 if n.kind == "kind" and (not n.needs_meeting_word or (f.next_words[:1] and f.next_words[0] in _MEETING_WORDS))),
+                 if n.kind == "kind" and (not n.needs_meeting_word or (f.next_words[:1] and f.next_words[0] in MEETING_WORDS))),
                 None,
             )
         topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
+        quantity = _QUANTITY.search(lowered) if intent is Intent.PRODUCT_QUESTION else None
+        term = None
+        if intent is Intent.PRODUCT_QUESTION:
+            term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None
         return Entities(
             person=self._person(text, found, intent),
             account=account,
@@ -228,20 +142,29 @@ class EntityExtractor:
             topic=topic,
             time_range=parse_time_range(lowered, now) if lowered else None,
             meeting_kind=meeting_kind,
+            quantity=_count(quantity.group(1)) if quantity else None,
+            term=term,
         )
 
     @staticmethod
-    def _plan_counts(text: NormalizedText, match: _Found, intent: Intent) -> bool:
-        """Plan names are common words ("team", "pro"): outside product questions they need context."""
-        if intent is Intent.PRODUCT_QUESTION:
+    def _plan_counts(text: NormalizedText, match: Found, intent: Intent, plan_words: set[str]) -> bool:
+        """Plan names are often everyday words ("team", "free", "growth"): they count where a plan is meant."""
+        if match.start > 0 and text.clean[match.start].isupper():
             return True
-        if match.next_words[:1] and match.next_words[0] in _PLAN_WORDS:
+        following = match.next_words[:1]
+        if following and following[0] in _PLAN_WORDS:
             return True
-        if len(match.next_words) == 2 and match.next_words[0] in ("and", "or", "vs") and match.next_words[1] in _PLAN_WORDS:
+        if len(match.next_words) == 2 and match.next_words[0] in ("and", "or", "vs") and (
+            match.next_words[1] in _PLAN_WORDS or match.next_words[1] in plan_words  # "team and enterprise plans"
+        ):
             return True
-        return match.start > 0 and text.clean[match.start].isupper()
+        if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
+            return False
+        word = text.lowered[match.start : match.end]
+        return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
+                or (bool(following) and following[0] == "per"))  # "team per seat"
 
-    def _person(self, text: NormalizedText, found: list[_Found], intent: Intent) -> str | None:
+    def _person(self, text: NormalizedText, found: list[Found], intent: Intent) -> str | None:
         email = _EMAIL.search(text.clean) if "@" in text.clean else None
         if email:
             return email.group().lower()
@@ -253,8 +176,8 @@ class EntityExtractor:
             for name in match.names:
                 if name.kind == "contact":
                     return name.canonical
-                # A first name alone counts only when capitalized: "Mark" is a person, "mark as won" is not.
-                if name.kind == "first_name" and text.clean[match.start].isupper():
+                # "Mark" is a person, "mark as won" is not: an everyday word counts only capitalised or after a cue.
+                if name.kind == "first_name" and self.names.names_first_name(text, match):
                     return name.canonical
         if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
             for match in _WITH_PERSON.finditer(text.clean):
@@ -290,14 +213,14 @@ class EntityExtractor:
         return first
 
     def _lookup_person(self, name: str) -> str | None:
-        for entry in self._index.get(name):
+        for entry in self.names.get(name):
             if entry.kind in ("contact", "first_name"):
                 return entry.canonical
         return None
 
     def _is_other_name(self, name: str) -> bool:
         """An account, product, plan or meeting kind rather than a person."""
-        return any(entry.kind not in ("contact", "first_name") for entry in self._index.get(name))
+        return any(entry.kind not in ("contact", "first_name") for entry in self.names.get(name))
 
     def _topic(self, text: NormalizedText) -> str | None:
         clean, lowered = text.clean, text.lowered
@@ -334,14 +257,19 @@ class EntityExtractor:
 
     def _strip_trailing_account(self, phrase: str) -> str:
         words = phrase.split()
-        for width in range(min(_MAX_NAME_WORDS, len(words) - 1), 0, -1):
+        for width in range(min(MAX_NAME_WORDS, len(words) - 1), 0, -1):
             tail = " ".join(words[-width:])
-            if _key(tail) in self._account_aliases:
+            if name_key(tail) in self._account_aliases:
                 head = words[:-width]
                 while head and head[-1].lower() in ("with", "from", "at", "for", "by", "the", "and"):
                     head.pop()
                 return " ".join(head)
         return phrase
+
+
+def _count(digits: str) -> int | None:
+    value = int(digits.replace(",", ""))
+    return value if value > 0 else None
 
 
 def _tidy(phrase: str) -> str | None:

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
+from control_plane.normalize import NormalizedText
+
 LLMValidation = Literal["skipped", "used", "unavailable"]
 
 
@@ -38,6 +40,8 @@ class Entities:
     topic: str | None = None  # the search phrase for call search (or an email's subject matter)
     time_range: TimeRange | None = None
     meeting_kind: str | None = None  # discovery | demo | qbr | kickoff | negotiation | check-in | ...
+    quantity: int | None = None  # seats a price is asked for ("10 pro seats")
+    term: str | None = None  # "year" or "month": the period a price is asked for
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict (datetimes as ISO strings)."""
@@ -56,7 +60,18 @@ class Entities:
             "topic": self.topic,
             "time_range": time_range,
             "meeting_kind": self.meeting_kind,
+            "quantity": self.quantity,
+            "term": self.term,
         }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A word read as a known name or key word it does not spell exactly ("startr" read as "Starter")."""
+
+    typed: str
+    read_as: str
+    kind: str  # product | plan | account | contact | kind | word
 
 
 class Candidate(NamedTuple):
@@ -78,3 +93,6 @@ class Decision:
     runner_up: Intent | None
     margin: float
     candidates: tuple[Candidate, ...] = field(default=(), compare=False)
+    readings: tuple[Reading, ...] = ()  # typos read as names or key words
+    language: str = "en"  # another language's code when the message is not in English
+    text: NormalizedText | None = field(default=None, compare=False, repr=False)  # what was classified

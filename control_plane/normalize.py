@@ -1,4 +1,4 @@
-"""Message normalization before matching: Slack markup, emoji codes, control characters, case, spacing.
+"""Message normalization before matching: Slack markup, emoji, control characters, chat shorthand, case, spacing.
 
 The original text is never changed; handlers keep using it. `clean` keeps the letters' case (entities
 such as a topic or a person's name are cut out of it), `lowered` is the same string in lower case,
@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from control_plane.shorthand import expand_shorthand
+
 # Slack allows 40,000 characters; intent lives in the opening words, and regex time grows with length.
 MAX_INPUT_CHARS = 4000
 
@@ -20,6 +22,8 @@ _EMOJI_CODE = re.compile(r":(?=[a-z0-9_+'-]{0,60}[a-z])[a-z0-9_+'-]{1,60}:", re.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _FORMATTING = re.compile(r"`+|(?<!\w)[*_~]+(?=\w)|(?<=\w)[*_~]+(?!\w)")
+# Pictographs, dingbats, variation selectors and skin tones: a reaction, never a word of the request.
+_EMOJI = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\ufe0e\ufe0f\U0001f000-\U0001faff]+")
 _REPEATED_PUNCTUATION = re.compile(r"([!?.,;:\-])\1+")
 _LEADING_HANDLE = re.compile(r"^(?:@[\w.-]{1,80}[,:]?\s+)+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
@@ -43,7 +47,7 @@ def _resolve_markup(match: re.Match[str]) -> str:
     return target.removeprefix("mailto:")
 
 
-def _lower_same_length(text: str) -> str:
+def lower_same_length(text: str) -> str:
     lowered = text.lower()
     if len(lowered) == len(text):
         return lowered
@@ -62,6 +66,7 @@ def normalize(text: str) -> NormalizedText:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
         text = _INVISIBLE.sub("", text)
+        text = _EMOJI.sub(" ", text)
     if not text.isprintable():
         text = _CONTROL.sub(" ", text)
     if ":" in text:
@@ -69,7 +74,8 @@ def normalize(text: str) -> NormalizedText:
     if "`" in text or "*" in text or "_" in text or "~" in text:
         text = _FORMATTING.sub("", text)
     text = _REPEATED_PUNCTUATION.sub(r"\1", text)
+    text = expand_shorthand(text)
     text = " ".join(text.split())
     if text.startswith("@"):
         text = _LEADING_HANDLE.sub("", text)
-    return NormalizedText(clean=text, lowered=_lower_same_length(text))
+    return NormalizedText(clean=text, lowered=lower_same_length(text))

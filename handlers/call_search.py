@@ -3,37 +3,64 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from control_plane.intents import TimeRange
+from control_plane.names import KIND_SYNONYMS
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, highlight, italic
-from knowledge.search import CallHit, search_calls
+from knowledge.search import STOPWORDS, CallHit, count_calls, search_calls
 from knowledge.thread_memory import TurnContext
+from knowledge.vocabulary import KnownContact, account_aliases
 
 TOP = 5
+MAX_TOPIC_SCAN = 500  # the request is in the opening of a message
+
+# "how many calls", "number of meetings": a count, with the latest listed.
+_COUNT = re.compile(r"\bhow many\b|\bnumber of (?:calls|meetings|demos|conversations)\b|\bcount (?:of )?(?:the |our )?calls\b")
+_TIME_WORDS = re.compile(
+    r"\b(?:today|tonight|yesterday|this|last|past|previous|recent|recently|lately|latest|week|weeks|month|months|"
+    r"quarter|year|morning|afternoon|evening|days?|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"q[1-4])(?:'s)?\b|\b\d+\b",
+    re.IGNORECASE,
+)
 
 # Words of a search request that are not its topic, for when the classifier found no topic.
 _REQUEST_WORDS = re.compile(
     r"\b(search|find|look\s+up|lookup|show|list|get|give|me|all|any|every|recent|recently|latest|calls?|"
     r"meetings?|conversations?|transcripts?|recordings?|where|that|which|who|with|about|for|mentioned|mentioning|"
     r"mention|talked|talking|discussed|discussing|came\s+up|brought\s+up|on|in|the|a|an|of|our|my|customers?|"
-    r"prospects?|did|do|does|we|they|us|please|can|you|is|are|was|were|there|and|what|how|also|then|ok|okay)\b",
+    r"prospects?|did|do|does|we|they|us|please|can|you|is|are|was|were|there|and|what|how|also|then|ok|okay|"
+    r"from|had|have|has|many|much|any|anything|something|else|hey|hi|pull|up|recorded|check|see|need|want|"
+    r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had)\b",
     re.IGNORECASE,
 )
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
-    entities = ctx.decision.entities
-    account = entities.account or ctx.resolution.account
-    topic = entities.topic or _topic_from_text(ctx.text, account, entities.time_range.label if entities.time_range else None)
-    time_range = entities.time_range
+    frame = ctx.frame
+    account = frame.account or ctx.resolution.account
+    time_range = frame.time_range
+    kind = ctx.resolution.kind  # a kind the recorded meetings have
+    topic = frame.topic or _topic_from_text(ctx.words, account, ctx.resolution.contact, time_range, frame.meeting_kind)
     start, end = (time_range.start, time_range.end) if time_range else (None, None)
+    if end is not None:
+        end = min(end, ctx.now + timedelta(seconds=1))
 
-    hits = search_calls(ctx.db, topic=topic, account=account, start=start, end=end, limit=TOP)
-    searched = _describe_search(topic, account, time_range.label if time_range else None)
     context = {"context": TurnContext(account=account), "exact": frozenset({"account"})}
+    searched = _describe_search(topic, account, time_range.label if time_range else None, kind)
+    if topic is None and _COUNT.search(ctx.decision.normalized_text):
+        total = count_calls(ctx.db, account=account, start=start, end=end, kind=kind)
+        hits = search_calls(ctx.db, topic=None, account=account, start=start, end=end, limit=TOP, kind=kind)
+        head = f"{total} call{'s' if total != 1 else ''} {searched}" + ("." if not hits else ". The latest:")
+        return HandlerResult.from_marked(head + ("\n" + _hits_lines(hits, ctx.now) if hits else ""), **context)
+
+    hits = search_calls(ctx.db, topic=topic, account=account, start=start, end=end, limit=TOP, kind=kind)
     if hits:
-        return HandlerResult.from_marked(_hits_reply(f"Calls {searched}", hits, ctx.now), **context)
+        # "recap it" next recaps the best match
+        found = {"context": TurnContext(account=account, meeting_id=hits[0].meeting_id),
+                 "exact": frozenset({"account", "meeting_id"})}
+        return HandlerResult.from_marked(_hits_reply(f"Calls {searched}", hits, ctx.now), **found)
 
     # Nothing: widen the search one filter at a time, so the rep still gets something useful.
     lines = [f"No calls found {searched}."]
@@ -51,20 +78,28 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     return HandlerResult.from_marked("\n".join(lines), **context)
 
 
-def _topic_from_text(text: str, account: str | None, time_label: str | None) -> str | None:
-    """The words of the request left once the request itself, the account and the time are removed."""
-    rest = clean(text)
-    for known in (account, time_label):
+def _topic_from_text(text: str, account: str | None, contact: KnownContact | None,
+                     time_range: TimeRange | None, kind: str | None) -> str | None:
+    """The words of the request left once the request itself, the account, person and time are removed."""
+    rest = clean(text[:MAX_TOPIC_SCAN])
+    for known in (account, contact.name if contact else None, *(contact.name.split() if contact else ()),
+                  time_range.label if time_range else None):
         if known:
-            rest = re.sub(re.escape(known), " ", rest, flags=re.IGNORECASE)
-    rest = re.sub(r"\b(today|yesterday|this|last|past|week|month|quarter|year|morning|afternoon)\b", " ", rest, flags=re.I)
+            rest = re.sub(r"\b" + re.escape(known) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
+    if account:
+        for alias in account_aliases(account):
+            rest = re.sub(r"\b" + re.escape(alias) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
+    if kind:
+        for word in [kind, *(alias for alias, canonical in KIND_SYNONYMS.items() if canonical == kind)]:
+            rest = re.sub(r"\b" + re.escape(word) + r"s?\b", " ", rest, flags=re.IGNORECASE)
+    rest = _TIME_WORDS.sub(" ", rest)
     rest = _REQUEST_WORDS.sub(" ", rest)
-    words = re.findall(r"[\w'-]+", rest)
+    words = [word for word in re.findall(r"[\w'-]+", rest) if word.lower() not in STOPWORDS and len(word) > 1]
     return " ".join(words) if words else None
 
 
-def _describe_search(topic: str | None, account: str | None, time_label: str | None) -> str:
-    parts = []
+def _describe_search(topic: str | None, account: str | None, time_label: str | None, kind: str | None = None) -> str:
+    parts = [f"({clean(kind)})"] if kind else []
     if topic:
         parts.append(f"about “{clean(topic)}”")
     if account:
@@ -75,7 +110,11 @@ def _describe_search(topic: str | None, account: str | None, time_label: str | N
 
 
 def _hits_reply(title: str, hits: list[CallHit], now: datetime) -> str:
-    lines = [f"{title}: {len(hits)} best match{'es' if len(hits) != 1 else ''}"]
+    return f"{title}: {len(hits)} best match{'es' if len(hits) != 1 else ''}\n" + _hits_lines(hits, now)
+
+
+def _hits_lines(hits: list[CallHit], now: datetime) -> str:
+    lines = []
     for number, hit in enumerate(hits, start=1):
         lines.append(
             f"{number}. {bold(hit.account)}: {clean(hit.title)} ({clean(hit.kind)}), {format_date(hit.started_at, now)}"

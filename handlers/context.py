@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from control_plane.frame import Frame
 from control_plane.intents import Decision
 from handlers.formatting import clean, markdown_to_mrkdwn, render_mrkdwn, render_plain
 from knowledge.db import Database
@@ -46,14 +47,18 @@ class HandlerContext:
 
     text: str  # the message as the user wrote it
     decision: Decision
+    frame: Frame  # what the message asks in its thread: every slot, typed or from the thread
     resolution: MeetingResolution  # the account, person and meeting the message refers to
-    memory: TurnContext  # what the conversation was about before this message
     db: Database
     llm: AnswerLLM | None
     prompt_version: str
     now: datetime  # naive UTC
     sink: ChunkSink | None = None
-    follow_up: bool = False  # the message continues the previous turn ("and what about Enterprise?")
+
+    @property
+    def words(self) -> str:
+        """The message as understood: markup resolved, shorthand written out, typos of names read."""
+        return self.decision.text.clean if self.decision.text is not None else self.text
 
     @property
     def llm_ready(self) -> bool:

@@ -15,6 +15,7 @@ from knowledge.snapshot_schema import PlanEntry
 from knowledge.thread_memory import TurnContext
 
 NOT_SENT = "pitcrew never sends email: copy it into your mail client"
+MAX_TOPIC_SCAN = 500  # what a draft is about is said in the request's opening
 
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 _TOPIC = re.compile(
@@ -67,7 +68,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx))
     context = TurnContext(
         account=recipient.account,
-        person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.decision.entities.person,
+        person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.frame.person,
         meeting_id=meeting.meeting.id if meeting else None,
         product=view.slug if view else None,
         plan=plans[0]["name"] if plans else None,
@@ -102,7 +103,7 @@ def _recipient(ctx: HandlerContext) -> Recipient:
             email=contact.email,
             account=contact.account,
         )
-    person = clean(ctx.decision.entities.person or "").strip()
+    person = clean(ctx.frame.person or "").strip()
     account = ctx.resolution.account
     if person and _EMAIL.match(person):
         local = re.split(r"[._+-]", person.split("@")[0])[0]
@@ -115,9 +116,10 @@ def _recipient(ctx: HandlerContext) -> Recipient:
 
 
 def _products(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry]]:
-    entities = ctx.decision.entities
-    key = entities.product or (entities.plans[0] if entities.plans else None) or ctx.memory.product
-    plan_names = list(entities.plans) or ([ctx.memory.plan] if ctx.memory.plan and not entities.product else [])
+    """The product and plans the draft may quote: those the message names, or points back at ("that pricing")."""
+    frame = ctx.frame
+    key = frame.product or (frame.plans[0] if frame.plans else None)
+    plan_names = list(frame.plans)
     if key is None:
         return None, []
     view = read_product(ctx.db, key)
@@ -129,8 +131,8 @@ def _products(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry]]
 
 def _topic(ctx: HandlerContext) -> str | None:
     """What the email is about, as the rep wrote it ("the pricing proposal"), else as the classifier read it."""
-    match = _TOPIC.search(clean(ctx.text))
-    topic = match.group(1) if match else ctx.decision.entities.topic
+    match = _TOPIC.search(clean(ctx.words[:MAX_TOPIC_SCAN]))
+    topic = match.group(1) if match else ctx.frame.topic
     if topic and _VAGUE_TOPIC.match(topic.strip()):
         return None
     return topic.strip() if topic else None

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from control_plane.frame import Frame
+from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, table
+from handlers.quotes import quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -23,6 +26,7 @@ from knowledge.snapshot_schema import PlanEntry, ProductPayload
 from knowledge.thread_memory import TurnContext
 
 MATCH_THRESHOLD = 2.0
+MAX_SCAN_CHARS = 500  # the opening of a message says what it asks; the rest is not searched for plan names
 MAX_LISTED = 15
 
 _COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
@@ -37,12 +41,8 @@ _COMPLIANCE = re.compile(
     r"\b(soc ?2|gdpr|hipaa|iso ?27001|complian\w*|certif\w*|encrypt\w*|secur\w*|pen ?test\w*|privacy)\b"
 )
 _ADDON = re.compile(r"\badd[- ]?ons?\b")
-_PLAN_NOUN = re.compile(r"(\s+(and|or|vs\.?|versus)\s+\w+)?\s+(plans?|tiers?|editions?|packages?|customers|users|accounts|seats?)\b", re.I)
-_WHICH_PLAN = re.compile(r"\bwhich (plans?|tiers?|editions?)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
-_PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")
-# Words after which a lower-case plan name stands where a plan is asked about ("is basic", "does growth").
-_PLAN_SLOT_BEFORE = re.compile(r"\b(?:is|does|do|on|in|and|or|vs\.?|versus|compare|than)\s+$", re.IGNORECASE)
+_PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
     """which what the a an this that our your my each every any same pricing price paid cheapest cheaper most
     expensive top highest lowest higher lower base entry current new their his her its whole monthly annual
@@ -72,29 +72,34 @@ class Item:
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
-    entities = ctx.decision.entities
+    frame = ctx.frame
     view, asked_plans, unknown_plan = _choose_product(ctx)
     if view is None:
-        return _no_product(ctx, entities.product or unknown_plan)
+        return _no_product(ctx, frame.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None)
+    readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
-        return HandlerResult.from_marked(_unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path, context=context)
-    previous = ctx.memory.aspect if ctx.follow_up and ctx.memory.product == view.slug else None
-    aspect, items = _aspect(ctx.text, view, asked_plans)
+        return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
+                                         context=context)
+    previous = frame.aspect
+    aspect, items = _aspect(ctx.words, view, asked_plans)
     if aspect is None and previous:
         aspect, items = previous, _items_named(previous, view)
+    asks_price = aspect in (None, "price", "quote") or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
+    if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
+        aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
     written = await llm_text.write(
         ctx,
         system=prompts.PRODUCT_ANSWER + view.prompt,
-        user=_llm_question(ctx.text, asked_plans, previous),
+        user=_llm_question(ctx.words, asked_plans, previous, frame.quantity, frame.term),
         kind="answer",
         cache_key={
             "question": ctx.decision.normalized_text,
             "intent": "product_question",
             "entities": {
-                **entities.as_json(),
+                **ctx.decision.entities.as_json(),
                 "product_slug": view.slug,
                 "asked_plans": [plan["slug"] for plan in asked_plans],
                 "follows_up": previous,
@@ -105,15 +110,18 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     )
     if written is not None:
         return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
-    answer = _render(aspect, items, ctx.text, view, asked_plans)
-    unknown = _unknown_names(ctx, view) if not asked_plans and not entities.product and not items else []
+    if aspect == "quote":
+        answer = "\n\n".join(quote(view, plan, frame.quantity, frame.term) for plan in asked_plans)
+    else:
+        answer = _render(aspect, items, ctx.words, view, asked_plans)
+    unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
         close = suggest_products(ctx.db, unknown[0])
         note = f"I don't know a product or plan called {bold(unknown[0])}."
         if close:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
-    return HandlerResult.from_marked(answer, **facts)
+    return HandlerResult.from_marked(readings + answer, **facts)
 
 
 # --- which product and plans --------------------------------------------------------------------
@@ -127,74 +135,35 @@ def _plan_named(payload: ProductPayload, name: str) -> PlanEntry | None:
     return None
 
 
-def plan_mention(text: str, name: str) -> int | None:
-    """Where `text` names the plan `name`, or None. Plan names are often plain words ("Free", "Team",
-    "Growth"): written in lower case they count when followed by "plan", "tier", "customers"... or where
-    a plan is being asked about ("how much is basic", "does growth include", "on team", "vs pro"), so
-    "a free trial" and "my team" do not name a plan."""
-    for match in re.finditer(rf"\b{re.escape(name)}\b", text, re.IGNORECASE):
-        if (
-            match.group()[0].isupper()
-            or _PLAN_NOUN.match(text, match.end())
-            or _PLAN_SLOT_BEFORE.search(text, 0, match.start())
-        ):
-            return match.start()
-    return None
-
-
-def plans_in_text(payload: ProductPayload, text: str) -> list[PlanEntry]:
-    """The product's plans the text names, in the order it names them."""
-    found: list[tuple[int, PlanEntry]] = []
-    for plan in payload["plans"]:
-        position = plan_mention(text, plan["name"])
-        if position is not None:
-            found.append((position, plan))
-    return [plan for _, plan in sorted(found, key=lambda pair: pair[0])]
-
-
 def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry], str | None]:
-    """The product asked about, the plans asked about (named, else inherited), and a plan name that
-    matches nothing in the catalog, if the message names one."""
-    entities = ctx.decision.entities
-    # A plan the classifier found in the text only counts if the text really names it (see plan_mention).
-    named_plans = [p for p in entities.plans if plan_mention(ctx.text, p) is not None or p.lower() not in ctx.text.lower()]
-    view: ProductView | None = None
-    if entities.product:
-        view = read_product(ctx.db, entities.product)
+    """The product asked about, its plans the frame names, and a plan name that matches nothing in the
+    catalog, if the message names one ("the Platinum plan")."""
+    frame = ctx.frame
+    if frame.product:
+        view = read_product(ctx.db, frame.product)
     else:
-        if ctx.memory.product:  # the conversation's product, if it has the plans named
-            remembered = read_product(ctx.db, ctx.memory.product)
-            if remembered is not None and all(_plan_named(remembered.payload, p) for p in named_plans):
-                view = remembered
-        if view is None:
-            view = read_product(ctx.db, named_plans[0] if named_plans else None)
+        view = read_product(ctx.db, frame.plans[0] if frame.plans else None)
     if view is None:
         return None, [], None
-
-    asked = _merge_plans(
-        [p for p in (_plan_named(view.payload, name) for name in named_plans) if p is not None],
-        plans_in_text(view.payload, ctx.text),
-    )
-    unknown_plan = None
-    for word in _PLAN_PHRASE.findall(ctx.text.lower()):
-        if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word):
-            continue
+    asked = _merge_plans([p for p in (_plan_named(view.payload, name) for name in frame.plans) if p is not None], [])
+    for written in _PLAN_PHRASE.findall(ctx.words[:MAX_SCAN_CHARS]):
+        word = written.lower()
+        if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word) or (word in english_words() and written.islower()):
+            continue  # an ordinary word ("the cheapest plan", "a premium plan") is never an unknown plan
         other = read_product(ctx.db, word)
-        if other is not None and other.matched_by == "plan" and not entities.product:
+        if other is not None and other.matched_by == "plan" and not frame.typed("product"):
             # The plan exists, in another product: answer about that product.
             return other, _merge_plans([p for p in [_plan_named(other.payload, word)] if p], []), None
-        unknown_plan = word
-        break
-    inherited = _plan_named(view.payload, ctx.memory.plan) if ctx.memory.plan and view.slug == ctx.memory.product else None
-    lowered = ctx.text.lower()
-    if inherited is not None and not asked and not _WHICH_PLAN.search(lowered):
-        asked = [inherited]  # "does it include SSO?" about the plan discussed
-    elif inherited is not None and len(asked) == 1 and inherited is not asked[0] and (
-        _COMPARE.search(lowered) or (ctx.follow_up and ctx.memory.aspect == "compare")
-    ):
-        # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
-        asked = [inherited, asked[0]]
-    return view, asked, unknown_plan
+        return view, asked, word
+    return view, asked, None
+
+
+def _readings_note(frame: Frame, view: ProductView, plans: Sequence[PlanEntry]) -> str:
+    """"I read “startr” as Starter." for every product or plan name read from a typo."""
+    shown = {view.name.casefold(), *(plan["name"].casefold() for plan in plans)}
+    notes = [f"(I read “{clean(r.typed)}” as {bold(r.read_as)}.)" for r in frame.readings
+             if r.kind in ("plan", "product") and r.read_as.casefold() in shown]
+    return " ".join(notes) + "\n" if notes else ""
 
 
 def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> list[PlanEntry]:
@@ -205,10 +174,15 @@ def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> lis
     return merged
 
 
-def _llm_question(text: str, asked_plans: Sequence[PlanEntry], previous_aspect: str | None) -> str:
+def _llm_question(text: str, asked_plans: Sequence[PlanEntry], previous_aspect: str | None, quantity: int | None,
+                  term: str | None) -> str:
     question = f"Question: {clean(text)}"
     if asked_plans:
         question += "\n(Plans this question is about: " + ", ".join(p["name"] for p in asked_plans) + ")"
+    if quantity:
+        question += f"\n(Seats asked about: {quantity}; show the arithmetic)"
+    if term:
+        question += f"\n(Period asked about: per {term})"
     if previous_aspect:
         question += f"\n(It follows up a question about: {previous_aspect.removeprefix('item:').replace(':', ' ')})"
     return question
@@ -589,7 +563,7 @@ def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
 def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
     """Capitalised words (not opening the message) that name nothing pitcrew knows: a product or plan
     the rep thinks exists. Accounts and people named in the message are known too."""
-    words = [w for w in _CAPITALISED.findall(ctx.text) if w.lower() not in _COMMON_CAPITALISED]
+    words = [w for w in _CAPITALISED.findall(ctx.words[:MAX_SCAN_CHARS]) if w.lower() not in _COMMON_CAPITALISED]
     if not words:
         return []
     payload = view.payload

@@ -15,7 +15,7 @@ PROMPT = "Ask me about a product, a call or a meeting, or say “help” for exa
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
-    return HandlerResult.from_marked(reply_to(ctx.text))
+    return HandlerResult.from_marked(reply_to(ctx.words))
 
 
 def reply_to(text: str) -> str:

@@ -1,17 +1,29 @@
-"""unknown: what is out of scope, and what to ask instead."""
+"""unknown: out of scope, not understood, or not in English; each gets an honest reply and a way forward."""
 
 from __future__ import annotations
 
 from handlers.context import HandlerContext, HandlerResult
+from handlers.help import examples_near
 
 OUT_OF_SCOPE = (
     "That's outside what I can help with. I answer questions about our products (plans, prices, features, "
     "integrations), search recorded sales calls, recap meetings and draft follow-up emails."
 )
-SUGGESTION = "For example: “what does the Pro plan cost?”, “find calls about pricing last week” or “summarize my last call with Acme”. Say “help” for more."
+NOT_UNDERSTOOD = "I'm not sure what you're asking."
+ENGLISH_ONLY = "I can only answer in English for now. Could you ask again in English?"
+# A pattern for an out-of-scope request (travel, markets, IT support...) matched at least this surely.
+OUT_OF_SCOPE_CONFIDENCE = 0.85
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
-    if not ctx.text.strip():
-        return HandlerResult.from_marked("I didn't get a question there. " + SUGGESTION)
-    return HandlerResult.from_marked(f"{OUT_OF_SCOPE}\n{SUGGESTION}")
+    examples = examples_near(ctx)
+    suggestion = "For example: " + ", ".join(f"“{example}”" for example in examples) + ". Say “help” for more."
+    if not ctx.decision.normalized_text:
+        return HandlerResult.from_marked("I didn't get a question there. " + suggestion)
+    if ctx.frame.language != "en":
+        return HandlerResult.from_marked(f"{ENGLISH_ONLY} {suggestion}")
+    top = ctx.decision.candidates[0] if ctx.decision.candidates else None
+    if top is not None and top.intent.value == "unknown" and top.confidence >= OUT_OF_SCOPE_CONFIDENCE:
+        return HandlerResult.from_marked(f"{OUT_OF_SCOPE}\n{suggestion}")
+    return HandlerResult.from_marked(f"{NOT_UNDERSTOOD} I can answer product questions, search calls, recap "
+                                     f"meetings and draft follow-ups.\n{suggestion}")

@@ -33,6 +33,9 @@ STOPWORDS = frozenset(
     " these they this to us was we were what when where which who why will with would you your".split()
 )
 
+_TITLE_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_MAX_TITLE_WORDS = 6
+
 # A user's "quoted phrase" (closed quotes only), or a run of non-space characters.
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -75,11 +78,13 @@ def search_calls(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 5,
+    kind: str | None = None,
 ) -> list[CallHit]:
     """Calls about `topic` (best first: bm25, then most recent), one per meeting; without a topic, the latest calls.
 
     `account` is an account name or slug (any case); `start`/`end` bound the meeting's start time
-    (start inclusive, end exclusive). An unknown account finds nothing. Every word must match; when
+    (start inclusive, end exclusive); `kind` is a meeting kind. An unknown account finds nothing. Calls
+    whose title or summary has every word come first, then transcript matches. Every word must match; when
     that finds nothing, any word may. Relevance is scored over the most recent calls that pass the
     filters (about SCORED_SEGMENT_BUDGET transcript segments' worth); only when they hold fewer than
     `limit` matching calls is every call searched.
@@ -91,8 +96,10 @@ def search_calls(
             account_ids = _account_ids(connection, account)
             if not account_ids:
                 return []
-        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None)
+        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None)
         params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
+        if kind is not None:
+            params["kind"] = kind
         if start is not None:
             params["start"] = _stored_time(start)
         if end is not None:
@@ -101,6 +108,7 @@ def search_calls(
         if query is None:
             return _latest_calls(connection, filters, params, limit)
         pooled = {**params, "pool": _pool_size(connection)}
+        titled, summarized = _titled_calls(connection, filters, pooled, topic or "", limit)
         saturated: bool | None = None  # whether more calls pass the filters than the pool holds
         broader = fts_query(topic or "", any_term=True)
         for terms in (query, broader if broader != query else None):
@@ -112,9 +120,94 @@ def search_calls(
                     saturated = bool(connection.execute(_statement("saturated", filters), pooled).scalar_one())
                 if saturated:  # older calls may hold better matches than the few recent ones: search them all
                     hits = _matching_calls(connection, _statement("match", filters), params, terms, limit)
-            if hits:
-                return hits
-        return []
+            if hits or titled or summarized:
+                return _merged(titled, hits, summarized, limit)
+        return _merged(titled, [], summarized, limit)
+
+
+def count_calls(db: Database, *, account: str | None = None, start: datetime | None = None,
+                end: datetime | None = None, kind: str | None = None) -> int:
+    """How many recorded calls pass the filters (an unknown account has none)."""
+    with db.engine.connect() as connection:
+        account_ids: list[int] = []
+        if account is not None:
+            account_ids = _account_ids(connection, account)
+            if not account_ids:
+                return 0
+        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None)
+        params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
+        if start is not None:
+            params["start"] = _stored_time(start)
+        if end is not None:
+            params["end"] = _stored_time(end)
+        if kind is not None:
+            params["kind"] = kind
+        return int(connection.execute(_statement("count", filters), params).scalar_one())
+
+
+def _titled_calls(connection: Connection, filters: _Filters, params: dict[str, Any], topic: str,
+                  limit: int) -> tuple[list[CallHit], list[CallHit]]:
+    """Recent calls whose title holds every word of `topic`, and those whose title and summary together
+    do: the rep's words for a call ("the Salesforce sync call") are often its title, not what was said."""
+    words = [word for word in _TITLE_WORD.findall(topic.lower()) if word not in STOPWORDS][:_MAX_TITLE_WORDS]
+    if not words:
+        return [], []
+    titled: list[CallHit] = []
+    summarized: list[CallHit] = []
+    for meeting_id, account, title, kind, started_at, summary in connection.execute(_statement("recent", filters), params):
+        in_title = [_has_word(title.lower(), word) for word in words]
+        if not all(found or _has_word((summary or "").lower(), word) for found, word in zip(in_title, words)):
+            continue
+        hit = CallHit(meeting_id=meeting_id, account=account, title=title, kind=kind, started_at=_datetime(started_at),
+                      speaker="", snippet=_marked(_shorten(summary or ""), words), score=0.0)
+        (titled if all(in_title) else summarized).append(hit)
+    return titled[:limit], summarized[:limit]
+
+
+def _merged(titled: list[CallHit], matched: list[CallHit], summarized: list[CallHit], limit: int) -> list[CallHit]:
+    """Calls named by their title first (with their transcript match, if any), then transcript matches,
+    then calls whose summary alone holds the words."""
+    by_id = {hit.meeting_id: hit for hit in matched}
+    merged = [by_id.get(hit.meeting_id, hit) for hit in titled]
+    seen = {hit.meeting_id for hit in merged}
+    merged += [hit for hit in matched if hit.meeting_id not in seen]
+    seen |= {hit.meeting_id for hit in matched}
+    merged += [hit for hit in summarized if hit.meeting_id not in seen]
+    return merged[:limit]
+
+
+def _marked(text: str, words: list[str]) -> str:
+    """`text` with the words found (at word starts) wrapped in match marks, like an FTS5 snippet."""
+    lowered = text.lower()
+    spans: list[tuple[int, int]] = []
+    for word in words:
+        stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+        position = lowered.find(stem)
+        while position >= 0:
+            if position == 0 or not lowered[position - 1].isalnum():
+                end = position + len(stem)
+                while end < len(lowered) and lowered[end].isalnum():
+                    end += 1
+                spans.append((position, end))
+            position = lowered.find(stem, position + 1)
+    pieces, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        pieces += (text[last:start], MATCH_START, text[start:end], MATCH_END)
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+def _has_word(text: str, word: str) -> bool:
+    """`word` (or its plural or singular) at a word start in `text`."""
+    stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+    position = text.find(stem)
+    while position >= 0:
+        if position == 0 or not text[position - 1].isalnum():
+            return True
+        position = text.find(stem, position + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -122,6 +215,7 @@ class _Filters:
     accounts: int  # how many account ids are bound (0: no account filter)
     start: bool
     end: bool
+    kind: bool = False
 
     def where(self) -> str:
         clauses = []
@@ -131,6 +225,8 @@ class _Filters:
             clauses.append("m.started_at >= :start")
         if self.end:
             clauses.append("m.started_at < :end")
+        if self.kind:
+            clauses.append("m.kind = :kind")
         return "".join(f" AND {clause}" for clause in clauses)
 
 
@@ -179,6 +275,14 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
             + " WHERE 1"
             + filters.where()
             + _MATCH_ORDER
+        )
+    elif kind == "count":
+        statement = text("SELECT count(*) FROM meeting AS m WHERE 1" + filters.where())
+    elif kind == "recent":
+        statement = text(
+            "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
+            " JOIN account AS a ON a.id = m.account_id WHERE 1" + filters.where() + ""
+            " ORDER BY m.started_at DESC, m.id DESC LIMIT :pool"
         )
     else:
         statement = text(

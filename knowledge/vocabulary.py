@@ -20,6 +20,15 @@ _LEGAL_SUFFIXES = frozenset(
 )
 
 
+# Where catalog phrases come from, and how many distinct ones each source gives at most (a huge
+# synthetic catalog repeats the same few feature names; a real one has a few hundred).
+_CATALOG_PHRASE_SOURCES = (
+    ("feature", "name"), ("integration", "name"), ("planlimit", "name"), ("complianceitem", "name"),
+    ("addon", "name"), ("faq", "question"),
+)
+MAX_CATALOG_PHRASES = 5_000
+
+
 @dataclass(frozen=True)
 class KnownContact:
     name: str
@@ -41,6 +50,9 @@ class Vocabulary:
     plans: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))  # plan name -> product slugs
     account_slugs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # account name -> slug
     meeting_kinds: tuple[str, ...] = ()  # the kinds recorded meetings have: discovery, demo, qbr, ...
+    # Names of what the catalog offers (features, integrations, limits, compliance, add-ons) and the
+    # questions its FAQs answer: words that make a message a product question.
+    catalog_phrases: tuple[str, ...] = ()
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -75,6 +87,13 @@ def load_vocabulary(db: Database) -> Vocabulary:
             text("SELECT pl.name, p.slug FROM plan AS pl JOIN product AS p ON p.id = pl.product_id ORDER BY p.slug, pl.position")
         ).all()
         kind_rows = connection.execute(text("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")).all()
+        phrase_rows = [
+            row
+            for table, column in _CATALOG_PHRASE_SOURCES
+            for row in connection.execute(
+                text(f"SELECT DISTINCT {column} FROM {table} LIMIT :limit"), {"limit": MAX_CATALOG_PHRASES}
+            ).all()
+        ]
     plans: dict[str, list[str]] = {}
     for plan_name, product_slug in plan_rows:
         plans.setdefault(plan_name, []).append(product_slug)
@@ -85,4 +104,5 @@ def load_vocabulary(db: Database) -> Vocabulary:
         plans=MappingProxyType({name: tuple(slugs) for name, slugs in plans.items()}),
         account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
         meeting_kinds=tuple(kind for (kind,) in kind_rows),
+        catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
     )

@@ -12,7 +12,7 @@ from bot.cli import app
 from tests.control_plane_fixtures import LABELLED
 
 KEYS = ["text", "intent", "confidence", "llm_validation", "entities"]
-ENTITY_KEYS = ["person", "account", "product", "plans", "topic", "time_range", "meeting_kind"]
+ENTITY_KEYS = ["person", "account", "product", "plans", "topic", "time_range", "meeting_kind", "quantity", "term"]
 
 
 @pytest.fixture

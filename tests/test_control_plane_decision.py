@@ -240,7 +240,7 @@ async def test_bad_input_always_gets_a_decision(demo_vocabulary: Vocabulary, tex
     assert len(decision.normalized_text) <= 4000
 
 
-@pytest.mark.parametrize("text", ["", "<@U07BOT>", ":wave:", "   "])
+@pytest.mark.parametrize("text", ["", "<@U07BOT>", ":wave:", "   ", "\U0001f680\U0001f389"])
 async def test_nothing_to_classify_is_unknown_and_never_sent_to_the_llm(
     make_plane: MakePlane, fake_openai: FakeOpenAI, text: str  # noqa: F811
 ) -> None:
@@ -249,7 +249,7 @@ async def test_nothing_to_classify_is_unknown_and_never_sent_to_the_llm(
     assert fake_openai.request_count == 0
 
 
-@pytest.mark.parametrize("text", ["asdfghjkl", "\U0001f680\U0001f389", ".*+?[](){}|^$\\", "' OR 1=1 --"])
+@pytest.mark.parametrize("text", ["asdfghjkl", ".*+?[](){}|^$\\", "' OR 1=1 --"])
 def test_nothing_fits_means_unknown_below_the_threshold(demo_vocabulary: Vocabulary, text: str) -> None:  # noqa: F811
     decision = offline_plane(demo_vocabulary).classify(text, NOW)
     assert (decision.intent, decision.confidence, decision.llm_validation) == (Intent.UNKNOWN, 0.0, "unavailable")

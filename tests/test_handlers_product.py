@@ -144,10 +144,16 @@ async def test_an_unknown_plan_is_named_with_the_real_ones(offline: Pipeline, de
     assert all(p["name"] in reply.plain for p in read_product(demo_db, None).payload["plans"])  # type: ignore[union-attr]
 
 
-async def test_an_unknown_product_name_is_said_with_close_matches(offline: Pipeline, demo_db: Database) -> None:
+async def test_a_product_name_one_typo_away_is_read_as_it_and_said_so(offline: Pipeline, demo_db: Database) -> None:
     reply = await ask(offline, "how much does Beakon cost?")
-    assert "don't know a product or plan called Beakon" in reply.plain
-    assert "Beacon" in reply.plain  # the close match
+    assert "I read “Beakon” as Beacon" in reply.plain
+    assert "$12/seat/month" in reply.plain and "$99" not in reply.plain  # Beacon's prices, not Orbit's
+
+
+async def test_an_unknown_product_name_is_said_with_close_matches(offline: Pipeline, demo_db: Database) -> None:
+    reply = await ask(offline, "how much does Beaconify cost?")
+    assert "don't know a product or plan called Beaconify" in reply.plain
+    assert "Did you mean Beacon" in reply.plain  # the close match
 
 
 @pytest.mark.parametrize("text", ["What does the Pro plan cost?", "does Orbit integrate with Zapier?"])

@@ -55,7 +55,7 @@ async def test_a_reload_recognises_names_imported_after_the_pipeline_was_built(
     await pipeline.reload_knowledge()
     assert pipeline.knowledge_revision == before + 1
     assert pipeline.control_plane.classify(QUESTION).entities.account == "Quasar Freight"
-    assert [c.name for c in pipeline.resolver.mentions("recap my call with Ines").contacts] == ["Ines Quarry"]
+    assert [c.name for c in pipeline.resolver.names.contacts_named("Ines")] == ["Ines Quarry"]
 
 
 async def test_the_watcher_reloads_only_when_the_revision_moved(

@@ -1,18 +1,20 @@
-"""Meeting resolution: mentions in the text, then the meeting meant, with indexed queries."""
+"""Meeting resolution: the frame's account, person, kind and time, then the meeting meant, with indexed queries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.pipeline.resolution import MeetingResolver
-from control_plane.intents import Entities, Intent, TimeRange
+from control_plane import ControlPlane, ControlPlaneConfig
+from control_plane.intents import Intent
+from control_plane.thread import ThreadContext
 from knowledge.db import Database
-from knowledge.meetings import find_meetings, get_meeting, meeting_transcript
+from knowledge.meetings import MeetingResolution, find_meetings, get_meeting, meeting_transcript
 from knowledge.models import Account, Contact, Meeting, TranscriptSegment
-from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import load_vocabulary
 
 NOW = datetime(2026, 3, 12, 15, 0)  # a Thursday
@@ -66,28 +68,40 @@ def calls(database: Database) -> Database:
 
 @pytest.fixture
 def resolver(calls: Database) -> MeetingResolver:
-    return MeetingResolver(calls, load_vocabulary(calls))
+    plane = ControlPlane(ControlPlaneConfig(), load_vocabulary(calls), None)
+    return MeetingResolver(calls, plane.names)
 
 
-def _yesterday() -> TimeRange:
-    start = datetime(NOW.year, NOW.month, NOW.day) - timedelta(days=1)
-    return TimeRange(start=start, end=start + timedelta(days=1), label="yesterday")
+@pytest.fixture
+def plane(resolver: MeetingResolver) -> ControlPlane:
+    return ControlPlane(ControlPlaneConfig(), resolver.names.vocabulary, None)
 
 
-def resolve(resolver: MeetingResolver, text: str, intent: Intent = Intent.MEETING_SUMMARY, memory: TurnContext | None = None, **entities: object):
-    return resolver.resolve(intent, resolver.mentions(text), Entities(**entities), memory or TurnContext(), NOW)  # type: ignore[arg-type]
+def resolve(resolver: MeetingResolver, text: str, intent: Intent = Intent.MEETING_SUMMARY,
+            thread: ThreadContext | None = None) -> MeetingResolution:
+    """The text read as `intent` in `thread`, then resolved: what the pipeline does."""
+    plane = ControlPlane(ControlPlaneConfig(), resolver.names.vocabulary, None)
+    decision = plane.classify(text, NOW)
+    if decision.intent is not intent:
+        assert decision.text is not None
+        decision = replace(decision, intent=intent, entities=plane.entities.extract(decision.text, intent, NOW))
+    frame = plane.frame(decision, thread or ThreadContext(), NOW)
+    return resolver.resolve(frame, decision.normalized_text, NOW)
 
 
-def test_mentions_find_accounts_by_short_name_contacts_and_kinds(resolver: MeetingResolver) -> None:
-    mentions = resolver.mentions("recap the ACME demo with Tyler")
-    assert mentions.account == "Acme Corp"
-    assert [c.name for c in mentions.contacts] == ["Tyler Brooks"]
-    assert mentions.kind == "demo"
+def test_the_frame_finds_accounts_by_short_name_contacts_and_kinds(resolver: MeetingResolver) -> None:
+    resolution = resolve(resolver, "recap the ACME demo with Tyler")
+    assert resolution.account == "Acme Corp"
+    assert resolution.contact is not None and resolution.contact.name == "Tyler Brooks"
+    assert resolution.kind == "demo"
 
 
-def test_a_first_name_that_is_also_a_word_needs_a_capital(resolver: MeetingResolver) -> None:
-    assert resolver.mentions("what will the price be").contacts == ()
-    assert [c.name for c in resolver.mentions("email Will about it").contacts] == ["Will Park"]
+def test_a_first_name_that_is_also_a_word_needs_a_capital_or_a_cue(resolver: MeetingResolver) -> None:
+    assert resolve(resolver, "what will the price be", Intent.DRAFT_EMAIL).contact is None
+    emailed = resolve(resolver, "email Will about it", Intent.DRAFT_EMAIL).contact
+    assert emailed is not None and emailed.name == "Will Park"
+    lower = resolve(resolver, "draft a note to will", Intent.DRAFT_EMAIL).contact
+    assert lower is not None and lower.name == "Will Park"
 
 
 def test_last_call_with_an_account_is_its_most_recent_past_meeting(resolver: MeetingResolver) -> None:
@@ -108,14 +122,14 @@ def test_a_contact_finds_their_account_and_meetings(resolver: MeetingResolver) -
 
 
 def test_two_meetings_in_the_time_range_are_offered_as_candidates(resolver: MeetingResolver) -> None:
-    resolution = resolve(resolver, "recap yesterday's meeting with Globex", time_range=_yesterday())
+    resolution = resolve(resolver, "recap yesterday's meeting with Globex")
     assert resolution.meeting is None
     assert [m.title for m in resolution.candidates] == ["Globex demo two", "Globex demo one"]
     assert "Globex" in resolution.searched and "yesterday" in resolution.searched
 
 
 def test_nothing_in_the_time_range_offers_the_closest_meetings(resolver: MeetingResolver) -> None:
-    resolution = resolve(resolver, "recap yesterday's call with Acme", time_range=_yesterday())
+    resolution = resolve(resolver, "recap yesterday's call with Acme")
     assert resolution.meeting is None
     assert [m.title for m in resolution.candidates][:1] == ["Acme pricing"]
 
@@ -133,24 +147,32 @@ def test_no_reference_and_no_memory_lists_recent_meetings(resolver: MeetingResol
 
 def test_a_follow_up_reuses_the_meeting_in_memory(resolver: MeetingResolver, calls: Database) -> None:
     demo = find_meetings(calls, kind="demo", participant="tyler")[0]
-    memory = TurnContext(account="Acme Corp", meeting_id=demo.id)
-    resolution = resolve(resolver, "what were the action items?", memory=memory)
+    thread = ThreadContext(last_intent="meeting_summary", account="Acme Corp", meeting_id=demo.id)
+    resolution = resolve(resolver, "what were the action items?", thread=thread)
     assert resolution.meeting is not None and resolution.meeting.id == demo.id
-    drafted = resolve(resolver, "draft an email to Tyler about it", Intent.DRAFT_EMAIL, memory=memory, person="Tyler")
+    drafted = resolve(resolver, "draft an email to Tyler about it", Intent.DRAFT_EMAIL, thread=thread)
     assert drafted.meeting is not None and drafted.meeting.id == demo.id
     assert drafted.contact is not None and drafted.contact.email == "tyler@acme.example"
 
 
 def test_draft_to_a_shared_first_name_prefers_the_account_named(resolver: MeetingResolver) -> None:
-    resolution = resolve(resolver, "draft an email to Sarah at Globex", Intent.DRAFT_EMAIL, person="Sarah")
+    resolution = resolve(resolver, "draft an email to Sarah at Globex", Intent.DRAFT_EMAIL)
     assert resolution.contact is not None and resolution.contact.name == "Sarah Kim"
     assert [c.name for c in resolution.namesakes] == ["Sarah Lopez"]
 
 
 def test_an_email_address_resolves_its_account_by_domain(resolver: MeetingResolver) -> None:
-    resolution = resolve(resolver, "compose an email to jane@acme.example", Intent.DRAFT_EMAIL, person="jane@acme.example")
+    resolution = resolve(resolver, "compose an email to jane@acme.example", Intent.DRAFT_EMAIL)
     assert resolution.account == "Acme Corp"
     assert resolution.meeting is not None and resolution.meeting.title == "Acme pricing"
+
+
+def test_a_draft_to_another_account_does_not_reuse_the_thread_meeting(resolver: MeetingResolver, calls: Database) -> None:
+    demo = find_meetings(calls, kind="demo", participant="tyler")[0]
+    thread = ThreadContext(last_intent="meeting_summary", account="Acme Corp", meeting_id=demo.id)
+    drafted = resolve(resolver, "draft a follow-up to Will Park", Intent.DRAFT_EMAIL, thread=thread)
+    assert drafted.account == "Globex"
+    assert drafted.meeting is not None and drafted.meeting.account == "Globex"
 
 
 def test_other_intents_run_no_meeting_query(resolver: MeetingResolver) -> None:

@@ -161,3 +161,95 @@ def _print_report(report: EvalReport, threshold: float, margin: float) -> None:
             mismatches.add_row(str(row["line"]), row["entity"], Text(json.dumps(row["expected"])), Text(json.dumps(row["got"])),
                               Text(row["text"]))
         console.print(mismatches)
+
+
+@eval_app.command("conversations")
+def eval_conversations_command(
+    path: Annotated[Path, typer.Argument(help="JSONL file: one {\"id\", \"turns\": [...]} conversation per line.",
+                                         show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    fail_under: Annotated[float | None, typer.Option(
+        "--fail-under", help="Exit 1 when fewer than this share of turns pass (e.g. 0.95).", show_default=False)] = None,
+    use_database: Annotated[bool, typer.Option(
+        "--use-database", help="Answer from DATABASE_URL instead of a fresh copy of the demo knowledge base.")] = False,
+) -> None:
+    """Run labelled conversations through the same pipeline as Slack, each in its own thread (no LLM):
+    turns and conversations passed, failures per intent and slot, and every failing turn with its reply."""
+    import asyncio
+    import tempfile
+
+    from bot.evaluation.conversations import read_conversations, run_conversations
+
+    try:
+        conversations = read_conversations(path)
+    except LabelledFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    settings = settings_or_exit()
+    with tempfile.TemporaryDirectory(prefix="pitcrew-eval-") as scratch:
+        overrides: dict[str, object] = {"log_dir": Path(scratch) / "logs", "openai_api_key": None, "openai_base_url": None}
+        if not use_database:
+            overrides["database_url"] = f"sqlite:///{Path(scratch) / 'demo.db'}"
+        report = asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations, run_conversations))
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        _print_conversations(report)
+    if fail_under is not None and report.turn_pass_rate < fail_under:
+        raise typer.Exit(1)
+
+
+async def _run_conversations(settings: Settings, conversations: list, run: object) -> object:
+    """Open a pipeline without an LLM, answer every conversation, close it."""
+    from bot.observability import configure_logging, reset_logging
+    from bot.pipeline import Pipeline
+
+    configure_logging(settings, stderr=False)
+    db = database_or_exit(settings, load_demo=True)
+    try:
+        pipeline = Pipeline.from_settings(settings, db, None)
+        try:
+            return await run(pipeline, conversations)  # type: ignore[operator]
+        finally:
+            await pipeline.aclose()
+    finally:
+        db.close()
+        reset_logging()
+
+
+def _print_conversations(report: object) -> None:
+    from bot.evaluation.conversations import ConversationReport
+
+    assert isinstance(report, ConversationReport)
+    console = Console(highlight=False)
+    passed, total = report.conversations()
+    summary = Table(title="Conversations", show_header=False, title_justify="left")
+    summary.add_column("metric", style="bold")
+    summary.add_column("value", justify="right")
+    summary.add_row("turns passed", f"{report.turn_pass_rate:.3f} ({report.turns_passed}/{report.turns})")
+    summary.add_row("conversations fully passed", f"{passed / total if total else 0:.3f} ({passed}/{total})")
+    console.print(summary)
+    per_intent = Table(title="Per intent (expected, else answered)", title_justify="left")
+    for name in ("intent", "turns", "failed"):
+        per_intent.add_column(name, justify="left" if name == "intent" else "right")
+    for intent, row in report.failures_by_intent().items():
+        per_intent.add_row(intent, str(row.get("turns", 0)), str(row.get("failed", 0)))
+    console.print(per_intent)
+    slots = report.failures_by_slot()
+    if slots:
+        slot_table = Table(title="Wrong slots", title_justify="left")
+        slot_table.add_column("slot")
+        slot_table.add_column("turns", justify="right")
+        for name, count in slots.items():
+            slot_table.add_row(name, str(count))
+        console.print(slot_table)
+    for outcome in report.failed():
+        console.print(Text(f"\n✗ {outcome.conversation} turn {outcome.turn}: {outcome.say}", style="bold"))
+        if outcome.expected_intent and outcome.expected_intent != outcome.intent:
+            console.print(Text(f"  intent: expected {outcome.expected_intent}, got {outcome.intent}"))
+        for pattern in outcome.missing:
+            console.print(Text(f"  missing: /{pattern}/"))
+        for pattern in outcome.forbidden:
+            console.print(Text(f"  forbidden: /{pattern}/"))
+        for slot, values in outcome.wrong_slots.items():
+            console.print(Text(f"  slot {slot}: expected {values['expected']!r}, got {values['got']!r}"))
+        console.print(Text("  reply: " + outcome.reply.replace("\n", "\n         ")))

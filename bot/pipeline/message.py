@@ -37,6 +37,7 @@ class Reply:
     total_ms: float = 0.0
     streamed: bool = False  # the answer already went out through the sink
     failed: bool = False
+    frame: dict[str, Any] | None = None  # the message's frame: intent, slots and their sources (no text)
 
     def as_json(self) -> dict[str, Any]:
         """The reply and its metadata as one JSON-ready object (`pitcrew ask --json`)."""
@@ -52,6 +53,7 @@ class Reply:
             "total_ms": self.total_ms,
             "streamed": self.streamed,
             "failed": self.failed,
+            "frame": self.frame,
         }
 
 

@@ -1,8 +1,8 @@
 """The pipeline: one message in, one reply out, through three timed stages.
 
-`meeting_resolution` (thread memory, who and what the text names, then the meeting once the intent
-is known), `control_plane` (the intent) and `handler` (the answer, and this turn stored in thread
-memory). The whole request runs inside `request_scope`, so it ends with one summary log record,
+`meeting_resolution` (thread memory, then the meeting once the frame is known), `control_plane`
+(the intent, and the frame: what the message asks in its thread, each slot typed or from the thread)
+and `handler` (the answer, and this turn stored in thread memory). The whole request runs inside `request_scope`, so it ends with one summary log record,
 and it never raises: a failure becomes a friendly reply quoting the correlation id. A caller that
 passes `deliver` gets the reply before the turn is stored and the summary written: the user never
 waits for the bookkeeping, and the summary records how long delivery took.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,6 +25,8 @@ from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups
+from control_plane.frame import Frame
+from control_plane.thread import ThreadContext
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
@@ -41,14 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
-# Intents a short follow-up ("and what about Enterprise?") can continue.
-_CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEETING_SUMMARY})
-# A message that leans on the previous turn: it opens like a continuation or points back at it.
-_FOLLOW_UP = re.compile(
-    r"^\W*(and|also|what about|how about|same for|ok(ay)?,? and|then)\b|\b(them|those|these|it|that one|the same)\b",
-    re.IGNORECASE,
-)
-_FOLLOW_UP_MAX_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,18 @@ class IntentDecider(Protocol):
 
     async def decide(self, text: str, now: datetime | None = None) -> Decision: ...
 
+    def frame(self, decision: Decision, thread: ThreadContext, now: datetime | None = None) -> Frame: ...
+
     async def aclose(self) -> None: ...
+
+
+def thread_context(memory: ThreadMemory) -> ThreadContext:
+    """What the control plane needs of a thread's memory."""
+    context = memory.context
+    return ThreadContext(
+        last_intent=memory.last_intent, product=context.product, plan=context.plan, account=context.account,
+        person=context.person, meeting_id=context.meeting_id, aspect=context.aspect,
+    )
 
 
 def utc_now() -> datetime:
@@ -123,11 +127,12 @@ class Pipeline:
         shared LLM gateway (None or unavailable: deterministic answers)."""
         revision = read_revision(db)  # before the names: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(db)
+        control_plane = ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm)
         pipeline = cls(
             db=db,
             llm=llm,
-            control_plane=ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm),
-            resolver=MeetingResolver(db, vocabulary),
+            control_plane=control_plane,
+            resolver=MeetingResolver(db, control_plane.names),
             registry=registry,
             memory_ttl_s=settings.thread_memory_ttl_s,
             memory_max_turns=settings.thread_memory_max_turns,
@@ -144,8 +149,10 @@ class Pipeline:
     def _build_knowledge(self) -> _Knowledge:
         revision = read_revision(self.db)  # first: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(self.db)
-        lookups = self.control_plane.build_lookups(vocabulary) if isinstance(self.control_plane, ControlPlane) else None
-        return _Knowledge(revision, lookups, MeetingResolver(self.db, vocabulary))
+        if not isinstance(self.control_plane, ControlPlane):
+            return _Knowledge(revision, None, self.resolver)
+        lookups = self.control_plane.build_lookups(vocabulary)
+        return _Knowledge(revision, lookups, MeetingResolver(self.db, lookups.names))
 
     def _use_knowledge(self, knowledge: _Knowledge) -> None:
         if knowledge.lookups is not None and isinstance(self.control_plane, ControlPlane):
@@ -209,34 +216,33 @@ class Pipeline:
         text = message.text or ""
         with stage("meeting_resolution"):
             memory = ThreadMemory() if message.new_thread else self._recall(message.thread_key, now)
-            mentions = self.resolver.mentions(text)
         with stage("control_plane"):
             decision = await self.control_plane.decide(text, now)
-        decision, follow_up = self._continue_thread(decision, memory, text)
+            frame = self.control_plane.frame(decision, thread_context(memory), now)
         record(
-            intent=decision.intent.value,
+            intent=frame.intent.value,
             confidence=round(decision.confidence, 3),
             llm_validation=decision.llm_validation,
+            frame=frame.log_summary(),
         )
-        handler = handler_for(self.registry, decision.intent)
+        if frame.intent is not decision.intent:
+            record(follow_up_of=frame.intent.value)
+        handler = handler_for(self.registry, frame.intent)
         record(handler=handler.name)
         with stage("meeting_resolution"):
-            resolution = self.resolver.resolve(
-                decision.intent, mentions, decision.entities, memory.context, now, follow_up=follow_up
-            )
+            resolution = self.resolver.resolve(frame, decision.normalized_text, now)
         pending: PendingTurn | None = None
         with stage("handler"):
             context = HandlerContext(
                 text=text,
                 decision=decision,
+                frame=frame,
                 resolution=resolution,
-                memory=memory.context,
                 db=self.db,
                 llm=self.llm,
                 prompt_version=self.prompt_version,
                 now=now,
                 sink=sink,
-                follow_up=follow_up,
             )
             result: HandlerResult = await handler.handle(context)
             named = TurnContext(
@@ -249,8 +255,8 @@ class Pipeline:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
             # "thanks!" from breaking a conversation ("and Enterprise?" still follows the product question).
-            if decision.intent not in _CONTEXT_FREE or turn != memory.context:
-                pending = PendingTurn(message.thread_key, decision.intent, turn, now, memory.turns)
+            if frame.intent not in _CONTEXT_FREE or turn != memory.context:
+                pending = PendingTurn(message.thread_key, frame.intent, turn, now, memory.turns)
         facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
         if result.cache is not None:
             facts["cache"] = result.cache
@@ -258,7 +264,7 @@ class Pipeline:
         reply = Reply(
             mrkdwn=trim(result.text),
             plain=result.plain,
-            intent=decision.intent.value,
+            intent=frame.intent.value,
             confidence=round(decision.confidence, 3),
             handler=handler.name,
             llm_validation=decision.llm_validation,
@@ -266,33 +272,9 @@ class Pipeline:
             stages=request.timer.ordered_stages(),
             total_ms=round(request.elapsed_ms(), 3),
             streamed=result.streamed,
+            frame=frame.as_json(),
         )
         return reply, pending
-
-    def _continue_thread(self, decision: Decision, memory: ThreadMemory, text: str) -> tuple[Decision, bool]:
-        """(decision, whether the message follows up the previous turn).
-
-        A short follow-up ("and what about Enterprise?", "and pricing?") continues the thread's previous
-        intent when the classifier is not sure of another one, or found none: in a thread about calls,
-        "and what about pricing?" is another search, not a product question.
-        """
-        last = memory.last_intent
-        if last is None:
-            return decision, False
-        marked = bool(_FOLLOW_UP.search(text)) and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
-        if decision.intent.value == last:
-            return decision, marked
-        if last not in _CONTINUABLE:
-            return decision, False
-        entities = decision.entities
-        names_something = bool(entities.product or entities.plans or entities.account or entities.topic)
-        unsure = decision.llm_validation != "skipped"
-        if (marked and unsure) or (
-            decision.intent is Intent.UNKNOWN and names_something and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
-        ):
-            record(follow_up_of=last)
-            return replace(decision, intent=Intent(last)), True
-        return decision, False
 
     def _recall(self, thread_key: str, now: datetime) -> ThreadMemory:
         try:

@@ -1,0 +1,1 @@
+"""Evaluating pitcrew on labelled conversations."""

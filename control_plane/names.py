@@ -1,0 +1,252 @@
+"""The one index of the names pitcrew knows: products, plans, accounts, contacts and meeting kinds.
+
+Built once per vocabulary (at start and after each import) and shared by the pattern tier, entity
+extraction and meeting resolution. Names are looked up word by word in dictionaries, so a lookup
+costs the same whatever the size of the catalog. Typos are read through `spelling.Speller`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from control_plane.intents import Reading
+from control_plane.normalize import NormalizedText, lower_same_length
+from control_plane.spelling import KEYWORDS, Speller, word_counts
+from knowledge.vocabulary import KnownContact, Vocabulary
+
+MAX_NAME_WORDS = 5
+
+TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
+_WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
+# Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
+_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{5,30}(?![\w@/-]|\.\w)")
+
+# Meeting-kind words -> the kind recorded on meetings.
+KIND_SYNONYMS = {
+    "discovery": "discovery", "disco": "discovery", "demo": "demo", "demos": "demo", "demonstration": "demo",
+    "qbr": "qbr", "qbrs": "qbr", "quarterly business review": "qbr", "business review": "qbr",
+    "quarterly review": "qbr", "kickoff": "kickoff", "kickoffs": "kickoff", "kick-off": "kickoff",
+    "kick off": "kickoff", "negotiation": "negotiation", "negotiations": "negotiation",
+    "check-in": "check-in", "check-ins": "check-in", "checkin": "check-in", "check in": "check-in",
+}
+MEETING_WORDS = frozenset({"call", "calls", "meeting", "meetings", "session", "sessions"})
+# First names that are also everyday words: written in lower case they are a person only after a cue
+# ("with will", "email grace"), otherwise "will" and "may" would be people in half the messages.
+WORDLIKE_FIRST_NAMES = frozenset(
+    """will may mark grace frank rich bill pat sue joy hope faith chase drew max rose ray jack dawn summer
+    sky art guy gene jean rob sandy penny cliff dale glen lance wade miles cash grant don reed hunter
+    april june august amber crystal ruby ivy iris hazel daisy autumn heather lily olive rusty buck bud chip
+    dash duke earl forest gray herb holly jay king lee bob nick sam tom ben josh mike ken""".split()
+)
+
+
+# A word this common says nothing about what is asked ("data", "time", "free"), catalog word or not.
+COMMON_WORD_COUNT = 60_000_000
+_GENERIC_WORDS = frozenset(
+    """happens happen need needs want wants take takes make makes work works use used using change changes keep
+    get gets got set sets add adds can does with without your their what which when where long many much more
+    most also only just like per each every same other into over under after before about through between
+    customer customers client clients team teams user users account accounts plan plans tier tiers product
+    products company business accept bought existing fill replace checks counts connected extra row rest shared
+    success testing transit multi factor layer logic interval conversation revenue pipeline app""".split()
+)
+
+
+@dataclass(frozen=True)
+class Name:
+    kind: str  # account | contact | first_name | product | plan | kind
+    canonical: str
+    needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    names: tuple[Name, ...]
+    next_words: tuple[str, ...]  # the two tokens after the match, for context rules
+    previous_word: str  # the token before the match ("" at the start)
+
+
+def name_key(text: str) -> str:
+    """A name as the index keys it: lower-case words, possessive "'s" dropped."""
+    return " ".join(token.removesuffix("'s") for token in TOKEN.findall(text.lower()))
+
+
+class NameIndex:
+    """Lower-case word sequences (up to five words) -> the names they are; contacts and accounts by alias."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self._names: dict[str, list[Name]] = {}
+        self._widths: dict[str, int] = {}  # first word -> the most words a name starting with it has
+        self.account_aliases = vocabulary.account_aliases()  # lower-case alias -> account name
+        self._contacts_by_key: dict[str, list[KnownContact]] = {}
+        self._contacts_by_first: dict[str, list[KnownContact]] = {}
+        for alias, account in self.account_aliases.items():
+            self._add(alias, Name("account", account))
+        for contact in vocabulary.contacts:
+            self._add(contact.name, Name("contact", contact.name))
+            for key in {name_key(contact.name), contact.email.lower()} - {""}:
+                self._contacts_by_key.setdefault(key, []).append(contact)
+            first = contact.name.split()[0] if contact.name.split() else ""
+            if len(first) >= 2:
+                self._add(first, Name("first_name", first))
+                self._contacts_by_first.setdefault(first.lower(), []).append(contact)
+        for product in vocabulary.products:
+            self._add(product.name, Name("product", product.name))
+            self._add(product.slug.replace("-", " "), Name("product", product.name))
+        for plan in vocabulary.plans:
+            self._add(plan, Name("plan", plan))
+        for word, kind in KIND_SYNONYMS.items():
+            self._add(word, Name("kind", kind))
+        for kind in vocabulary.meeting_kinds:
+            if kind.lower() in MEETING_WORDS or name_key(kind) in KIND_SYNONYMS or kind in KIND_SYNONYMS.values():
+                continue
+            for alias in {kind, kind.replace("-", " ")}:  # "security-review" is also said "security review"
+                self._add(alias, Name("kind", kind, needs_meeting_word=True))
+        self.emails = {c.email.lower(): c.name for c in vocabulary.contacts if c.email}
+        counts = word_counts()
+        named = {word for key, names in self._names.items() if any(n.kind in ("product", "plan") for n in names)
+                 for word in key.split(" ")}
+        self.catalog_terms = frozenset(
+            word for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
+            if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT
+        )
+        self.speller = Speller()
+        # Most-asked-about kinds first: on a huge catalog the speller's budget goes to them.
+        self.speller.add(vocabulary.plans, "plan")
+        self.speller.add(KIND_SYNONYMS, "kind")
+        self.speller.add(KEYWORDS, "word")
+        self.speller.add((c.name for c in vocabulary.contacts), "contact")
+        self.speller.add(self.account_aliases, "account")
+        self.speller.add((p.name for p in vocabulary.products), "product")
+
+    def _add(self, alias: str, name: Name) -> None:
+        key = name_key(alias)
+        if not key or len(key) < 2:
+            return
+        words = key.split(" ")
+        if len(words) > MAX_NAME_WORDS:
+            return
+        self._widths[words[0]] = max(self._widths.get(words[0], 0), len(words))
+        entries = self._names.setdefault(key, [])
+        if name not in entries:
+            entries.append(name)
+
+    # Lookups ------------------------------------------------------------------------------------------
+
+    def get(self, name: str) -> list[Name]:
+        return self._names.get(name_key(name), [])
+
+    def canonical(self, name: str | None, kind: str) -> str | None:
+        """The canonical name of `kind` that `name` (any alias, any case) stands for, or None."""
+        if not name:
+            return None
+        if kind == "account":
+            return self.account_aliases.get(name_key(name))
+        return next((entry.canonical for entry in self.get(name) if entry.kind == kind), None)
+
+    def account_named(self, name: str | None) -> str | None:
+        """The account a name (or an email address, by its domain) refers to."""
+        if not name:
+            return None
+        account = self.account_aliases.get(name_key(name))
+        if account is None and "@" in name:
+            domain = name.rsplit("@", 1)[1].split(".")[0].lower()
+            account = self.account_aliases.get(domain)
+        return account
+
+    def contacts_named(self, name: str | None) -> list[KnownContact]:
+        """Every contact answering to `name` (full name, email or first name)."""
+        if not name or not name.strip():
+            return []
+        key = name_key(name) if "@" not in name else name.strip().lower()
+        found = self._contacts_by_key.get(key)
+        if found:
+            return list(found)
+        first = key.split(" ")[0] if key else ""
+        return list(self._contacts_by_first.get(first, []))
+
+    def read(self, text: NormalizedText) -> tuple[NormalizedText, tuple[Reading, ...]]:
+        """`text` with typos of names and key words replaced by what they spell, and what was read."""
+        pieces: list[str] = []
+        readings: list[Reading] = []
+        last = 0
+        for match in _SPELLABLE.finditer(text.lowered):
+            correction = self.speller.correct(match.group())
+            if correction is None:
+                continue
+            spelling = correction.spelling
+            if correction.kind != "word":
+                known = self.get(spelling)
+                display = known[0].canonical if known else spelling.title()
+                spelling = display if " " not in display else spelling.title()
+                if correction.typo:
+                    readings.append(Reading(text.clean[match.start() : match.end()], display, correction.kind))
+            elif correction.typo:
+                readings.append(Reading(text.clean[match.start() : match.end()], spelling, "word"))
+            pieces += (text.clean[last : match.start()], spelling)
+            last = match.end()
+        if not pieces:
+            return text, ()
+        clean = "".join(pieces) + text.clean[last:]
+        return NormalizedText(clean, lower_same_length(clean)), tuple(readings)
+
+    def catalog_terms_in(self, lowered: str) -> list[str]:
+        """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""
+        terms = self.catalog_terms
+        found = []
+        for word in _WORD.findall(lowered[:500]):
+            if word in terms or (len(word) > 4 and word.endswith("s") and word[:-1] in terms):
+                found.append(word)
+        return found
+
+    def names_someone(self, lowered: str) -> bool:
+        """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
+        return any(name.kind in ("account", "contact") for found in self.find(lowered[:500]) for name in found.names)
+
+    def person_cue_before(self, lowered: str, start: int) -> bool:
+        """Whether the word before `start` makes a lower-case first name a person ("with henrik", "to sarah")."""
+        before = lowered[max(0, start - 12) : start].split()
+        return bool(before) and before[-1] in _PERSON_CUES
+
+    def find(self, lowered: str) -> list[Found]:
+        """Non-overlapping matches, longest first at each position, left to right."""
+        words = [word.removesuffix("'s") for word in TOKEN.findall(lowered)]
+        spans: list[re.Match[str]] = []  # token positions, found only when a name is (rarely needed)
+        found: list[Found] = []
+        index, count = 0, len(words)
+        while index < count:
+            widest = self._widths.get(words[index])
+            if widest is None:  # most words start no name: one dictionary lookup
+                index += 1
+                continue
+            for width in range(min(widest, count - index), 0, -1):
+                names = self._names.get(" ".join(words[index : index + width]))
+                if names:
+                    after = tuple(words[index + width : index + width + 2])
+                    spans = spans or list(TOKEN.finditer(lowered))
+                    previous = words[index - 1] if index else ""
+                    found.append(Found(spans[index].start(), spans[index + width - 1].end(), tuple(names), after, previous))
+                    index += width
+                    break
+            else:
+                index += 1
+        return found
+
+    def names_first_name(self, text: NormalizedText, match: Found) -> bool:
+        """Whether a first-name match is a person: capitalised, after a person cue, or not an everyday word."""
+        word = text.lowered[match.start : match.end].removesuffix("'s")
+        return (
+            text.clean[match.start].isupper()
+            or word not in WORDLIKE_FIRST_NAMES
+            or match.previous_word in _PERSON_CUES
+            or text.lowered[match.end : match.end + 2] == "'s"
+        )
+
+
+_PERSON_CUES = frozenset(
+    "with to for from cc email e-mail mail ping message nudge thank met call meeting and by".split()
+)

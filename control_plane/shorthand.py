@@ -1,0 +1,74 @@
+"""Chat shorthand written out ("w/ globex" -> "with globex", "whats" -> "what's", "thx" -> "thanks").
+
+Reps type the way people type in Slack; the patterns are written for the words those stand for. One
+regex alternation over the whole text, so the cost is linear in its length.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# Written form -> what it stands for (all lower case; the first letter's case is kept).
+SHORTHAND: dict[str, str] = {
+    "w/": "with", "w/o": "without", "w": "with", "b/c": "because", "bc": "because", "cuz": "because",
+    "u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "thnx": "thanks",
+    "thanx": "thanks", "thks": "thanks", "tks": "thanks", "rn": "right now", "atm": "at the moment",
+    "eow": "end of week", "eod": "end of day", "eom": "end of month", "abt": "about", "msg": "message",
+    "mtg": "meeting", "mtgs": "meetings", "convo": "conversation", "convos": "conversations",
+    "wk": "week", "wks": "weeks", "yr": "year", "yrs": "years", "qtr": "quarter",
+    "diff": "difference", "acct": "account", "accts": "accounts", "ppl": "people",
+    "yday": "yesterday", "yest": "yesterday", "tmrw": "tomorrow", "tmr": "tomorrow", "lmk": "let me know",
+    "idk": "i don't know", "f/u": "follow-up", "fup": "follow-up", "followup": "follow-up",
+    "followups": "follow-ups", "annualy": "annually", "/mo": "per month",
+    "/month": "per month", "/yr": "per year", "/year": "per year", "/seat": "per seat", "/user": "per user",
+    "p/m": "per month", "p/y": "per year", "&": "and", "+": "and", "v": "vs", "vs.": "vs",
+    "whats": "what's", "hows": "how's", "wheres": "where's", "whos": "who's", "thats": "that's",
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "isnt": "isn't",
+    "arent": "aren't", "wasnt": "wasn't", "werent": "weren't", "wont": "won't", "im": "i'm", "ive": "i've",
+    "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
+    "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
+    **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
+}
+# "v" stands for "vs" only between words, "w" for "with" only before one.
+_CONTEXT = {
+    "v": r"(?<=\w )v(?= \w)",
+    "w": r"(?<![\w/'-])w(?= [a-z0-9@<])",
+    "+": r"(?<=\w )\+(?= \w)",
+    "&": r"(?<=\w )&(?= \w)",
+}
+_SLASHED = {key for key in SHORTHAND if key.startswith("/")}
+_WORDS = sorted((key for key in SHORTHAND if key not in _CONTEXT and key not in _SLASHED), key=len, reverse=True)
+_PATTERN = re.compile(
+    "|".join(
+        [*_CONTEXT.values(),
+         r"(?<=\w)(?:" + "|".join(re.escape(k) for k in sorted(_SLASHED, key=len, reverse=True)) + r")\b",
+         r"(?<![\w/'@.-])(?:" + "|".join(re.escape(k) for k in _WORDS) + r")(?![\w'/@-]|\.\w)"]
+    ),
+    re.IGNORECASE,
+)
+# "mo" is "month" only after a number or "this/last/per".
+_MONTH = re.compile(r"\b(?:(this|last|per|a) |(\d+) ?)mos?\b", re.IGNORECASE)
+# "the min", "min contract/seats/term": minimum, not minutes.
+_MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number)\b)",
+                      re.IGNORECASE)
+
+
+def _expand(match: re.Match[str]) -> str:
+    written = match.group()
+    meaning = SHORTHAND[written.lower()]
+    if written.startswith("/"):
+        return " " + meaning
+    return meaning[0].upper() + meaning[1:] if written[:1].isupper() and len(written) > 1 else meaning
+
+
+def expand_shorthand(text: str) -> str:
+    """`text` with chat shorthand written out; everything else unchanged."""
+    text = _PATTERN.sub(_expand, text)
+    if "mo" in text.lower():
+        text = _MONTH.sub(lambda m: f"{m.group(1)} month" if m.group(1) else f"{m.group(2)} month", text)
+    if "min" in text.lower():
+        text = _MINIMUM.sub("minimum", text)
+    return text

@@ -1,0 +1,103 @@
+"""Typos in names and key words: "startr" is read as Starter, "globx" as Globex, "integation" as integration.
+
+A word is corrected only when it is not an English word (the word list symspellpy ships), is at
+least `MIN_WORD_CHARS` long, and is one edit (insert, delete, substitute or swap two neighbours)
+away from exactly one known spelling. Candidates come from a symmetric-deletion index (every
+spelling with each one letter left out), so a lookup is a few dictionary probes whatever the size
+of the catalog; rapidfuzz's optimal-string-alignment distance confirms them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
+
+from rapidfuzz.distance import OSA
+
+MIN_WORD_CHARS = 5
+# The index keeps one entry per deletion; past this many spellings, names of the kinds listed last
+# in `Speller.add` calls (products on a huge catalog) are matched exactly only.
+MAX_SPELLINGS = 60_000
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]")
+
+# Words the patterns and handlers key on, so a typo in them is read as what it means.
+KEYWORDS = tuple(
+    """price prices pricing priced cost costs expensive cheapest discount discounts annual annually monthly
+    yearly billing billed invoice contract minimum maximum seats seat license licenses plans plan tiers tier
+    enterprise feature features include includes included integration integrations integrate integrates
+    connector connectors storage limits limit retention compliance security certified certification
+    encryption uptime compare comparison difference versus between summarize summarise summary recap
+    transcript transcripts recording recordings meeting meetings conversation conversations calls
+    search mentioned mention discussed discuss draft email emails follow-up reply yesterday today tomorrow
+    morning afternoon quarter month week last latest recent previous forecasting sequences onboarding
+    salesforce hubspot support supports available trial""".split()
+)
+
+
+class Correction(NamedTuple):
+    spelling: str  # the known spelling, lower case
+    kind: str  # the kind of name it is, or "word" for a key word
+    typo: bool  # False for a plural or a possessive written without its apostrophe ("henriks")
+
+
+@lru_cache(maxsize=1)
+def word_counts() -> dict[str, int]:
+    """About 82,000 English words (with inflections and common proper names), lower case, with how often
+    each occurs in a large English corpus (the list symspellpy ships)."""
+    listing = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+    counts = {}
+    for line in listing.splitlines():
+        word, _, count = line.partition(" ")
+        if word:
+            counts[word] = int(count) if count.isdigit() else 0
+    return counts
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    return frozenset(word_counts())
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:index] + word[index + 1 :] for index in range(len(word))}
+
+
+class Speller:
+    """Known spellings and their one-letter deletions; build once per vocabulary."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, str] = {}  # spelling -> kind (the first kind it was added as)
+        self._by_deletion: dict[str, set[str]] = {}
+        self._english = english_words()
+
+    def add(self, words: Iterable[str], kind: str) -> None:
+        """Known spellings of `kind` (multi-word names are added word by word)."""
+        for phrase in words:
+            for word in _WORD.findall(phrase.lower()):
+                if len(word) < MIN_WORD_CHARS or word in self._kinds:
+                    continue
+                if len(self._kinds) >= MAX_SPELLINGS:
+                    return
+                self._kinds[word] = kind
+                for key in (word, *_deletions(word)):
+                    self._by_deletion.setdefault(key, set()).add(word)
+
+    def knows(self, word: str) -> bool:
+        return word in self._kinds
+
+    def correct(self, word: str) -> Correction | None:
+        """The one known spelling `word` (lower case) is a typo of, or None."""
+        if len(word) < MIN_WORD_CHARS or word in self._kinds or word in self._english:
+            return None
+        if word.endswith("s") and word[:-1] in self._kinds:  # a plural or a possessive without its apostrophe
+            return Correction(word[:-1], self._kinds[word[:-1]], typo=False)
+        found: set[str] = set()
+        for key in (word, *_deletions(word)):
+            found |= self._by_deletion.get(key, set())
+        close = [spelling for spelling in found if OSA.distance(word, spelling, score_cutoff=1) <= 1]
+        if len(close) != 1:
+            return None  # nothing close, or two names equally close: not sure enough to pick one
+        return Correction(close[0], self._kinds[close[0]], typo=True)

@@ -1,0 +1,199 @@
+"""Merging a thread's context into a message's frame: what was typed always wins.
+
+The thread fills only slots the message left empty, and only slots that make sense for the new
+intent: a product question takes the thread's product and plan, a recap or a draft its account,
+person and meeting, a call search its account only when the message follows up the last search.
+A draft never takes product facts from the thread unless it points back at them ("send Tyler that
+pricing"): a draft to a contact may only use facts of that contact's own account and meetings.
+
+Which intent a message has in its thread is decided here too: a short follow-up ("and enterprise?")
+continues the previous turn's intent; a message that is not a follow-up is read on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from control_plane.frame import Frame, SlotSource
+from control_plane.intents import Decision, Intent
+from control_plane.names import NameIndex
+
+# Intents a follow-up can continue.
+CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
+# A message that leans on the previous turn: it opens like a continuation or points back at it.
+_FOLLOW_UP = re.compile(
+    r"^\W*(?:and|also|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
+    r"so|but|vs\.?|versus|compared to|or|what if)\b|\b(?:instead|then|too|as well|either)\W*$|"
+    r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one)\b"
+)
+_FOLLOW_UP_MAX_WORDS = 10
+# A pattern at least this sure of the message's own intent keeps it, follow-up or not.
+_OWN_INTENT_CONFIDENCE = 0.8
+# "that pricing", "those prices", "the quote above": a draft that asks for the thread's product facts.
+_BACK_REFERENCE = re.compile(
+    r"\b(?:that|those|these|this|the same|the above|above)\s+(?:pricing|prices?|quote|numbers|figures|plan|tier|"
+    r"costs?|info(?:rmation)?|details|comparison)\b|\b(?:pricing|prices?|quote|numbers|comparison)\s+(?:above|from (?:above|before))\b"
+    r"|\b(?:about|on|with|re|regarding|covering) (?:it|that|this|them|those)\b"
+)
+_COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
+_WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
+
+# The slots each intent can use; the rest are not looked at, typed or not.
+_SLOTS_FOR = {
+    Intent.PRODUCT_QUESTION: ("product", "plans", "quantity", "term", "aspect"),
+    Intent.CALL_SEARCH: ("account", "person", "topic", "time_range", "meeting_kind"),
+    Intent.MEETING_SUMMARY: ("account", "person", "meeting_id", "time_range", "meeting_kind"),
+    Intent.DRAFT_EMAIL: ("account", "person", "meeting_id", "product", "plans", "topic", "time_range", "meeting_kind"),
+}
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    """What the thread was about before this message (see `knowledge.thread_memory`)."""
+
+    last_intent: str | None = None
+    product: str | None = None  # the product's slug or name
+    plan: str | None = None
+    account: str | None = None
+    person: str | None = None
+    meeting_id: int | None = None
+    aspect: str | None = None
+
+
+def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent, bool]:
+    """(the intent the message has in its thread, whether it follows up the previous turn)."""
+    last = _intent(thread.last_intent)
+    if last is None:
+        return decision.intent, False
+    text = decision.normalized_text
+    short = len(text.split()) <= _FOLLOW_UP_MAX_WORDS
+    marked = short and bool(_FOLLOW_UP.search(text))
+    if decision.intent is last:
+        return decision.intent, marked or (short and _only_slots_for(decision, last))
+    if last not in CONTINUABLE or decision.intent in (Intent.HELP, Intent.SMALLTALK):
+        return decision.intent, False
+    if decision.intent is Intent.UNKNOWN and decision.confidence >= _OWN_INTENT_CONFIDENCE:
+        return decision.intent, False  # clearly out of scope ("what's the weather")
+    # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
+    # one" after a search is a recap, "and what about pricing?" after a search is another search.
+    weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last)):
+        return last, True
+    return decision.intent, False
+
+
+def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | None = None, *,
+                 intent: Intent, follow_up: bool) -> Frame:
+    """The frame for a message in its thread (`intent_in_thread` gives its intent): typed slots, then
+    what the thread may fill in."""
+    entities = decision.entities
+    typed: dict[str, Any] = {
+        "product": entities.product, "plans": entities.plans, "account": entities.account,
+        "person": entities.person, "meeting_kind": entities.meeting_kind, "topic": entities.topic,
+        "time_range": entities.time_range, "quantity": entities.quantity, "term": entities.term,
+    }
+    if names is not None and typed["account"] is None and typed["person"]:
+        contacts = names.contacts_named(typed["person"])
+        typed["account"] = contacts[0].account if len(contacts) == 1 else names.account_named(typed["person"])
+    slots: dict[str, Any] = {name: value for name, value in typed.items() if value not in (None, ())}
+    sources: dict[str, SlotSource] = dict.fromkeys(slots, "typed")
+    for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
+        if name not in slots and value not in (None, ()):
+            slots[name], sources[name] = value, "thread"
+    if intent is Intent.PRODUCT_QUESTION and _compares_with_thread_plan(slots, sources, thread, follow_up, decision):
+        # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
+        slots["plans"], sources["plans"] = (thread.plan, *slots["plans"]), "typed+thread"
+    usable = _SLOTS_FOR.get(intent)
+    if usable is not None:  # slots the intent cannot use would only confuse its handler
+        slots = {name: value for name, value in slots.items() if name in usable}
+        sources = {name: source for name, source in sources.items() if name in slots}
+    return Frame(intent=intent, sources=sources, follow_up=follow_up, readings=decision.readings,
+                 language=decision.language, **slots)
+
+
+def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[str, Any], thread: ThreadContext,
+               names: NameIndex | None) -> dict[str, Any]:
+    """The slots the thread fills for this intent (before the typed ones take precedence)."""
+    text = decision.normalized_text
+    if intent is Intent.PRODUCT_QUESTION:
+        return _product_context(follow_up, text, typed, thread, names)
+    named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
+    if intent is Intent.MEETING_SUMMARY:
+        if named_meeting:
+            return {}
+        return {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
+    if intent is Intent.CALL_SEARCH:
+        if follow_up and not typed["account"] and not typed["person"]:
+            return {"account": thread.account}
+        return {}
+    if intent is Intent.DRAFT_EMAIL:
+        inherited: dict[str, Any] = {}
+        same_account = typed["account"] is None or (thread.account or "").casefold() == typed["account"].casefold()
+        if not typed["person"] and not typed["account"]:
+            inherited |= {"account": thread.account, "person": thread.person}
+        if same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]:
+            inherited["meeting_id"] = thread.meeting_id
+        if _BACK_REFERENCE.search(text) and not typed["product"] and not typed["plans"]:
+            inherited |= {"product": thread.product, "plans": (thread.plan,) if thread.plan else ()}
+        return inherited
+    return {}
+
+
+def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: ThreadContext,
+                     names: NameIndex | None) -> dict[str, Any]:
+    if thread.product is None:
+        return {}
+    if typed["product"] is not None and not _same_product(typed["product"], thread.product, names):
+        return {}  # another product: nothing of the previous one carries over
+    plans: tuple[str, ...] = typed["plans"]
+    if plans and names is not None and not _product_has_plans(names, thread.product, plans):
+        return {}  # the plans named belong to another product
+    inherited: dict[str, Any] = {"product": thread.product}
+    if not plans and thread.plan and not _WHICH_PLAN.search(text):
+        inherited["plans"] = (thread.plan,)
+    if follow_up:
+        inherited["aspect"] = thread.aspect
+    return inherited
+
+
+def _compares_with_thread_plan(slots: dict[str, Any], sources: dict[str, SlotSource], thread: ThreadContext,
+                               follow_up: bool, decision: Decision) -> bool:
+    plans = slots.get("plans", ())
+    return (
+        thread.plan is not None and sources.get("plans") == "typed" and len(plans) == 1
+        and plans[0].casefold() != thread.plan.casefold() and sources.get("product") == "thread"
+        and (bool(_COMPARE.search(decision.normalized_text)) or (follow_up and thread.aspect == "compare"))
+    )
+
+
+def _same_product(name: str, slug_or_name: str, names: NameIndex | None) -> bool:
+    if name.casefold() == slug_or_name.casefold():
+        return True
+    return names is not None and names.canonical(slug_or_name, "product") == name
+
+
+def _product_has_plans(names: NameIndex, product: str, plans: tuple[str, ...]) -> bool:
+    slug = next((p.slug for p in names.vocabulary.products if product.casefold() in (p.slug, p.name.casefold())), product)
+    return all(slug in names.vocabulary.plans.get(plan, ()) for plan in plans)
+
+
+def _only_slots_for(decision: Decision, intent: Intent) -> bool:
+    """Whether the message names something, and only things the intent uses (a plan after a product
+    question, an account or a time after a call search)."""
+    entities = decision.entities
+    named = {
+        "product": entities.product, "plans": entities.plans, "account": entities.account,
+        "person": entities.person, "time_range": entities.time_range, "quantity": entities.quantity,
+        "meeting_kind": entities.meeting_kind,
+    }
+    present = {name for name, value in named.items() if value}
+    return bool(present) and present <= set(_SLOTS_FOR.get(intent, ()))
+
+
+def _intent(value: str | None) -> Intent | None:
+    try:
+        return Intent(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,87 @@
+"""What a number of seats on a plan costs, per month or per year, with the arithmetic shown.
+
+"what do 10 pro seats cost per year" -> 10 seats × $99 × 12 months = $11,880 at list price, and
+$9,504 billed annually (20% off). Seat minimums and maximums from the plan's limits are pointed out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.formatting import bold
+from knowledge.reader import ProductView
+from knowledge.snapshot_prompt import format_price
+from knowledge.snapshot_schema import PlanEntry
+
+_MINIMUM = re.compile(r"(\d[\d,]*)\s*(?:seats?\s*)?minimum|minimum (?:of )?(\d[\d,]*)", re.IGNORECASE)
+_MAXIMUM = re.compile(r"up to (\d[\d,]*)", re.IGNORECASE)
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(cents: float, currency: str) -> str:
+    """An amount as a rep quotes it: "$11,880", "$79.20"."""
+    cents = round(cents)
+    units, rest = divmod(int(cents), 100)
+    amount = f"{units:,}" if rest == 0 else f"{units:,}.{rest:02d}"
+    symbol = _SYMBOLS.get(currency.upper())
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+
+
+def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | None) -> str:
+    """The price of `seats` (None: one, or a flat price) on `plan`, per month and per year."""
+    name = f"{view.name} {bold(plan['name'])}"
+    price, currency = plan["price_cents"], plan["currency"]
+    if price is None:
+        return f"{name} has custom pricing: contact sales for a quote" + (f" for {seats} seats." if seats else ".")
+    if price == 0:
+        return f"{name} is free" + (f", for {seats} seats too." if seats else ".")
+    per = "year" if plan["billing_period"] == "year" else "month"
+    lines: list[str] = []
+    if plan["per_seat"]:
+        count = seats or 1
+        unit = money(price, currency)
+        monthly = price * count
+        seats_text = f"{count} seat{'s' if count != 1 else ''}"
+        if per == "year":
+            lines.append(f"{name} for {seats_text}: {count} × {unit} = {bold(money(monthly, currency))} per year.")
+        else:
+            lines.append(f"{name} for {seats_text}: {count} × {unit} = {bold(money(monthly, currency))} per month.")
+            yearly = monthly * 12
+            discount = plan["annual_discount_pct"] or 0
+            line = f"Per year: {count} × {unit} × 12 months = {money(yearly, currency)} at list price"
+            if discount:
+                annual = yearly * (100 - discount) / 100
+                line += (f"; billed annually ({discount}% off): {bold(money(annual, currency))} a year "
+                         f"({money(annual / 12 / count, currency)} per seat per month).")
+            else:
+                line += " (no annual discount on this plan)."
+            lines.append(line)
+        lines.extend(_seat_limits(plan, count))
+    else:
+        lines.append(f"{name} is a flat {format_price(price, currency, plan['billing_period'])}, not priced per seat"
+                     + (f", so {seats} seats cost the same." if seats else "."))
+        if per == "month":
+            yearly = price * 12
+            discount = plan["annual_discount_pct"] or 0
+            line = f"Per year: {money(price, currency)} × 12 months = {money(yearly, currency)}"
+            if discount:
+                line += f"; billed annually ({discount}% off): {bold(money(yearly * (100 - discount) / 100, currency))}."
+            lines.append(line + ("" if discount else "."))
+    if term == "month" and lines and plan["per_seat"] and per == "month":
+        lines = lines[:1] + lines[2:]  # a monthly figure was asked for: the yearly line is noise
+    return "\n".join(lines)
+
+
+def _seat_limits(plan: PlanEntry, seats: int) -> list[str]:
+    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), None)
+    if not seat_limit:
+        return []
+    minimum = _MINIMUM.search(seat_limit)
+    if minimum:
+        least = int((minimum.group(1) or minimum.group(2)).replace(",", ""))
+        if seats < least:
+            return [f"Note: {plan['name']} has a {least}-seat minimum ({seat_limit})."]
+    maximum = _MAXIMUM.search(seat_limit)
+    if maximum and seats > int(maximum.group(1).replace(",", "")):
+        return [f"Note: {plan['name']} allows {seat_limit} seats; {seats} seats need a bigger plan."]
+    return []
