@@ -121,8 +121,10 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
-        if named_meeting:
+        if typed["account"] or typed["person"]:
             return {}
+        if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR
+            return {"account": thread.account}
         return {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
     if intent is Intent.CALL_SEARCH:
         if follow_up and not typed["account"] and not typed["person"]:

@@ -19,7 +19,7 @@ MAX_TOPIC_SCAN = 500  # the request is in the opening of a message
 # "how many calls", "number of meetings": a count, with the latest listed.
 _COUNT = re.compile(r"\bhow many\b|\bnumber of (?:calls|meetings|demos|conversations)\b|\bcount (?:of )?(?:the |our )?calls\b")
 _TIME_WORDS = re.compile(
-    r"\b(?:today|tonight|yesterday|this|last|past|previous|recent|recently|lately|latest|week|weeks|month|months|"
+    r"\bso far\b|\b(?:today|tonight|yesterday|this|last|past|previous|recent|recently|lately|latest|week|weeks|month|months|"
     r"quarter|year|morning|afternoon|evening|days?|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"q[1-4])(?:'s)?\b|\b\d+\b",
     re.IGNORECASE,

@@ -9,6 +9,7 @@ and `_render` writes just that. A follow-up naming only a plan asks the previous
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +27,7 @@ from knowledge.snapshot_schema import PlanEntry, ProductPayload
 from knowledge.thread_memory import TurnContext
 
 MATCH_THRESHOLD = 2.0
+DISTINCTIVE_BONUS = 0.5  # per question word found in one item's name only
 MAX_SCAN_CHARS = 500  # the opening of a message says what it asks; the rest is not searched for plan names
 MAX_LISTED = 15
 
@@ -249,8 +251,7 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
 def _items_named(aspect: str, view: ProductView) -> list[Item]:
     """The catalog item an `item:kind:name` aspect refers to, in this product (none if it lacks it)."""
     _, kind, name = (aspect.split(":", 2) + ["", ""])[:3]
-    items, _ = _item_index(view)
-    return [Item(i.kind, i.name, i.entry, 0.0) for i in items if i.kind == kind and i.name == name][:1]
+    return [Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items if i.kind == kind and i.name == name][:1]
 
 
 def _render(aspect: str | None, items: list[Item], question: str, view: ProductView, plans: list[PlanEntry]) -> str:
@@ -277,10 +278,17 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
 
 
 _INDEX_CACHE_SIZE = 64
-_indexes: dict[tuple[str, int], tuple[tuple[Indexed, ...], frozenset[str]]] = {}
+@dataclass(frozen=True)
+class _ItemIndex:
+    items: tuple[Indexed, ...]
+    name_words: frozenset[str]  # the words of the product's and its plans' names
+    distinctive: frozenset[str]  # words in the name of exactly one item: a question using one means that item
 
 
-def _item_index(view: ProductView) -> tuple[tuple[Indexed, ...], frozenset[str]]:
+_indexes: dict[tuple[str, int], _ItemIndex] = {}
+
+
+def _item_index(view: ProductView) -> _ItemIndex:
     """The product's matchable items and the words of its product and plan names, worked out once per
     snapshot version (a rebuild bumps the version, so a changed catalog is indexed again)."""
     key = (view.slug, view.version)
@@ -293,26 +301,29 @@ def _item_index(view: ProductView) -> tuple[tuple[Indexed, ...], frozenset[str]]
         *(index_item("integration", i["name"], i, (i["slug"].replace("-", " "),)) for i in payload["integrations"]),
         *(index_item("compliance", c["name"], c, (c["details"],)) for c in payload["compliance"]),
         *(index_item("addon", a["name"], a, (a["slug"].replace("-", " "), a["description"])) for a in payload["addons"]),
-        *(index_item("faq", f["question"], f) for f in payload["faqs"]),
+        *(index_item("faq", f["question"], f, (f["answer"],)) for f in payload["faqs"]),
         *(index_item("limit", name, name) for name in sorted({n for plan in payload["plans"] for n in plan["limits"]})),
     ]
     names = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
+    seen: Counter[str] = Counter(word for item in items for word in item.name_terms)
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
-    _indexes[key] = (tuple(items), names)
+    _indexes[key] = _ItemIndex(tuple(items), names, frozenset(word for word, count in seen.items() if count == 1))
     return _indexes[key]
 
 
 def _match_items(question: str, view: ProductView) -> list[Item]:
     """The catalog items the question is about: the best match, plus a close second of another kind."""
     lowered = question.lower()
-    items, name_words = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - name_words  # "per seat" is about price, not the Seats limit
+    index = _item_index(view)
+    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words  # "per seat" is about price, not the Seats limit
     if not asked:
         return []
     candidates: list[Item] = []
-    for item in items:
+    for item in index.items:
         value = score(asked, item)
+        if value:
+            value += DISTINCTIVE_BONUS * len(asked & item.name_terms & index.distinctive)
         boost = _ASPECT_BOOST.get(item.kind)
         if value and boost is not None and boost.search(lowered):
             value += 1.0

@@ -19,6 +19,7 @@ from knowledge.meetings import MeetingResolution, find_meetings, get_meeting
 from knowledge.vocabulary import KnownContact
 
 CANDIDATES = 5
+TITLE_CANDIDATES = 30  # recent meetings whose titles a message naming one is compared with
 MEETING_INTENTS = frozenset({Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
 
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -53,8 +54,39 @@ class MeetingResolver:
             if remembered is not None:
                 return replace(base, meeting=remembered.meeting, account=remembered.meeting.account)
         named = frame.typed("account") or frame.typed("person") or kind is not None or frame.time_range is not None
+        titled = self._by_title(base, frame, lowered, now)
+        if titled is not None:
+            return titled
         latest = bool(_LATEST.search(lowered[:500]))
         return self._find(frame.intent, base, contact, frame.time_range, latest, bool(named), now)
+
+    def _by_title(self, base: MeetingResolution, frame: Frame, lowered: str, now: datetime) -> MeetingResolution | None:
+        """The meeting whose title the message names ("the contract review", "the security one"), when
+        exactly one of the account's recent meetings fits best; None when the words name no title."""
+        words = self._title_words(lowered, frame)
+        if not words:
+            return None
+        time_range = frame.time_range
+        rows = find_meetings(
+            self._db, account=base.account, start=time_range.start if time_range else None,
+            end=min(time_range.end, now) if time_range else now, limit=TITLE_CANDIDATES,
+        )
+        scored = sorted(((_overlap(words, f"{m.title} {m.kind}"), index, m) for index, m in enumerate(rows)),
+                        key=lambda item: (-item[0], item[1]))
+        if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+            return None
+        others = tuple(m for score, _, m in scored[1:4] if score > 0)
+        return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account)
+
+    def _title_words(self, lowered: str, frame: Frame) -> set[str]:
+        """The words of the message that may name a meeting's title: not the request, the account, the
+        person, the time or words every meeting has."""
+        names = {word for value in (frame.account, frame.person) if value for word in _WORDS.findall(value.lower())}
+        if frame.account:
+            names |= {word for alias in self.names.account_aliases if self.names.account_aliases[alias] == frame.account
+                      for word in _WORDS.findall(alias)}
+        return {_stem(word) for word in _WORDS.findall(lowered[:500])
+                if word not in _NOT_TITLE_WORDS and word not in names and len(word) > 2}
 
     def _find(
         self,
@@ -87,6 +119,29 @@ class MeetingResolver:
             return replace(base, meeting=rows[0], candidates=others, searched=searched)
         # Several meetings fit and nothing says which: let the user choose.
         return replace(base, candidates=tuple(rows[:CANDIDATES]), searched=searched)
+
+
+_WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
+# Words of a recap or draft request that name no particular meeting.
+_NOT_TITLE_WORDS = frozenset(
+    """the a an and or of for with to from in on at about by my our their his her your its it this that these those
+    one ones recap recaps summarize summarise summary sum up tldr brief debrief notes minutes takeaways highlights
+    key points action items next steps decisions outcome outcomes what was were is are did do does we they i you
+    happened happen say said discuss discussed agreed decide decided call calls meeting meetings chat convo
+    conversation session sync last latest most recent previous yesterday today yesterday's today's week month
+    quarter year ago draft write email e-mail follow-up followup up note reply send please pls can could would
+    me us them who how go went there any all get give show tell whats what's where when which again more
+    monday tuesday wednesday thursday friday saturday sunday morning afternoon evening so far then ok okay and""".split()
+)
+
+
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _overlap(words: set[str], title: str) -> int:
+    return len(words & {_stem(word) for word in _WORDS.findall(title.lower())})
 
 
 def _prefer(contacts: list[KnownContact], account: str | None) -> tuple[KnownContact, ...]:
