@@ -27,6 +27,7 @@ from knowledge.vocabulary import Vocabulary
 logger = logging.getLogger(__name__)
 
 _MAX_PERSON_CHARS = 120
+_ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
 _EPSILON = 1e-9  # confidences are rounded to 4 places; compare thresholds with a little slack
@@ -123,6 +124,8 @@ class ControlPlane:
         "what if they cancel") is a product question, short of certain: the LLM, if any, confirms it."""
         if candidates and candidates[0].confidence >= CATALOG_TERM_CONFIDENCE:
             return candidates
+        if any(c.intent in _ABOUT_MEETINGS for c in candidates):
+            return candidates  # "and from the sso setup call": a meeting, whatever the catalog words
         if not self._names.catalog_terms_in(lowered) or self._names.names_someone(lowered):
             return candidates
         others = tuple(c for c in candidates if c.intent is not Intent.PRODUCT_QUESTION)

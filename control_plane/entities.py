@@ -120,7 +120,9 @@ class EntityExtractor:
         plan_words = {text.lowered[f.start : f.end] for f in found if any(n.kind == "plan" for n in f.names)}
         for match in found:
             for name in match.names:
-                if name.kind == "plan" and name.canonical not in plans and self._plan_counts(text, match, intent, plan_words):
+                if name.kind == "plan" and name.canonical not in plans and self._plan_counts(
+                    text, match, intent, plan_words, short=len(found) == len(lowered.split()) or len(lowered.split()) <= 2
+                ):
                     plans.append(name.canonical)
         meeting_kind = None
         if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
@@ -146,11 +148,14 @@ class EntityExtractor:
             term=term,
         )
 
-    @staticmethod
-    def _plan_counts(text: NormalizedText, match: Found, intent: Intent, plan_words: set[str]) -> bool:
-        """Plan names are often everyday words ("team", "free", "growth"): they count where a plan is meant."""
-        if match.start > 0 and text.clean[match.start].isupper():
+    def _plan_counts(self, text: NormalizedText, match: Found, intent: Intent, plan_words: set[str], *,
+                     short: bool) -> bool:
+        """Plan names are often everyday words ("team", "free", "growth"): they count where a plan is meant,
+        or in a message of little more than names ("growth?", "team and pro")."""
+        if short or (match.start > 0 and text.clean[match.start].isupper()):
             return True
+        if any(name.kind == "product" for name in self.names.get(match.previous_word)):
+            return True  # "relay free", "orbit pro"
         following = match.next_words[:1]
         if following and following[0] in _PLAN_WORDS:
             return True

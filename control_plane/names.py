@@ -111,7 +111,7 @@ class NameIndex:
         named = {word for key, names in self._names.items() if any(n.kind in ("product", "plan") for n in names)
                  for word in key.split(" ")}
         self.catalog_terms = frozenset(
-            word for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
+            _singular(word) for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
             if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT
         )
         self.speller = Speller()
@@ -198,10 +198,7 @@ class NameIndex:
         """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""
         terms = self.catalog_terms
         found = []
-        for word in _WORD.findall(lowered[:500]):
-            if word in terms or (len(word) > 4 and word.endswith("s") and word[:-1] in terms):
-                found.append(word)
-        return found
+        return [word for word in _WORD.findall(lowered[:500]) if _singular(word) in terms]
 
     def names_someone(self, lowered: str) -> bool:
         """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
@@ -245,6 +242,10 @@ class NameIndex:
             or match.previous_word in _PERSON_CUES
             or text.lowered[match.end : match.end + 2] == "'s"
         )
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
 
 
 _PERSON_CUES = frozenset(

@@ -31,6 +31,7 @@ DISTINCTIVE_BONUS = 0.5  # per question word found in one item's name only
 MAX_SCAN_CHARS = 500  # the opening of a message says what it asks; the rest is not searched for plan names
 MAX_LISTED = 15
 
+_POINTS_BACK = re.compile(r"\b(?:it|its|it's|that|this|them|they|those)\b", re.IGNORECASE)
 _COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
 _PRICE = re.compile(
     r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
@@ -85,7 +86,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                                          context=context)
     previous = frame.aspect
     aspect, items = _aspect(ctx.words, view, asked_plans)
-    if aspect is None and previous:
+    if previous and (aspect is None or (
+        previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
+    )):  # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_named(previous, view)
     asks_price = aspect in (None, "price", "quote") or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
     if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
@@ -296,15 +299,16 @@ def _item_index(view: ProductView) -> _ItemIndex:
     if cached is not None:
         return cached
     payload = view.payload
+    names = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
     items = [
         *(index_item("feature", f["name"], f, (f["slug"].replace("-", " "), f["description"])) for f in payload["features"]),
         *(index_item("integration", i["name"], i, (i["slug"].replace("-", " "),)) for i in payload["integrations"]),
         *(index_item("compliance", c["name"], c, (c["details"],)) for c in payload["compliance"]),
         *(index_item("addon", a["name"], a, (a["slug"].replace("-", " "), a["description"])) for a in payload["addons"]),
-        *(index_item("faq", f["question"], f, (f["answer"],)) for f in payload["faqs"]),
+        # A FAQ names its product ("Is there a free trial of Beacon?"): the question asked need not.
+        *(index_item("faq", f["question"], f, (f["answer"],), ignore=names) for f in payload["faqs"]),
         *(index_item("limit", name, name) for name in sorted({n for plan in payload["plans"] for n in plan["limits"]})),
     ]
-    names = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
     seen: Counter[str] = Counter(word for item in items for word in item.name_terms)
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()

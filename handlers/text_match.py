@@ -78,8 +78,9 @@ class Indexed:
     extra_terms: frozenset[str]  # words of its slug, description, category... not in its name
 
 
-def index_item(kind: str, name: str, entry: Any, extra: Iterable[str] = ()) -> Indexed:
-    name_terms = terms(name)
+def index_item(kind: str, name: str, entry: Any, extra: Iterable[str] = (), ignore: frozenset[str] = frozenset()) -> Indexed:
+    """`ignore`: words of the name not to match on (it still keeps them when nothing else is left)."""
+    name_terms = (terms(name) - ignore) or terms(name)
     extra_terms = frozenset().union(*(terms(e) for e in extra)) - name_terms
     return Indexed(kind, name, entry, name_terms, extra_terms)
 

@@ -49,14 +49,15 @@ class MeetingResolver:
         base = MeetingResolution(account=account, contact=contact, kind=kind, namesakes=tuple(contacts[1:]))
         if frame.intent not in MEETING_INTENTS:
             return base
+        # A thread's meeting is kept unless the message names another by its title ("the sso one").
+        titled = self._by_title(base, frame, lowered, now) if frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500]) else None
+        if titled is not None:
+            return titled
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
             if remembered is not None:
                 return replace(base, meeting=remembered.meeting, account=remembered.meeting.account)
         named = frame.typed("account") or frame.typed("person") or kind is not None or frame.time_range is not None
-        titled = self._by_title(base, frame, lowered, now)
-        if titled is not None:
-            return titled
         latest = bool(_LATEST.search(lowered[:500]))
         return self._find(frame.intent, base, contact, frame.time_range, latest, bool(named), now)
 
@@ -122,6 +123,11 @@ class MeetingResolver:
 
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
+# "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
+_NAMES_A_MEETING = re.compile(
+    r"\b(?:the|that|our|this) (?:[\w-]+ ){1,4}(?:one|call|meeting|demo|review|session|sync|kick-?off|qbr|"
+    r"walkthrough|check-?in|discussion|negotiation)\b"
+)
 # Words of a recap or draft request that name no particular meeting.
 _NOT_TITLE_WORDS = frozenset(
     """the a an and or of for with to from in on at about by my our their his her your its it this that these those
