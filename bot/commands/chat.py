@@ -97,10 +97,12 @@ def ask(
         raise typer.Exit(1)
 
 
-def _message(text: str, thread_key: str, user: str) -> IncomingMessage:
+def _message(text: str, thread_key: str, user: str | None) -> IncomingMessage:
+    """The one place a terminal message is built: its text cleaned like a Slack event's."""
     from bot.pipeline import IncomingMessage
+    from bot.pipeline.clean_text import clean_text
 
-    return IncomingMessage(text=text, thread_key=thread_key, user=user, source="shell")
+    return IncomingMessage(text=clean_text(text), thread_key=thread_key, user=user, source="shell")
 
 
 @contextmanager
