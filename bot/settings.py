@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_retention_days: int = Field(default=14, ge=1)
     sla_ms: float = Field(default=5000.0, gt=0)
+    log_message_text: bool = False  # message text and reply bodies in the logs (LOG_MESSAGE_TEXT=on)
 
     # Slack
     slack_bot_token: SecretStr | None = None
