@@ -4,7 +4,9 @@ Checked in this order, each before the next costs anything: the declared size (4
 read), the signature headers' shape and age (401, not read), the body itself, read up to the cap
 (413), its HMAC signature (401), then its shape (400): a JSON object, or a form such as Slack's
 interactivity `payload=`. Bolt gets only signed, well-formed requests, so nothing a stranger sends
-can reach its parsing. A refusal logs one warning line, at most one per client per minute.
+can reach its parsing. A refusal logs one warning line, at most one per client per minute; so does
+a request too malformed for aiohttp to parse (`MalformedRequestLog`), which aiohttp itself would
+log as an ERROR with a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hmac
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.observability.throttle import ThrottledWarnings
 
@@ -66,6 +70,7 @@ class SlackRequestGuard:
         self.max_body_bytes = max_body_bytes
         self._clock = clock
         self._warnings = warnings or ThrottledWarnings(log)
+        self.server_log = MalformedRequestLog(self._warnings)  # the web server's logger (AppRunner(logger=...))
 
     def middleware(self, path: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
         """An aiohttp middleware guarding POSTs to `path`; what it lets through carries `request[SIGNED_BODY]`."""
@@ -144,3 +149,22 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Refused(400, "body is JSON but not an object")
     return value
+
+
+class MalformedRequestLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, except that a request it cannot parse (bad request line, header or
+    chunk: the client's fault, answered 400 by aiohttp) is the throttled warning, not an ERROR with a
+    traceback. Anything else (a bug) is still logged as aiohttp logs it."""
+
+    def __init__(self, warnings: ThrottledWarnings) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self._warnings = warnings
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:  # type: ignore[override]
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if isinstance(error, HttpProcessingError) and 400 <= error.code < 500:
+            client = str(args[0]) if args else "unknown"  # aiohttp logs "... from %s", request.remote
+            self._warnings.warning(client, "refused a malformed HTTP request", status=error.code,
+                                   reason=type(error).__name__)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)

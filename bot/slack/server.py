@@ -79,7 +79,8 @@ class SlackService:
             middlewares=[self.guard.middleware(EVENTS_PATH), self.intake.http_middleware(EVENTS_PATH)])
         web_app.router.add_post(EVENTS_PATH, self._dispatch_to_bolt)
         web_app.router.add_get(HEALTH_PATH, self._healthz)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
+                                     logger=self.guard.server_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

@@ -4,6 +4,7 @@ Every request here goes over TCP to the real server `pitcrew serve` runs (guard,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -102,6 +103,29 @@ async def test_an_oversized_body_without_a_declared_length_is_cut_off_at_the_cap
     # A signed body of exactly the cap is read (and refused only for what it is: not an object).
     at_cap = b"[" + b" " * (MAX_BODY_BYTES - 2) + b"]"
     assert await server.post_signed(at_cap) == 400
+
+
+MALFORMED_HTTP = [
+    b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 20_000 + b"\r\n\r\n",
+    b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST /slack/events?\xff=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+]
+
+
+async def test_requests_too_malformed_to_parse_get_400_and_share_the_throttled_warning(server: RunningServer) -> None:
+    for request in MALFORMED_HTTP * 3:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(request)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+        writer.close()
+        assert status_line.split()[1] == b"400", (request[:60], status_line)
+    assert await server.post(b"{}", {}) == 401  # a refusal of the guard's own, in the same client's minute
+    assert "Traceback" not in server.log_text()
+    noted = [r for r in server.log_records() if r["level"] != "INFO"]
+    assert [(r["level"], r["message"], r["client"]) for r in noted] == [
+        ("WARNING", "refused a malformed HTTP request", "127.0.0.1")]
 
 
 @pytest.mark.parametrize(("body", "content_type"), [
