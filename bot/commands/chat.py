@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def shell(
 ) -> None:
     """Chat with pitcrew in the terminal (demo knowledge base when the database is empty). Ctrl-D quits."""
     settings = settings_or_exit()
+    tolerant_stdin()
     console = Console(highlight=False, soft_wrap=True)  # the terminal wraps; piped output keeps its lines
     thread_key = f"shell:{secrets.token_hex(4)}"
     user = _user_name()

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from bot.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
@@ -70,6 +70,8 @@ def classify_command(
     settings = settings_or_exit()
     moment = _now_option(now)
     control_plane = offline_control_plane(settings)
+    if not texts:
+        tolerant_stdin()
     messages = texts if texts else (line.rstrip("\r\n") for line in sys.stdin)
     write = sys.stdout.write
     for raw in messages:

@@ -43,3 +43,15 @@ def test_pitcrew_ask_with_undecodable_bytes_answers_normally(tmp_path: Path) -> 
     output = result.stdout.decode("utf-8")  # valid UTF-8: nothing undecodable came back out
     assert "pri\ufffdcing" in output
     assert b"Traceback" not in result.stderr
+
+
+def test_shell_and_classify_survive_undecodable_stdin_under_a_strict_locale(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "SLACK_"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'pitcrew.db'}", "LOG_DIR": str(tmp_path / "logs"),
+                "PYTHONIOENCODING": "utf-8:strict"})  # as a desktop's en_US.UTF-8 locale decodes stdin
+    for command in ("shell", "classify"):
+        result = subprocess.run([sys.executable, "-m", "bot.cli", command], input=b"find calls about pri\xffcing\n",
+                                env=env, capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert b"Traceback" not in result.stderr
+        assert "pri\ufffdcing" in result.stdout.decode("utf-8")
