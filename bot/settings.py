@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     thread_memory_ttl_s: int = Field(default=86_400, ge=60)
     thread_memory_max_turns: int = Field(default=20, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL, e.g. sqlite:///./data/pitcrew.db or "
+                             "postgresql://user@host/dbname") from None
+        return value
+
     @field_validator("snapshot_rebuild_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:

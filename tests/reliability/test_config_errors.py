@@ -36,3 +36,12 @@ def test_a_good_openai_base_url_is_accepted(tmp_path: Path) -> None:
     result = run_ask(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY="sk-test-key-0123456789abcdef")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_an_unparseable_database_url_is_one_line_naming_it(tmp_path: Path) -> None:
+    result = run_ask(tmp_path, DATABASE_URL="::x::")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "pitcrew: error: invalid DATABASE_URL: not a database URL, e.g. sqlite:///./data/pitcrew.db or "
+        "postgresql://user@host/dbname"]
