@@ -160,7 +160,8 @@ class MalformedRequestLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         super().__init__(logging.getLogger("aiohttp.server"), {})
         self._warnings = warnings
 
-    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:  # type: ignore[override]
+    def exception(  # type: ignore[override]
+            self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         if isinstance(error, HttpProcessingError) and 400 <= error.code < 500:
             client = str(args[0]) if args else "unknown"  # aiohttp logs "... from %s", request.remote
