@@ -71,3 +71,13 @@ async def test_with_log_message_text_on_the_words_do_reach_the_logs(fake_slack: 
     async with running_server(fake_slack, settings) as server:
         await converse(server)
         assert MARKER in server.log_text()
+
+
+def test_database_errors_do_not_quote_their_parameters(database) -> None:  # noqa: ANN001  (fixture)
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with pytest.raises(SQLAlchemyError) as failure, database.engine.connect() as connection:
+        connection.execute(text("SELECT * FROM no_such_table WHERE topic = :word"), {"word": MARKER})
+    assert "no_such_table" in str(failure.value)  # the error still says what went wrong...
+    assert MARKER not in str(failure.value)  # ...but not what the user searched for
