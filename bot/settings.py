@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_retention_days: int = Field(default=14, ge=1)
     sla_ms: float = Field(default=5000.0, gt=0)
+    log_message_text: bool = False  # message text and reply bodies in the logs (LOG_MESSAGE_TEXT=on)
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -77,6 +79,19 @@ class Settings(BaseSettings):
     thread_memory_ttl_s: int = Field(default=86_400, ge=60)
     thread_memory_max_turns: int = Field(default=20, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL, e.g. sqlite:///./data/pitcrew.db or "
+                             "postgresql://user@host/dbname") from None
+        return value
+
     @field_validator("snapshot_rebuild_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
@@ -91,9 +106,15 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        value = http_url(value, example="https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url_is_a_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return http_url(value, example="https://api.openai.com/v1")
 
     @property
     def llm_configured(self) -> bool:
@@ -103,6 +124,22 @@ class Settings(BaseSettings):
         """Every configured secret, for redaction."""
         secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+def http_url(value: str, *, example: str) -> str:
+    """`value`, stripped, if it is an http(s) URL with a host; else ValueError saying what is wrong
+    (never quoting the value: a URL may carry credentials)."""
+    value = value.strip()
+    if not value.isprintable() or any(character.isspace() for character in value):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number from 0 to 65535)
+    except ValueError:  # an unclosed [ of an IPv6 address, a port out of range...
+        raise ValueError(f"not a valid URL, e.g. {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL with a host, e.g. {example}")
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -118,5 +155,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_input=False, include_url=False):
         name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
-        parts.append(f"invalid {name}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
+        parts.append(f"invalid {name}: {message}")
     return "; ".join(parts)

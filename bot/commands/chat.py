@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def shell(
 ) -> None:
     """Chat with pitcrew in the terminal (demo knowledge base when the database is empty). Ctrl-D quits."""
     settings = settings_or_exit()
+    tolerant_stdin()
     console = Console(highlight=False, soft_wrap=True)  # the terminal wraps; piped output keeps its lines
     thread_key = f"shell:{secrets.token_hex(4)}"
     user = _user_name()
@@ -97,10 +98,12 @@ def ask(
         raise typer.Exit(1)
 
 
-def _message(text: str, thread_key: str, user: str) -> IncomingMessage:
+def _message(text: str, thread_key: str, user: str | None) -> IncomingMessage:
+    """The one place a terminal message is built: its text cleaned like a Slack event's."""
     from bot.pipeline import IncomingMessage
+    from bot.pipeline.clean_text import clean_text
 
-    return IncomingMessage(text=text, thread_key=thread_key, user=user, source="shell")
+    return IncomingMessage(text=clean_text(text), thread_key=thread_key, user=user, source="shell")
 
 
 @contextmanager

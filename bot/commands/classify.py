@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from bot.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
@@ -65,14 +65,19 @@ def classify_command(
     now: NowOption = None,
 ) -> None:
     """Classify messages with the patterns alone (no network, no credentials): one JSON object per line."""
+    from bot.pipeline.clean_text import clean_text  # here: bot.pipeline is heavy for `pitcrew --help`
+
     settings = settings_or_exit()
     moment = _now_option(now)
     control_plane = offline_control_plane(settings)
+    if not texts:
+        tolerant_stdin()
     messages = texts if texts else (line.rstrip("\r\n") for line in sys.stdin)
     write = sys.stdout.write
-    for text in messages:
-        if not texts and not text.strip():
+    for raw in messages:
+        if not texts and not raw.strip():
             continue  # a blank line in a file is not a message
+        text = clean_text(raw)
         write(json.dumps(decision_json(text, control_plane.classify(text, moment), explain), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

@@ -22,6 +22,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def tolerant_stdin() -> None:
+    """Undecodable bytes on stdin become surrogates (which `clean_text` then replaces) instead of a
+    UnicodeDecodeError: a strict UTF-8 locale would otherwise end `shell` or `classify` with a traceback."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()

@@ -9,6 +9,7 @@ from typing import TextIO
 from bot.observability.day_file import DayFileHandler
 from bot.observability.filters import CorrelationIdFilter, RedactionFilter
 from bot.observability.json_format import JsonLineFormatter
+from bot.observability.privacy import MessageTextFilter
 from bot.observability.text_format import TextLineFormatter
 from bot.settings import Settings
 
@@ -35,7 +36,8 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
     """Send every record (any logger) to `LOG_DIR/slack-YYYY-MM-DD.log` as JSON and, if `stderr`, to
-    the terminal as short lines (JSON with LOG_FORMAT=json), filtered by LOG_LEVEL. Calling it again
+    the terminal as short lines (JSON with LOG_FORMAT=json), filtered by LOG_LEVEL, and without the SDKs'
+    DEBUG records that quote message text unless LOG_MESSAGE_TEXT is on. Calling it again
     replaces the previous configuration. If LOG_DIR cannot be written, says so once on stderr and
     logs to stderr only rather than stop the process."""
     root = logging.getLogger()
@@ -43,6 +45,8 @@ def configure_logging(settings: Settings, *, stderr: bool = True) -> None:
     global _level_before
     _level_before = root.level
     filters: list[logging.Filter] = [CorrelationIdFilter(), RedactionFilter(settings.secret_values())]
+    if not settings.log_message_text:
+        filters.insert(0, MessageTextFilter())  # first: a dropped record costs nothing more
     handlers: list[logging.Handler] = []
     try:
         day_file = DayFileHandler(settings.log_dir, retention_days=settings.log_retention_days)

@@ -3,16 +3,15 @@
 Bolt acknowledges an event only when its dispatch returns (request parsing, context, middleware,
 listener matching: ~0.1 ms of CPU per event, measured), so in a burst every later ack waited for
 all of that. The intake acknowledges an event as soon as it is known to be a genuine event (HTTP:
-the signature checks out; Socket Mode: the envelope came over the authenticated socket) and
-dispatches it to Bolt once the burst's acknowledgements are done (`AckPriority`). Bolt still
-verifies and routes it as usual; only its HTTP answer, always an empty 200 for an event, is not
-waited for. Everything that is not an event callback (URL verification, a bad signature, a
-malformed body, interactivity) goes through Bolt as it comes, so Bolt gives those their answers.
+`SlackRequestGuard` found it signed and well formed; Socket Mode: the envelope came over the
+authenticated socket) and dispatches it to Bolt once the burst's acknowledgements are done
+(`AckPriority`). Bolt still verifies and routes it as usual; only its HTTP answer, always an empty
+200 for an event, is not waited for. Every other signed request (URL verification, interactivity)
+goes through Bolt as it comes, so Bolt gives those their answers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -22,13 +21,13 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.ack_priority import AckPriority
 from bot.slack.inflight import InflightTasks
+from bot.slack.request_guard import SIGNED_BODY
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +37,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class EventIntake:
     """Acknowledges events first (`http_middleware`, `SocketModeIntake`), dispatches them to Bolt after."""
 
-    def __init__(self, app: AsyncApp, inflight: InflightTasks, signing_secret: str,
-                 priority: AckPriority | None = None) -> None:
+    def __init__(self, app: AsyncApp, inflight: InflightTasks, priority: AckPriority | None = None) -> None:
         self.app = app
         self.priority = priority or AckPriority()
         self._inflight = inflight
-        self._verifier = SignatureVerifier(signing_secret)
 
     def http_middleware(self, events_path: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-        """An aiohttp middleware for the app's web server: event callbacks to `events_path` are acked here."""
+        """An aiohttp middleware for the app's web server, inside `SlackRequestGuard`'s: the event
+        callbacks it let through to `events_path` are acked here."""
 
         @web.middleware
         async def acknowledge_events(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if request.method != "POST" or request.path != events_path:
-                return await handler(request)
+            signed = request.get(SIGNED_BODY)
+            if signed is None or request.path != events_path or signed.payload.get("type") != "event_callback":
+                return await handler(request)  # Bolt answers it (a URL check's challenge, interactivity...)
             with self.priority.acknowledging():
-                body = await request.text()
-                if not self._is_event_callback(body, request):
-                    return await handler(request)  # Bolt answers it (401, 400, a URL check's challenge...)
                 query, headers = request.query_string, request.headers.copy()
                 self.dispatch_later(  # Bolt's request is built after the ack too: it parses the body again
-                    lambda: self.app.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=headers)),
+                    lambda: self.app.async_dispatch(AsyncBoltRequest(body=signed.text, query=query, headers=headers)),
                     "http event")
                 return web.Response(status=200)
 
@@ -78,18 +74,6 @@ class EventIntake:
         if response.status != 200:
             log.warning("Bolt refused an event that was already acknowledged",
                         extra={"source": what, "status": response.status})
-
-    def _is_event_callback(self, body: str, request: web.Request) -> bool:
-        """A signed, well-formed Events API callback (Bolt verifies it again when it dispatches it)."""
-        headers = request.headers
-        if not self._verifier.is_valid(body, headers.get("X-Slack-Request-Timestamp", ""),
-                                       headers.get("X-Slack-Signature", "")):
-            return False
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return False
-        return isinstance(payload, dict) and payload.get("type") == "event_callback"
 
 
 class SocketModeIntake(AsyncSocketModeHandler):

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
+from bot.pipeline.clean_text import clean_text
 from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
 from bot.slack.dedupe import EventDeduper
 from bot.slack.format import fit_message, strip_bot_mention
@@ -54,7 +55,7 @@ class SlackTurn:
         return cls(
             channel=event["channel"],
             thread_ts=event.get("thread_ts") or event["ts"],
-            text=strip_bot_mention(event.get("text") or "", bot_user_id),
+            text=strip_bot_mention(clean_text(event.get("text") or ""), bot_user_id),
             user=event.get("user"),
             team=event.get("team") or body.get("team_id"),
             channel_type=event.get("channel_type"),

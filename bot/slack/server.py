@@ -9,13 +9,16 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.app import attach_http_session
 from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
 from bot.slack.inflight import InflightTasks
 from bot.slack.intake import EventIntake, SocketModeIntake
+from bot.slack.request_guard import SIGNED_BODY, SlackRequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +41,6 @@ class SlackStartupError(Exception):
         self.credentials = credentials  # True: a configuration problem (exit 2); False: Slack unreachable
 
 
-@web.middleware
-async def reject_malformed_body(request: web.Request,
-                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Bolt parses the body before anything else and a parse error would surface as a 500."""
-    try:
-        return await handler(request)
-    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
-        log.warning("rejected a malformed Slack request body", extra={"path": request.path, "error": type(exc).__name__})
-        return web.json_response({"error": "malformed request body"}, status=400)
-
-
 class SlackService:
     """Takes Slack events over HTTP or Socket Mode; `shutdown` stops intake, then lets in-flight answers finish."""
 
@@ -57,7 +49,8 @@ class SlackService:
                  health: HealthCheck | None = None) -> None:
         self.app = app
         self.inflight = inflight
-        self.intake = EventIntake(app, inflight, signing_secret)
+        self.guard = SlackRequestGuard(signing_secret)
+        self.intake = EventIntake(app, inflight)
         self.mode: Literal["http", "socket"] = "socket" if app_token else "http"
         self._app_token = app_token
         self._host = host
@@ -80,11 +73,14 @@ class SlackService:
             await self._socket.connect_async()
             log.info("pitcrew is connected to Slack (Socket Mode)")
             return
-        web_app = self.app.web_app(path=EVENTS_PATH, port=self._port)
-        web_app.middlewares.append(reject_malformed_body)
-        web_app.middlewares.append(self.intake.http_middleware(EVENTS_PATH))
+        # Not Bolt's own web_app: this one caps bodies and lets only what the guard signed reach Bolt.
+        web_app = web.Application(
+            client_max_size=self.guard.max_body_bytes + 1,  # aiohttp refuses a body of this size or more
+            middlewares=[self.guard.middleware(EVENTS_PATH), self.intake.http_middleware(EVENTS_PATH)])
+        web_app.router.add_post(EVENTS_PATH, self._dispatch_to_bolt)
         web_app.router.add_get(HEALTH_PATH, self._healthz)
-        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
+                                     logger=self.guard.server_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
@@ -138,6 +134,12 @@ class SlackService:
             # Closes the listening socket and waits for requests being served (acks: milliseconds).
             await self._runner.cleanup()
             self._runner = None
+
+    async def _dispatch_to_bolt(self, request: web.Request) -> web.Response:
+        """A signed request that is not an event callback (URL verification, interactivity): Bolt answers it."""
+        signed = request[SIGNED_BODY]
+        bolt_request = AsyncBoltRequest(body=signed.text, query=request.query_string, headers=request.headers.copy())
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         if self._health is None:
