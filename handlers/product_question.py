@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from control_plane.normalize import MAX_INPUT_CHARS
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, table
@@ -23,6 +24,9 @@ from knowledge.snapshot_schema import PlanEntry, ProductPayload
 from knowledge.thread_memory import TurnContext
 
 MATCH_THRESHOLD = 2.0
+# A question is read up to this many characters, what the control plane keeps of a message: every
+# word of it is matched against the catalog, ~0.5 µs a character (a 40,000-character paste: 20 ms).
+QUESTION_CHARS = MAX_INPUT_CHARS
 MAX_LISTED = 15
 
 _COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
@@ -40,9 +44,13 @@ _ADDON = re.compile(r"\badd[- ]?ons?\b")
 _PLAN_NOUN = re.compile(r"(\s+(and|or|vs\.?|versus)\s+\w+)?\s+(plans?|tiers?|editions?|packages?|customers|users|accounts|seats?)\b", re.I)
 _WHICH_PLAN = re.compile(r"\bwhich (plans?|tiers?|editions?)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
-_PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")
+_PLAN_PHRASE = re.compile(r"\b([a-z][\w+-]*)\s+(?:plan|tier|edition|package)\b")  # what `_plan_phrases` finds
+# The same from the start of a run of word characters, `+` and `-` (see `_plan_phrases`), or from a given place.
+_PLAN_PHRASE_RUN = re.compile(r"(?<![\w+-])([\w+-]+)\s+(?:plan|tier|edition|package)\b")
+_PLAN_PHRASE_AT = re.compile(r"([\w+-]+)\s+(?:plan|tier|edition|package)\b")
 # Words after which a lower-case plan name stands where a plan is asked about ("is basic", "does growth").
 _PLAN_SLOT_BEFORE = re.compile(r"\b(?:is|does|do|on|in|and|or|vs\.?|versus|compare|than)\s+$", re.IGNORECASE)
+_LONGEST_SLOT_WORD = len("compare")
 _NOT_A_PLAN_NAME = frozenset(
     """which what the a an this that our your my each every any same pricing price paid cheapest cheaper most
     expensive top highest lowest higher lower base entry current new their his her its whole monthly annual
@@ -72,6 +80,8 @@ class Item:
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
+    if len(ctx.text) > QUESTION_CHARS:
+        ctx = replace(ctx, text=ctx.text[:QUESTION_CHARS])
     entities = ctx.decision.entities
     view, asked_plans, unknown_plan = _choose_product(ctx)
     if view is None:
@@ -133,12 +143,16 @@ def plan_mention(text: str, name: str) -> int | None:
     a plan is being asked about ("how much is basic", "does growth include", "on team", "vs pro"), so
     "a free trial" and "my team" do not name a plan."""
     for match in re.finditer(rf"\b{re.escape(name)}\b", text, re.IGNORECASE):
-        if (
-            match.group()[0].isupper()
-            or _PLAN_NOUN.match(text, match.end())
-            or _PLAN_SLOT_BEFORE.search(text, 0, match.start())
-        ):
+        if match.group()[0].isupper() or _PLAN_NOUN.match(text, match.end()):
             return match.start()
+        # The slot word is right before the name, past the spaces: search only there (searching the
+        # text from its start for every mention was quadratic: "pro pro pro ...").
+        start = match.start()
+        spaces = start
+        while spaces > 0 and text[spaces - 1].isspace():
+            spaces -= 1
+        if _PLAN_SLOT_BEFORE.search(text, max(0, spaces - _LONGEST_SLOT_WORD), start):
+            return start
     return None
 
 
@@ -176,7 +190,7 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
         plans_in_text(view.payload, ctx.text),
     )
     unknown_plan = None
-    for word in _PLAN_PHRASE.findall(ctx.text.lower()):
+    for word in _plan_phrases(ctx.text.lower()):
         if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word):
             continue
         other = read_product(ctx.db, word)
@@ -195,6 +209,36 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
         # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
         asked = [inherited, asked[0]]
     return view, asked, unknown_plan
+
+
+def _is_word_char(char: str) -> bool:
+    """What `re` counts as `\\w` in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
+def _plan_phrases(lowered: str) -> list[str]:
+    """`_PLAN_PHRASE.findall(lowered)`, in one pass.
+
+    `_PLAN_PHRASE` is tried at every word boundary, and inside "a-b-c-d" or "a+b+c" each one reads to
+    the end of the run: quadratic. Whether it matches is the same from every boundary of a run, so the
+    run is read once and the match starts at its first boundary opening with a letter.
+    """
+    words: list[str] = []
+    position = 0
+    # A match may end inside a run ("plan-pro plan"): the rest of that run is read from where it ended.
+    while (match := _PLAN_PHRASE_AT.match(lowered, position) or _PLAN_PHRASE_RUN.search(lowered, position)) is not None:
+        run, base = match.group(1), match.start(1)
+        opens_after_non_word = base == 0 or not _is_word_char(lowered[base - 1])
+        start = next(
+            (i for i, char in enumerate(run) if "a" <= char <= "z" and (run[i - 1] in "+-" if i else opens_after_non_word)),
+            None,
+        )
+        if start is None:  # no boundary in the run opens a word: look on after it
+            position = match.end(1)
+            continue
+        words.append(run[start:])
+        position = match.end()
+    return words
 
 
 def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> list[PlanEntry]:
@@ -587,9 +631,14 @@ def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
 
 
 def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
-    """Capitalised words (not opening the message) that name nothing pitcrew knows: a product or plan
-    the rep thinks exists. Accounts and people named in the message are known too."""
-    words = [w for w in _CAPITALISED.findall(ctx.text) if w.lower() not in _COMMON_CAPITALISED]
+    """The first capitalised word (not opening the message) that names nothing pitcrew knows: a product
+    or plan the rep thinks exists. Accounts and people named in the message are known too. Only the
+    first is shown, so the catalog is asked about each distinct word until one is unknown (once per
+    word of a 40,000-character message was thousands of queries)."""
+    distinct: dict[str, str] = {}  # lower case -> as first written
+    for word in _CAPITALISED.findall(ctx.text):
+        distinct.setdefault(word.lower(), word)
+    words = [word for lowered, word in distinct.items() if lowered not in _COMMON_CAPITALISED]
     if not words:
         return []
     payload = view.payload
@@ -598,7 +647,8 @@ def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
     known += [a["name"] for a in payload["addons"]] + [f["question"] + " " + f["answer"] for f in payload["faqs"]]
     known += [name for name in (ctx.resolution.account, ctx.resolution.contact and ctx.resolution.contact.name) if name]
     known_text = " ".join(known).lower()
-    return [w for w in words if w.lower() not in known_text and read_product(ctx.db, w) is None]
+    unknown = next((w for w in words if w.lower() not in known_text and read_product(ctx.db, w) is None), None)
+    return [unknown] if unknown is not None else []
 
 
 def _positions(payload: ProductPayload) -> dict[str, int]:
