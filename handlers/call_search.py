@@ -11,6 +11,9 @@ from knowledge.search import CallHit, search_calls
 from knowledge.thread_memory import TurnContext
 
 TOP = 5
+# Without a topic from the classifier, the topic is read from the message's opening, as the classifier
+# reads it: a 40,000-character message would otherwise be searched for thousands of words.
+TOPIC_SOURCE_CHARS = 500
 
 # Words of a search request that are not its topic, for when the classifier found no topic.
 _REQUEST_WORDS = re.compile(
@@ -52,8 +55,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 
 def _topic_from_text(text: str, account: str | None, time_label: str | None) -> str | None:
-    """The words of the request left once the request itself, the account and the time are removed."""
-    rest = clean(text)
+    """The words of the request's opening left once the request itself, the account and the time are removed."""
+    rest = clean(text[:TOPIC_SOURCE_CHARS])
     for known in (account, time_label):
         if known:
             rest = re.sub(re.escape(known), " ", rest, flags=re.IGNORECASE)
