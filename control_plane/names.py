@@ -197,7 +197,6 @@ class NameIndex:
     def catalog_terms_in(self, lowered: str) -> list[str]:
         """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""
         terms = self.catalog_terms
-        found = []
         return [word for word in _WORD.findall(lowered[:500]) if _singular(word) in terms]
 
     def names_someone(self, lowered: str) -> bool:

@@ -21,7 +21,8 @@ _SLACK_MARKUP = re.compile(r"<([^<>|\n]{0,500})(?:\|([^<>\n]{0,500}))?>")
 _EMOJI_CODE = re.compile(r":(?=[a-z0-9_+'-]{0,60}[a-z])[a-z0-9_+'-]{1,60}:", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_FORMATTING = re.compile(r"`+|(?<!\w)[*_~]+(?=\w)|(?<=\w)[*_~]+(?!\w)")
+# Backticks go; a run of `*`, `_`, `~` goes where it opens or closes a word (see `_strip_markers`).
+_FORMATTING = re.compile(r"`+|[*_~]+")
 # Pictographs, dingbats, variation selectors and skin tones: a reaction, never a word of the request.
 _EMOJI = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\ufe0e\ufe0f\U0001f000-\U0001faff]+")
 _REPEATED_PUNCTUATION = re.compile(r"([!?.,;:\-])\1+")
@@ -45,6 +46,43 @@ def _resolve_markup(match: re.Match[str]) -> str:
     if label:
         return label
     return target.removeprefix("mailto:")
+
+
+def _is_word_char(char: str) -> bool:
+    """What `re` counts as `\\w` in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
+def _strip_markers(match: re.Match[str]) -> str:
+    """One run of `*`, `_`, `~` with what `(?<!\\w)[*_~]+(?=\\w)|(?<=\\w)[*_~]+(?!\\w)` removes taken out.
+
+    That regex backtracks: on a run of `*` it retries from every position to the end of the run,
+    quadratic in the run's length. Within a run its matches are known in advance: from a place after
+    a non-word character it removes up to the last place followed by a word character (a `_` in the
+    run, or the run's end when a word follows), and after a word character up to the last place
+    followed by a non-word one (a `*` or `~`, or the run's end when no word follows). One pass.
+    """
+    run = match.group()
+    if run[0] == "`":
+        return ""
+    text, start, end = match.string, match.start(), match.end()
+    word_before = start > 0 and _is_word_char(text[start - 1])
+    word_after = end < len(text) and _is_word_char(text[end])
+    size = len(run)
+    # The furthest place (an offset in the run, `size` for its end) each kind of match can reach.
+    reach_opening = size if word_after else run.rfind("_")
+    reach_closing = size if not word_after else max(run.rfind("*"), run.rfind("~"))
+    kept: list[str] = []
+    position = 0
+    while position < size:
+        after_word = word_before if position == 0 else run[position - 1] == "_"
+        reach = reach_closing if after_word else reach_opening
+        if reach > position:
+            position = reach  # the match removes run[position:reach]
+            continue
+        kept.append(run[position])
+        position += 1
+    return "".join(kept)
 
 
 def lower_same_length(text: str) -> str:
@@ -72,7 +110,7 @@ def normalize(text: str) -> NormalizedText:
     if ":" in text:
         text = _EMOJI_CODE.sub(" ", text)
     if "`" in text or "*" in text or "_" in text or "~" in text:
-        text = _FORMATTING.sub("", text)
+        text = _FORMATTING.sub(_strip_markers, text)
     text = _REPEATED_PUNCTUATION.sub(r"\1", text)
     text = expand_shorthand(text)
     text = " ".join(text.split())

@@ -18,10 +18,12 @@ NOT_SENT = "pitcrew never sends email: copy it into your mail client"
 MAX_TOPIC_SCAN = 500  # what a draft is about is said in the request's opening
 
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+# A cue, then the rest of the message's last line (see `_topic_phrase`).
 _TOPIC = re.compile(
-    r"\b(?:about|regarding|re:|concerning|on the subject of|with|covering|(?:a )?(?:summary|recap) of)\s+(.+?)[.?!]*$",
+    r"\b(?:about|regarding|re:|concerning|on the subject of|with|covering|(?:a )?(?:summary|recap) of)\s+(.+)$",
     re.IGNORECASE,
 )
+_LONGEST_TOPIC_CUE = len("on the subject of")
 _VAGUE_TOPIC = re.compile(r"^(it|that|this|them|those|these|the call|our call|the meeting|our meeting)$", re.I)
 _KIND_NOUNS = {
     "demo": "the demo",
@@ -131,11 +133,31 @@ def _products(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry]]
 
 def _topic(ctx: HandlerContext) -> str | None:
     """What the email is about, as the rep wrote it ("the pricing proposal"), else as the classifier read it."""
-    match = _TOPIC.search(clean(ctx.words[:MAX_TOPIC_SCAN]))
-    topic = match.group(1) if match else ctx.frame.topic
+    phrase = _topic_phrase(clean(ctx.words[:MAX_TOPIC_SCAN]))
+    topic = phrase if phrase is not None else ctx.frame.topic
     if topic and _VAGUE_TOPIC.match(topic.strip()):
         return None
     return topic.strip() if topic else None
+
+
+def _topic_phrase(text: str) -> str | None:
+    """What `\\b(?:cue)\\s+(.+?)[.?!]*$` captures, in one pass over the text.
+
+    That regex read to the end of the line from every cue, and from every place in a run of `.?!`
+    to its end: quadratic. Its phrase lies on the last line (`.` stops at a newline), so only cues
+    on it or just before it can start one; the phrase is the rest of that line less its closing
+    `.?!`, at least one character.
+    """
+    end = len(text) - 1 if text.endswith("\n") else len(text)
+    line_start = text.rfind("\n", 0, end) + 1
+    start = line_start  # a cue before the last line is followed by nothing but spaces up to it
+    while start > 0 and text[start - 1].isspace():
+        start -= 1
+    match = _TOPIC.search(text, max(0, start - _LONGEST_TOPIC_CUE))
+    if match is None:
+        return None
+    phrase = match.group(1)
+    return phrase.rstrip(".?!") or phrase[:1]
 
 
 def _header(ctx: HandlerContext, recipient: Recipient, meeting: MeetingDetail | None) -> str:

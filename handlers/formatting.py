@@ -12,6 +12,8 @@ shows the Markdown as it is.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Callable
 
 SECTION_LIMIT = 3000  # Slack: a section block's text holds at most 3,000 characters
 MAX_SECTIONS = 12  # beyond this a reply is trimmed; no sales rep reads 36,000 characters in Slack
@@ -116,16 +118,82 @@ def render_plain(marked: str) -> str:
 
 # --- LLM Markdown -> Slack mrkdwn -------------------------------------------------------------
 
+# Every pattern here runs in time linear in the line: what a backtracking regex would do in
+# quadratic time or worse ("# a" then thousands of spaces took seconds) is done by hand below.
 _FENCE = re.compile(r"^\s*```")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+)$")  # the title is the rest less its closing #s (`_heading_title`)
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-_BOLD_MD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_LINK_TARGET = re.compile(r"\((https?://[^)\s]+)\)")  # after `[text]` (`_convert_links`)
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TABLE_RULE = re.compile(r"^\s*+\|?\s*+:?-{2,}+:?\s*+(?:\|\s*+:?-{2,}+:?\s*+)*+\|?\s*+$")
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
+
+
+def _heading_title(rest: str) -> str:
+    """What `(.+?)\\s*#*\\s*$` captures of a heading's rest: it without closing spaces and #s, never empty."""
+    return rest.rstrip().rstrip("#").rstrip() or rest[:1]
+
+
+def _convert_links(text: str) -> str:
+    """`[text](https://...)` -> `<https://...|text>`, as `\\[([^\\]\\n]+)\\]\\((https?://[^)\\s]+)\\)` would
+    substitute. Every `[` before a `]` ends its text there, so a `]` not followed by a link target
+    rules them all out at once."""
+    out: list[str] = []
+    last = 0
+    opening = text.find("[")
+    while opening != -1:
+        closing = text.find("]", opening + 1)
+        if closing == -1:
+            break
+        target = _LINK_TARGET.match(text, closing + 1) if closing > opening + 1 else None
+        if target is not None:
+            out += (text[last:opening], f"<{target.group(1)}|{text[opening + 1 : closing]}>")
+            last = target.end()
+            opening = text.find("[", last)
+        else:
+            opening = text.find("[", closing + 1)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _convert_pairs(text: str, marks: tuple[str, ...], render: Callable[[str], str]) -> str:
+    """Spans between two-character `marks` rendered, as `(m1|m2)(?=\\S)(.+?)(?<=\\S)\\1` would substitute.
+
+    That regex reads to the end of the line from every opening mark that is never closed: quadratic
+    on "**a **a **a ...". Here each opening looks up its first possible closing among the marks' places.
+    """
+    if not any(mark in text for mark in marks):
+        return text
+    openings: list[tuple[int, str]] = []
+    closings: dict[str, list[int]] = {}
+    for mark in marks:
+        places = closings.setdefault(mark, [])
+        place = text.find(mark)
+        while place != -1:
+            if place + 2 < len(text) and not text[place + 2].isspace():
+                openings.append((place, mark))
+            if place > 0 and not text[place - 1].isspace():
+                places.append(place)
+            place = text.find(mark, place + 1)
+    out: list[str] = []
+    last = 0
+    for opening, mark in sorted(openings):
+        if opening < last:
+            continue
+        places = closings[mark]
+        index = bisect_left(places, opening + 3)  # at least one character between the marks
+        if index == len(places):
+            continue
+        closing = places[index]
+        out += (text[last:opening], render(text[opening + 2 : closing]))
+        last = closing + 2
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _bold(text: str, render: Callable[[str], str] = lambda inner: f"*{inner}*") -> str:
+    return _convert_pairs(text, ("**", "__"), render)
 
 
 def _convert_inline(line: str) -> str:
@@ -133,11 +201,11 @@ def _convert_inline(line: str) -> str:
     parts = _INLINE_CODE.split(line)
     for i in range(0, len(parts), 2):  # even indexes are outside code spans
         part = parts[i]
-        part = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", part)
+        part = _convert_links(part)
         # Italic first (single stars), so that bold's output `*x*` is not read as italic afterwards.
         part = _ITALIC_STAR.sub(lambda m: f"_{m.group(1)}_", part)
-        part = _BOLD_MD.sub(lambda m: f"*{m.group(2)}*", part)
-        part = _STRIKE.sub(lambda m: f"~{m.group(1)}~", part)
+        part = _bold(part)
+        part = _convert_pairs(part, ("~~",), lambda inner: f"~{inner}~")
         parts[i] = part
     return "".join(parts)
 
@@ -173,7 +241,7 @@ def markdown_to_mrkdwn(markdown: str) -> str:
         flush_table()
         heading = _HEADING.match(line)
         if heading:
-            out.append(f"*{_BOLD_MD.sub(lambda m: m.group(2), heading.group(1))}*")
+            out.append(f"*{_bold(_heading_title(heading.group(1)), lambda inner: inner)}*")
             continue
         bullet = _BULLET.match(line)
         if bullet:

@@ -171,6 +171,11 @@ def _readings_note(frame: Frame, view: ProductView, plans: Sequence[PlanEntry]) 
     return " ".join(notes) + "\n" if notes else ""
 
 
+def _is_word_char(char: str) -> bool:
+    """What `re` counts as `\\w` in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
 def _merge_plans(first: Sequence[PlanEntry], second: Sequence[PlanEntry]) -> list[PlanEntry]:
     merged: list[PlanEntry] = []
     for plan in [*first, *second]:
@@ -576,9 +581,13 @@ def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
 
 
 def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
-    """Capitalised words (not opening the message) that name nothing pitcrew knows: a product or plan
-    the rep thinks exists. Accounts and people named in the message are known too."""
-    words = [w for w in _CAPITALISED.findall(ctx.words[:MAX_SCAN_CHARS]) if w.lower() not in _COMMON_CAPITALISED]
+    """The first capitalised word (not opening the message) that names nothing pitcrew knows: a product
+    or plan the rep thinks exists. Accounts and people named in the message are known too. Only the
+    first is shown, so the catalog is asked about each distinct word until one is unknown."""
+    distinct: dict[str, str] = {}  # lower case -> as first written
+    for word in _CAPITALISED.findall(ctx.words[:MAX_SCAN_CHARS]):
+        distinct.setdefault(word.lower(), word)
+    words = [word for lowered, word in distinct.items() if lowered not in _COMMON_CAPITALISED]
     if not words:
         return []
     payload = view.payload
@@ -587,7 +596,8 @@ def _unknown_names(ctx: HandlerContext, view: ProductView) -> list[str]:
     known += [a["name"] for a in payload["addons"]] + [f["question"] + " " + f["answer"] for f in payload["faqs"]]
     known += [name for name in (ctx.resolution.account, ctx.resolution.contact and ctx.resolution.contact.name) if name]
     known_text = " ".join(known).lower()
-    return [w for w in words if w.lower() not in known_text and read_product(ctx.db, w) is None]
+    unknown = next((w for w in words if w.lower() not in known_text and read_product(ctx.db, w) is None), None)
+    return [unknown] if unknown is not None else []
 
 
 def _positions(payload: ProductPayload) -> dict[str, int]:

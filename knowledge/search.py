@@ -55,7 +55,8 @@ class CallHit:
 def fts_query(text: str, *, any_term: bool = False) -> str | None:
     """An FTS5 MATCH expression for `text`: every word or "quoted phrase" as one FTS5 string.
 
-    Common words ("the", "about", ...) outside quotes are left out unless nothing else is left.
+    Common words ("the", "about", ...) outside quotes are left out unless nothing else is left, and a
+    repeated term is kept once (it changes nothing but the query's cost).
     All terms must match (implicit AND) unless `any_term`. None when `text` has nothing to search for.
     """
     terms: list[tuple[str, bool]] = []  # (term, is a common word)
@@ -64,7 +65,7 @@ def fts_query(text: str, *, any_term: bool = False) -> str | None:
         if not any(char.isalnum() for char in term):
             continue  # punctuation alone tokenizes to nothing
         terms.append((term, not phrase and term.lower() in STOPWORDS))
-    kept = [term for term, common in terms if not common] or [term for term, _ in terms]
+    kept = list(dict.fromkeys([term for term, common in terms if not common] or [term for term, _ in terms]))
     if not kept:
         return None
     return (" OR " if any_term else " ").join('"' + term.replace('"', '""') + '"' for term in kept)

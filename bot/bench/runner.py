@@ -24,6 +24,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "search",
     "logging",
     "pipeline",
+    "long_message",
     "llm",
     "slack",
 )

@@ -16,7 +16,10 @@ TRUNCATION_NOTE = "\n_…(answer shortened: it was longer than a Slack message a
 def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
     """The user's words without the mention(s) of the bot; other people's mentions stay."""
     if bot_user_id:
-        stripped = _USER_MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
+        # Every mention ends with a `>`: none lies past the last one, and searching there read to the
+        # end of the text from each `<@U1|` (quadratic in a message of them).
+        end = text.rfind(">") + 1
+        stripped = _USER_MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text[:end]) + text[end:]
     else:  # identity unknown: drop only a leading mention, which is how people address a bot
         stripped = re.sub(rf"^\s*{_USER_MENTION.pattern}", "", text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in stripped.splitlines()).strip()
