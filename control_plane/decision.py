@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import random
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_PERSON_CHARS = 120
 _ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
+_MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is no evidence against the catalog
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
 _EPSILON = 1e-9  # confidences are rounded to 4 places; compare thresholds with a little slack
@@ -103,7 +105,7 @@ class ControlPlane:
         return self._decision(analysis, analysis.intent, analysis.confidence, validation, _now(now))
 
     def _analyze(self, text: str) -> _Analysis:
-        normalized, readings = self._names.read(normalize(text if isinstance(text, str) else ""))
+        normalized, readings = self._names.read(without_greeting(normalize(text if isinstance(text, str) else "")))
         if not normalized.lowered:
             # Nothing left to classify (empty, only a mention or emoji codes): certain, and not worth an LLM call.
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0)
@@ -124,12 +126,14 @@ class ControlPlane:
         "what if they cancel") is a product question, short of certain: the LLM, if any, confirms it."""
         if candidates and candidates[0].confidence >= CATALOG_TERM_CONFIDENCE:
             return candidates
-        if any(c.intent in _ABOUT_MEETINGS for c in candidates):
-            return candidates  # "and from the sso setup call": a meeting, whatever the catalog words
+        if any((c.intent in _ABOUT_MEETINGS and c.confidence >= _MEETING_EVIDENCE) or c.intent is Intent.PRODUCT_QUESTION
+               for c in candidates):
+            # About meetings, or a product question the patterns already weighed (and marked down: "from
+            # the sso setup call"): the catalog's words add nothing.
+            return candidates
         if not self._names.catalog_terms_in(lowered) or self._names.names_someone(lowered):
             return candidates
-        others = tuple(c for c in candidates if c.intent is not Intent.PRODUCT_QUESTION)
-        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *others)
+        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *candidates)
 
     def _confident(self, analysis: _Analysis) -> bool:
         if not analysis.text.lowered or analysis.language != ENGLISH:
@@ -223,6 +227,8 @@ class ControlPlane:
 
     def frame(self, decision: Decision, thread: ThreadContext, now: datetime | None = None) -> Frame:
         """What the message asks in its thread: the intent it continues, typed slots, then the thread's."""
+        if decision.language != ENGLISH:  # answered with "English only": nothing it names is looked up
+            return Frame(intent=Intent.UNKNOWN, language=decision.language)
         intent, follow_up = intent_in_thread(decision, thread)
         if intent is not decision.intent and decision.text is not None:
             # Read again for the intent it continues: its topic, and names that count only for that intent.
@@ -243,6 +249,21 @@ class ControlPlane:
     async def aclose(self) -> None:
         """Give shadow validations a moment, then cancel what is left."""
         await self._shadow.close()
+
+
+# "morning! whats the latest w acme", "hey quick q - ...": the request starts after the greeting.
+_GREETING = re.compile(
+    r"^(?:(?:hi|hey|hello|hiya|yo|morning|good (?:morning|afternoon|evening)|afternoon|evening|quick q(?:uestion)?|"
+    r"quick one|fyi|btw|pls|please|hey there|hi there|hey team|hi team|hi all|hey all|hi folks)\b[\s,!.:;—–-]*)+"
+)
+
+
+def without_greeting(text: NormalizedText) -> NormalizedText:
+    """`text` without an opening greeting, when a request of two words or more follows it."""
+    match = _GREETING.match(text.lowered)
+    if match is None or len(text.lowered[match.end() :].split()) < 2:
+        return text
+    return NormalizedText(text.clean[match.end() :], text.lowered[match.end() :])
 
 
 def _now(now: datetime | None) -> datetime:

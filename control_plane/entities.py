@@ -30,7 +30,7 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
-    r"(?:seats?|users?|licen[cs]es?|reps?|people|agents?|employees?|members?|viewers?)\b"
+    r"(?:seats?|users?|licen[cs]es?|reps?|people|persons?|agents?|employees?|members?|viewers?|staff|heads?)\b"
 )
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
@@ -157,8 +157,8 @@ class EntityExtractor:
         if any(name.kind == "product" for name in self.names.get(match.previous_word)):
             return True  # "relay free", "orbit pro"
         following = match.next_words[:1]
-        if following and following[0] in _PLAN_WORDS:
-            return True
+        if following and (following[0] in _PLAN_WORDS or following[0].removesuffix("s") in self.names.limit_terms):
+            return True  # "pro seats", "basic response limit"
         if len(match.next_words) == 2 and match.next_words[0] in ("and", "or", "vs") and (
             match.next_words[1] in _PLAN_WORDS or match.next_words[1] in plan_words  # "team and enterprise plans"
         ):

@@ -110,6 +110,10 @@ class NameIndex:
         counts = word_counts()
         named = {word for key, names in self._names.items() if any(n.kind in ("product", "plan") for n in names)
                  for word in key.split(" ")}
+        self.limit_terms = frozenset(
+            _singular(word) for name in vocabulary.limit_names for word in _WORD.findall(name.lower())
+            if word not in _GENERIC_WORDS and word not in named
+        ) | {"limit"}
         self.catalog_terms = frozenset(
             _singular(word) for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
             if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT
@@ -248,5 +252,5 @@ def _singular(word: str) -> str:
 
 
 _PERSON_CUES = frozenset(
-    "with to for from cc email e-mail mail ping message nudge thank met call meeting and by".split()
+    "with to for from cc email e-mail mail ping message nudge thank met call meeting and by did has".split()
 )

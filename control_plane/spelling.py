@@ -2,7 +2,7 @@
 
 A word is corrected only when it is not an English word (the word list symspellpy ships), is at
 least `MIN_WORD_CHARS` long, and is one edit (insert, delete, substitute or swap two neighbours)
-away from exactly one known spelling. Candidates come from a symmetric-deletion index (every
+away from exactly one known spelling (two edits for a name of `LONG_WORD_CHARS` letters or more). Candidates come from a symmetric-deletion index (every
 spelling with each one letter left out), so a lookup is a few dictionary probes whatever the size
 of the catalog; rapidfuzz's optimal-string-alignment distance confirms them.
 """
@@ -15,9 +15,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 MIN_WORD_CHARS = 5
+# Long names ("vandelay", "umbrella") are also read through two edits ("vandaly"), compared one by one
+# with rapidfuzz, so only while there are at most this many of them.
+LONG_WORD_CHARS = 7
+MAX_LONG_SPELLINGS = 5_000
 # The index keeps one entry per deletion; past this many spellings, names of the kinds listed last
 # in `Speller.add` calls (products on a huge catalog) are matched exactly only.
 MAX_SPELLINGS = 60_000
@@ -71,6 +76,7 @@ class Speller:
     def __init__(self) -> None:
         self._kinds: dict[str, str] = {}  # spelling -> kind (the first kind it was added as)
         self._by_deletion: dict[str, set[str]] = {}
+        self._long: list[str] = []  # long spellings of names (not key words), for two-edit typos
         self._english = english_words()
 
     def add(self, words: Iterable[str], kind: str) -> None:
@@ -82,6 +88,8 @@ class Speller:
                 if len(self._kinds) >= MAX_SPELLINGS:
                     return
                 self._kinds[word] = kind
+                if kind != "word" and len(word) >= LONG_WORD_CHARS and len(self._long) < MAX_LONG_SPELLINGS:
+                    self._long.append(word)
                 for key in (word, *_deletions(word)):
                     self._by_deletion.setdefault(key, set()).add(word)
 
@@ -98,6 +106,11 @@ class Speller:
         for key in (word, *_deletions(word)):
             found |= self._by_deletion.get(key, set())
         close = [spelling for spelling in found if OSA.distance(word, spelling, score_cutoff=1) <= 1]
+        if not close and len(word) >= LONG_WORD_CHARS - 1 and self._long:
+            two = process.extract(word, self._long, scorer=OSA.distance, score_cutoff=2, limit=2)
+            close = [spelling for spelling, distance, _ in two if distance <= 2]
+            if len(two) == 2 and two[0][1] < two[1][1]:
+                close = close[:1]  # one name is clearly closer
         if len(close) != 1:
             return None  # nothing close, or two names equally close: not sure enough to pick one
         return Correction(close[0], self._kinds[close[0]], typo=True)

@@ -26,7 +26,7 @@ CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEE
 _FOLLOW_UP = re.compile(
     r"^\W*(?:and|also|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
     r"so|but|vs\.?|versus|compared to|or|what if)\b|\b(?:instead|then|too|as well|either)\W*$|"
-    r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one)\b"
+    r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one|each|both|either|there)\b"
 )
 _FOLLOW_UP_MAX_WORDS = 10
 # A pattern at least this sure of the message's own intent keeps it, follow-up or not.
@@ -60,7 +60,8 @@ class ThreadContext:
     person: str | None = None
     meeting_id: int | None = None
     aspect: str | None = None
-
+    quantity: int | None = None
+    plans: tuple[str, ...] = ()  # the plans a comparison was about
 
 def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent, bool]:
     """(the intent the message has in its thread, whether it follows up the previous turn)."""
@@ -94,9 +95,13 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         "person": entities.person, "meeting_kind": entities.meeting_kind, "topic": entities.topic,
         "time_range": entities.time_range, "quantity": entities.quantity, "term": entities.term,
     }
-    if names is not None and typed["account"] is None and typed["person"]:
+    if names is not None and typed["person"]:
         contacts = names.contacts_named(typed["person"])
-        typed["account"] = contacts[0].account if len(contacts) == 1 else names.account_named(typed["person"])
+        if len(contacts) == 1:  # "sarah" is Sarah Kim, of Umbrella Health
+            typed["person"] = contacts[0].name
+            typed["account"] = typed["account"] or contacts[0].account
+        elif typed["account"] is None:
+            typed["account"] = names.account_named(typed["person"])
     slots: dict[str, Any] = {name: value for name, value in typed.items() if value not in (None, ())}
     sources: dict[str, SlotSource] = dict.fromkeys(slots, "typed")
     for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
@@ -153,10 +158,13 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
     inherited: dict[str, Any] = {"product": thread.product}
-    if not plans and thread.plan and not _WHICH_PLAN.search(text):
+    if not plans and len(thread.plans) > 1 and follow_up:
+        inherited["plans"] = thread.plans  # "uptime sla on each?" after a comparison
+    elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
     if follow_up:
         inherited["aspect"] = thread.aspect
+        inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
     return inherited
 
 

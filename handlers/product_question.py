@@ -21,7 +21,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, table
 from handlers.quotes import quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
-from knowledge.reader import ProductView, read_product, suggest_products
+from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry, ProductPayload
 from knowledge.thread_memory import TurnContext
@@ -31,6 +31,11 @@ DISTINCTIVE_BONUS = 0.5  # per question word found in one item's name only
 MAX_SCAN_CHARS = 500  # the opening of a message says what it asks; the rest is not searched for plan names
 MAX_LISTED = 15
 
+_WHAT_WE_SELL = re.compile(
+    r"\bwhat (?:products|solutions|tools|apps) (?:do |does )?(?:we|you|pitcrew|our company) (?:sell|have|offer)\b|"
+    r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
+)
+_SEATS_ITEM = "item:limit:Seats"  # "and for 30 seats?": a quote, not the plan's seat limit
 _POINTS_BACK = re.compile(r"\b(?:it|its|it's|that|this|them|they|those)\b", re.IGNORECASE)
 _COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
 _PRICE = re.compile(
@@ -79,7 +84,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     view, asked_plans, unknown_plan = _choose_product(ctx)
     if view is None:
         return _no_product(ctx, frame.product or unknown_plan)
-    context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None)
+    context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
+                          plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
+                          quantity=frame.quantity)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
@@ -90,7 +97,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     )):  # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_named(previous, view)
-    asks_price = aspect in (None, "price", "quote") or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
+    asks_price = aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
     if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
@@ -117,6 +124,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
     if aspect == "quote":
         answer = "\n\n".join(quote(view, plan, frame.quantity, frame.term) for plan in asked_plans)
+    elif aspect == "products":
+        answer = _product_list(ctx)
     else:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
@@ -229,10 +238,12 @@ def _unknown_plan(ctx: HandlerContext, view: ProductView, name: str) -> str:
 
 
 def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[str | None, list[Item]]:
-    """What the question asks about: compare, item:..., price, addons, integrations, compliance, limits,
-    features; None when it names only a product or plan."""
+    """What the question asks about: products, compare, item:..., price, addons, integrations, compliance,
+    limits, features; None when it names only a product or plan."""
     payload = view.payload
     lowered = question.lower()
+    if _WHAT_WE_SELL.search(lowered):
+        return "products", []
     comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered)
     if comparing and len(plans) >= 2:
         return "compare", []
@@ -543,6 +554,15 @@ def _overview(view: ProductView) -> str:
         "Ask me about a plan's price, whether a feature is included, integrations, limits, security, "
         "or to compare two plans."
     )
+    return "\n".join(lines)
+
+
+def _product_list(ctx: HandlerContext) -> str:
+    listed, total = list_products(ctx.db, MAX_LISTED)
+    lines = ["We sell:"] + [f"• {bold(name)}" + (f": {clean(tagline)}" if tagline else "") for name, tagline in listed]
+    if total > len(listed):
+        lines.append(f"…and {total - len(listed)} more.")
+    lines.append("Ask about any of them: prices, plans, features, integrations or security.")
     return "\n".join(lines)
 
 

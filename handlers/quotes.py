@@ -56,7 +56,7 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             else:
                 line += " (no annual discount on this plan)."
             lines.append(line)
-        lines.extend(_seat_limits(plan, count))
+        lines.extend(_seat_limits(view, plan, count))
     else:
         lines.append(f"{name} is a flat {format_price(price, currency, plan['billing_period'])}, not priced per seat"
                      + (f", so {seats} seats cost the same." if seats else "."))
@@ -72,7 +72,14 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     return "\n".join(lines)
 
 
-def _seat_limits(plan: PlanEntry, seats: int) -> list[str]:
+def _seat_cap(plan: PlanEntry) -> int | None:
+    """The most seats a plan allows ("up to 25"), None when it has no maximum."""
+    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "")
+    maximum = _MAXIMUM.search(seat_limit)
+    return int(maximum.group(1).replace(",", "")) if maximum else None
+
+
+def _seat_limits(view: ProductView, plan: PlanEntry, seats: int) -> list[str]:
     seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), None)
     if not seat_limit:
         return []
@@ -81,7 +88,15 @@ def _seat_limits(plan: PlanEntry, seats: int) -> list[str]:
         least = int((minimum.group(1) or minimum.group(2)).replace(",", ""))
         if seats < least:
             return [f"Note: {plan['name']} has a {least}-seat minimum ({seat_limit})."]
-    maximum = _MAXIMUM.search(seat_limit)
-    if maximum and seats > int(maximum.group(1).replace(",", "")):
-        return [f"Note: {plan['name']} allows {seat_limit} seats; {seats} seats need a bigger plan."]
+    cap = _seat_cap(plan)
+    if cap is not None and seats > cap:
+        bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"]
+                       and ((c := _seat_cap(p)) is None or c >= seats)), None)
+        note = f"Note: {plan['name']} allows {seat_limit} seats"
+        if bigger is None:
+            return [note + f"; no plan takes {seats} seats."]
+        price = bigger["price_cents"]
+        cost = f": {seats} × {money(price, bigger['currency'])} = {money(price * seats, bigger['currency'])} per month" \
+            if price and bigger["per_seat"] else ""
+        return [note + f". The smallest plan for {seats} seats is {bold(bigger['name'])}{cost}."]
     return []

@@ -153,6 +153,16 @@ def _build_view(connection: Connection, product_id: int, matched_by: Any) -> Pro
     return ProductView(slug, payload["product"]["name"], version, payload, render_prompt(payload), "slow", matched_by)
 
 
+def list_products(db: Database, limit: int) -> tuple[list[tuple[str, str]], int]:
+    """Up to `limit` products (the primary first) as (name, tagline), and how many there are."""
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT name, tagline FROM product ORDER BY is_primary DESC, name LIMIT ?", (limit,)
+        ).all()
+        total = connection.exec_driver_sql("SELECT count(*) FROM product").scalar_one()
+    return [(name, tagline or "") for name, tagline in rows], int(total)
+
+
 def suggest_products(db: Database, key: str, limit: int = 3) -> list[str]:
     """Product and plan names close to `key`, best first, for a "did you mean" reply."""
     wanted = normalize_alias(key)

@@ -29,6 +29,8 @@ class TurnContext:
     # What a product question asked ("price", "limits", "item:feature:Audit logs"...), so that
     # "and what about Enterprise?" asks the same of another plan.
     aspect: str | None = None
+    quantity: int | None = None  # the seats a price was asked for ("10 pro seats")
+    plans: tuple[str, ...] = ()  # the plans a comparison was about, when more than one
 
     def follow(self, new: TurnContext) -> TurnContext:
         """The context of a follow-up naming `new`: named fields win, the rest is inherited.
@@ -38,21 +40,23 @@ class TurnContext:
         """
         merged = replace(self)
         if new.product and new.product != self.product:
-            merged = replace(merged, product=new.product, plan=None)
+            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
-        for name in ("plan", "meeting_id", "person", "aspect"):
+        for name in ("plan", "meeting_id", "person", "aspect", "quantity"):
             value = getattr(new, name)
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
+        if new.plan:  # a turn about other plans: the comparison's plans are no longer the subject
+            merged = replace(merged, plans=new.plans)
         return merged
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) in (None, "") for f in fields(self))
+        return all(getattr(self, f.name) in (None, "", ()) for f in fields(self))
 
     def to_json(self) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return json.dumps({k: v for k, v in values.items() if v not in (None, "")}, ensure_ascii=False)
+        return json.dumps({k: v for k, v in values.items() if v not in (None, "", ())}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str | None) -> TurnContext:
@@ -70,6 +74,9 @@ class TurnContext:
             meeting_id=meeting_id if isinstance(meeting_id, int) and not isinstance(meeting_id, bool) else None,
             person=_str_or_none(data.get("person")),
             aspect=_str_or_none(data.get("aspect")),
+            quantity=_positive_int(data.get("quantity")),
+            plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
+            if isinstance(data.get("plans"), list) else (),
         )
 
 
@@ -80,6 +87,10 @@ class ThreadMemory:
     context: TurnContext = TurnContext()
     last_intent: str | None = None
     turns: int = 0  # how many turns the thread has stored (0: a new conversation)
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -53,6 +53,7 @@ class Vocabulary:
     # Names of what the catalog offers (features, integrations, limits, compliance, add-ons) and the
     # questions its FAQs answer: words that make a message a product question.
     catalog_phrases: tuple[str, ...] = ()
+    limit_names: tuple[str, ...] = ()  # what plan limits are called: "Seats", "Survey responses", "API rate limit"
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -87,6 +88,9 @@ def load_vocabulary(db: Database) -> Vocabulary:
             text("SELECT pl.name, p.slug FROM plan AS pl JOIN product AS p ON p.id = pl.product_id ORDER BY p.slug, pl.position")
         ).all()
         kind_rows = connection.execute(text("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")).all()
+        limit_rows = connection.execute(
+            text("SELECT DISTINCT name FROM planlimit LIMIT :limit"), {"limit": MAX_CATALOG_PHRASES}
+        ).all()
         phrase_rows = [
             row
             for table, column in _CATALOG_PHRASE_SOURCES
@@ -105,4 +109,5 @@ def load_vocabulary(db: Database) -> Vocabulary:
         account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
         meeting_kinds=tuple(kind for (kind,) in kind_rows),
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
+        limit_names=tuple(name for (name,) in limit_rows if name),
     )

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from tests.control_plane_fixtures import LABELLED
 
-KEYS = ["text", "intent", "confidence", "llm_validation", "entities"]
+KEYS = ["text", "intent", "confidence", "llm_validation", "entities", "frame"]
 ENTITY_KEYS = ["person", "account", "product", "plans", "topic", "time_range", "meeting_kind", "quantity", "term"]
 
 
@@ -33,6 +33,18 @@ def test_classify_arguments_prints_one_json_object_per_message(isolated_environm
     assert (unsure["intent"], unsure["llm_validation"]) == ("call_search", "unavailable")  # no LLM offline
     assert 0.0 <= unsure["confidence"] < 0.9
     assert (empty["intent"], empty["text"]) == ("unknown", "")
+    # The frame: every slot with where it came from (a message alone has only typed slots)
+    assert summary["frame"]["slots"]["account"] == {"value": "Acme Corp", "source": "typed"}
+    assert unsure["frame"]["slots"]["topic"] == {"value": "Okta", "source": "typed"}
+
+
+def test_classify_shows_how_a_misspelt_name_was_read(isolated_environment: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["classify", "how much storage on startr for 10 seats per year"])
+    assert result.exit_code == 0, result.output
+    frame = json.loads(result.stdout)["frame"]
+    assert frame["slots"]["plans"] == {"value": ["Starter"], "source": "typed"}
+    assert frame["slots"]["quantity"]["value"] == 10 and frame["slots"]["term"]["value"] == "year"
+    assert frame["readings"] == [{"typed": "startr", "read_as": "Starter", "kind": "plan"}]
 
 
 def test_classify_reads_stdin_one_message_per_line(isolated_environment: Path, runner: CliRunner) -> None:

@@ -108,7 +108,7 @@ def large_vocabulary(demo: Vocabulary, products: int, shared_first_words: bool) 
     return Vocabulary(
         accounts=demo.accounts, contacts=demo.contacts, products=demo.products + tuple(extra),
         plans=MappingProxyType(plans), account_slugs=demo.account_slugs, meeting_kinds=demo.meeting_kinds,
-        catalog_phrases=demo.catalog_phrases,
+        catalog_phrases=demo.catalog_phrases, limit_names=demo.limit_names,
     )
 
 
@@ -118,7 +118,7 @@ PRODUCT_MESSAGES = [
     "{plan} vs {plan2}", "difference between {plan} and {plan2}", "how much is {plan}",
     "does the {plan} include audit logs?", "features of {plan}", "{plan} plan vs the {plan2} tier",
     "find calls where Acme asked about {product} {plan}", "draft an email to Tyler about {product}",
-    "is SSO on {plan}?",
+    "is SSO on {plan}?", "12 users on {plan}",
 ]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +19,12 @@ from bot.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
 from control_plane.intents import Intent
+from control_plane.thread import ThreadContext
 from knowledge.vocabulary import load_vocabulary
+
+if TYPE_CHECKING:
+    from bot.evaluation.conversations import Conversation, ConversationReport
+    from bot.pipeline import Pipeline
 
 _SHORT_NAMES = {"product_question": "product", "call_search": "search", "meeting_summary": "summary",
                 "draft_email": "email", "smalltalk": "chat"}
@@ -78,11 +84,14 @@ def classify_command(
         if not texts and not raw.strip():
             continue  # a blank line in a file is not a message
         text = clean_text(raw)
-        write(json.dumps(decision_json(text, control_plane.classify(text, moment), explain), ensure_ascii=False) + "\n")
+        decision = control_plane.classify(text, moment)
+        frame = control_plane.frame(decision, ThreadContext(), moment)
+        write(json.dumps(decision_json(text, decision, explain, frame.as_json()), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
-def decision_json(text: str, decision: Decision, explain: bool = False) -> dict[str, object]:
+def decision_json(text: str, decision: Decision, explain: bool = False,
+                  frame: dict[str, object] | None = None) -> dict[str, object]:
     row: dict[str, object] = {
         "text": text,
         "intent": decision.intent.value,
@@ -90,6 +99,8 @@ def decision_json(text: str, decision: Decision, explain: bool = False) -> dict[
         "llm_validation": decision.llm_validation,
         "entities": decision.entities.as_json(),
     }
+    if frame is not None:
+        row["frame"] = frame  # what the message asks, each slot with its source (a message alone: all typed)
     if explain:
         row["runner_up"] = decision.runner_up.value if decision.runner_up else None
         row["margin"] = decision.margin
@@ -105,23 +116,31 @@ def eval_intents_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     now: NowOption = None,
 ) -> None:
-    """Accuracy, coverage (share decided without the LLM), precision of those, per intent, confusion matrix."""
-    try:
-        messages = read_labelled(path)
-    except LabelledFileError as exc:
-        fail(str(exc), EXIT_USAGE)
+    """Accuracy, coverage (share decided without the LLM), precision of those, per intent, confusion matrix.
+
+    A conversations file (see `eval conversations`) is run through the pipeline, each turn decided in its
+    thread as production decides it (follow-ups included), on a fresh demo database."""
+    from bot.evaluation.conversations import intent_report, is_conversation_file
+
     settings = settings_or_exit()
-    moment = _now_option(now)
-    report = evaluate(offline_control_plane(settings), messages, moment)
+    if is_conversation_file(path):
+        report = intent_report(_conversation_report(path, settings, use_database=False))
+    else:
+        try:
+            messages = read_labelled(path)
+        except LabelledFileError as exc:
+            fail(str(exc), EXIT_USAGE)
+        report = evaluate(offline_control_plane(settings), messages, _now_option(now))
     if as_json:
         typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
         return
-    _print_report(report, settings.control_plane_skip_threshold, settings.control_plane_ambiguity_margin)
+    _print_report(report, settings.control_plane_skip_threshold, settings.control_plane_ambiguity_margin,
+                  "Intent decisions in their threads" if is_conversation_file(path) else "Pattern tier")
 
 
-def _print_report(report: EvalReport, threshold: float, margin: float) -> None:
+def _print_report(report: EvalReport, threshold: float, margin: float, title: str) -> None:
     console = Console(highlight=False)
-    summary = Table(title="Pattern tier", show_header=False, title_justify="left")
+    summary = Table(title=title, show_header=False, title_justify="left")
     summary.add_column("metric", style="bold")
     summary.add_column("value", justify="right")
     summary.add_row("messages", str(report.total))
@@ -180,6 +199,17 @@ def eval_conversations_command(
 ) -> None:
     """Run labelled conversations through the same pipeline as Slack, each in its own thread (no LLM):
     turns and conversations passed, failures per intent and slot, and every failing turn with its reply."""
+    report = _conversation_report(path, settings_or_exit(), use_database=use_database)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        _print_conversations(report)
+    if fail_under is not None and report.turn_pass_rate < fail_under:
+        raise typer.Exit(1)
+
+
+def _conversation_report(path: Path, settings: Settings, *, use_database: bool) -> ConversationReport:
+    """Every conversation of `path` answered without an LLM, on a fresh demo database unless `use_database`."""
     import asyncio
     import tempfile
 
@@ -189,21 +219,15 @@ def eval_conversations_command(
         conversations = read_conversations(path)
     except LabelledFileError as exc:
         fail(str(exc), EXIT_USAGE)
-    settings = settings_or_exit()
     with tempfile.TemporaryDirectory(prefix="pitcrew-eval-") as scratch:
         overrides: dict[str, object] = {"log_dir": Path(scratch) / "logs", "openai_api_key": None, "openai_base_url": None}
         if not use_database:
             overrides["database_url"] = f"sqlite:///{Path(scratch) / 'demo.db'}"
-        report = asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations, run_conversations))
-    if as_json:
-        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
-    else:
-        _print_conversations(report)
-    if fail_under is not None and report.turn_pass_rate < fail_under:
-        raise typer.Exit(1)
+        return asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations, run_conversations))
 
 
-async def _run_conversations(settings: Settings, conversations: list, run: object) -> object:
+async def _run_conversations(settings: Settings, conversations: list[Conversation],
+                             run: Callable[[Pipeline, list[Conversation]], Awaitable[ConversationReport]]) -> ConversationReport:
     """Open a pipeline without an LLM, answer every conversation, close it."""
     from bot.observability import configure_logging, reset_logging
     from bot.pipeline import Pipeline
@@ -213,7 +237,7 @@ async def _run_conversations(settings: Settings, conversations: list, run: objec
     try:
         pipeline = Pipeline.from_settings(settings, db, None)
         try:
-            return await run(pipeline, conversations)  # type: ignore[operator]
+            return await run(pipeline, conversations)
         finally:
             await pipeline.aclose()
     finally:
@@ -221,10 +245,7 @@ async def _run_conversations(settings: Settings, conversations: list, run: objec
         reset_logging()
 
 
-def _print_conversations(report: object) -> None:
-    from bot.evaluation.conversations import ConversationReport
-
-    assert isinstance(report, ConversationReport)
+def _print_conversations(report: ConversationReport) -> None:
     console = Console(highlight=False)
     passed, total = report.conversations()
     summary = Table(title="Conversations", show_header=False, title_justify="left")

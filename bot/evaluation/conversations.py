@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.pipeline import IncomingMessage, Pipeline
-from control_plane.evaluation import LabelledFileError
+from control_plane.evaluation import EvalReport, LabelledFileError
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
 
@@ -120,6 +120,7 @@ class TurnOutcome:
     reply: str
     intent: str
     expected_intent: str | None
+    llm_validation: str  # "skipped": decided by the patterns alone
     missing: list[str]  # expected regexes that did not match
     forbidden: list[str]  # forbidden regexes that matched
     wrong_slots: dict[str, dict[str, Any]]  # slot -> {"expected", "got"}
@@ -209,12 +210,48 @@ async def run_conversations(pipeline: Pipeline, conversations: list[Conversation
                 reply=reply.plain,
                 intent=reply.intent,
                 expected_intent=turn.intent.value if turn.intent else None,
+                llm_validation=reply.llm_validation,
                 missing=[p.pattern for p in turn.expect if not p.search(reply.plain)],
                 forbidden=[p.pattern for p in turn.forbid if p.search(reply.plain)],
                 wrong_slots=_wrong_slots(turn.slots, frame),
                 frame=frame,
             ))
     return report
+
+
+def is_conversation_file(path: Path) -> bool:
+    """Whether a JSONL file holds conversations (`turns`) rather than single labelled messages."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    row = json.loads(line)
+                    return isinstance(row, dict) and "turns" in row
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return False
+
+
+def intent_report(report: ConversationReport) -> EvalReport:
+    """The intent decisions of every labelled turn, each made in its thread as production makes it."""
+    evaluated = EvalReport()
+    for outcome in report.outcomes:
+        if outcome.expected_intent is None:
+            continue
+        expected, predicted = outcome.expected_intent, outcome.intent
+        skipped = outcome.llm_validation == "skipped"
+        evaluated.total += 1
+        evaluated.skipped += skipped
+        evaluated.confusion.setdefault(expected, Counter())[predicted] += 1
+        if predicted == expected:
+            evaluated.correct += 1
+            evaluated.skipped_correct += skipped
+        else:
+            evaluated.misclassified.append({
+                "line": f"{outcome.conversation}#{outcome.turn}", "text": outcome.say, "expected": expected,
+                "predicted": predicted, "confidence": 0.0, "skipped": skipped, "pattern": None,
+            })
+    return evaluated
 
 
 def _wrong_slots(expected: dict[str, Any], frame: dict[str, Any]) -> dict[str, dict[str, Any]]:

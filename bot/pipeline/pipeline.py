@@ -79,7 +79,8 @@ def thread_context(memory: ThreadMemory) -> ThreadContext:
     context = memory.context
     return ThreadContext(
         last_intent=memory.last_intent, product=context.product, plan=context.plan, account=context.account,
-        person=context.person, meeting_id=context.meeting_id, aspect=context.aspect,
+        person=context.person, meeting_id=context.meeting_id, aspect=context.aspect, quantity=context.quantity,
+        plans=context.plans,
     )
 
 
