@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     streaming: bool = True
     event_dedupe_ttl_s: int = Field(default=86_400, ge=60)
+    slack_api_timeout_s: float = Field(default=10.0, gt=0)  # one Web API call
+    slack_delivery_deadline_s: float = Field(default=30.0, gt=0)  # one reply, retries included
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     # LLM

@@ -17,6 +17,7 @@ import bot
 from bot.pipeline import Deliver, IncomingMessage, Reply
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
+from bot.slack.delivery import ReplyDelivery, reply_metadata
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PLACEHOLDER_TEXT, PROGRESS_DELAY_S, Progress
@@ -252,6 +253,30 @@ async def test_a_stream_broken_midway_is_replaced_by_the_whole_answer(fake_slack
     [update] = fake_slack.calls_of("chat.update")
     assert update.body["ts"] == sink.stream_ts and update.body["text"] == "the whole answer"
     assert features.streaming is True  # a stream that started works in this workspace
+
+
+async def test_a_streamed_reply_carries_its_metadata_and_a_broken_one_is_repaired_through_a_5xx(
+        fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    progress = Progress(client, "C1", "1.0", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1.0", progress=progress, features=features,
+                           user="U1", team=TEAM_ID, channel_type="channel")
+    await sink.append("a" * 300)
+    delivery = ReplyDelivery(client, channel="C1", thread_ts="1.0", correlation_id="feed0001", deadline_s=5)
+    assert await sink.finish("a" * 300, delivery=delivery) is True
+    [message] = fake_slack.thread_messages("1.0")
+    assert message["metadata"] == reply_metadata("feed0001")
+
+    broken = SlackStreamSink(client, channel="C1", thread_ts="2.0", progress=progress, features=features,
+                             user="U1", team=TEAM_ID, channel_type="channel")
+    fake_slack.fail_next("chat.stopStream", error="message_not_in_streaming_state")
+    fake_slack.fail_next("chat.update", status=500)  # the repair's first try
+    await broken.append("b" * 300)
+    delivery = ReplyDelivery(client, channel="C1", thread_ts="2.0", correlation_id="feed0002", deadline_s=5)
+    assert await broken.finish("the whole answer", delivery=delivery) is True
+    assert len(fake_slack.calls_of("chat.update")) == 2
+    [repaired] = fake_slack.thread_messages("2.0")
+    assert repaired["text"] == "the whole answer" and repaired["metadata"] == reply_metadata("feed0002")
 
 
 async def test_a_placeholder_is_removed_once_the_stream_is_visible(fake_slack: FakeSlack,
