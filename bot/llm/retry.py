@@ -13,7 +13,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from bot.llm.breaker import CircuitBreaker
-from bot.llm.outcomes import is_retryable, retry_after_seconds
+from bot.llm.outcomes import Outcome, classify, is_retryable, retry_after_seconds
 
 
 class RetryBudget:
@@ -61,9 +61,11 @@ class RetryBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 3
-    backoff_initial_s: float = 0.25
-    backoff_max_s: float = 4.0
+    """Attempts per call and the backoff between them (values from `bot.settings`)."""
+
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
 
 
 class wait_retry_after_or_backoff(wait_base):
@@ -106,10 +108,15 @@ class stop_when_retry_is_pointless(stop_base):
 
 
 def retrying(*, policy: RetryPolicy, deadline: float, min_attempt_s: float, breaker: CircuitBreaker,
-             budget: RetryBudget) -> AsyncRetrying:
-    """A tenacity controller for one call; `deadline` is on the event loop's clock. Re-raises the last error."""
+             budget: RetryBudget, retry_timeouts: bool = True) -> AsyncRetrying:
+    """A tenacity controller for one call; `deadline` is on the event loop's clock. Re-raises the last error.
+    Without `retry_timeouts`, an attempt that timed out ends the call."""
+
+    def worth_retrying(exc: BaseException) -> bool:
+        return is_retryable(exc) and (retry_timeouts or classify(exc) is not Outcome.TIMEOUT)
+
     return AsyncRetrying(
-        retry=retry_if_exception(is_retryable),
+        retry=retry_if_exception(worth_retrying),
         wait=wait_retry_after_or_backoff(policy),
         stop=stop_when_retry_is_pointless(policy=policy, deadline=deadline, min_attempt_s=min_attempt_s,
                                           breaker=breaker, budget=budget),
