@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.bench.core import BenchResult, percentiles
-from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM
+from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM, bare_answer
 from bot.bench.providers import provider_process
 from bot.llm import LLMGateway
 from bot.llm.client import build_client
@@ -158,10 +158,8 @@ async def _measure_llm(workdir: Path, repeats: int, base_url: str) -> LLMSamples
             if reply.failed or "llm" not in reply.stages:
                 raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
             started = time.perf_counter()
-            await bare.chat.completions.create(
-                model=settings.openai_model, messages=messages(system, f"Question: {text}"),  # type: ignore[arg-type]
-                timeout=settings.llm_answer_timeout_s,
-            )
+            await bare_answer(bare, model=settings.openai_model, messages=messages(system, f"Question: {text}"),
+                              timeout=settings.llm_answer_timeout_s)
             bare_ms = (time.perf_counter() - started) * 1000.0
             # The answer, and the intent validation if any.
             calls = 2 if reply.llm_validation == "used" else 1
