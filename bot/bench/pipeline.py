@@ -155,7 +155,7 @@ async def _measure_llm(workdir: Path, repeats: int, base_url: str) -> LLMSamples
             started = time.perf_counter()
             reply = await pipeline.handle(message)
             elapsed = (time.perf_counter() - started) * 1000.0
-            if reply.failed or "llm" not in reply.stages:
+            if reply.failed or "llm" not in reply.stages or "$99 per seat" not in reply.plain:
                 raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
             started = time.perf_counter()
             await bare_answer(bare, model=settings.openai_model, messages=messages(system, f"Question: {text}"),
