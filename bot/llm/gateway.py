@@ -5,7 +5,9 @@ for one of `LLM_MAX_CONCURRENCY` slots, then makes up to `LLM_MAX_ATTEMPTS` atte
 kind's timeout, all under the call's deadline (which also never passes `LLM_DEADLINE_S` after the start of
 the request being served). Connecting may take `LLM_CONNECT_TIMEOUT_S`; a stream's first chunk may be
 `LLM_FIRST_BYTE_TIMEOUT_S` in coming, and so may any reply while the provider is silent (its latest
-attempt timed out), so a provider that takes connections and never answers is found out in seconds. Anything that goes wrong is logged and returned as None: callers fall back to
+attempt timed out), so a provider that takes connections and never answers is found out in seconds. A
+request pays for such a stall once: while the provider stays silent, its later calls and retries are not
+made (outcome `silent`). Anything that goes wrong is logged and returned as None: callers fall back to
 their deterministic answers, the bot never crashes or hangs because of the LLM.
 """
 
@@ -336,6 +338,9 @@ class LLMGateway:
         if self.breaker.rejects():
             call.fail(Outcome.BREAKER_OPEN)
             raise Unavailable(Outcome.BREAKER_OPEN)
+        if self._waited_in_vain():
+            call.fail(Outcome.SILENT)
+            raise Unavailable(Outcome.SILENT)
         loop = asyncio.get_running_loop()
         deadline = self._deadline(profile, loop.time())
         min_attempt_s = min(0.5, profile.timeout_s / 4)
@@ -387,7 +392,8 @@ class LLMGateway:
         how long to wait (Retry-After) and when to stop are decided exactly as if tenacity had run it.
         """
         controller = retrying(policy=self.config.retry, deadline=deadline, min_attempt_s=min_attempt_s,
-                              breaker=self.breaker, budget=self.retry_budget, retry_timeouts=profile.retry_timeouts)
+                              breaker=self.breaker, budget=self.retry_budget, retry_timeouts=profile.retry_timeouts,
+                              give_up=self._waited_in_vain)
         replayed = False
         async for attempt_manager in controller:
             with attempt_manager:
@@ -422,6 +428,8 @@ class LLMGateway:
         except Exception as exc:
             outcome = classify(exc)
             cut_short = outcome is Outcome.TIMEOUT and ends_at < started + wait_s
+            if outcome is Outcome.TIMEOUT:
+                record(llm_stalled=True)  # this request has waited for the provider in vain once
             if outcome in PROVIDER_FAILURES and not cut_short:
                 self.breaker.record_failure(timeout=outcome is Outcome.TIMEOUT)
             elif outcome in (Outcome.CLIENT_ERROR, Outcome.MALFORMED):
@@ -431,6 +439,12 @@ class LLMGateway:
             raise
         self.breaker.record_success()
         return result
+
+    def _waited_in_vain(self) -> bool:
+        """The request being served already had an LLM attempt time out, and the provider has been silent since:
+        asking again would most likely cost it another timeout."""
+        request = current_request()
+        return self.breaker.silent and request is not None and bool(request.facts.get("llm_stalled"))
 
     def _deadline(self, profile: KindProfile, now: float) -> float:
         """The call's deadline on the loop clock: its kind's, but never past the request's LLM deadline."""
