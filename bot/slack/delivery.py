@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 from tenacity.stop import stop_base
 
+from bot.settings import Settings
 from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ REPLY_EVENT_TYPE = "pitcrew_reply"
 # `ok: false` errors Slack documents as transient; for internal_error and fatal_error it adds that part
 # of the operation may have succeeded, so all of them are treated as ambiguous.
 RETRYABLE_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-DEFAULT_DEADLINE_S = 30.0
-ATTEMPT_TIMEOUT_S = 10.0
+# For callers without settings; the values themselves live in `bot.settings` only.
+DEFAULT_DEADLINE_S: float = Settings.model_fields["slack_delivery_deadline_s"].default
+ATTEMPT_TIMEOUT_S: float = Settings.model_fields["slack_api_timeout_s"].default
 BACKOFF_INITIAL_S = 0.25
 BACKOFF_MAX_S = 4.0
 MIN_ATTEMPT_S = 0.5  # no attempt starts with less of the deadline left
