@@ -349,3 +349,36 @@ async def test_a_drain_cancels_started_work_that_outlives_the_grace_period() -> 
     task = inflight.start(asyncio.sleep(5), name="stuck")
     assert await inflight.drain(grace_s=0.05) == 1
     assert task.cancelled() and len(inflight) == 0
+
+
+# ----- a placeholder whose post seemed to fail
+
+
+class _SlowAnswer:
+    """A pipeline that takes `seconds` to answer, so the progress placeholder goes out first."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def handle(self, message: IncomingMessage, sink: object = None, deliver: Deliver | None = None) -> Reply:
+        await asyncio.sleep(self.seconds)
+        reply = Reply(mrkdwn="The answer.", plain="The answer.", intent="help", confidence=1.0, handler="help",
+                      llm_validation="skipped", correlation_id="0000beef")
+        assert deliver is not None
+        assert await deliver(reply) is True
+        return reply
+
+
+async def test_a_placeholder_posted_behind_a_timeout_is_found_and_replaced_not_left_beside_the_answer(
+        fake_slack: FakeSlack, database: Database) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, timeout=1)
+    fake_slack.slow_next("chat.postMessage", delay_s=1.5)  # the placeholder lands; its answer comes too late
+    responder = Responder(_SlowAnswer(1.2), EventDeduper(database, 3600), InflightTasks(), streaming=False,
+                          features=WorkspaceFeatures(thread_status=False), progress_delay_s=0.0)
+    turn = SlackTurn(channel="C1", thread_ts="1712.000300", text="help", event_id="EvSlowPlaceholder",
+                     message_ts="1712.000300")
+    await responder.respond(turn, client)
+    [visible] = fake_slack.thread_messages("1712.000300")
+    assert visible["text"] == "The answer." and visible["metadata"] == reply_metadata("0000beef")
+    assert len(fake_slack.calls_of("chat.postMessage")) == 1  # only the placeholder's: the answer replaced it
+    assert len(fake_slack.calls_of("chat.update")) == 1

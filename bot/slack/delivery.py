@@ -29,6 +29,7 @@ from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
 log = logging.getLogger(__name__)
 
 REPLY_EVENT_TYPE = "pitcrew_reply"
+PLACEHOLDER_EVENT_TYPE = "pitcrew_placeholder"
 # `ok: false` errors Slack documents as transient; for internal_error and fatal_error it adds that part
 # of the operation may have succeeded, so all of them are treated as ambiguous.
 RETRYABLE_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
@@ -71,6 +72,11 @@ def classify_failure(exc: BaseException) -> Failure:
 def reply_metadata(correlation_id: str) -> dict[str, Any]:
     """The message metadata every reply carries, so a later look at the thread can recognise it."""
     return {"event_type": REPLY_EVENT_TYPE, "event_payload": {"correlation_id": correlation_id}}
+
+
+def placeholder_metadata(key: str) -> dict[str, Any]:
+    """The metadata of a progress placeholder (`key` is the placeholder's own, made before any reply exists)."""
+    return {"event_type": PLACEHOLDER_EVENT_TYPE, "event_payload": {"key": key}}
 
 
 def _status(exc: SlackApiError) -> int | None:
@@ -161,6 +167,18 @@ class ReplyDelivery:
 
         Where the thread cannot be read (a missing `*:history` scope), None: a rare duplicate beats a lost reply.
         """
+        return await self._find(reply_metadata(self.correlation_id))
+
+    async def find_placeholder(self, key: str) -> str | None:
+        """The ts of the progress placeholder `key` if a post that seemed to fail did put it in the thread."""
+        try:
+            return await self._find(placeholder_metadata(key))
+        except SLACK_CALL_ERRORS as exc:
+            log.info("could not look for the progress placeholder", extra={**self._ids(), "slack_error": slack_error(exc)})
+            return None
+
+    async def _find(self, metadata: dict[str, Any]) -> str | None:
+        """The ts of the message in the thread that carries `metadata`, else None."""
         if not self._can_read_thread:
             return None
         cursor: str | None = None
@@ -177,19 +195,14 @@ class ReplyDelivery:
                     return None
                 raise
             for message in response.get("messages") or []:
-                if self._is_ours(message):
-                    log.info("the reply was already in the thread; not posting it again",
-                             extra={**self._ids(), "ts": message.get("ts")})
+                if message.get("metadata") == metadata:
+                    log.info("found in the thread a message whose post had seemed to fail",
+                             extra={**self._ids(), "ts": message.get("ts"), "event_type": metadata["event_type"]})
                     return str(message.get("ts"))
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not response.get("has_more") or not cursor:
                 return None
         return None
-
-    def _is_ours(self, message: dict[str, Any]) -> bool:
-        metadata = message.get("metadata") or {}
-        payload = metadata.get("event_payload") or {}
-        return metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("correlation_id") == self.correlation_id
 
     async def _retrying(self, attempt: Callable[[], Awaitable[R]]) -> R:
         """Run `attempt` until it succeeds, fails for good or the deadline leaves no room; re-raises the last

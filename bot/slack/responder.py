@@ -151,6 +151,8 @@ class Responder:
     async def _post(self, delivery: ReplyDelivery, progress: Progress, reply: Reply) -> bool:
         """Post the answer (replacing the placeholder if there is one); False if Slack never took it."""
         text = fit_message(reply.mrkdwn)
+        if progress.placeholder_ts is None and progress.placeholder_unsure:  # it may be there all the same
+            progress.placeholder_ts = await delivery.find_placeholder(progress.placeholder_key)
         if progress.placeholder_ts is not None:
             if await delivery.update(progress.placeholder_ts, text):
                 return True
