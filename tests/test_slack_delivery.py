@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
@@ -132,8 +132,7 @@ async def test_a_permanent_refusal_is_not_retried(stack: Stack) -> None:
     assert not stack.fake.calls_of("conversations.replies")
 
 
-async def test_slack_failing_past_the_deadline_fails_the_request_and_stats_count_it(
-        impatient_stack: Stack, isolated_environment: Path) -> None:
+async def test_slack_failing_past_the_deadline_fails_the_request_and_stats_count_it(impatient_stack: Stack) -> None:
     stack = impatient_stack
     stack.fake.fail_next("chat.postMessage", status=503, times=1000)
     await ask(stack, "1712346300.000100", "EvDown")
@@ -157,8 +156,6 @@ async def test_slack_failing_past_the_deadline_fails_the_request_and_stats_count
 
 async def test_an_ambiguous_failure_where_the_thread_cannot_be_read_still_delivers(fake_slack: FakeSlack) -> None:
     """Without a history scope the thread cannot be checked: a rare duplicate beats a lost reply."""
-    from slack_sdk.web.async_client import AsyncWebClient
-
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
     fake_slack.fail_next("chat.postMessage", status=500)
     fake_slack.fail_next("conversations.replies", error="missing_scope")

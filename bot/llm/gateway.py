@@ -43,7 +43,6 @@ R = TypeVar("R")
 TextKind = Literal["answer", "draft", "short"]
 
 
-
 @dataclass(frozen=True)
 class AttemptLimits:
     """How long one attempt may take: to connect, to the first byte (a stream's first chunk), in all."""
