@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     streaming: bool = True
     event_dedupe_ttl_s: int = Field(default=86_400, ge=60)
+    slack_api_timeout_s: float = Field(default=10.0, gt=0)  # one Web API call
+    slack_delivery_deadline_s: float = Field(default=30.0, gt=0)  # one reply, retries included
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     # LLM
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4.1-mini"
     openai_fast_model: str = "gpt-4.1-nano"
+    llm_connect_timeout_s: float = Field(default=2.0, gt=0)  # opening a connection to the provider
+    llm_first_byte_timeout_s: float = Field(default=3.0, gt=0)  # silence before a stream's first chunk, or between
     llm_validate_timeout_s: float = Field(default=3.0, gt=0)
     llm_validate_deadline_s: float = Field(default=5.0, gt=0)  # a validation, retries included
     llm_answer_timeout_s: float = Field(default=20.0, gt=0)
@@ -61,6 +65,7 @@ class Settings(BaseSettings):
     llm_retry_budget_window_s: float = Field(default=60.0, gt=0, le=3600)
     llm_max_concurrency: int = Field(default=8, ge=1)
     llm_breaker_failure_threshold: int = Field(default=5, ge=1)
+    llm_breaker_timeout_threshold: int = Field(default=2, ge=1)  # consecutive timeouts: the provider is silent
     llm_breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
     llm_breaker_min_calls: int = Field(default=10, ge=1)  # before the failure rate counts
     llm_breaker_window_s: float = Field(default=60.0, gt=0, le=3600)

@@ -4,7 +4,8 @@ Use it as `async with FakeOpenAI() as server:` or through the `fake_openai` fixt
 module: `from tests.fake_openai import fake_openai  # noqa: F401`). Point the client at `server.base_url`
 (`server.settings_overrides()` gives the `OPENAI_*` settings, `fast_llm_settings(server)` whole settings
 with small timeouts). Each request takes the next scripted
-behaviour (`server.script(Fail(500), Reply("ok"))`); with the script empty, `server.responder` answers
+behaviour (`server.script(Fail(500), Reply("ok"))`); `server.hang()` makes it accept requests and never
+answer them; with the script empty, `server.responder` answers
 (by default `sensible_reply`: a schema-filling intent validation for structured-output requests, a fixed
 text otherwise). `server.requests` keeps every request body, `server.max_in_flight` the peak concurrency.
 """
@@ -128,6 +129,11 @@ class FakeOpenAI:
     def always(self, behaviour: Behaviour) -> None:
         """Answer every request (after the script) with `behaviour`."""
         self.responder = lambda _body: behaviour
+
+    def hang(self) -> None:
+        """Go silent: accept every request (after the script) and never send a byte back until the server
+        stops, like a provider whose front end takes connections while the model behind it is stuck."""
+        self.always(Stall())
 
     @property
     def request_count(self) -> int:

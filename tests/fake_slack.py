@@ -3,6 +3,10 @@
 It records every method call with its body, answers the methods pitcrew uses the way Slack does
 (HTTP 200 with `ok`, or 429 with `Retry-After` when a rate limit is injected) and serves the
 WebSocket that `apps.connections.open` points Socket Mode at, so a test can push envelopes.
+It keeps the messages the bot posted (text and metadata), per thread, as Slack would show them:
+`conversations.replies` lists them, and `thread_messages()` is what a person would see. Failures
+can be injected for the next N calls of a method: an HTTP status, an `ok: false` error, or a slow
+answer; `processed=True` makes the call take effect before it fails, as Slack sometimes does.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class InjectedFailure:
     status: int = 429
     retry_after: int = 1
     error: str | None = None  # an `ok: false` error answered with HTTP 200 instead of a status
+    processed: bool = False  # the call takes effect (the message is posted) before the failure is answered
+    delay_s: float = 0.0  # a slow answer: the call takes effect, the answer comes this much later
 
 
 @dataclass
@@ -63,6 +69,7 @@ class FakeSlack:
         self._connected = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.messages: list[dict[str, Any]] = []  # what the bot posted and is still visible, in order
         self.answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -73,12 +80,14 @@ class FakeSlack:
             "chat.appendStream": self._stream_step,
             "chat.stopStream": self._stream_step,
             "apps.connections.open": self._connections_open,
+            "conversations.replies": self._conversations_replies,
         }
 
     # ----- lifecycle
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle_method)
+        app.router.add_get("/api/{method}", self._handle_method)
         app.router.add_get("/socket", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -103,9 +112,23 @@ class FakeSlack:
 
     # ----- test controls
     def fail_next(self, method: str, *, times: int = 1, status: int = 429, retry_after: int = 1,
-                  error: str | None = None) -> None:
-        """Answer the next `times` calls of `method` with `status` (429 carries `Retry-After`) or an `ok: false` error."""
-        self._failures.append(InjectedFailure(method, times, status, retry_after, error))
+                  error: str | None = None, processed: bool = False) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 carries `Retry-After`) or an `ok: false`
+        error; with `processed`, each call takes effect first (the failure hides a success)."""
+        self._failures.append(InjectedFailure(method, times, status, retry_after, error, processed))
+
+    def slow_next(self, method: str, delay_s: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect at once but are answered `delay_s` later."""
+        self._failures.append(InjectedFailure(method, times, status=200, processed=True, delay_s=delay_s))
+
+    def clear_failures(self) -> None:
+        """Slack is well again: forget the failures still to be injected."""
+        self._failures.clear()
+
+    def thread_messages(self, thread_ts: str, channel: str | None = None) -> list[dict[str, Any]]:
+        """The bot's messages visible in the thread `thread_ts` (posted, streamed or updated, not deleted)."""
+        return [m for m in self.messages
+                if m.get("thread_ts") == thread_ts and (channel is None or m["channel"] == channel)]
 
     def calls_of(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
@@ -148,21 +171,35 @@ class FakeSlack:
         if self.method_delay_s:
             await asyncio.sleep(self.method_delay_s)
         failure = self._take_failure(method)
+        done = None
+        if failure is not None and failure.processed:
+            done = self._answer(method, body, token)  # Slack did the work; the client hears something else
+        if failure is not None and failure.delay_s:
+            await self._record(call)
+            await asyncio.sleep(failure.delay_s)
+            return web.json_response(done)
         if failure is not None and failure.error is None:
             call.answered_status = failure.status
             await self._record(call)
             headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=failure.status, headers=headers)
+            error = "ratelimited" if failure.status == 429 else "internal_error"
+            return web.json_response({"ok": False, "error": error}, status=failure.status, headers=headers)
+        if failure is None:
+            answer = self._answer(method, body, token)
         await self._record(call)
         if failure is not None:
             return web.json_response({"ok": False, "error": failure.error})
+        return web.json_response(answer)
+
+    def _answer(self, method: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Slack's answer to a call, once it has taken effect (a posted message is stored)."""
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return {"ok": False, "error": "invalid_auth"}
         answer = self.answers.get(method)
         if answer is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(answer(body))
+            return {"ok": False, "error": "unknown_method"}
+        return answer(body)
 
     def _take_failure(self, method: str) -> InjectedFailure | None:
         for failure in self._failures:
@@ -183,24 +220,73 @@ class FakeSlack:
         return {"ok": True, "url": "https://pitcrew-test.slack.com/", "team": "Pitcrew Test", "user": "pitcrew",
                 "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
 
-    def _post_message(self, body: dict[str, Any]) -> dict[str, Any]:
-        ts = self._next_ts()
-        message = {"type": "message", "text": body.get("text", ""), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
+    def _store(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "message", "text": text, "user": BOT_USER_ID, "bot_id": BOT_ID,
+                                   "ts": self._next_ts(), "channel": body.get("channel")}
         if body.get("thread_ts"):
             message["thread_ts"] = body["thread_ts"]
-        return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": message}
+        metadata = _metadata(body.get("metadata"))
+        if metadata is not None:
+            message["metadata"] = metadata
+        self.messages.append(message)
+        return message
+
+    def _find(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        return next((m for m in self.messages if m["ts"] == body.get("ts") and m["channel"] == body.get("channel")),
+                    None)
+
+    def _post_message(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self._store(body, body.get("text", ""))
+        shown = {key: value for key, value in message.items() if key != "channel"}
+        return {"ok": True, "channel": body.get("channel"), "ts": message["ts"], "message": shown}
 
     def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(body)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message["text"] = body.get("text", "")
+        metadata = _metadata(body.get("metadata"))
+        if metadata is not None:
+            message["metadata"] = metadata
         return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text", "")}
 
     def _delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(body)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages.remove(message)
         return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
 
     def _start_stream(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channel": body.get("channel"), "ts": self._next_ts()}
+        message = self._store(body, _streamed_text(body))
+        return {"ok": True, "channel": body.get("channel"), "ts": message["ts"]}
 
     def _stream_step(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(body)
+        if message is not None:
+            message["text"] += _streamed_text(body)
+            metadata = _metadata(body.get("metadata"))
+            if metadata is not None:
+                message["metadata"] = metadata
         return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The thread's messages, oldest first: the parent (a stand-in for the user's message) and the bot's
+        replies newer than `oldest`; metadata only with `include_all_metadata`, `limit` per page with a cursor."""
+        thread_ts = str(body.get("ts") or "")
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in {"1", "true"}
+        oldest = float(body.get("oldest") or 0)
+        parent = {"type": "message", "user": "U0ALICE", "text": "(the question)", "ts": thread_ts,
+                  "thread_ts": thread_ts}
+        found = [parent] + [m for m in self.thread_messages(thread_ts, body.get("channel"))
+                            if float(m["ts"]) >= oldest and m["ts"] != thread_ts]
+        shown = [{k: v for k, v in m.items() if k != "channel" and (with_metadata or k != "metadata")} for m in found]
+        start = int(body.get("cursor") or 0)
+        limit = int(body.get("limit") or 1000)
+        page = shown[start:start + limit]
+        more = start + limit < len(shown)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url}
@@ -232,6 +318,22 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     body: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
     body.update(request.query)
     return body
+
+
+def _streamed_text(body: dict[str, Any]) -> str:
+    """The text a streaming call adds: `markdown_text`, or the text of its `chunks`."""
+    chunks = body.get("chunks")
+    if isinstance(chunks, str):
+        chunks = json.loads(chunks)
+    texts = [chunk.get("text") or "" for chunk in chunks or [] if isinstance(chunk, dict)]
+    return (body.get("markdown_text") or "") + "".join(texts)
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """Message metadata as the client sent it: a JSON object, or a JSON string in a form body."""
+    if isinstance(value, str) and value:
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
 
 
 def _bearer(request: web.Request) -> str | None:

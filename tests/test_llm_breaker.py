@@ -30,7 +30,8 @@ class FakeClock:
 
 
 def make_breaker(clock: FakeClock, **overrides: float) -> CircuitBreaker:
-    options = {"failure_threshold": 3, "recovery_s": 10.0, "failure_rate": 0.5, "min_calls": 6, "window_s": 60.0}
+    options = {"failure_threshold": 3, "timeout_threshold": 2, "recovery_s": 10.0, "failure_rate": 0.5, "min_calls": 6,
+               "window_s": 60.0}
     return CircuitBreaker(clock=clock, **(options | overrides))  # type: ignore[arg-type]
 
 
@@ -45,6 +46,39 @@ def test_consecutive_failures_open_the_breaker() -> None:
     breaker.record_failure()
     assert breaker.state is BreakerState.OPEN
     assert not breaker.allow() and breaker.rejects()
+
+
+def test_consecutive_timeouts_open_the_breaker_sooner_than_other_failures() -> None:
+    breaker = make_breaker(FakeClock(), failure_threshold=5, timeout_threshold=2)
+    breaker.record_failure(timeout=True)
+    assert breaker.silent and breaker.state is BreakerState.CLOSED
+    breaker.record_failure()  # a 5xx: the provider answered, so the silent run is broken
+    assert not breaker.silent
+    breaker.record_failure(timeout=True)
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure(timeout=True)
+    assert breaker.state is BreakerState.OPEN and breaker.silent
+
+
+def test_a_success_ends_the_silence() -> None:
+    breaker = make_breaker(FakeClock(), timeout_threshold=2)
+    breaker.record_failure(timeout=True)
+    breaker.record_success()
+    assert not breaker.silent
+    breaker.record_failure(timeout=True)
+    assert breaker.state is BreakerState.CLOSED  # one timeout since the success, not two
+
+
+def test_a_half_open_trial_that_times_out_opens_the_breaker_again() -> None:
+    clock = FakeClock()
+    breaker = make_breaker(clock, timeout_threshold=2)
+    breaker.record_failure(timeout=True)
+    breaker.record_failure(timeout=True)
+    clock.now += 10.0
+    assert breaker.allow() and breaker.state is BreakerState.HALF_OPEN
+    assert not breaker.allow()  # one trial at a time
+    breaker.record_failure(timeout=True)
+    assert breaker.state is BreakerState.OPEN and breaker.silent
 
 
 def test_a_high_failure_rate_in_the_window_opens_the_breaker() -> None:

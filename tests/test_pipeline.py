@@ -248,3 +248,20 @@ async def test_a_failed_delivery_is_the_callers_and_the_summary_says_so(
     (failure,) = [r for r in day_file_records(logging_to_files) if r["message"] == SUMMARY_FAILED]
     assert "Slack is unreachable" in failure["error"] and failure["intent"] == "product_question"
     assert not [r for r in day_file_records(logging_to_files) if r["message"] == "request bookkeeping failed"]
+
+
+async def test_a_reply_that_could_not_be_delivered_fails_the_request_and_is_not_remembered(
+    offline: Pipeline, demo_db: Database, logging_to_files: Settings
+) -> None:
+    async def deliver(reply: Reply) -> bool:
+        return False  # Slack never took it
+
+    message = IncomingMessage(text="What does the Pro plan cost?", thread_key="slack:C1:5.0", source="slack")
+    reply = await offline.handle(message, deliver=deliver)
+    assert not reply.failed  # the answer itself was fine
+    (summary,) = [r for r in day_file_records(logging_to_files) if r.get("correlation_id") == reply.correlation_id
+                  and r["message"] in (SUMMARY_OK, SUMMARY_FAILED)]
+    assert summary["message"] == SUMMARY_FAILED and summary["delivery"] == "failed"
+    assert summary["intent"] == "product_question" and summary["delivery_ms"] >= 0
+    with demo_db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM threadturn WHERE thread_key = 'slack:C1:5.0'")).scalar_one() == 0

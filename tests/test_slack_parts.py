@@ -17,6 +17,7 @@ import bot
 from bot.pipeline import Deliver, IncomingMessage, Reply
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
+from bot.slack.delivery import ReplyDelivery, reply_metadata
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PLACEHOLDER_TEXT, PROGRESS_DELAY_S, Progress
@@ -254,6 +255,30 @@ async def test_a_stream_broken_midway_is_replaced_by_the_whole_answer(fake_slack
     assert features.streaming is True  # a stream that started works in this workspace
 
 
+async def test_a_streamed_reply_carries_its_metadata_and_a_broken_one_is_repaired_through_a_5xx(
+        fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    features = WorkspaceFeatures()
+    progress = Progress(client, "C1", "1.0", features, delay_s=10)
+    sink = SlackStreamSink(client, channel="C1", thread_ts="1.0", progress=progress, features=features,
+                           user="U1", team=TEAM_ID, channel_type="channel")
+    await sink.append("a" * 300)
+    delivery = ReplyDelivery(client, channel="C1", thread_ts="1.0", correlation_id="feed0001", deadline_s=5)
+    assert await sink.finish("a" * 300, delivery=delivery) is True
+    [message] = fake_slack.thread_messages("1.0")
+    assert message["metadata"] == reply_metadata("feed0001")
+
+    broken = SlackStreamSink(client, channel="C1", thread_ts="2.0", progress=progress, features=features,
+                             user="U1", team=TEAM_ID, channel_type="channel")
+    fake_slack.fail_next("chat.stopStream", error="message_not_in_streaming_state")
+    fake_slack.fail_next("chat.update", status=500)  # the repair's first try
+    await broken.append("b" * 300)
+    delivery = ReplyDelivery(client, channel="C1", thread_ts="2.0", correlation_id="feed0002", deadline_s=5)
+    assert await broken.finish("the whole answer", delivery=delivery) is True
+    assert len(fake_slack.calls_of("chat.update")) == 2
+    [repaired] = fake_slack.thread_messages("2.0")
+    assert repaired["text"] == "the whole answer" and repaired["metadata"] == reply_metadata("feed0002")
+
+
 async def test_a_placeholder_is_removed_once_the_stream_is_visible(fake_slack: FakeSlack,
                                                                     client: AsyncWebClient) -> None:
     features = WorkspaceFeatures(thread_status=False)
@@ -324,3 +349,36 @@ async def test_a_drain_cancels_started_work_that_outlives_the_grace_period() -> 
     task = inflight.start(asyncio.sleep(5), name="stuck")
     assert await inflight.drain(grace_s=0.05) == 1
     assert task.cancelled() and len(inflight) == 0
+
+
+# ----- a placeholder whose post seemed to fail
+
+
+class _SlowAnswer:
+    """A pipeline that takes `seconds` to answer, so the progress placeholder goes out first."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def handle(self, message: IncomingMessage, sink: object = None, deliver: Deliver | None = None) -> Reply:
+        await asyncio.sleep(self.seconds)
+        reply = Reply(mrkdwn="The answer.", plain="The answer.", intent="help", confidence=1.0, handler="help",
+                      llm_validation="skipped", correlation_id="0000beef")
+        assert deliver is not None
+        assert await deliver(reply) is True
+        return reply
+
+
+async def test_a_placeholder_posted_behind_a_timeout_is_found_and_replaced_not_left_beside_the_answer(
+        fake_slack: FakeSlack, database: Database) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, timeout=1)
+    fake_slack.slow_next("chat.postMessage", delay_s=1.5)  # the placeholder lands; its answer comes too late
+    responder = Responder(_SlowAnswer(1.2), EventDeduper(database, 3600), InflightTasks(), streaming=False,
+                          features=WorkspaceFeatures(thread_status=False), progress_delay_s=0.0)
+    turn = SlackTurn(channel="C1", thread_ts="1712.000300", text="help", event_id="EvSlowPlaceholder",
+                     message_ts="1712.000300")
+    await responder.respond(turn, client)
+    [visible] = fake_slack.thread_messages("1712.000300")
+    assert visible["text"] == "The answer." and visible["metadata"] == reply_metadata("0000beef")
+    assert len(fake_slack.calls_of("chat.postMessage")) == 1  # only the placeholder's: the answer replaced it
+    assert len(fake_slack.calls_of("chat.update")) == 1

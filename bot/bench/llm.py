@@ -41,7 +41,8 @@ HANDLING_PATH = "/bench/handling"
 
 
 class LoopbackLLM:
-    """A fixed-latency OpenAI-compatible `/v1/chat/completions` (non-streaming) on 127.0.0.1.
+    """A fixed-latency OpenAI-compatible `/v1/chat/completions` on 127.0.0.1 (the reply in one piece, or as
+    one streamed chunk when asked for a stream, as the gateway always does for written answers).
 
     It keeps how long it really spent on each completion, its late timer wake-ups included, and serves
     the list as JSON at `HANDLING_PATH` (beside `/v1`): what a provider's own processing time is to a client.
@@ -75,12 +76,16 @@ class LoopbackLLM:
     async def _handling(self, request: web.Request) -> web.Response:
         return web.json_response(self.handling_ms)
 
-    async def _complete(self, request: web.Request) -> web.Response:
+    async def _complete(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         body = await request.json()
         self.requests += 1
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if body.get("stream"):
+            streamed = await self._stream(request, body)
+            self.handling_ms.append((time.perf_counter() - started) * 1000.0)
+            return streamed
         completion = {
             "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "bench"),
@@ -91,6 +96,34 @@ class LoopbackLLM:
         response = web.Response(text=json.dumps(completion), content_type="application/json")
         self.handling_ms.append((time.perf_counter() - started) * 1000.0)
         return response
+
+
+    async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """The reply as server-sent events: one text chunk, the finish, the usage if asked for, `[DONE]`."""
+        head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model", "bench")}
+        events = [
+            head | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": self.reply},
+                                 "finish_reason": None, "logprobs": None}]},
+            head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]},
+        ]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append(head | {"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 8,
+                                                            "total_tokens": 48}})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        payload = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+        await response.write(payload.encode())
+        await response.write_eof()
+        return response
+
+
+async def bare_answer(client: Any, **request: Any) -> str:
+    """A written answer asked of the provider with the bare `openai` client the way the gateway asks for
+    one (streamed and gathered): the reference pitcrew's own overhead is measured against."""
+    chunks = await client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **request)
+    parts = [chunk.choices[0].delta.content or "" async for chunk in chunks if chunk.choices]
+    return "".join(parts)
 
 
 def _cache_fields(question: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.bench.core import BenchResult, percentiles
-from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM
+from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM, bare_answer
 from bot.bench.providers import provider_process
 from bot.llm import LLMGateway
 from bot.llm.client import build_client
@@ -155,13 +155,11 @@ async def _measure_llm(workdir: Path, repeats: int, base_url: str) -> LLMSamples
             started = time.perf_counter()
             reply = await pipeline.handle(message)
             elapsed = (time.perf_counter() - started) * 1000.0
-            if reply.failed or "llm" not in reply.stages:
+            if reply.failed or "llm" not in reply.stages or "$99 per seat" not in reply.plain:
                 raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
             started = time.perf_counter()
-            await bare.chat.completions.create(
-                model=settings.openai_model, messages=messages(system, f"Question: {text}"),  # type: ignore[arg-type]
-                timeout=settings.llm_answer_timeout_s,
-            )
+            await bare_answer(bare, model=settings.openai_model, messages=messages(system, f"Question: {text}"),
+                              timeout=settings.llm_answer_timeout_s)
             bare_ms = (time.perf_counter() - started) * 1000.0
             # The answer, and the intent validation if any.
             calls = 2 if reply.llm_validation == "used" else 1

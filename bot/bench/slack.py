@@ -28,7 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.bench.core import BenchResult, main_for, percentiles
-from bot.bench.llm import BENCH_KEY, LoopbackLLM
+from bot.bench.llm import BENCH_KEY, LoopbackLLM, bare_answer
 from bot.bench.providers import provider_process, serve_on_loopback
 
 BOT_TOKEN = "xoxb-bench-0000-not-a-real-token"
@@ -366,7 +366,7 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": urls["slack"],
             "OPENAI_API_KEY": BENCH_KEY, "OPENAI_BASE_URL": urls["llm"],
             "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(workdir / "logs"), "LOG_LEVEL": "INFO",  # the default: each request's summary is written
-            "STREAMING": "off",  # the loopback LLM does not stream; answers are posted whole, like the echo
+            "STREAMING": "off",  # answers are posted whole, like the echo's (not streamed into the thread)
             "RESPONSE_CACHE_TTL_S": "0",  # every LLM-written answer asks the (instant) LLM
         })
         pitcrew = Target("pitcrew", [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
@@ -504,7 +504,7 @@ async def _bare_llm_calls(llm_url: str, count: int) -> list[float]:
     try:
         for index in range(count + 5):
             started = time.perf_counter()
-            await client.chat.completions.create(model="bench", messages=question)  # type: ignore[arg-type]
+            await bare_answer(client, model="bench", messages=question)
             if index >= 5:  # the first calls connect
                 samples.append((time.perf_counter() - started) * 1000.0)
             await asyncio.sleep(SINGLE_GAP_S)  # as idle between calls as the servers are between events

@@ -72,6 +72,7 @@ def _summary_table(stats: LogStats) -> Table:
     table.add_row("files", str(len(stats.files)))
     table.add_row("requests", str(stats.requests))
     table.add_row("errors", f"{stats.errors} ({_percent(stats.error_rate)})")
+    table.add_row("undelivered replies", str(stats.undelivered))
     table.add_row(f"over SLA ({stats.sla_ms:g} ms)", f"{stats.sla_breaches} ({_percent(stats.sla_breach_rate)})")
     table.add_row("skipped LLM validation", _percent(stats.skipped_llm_validation_share))
     validation = ", ".join(f"{name} {count}" for name, count in stats.llm_validation.items()) or "-"

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 CacheUse = Literal["hit", "miss", "none"]
 
 # Expected states of a degraded bot are INFO; failures worth a look are WARNING.
-_QUIET_OUTCOMES = frozenset({Outcome.OK, Outcome.UNCONFIGURED, Outcome.BREAKER_OPEN})
+_QUIET_OUTCOMES = frozenset({Outcome.OK, Outcome.UNCONFIGURED, Outcome.BREAKER_OPEN, Outcome.SILENT})
 
 
 @dataclass

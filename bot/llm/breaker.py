@@ -1,7 +1,10 @@
 """A circuit breaker for the LLM provider: stop calling it while it is failing, probe it now and then.
 
-CLOSED: calls go through. It opens after `failure_threshold` consecutive failures, or when at least
-`min_calls` attempts in the last `window_s` seconds failed at `failure_rate` or more.
+CLOSED: calls go through. It opens after `failure_threshold` consecutive failures, after
+`timeout_threshold` consecutive timeouts (a provider that takes connections and never answers costs
+a full timeout per call, so it is given up sooner), or when at least `min_calls` attempts in the last
+`window_s` seconds failed at `failure_rate` or more. After a timeout, until the provider answers
+again, it is `silent`: callers then wait for a first byte only briefly.
 OPEN: every call is refused at once. After `recovery_s` it turns HALF_OPEN.
 HALF_OPEN: exactly one trial call is let through; its success closes the breaker, its failure opens it
 again for another `recovery_s`. Every transition is logged.
@@ -30,15 +33,17 @@ class CircuitBreaker:
     def __init__(
         self,
         *,
-        failure_threshold: int = 5,
-        recovery_s: float = 30.0,
-        failure_rate: float = 0.5,
-        min_calls: int = 10,
-        window_s: float = 60.0,
+        failure_threshold: int,
+        timeout_threshold: int,
+        recovery_s: float,
+        failure_rate: float,
+        min_calls: int,
+        window_s: float,
         name: str = "llm",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.failure_threshold = failure_threshold
+        self.timeout_threshold = timeout_threshold
         self.recovery_s = recovery_s
         self.failure_rate = failure_rate
         self.min_calls = min_calls
@@ -47,6 +52,8 @@ class CircuitBreaker:
         self._clock = clock
         self._state = BreakerState.CLOSED
         self._consecutive_failures = 0
+        self._consecutive_timeouts = 0
+        self._silent = False  # the latest verdict was a timeout: the provider may have gone quiet
         self._outcomes: deque[tuple[float, bool]] = deque()  # (when, failed) in the window, while closed
         self._opened_at = 0.0
         self._trial_in_flight = False
@@ -57,6 +64,11 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.recovery_s:
             self._transition(BreakerState.HALF_OPEN, reason="recovery timeout elapsed")
         return self._state
+
+    @property
+    def silent(self) -> bool:
+        """The provider's latest attempt timed out and none has been answered since."""
+        return self._silent
 
     def rejects(self) -> bool:
         """Whether a call would be refused right now, without claiming the half-open trial."""
@@ -74,6 +86,8 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        self._silent = False
+        self._consecutive_timeouts = 0
         if self._state is BreakerState.HALF_OPEN:
             self._trial_in_flight = False
             self._transition(BreakerState.CLOSED, reason="trial call succeeded")
@@ -81,15 +95,21 @@ class CircuitBreaker:
         self._consecutive_failures = 0
         self._remember(failed=False)
 
-    def record_failure(self) -> None:
+    def record_failure(self, *, timeout: bool = False) -> None:
+        """A failed attempt; `timeout`: the provider did not answer in time (anything else means it answered)."""
+        self._silent = timeout
         if self._state is BreakerState.HALF_OPEN:
             self._trial_in_flight = False
-            self._open(reason="trial call failed")
+            self._open(reason="trial call timed out" if timeout else "trial call failed")
             return
         if self._state is BreakerState.OPEN:
             return  # a straggler that started before the breaker opened
         self._consecutive_failures += 1
+        self._consecutive_timeouts = self._consecutive_timeouts + 1 if timeout else 0
         self._remember(failed=True)
+        if self._consecutive_timeouts >= self.timeout_threshold:
+            self._open(reason=f"{self._consecutive_timeouts} consecutive timeouts")
+            return
         if self._consecutive_failures >= self.failure_threshold:
             self._open(reason=f"{self._consecutive_failures} consecutive failures")
             return
@@ -117,6 +137,7 @@ class CircuitBreaker:
         old_state = self._state
         self._state = new_state
         self._consecutive_failures = 0
+        self._consecutive_timeouts = 0
         self._outcomes.clear()
         level = logging.WARNING if new_state is BreakerState.OPEN else logging.INFO
         logger.log(

@@ -9,7 +9,6 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from bot.settings import Settings
 
-CONNECT_TIMEOUT_S = 2.0
 # The SDK's HTTP layer logs every request at INFO ("HTTP Request: POST ... 200 OK"). The gateway's own
 # `llm call` record already says so with more (latency, attempts, outcome), so that line only doubled the
 # log records (and their redaction scans and writes) of every call.
@@ -28,7 +27,7 @@ def build_client(settings: Settings) -> AsyncOpenAI:
         raise ValueError("OPENAI_API_KEY is not set")
     quiet_http_log()
     longest = max(settings.llm_answer_timeout_s, settings.llm_validate_timeout_s)
-    timeout = httpx2.Timeout(longest, connect=min(CONNECT_TIMEOUT_S, longest))
+    timeout = httpx2.Timeout(longest, connect=min(settings.llm_connect_timeout_s, longest))
     return AsyncOpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url or None,

@@ -3,7 +3,11 @@
 A call is refused at once when no key is configured or the circuit breaker is open; otherwise it waits
 for one of `LLM_MAX_CONCURRENCY` slots, then makes up to `LLM_MAX_ATTEMPTS` attempts, each under its
 kind's timeout, all under the call's deadline (which also never passes `LLM_DEADLINE_S` after the start of
-the request being served). Anything that goes wrong is logged and returned as None: callers fall back to
+the request being served). Connecting may take `LLM_CONNECT_TIMEOUT_S`; a stream's first chunk may be
+`LLM_FIRST_BYTE_TIMEOUT_S` in coming, and so may any reply while the provider is silent (its latest
+attempt timed out), so a provider that takes connections and never answers is found out in seconds. A
+request pays for such a stall once: while the provider stays silent, its later calls and retries are not
+made (outcome `silent`). Anything that goes wrong is logged and returned as None: callers fall back to
 their deterministic answers, the bot never crashes or hangs because of the LLM.
 """
 
@@ -16,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import httpx2
 from openai import AsyncOpenAI, AsyncStream
 from pydantic import BaseModel
 
@@ -36,7 +41,22 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 TextKind = Literal["answer", "draft", "short"]
-Attempt = Callable[[float], Awaitable[R]]  # takes the seconds this attempt may take
+
+
+@dataclass(frozen=True)
+class AttemptLimits:
+    """How long one attempt may take: to connect, to the first byte (a stream's first chunk), in all."""
+
+    connect_s: float
+    first_byte_s: float
+    total_s: float
+
+    def http_timeout(self) -> httpx2.Timeout:
+        """The SDK's per-request timeout: its `read` is the longest silence, so the first byte's limit."""
+        return httpx2.Timeout(self.total_s, connect=min(self.connect_s, self.total_s), read=self.first_byte_s)
+
+
+Attempt = Callable[[AttemptLimits], Awaitable[R]]
 
 
 class Unavailable(Exception):
@@ -69,12 +89,14 @@ class LLMGateway:
         self._client = client
         self._cache = cache if cache is not None and cache.enabled else None
         self._guard = guard or SystemPromptGuard()
+        limits = config.breaker
         self.breaker = CircuitBreaker(
-            failure_threshold=config.breaker_failure_threshold,
-            recovery_s=config.breaker_recovery_s,
-            failure_rate=config.breaker_failure_rate,
-            min_calls=config.breaker_min_calls,
-            window_s=config.breaker_window_s,
+            failure_threshold=limits.failure_threshold,
+            timeout_threshold=limits.timeout_threshold,
+            recovery_s=limits.recovery_s,
+            failure_rate=limits.failure_rate,
+            min_calls=limits.min_calls,
+            window_s=limits.window_s,
         )
         self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio, minimum=config.retry_budget_min,
                                         window_s=config.retry_budget_window_s)
@@ -126,9 +148,9 @@ class LLMGateway:
             return None
         chat = messages(self._guard.system_message(system), user)
 
-        async def attempt(timeout_s: float) -> T:
+        async def attempt(limits: AttemptLimits) -> T:
             completion = await client.chat.completions.parse(
-                model=profile.model, messages=chat, response_format=schema, timeout=timeout_s  # type: ignore[arg-type]
+                model=profile.model, messages=chat, response_format=schema, timeout=limits.http_timeout()  # type: ignore[arg-type]
             )
             call.add_usage(completion.usage)
             if not completion.choices:
@@ -155,7 +177,11 @@ class LLMGateway:
         cache_key: Mapping[str, Any] | None = None,
     ) -> str | None:
         """A text reply; None when unavailable. With `cache_key` (question, intent, entities,
-        snapshot_version, prompt_version) the response cache is used; the model is added to the key."""
+        snapshot_version, prompt_version) the response cache is used; the model is added to the key.
+
+        The reply is asked for as a stream and gathered: its first chunk shows within the first-byte
+        timeout that the provider is answering, where a plain reply says nothing until it is complete.
+        A failure after the first chunk makes the call unavailable (it is not retried)."""
         profile = self.config.profile(kind)
         call = CallRecord(kind=kind, model=profile.model)
         client = self._client
@@ -164,14 +190,7 @@ class LLMGateway:
             return None
         system_message = self._guard.system_message(system)
         chat = messages(system_message, user)
-
-        async def attempt(timeout_s: float) -> str:
-            completion = await client.chat.completions.create(model=profile.model, messages=chat, timeout=timeout_s)  # type: ignore[arg-type]
-            call.add_usage(completion.usage)
-            content = completion.choices[0].message.content if completion.choices else None
-            if not content or not content.strip():
-                raise MalformedReply("empty reply")
-            return content
+        attempt = self._stream_opener(client, profile, chat, call)
 
         with llm_stage():
             try:
@@ -179,7 +198,16 @@ class LLMGateway:
                 if cached is not None:
                     call.outcome = Outcome.OK
                     return cached
-                answer = await self._call(call, profile, attempt)
+                opened = await self._call(call, profile, attempt, keep_slot=True, streamed=True)
+                try:
+                    answer = await self._gather(opened, call)
+                finally:
+                    self._slots.release()
+                if answer is None:
+                    return None
+                if not answer.strip():
+                    call.fail(Outcome.MALFORMED)
+                    return None
                 if self._guard.leaks(answer, system_message):
                     call.fail(Outcome.LEAK)
                     return None
@@ -211,26 +239,7 @@ class LLMGateway:
         system_message = self._guard.system_message(system)
         chat = messages(system_message, user)
         detector = self._guard.detector(system_message)
-
-        async def attempt(timeout_s: float) -> _OpenStream:
-            ends_at = asyncio.get_running_loop().time() + timeout_s
-            chunks = await client.chat.completions.create(
-                model=profile.model, messages=chat, stream=True, stream_options={"include_usage": True},  # type: ignore[arg-type]
-                timeout=timeout_s,
-            )
-            try:
-                while True:
-                    try:
-                        chunk = await chunks.__anext__()
-                    except StopAsyncIteration:
-                        raise MalformedReply("stream ended before any text") from None
-                    call.add_usage(chunk.usage)
-                    text = chunk.choices[0].delta.content if chunk.choices else None
-                    if text:
-                        return _OpenStream(chunks, text, ends_at)
-            except BaseException:
-                await chunks.close()
-                raise
+        attempt = self._stream_opener(client, profile, chat, call)
 
         with llm_stage():
             try:
@@ -238,7 +247,7 @@ class LLMGateway:
                 if cached is not None:
                     call.finish(Outcome.OK)
                     return _single_chunk(cached)
-                opened = await self._call(call, profile, attempt, keep_slot=True)
+                opened = await self._call(call, profile, attempt, keep_slot=True, streamed=True)
             except Unavailable:
                 call.finish()
                 return None
@@ -259,6 +268,56 @@ class LLMGateway:
 
     # Machinery ----------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _stream_opener(client: AsyncOpenAI, profile: KindProfile, chat: Any, call: CallRecord) -> Attempt[_OpenStream]:
+        """An attempt that opens a stream and returns once its first text chunk has arrived."""
+
+        async def attempt(limits: AttemptLimits) -> _OpenStream:
+            ends_at = asyncio.get_running_loop().time() + limits.total_s
+            chunks = await client.chat.completions.create(
+                model=profile.model, messages=chat, stream=True, stream_options={"include_usage": True},
+                timeout=limits.http_timeout(),
+            )
+            try:
+                while True:
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        raise MalformedReply("stream ended before any text") from None
+                    call.add_usage(chunk.usage)
+                    text = chunk.choices[0].delta.content if chunk.choices else None
+                    if text:
+                        return _OpenStream(chunks, text, ends_at)
+            except BaseException:
+                await chunks.close()
+                raise
+
+        return attempt
+
+    @staticmethod
+    async def _gather(opened: _OpenStream, call: CallRecord) -> str | None:
+        """The rest of an opened stream, joined to its first chunk; None (the call failed) if it breaks off."""
+        parts = [opened.first]
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(opened.ends_at):
+                        chunk = await opened.chunks.__anext__()
+                except StopAsyncIteration:
+                    return "".join(parts)
+                call.add_usage(chunk.usage)
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    parts.append(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            call.fail(classify(exc), exc)
+            call.details["truncated"] = True
+            return None
+        finally:
+            await opened.chunks.close()
+
     def _cache_lookup(self, call: CallRecord, fields: Mapping[str, Any] | None,
                       profile: KindProfile) -> tuple[str | None, str | None]:
         """(entry key, cached answer); both None when the call does not use the cache."""
@@ -270,12 +329,17 @@ class LLMGateway:
         record(cache=call.cache)
         return key, cached
 
-    async def _call(self, call: CallRecord, profile: KindProfile, attempt: Attempt[R], *, keep_slot: bool = False) -> R:
+    async def _call(self, call: CallRecord, profile: KindProfile, attempt: Attempt[R], *, keep_slot: bool = False,
+                    streamed: bool = False) -> R:
         """Breaker, deadline, concurrency slot and retries around `attempt`; raises `Unavailable` on failure.
-        With `keep_slot`, a successful call keeps its slot (the caller releases it)."""
+        With `keep_slot`, a successful call keeps its slot (the caller releases it). `streamed`: the attempt
+        returns at the stream's first chunk, so it is limited to the first-byte timeout."""
         if self.breaker.rejects():
             call.fail(Outcome.BREAKER_OPEN)
             raise Unavailable(Outcome.BREAKER_OPEN)
+        if self._waited_in_vain():
+            call.fail(Outcome.SILENT)
+            raise Unavailable(Outcome.SILENT)
         loop = asyncio.get_running_loop()
         deadline = self._deadline(profile, loop.time())
         min_attempt_s = min(0.5, profile.timeout_s / 4)
@@ -295,11 +359,12 @@ class LLMGateway:
             try:
                 call.attempts += 1
                 try:
-                    result = await self._attempt(attempt, profile, deadline)
+                    result = await self._attempt(attempt, profile, deadline, streamed)
                 except asyncio.CancelledError:
                     raise
                 except Exception as first_failure:
-                    result = await self._retry(first_failure, call, profile, attempt, deadline, min_attempt_s)
+                    result = await self._retry(first_failure, call, profile, attempt, deadline, min_attempt_s,
+                                               streamed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -318,7 +383,7 @@ class LLMGateway:
                 self._slots.release()
 
     async def _retry(self, first_failure: Exception, call: CallRecord, profile: KindProfile, attempt: Attempt[R],
-                     deadline: float, min_attempt_s: float) -> R:
+                     deadline: float, min_attempt_s: float, streamed: bool) -> R:
         """The attempts after a failed first one, under the tenacity controller; re-raises the last error.
 
         The first attempt runs outside tenacity: most calls succeed at once, and tenacity's own machinery
@@ -326,7 +391,8 @@ class LLMGateway:
         how long to wait (Retry-After) and when to stop are decided exactly as if tenacity had run it.
         """
         controller = retrying(policy=self.config.retry, deadline=deadline, min_attempt_s=min_attempt_s,
-                              breaker=self.breaker, budget=self.retry_budget)
+                              breaker=self.breaker, budget=self.retry_budget, retry_timeouts=profile.retry_timeouts,
+                              give_up=self._waited_in_vain)
         replayed = False
         async for attempt_manager in controller:
             with attempt_manager:
@@ -334,27 +400,37 @@ class LLMGateway:
                     replayed = True
                     raise first_failure
                 call.attempts += 1
-                result = await self._attempt(attempt, profile, deadline)
+                result = await self._attempt(attempt, profile, deadline, streamed)
         return result
 
-    async def _attempt(self, attempt: Attempt[R], profile: KindProfile, deadline: float) -> R:
-        """One attempt under the breaker, within min(kind timeout, what is left of the deadline)."""
+    async def _attempt(self, attempt: Attempt[R], profile: KindProfile, deadline: float, streamed: bool) -> R:
+        """One attempt under the breaker, within min(kind timeout, what is left of the deadline); a stream (or,
+        while the provider is silent, any attempt) must also start answering within the first-byte timeout."""
         if not self.breaker.allow():
             raise BreakerOpen()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        ends_at = min(started + profile.timeout_s, deadline)
+        total_ends = min(started + profile.timeout_s, deadline)
+        # A non-streamed reply's first byte comes with its last, so it gets the whole timeout, unless the
+        # provider has just let an attempt time out: then no caller waits long to find out it still does.
+        first_byte_s = profile.first_byte_s if streamed or self.breaker.silent else profile.timeout_s
+        wait_s = min(first_byte_s, profile.timeout_s)
+        ends_at = min(started + wait_s, total_ends)
+        limits = AttemptLimits(connect_s=self.config.connect_timeout_s, first_byte_s=max(ends_at - started, 0.001),
+                               total_s=max(total_ends - started, 0.001))
         try:
             async with asyncio.timeout_at(ends_at):
-                result = await attempt(max(ends_at - started, 0.001))
+                result = await attempt(limits)
         except asyncio.CancelledError:
             self.breaker.release()
             raise
         except Exception as exc:
             outcome = classify(exc)
-            cut_short = outcome is Outcome.TIMEOUT and ends_at < started + profile.timeout_s
+            cut_short = outcome is Outcome.TIMEOUT and ends_at < started + wait_s
+            if outcome is Outcome.TIMEOUT:
+                record(llm_stalled=True)  # this request has waited for the provider in vain once
             if outcome in PROVIDER_FAILURES and not cut_short:
-                self.breaker.record_failure()
+                self.breaker.record_failure(timeout=outcome is Outcome.TIMEOUT)
             elif outcome in (Outcome.CLIENT_ERROR, Outcome.MALFORMED):
                 self.breaker.record_success()  # the provider answered: it is up
             else:
@@ -362,6 +438,12 @@ class LLMGateway:
             raise
         self.breaker.record_success()
         return result
+
+    def _waited_in_vain(self) -> bool:
+        """The request being served already had an LLM attempt time out, and the provider has been silent since:
+        asking again would most likely cost it another timeout."""
+        request = current_request()
+        return self.breaker.silent and request is not None and bool(request.facts.get("llm_stalled"))
 
     def _deadline(self, profile: KindProfile, now: float) -> float:
         """The call's deadline on the loop clock: its kind's, but never past the request's LLM deadline."""

@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     MALFORMED = "malformed"  # a reply that does not parse or validate
     LEAK = "leak"  # a reply that would reveal the system prompt
     BREAKER_OPEN = "breaker_open"
+    SILENT = "silent"  # an earlier call of this request timed out and the provider has answered nothing since
     UNCONFIGURED = "unconfigured"  # no OPENAI_API_KEY
     DEADLINE = "deadline"  # the call's overall deadline passed (waiting for a slot, or mid-attempt)
     ERROR = "error"  # anything else (a bug, logged with its type)

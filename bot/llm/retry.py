@@ -13,7 +13,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from bot.llm.breaker import CircuitBreaker
-from bot.llm.outcomes import is_retryable, retry_after_seconds
+from bot.llm.outcomes import Outcome, classify, is_retryable, retry_after_seconds
 
 
 class RetryBudget:
@@ -61,9 +61,11 @@ class RetryBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 3
-    backoff_initial_s: float = 0.25
-    backoff_max_s: float = 4.0
+    """Attempts per call and the backoff between them (values from `bot.settings`)."""
+
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
 
 
 class wait_retry_after_or_backoff(wait_base):
@@ -83,11 +85,12 @@ class wait_retry_after_or_backoff(wait_base):
 
 class stop_when_retry_is_pointless(stop_base):
     """Stop when attempts are used up, the next attempt could not start (with `min_attempt_s` left) before
-    the deadline, the breaker is open, or the retry budget is spent. The budget is asked last, so a retry
-    is only paid for when it will happen."""
+    the deadline, the breaker is open, `give_up()` says so, or the retry budget is spent. The budget is
+    asked last, so a retry is only paid for when it will happen."""
 
     def __init__(self, *, policy: RetryPolicy, deadline: float, min_attempt_s: float,
-                 breaker: CircuitBreaker, budget: RetryBudget) -> None:
+                 breaker: CircuitBreaker, budget: RetryBudget, give_up: Callable[[], bool] = lambda: False) -> None:
+        self._give_up = give_up
         self._policy = policy
         self._deadline = deadline
         self._min_attempt_s = min_attempt_s
@@ -100,19 +103,25 @@ class stop_when_retry_is_pointless(stop_base):
         remaining = self._deadline - asyncio.get_running_loop().time()
         if retry_state.upcoming_sleep + self._min_attempt_s > remaining:
             return True
-        if self._breaker.rejects():
+        if self._breaker.rejects() or self._give_up():
             return True
         return not self._budget.try_acquire()
 
 
 def retrying(*, policy: RetryPolicy, deadline: float, min_attempt_s: float, breaker: CircuitBreaker,
-             budget: RetryBudget) -> AsyncRetrying:
-    """A tenacity controller for one call; `deadline` is on the event loop's clock. Re-raises the last error."""
+             budget: RetryBudget, retry_timeouts: bool = True,
+             give_up: Callable[[], bool] = lambda: False) -> AsyncRetrying:
+    """A tenacity controller for one call; `deadline` is on the event loop's clock. Re-raises the last error.
+    Without `retry_timeouts`, an attempt that timed out ends the call; so does any failure once `give_up()`."""
+
+    def worth_retrying(exc: BaseException) -> bool:
+        return is_retryable(exc) and (retry_timeouts or classify(exc) is not Outcome.TIMEOUT)
+
     return AsyncRetrying(
-        retry=retry_if_exception(is_retryable),
+        retry=retry_if_exception(worth_retrying),
         wait=wait_retry_after_or_backoff(policy),
         stop=stop_when_retry_is_pointless(policy=policy, deadline=deadline, min_attempt_s=min_attempt_s,
-                                          breaker=breaker, budget=budget),
+                                          breaker=breaker, budget=budget, give_up=give_up),
         sleep=asyncio.sleep,
         reraise=True,
     )

@@ -62,6 +62,7 @@ class LogStats:
     foreign_lines: int = 0  # JSON, but not a pitcrew log record
     requests: int = 0
     errors: int = 0
+    undelivered: int = 0  # replies that never reached Slack (`delivery: failed`; each also an error)
     total_time: Distribution | None = None
     stages: dict[str, Distribution] = field(default_factory=dict)
     delivery: Distribution | None = None  # Slack requests: posting the reply (`delivery_ms`)
@@ -110,6 +111,7 @@ class LogStats:
             "requests": self.requests,
             "errors": self.errors,
             "error_rate": self.error_rate,
+            "undelivered": self.undelivered,
             "total_time_ms": dist(self.total_time),
             "stages_ms": {name: dist(value) for name, value in self.stages.items()},
             "delivery_ms": dist(self.delivery),
@@ -200,8 +202,11 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
             continue
         stats.requests += 1
         totals.append(total)
-        if item["message"] == SUMMARY_FAILED:
+        undelivered = item.get("delivery") == "failed"
+        if item["message"] == SUMMARY_FAILED or undelivered:  # an undelivered reply is an error however logged
             stats.errors += 1
+        if undelivered:
+            stats.undelivered += 1
         if total > sla_ms:
             stats.sla_breaches += 1
         for name, value in stages.items():

@@ -58,5 +58,6 @@ class Reply:
 
 
 # Sends a finished reply to the user; the pipeline calls it before its own bookkeeping (thread
-# memory, the summary record), so the user does not wait for those.
-Deliver = Callable[[Reply], Awaitable[None]]
+# memory, the summary record), so the user does not wait for those. It returns False when the reply
+# could not be delivered (the request then counts as failed); True or None when it was.
+Deliver = Callable[[Reply], Awaitable[bool | None]]

@@ -84,6 +84,10 @@ def thread_context(memory: ThreadMemory) -> ThreadContext:
     )
 
 
+class UndeliveredReply(Exception):
+    """The reply was ready but never reached the user: the request failed."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -168,9 +172,11 @@ class Pipeline:
     async def handle(self, message: IncomingMessage, sink: StreamSink | None = None,
                      deliver: Deliver | None = None) -> Reply:
         """Answer one message, handing the reply to `deliver` (if given) before storing the turn and logging
-        the summary, which then includes `delivery_ms`. Never raises (except cancellation, and what
-        `deliver` raises, after the summary records the failure): a failure is a friendly reply."""
-        in_delivery = delivered = False
+        the summary, which then includes `delivery_ms` and `delivery` (`delivered`, or `failed` when
+        `deliver` returned False: the summary then says `Request failed`). Never raises (except
+        cancellation, and what `deliver` raises, after the summary records the failure): a failure is a
+        friendly reply."""
+        in_delivery = handed_over = False
         try:
             with request_scope(
                 source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
@@ -184,9 +190,14 @@ class Pipeline:
                 if deliver is not None:
                     started = time.perf_counter()
                     in_delivery = True
-                    await deliver(reply)
-                    in_delivery, delivered = False, True
-                    record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3))
+                    taken = await deliver(reply) is not False
+                    in_delivery, handed_over = False, True
+                    record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3),
+                           delivery="delivered" if taken else "failed")
+                    if not taken:
+                        pending = None  # the user never saw this turn: a follow-up must not build on it
+                        if not request.failed:
+                            request.fail(UndeliveredReply("the reply could not be delivered"))
                 if pending is not None:
                     with stage("handler"):
                         self._remember(pending)
@@ -205,7 +216,7 @@ class Pipeline:
                 correlation_id="unknown",
                 failed=True,
             )
-            if deliver is not None and not delivered:
+            if deliver is not None and not handed_over:
                 await deliver(reply)
             return reply
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -21,9 +22,11 @@ from bot.slack.progress import PROGRESS_DELAY_S
 from bot.slack.responder import ReplyPipeline, Responder
 from knowledge.db import Database
 
-WEB_API_TIMEOUT_S = 10
 RATE_LIMIT_RETRIES = 3  # each waits Slack's Retry-After
 CONNECTION_RETRIES = 2
+# Only failures to connect are retried inside the client: the request never left, so a retry cannot
+# post twice. A connection dropped after sending may hide a posted reply; `bot.slack.delivery` decides.
+UNSENT_CONNECTION_ERRORS: list[type[Exception]] = [aiohttp.ClientConnectorError]
 
 
 class _DropTokenSkippedWarning(logging.Filter):
@@ -44,18 +47,23 @@ def signing_secret(settings: Settings) -> str:
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
-    """The bot's Web API client: honours 429 Retry-After and retries dropped connections."""
+    """The bot's Web API client: honours 429 Retry-After and retries connections that could not be made."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
-        timeout=WEB_API_TIMEOUT_S,
+        timeout=_whole_seconds(settings.slack_api_timeout_s),
         logger=logging.getLogger("bot.slack.web"),
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+            AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES, error_types=UNSENT_CONNECTION_ERRORS),
         ],
     )
+
+
+def _whole_seconds(seconds: float) -> int:
+    """slack_sdk types its timeout as int seconds; the delivery layer enforces the exact one per attempt."""
+    return max(1, math.ceil(seconds))
 
 
 def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
@@ -74,7 +82,9 @@ def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
     )
     responder = Responder(pipeline, EventDeduper(db, settings.event_dedupe_ttl_s),
                           inflight if inflight is not None else InflightTasks(),
-                          streaming=settings.streaming, progress_delay_s=progress_delay_s)
+                          streaming=settings.streaming, progress_delay_s=progress_delay_s,
+                          delivery_deadline_s=settings.slack_delivery_deadline_s,
+                          attempt_timeout_s=settings.slack_api_timeout_s)
     register_listeners(app, responder)
     return app
 
@@ -84,6 +94,6 @@ def attach_http_session(app: AsyncApp) -> aiohttp.ClientSession:
 
     Per-request clients Bolt creates inherit it. Call inside the running loop; close it on shutdown.
     """
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_S))
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=app.client.timeout))  # SLACK_API_TIMEOUT_S
     app.client.session = session
     return session

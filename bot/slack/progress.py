@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
+from bot.slack.delivery import Failure, classify_failure, placeholder_metadata
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class Progress:
         self._calling = False  # a Slack call is under way: settle() must wait for it, not cancel it
         self.status_shown = False
         self.placeholder_ts: str | None = None
+        self.placeholder_key = secrets.token_hex(4)  # in the placeholder's metadata, to find it again
+        self.placeholder_unsure = False  # its post failed in a way that may hide that it is there
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._show_after_delay(), name=f"progress:{self._channel}")
@@ -83,8 +87,11 @@ class Progress:
     async def _post_placeholder(self) -> None:
         try:
             response = await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts,
-                                                           text=PLACEHOLDER_TEXT)
+                                                           text=PLACEHOLDER_TEXT,
+                                                           metadata=placeholder_metadata(self.placeholder_key))
         except SLACK_CALL_ERRORS as exc:  # the answer will still be posted; only the indicator is lost
-            log.warning("could not post the progress placeholder", extra={"slack_error": slack_error(exc)})
+            self.placeholder_unsure = classify_failure(exc) is Failure.AMBIGUOUS
+            log.warning("could not post the progress placeholder",
+                        extra={"slack_error": slack_error(exc), "maybe_posted": self.placeholder_unsure})
             return
         self.placeholder_ts = response.get("ts")

@@ -9,10 +9,12 @@ from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability import new_correlation_id
 from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.clean_text import clean_text
-from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
+from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.dedupe import EventDeduper
+from bot.slack.delivery import ATTEMPT_TIMEOUT_S, DEFAULT_DEADLINE_S, Failure, ReplyDelivery
 from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PROGRESS_DELAY_S, Progress
@@ -68,13 +70,16 @@ class SlackTurn:
 class Responder:
     def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks, *,
                  streaming: bool, features: WorkspaceFeatures | None = None,
-                 progress_delay_s: float = PROGRESS_DELAY_S) -> None:
+                 progress_delay_s: float = PROGRESS_DELAY_S, delivery_deadline_s: float = DEFAULT_DEADLINE_S,
+                 attempt_timeout_s: float = ATTEMPT_TIMEOUT_S) -> None:
         self._pipeline = pipeline
         self._deduper = deduper
         self._inflight = inflight
         self._streaming = streaming
         self.features = features or WorkspaceFeatures()
         self._progress_delay_s = progress_delay_s
+        self._delivery_deadline_s = delivery_deadline_s
+        self._attempt_timeout_s = attempt_timeout_s
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
         """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
@@ -108,16 +113,22 @@ class Responder:
                                   event_id=turn.event_id, source="slack", new_thread=turn.starts_thread)
         outcome = _Outcome()
 
-        async def deliver(reply: Reply) -> None:
+        async def deliver(reply: Reply) -> bool:
             outcome.attempted = True
             outcome.answered_ms = (time.perf_counter() - started) * 1000.0
+            delivery = ReplyDelivery(client, channel=turn.channel, thread_ts=turn.thread_ts,
+                                     correlation_id=reply.correlation_id, deadline_s=self._delivery_deadline_s,
+                                     attempt_timeout_s=self._attempt_timeout_s, event_id=turn.event_id)
             outcome.streamed = sink is not None and sink.started and await sink.finish(
-                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None)
+                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None,
+                delivery=delivery)
             await progress.settle()
-            outcome.delivered = outcome.streamed or await self._post(client, turn, progress, reply)
+            outcome.delivered = outcome.streamed or await self._post(delivery, progress, reply)
+            outcome.attempts = delivery.attempts
             if not outcome.delivered:
                 await progress.clear_status()
             outcome.reply_ms = (time.perf_counter() - started) * 1000.0
+            return outcome.delivered
 
         progress.start()
         try:
@@ -132,30 +143,34 @@ class Responder:
             await progress.settle()
         log.info("slack reply", extra={
             "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
-            "delivered": outcome.delivered, "streamed": outcome.streamed, "answer_ms": _ms(outcome.answered_ms),
+            "delivered": outcome.delivered, "streamed": outcome.streamed, "delivery_attempts": outcome.attempts,
+            "answer_ms": _ms(outcome.answered_ms),
             "reply_ms": _ms(outcome.reply_ms),
             "progress": "status" if progress.status_shown else "placeholder" if progress.placeholder_ts else "none",
         })
 
-    async def _post(self, client: AsyncWebClient, turn: SlackTurn, progress: Progress, reply: Reply) -> bool:
+    async def _post(self, delivery: ReplyDelivery, progress: Progress, reply: Reply) -> bool:
         """Post the answer (replacing the placeholder if there is one); False if Slack never took it."""
         text = fit_message(reply.mrkdwn)
+        if progress.placeholder_ts is None and progress.placeholder_unsure:  # it may be there all the same
+            progress.placeholder_ts = await delivery.find_placeholder(progress.placeholder_key)
         if progress.placeholder_ts is not None:
-            try:
-                await client.chat_update(channel=turn.channel, ts=progress.placeholder_ts, text=text)
+            if await delivery.update(progress.placeholder_ts, text):
                 return True
-            except SLACK_CALL_ERRORS as exc:
-                log.warning("could not replace the placeholder; posting the answer instead",
-                            extra={"correlation_id": reply.correlation_id, "slack_error": slack_error(exc)})
-        try:
-            await client.chat_postMessage(channel=turn.channel, thread_ts=turn.thread_ts, text=text,
-                                          unfurl_links=False, unfurl_media=False)
+            if delivery.last_failure is not Failure.PERMANENT:  # out of time: posting would not fare better
+                return self._undelivered(delivery)
+            log.warning("could not replace the placeholder; posting the answer instead",
+                        extra={"correlation_id": reply.correlation_id, "slack_error": delivery.last_error})
+        if await delivery.post(text) is not None:
             return True
-        except SLACK_CALL_ERRORS as exc:
-            log.error("reply could not be delivered to Slack", extra={
-                "correlation_id": reply.correlation_id, "event_id": turn.event_id, "channel": turn.channel,
-                "slack_error": slack_error(exc)})
-            return False
+        return self._undelivered(delivery)
+
+    @staticmethod
+    def _undelivered(delivery: ReplyDelivery) -> bool:
+        log.error("reply could not be delivered to Slack", extra={
+            "correlation_id": delivery.correlation_id, "event_id": delivery.event_id, "channel": delivery.channel,
+            "slack_error": delivery.last_error, "attempts": delivery.attempts})
+        return False
 
 
 @dataclass
@@ -165,6 +180,7 @@ class _Outcome:
     attempted: bool = False  # delivery started
     delivered: bool = False
     streamed: bool = False
+    attempts: int = 0  # Slack calls made to deliver it
     answered_ms: float | None = None  # event taken -> reply ready
     reply_ms: float | None = None  # event taken -> reply in Slack
 
@@ -176,4 +192,4 @@ def _ms(value: float | None) -> float | None:
 def _apology() -> Reply:
     text = "Sorry, something went wrong on my side. Please try again in a moment."
     return Reply(mrkdwn=text, plain=text, intent="unknown", confidence=0.0, handler="slack", llm_validation="skipped",
-                 correlation_id="-", stages={}, total_ms=0.0, failed=True)
+                 correlation_id=new_correlation_id(), stages={}, total_ms=0.0, failed=True)

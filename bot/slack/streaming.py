@@ -8,6 +8,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.capabilities import SLACK_CALL_ERRORS, WorkspaceFeatures, slack_error
+from bot.slack.delivery import ReplyDelivery
 from bot.slack.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -67,30 +68,39 @@ class SlackStreamSink:
             return
         await self._remove_placeholder_once_visible()
 
-    async def finish(self, final_mrkdwn: str, *, failure_note: str | None = None) -> bool:
+    async def finish(self, final_mrkdwn: str, *, failure_note: str | None = None,
+                     delivery: ReplyDelivery | None = None) -> bool:
         """Stop the stream; True if the answer reached the thread through it, False if the caller must post it.
 
         `final_mrkdwn` replaces the streamed message if the stream broke after it became visible;
-        `failure_note` is appended when the answer failed part way.
+        `failure_note` is appended when the answer failed part way. With `delivery`, the finished message
+        carries the reply's metadata and the repair is retried within the delivery's deadline.
         """
         if self._stream is None:
             return False
         if not self._broken:
             try:
-                await self._stream.stop(markdown_text=failure_note)
+                await self._stream.stop(markdown_text=failure_note,
+                                        metadata=delivery.metadata if delivery is not None else None)
                 await self._remove_placeholder_once_visible()
                 return True
             except SLACK_CALL_ERRORS as exc:
                 self._give_up(exc)
         if self.stream_ts is None:
             return False  # nothing reached the thread; post the answer normally
-        try:  # a partial streamed message is visible: make it the whole answer
-            await self._client.chat_update(channel=self._channel, ts=self.stream_ts, text=final_mrkdwn)
+        # A partial streamed message is visible: make it the whole answer.
+        if delivery is not None:
+            repaired = await delivery.update(self.stream_ts, final_mrkdwn)
+        else:
+            try:
+                await self._client.chat_update(channel=self._channel, ts=self.stream_ts, text=final_mrkdwn)
+                repaired = True
+            except SLACK_CALL_ERRORS as exc:
+                log.warning("could not repair a broken stream", extra={"slack_error": slack_error(exc)})
+                repaired = False
+        if repaired:
             await self._remove_placeholder_once_visible()
-            return True
-        except SLACK_CALL_ERRORS as exc:
-            log.warning("could not repair a broken stream", extra={"slack_error": slack_error(exc)})
-            return False
+        return repaired
 
     def _give_up(self, exc: BaseException) -> None:
         self._broken = True
