@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from control_plane.frame import Frame
-from control_plane.intents import Decision
-from handlers.formatting import clean, markdown_to_mrkdwn, render_mrkdwn, render_plain
+from control_plane.intents import Decision, Reading
+from handlers.formatting import bold, clean, markdown_to_mrkdwn, render_mrkdwn, render_plain
 from knowledge.db import Database
 from knowledge.meetings import MeetingResolution
 from knowledge.thread_memory import TurnContext
@@ -79,11 +79,24 @@ class HandlerResult:
     # Context fields this turn set exactly, None included (a search without an account filter means the
     # next follow-up searches all accounts too); other fields of `context` only override when set.
     exact: frozenset[str] = frozenset()
+    readings_noted: bool = False  # the handler said itself how it read misspelt names (see `with_readings`)
 
     @classmethod
     def from_marked(cls, marked: str, **facts: Any) -> HandlerResult:
         """A reply composed with `handlers.formatting` markers."""
         return cls(text=render_mrkdwn(marked), plain=render_plain(marked), **facts)
+
+    def with_readings(self, readings: tuple[Reading, ...]) -> HandlerResult:
+        """The reply opened by how misspelt names were read ("I read “vandaly” as Vandelay Industries."), so a
+        wrong guess is seen at once; key words read from typos are not worth a note."""
+        named = [r for r in readings if r.kind != "word"]
+        if not named or self.readings_noted or self.streamed:
+            return self
+        note = " ".join(f"(I read “{clean(r.typed)}” as {bold(r.read_as)}.)" for r in named)
+        self.text = render_mrkdwn(note) + "\n" + self.text
+        self.plain = render_plain(note) + "\n" + self.plain
+        self.readings_noted = True
+        return self
 
     @classmethod
     def from_markdown(cls, markdown: str, **facts: Any) -> HandlerResult:

@@ -8,6 +8,7 @@ and `_render` writes just that. A follow-up naming only a plan asks the previous
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +29,9 @@ from knowledge.thread_memory import TurnContext
 
 MATCH_THRESHOLD = 2.0
 DISTINCTIVE_BONUS = 0.5  # per question word found in one item's name only
+# An item found by its description needs this much weight of shared words (a word only it has: ~4)...
+DESCRIPTION_MATCH = 4.5
+DESCRIPTION_MARGIN = 1.0  # ...and this much more than the next item
 MAX_SCAN_CHARS = 500  # the opening of a message says what it asks; the rest is not searched for plan names
 MAX_LISTED = 15
 
@@ -49,6 +53,8 @@ _COMPLIANCE = re.compile(
     r"\b(soc ?2|gdpr|hipaa|iso ?27001|complian\w*|certif\w*|encrypt\w*|secur\w*|pen ?test\w*|privacy)\b"
 )
 _ADDON = re.compile(r"\badd[- ]?ons?\b")
+_BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|\b(?:extra|additional) (?:storage|capacity|"
+                       r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
@@ -90,7 +96,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
-                                         context=context)
+                                         context=context, readings_noted=True)
     previous = frame.aspect
     aspect, items = _aspect(ctx.words, view, asked_plans)
     if previous and (aspect is None or (
@@ -135,7 +141,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if close:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
-    return HandlerResult.from_marked(readings + answer, **facts)
+    return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
 
 
 # --- which product and plans --------------------------------------------------------------------
@@ -248,6 +254,10 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if comparing and len(plans) >= 2:
         return "compare", []
     items = _match_items(question, view)
+    described = _match_by_description(question, view)
+    if described and (not items or described[0].name != items[0].name and described[0].score
+                      >= _weighted(question, view, items[0].name) + 2 * DESCRIPTION_MARGIN):
+        items = described  # "what if they remove seats mid year" is the seat-billing FAQ, not the Seats limit
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:
@@ -302,6 +312,7 @@ class _ItemIndex:
     items: tuple[Indexed, ...]
     name_words: frozenset[str]  # the words of the product's and its plans' names
     distinctive: frozenset[str]  # words in the name of exactly one item: a question using one means that item
+    weights: dict[str, float]  # word -> how much it says about which item is meant (rarer: more)
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -326,9 +337,13 @@ def _item_index(view: ProductView) -> _ItemIndex:
         *(index_item("limit", name, name) for name in sorted({n for plan in payload["plans"] for n in plan["limits"]})),
     ]
     seen: Counter[str] = Counter(word for item in items for word in item.name_terms)
+    documents: Counter[str] = Counter(word for item in items for word in item.name_terms | item.extra_terms)
+    weights = {word: math.log((len(items) + 1) / count) for word, count in documents.items()}
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
-    _indexes[key] = _ItemIndex(tuple(items), names, frozenset(word for word, count in seen.items() if count == 1))
+    _indexes[key] = _ItemIndex(
+        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights
+    )
     return _indexes[key]
 
 
@@ -347,6 +362,8 @@ def _match_items(question: str, view: ProductView) -> list[Item]:
         boost = _ASPECT_BOOST.get(item.kind)
         if value and boost is not None and boost.search(lowered):
             value += 1.0
+        if value and item.kind == "addon" and _BUY_MORE.search(lowered):
+            value += 3.0  # "can they buy more storage?" is about the add-on, not the plan's allowance
         if value >= MATCH_THRESHOLD:
             candidates.append(Item(item.kind, item.name, item.entry, value))
     if not candidates:
@@ -359,6 +376,34 @@ def _match_items(question: str, view: ProductView) -> list[Item]:
             chosen.append(item)
             break
     return chosen
+
+
+def _match_by_description(question: str, view: ProductView) -> list[Item]:
+    """The one item whose name and description share the question's rarer words ("pay by wire on annual"
+    is the payment FAQ, whose answer says "wire transfer on annual plans"), when one clearly stands out."""
+    index = _item_index(view)
+    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words
+    if not asked:
+        return []
+    scored = sorted(((_item_weight(index, asked, item), item) for item in index.items), key=lambda pair: -pair[0])
+    best_score, best = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    if best_score < DESCRIPTION_MATCH or best_score - runner_up < DESCRIPTION_MARGIN:
+        return []
+    return [Item(best.kind, best.name, best.entry, best_score)]
+
+
+def _item_weight(index: _ItemIndex, asked: frozenset[str], item: Indexed) -> float:
+    """The weight of the question's words an item has: in its name twice, in its description once."""
+    weights = index.weights
+    return sum(weights[w] for w in asked & (item.name_terms | item.extra_terms)) + sum(
+        weights[w] for w in asked & item.name_terms)
+
+
+def _weighted(question: str, view: ProductView, name: str) -> float:
+    index = _item_index(view)
+    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words
+    return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 
 def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) -> str:
@@ -422,8 +467,10 @@ def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry])
                 lines.append(f"No: {name} is not in {bold(plan['name'])}. It comes with {where}.")
             else:
                 lines.append(f"No: {name} is not included in any {view.name} plan.")
-        if included and len(included) > 1 and all(p["slug"] in included for p in plans):
-            lines.append("Every plan has it." if len(included) == len(names) else f"Plans with it: {where}.")
+        others = [names[slug] for slug in included if all(slug != p["slug"] for p in plans)]
+        if others and all(p["slug"] in included for p in plans):
+            # The other plans by name only: their details ("kept 1 year") read as if about the plan asked.
+            lines.append("Every plan has it." if len(included) == len(names) else f"Also in {_and_list(others)}.")
     elif not included:
         lines.append(f"{name} is not included in any {view.name} plan.")
     elif len(included) == len(names):

@@ -54,10 +54,14 @@ def fold(text: str) -> str:
 
 
 def _stem(word: str) -> str:
-    # Light stemming: enough that "logs" finds "log" and "integrations" finds "integration".
-    for suffix in ("ies", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    # Light stemming: enough that "logs" finds "log", "integrations" "integration", "boxes" "box" and
+    # "downgrades" "downgrade" ("-es" is only an ending after s, x, z, ch and sh).
+    if len(word) > 5 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("es") and word[-3] in "sxz" or word.endswith(("ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
     return word
 
 

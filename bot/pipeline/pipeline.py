@@ -256,7 +256,7 @@ class Pipeline:
                 now=now,
                 sink=sink,
             )
-            result: HandlerResult = await handler.handle(context)
+            result: HandlerResult = (await handler.handle(context)).with_readings(frame.readings)
             named = TurnContext(
                 account=resolution.account,
                 person=resolution.contact.name if resolution.contact else None,
