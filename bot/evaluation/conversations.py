@@ -174,7 +174,7 @@ class ConversationReport:
     def failures_by_slot(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for outcome in self.outcomes:
-            counts.update(outcome.wrong_slots)
+            counts.update(outcome.wrong_slots.keys())
         return dict(sorted(counts.items()))
 
     def failed(self) -> list[TurnOutcome]:
