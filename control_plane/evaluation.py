@@ -32,14 +32,19 @@ class LabelledMessage:
     entities: dict[str, Any] = field(default_factory=dict)
 
 
-def read_labelled(path: Path) -> list[LabelledMessage]:
-    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error."""
+def read_lines(path: Path) -> list[str]:
+    """The lines of a labelled file; one that cannot be read is a `LabelledFileError` saying why."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise LabelledFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise LabelledFileError(f"{path}: not UTF-8 text") from None
+
+
+def read_labelled(path: Path) -> list[LabelledMessage]:
+    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error."""
+    lines = read_lines(path)
     known = ", ".join(i.value for i in Intent)
     messages = []
     for number, line in enumerate(lines, 1):

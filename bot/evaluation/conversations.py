@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.pipeline import IncomingMessage, Pipeline
-from control_plane.evaluation import EvalReport, LabelledFileError
+from control_plane.evaluation import EvalReport, LabelledFileError, read_lines
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
 
@@ -48,12 +48,7 @@ class Conversation:
 
 def read_conversations(path: Path) -> list[Conversation]:
     """Every conversation in a JSONL file; a malformed line is an error naming the file, line and field."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise LabelledFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise LabelledFileError(f"{path}: not UTF-8 text") from None
+    lines = read_lines(path)
     conversations: list[Conversation] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):
