@@ -9,7 +9,7 @@ event loop; bulk work (rebuild, import) is run in a worker thread by its async c
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,17 +45,24 @@ class DatabaseError(Exception):
     """The database cannot be opened or used; the message is meant for a person."""
 
 
-def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
+    def set_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        _set_sqlite_pragmas(dbapi_connection, busy_timeout_ms)
+
+    return set_pragmas
+
+
+def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -66,10 +73,10 @@ def create_db_engine(url: str) -> Engine:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         poolclass=StaticPool if in_memory else None,
     )
-    event.listen(engine, "connect", _set_sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
     return engine
 
 

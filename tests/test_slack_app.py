@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bot.pipeline import IncomingMessage, Pipeline
 from bot.settings import Settings, load_settings
-from bot.slack.app import build_app
+from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import SlackService
 from knowledge.db import Database
@@ -74,8 +74,9 @@ class Stack:
 async def start_stack(fake: FakeSlack, settings: Settings, db: Database, pipeline: Pipeline,
                       http: aiohttp.ClientSession) -> Stack:
     inflight = InflightTasks()
-    app = build_app(settings, pipeline, db, inflight=inflight)
-    service = SlackService(app, inflight, host="127.0.0.1", port=0, signing_secret=SIGNING_SECRET,
+    inbox = build_inbox(settings, db)
+    app = build_app(settings, pipeline, inbox, inflight=inflight)
+    service = SlackService(app, inflight, inbox=inbox, host="127.0.0.1", port=0, signing_secret=SIGNING_SECRET,
                            app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None)
     await service.start()
     return Stack(fake, service, settings, db, pipeline, http)
@@ -196,8 +197,8 @@ async def test_a_redelivered_event_is_answered_once(stack: Stack) -> None:
     await settle(stack, "1712345999.000002")
     assert len(replies_in(stack.fake, "1712345800.000100")) == 1
     with stack.db.engine.connect() as connection:
-        claimed = connection.execute(text("SELECT count(*) FROM processedevent WHERE event_id = 'EvRetried'"))
-        assert claimed.scalar_one() == 1
+        claimed = connection.execute(text("SELECT state FROM inboxevent WHERE event_id = 'EvRetried'"))
+        assert claimed.scalars().all() == ["answered"]
 
 
 async def test_a_redelivery_after_a_restart_is_not_answered_again(stack: Stack) -> None:

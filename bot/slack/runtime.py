@@ -13,7 +13,8 @@ from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
 from bot.pipeline.knowledge_watch import KnowledgeWatcher
 from bot.settings import Settings
-from bot.slack.app import build_app, signing_secret
+from bot.slack.app import build_app, build_inbox, signing_secret
+from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import HealthCheck, SlackService, SlackStartupError
 from knowledge.db import Database
@@ -88,14 +89,17 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
     service: SlackService | None = None
     pipeline: Pipeline | None = None
     watcher: KnowledgeWatcher | None = None
+    inbox: EventInbox | None = None
     code, problem = EXIT_OK, None
     try:
         pipeline = Pipeline.from_settings(settings, db, llm)
         watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
         schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron, default_lock_path(settings.database_url))
-        app = build_app(settings, pipeline, db, inflight=inflight)
+        inbox = build_inbox(settings, db)
+        app = build_app(settings, pipeline, inbox, inflight=inflight)
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-        service = SlackService(app, inflight, signing_secret=signing_secret(settings), app_token=app_token, host=host,
+        service = SlackService(app, inflight, inbox=inbox, signing_secret=signing_secret(settings),
+                               app_token=app_token, host=host,
                                port=port, health=build_health_check(db, schedule, llm, pipeline, inflight))
         await service.start()
         watcher.start()
@@ -112,6 +116,8 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
             await watcher.stop()
         if service is not None:
             await service.shutdown(settings.shutdown_grace_s)
+        if inbox is not None:
+            await inbox.close()
         if schedule is not None:
             schedule.shutdown()
         if pipeline is not None:

@@ -14,7 +14,7 @@ from knowledge.models.catalog import (
 )
 from knowledge.models.runtime import (
     KnowledgeRevision,
-    ProcessedEvent,
+    InboxEvent,
     ResponseCacheEntry,
     SchedulerLease,
     ThreadTurn,
@@ -34,7 +34,7 @@ __all__ = [
     "Plan",
     "PlanFeature",
     "PlanLimit",
-    "ProcessedEvent",
+    "InboxEvent",
     "Product",
     "ProductSnapshot",
     "ResponseCacheEntry",
