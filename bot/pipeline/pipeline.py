@@ -181,7 +181,8 @@ class Pipeline:
                     record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3))
                 if pending is not None:
                     with stage("handler"):
-                        self._remember(pending)
+                        # A write: off the event loop, where waiting on SQLite's lock stalls nothing.
+                        await asyncio.to_thread(self._remember, pending)
                 return reply
         except Exception:
             if in_delivery:
