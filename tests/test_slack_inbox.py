@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -179,3 +181,27 @@ async def test_a_sweep_answers_young_orphans_and_gives_up_old_or_crash_looping_o
     assert row(database, "EvYoung")["state"] == "received" and row(database, "EvYoung")["owner"] == inbox.owner
     assert row(database, "EvOld")["state"] == FAILED
     assert row(database, "EvLooping")["state"] == FAILED
+
+
+async def test_a_claim_does_not_queue_behind_another_write_waiting_on_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    db = Database(f"sqlite:///{path}")
+    inbox = EventInbox(db, recovery_s=600, retention_s=3600, claim_budget_s=0.3)
+    assert await inbox.claim("EvFirst", ENVELOPE)
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        locker.execute("INSERT INTO knowledgerevision (id, revision, changed_at) VALUES (1, 1, '2026-01-01')")
+        finishing = asyncio.create_task(inbox.finish("EvFirst"))  # retried for up to 10 s
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(InboxUnavailable):
+            await inbox.claim("EvSecond", ENVELOPE)
+        assert time.monotonic() - started < 1.0  # its own budget (0.3 s) and one attempt, not the finish's 10 s
+        locker.execute("COMMIT")
+        await finishing
+        assert row(db, "EvFirst")["state"] == ANSWERED
+    finally:
+        locker.close()
+        await inbox.close()
+        db.close()

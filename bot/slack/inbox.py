@@ -24,7 +24,6 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from bot.slack.inbox_store import ANSWERED, FAILED, InboxStore, UnansweredEvent, new_owner_id
 from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread
@@ -39,6 +38,7 @@ SWEEP_S = 5.0  # lease renewal and the look for dead owners' events
 CLAIM_BUDGET_S = 1.0  # Slack wants the ack within 3 s; past this the event is left unacknowledged
 STATE_BUDGET_S = 10.0  # answering/answered marks: retried this long, then again at the next sweep
 BUSY_TIMEOUT_MS = 100  # per attempt, on the writer thread's own connection
+RETRY_PAUSE_S = 0.005
 MAX_ATTEMPTS = 3  # answers started for one event (each crash took one): then it is `failed`
 PURGE_EVERY_S = 3600.0
 
@@ -168,17 +168,17 @@ class EventInbox:
             return None
 
     async def _write(self, write: Callable[[], T], deadline: float, priority: int) -> T:
-        """Run `write` on the writer thread, retrying lock errors until `deadline` (time.monotonic())."""
+        """Run `write` on the writer thread, retrying lock errors until `deadline` (time.monotonic()).
 
-        def attempts() -> T:
-            remaining = max(0.0, deadline - time.monotonic())
-            for attempt in Retrying(stop=stop_after_delay(remaining), wait=wait_fixed(0.005),
-                                    retry=retry_if_exception(is_lock_error), reraise=True):
-                with attempt:
-                    return write()
-            raise AssertionError("unreachable")  # Retrying either returns or raises
-
-        return await self._writer.run(attempts, priority)
+        Each attempt is its own turn on the thread (one busy timeout at most), so a claim never waits
+        behind another write's retries, only behind one attempt."""
+        while True:
+            try:
+                return await self._writer.run(write, priority)
+            except OperationalError as exc:
+                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(RETRY_PAUSE_S)
 
 
 def _writer_engine(db: Database) -> Engine:
