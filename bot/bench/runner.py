@@ -26,6 +26,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "pipeline",
     "llm",
     "slack",
+    "faults",
 )
 
 
