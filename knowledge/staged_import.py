@@ -28,7 +28,7 @@ from filelock import FileLock
 from sqlalchemy import Table
 from sqlalchemy.engine import make_url
 
-from knowledge.db import BUSY_TIMEOUT_MS, Database
+from knowledge.db import BUSY_TIMEOUT_MS, Database, is_sqlite_file
 from knowledge.models import (
     Account,
     AddOn,
@@ -65,10 +65,9 @@ class StagedImportConflict(Exception):
 
 def sqlite_file(db: Database) -> Path | None:
     """The database file when `db` is a SQLite file (staging applies), else None."""
-    url = make_url(db.url)
-    if url.get_backend_name() != "sqlite" or (url.database or "") in ("", ":memory:"):
+    if not is_sqlite_file(db.url):
         return None
-    return Path(url.database or "").expanduser()
+    return Path(make_url(db.url).database or "").expanduser()
 
 
 @contextmanager

@@ -8,8 +8,8 @@ unanswered events; every `SWEEP_S` (and at start) it takes over the unanswered e
 died, answers those younger than INBOX_RECOVERY_S and marks older ones `failed` (a late answer would
 confuse the thread).
 
-Every statement runs on one dedicated writer thread (claims first, then answered marks), never on the
-event loop: a write that meets SQLite's lock (an import committing) waits there, with a short busy
+Every statement runs on one dedicated writer thread (claims first, those of a burst in one
+transaction; then answered marks), never on the event loop: a write that meets SQLite's lock (an import committing) waits there, with a short busy
 timeout retried within a budget.
 """
 
@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.slack.inbox_store import ANSWERED, FAILED, InboxStore, UnansweredEvent, new_owner_id
-from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread
-from knowledge.db import Database, create_db_engine
+from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread, settle_future
+from knowledge.db import WRITER_PAGE_CACHE_KIB, Database, create_db_engine, is_sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ class EventInbox:
         self.claim_budget_s = claim_budget_s
         self.routed: set[str] = set()  # events Bolt handed to a listener (the listener finishes them)
         self._writer = WriterThread("inbox-writer")
+        self._claims: list[tuple[str, str, asyncio.Future[bool]]] = []  # waiting for the writer thread
+        self._claims_queued = False  # a job to write them is queued
+        self._claims_lock = threading.Lock()
         self._unfinished: dict[str, str] = {}  # event id -> final state whose write failed; retried each sweep
         self._last_purge = float("-inf")
         self._sweeper: asyncio.Task[None] | None = None
@@ -80,12 +83,39 @@ class EventInbox:
     async def claim(self, event_id: str, envelope: str) -> bool:
         """True: answer it. False: a redelivery of an event taken already. Raises InboxUnavailable."""
         deadline = time.monotonic() + self.claim_budget_s
+        while True:
+            try:
+                return await self._claim_in_batch(event_id, envelope)
+            except SQLAlchemyError as exc:
+                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                    log.warning("could not record a Slack event; leaving it unacknowledged so Slack sends it again",
+                                extra={"event_id": event_id, "error": type(exc).__name__})
+                    raise InboxUnavailable(event_id) from exc
+            await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def _claim_in_batch(self, event_id: str, envelope: str) -> bool:
+        """One attempt, together with the other claims waiting when the writer thread gets to it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        with self._claims_lock:
+            self._claims.append((event_id, envelope, future))
+            submit, self._claims_queued = not self._claims_queued, True
+        if submit:
+            self._writer.submit(lambda: self._write_claims(loop), URGENT)
+        return await future
+
+    def _write_claims(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer thread: every claim queued so far, in one transaction."""
+        with self._claims_lock:
+            batch, self._claims, self._claims_queued = self._claims, [], False
         try:
-            return await self._write(lambda: self.store.claim(event_id, envelope), deadline, URGENT)
-        except SQLAlchemyError as exc:
-            log.warning("could not record a Slack event; leaving it unacknowledged so Slack sends it again",
-                        extra={"event_id": event_id, "error": type(exc).__name__})
-            raise InboxUnavailable(event_id) from exc
+            claimed = self.store.claim_many([(event_id, envelope) for event_id, envelope, _ in batch])
+        except BaseException as exc:  # each waiting claim decides (retry or give up)
+            for *_, future in batch:
+                settle_future(loop, future, None, exc)
+            return
+        for (*_, future), outcome in zip(batch, claimed, strict=True):
+            settle_future(loop, future, outcome, None)
 
     async def start(self, event_id: str) -> bool:
         """Mark the event `answering`; False when another instance has taken it over (do not answer)."""
@@ -183,7 +213,6 @@ class EventInbox:
 
 def _writer_engine(db: Database) -> Engine:
     """A connection of its own with a short busy timeout (SQLite files), so one attempt never waits long."""
-    url = make_url(db.url)
-    if url.get_backend_name() != "sqlite" or (url.database or "") in ("", ":memory:"):
+    if not is_sqlite_file(db.url):
         return db.engine
-    return create_db_engine(db.url, busy_timeout_ms=BUSY_TIMEOUT_MS)
+    return create_db_engine(db.url, busy_timeout_ms=BUSY_TIMEOUT_MS, page_cache_kib=WRITER_PAGE_CACHE_KIB)

@@ -108,6 +108,14 @@ class InboxStore:
                                                  "lease_until": now + self.lease, "now": now})
         return result.rowcount == 1
 
+    def claim_many(self, events: list[tuple[str, str]]) -> list[bool]:
+        """`claim` for each (event id, envelope), in one transaction (a burst's claims share one commit)."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            return [connection.execute(_CLAIM, {"event_id": event_id, "envelope": envelope, "owner": self.owner,
+                                                "lease_until": now + self.lease, "now": now}).rowcount == 1
+                    for event_id, envelope in events]
+
     def start(self, event_id: str) -> bool:
         """Mark an owned event `answering` (one more attempt); False if it is no longer this instance's."""
         with self.engine.begin() as connection:

@@ -41,13 +41,16 @@ class WriterThread:
                 result = work()
             except BaseException as exc:  # handed to the awaiting task, which decides
                 error = exc
-            try:
-                loop.call_soon_threadsafe(_settle, future, result, error)
-            except RuntimeError:  # the loop is gone: nobody waits for this any more
-                pass
+            settle_future(loop, future, result, error)
 
-        self._queue.put((priority, next(self._order), job))
+        self.submit(job, priority)
         return await future
+
+    def submit(self, job: Callable[[], None], priority: int = SOON) -> None:
+        """Queue `job`, which reports its own outcome (see `settle_future`)."""
+        if self._closed:
+            raise RuntimeError("writer thread closed")
+        self._queue.put((priority, next(self._order), job))
 
     def close(self) -> None:
         """Finish the queued work, then stop the thread."""
@@ -63,6 +66,15 @@ class WriterThread:
             if job is None:
                 return
             job()
+
+
+def settle_future(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any,
+                  error: BaseException | None) -> None:
+    """From the writer thread: hand `result` (or `error`) to `future`, which belongs to `loop`."""
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:  # the loop is gone: nobody waits for this any more
+        pass
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
