@@ -56,7 +56,11 @@ def test_a_second_claim_of_one_event_is_refused_even_by_its_owner(database: Data
 def test_an_answered_event_is_never_claimed_again_even_after_its_lease(database: Database) -> None:
     clock = Clock()
     first, second = store(database, "host-a:1:a", clock), store(database, "host-b:2:b", clock)
-    assert first.claim("Ev1", ENVELOPE) and first.start("Ev1") and first.finish("Ev1", ANSWERED)
+    assert first.claim("Ev1", ENVELOPE) and first.start("Ev1")
+    assert first.unanswered() == 1
+    assert first.finish("Ev1", ANSWERED)
+    assert first.unanswered() == 0
+    assert row(database, "Ev1")["envelope"] == ""  # the message is not kept once answered
     clock.advance(3600)
     assert second.claim("Ev1", ENVELOPE) is False
     assert second.take_over_orphans(lambda owner: False) == []

@@ -31,8 +31,10 @@ _START = text(
     "UPDATE inboxevent SET state = 'answering', attempts = attempts + 1, updated_at = :now "
     "WHERE event_id = :event_id AND owner = :owner AND state IN ('received', 'answering')"
 ).bindparams(bindparam("now", type_=DateTime()))
+# An answered event keeps its id (to drop redeliveries) but not the message it carried.
 _FINISH = text(
-    "UPDATE inboxevent SET state = :state, updated_at = :now "
+    "UPDATE inboxevent SET state = :state, updated_at = :now, "
+    "envelope = CASE WHEN :state = 'answered' THEN '' ELSE envelope END "
     "WHERE event_id = :event_id AND owner = :owner AND state IN ('received', 'answering')"
 ).bindparams(bindparam("now", type_=DateTime()))
 _RENEW = text(
@@ -47,6 +49,7 @@ _TAKE_OVER = text(
     "UPDATE inboxevent SET owner = :owner, lease_until = :lease_until, updated_at = :now "
     "WHERE event_id = :event_id AND owner = :previous AND state IN ('received', 'answering')"
 ).bindparams(*(bindparam(name, type_=DateTime()) for name in ("now", "lease_until")))
+_UNANSWERED_COUNT = text("SELECT count(*) FROM inboxevent WHERE state IN ('received', 'answering')")
 _PURGE = text(
     "DELETE FROM inboxevent WHERE state IN ('answered', 'failed') AND updated_at < :cutoff"
 ).bindparams(bindparam("cutoff", type_=DateTime()))
@@ -152,6 +155,11 @@ class InboxStore:
                 if result.rowcount == 1:
                     taken.append(event)
         return taken
+
+    def unanswered(self) -> int:
+        """Events acknowledged and not answered yet, by any instance (a read: never waits on the lock)."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(_UNANSWERED_COUNT).scalar_one())
 
     def purge(self, retention_s: float) -> int:
         """Forget answered and failed events older than `retention_s` (Slack redelivers within minutes)."""

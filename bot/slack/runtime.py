@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
@@ -38,10 +39,10 @@ def database_reachable(db: Database) -> bool:
 
 
 def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLMGateway, pipeline: Pipeline,
-                       inflight: InflightTasks) -> HealthCheck:
+                       inflight: InflightTasks, inbox: EventInbox | None = None) -> HealthCheck:
     """Healthy while the database answers; the schedule, the LLM breaker, the knowledge revision the
-    names were loaded at and the answers in flight are reported, not judged (with the breaker open
-    pitcrew still answers, without the LLM)."""
+    names were loaded at, the answers in flight and the inbox's unanswered events are reported, not
+    judged (with the breaker open pitcrew still answers, without the LLM)."""
 
     async def check() -> tuple[bool, dict[str, Any]]:
         db_ok = database_reachable(db)
@@ -51,10 +52,19 @@ def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLM
             "llm": {"configured": llm.configured, "breaker": llm.breaker_state},
             "knowledge_revision": pipeline.knowledge_revision,
             "answers_in_flight": len(inflight),
+            "inbox_unanswered": _unanswered(inbox) if db_ok and inbox is not None else None,
         }
         return db_ok, details
 
     return check
+
+
+def _unanswered(inbox: EventInbox) -> int | None:
+    try:
+        return inbox.store.unanswered()
+    except SQLAlchemyError:
+        log.exception("could not count the inbox's unanswered events")
+        return None
 
 
 class StopSignals:
@@ -100,7 +110,7 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         service = SlackService(app, inflight, inbox=inbox, signing_secret=signing_secret(settings),
                                app_token=app_token, host=host,
-                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight))
+                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight, inbox))
         await service.start()
         watcher.start()
         await signals.stop.wait()
