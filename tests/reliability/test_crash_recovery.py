@@ -87,6 +87,7 @@ async def test_a_kill_9_just_after_the_acks_loses_no_event(fake_slack: FakeSlack
             await asyncio.sleep(KILL_AFTER_S)
         finally:
             await first.kill_9()
+        await asyncio.sleep(0.2)  # replies the process sent before it died reach the fake Slack
         before = replies_per_thread(fake_slack, deliveries)
 
         second = await ServeProcess(env, tmp_path, "second").start(http)
