@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot.slack.inbox import EventInbox, InboxUnavailable
 from bot.slack.inbox_store import ANSWERED, FAILED, InboxStore, new_owner_id, owner_process_alive
+from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread
 from knowledge.db import Database
 
 ENVELOPE = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "app_mention"}})
@@ -209,3 +210,33 @@ async def test_a_claim_does_not_queue_behind_another_write_waiting_on_the_lock(t
         locker.close()
         await inbox.close()
         db.close()
+
+
+async def test_the_writer_thread_runs_claims_before_answered_marks_before_the_rest() -> None:
+    writer = WriterThread("test-writer")
+    gate = threading.Event()
+    order: list[str] = []
+    try:
+        busy = asyncio.ensure_future(writer.run(gate.wait, LATER))  # the thread is busy with this one
+        await asyncio.sleep(0.05)
+        queued = [asyncio.ensure_future(writer.run(lambda name=name: order.append(name), priority))
+                  for name, priority in (("later-1", LATER), ("soon", SOON), ("urgent", URGENT), ("later-2", LATER))]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(busy, *queued)
+    finally:
+        await asyncio.to_thread(writer.close)
+    assert order == ["urgent", "soon", "later-1", "later-2"]
+
+
+async def test_an_error_on_the_writer_thread_reaches_the_caller() -> None:
+    def fails() -> None:
+        raise ValueError("boom")
+
+    writer = WriterThread("test-writer")
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            await writer.run(fails)
+        assert await writer.run(lambda: 42) == 42  # and the thread goes on
+    finally:
+        await asyncio.to_thread(writer.close)
