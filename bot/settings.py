@@ -41,9 +41,10 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     port: int = Field(default=3000, ge=1, le=65535)
     streaming: bool = True
-    event_dedupe_ttl_s: int = Field(default=86_400, ge=60)
+    event_dedupe_ttl_s: int = Field(default=86_400, ge=60)  # how long answered events are remembered
     slack_api_timeout_s: float = Field(default=10.0, gt=0)  # one Web API call
     slack_delivery_deadline_s: float = Field(default=30.0, gt=0)  # one reply, retries included
+    inbox_recovery_s: int = Field(default=600, ge=0)  # events left unanswered by a crash: answered if younger
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     # LLM

@@ -2,12 +2,15 @@
 
 Rows are validated with pydantic, then upserted on their natural keys inside ONE write transaction:
 any problem (a bad value, a duplicate key, a dangling reference) rolls everything back. Importing the
-same folder twice changes nothing the second time. Import never deletes rows.
+same folder twice changes nothing the second time. Import never deletes rows. Into a SQLite file, that
+transaction runs on a private copy and its changes reach the live database in short slices
+(`knowledge.staged_import`), so `serve` never waits long on the write lock.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,7 +42,8 @@ from knowledge.models import (
     Product,
     TranscriptSegment,
 )
-from knowledge.revision import bump_revision
+from knowledge.revision import bump_revision, read_revision
+from knowledge.staged_import import StagedImportConflict, apply_staged, import_turn, sqlite_file, staged_copy
 
 if TYPE_CHECKING:
     from knowledge.snapshots import RebuildReport
@@ -98,10 +102,36 @@ def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebu
     started = time.perf_counter()
     parsed = parse_files(files)
     report = ImportReport(source=source, kinds={f.kind: KindCounts(file=f.name, rows=len(f.rows)) for f in files})
+    live_file = sqlite_file(db)
+    if live_file is None:  # PostgreSQL has no database-wide write lock; an in-memory database has no copy
+        writer = _write(db, parsed, report, source, precondition)
+    else:
+        with import_turn(live_file), staged_copy(live_file) as staging:
+            revision = read_revision(staging)
+            writer = _write(staging, parsed, report, source, precondition)
+            if writer is not None and report.changed:
+                try:
+                    apply_staged(live_file, Path(staging.url.removeprefix("sqlite:///")), revision)
+                except (StagedImportConflict, sqlite3.Error) as exc:
+                    raise ImportRejected([ImportProblem(source, f"the database refused the import: {exc}")]) from exc
+    if writer is None:
+        return report
+    report.changed_products = sorted(writer.changed_products)
+    report.seconds = time.perf_counter() - started
+    log.info("import finished", extra={"source": source, "changed_products": len(report.changed_products),
+                                       "import_s": round(report.seconds, 3)})
+    if rebuild and report.changed_products:
+        _rebuild(db, report)
+    return report
+
+
+def _write(db: Database, parsed: dict[str, list[ParsedRow]], report: ImportReport, source: str,
+           precondition: Callable[[Connection], bool] | None) -> _Writer | None:
+    """Write the parsed rows into `db` in one transaction; None when `precondition` said no."""
     with write_transaction(db.engine) as connection:
         if precondition is not None and not precondition(connection):
             report.kinds = {}
-            return report
+            return None
         writer = _Writer(connection, report)
         try:
             writer.write_all(parsed)
@@ -112,13 +142,7 @@ def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebu
             raise ImportRejected(writer.problems)  # rolls the transaction back
         if report.changed:
             bump_revision(connection)
-    report.changed_products = sorted(writer.changed_products)
-    report.seconds = time.perf_counter() - started
-    log.info("import finished", extra={"source": source, "changed_products": len(report.changed_products),
-                                       "import_s": round(report.seconds, 3)})
-    if rebuild and report.changed_products:
-        _rebuild(db, report)
-    return report
+    return writer
 
 
 def parse_files(files: Sequence[SourceFile]) -> dict[str, list[ParsedRow]]:

@@ -138,7 +138,7 @@ def remember(
     clean-up: the thread is trimmed only when it would exceed `max_turns`, and expired turns of every
     thread are deleted when a new thread starts (threads are what the table grows by).
     """
-    with db.engine.begin() as conn:
+    with db.write_engine.begin() as conn:
         conn.execute(_INSERT, {"key": thread_key, "now": now, "intent": intent, "ctx": context.to_json()})
         if stored_turns is None or stored_turns + 1 > max_turns:
             conn.execute(_TRIM, {"key": thread_key, "keep": max(1, max_turns)})

@@ -15,7 +15,7 @@ from tests.fake_slack import FakeSlack
 
 # Variables a developer's shell may carry that must never leak into a test.
 _ISOLATED_PREFIXES = (
-    "SLACK_", "OPENAI_", "DATABASE_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_", "KNOWLEDGE_",
+    "SLACK_", "OPENAI_", "DATABASE_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_", "KNOWLEDGE_", "INBOX_",
 )
 
 

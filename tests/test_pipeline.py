@@ -164,10 +164,18 @@ async def test_closing_the_pipeline_settles_shadow_validations_before_the_gatewa
     """Shadow validations run after the reply; shutdown must not leave them running on a closed gateway."""
     from bot.llm import LLMGateway
     from bot.settings import load_settings
-    from tests.fake_openai import FakeOpenAI
-    from tests.pipeline_support import answers_with, make_pipeline
+    from dataclasses import replace
 
-    async with FakeOpenAI(responder=answers_with("unused"), latency_s=0.2) as server:
+    from tests.fake_openai import FakeOpenAI, Reply, intent_validation_reply
+    from tests.pipeline_support import make_pipeline
+
+    def slow_validations(body: dict) -> Reply:
+        """The shadow validation takes longer than the answer, so it is still running when the reply is out."""
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            return replace(intent_validation_reply(body), delay_s=0.8)
+        return Reply("unused")
+
+    async with FakeOpenAI(responder=slow_validations, latency_s=0.2) as server:
         settings = load_settings(**server.settings_overrides(), control_plane_shadow_rate=1.0)
         llm = LLMGateway.from_settings(settings, demo_db)
         try:

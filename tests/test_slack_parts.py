@@ -1,4 +1,4 @@
-"""The Slack building blocks on their own: dedupe, mention stripping, progress and streaming against the fake API."""
+"""The Slack building blocks on their own: mention stripping, progress and streaming against the fake API."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,61 +14,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 import bot
 from bot.pipeline import Deliver, IncomingMessage, Reply
 from bot.slack.capabilities import WorkspaceFeatures
-from bot.slack.dedupe import EventDeduper
 from bot.slack.delivery import ReplyDelivery, reply_metadata
 from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
+from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PLACEHOLDER_TEXT, PROGRESS_DELAY_S, Progress
 from bot.slack.responder import ReplyPipeline, Responder, SlackTurn
 from bot.slack.streaming import SlackStreamSink, can_stream
 from knowledge.db import Database
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
-
-# ----- dedupe
-
-
-def test_first_delivery_claims_and_redeliveries_are_refused(database: Database) -> None:
-    deduper = EventDeduper(database, ttl_s=3600)
-    assert deduper.claim("Ev1") is True
-    assert deduper.claim("Ev1") is False
-    assert deduper.claim("Ev1") is False
-    assert deduper.claim("Ev2") is True
-
-
-def test_claims_survive_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'restart.db'}"
-    first = Database(url)
-    assert EventDeduper(first, ttl_s=3600).claim("EvRestart") is True
-    first.close()
-    second = Database(url)
-    assert EventDeduper(second, ttl_s=3600).claim("EvRestart") is False
-    second.close()
-
-
-def test_an_expired_claim_can_be_taken_again_and_is_purged(database: Database) -> None:
-    now = [datetime(2025, 3, 1, 12, 0, 0)]
-    deduper = EventDeduper(database, ttl_s=60, clock=lambda: now[0])
-    assert deduper.claim("EvOld") is True
-    now[0] += timedelta(seconds=30)
-    assert deduper.claim("EvOld") is False
-    assert deduper.claim("EvNew") is True
-    now[0] += timedelta(seconds=45)  # EvOld is 75 s old, EvNew 45 s
-    assert deduper.purge_expired() == 1
-    assert deduper.claim("EvNew") is False
-    assert deduper.claim("EvOld") is True
-
-
-def test_concurrent_deliveries_of_one_event_have_exactly_one_winner(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    databases = [Database(url) for _ in range(4)]  # separate engines, as separate processes would have
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            results = list(pool.map(lambda i: EventDeduper(databases[i % 4], 3600).claim("EvRace"), range(16)))
-        assert results.count(True) == 1
-    finally:
-        for db in databases:
-            db.close()
-
 
 # ----- the app manifest
 
@@ -320,9 +272,12 @@ class _BreaksBeforeAnswering:
 async def test_a_broken_pipeline_gets_exactly_one_reply(fake_slack: FakeSlack, client: AsyncWebClient,
                                                         database: Database, pipeline: ReplyPipeline,
                                                         expected: str) -> None:
-    responder = Responder(pipeline, EventDeduper(database, 3600), InflightTasks(), streaming=False)
+    inbox = EventInbox(database, recovery_s=600, retention_s=3600)
+    assert await inbox.claim("EvBroken", "{}")
+    responder = Responder(pipeline, inbox, InflightTasks(), streaming=False)
     turn = SlackTurn(channel="C1", thread_ts="1712.000200", text="help", event_id="EvBroken", message_ts="1712.000200")
     await responder.respond(turn, client)
+    await inbox.close()
     [reply] = [call for call in fake_slack.calls if call.method == "chat.postMessage"]
     assert reply.body["thread_ts"] == "1712.000200" and reply.body["text"].startswith(expected)
 
@@ -373,11 +328,14 @@ async def test_a_placeholder_posted_behind_a_timeout_is_found_and_replaced_not_l
         fake_slack: FakeSlack, database: Database) -> None:
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, timeout=1)
     fake_slack.slow_next("chat.postMessage", delay_s=1.5)  # the placeholder lands; its answer comes too late
-    responder = Responder(_SlowAnswer(1.2), EventDeduper(database, 3600), InflightTasks(), streaming=False,
+    inbox = EventInbox(database, recovery_s=600, retention_s=3600)
+    assert await inbox.claim("EvSlowPlaceholder", "{}")
+    responder = Responder(_SlowAnswer(1.2), inbox, InflightTasks(), streaming=False,
                           features=WorkspaceFeatures(thread_status=False), progress_delay_s=0.0)
     turn = SlackTurn(channel="C1", thread_ts="1712.000300", text="help", event_id="EvSlowPlaceholder",
                      message_ts="1712.000300")
     await responder.respond(turn, client)
+    await inbox.close()
     [visible] = fake_slack.thread_messages("1712.000300")
     assert visible["text"] == "The answer." and visible["metadata"] == reply_metadata("0000beef")
     assert len(fake_slack.calls_of("chat.postMessage")) == 1  # only the placeholder's: the answer replaced it

@@ -126,6 +126,7 @@ async def test_pitcrew_serve_answers_and_finishes_in_flight_replies_on_sigterm(f
             assert health["scheduler"]["role"] == "leader" and health["scheduler"]["next_run_time"]
             assert health["llm"]["breaker"] == "closed"
             assert health["knowledge_revision"] >= 1 and health["answers_in_flight"] == 0  # the demo was imported
+            assert health["inbox_unanswered"] == 0
 
             async def post(event_id: str, ts: str) -> int:
                 raw = json.dumps(event_callback(mention_event("what plans does Orbit have?", ts=ts),

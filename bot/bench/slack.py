@@ -447,7 +447,7 @@ def _single_results(samples: dict[tuple[str, str], tuple[list[float], list[float
     if overhead:
         results.append(_result("slack.single.slack_overhead", overhead, "reference", True,
                                "event-to-reply minus the pipeline's answer time (from the `slack reply` record): "
-                               "Bolt, dedupe, progress, delivery"))
+                               "Bolt, inbox, progress, delivery"))
     return results
 
 

@@ -3,7 +3,8 @@
 Key: sha256 of the canonical JSON of the caller's key fields (normalized question, intent, entities,
 snapshot version, prompt version) plus the model. A snapshot rebuild bumps the version, so it can never
 serve a stale answer. Entries live `ttl_s` seconds; past `max_entries` the least recently used go.
-Every operation is one or two indexed statements (well under a millisecond), run inline.
+Every operation is one or two indexed statements (well under a millisecond); the gateway runs them in a worker
+thread, on the database's write connections, so a wait on SQLite's lock never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class ResponseCache:
         if not self.enabled:
             return None
         now = self._clock()
-        with self.db.engine.begin() as connection:
+        with self.db.write_engine.begin() as connection:  # run from worker threads: see Database.write_engine
             row = connection.execute(_GET, {"key": key, "now": now}).first()
         return row[0] if row is not None else None
 
@@ -147,7 +148,7 @@ class ResponseCache:
         if not self.enabled:
             return
         now = self._clock()
-        with self.db.engine.begin() as connection:
+        with self.db.write_engine.begin() as connection:
             connection.execute(
                 _PUT,
                 {"key": key, "value": value, "model": model, "now": now, "expires": now + timedelta(seconds=self.ttl_s)},

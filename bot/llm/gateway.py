@@ -194,7 +194,7 @@ class LLMGateway:
 
         with llm_stage():
             try:
-                key, cached = self._cache_lookup(call, cache_key, profile)
+                key, cached = await self._cache_lookup(call, cache_key, profile)
                 if cached is not None:
                     call.outcome = Outcome.OK
                     return cached
@@ -212,7 +212,7 @@ class LLMGateway:
                     call.fail(Outcome.LEAK)
                     return None
                 if key is not None and self._cache is not None:
-                    self._cache.put(key, answer, profile.model)
+                    await asyncio.to_thread(self._cache.put, key, answer, profile.model)
                 return answer
             except Unavailable:
                 return None
@@ -243,7 +243,7 @@ class LLMGateway:
 
         with llm_stage():
             try:
-                key, cached = self._cache_lookup(call, cache_key, profile)
+                key, cached = await self._cache_lookup(call, cache_key, profile)
                 if cached is not None:
                     call.finish(Outcome.OK)
                     return _single_chunk(cached)
@@ -318,13 +318,13 @@ class LLMGateway:
         finally:
             await opened.chunks.close()
 
-    def _cache_lookup(self, call: CallRecord, fields: Mapping[str, Any] | None,
-                      profile: KindProfile) -> tuple[str | None, str | None]:
+    async def _cache_lookup(self, call: CallRecord, fields: Mapping[str, Any] | None,
+                            profile: KindProfile) -> tuple[str | None, str | None]:
         """(entry key, cached answer); both None when the call does not use the cache."""
         if fields is None or self._cache is None:
             return None, None
         key = cache_key(fields, profile.model)
-        cached = self._cache.get(key)
+        cached = await asyncio.to_thread(self._cache.get, key)  # a write (hit count): off the event loop
         call.cache = "hit" if cached is not None else "miss"
         record(cache=call.cache)
         return key, cached
@@ -495,7 +495,7 @@ class LLMGateway:
             finally:
                 self._slots.release()
                 if outcome is Outcome.OK and complete and key is not None and self._cache is not None:
-                    self._cache.put(key, "".join(parts), model)
+                    await asyncio.to_thread(self._cache.put, key, "".join(parts), model)
                 if not complete and outcome is Outcome.OK:
                     call.details["truncated"] = True
                 call.finish(outcome)

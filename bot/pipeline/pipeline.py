@@ -123,6 +123,8 @@ class Pipeline:
         self.prompt_version = prompt_version
         self.clock = clock
         self.knowledge_revision = 0  # the knowledge revision the names were loaded at (see knowledge.revision)
+        # Turns being stored (in worker threads), by thread: a follow-up reads its thread's memory after them.
+        self._storing: dict[str, asyncio.Future[None]] = {}
 
     @classmethod
     def from_settings(
@@ -200,7 +202,7 @@ class Pipeline:
                             request.fail(UndeliveredReply("the reply could not be delivered"))
                 if pending is not None:
                     with stage("handler"):
-                        self._remember(pending)
+                        await self._store_turn(pending)
                 return reply
         except Exception:
             if in_delivery:
@@ -226,6 +228,9 @@ class Pipeline:
         """The reply, and the turn to store in thread memory once it is delivered (None: nothing to store)."""
         now = self.clock()
         text = message.text or ""
+        storing = self._storing.get(message.thread_key)
+        if storing is not None:  # the thread's previous turn is being stored: read the memory after it
+            await asyncio.wait([storing])
         with stage("meeting_resolution"):
             memory = ThreadMemory() if message.new_thread else self._recall(message.thread_key, now)
         with stage("control_plane"):
@@ -294,6 +299,16 @@ class Pipeline:
         except SQLAlchemyError as exc:  # memory is a convenience: answer without it
             logger.warning("thread memory unavailable", extra={"error": type(exc).__name__})
             return ThreadMemory()
+
+    async def _store_turn(self, pending: PendingTurn) -> None:
+        """Store the turn in a worker thread (a write: waiting on SQLite's lock there stalls nothing)."""
+        storing = asyncio.ensure_future(asyncio.to_thread(self._remember, pending))
+        self._storing[pending.thread_key] = storing
+        try:
+            await storing
+        finally:
+            if self._storing.get(pending.thread_key) is storing:
+                del self._storing[pending.thread_key]
 
     def _remember(self, pending: PendingTurn) -> None:
         try:

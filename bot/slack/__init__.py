@@ -1,1 +1,1 @@
-"""The Slack side of pitcrew: the Bolt app, its listeners, retry dedupe, progress, streaming and the server."""
+"""The Slack side of pitcrew: the Bolt app, its listeners, the event inbox, progress, streaming and the server."""

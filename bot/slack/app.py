@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from bot.slack.dedupe import EventDeduper
+from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.listeners import register_listeners
 from bot.slack.progress import PROGRESS_DELAY_S
@@ -66,11 +66,17 @@ def _whole_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
-def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
+def build_inbox(settings: Settings, db: Database) -> EventInbox:
+    """The durable event inbox the intake claims events in and the responder records answers in."""
+    return EventInbox(db, recovery_s=settings.inbox_recovery_s, retention_s=settings.event_dedupe_ttl_s)
+
+
+def build_app(settings: Settings, pipeline: ReplyPipeline, inbox: EventInbox, *,
               inflight: InflightTasks | None = None, progress_delay_s: float = PROGRESS_DELAY_S) -> AsyncApp:
     """The Bolt app answering through `pipeline`; no network call happens until the first event.
 
-    `inflight` is the tracker a server drains on shutdown (a fresh one if not given).
+    `inflight` is the tracker a server drains on shutdown (a fresh one if not given); `inbox` must be
+    the one the server's intake claims events in.
     """
     app = AsyncApp(
         name="pitcrew",
@@ -80,7 +86,7 @@ def build_app(settings: Settings, pipeline: ReplyPipeline, db: Database, *,
         attaching_conversation_kwargs_enabled=False,  # pitcrew does not use Bolt's assistant helpers
         logger=BOLT_LOGGER,
     )
-    responder = Responder(pipeline, EventDeduper(db, settings.event_dedupe_ttl_s),
+    responder = Responder(pipeline, inbox,
                           inflight if inflight is not None else InflightTasks(),
                           streaming=settings.streaming, progress_delay_s=progress_delay_s,
                           delivery_deadline_s=settings.slack_delivery_deadline_s,

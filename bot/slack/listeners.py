@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -36,25 +37,33 @@ QUIET_EVENTS = (
 
 
 def register_listeners(app: AsyncApp, responder: Responder) -> None:
+    @app.middleware
+    async def note_routed(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002 (Bolt's name)
+        """Past Bolt's own filters: a listener below finishes the event in the inbox (answer or skip)."""
+        event_id = body.get("event_id")
+        if isinstance(event_id, str):
+            responder.inbox.routed.add(event_id)
+        await next()
+
     async def on_app_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
                              client: AsyncWebClient, request: AsyncBoltRequest) -> None:
         # Direct messages are answered through message.im; a bot's mention is never answered (loops).
         if event.get("bot_id") or event.get("channel_type") == "im" or not event.get("user"):
-            _skip(body, "mention by a bot or in a DM")
+            await _skip(responder, body, "mention by a bot or in a DM")
             return
         await responder.respond(_turn(body, event, context, request), client)
 
     async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
                          client: AsyncWebClient, request: AsyncBoltRequest) -> None:
         if event.get("channel_type") != "im":
-            _skip(body, "channel message (mentions arrive as app_mention)")
+            await _skip(responder, body, "channel message (mentions arrive as app_mention)")
         elif event.get("subtype") not in ANSWERED_MESSAGE_SUBTYPES or event.get("bot_id") or not event.get("user"):
-            _skip(body, f"message subtype {event.get('subtype') or 'bot'}")
+            await _skip(responder, body, f"message subtype {event.get('subtype') or 'bot'}")
         else:
             await responder.respond(_turn(body, event, context, request), client)
 
     async def ignore(body: dict[str, Any]) -> None:
-        _skip(body, "event not answered")
+        await _skip(responder, body, "event not answered")
 
     app.event("app_mention")(on_app_mention)
     app.event("message")(on_message)
@@ -70,7 +79,8 @@ def _turn(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     return SlackTurn.from_event(body, event, bot_user_id=context.bot_user_id, retry_num=retry[0] if retry else None)
 
 
-def _skip(body: dict[str, Any], reason: str) -> None:
+async def _skip(responder: Responder, body: dict[str, Any], reason: str) -> None:
     event = body.get("event") or {}
+    await responder.skip(body.get("event_id"))
     log.debug("slack event ignored", extra={"event_id": body.get("event_id"), "event_type": event.get("type"),
                                             "subtype": event.get("subtype"), "reason": reason})

@@ -1,4 +1,4 @@
-"""Answering one Slack message: dedupe, progress, the pipeline, then the reply in the thread."""
+"""Answering one Slack message: the inbox state, progress, the pipeline, then the reply in the thread."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from bot.observability import new_correlation_id
 from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.clean_text import clean_text
 from bot.slack.capabilities import WorkspaceFeatures
-from bot.slack.dedupe import EventDeduper
 from bot.slack.delivery import ATTEMPT_TIMEOUT_S, DEFAULT_DEADLINE_S, Failure, ReplyDelivery
+from bot.slack.inbox import EventInbox
+from bot.slack.inbox_store import ANSWERED, FAILED
 from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PROGRESS_DELAY_S, Progress
@@ -68,12 +69,12 @@ class SlackTurn:
 
 
 class Responder:
-    def __init__(self, pipeline: ReplyPipeline, deduper: EventDeduper, inflight: InflightTasks, *,
+    def __init__(self, pipeline: ReplyPipeline, inbox: EventInbox, inflight: InflightTasks, *,
                  streaming: bool, features: WorkspaceFeatures | None = None,
                  progress_delay_s: float = PROGRESS_DELAY_S, delivery_deadline_s: float = DEFAULT_DEADLINE_S,
                  attempt_timeout_s: float = ATTEMPT_TIMEOUT_S) -> None:
         self._pipeline = pipeline
-        self._deduper = deduper
+        self.inbox = inbox
         self._inflight = inflight
         self._streaming = streaming
         self.features = features or WorkspaceFeatures()
@@ -82,25 +83,23 @@ class Responder:
         self._attempt_timeout_s = attempt_timeout_s
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
-        """Answer `turn` in its thread, unless this delivery is a redelivery of an event already taken."""
+        """Answer `turn` in its thread (the intake claimed its event in the inbox), then record it answered."""
         async with self._inflight.track():
-            if turn.event_id is not None and not self._claim(turn):
+            if turn.event_id is not None and not await self.inbox.start(turn.event_id):
+                log.info("event taken over by another instance; not answering it here",
+                         extra={"event_id": turn.event_id, "channel": turn.channel})
                 return
-            await self._answer(turn, client)
+            delivered = await self._answer(turn, client)
+            if turn.event_id is not None and not delivered:
+                await self.inbox.finish(turn.event_id, FAILED)
 
-    def _claim(self, turn: SlackTurn) -> bool:
-        assert turn.event_id is not None
-        try:
-            claimed = self._deduper.claim(turn.event_id)
-        except Exception:  # a rare duplicate beats a lost answer
-            log.exception("event dedupe failed; answering anyway", extra={"event_id": turn.event_id})
-            return True
-        if not claimed:
-            log.info("dropped a redelivered Slack event",
-                     extra={"event_id": turn.event_id, "retry_num": turn.retry_num, "channel": turn.channel})
-        return claimed
+    async def skip(self, event_id: str | None) -> None:
+        """An event that needs no answer is done as soon as it is seen."""
+        if event_id is not None:
+            await self.inbox.finish(event_id, ANSWERED)
 
-    async def _answer(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+    async def _answer(self, turn: SlackTurn, client: AsyncWebClient) -> bool:
+        """Whether the reply reached Slack."""
         started = time.perf_counter()
         progress = Progress(client, turn.channel, turn.thread_ts, self.features, self._progress_delay_s)
         sink = None
@@ -125,6 +124,9 @@ class Responder:
             await progress.settle()
             outcome.delivered = outcome.streamed or await self._post(delivery, progress, reply)
             outcome.attempts = delivery.attempts
+            if outcome.delivered and turn.event_id is not None:
+                # At once, before the pipeline's bookkeeping: until this is written, a crash means a second reply.
+                await self.inbox.finish(turn.event_id, ANSWERED)
             if not outcome.delivered:
                 await progress.clear_status()
             outcome.reply_ms = (time.perf_counter() - started) * 1000.0
@@ -148,6 +150,7 @@ class Responder:
             "reply_ms": _ms(outcome.reply_ms),
             "progress": "status" if progress.status_shown else "placeholder" if progress.placeholder_ts else "none",
         })
+        return outcome.delivered
 
     async def _post(self, delivery: ReplyDelivery, progress: Progress, reply: Reply) -> bool:
         """Post the answer (replacing the placeholder if there is one); False if Slack never took it."""

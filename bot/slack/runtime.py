@@ -8,12 +8,14 @@ import signal
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
 from bot.pipeline.knowledge_watch import KnowledgeWatcher
 from bot.settings import Settings
-from bot.slack.app import build_app, signing_secret
+from bot.slack.app import build_app, build_inbox, signing_secret
+from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import HealthCheck, SlackService, SlackStartupError
 from knowledge.db import Database
@@ -37,10 +39,10 @@ def database_reachable(db: Database) -> bool:
 
 
 def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLMGateway, pipeline: Pipeline,
-                       inflight: InflightTasks) -> HealthCheck:
+                       inflight: InflightTasks, inbox: EventInbox | None = None) -> HealthCheck:
     """Healthy while the database answers; the schedule, the LLM breaker, the knowledge revision the
-    names were loaded at and the answers in flight are reported, not judged (with the breaker open
-    pitcrew still answers, without the LLM)."""
+    names were loaded at, the answers in flight and the inbox's unanswered events are reported, not
+    judged (with the breaker open pitcrew still answers, without the LLM)."""
 
     async def check() -> tuple[bool, dict[str, Any]]:
         db_ok = database_reachable(db)
@@ -50,10 +52,19 @@ def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLM
             "llm": {"configured": llm.configured, "breaker": llm.breaker_state},
             "knowledge_revision": pipeline.knowledge_revision,
             "answers_in_flight": len(inflight),
+            "inbox_unanswered": _unanswered(inbox) if db_ok and inbox is not None else None,
         }
         return db_ok, details
 
     return check
+
+
+def _unanswered(inbox: EventInbox) -> int | None:
+    try:
+        return inbox.store.unanswered()
+    except SQLAlchemyError:
+        log.exception("could not count the inbox's unanswered events")
+        return None
 
 
 class StopSignals:
@@ -88,15 +99,18 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
     service: SlackService | None = None
     pipeline: Pipeline | None = None
     watcher: KnowledgeWatcher | None = None
+    inbox: EventInbox | None = None
     code, problem = EXIT_OK, None
     try:
         pipeline = Pipeline.from_settings(settings, db, llm)
         watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
         schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron, default_lock_path(settings.database_url))
-        app = build_app(settings, pipeline, db, inflight=inflight)
+        inbox = build_inbox(settings, db)
+        app = build_app(settings, pipeline, inbox, inflight=inflight)
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-        service = SlackService(app, inflight, signing_secret=signing_secret(settings), app_token=app_token, host=host,
-                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight))
+        service = SlackService(app, inflight, inbox=inbox, signing_secret=signing_secret(settings),
+                               app_token=app_token, host=host,
+                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight, inbox))
         await service.start()
         watcher.start()
         await signals.stop.wait()
@@ -112,6 +126,8 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
             await watcher.stop()
         if service is not None:
             await service.shutdown(settings.shutdown_grace_s)
+        if inbox is not None:
+            await inbox.close()
         if schedule is not None:
             schedule.shutdown()
         if pipeline is not None:

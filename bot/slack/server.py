@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.app import attach_http_session
 from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
+from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.intake import EventIntake, SocketModeIntake
 from bot.slack.request_guard import SIGNED_BODY, SlackRequestGuard
@@ -44,13 +45,14 @@ class SlackStartupError(Exception):
 class SlackService:
     """Takes Slack events over HTTP or Socket Mode; `shutdown` stops intake, then lets in-flight answers finish."""
 
-    def __init__(self, app: AsyncApp, inflight: InflightTasks, *, signing_secret: str = "",
+    def __init__(self, app: AsyncApp, inflight: InflightTasks, *, inbox: EventInbox, signing_secret: str = "",
                  app_token: str | None = None, host: str = "0.0.0.0", port: int = 3000,
                  health: HealthCheck | None = None) -> None:
         self.app = app
         self.inflight = inflight
         self.guard = SlackRequestGuard(signing_secret)
-        self.intake = EventIntake(app, inflight)
+        self.inbox = inbox
+        self.intake = EventIntake(app, inflight, inbox)
         self.mode: Literal["http", "socket"] = "socket" if app_token else "http"
         self._app_token = app_token
         self._host = host
@@ -72,6 +74,7 @@ class SlackService:
             self._socket.client.wss_uri = await self._socket_url()
             await self._socket.connect_async()
             log.info("pitcrew is connected to Slack (Socket Mode)")
+            self.inbox.start_sweeping(self.intake.redispatch)
             return
         # Not Bolt's own web_app: this one caps bodies and lets only what the guard signed reach Bolt.
         web_app = web.Application(
@@ -87,6 +90,8 @@ class SlackService:
         self.port = self._runner.addresses[0][1]
         log.info("pitcrew is listening for Slack events",
                  extra={"host": self._host, "port": self.port, "path": EVENTS_PATH})
+        # Events acknowledged by an instance that died before answering them are answered now.
+        self.inbox.start_sweeping(self.intake.redispatch)
 
     async def _check_bot_token(self) -> None:
         identity = await self._startup_call(
@@ -119,7 +124,9 @@ class SlackService:
 
         Returns how many answers were cancelled because the grace period ran out."""
         await self.stop_intake()
+        await self.inbox.stop_sweeping()  # events left unanswered keep this instance's lease until it runs out
         cancelled = await self.inflight.drain(grace_s)
+        await self.inbox.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -1,4 +1,4 @@
-"""State the running bot keeps in the database: response cache, event dedupe, thread memory, scheduler lease,
+"""State the running bot keeps in the database: response cache, event inbox, thread memory, scheduler lease,
 knowledge revision."""
 
 from __future__ import annotations
@@ -18,11 +18,21 @@ class ResponseCacheEntry(SQLModel, table=True):
     hits: int = 0
 
 
-class ProcessedEvent(SQLModel, table=True):
-    """Slack event ids already taken, so a redelivery never produces a second reply."""
+class InboxEvent(SQLModel, table=True):
+    """A Slack event taken in: written when it is claimed, before it is acknowledged, so it is answered once.
+
+    state: received -> answering -> answered | failed. The owner (one `pitcrew serve` instance) renews
+    `lease_until` while it lives; an event whose owner died is taken over and answered by another.
+    """
 
     event_id: str = Field(primary_key=True)
+    envelope: str  # the Events API body as received (JSON), to answer it again after a crash
+    state: str = Field(index=True)
+    attempts: int = 0  # answers started (a crash loop on one event ends in `failed`)
+    owner: str  # "host:pid:instance"
+    lease_until: datetime
     received_at: datetime = Field(index=True)
+    updated_at: datetime
 
 
 class ThreadTurn(SQLModel, table=True):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.observability import configure_logging
 from bot.settings import Settings
-from bot.slack.app import build_app
+from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import SlackService
 from tests.fake_slack import FakeSlack
@@ -55,13 +55,15 @@ async def running_server(fake: FakeSlack, settings: Settings) -> AsyncIterator[R
     configure_logging(settings, stderr=False)
     async with open_pipeline(settings) as (db, pipeline):
         inflight = InflightTasks()
-        service = SlackService(build_app(settings, pipeline, db, inflight=inflight), inflight, host="127.0.0.1",
-                               port=0, signing_secret=SIGNING_SECRET)
+        inbox = build_inbox(settings, db)
+        service = SlackService(build_app(settings, pipeline, inbox, inflight=inflight), inflight, inbox=inbox,
+                               host="127.0.0.1", port=0, signing_secret=SIGNING_SECRET)
         await service.start()
         try:
             yield RunningServer(fake, service, settings)
         finally:
             await service.shutdown(grace_s=5)
+            await inbox.close()
 
 
 def signature(body: bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:
