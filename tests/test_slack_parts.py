@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 import json
 import time
 from collections.abc import AsyncIterator
@@ -337,6 +338,32 @@ async def test_a_placeholder_posted_behind_a_timeout_is_found_and_replaced_not_l
     await responder.respond(turn, client)
     await inbox.close()
     [visible] = fake_slack.thread_messages("1712.000300")
-    assert visible["text"] == "The answer." and visible["metadata"] == reply_metadata("0000beef")
+    assert visible["text"] == "The answer." and visible["metadata"] == reply_metadata("0000beef", "EvSlowPlaceholder")
     assert len(fake_slack.calls_of("chat.postMessage")) == 1  # only the placeholder's: the answer replaced it
     assert len(fake_slack.calls_of("chat.update")) == 1
+
+
+# ----- an event resumed after a crash
+
+
+@pytest.mark.parametrize("already_answered", [True, False])
+async def test_a_resumed_event_whose_reply_reached_slack_before_the_crash_is_not_answered_again(
+        fake_slack: FakeSlack, client: AsyncWebClient, database: Database, already_answered: bool) -> None:
+    thread = "1712.000400"
+    if already_answered:  # the reply the crashed instance posted, carrying the event it answered
+        await client.chat_postMessage(channel="C1", thread_ts=thread, text="The answer.",
+                                      metadata=reply_metadata("0000dead", "EvResumed"))
+    await client.chat_postMessage(channel="C1", thread_ts=thread, text="Another event's reply.",
+                                  metadata=reply_metadata("0000beef", "EvOther"))
+    posts_before = len(fake_slack.calls_of("chat.postMessage"))
+    inbox = EventInbox(database, recovery_s=600, retention_s=3600)
+    assert await inbox.claim("EvResumed", "{}")
+    inbox.resumed["EvResumed"] = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=30)
+    responder = Responder(_SlowAnswer(0.0), inbox, InflightTasks(), streaming=False,
+                          features=WorkspaceFeatures(thread_status=False), progress_delay_s=60.0)
+    turn = SlackTurn(channel="C1", thread_ts=thread, text="help", event_id="EvResumed", message_ts=thread)
+    await responder.respond(turn, client)
+    await inbox.close()
+    posted = len(fake_slack.calls_of("chat.postMessage")) - posts_before
+    assert posted == (0 if already_answered else 1)
+    assert inbox.store.unanswered() == 0  # answered either way

@@ -69,9 +69,13 @@ def classify_failure(exc: BaseException) -> Failure:
     return Failure.PERMANENT
 
 
-def reply_metadata(correlation_id: str) -> dict[str, Any]:
-    """The message metadata every reply carries, so a later look at the thread can recognise it."""
-    return {"event_type": REPLY_EVENT_TYPE, "event_payload": {"correlation_id": correlation_id}}
+def reply_metadata(correlation_id: str, event_id: str | None = None) -> dict[str, Any]:
+    """The message metadata every reply carries, so a later look at the thread can recognise it (by its
+    request, or by the Slack event it answers)."""
+    payload = {"correlation_id": correlation_id}
+    if event_id is not None:
+        payload["event_id"] = event_id
+    return {"event_type": REPLY_EVENT_TYPE, "event_payload": payload}
 
 
 def placeholder_metadata(key: str) -> dict[str, Any]:
@@ -117,7 +121,7 @@ class ReplyDelivery:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return reply_metadata(self.correlation_id)
+        return reply_metadata(self.correlation_id, self.event_id)
 
     @property
     def time_left_s(self) -> float:
@@ -167,26 +171,46 @@ class ReplyDelivery:
 
         Where the thread cannot be read (a missing `*:history` scope), None: a rare duplicate beats a lost reply.
         """
-        return await self._find(reply_metadata(self.correlation_id))
+        metadata = self.metadata
+        return await self._find(lambda found: found == metadata, "reply")
+
+    async def find_reply_to_event(self, since_wall: float) -> str | None:
+        """The ts of a reply to this delivery's event already in the thread (posted since `since_wall`, a
+        Unix time), else None: an event answered just before a crash is not answered again after it."""
+        event_id = self.event_id
+
+        def answers_the_event(found: dict[str, Any]) -> bool:
+            payload = found.get("event_payload")
+            return (found.get("event_type") == REPLY_EVENT_TYPE and isinstance(payload, dict)
+                    and payload.get("event_id") == event_id)
+
+        try:
+            return await self._find(answers_the_event, "reply to the event", oldest_wall=since_wall)
+        except SLACK_CALL_ERRORS as exc:
+            log.info("could not look for an earlier reply to the event", extra={**self._ids(), "slack_error": slack_error(exc)})
+            return None
 
     async def find_placeholder(self, key: str) -> str | None:
         """The ts of the progress placeholder `key` if a post that seemed to fail did put it in the thread."""
         try:
-            return await self._find(placeholder_metadata(key))
+            metadata = placeholder_metadata(key)
+            return await self._find(lambda found: found == metadata, "placeholder")
         except SLACK_CALL_ERRORS as exc:
             log.info("could not look for the progress placeholder", extra={**self._ids(), "slack_error": slack_error(exc)})
             return None
 
-    async def _find(self, metadata: dict[str, Any]) -> str | None:
-        """The ts of the message in the thread that carries `metadata`, else None."""
+    async def _find(self, matches: Callable[[dict[str, Any]], bool], what: str,
+                    oldest_wall: float | None = None) -> str | None:
+        """The ts of the message in the thread whose metadata `matches`, else None."""
         if not self._can_read_thread:
             return None
+        oldest = self._started_wall - THREAD_LOOKBACK_S if oldest_wall is None else oldest_wall
         cursor: str | None = None
         for _ in range(THREAD_PAGES):
             try:
                 response = await self._client.conversations_replies(
                     channel=self.channel, ts=self.thread_ts, include_all_metadata=True, limit=200,
-                    oldest=f"{self._started_wall - THREAD_LOOKBACK_S:.6f}", inclusive=True, cursor=cursor)
+                    oldest=f"{oldest:.6f}", inclusive=True, cursor=cursor)
             except SlackApiError as exc:
                 if classify_failure(exc) is Failure.PERMANENT:
                     self._can_read_thread = False
@@ -195,9 +219,10 @@ class ReplyDelivery:
                     return None
                 raise
             for message in response.get("messages") or []:
-                if message.get("metadata") == metadata:
-                    log.info("found in the thread a message whose post had seemed to fail",
-                             extra={**self._ids(), "ts": message.get("ts"), "event_type": metadata["event_type"]})
+                found = message.get("metadata")
+                if isinstance(found, dict) and matches(found):
+                    log.info("found in the thread a message already posted",
+                             extra={**self._ids(), "ts": message.get("ts"), "looked_for": what})
                     return str(message.get("ts"))
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not response.get("has_more") or not cursor:

@@ -20,12 +20,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot.slack.inbox_store import ANSWERED, FAILED, InboxStore, UnansweredEvent, new_owner_id
+from bot.slack.inbox_store import ANSWERED, ANSWERING, FAILED, InboxStore, UnansweredEvent, new_owner_id
 from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread, settle_future
 from knowledge.db import WRITER_PAGE_CACHE_KIB, Database, create_db_engine, is_sqlite_file
 
@@ -68,6 +69,8 @@ class EventInbox:
         self.sweep_s = sweep_s
         self.claim_budget_s = claim_budget_s
         self.routed: set[str] = set()  # events Bolt handed to a listener (the listener finishes them)
+        # Events taken over whose answer had started (a reply may be in Slack already) -> when received.
+        self.resumed: dict[str, datetime] = {}
         self._writer = WriterThread("inbox-writer")
         self._claims: list[tuple[str, str, asyncio.Future[bool]]] = []  # waiting for the writer thread
         self._claims_queued = False  # a job to write them is queued
@@ -150,6 +153,8 @@ class EventInbox:
         dispatched = 0
         for event in taken:
             if await self._recover(event):
+                if event.state == ANSWERING:  # its reply may have reached Slack just before the crash
+                    self.resumed[event.event_id] = event.received_at
                 dispatch(event.event_id, event.envelope)
                 dispatched += 1
         if time.monotonic() - self._last_purge >= PURGE_EVERY_S:

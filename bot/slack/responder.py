@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -89,9 +90,28 @@ class Responder:
                 log.info("event taken over by another instance; not answering it here",
                          extra={"event_id": turn.event_id, "channel": turn.channel})
                 return
+            if turn.event_id is not None and await self._answered_before_a_crash(turn, client):
+                await self.inbox.finish(turn.event_id, ANSWERED)
+                return
             delivered = await self._answer(turn, client)
             if turn.event_id is not None and not delivered:
                 await self.inbox.finish(turn.event_id, FAILED)
+
+    async def _answered_before_a_crash(self, turn: SlackTurn, client: AsyncWebClient) -> bool:
+        """Whether an event resumed after a crash already has its reply in the thread (posted in the last
+        moments before the crash, before the inbox could record it): then it is not answered again."""
+        received_at = self.inbox.resumed.pop(turn.event_id or "", None)
+        if received_at is None:
+            return False
+        delivery = ReplyDelivery(client, channel=turn.channel, thread_ts=turn.thread_ts, correlation_id="",
+                                 deadline_s=self._delivery_deadline_s, attempt_timeout_s=self._attempt_timeout_s,
+                                 event_id=turn.event_id)
+        since = received_at.replace(tzinfo=UTC).timestamp() - 1.0
+        if await delivery.find_reply_to_event(since) is None:
+            return False
+        log.info("a resumed event was answered before the crash; not answering it again",
+                 extra={"event_id": turn.event_id, "channel": turn.channel})
+        return True
 
     async def skip(self, event_id: str | None) -> None:
         """An event that needs no answer is done as soon as it is seen."""

@@ -101,7 +101,7 @@ async def test_a_failed_first_post_is_retried_and_the_reply_appears_exactly_once
     [visible] = stack.fake.thread_messages(thread)
     assert visible["text"] == await stack.expected_answer(QUESTION)
     assert metadata_of(visible) == {"event_type": REPLY_EVENT_TYPE,
-                                    "event_payload": {"correlation_id": summary["correlation_id"]}}
+                                    "event_payload": {"correlation_id": summary["correlation_id"], "event_id": "EvFlaky"}}
     assert summary["message"] == SUMMARY_OK and summary["delivery"] == "delivered"
     posts = [c for c in stack.fake.calls_of("chat.postMessage") if c.body.get("thread_ts") == thread]
     # Where Slack had posted it, the look at the thread finds it and nothing is posted again.
