@@ -11,10 +11,12 @@ the ack latency of events arriving every 40 ms while a generated catalog is impo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -45,10 +47,12 @@ QUESTION = "how much is Orbit Pro per seat?"
 
 
 class CountingSlack:
-    """The Web API methods `serve` calls, answered at once; counts the `chat.postMessage` calls per thread."""
+    """The Web API methods `serve` calls, answered at once; counts the `chat.postMessage` calls per thread
+    and, like Slack, shows a thread's messages with their metadata (`conversations.replies`)."""
 
     def __init__(self) -> None:
         self.replies: dict[str, int] = {}
+        self._threads: dict[str, list[dict[str, object]]] = {}
         self._ts = 0
         self._runner: web.AppRunner | None = None
         self.api_url = ""
@@ -56,6 +60,7 @@ class CountingSlack:
     async def __aenter__(self) -> CountingSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._method)
+        app.router.add_get("/api/{method}", self._method)
         app.router.add_get(COUNTS_PATH, self._counts)
         self._runner, port = await serve_on_loopback(app)
         self.api_url = f"http://127.0.0.1:{port}/api/"
@@ -73,12 +78,23 @@ class CountingSlack:
         if method == "auth.test":
             return web.json_response({"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "BBENCH",
                                       "team": "bench", "user": "pitcrew", "url": "https://bench.slack.com/"})
-        body = await request.json() if request.content_type == "application/json" else dict(await request.post())
+        if request.method == "GET":
+            body: dict[str, Any] = dict(request.query)
+        else:
+            body = await request.json() if request.content_type == "application/json" else dict(await request.post())
+        if method == "conversations.replies":
+            messages = self._threads.get(str(body.get("ts")), [])
+            return web.json_response({"ok": True, "messages": messages, "has_more": False})
         self._ts += 1
+        ts = f"{int(time.time())}.{self._ts:06d}"
         if method == "chat.postMessage" and body.get("thread_ts"):
             thread = str(body["thread_ts"])
             self.replies[thread] = self.replies.get(thread, 0) + 1
-        return web.json_response({"ok": True, "channel": body.get("channel"), "ts": f"{int(time.time())}.{self._ts:06d}"})
+            metadata = body.get("metadata")
+            if isinstance(metadata, str):  # a form post carries it as JSON text
+                metadata = json.loads(metadata)
+            self._threads.setdefault(thread, []).append({"ts": ts, "thread_ts": thread, "metadata": metadata})
+        return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
 
 
 class FaultProviders:
