@@ -74,7 +74,10 @@ _TRAILING_CALLS = re.compile(
     r"(?:calls?|meetings?|conversations?|demos?|transcripts?|recordings?)$",
     re.IGNORECASE,
 )
-_TRAILING_FILLER = re.compile(r"\s+(?:please|pls|thanks|thank you|again|at all|ever)$|[\s?.!,;:\"')]+$", re.IGNORECASE)
+_TRAILING_FILLER = re.compile(
+    r"\s+(?:please|pls|thanks|thank you|again|at all|ever|(?:in|on|from) (?:there|them|those|these|it|that))$|[\s?.!,;:\"')]+$",
+    re.IGNORECASE,
+)
 _RECIPIENT = re.compile(
     r"\b(?P<cue>to|for|e-?mail|mail|ping|message|nudge|thank|cc|write|draft|send|shoot|reply to)\s+"
     r"(?=(?P<name>[\w'-]{1,40}(?:\s+[\w'-]{1,30})?))",  # a lookahead, so "nudge to Marcus" tries "to" and "Marcus"

@@ -29,7 +29,7 @@ SHORTHAND: dict[str, str] = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "isnt": "isn't",
     "arent": "aren't", "wasnt": "wasn't", "werent": "weren't", "wont": "won't", "im": "i'm", "ive": "i've",
     "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
-    "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
+    "ent": "enterprise", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
 }
 # "v" stands for "vs" only between words, "w" for "with" only before one.
@@ -49,6 +49,8 @@ _PATTERN = re.compile(
     ),
     re.IGNORECASE,
 )
+# "ms teams", "ms outlook": Microsoft's products.
+_MICROSOFT = re.compile(r"\bms(?= (?:teams|outlook|365|dynamics|word|excel|entra|azure)\b)", re.IGNORECASE)
 # "mo" is "month" only after a number or "this/last/per".
 _MONTH = re.compile(r"\b(?:(this|last|per|a) |(\d+) ?)mos?\b", re.IGNORECASE)
 # "the min", "min contract/seats/term": minimum, not minutes.
@@ -69,6 +71,8 @@ def expand_shorthand(text: str) -> str:
     text = _PATTERN.sub(_expand, text)
     if "mo" in text.lower():
         text = _MONTH.sub(lambda m: f"{m.group(1)} month" if m.group(1) else f"{m.group(2)} month", text)
+    if "ms " in text.lower():
+        text = _MICROSOFT.sub("microsoft", text)
     if "min" in text.lower():
         text = _MINIMUM.sub("minimum", text)
     return text

@@ -29,8 +29,9 @@ _FOLLOW_UP = re.compile(
     r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one|each|both|either|there)\b"
 )
 _FOLLOW_UP_MAX_WORDS = 10
+_OUT_OF_SCOPE_CONFIDENCE = 0.85  # an out-of-scope pattern this sure ("what's the weather") is never a follow-up
 # A pattern at least this sure of the message's own intent keeps it, follow-up or not.
-_OWN_INTENT_CONFIDENCE = 0.8
+_OWN_INTENT_CONFIDENCE = 0.85
 # "that pricing", "those prices", "the quote above": a draft that asks for the thread's product facts.
 _BACK_REFERENCE = re.compile(
     r"\b(?:that|those|these|this|the same|the above|above)\s+(?:pricing|prices?|quote|numbers|figures|plan|tier|"
@@ -75,7 +76,7 @@ def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent,
         return decision.intent, marked or (short and _only_slots_for(decision, last))
     if last not in CONTINUABLE or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
-    if decision.intent is Intent.UNKNOWN and decision.confidence >= _OWN_INTENT_CONFIDENCE:
+    if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
         return decision.intent, False  # clearly out of scope ("what's the weather")
     # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
     # one" after a search is a recap, "and what about pricing?" after a search is another search.
@@ -158,8 +159,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
     inherited: dict[str, Any] = {"product": thread.product}
-    if not plans and len(thread.plans) > 1 and follow_up:
-        inherited["plans"] = thread.plans  # "uptime sla on each?" after a comparison
+    if not plans and len(thread.plans) > 1 and (follow_up or text.startswith(("which", "what about", "do they", "does either"))):
+        inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
     elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
     if follow_up:

@@ -55,7 +55,8 @@ def meeting_header(meeting: MeetingRef, ctx: HandlerContext) -> str:
     text = f"{bold(meeting.account)}: {clean(meeting.title)} ({clean(meeting.kind)}, {when}, {meeting.duration_minutes} min)"
     if meeting.participants:
         text += "\nParticipants: " + ", ".join(clean(p) for p in meeting.participants)
-    others = [m for m in ctx.resolution.candidates if m.id != meeting.id]
+    # Other meetings of the same account: another account's meeting is another conversation entirely.
+    others = [m for m in ctx.resolution.candidates if m.id != meeting.id and m.account == meeting.account]
     if others:
         text += "\nOther matches: " + "; ".join(_candidate_line(m, ctx) for m in others[:3])
     return text

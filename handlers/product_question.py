@@ -40,8 +40,12 @@ _WHAT_WE_SELL = re.compile(
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
 _SEATS_ITEM = "item:limit:Seats"  # "and for 30 seats?": a quote, not the plan's seat limit
-_POINTS_BACK = re.compile(r"\b(?:it|its|it's|that|this|them|they|those)\b", re.IGNORECASE)
-_COMPARE = re.compile(r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b")
+_POINTS_BACK = re.compile(r"\b(?:it|its|it's|them|they|those|this one|that one)\b|\b(?:that|this)\W*$", re.IGNORECASE)
+_PERIOD_WORDS = frozenset({"monthly", "annual", "annually", "yearly", "month", "year"})
+_COMPARE = re.compile(
+    r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b|\badds? over\b|"
+    r"\bthat \w+ (?:doesn'?t|does not|don'?t|do not) have\b|\bmore than\b|\bover (?:the )?\w+ plan\b"
+)
 _PRICE = re.compile(
     r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
     r"pay|fee|fees|charge|discount|billing|billed|quote)\b|\$"
@@ -83,6 +87,7 @@ class Item:
     name: str
     entry: Any
     score: float
+    found_by: str = "name"  # "name", or "description" when only its description matched
 
 
 async def handle(ctx: HandlerContext) -> HandlerResult:
@@ -103,7 +108,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     )):  # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_named(previous, view)
-    asks_price = aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
+    asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
+                  or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
     if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
@@ -253,10 +259,11 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered)
     if comparing and len(plans) >= 2:
         return "compare", []
-    items = _match_items(question, view)
-    described = _match_by_description(question, view)
+    named = _named_words(lowered, view, plans)
+    items = _match_items(question, view, named | _PERIOD_WORDS)  # "ledger scale monthly?" is not a limit
+    described = _match_by_description(question, view, named)
     if described and (not items or described[0].name != items[0].name and described[0].score
-                      >= _weighted(question, view, items[0].name) + 2 * DESCRIPTION_MARGIN):
+                      >= _weighted(question, view, items[0].name, named) + 2 * DESCRIPTION_MARGIN):
         items = described  # "what if they remove seats mid year" is the seat-billing FAQ, not the Seats limit
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
@@ -347,11 +354,19 @@ def _item_index(view: ProductView) -> _ItemIndex:
     return _indexes[key]
 
 
-def _match_items(question: str, view: ProductView) -> list[Item]:
-    """The catalog items the question is about: the best match, plus a close second of another kind."""
+def _named_words(lowered: str, view: ProductView, plans: Sequence[PlanEntry]) -> frozenset[str]:
+    """The words of the product and of the plans the question names or is about: they say which
+    product and plan, not which feature ("Team" is a plan, "teams" may be Microsoft Teams)."""
+    written = [p for p in view.payload["plans"] if re.search(rf"\b{re.escape(p['name'].lower())}\b", lowered)]
+    return frozenset().union(*(terms(p["name"]) for p in [*plans, *written])) | terms(view.name)
+
+
+def _match_items(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
+    """The catalog items the question is about: the best match, plus a close second of another kind.
+    `named`: the words of the product and plans the question names, which are not item words."""
     lowered = question.lower()
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words  # "per seat" is about price, not the Seats limit
+    asked = terms(_PER_UNIT.sub(" ", question)) - named  # "per seat" is about price, not the Seats limit
     if not asked:
         return []
     candidates: list[Item] = []
@@ -378,19 +393,26 @@ def _match_items(question: str, view: ProductView) -> list[Item]:
     return chosen
 
 
-def _match_by_description(question: str, view: ProductView) -> list[Item]:
+def _match_by_description(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
     """The one item whose name and description share the question's rarer words ("pay by wire on annual"
     is the payment FAQ, whose answer says "wire transfer on annual plans"), when one clearly stands out."""
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words
+    asked = terms(_PER_UNIT.sub(" ", question)) - named
     if not asked:
         return []
     scored = sorted(((_item_weight(index, asked, item), item) for item in index.items), key=lambda pair: -pair[0])
     best_score, best = scored[0]
     runner_up = scored[1][0] if len(scored) > 1 else 0.0
-    if best_score < DESCRIPTION_MATCH or best_score - runner_up < DESCRIPTION_MARGIN:
+    third = scored[2][0] if len(scored) > 2 else 0.0
+    if best_score < DESCRIPTION_MATCH:
         return []
-    return [Item(best.kind, best.name, best.entry, best_score)]
+    if best_score - runner_up >= DESCRIPTION_MARGIN:
+        return [Item(best.kind, best.name, best.entry, best_score, "description")]
+    if runner_up - third >= DESCRIPTION_MARGIN:  # two items stand out together ("Support", "Premium Support")
+        second = scored[1][1]
+        return [Item(item.kind, item.name, item.entry, score, "description")
+                for score, item in ((best_score, best), (runner_up, second))]
+    return []
 
 
 def _item_weight(index: _ItemIndex, asked: frozenset[str], item: Indexed) -> float:
@@ -400,9 +422,9 @@ def _item_weight(index: _ItemIndex, asked: frozenset[str], item: Indexed) -> flo
         weights[w] for w in asked & item.name_terms)
 
 
-def _weighted(question: str, view: ProductView, name: str) -> float:
+def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]) -> float:
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - index.name_words
+    asked = terms(_PER_UNIT.sub(" ", question)) - named
     return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 

@@ -24,7 +24,7 @@ _LEGAL_SUFFIXES = frozenset(
 # synthetic catalog repeats the same few feature names; a real one has a few hundred).
 _CATALOG_PHRASE_SOURCES = (
     ("feature", "name"), ("integration", "name"), ("planlimit", "name"), ("complianceitem", "name"),
-    ("addon", "name"), ("faq", "question"), ("faq", "answer"),
+    ("addon", "name"), ("faq", "question"), ("faq", "answer"), ("complianceitem", "details"),
 )
 MAX_CATALOG_PHRASES = 5_000
 

@@ -72,9 +72,15 @@ class MeetingResolver:
             self._db, account=base.account, start=time_range.start if time_range else None,
             end=min(time_range.end, now) if time_range else now, limit=TITLE_CANDIDATES,
         )
+        if frame.meeting_id is not None and all(m.id != frame.meeting_id for m in rows):
+            remembered = get_meeting(self._db, frame.meeting_id)  # the thread's, however old
+            if remembered is not None:
+                rows.append(remembered.meeting)
+        # Equally good titles: the thread's meeting first ("the security one" after a search that found
+        # it), then the most recent.
         scored = sorted(((_overlap(words, f"{m.title} {m.kind}"), index, m) for index, m in enumerate(rows)),
-                        key=lambda item: (-item[0], item[1]))
-        if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+                        key=lambda item: (-item[0], item[2].id != frame.meeting_id, item[1]))
+        if not scored or scored[0][0] == 0:
             return None
         others = tuple(m for score, _, m in scored[1:4] if score > 0)
         return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account)
