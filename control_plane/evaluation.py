@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,29 +32,30 @@ class LabelledMessage:
     entities: dict[str, Any] = field(default_factory=dict)
 
 
-def read_lines(path: Path) -> list[str]:
-    """The lines of a labelled file; one that cannot be read is a `LabelledFileError` saying why."""
+def json_rows(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "file:line", parsed JSON) for each non-blank line of a labelled JSONL file; a file that cannot be
+    read or a line that is not JSON is a `LabelledFileError` saying where and why."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise LabelledFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise LabelledFileError(f"{path}: not UTF-8 text") from None
-
-
-def read_labelled(path: Path) -> list[LabelledMessage]:
-    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error."""
-    lines = read_lines(path)
-    known = ", ".join(i.value for i in Intent)
-    messages = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
-            row = json.loads(line)
+            yield number, where, json.loads(line)
         except json.JSONDecodeError as exc:
             raise LabelledFileError(f"{where}: not valid JSON ({exc.msg})") from None
+
+
+def read_labelled(path: Path) -> list[LabelledMessage]:
+    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error."""
+    known = ", ".join(i.value for i in Intent)
+    messages = []
+    for number, where, row in json_rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("intent"), str):
             raise LabelledFileError(f'{where}: expected an object with string "text" and "intent"')
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.pipeline import IncomingMessage, Pipeline
-from control_plane.evaluation import EvalReport, LabelledFileError, read_lines
+from control_plane.evaluation import EvalReport, LabelledFileError, json_rows
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
 
@@ -48,17 +48,9 @@ class Conversation:
 
 def read_conversations(path: Path) -> list[Conversation]:
     """Every conversation in a JSONL file; a malformed line is an error naming the file, line and field."""
-    lines = read_lines(path)
     conversations: list[Conversation] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelledFileError(f"{where}: not valid JSON ({exc.msg})") from None
+    for number, where, row in json_rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("turns"), list) or not row["turns"]:
             raise LabelledFileError(f'{where}: expected an object with "id" and a non-empty "turns" list')
         ident = str(row.get("id") or f"line-{number}")
