@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from control_plane.intents import Intent, Reading, TimeRange
 
-SlotSource = Literal["typed", "thread", "typed+thread"]  # typed+thread: a typed plan compared with the thread's
+# typed+thread: a typed plan compared with the thread's; catalog: the product whose offer the message names
+SlotSource = Literal["typed", "thread", "typed+thread", "catalog"]
 Term = Literal["month", "year"]
 
 SLOT_NAMES = (

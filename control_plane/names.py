@@ -43,6 +43,7 @@ WORDLIKE_FIRST_NAMES = frozenset(
 
 # A word this common says nothing about what is asked ("data", "time", "free"), catalog word or not.
 COMMON_WORD_COUNT = 60_000_000
+MAX_OFFERING_PRODUCTS = 2  # a catalog word offered by more products than this points to none of them
 _GENERIC_WORDS = frozenset(
     """happens happen need needs want wants take takes make makes work works use used using change changes keep
     get gets got set sets add adds can does with without your their what which when where long many much more
@@ -114,6 +115,15 @@ class NameIndex:
             _singular(word) for name in vocabulary.limit_names for word in _WORD.findall(name.lower())
             if word not in _GENERIC_WORDS and word not in named
         ) | {"limit"}
+        owners: dict[str, set[str]] = {}
+        for phrase, product in vocabulary.offered:
+            for word in _WORD.findall(phrase.lower()):
+                word = _singular(word)
+                if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT:
+                    owners.setdefault(word, set()).add(product)
+        # Words few products offer say which product is meant; a word every product has says nothing.
+        self._term_products = {word: frozenset(products) for word, products in owners.items()
+                               if len(products) <= MAX_OFFERING_PRODUCTS}
         self.catalog_terms = frozenset(
             _singular(word) for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
             if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT
@@ -197,6 +207,25 @@ class NameIndex:
             return text, ()
         clean = "".join(pieces) + text.clean[last:]
         return NormalizedText(clean, lower_same_length(clean)), tuple(readings)
+
+    def offering_votes(self, lowered: str) -> dict[str, int]:
+        """Product name -> how many of the message's rarer catalog words name something it offers."""
+        votes: dict[str, int] = {}
+        for word in {_singular(w) for w in _WORD.findall(lowered[:500])}:
+            for product in self._term_products.get(word, ()):
+                votes[product] = votes.get(product, 0) + 1
+        return votes
+
+    def offering_product(self, lowered: str) -> str | None:
+        """The one product whose offer (features, add-ons, limits, FAQs...) the message's rarer words name
+        ("sms credit pack" -> Beacon), or None when none does or several do equally."""
+        votes = self.offering_votes(lowered)
+        if not votes:
+            return None
+        ranked = sorted(votes.items(), key=lambda item: -item[1])
+        if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+            return None
+        return ranked[0][0]
 
     def catalog_terms_in(self, lowered: str) -> list[str]:
         """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""

@@ -38,6 +38,8 @@ _BACK_REFERENCE = re.compile(
     r"costs?|info(?:rmation)?|details|comparison)\b|\b(?:pricing|prices?|quote|numbers|comparison)\s+(?:above|from (?:above|before))\b"
     r"|\b(?:about|on|with|re|regarding|covering) (?:it|that|this|them|those)\b"
 )
+# A question about what happened: after a recap, about that meeting.
+_ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how many|when|why|which)(?:'s)? (?:\w+ )?(?:was|were|did|had)\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -83,6 +85,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent,
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last)):
         return last, True
+    if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
+        return last, True  # "what was the competitor price" after a recap asks about that meeting
     return decision.intent, False
 
 
@@ -108,6 +112,13 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
     for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
         if name not in slots and value not in (None, ()):
             slots[name], sources[name] = value, "thread"
+    if intent is Intent.PRODUCT_QUESTION and names is not None and not typed["product"] and not typed["plans"]:
+        offering = names.offering_product(decision.normalized_text)
+        current = names.canonical(slots["product"], "product") or slots["product"] if slots.get("product") else None
+        if offering is not None and (current is None or not names.offering_votes(decision.normalized_text).get(current)):
+            # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
+            slots["product"], sources["product"] = offering, "catalog"
+            slots.pop("plans", None), sources.pop("plans", None), slots.pop("aspect", None), sources.pop("aspect", None)
     if intent is Intent.PRODUCT_QUESTION and _compares_with_thread_plan(slots, sources, thread, follow_up, decision):
         # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
         slots["plans"], sources["plans"] = (thread.plan, *slots["plans"]), "typed+thread"

@@ -8,6 +8,7 @@ from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, render_markdown
+from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import MeetingDetail, MeetingRef, MeetingResolution, get_meeting, meeting_transcript
 from knowledge.thread_memory import TurnContext
 
@@ -47,7 +48,13 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             result.text = f"{top.text}\n\n{result.text}"
             result.plain = f"{top.plain}\n\n{result.plain}"
             return result
-    return HandlerResult.from_marked(header + "\n\n" + stored_summary(detail), context=context)
+    asked = question_words(ctx.words, [detail.meeting.account, detail.meeting.title, *detail.meeting.participants])
+    found = passages(asked, transcript)
+    said = ""
+    if found:  # "what was the competitor price": the lines that answer it, then the recap
+        said = bold("On the call") + "\n" + "\n".join(f"• {clean(speaker)}: “{clean(text)}”" for speaker, text in found)
+        said += "\n\n"
+    return HandlerResult.from_marked(header + "\n\n" + said + stored_summary(detail), context=context)
 
 
 def meeting_header(meeting: MeetingRef, ctx: HandlerContext) -> str:

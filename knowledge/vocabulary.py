@@ -27,6 +27,13 @@ _CATALOG_PHRASE_SOURCES = (
     ("addon", "name"), ("faq", "question"), ("faq", "answer"), ("complianceitem", "details"),
 )
 MAX_CATALOG_PHRASES = 5_000
+_OFFERED_SOURCES = tuple(
+    f"SELECT DISTINCT t.{column}, p.name FROM {table} AS t JOIN product AS p ON p.id = t.product_id LIMIT :limit"
+    for table, column in (("feature", "name"), ("integration", "name"), ("addon", "name"), ("faq", "question"))
+) + (
+    "SELECT DISTINCT l.name, p.name FROM planlimit AS l JOIN plan AS pl ON pl.id = l.plan_id"
+    " JOIN product AS p ON p.id = pl.product_id LIMIT :limit",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class Vocabulary:
     # questions its FAQs answer: words that make a message a product question.
     catalog_phrases: tuple[str, ...] = ()
     limit_names: tuple[str, ...] = ()  # what plan limits are called: "Seats", "Survey responses", "API rate limit"
+    # (name, product name) of what each product offers, so "sms credits" can point to the product selling them.
+    offered: tuple[tuple[str, str], ...] = ()
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -91,6 +100,11 @@ def load_vocabulary(db: Database) -> Vocabulary:
         limit_rows = connection.execute(
             text("SELECT DISTINCT name FROM planlimit LIMIT :limit"), {"limit": MAX_CATALOG_PHRASES}
         ).all()
+        offered_rows = [
+            row
+            for statement in _OFFERED_SOURCES
+            for row in connection.execute(text(statement), {"limit": MAX_CATALOG_PHRASES}).all()
+        ]
         phrase_rows = [
             row
             for table, column in _CATALOG_PHRASE_SOURCES
@@ -110,4 +124,5 @@ def load_vocabulary(db: Database) -> Vocabulary:
         meeting_kinds=tuple(kind for (kind,) in kind_rows),
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
         limit_names=tuple(name for (name,) in limit_rows if name),
+        offered=tuple((name, product) for name, product in offered_rows if name),
     )

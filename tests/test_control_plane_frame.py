@@ -135,3 +135,10 @@ def test_the_logged_frame_names_slots_and_sources_never_values(plane: ControlPla
     assert frame.log_summary()["person"] == "typed"
     shown = frame.as_json()
     assert shown["slots"]["person"] == {"value": "Sarah Kim", "source": "typed"}
+
+
+def test_a_product_named_by_what_it_offers_beats_the_threads(plane: ControlPlane) -> None:
+    frame = frame_of(plane, "whats an sms credit pack cost", PRO_PRICE)  # SMS credits are Beacon's add-on
+    assert (frame.product, frame.source("product"), frame.plans) == ("Beacon", "catalog", ())
+    # ...but not when the thread's product offers it too
+    assert frame_of(plane, "does it have audit logs", PRO_PRICE).product == "orbit"

@@ -118,7 +118,7 @@ PRODUCT_MESSAGES = [
     "{plan} vs {plan2}", "difference between {plan} and {plan2}", "how much is {plan}",
     "does the {plan} include audit logs?", "features of {plan}", "{plan} plan vs the {plan2} tier",
     "find calls where Acme asked about {product} {plan}", "draft an email to Tyler about {product}",
-    "is SSO on {plan}?", "12 users on {plan}", "can you compare {plan} for me",
+    "is SSO on {plan}?", "12 users on {plan}", "can you compare {plan} for me", "whats {plan} per seat",
 ]
 
 

@@ -74,3 +74,11 @@ async def test_a_quote_follow_up_keeps_the_plan_and_the_seats(offline: Pipeline)
     assert "$28,512 a year" in yearly.plain and "Seats on Pro" not in yearly.plain
     other = await ask(offline, "is sso included w that?", thread="shell:quote")
     assert "$" not in other.plain.split("\n")[0]  # a question about SSO is not another quote
+
+
+async def test_a_question_about_what_was_said_quotes_the_lines_of_the_call(offline: Pipeline) -> None:  # noqa: F811
+    await ask(offline, "recap the vandelay closewise call", thread="shell:recap")
+    reply = await ask(offline, "what was closewise's price per seat?", thread="shell:recap")
+    assert reply.intent == "meeting_summary"
+    on_the_call = reply.plain.split("On the call", 1)[1].split("\n\n", 1)[0]
+    assert "Closewise" in on_the_call and "$22" in on_the_call
