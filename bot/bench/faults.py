@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.bench.core import BenchResult, main_for, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM
-from bot.bench.providers import provider_process, serve_on_loopback
+from bot.bench.providers import LoopbackServer, provider_process
 from bot.bench.slack import (
     BOT_TOKEN,
     BOT_USER_ID,
@@ -46,7 +46,7 @@ IMPORT_FIRST_EVENT = 1_000
 QUESTION = "how much is Orbit Pro per seat?"
 
 
-class CountingSlack:
+class CountingSlack(LoopbackServer):
     """The Web API methods `serve` calls, answered at once; counts the `chat.postMessage` calls per thread
     and, like Slack, shows a thread's messages with their metadata (`conversations.replies`)."""
 
@@ -54,21 +54,15 @@ class CountingSlack:
         self.replies: dict[str, int] = {}
         self._threads: dict[str, list[dict[str, object]]] = {}
         self._ts = 0
-        self._runner: web.AppRunner | None = None
-        self.api_url = ""
 
-    async def __aenter__(self) -> CountingSlack:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._method)
         app.router.add_get("/api/{method}", self._method)
         app.router.add_get(COUNTS_PATH, self._counts)
-        self._runner, port = await serve_on_loopback(app)
-        self.api_url = f"http://127.0.0.1:{port}/api/"
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
 
     async def _counts(self, request: web.Request) -> web.Response:
         return web.json_response(self.replies)

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.bench.core import BenchResult, percentiles
-from bot.bench.providers import serve_on_loopback
+from bot.bench.providers import LoopbackServer
 from bot.llm import LLMGateway
 from bot.settings import load_settings
 from knowledge.db import Database
@@ -40,7 +40,7 @@ PLANS = ["Starter", "Team", "Pro", "Business", "Scale", "Growth"]
 HANDLING_PATH = "/bench/handling"
 
 
-class LoopbackLLM:
+class LoopbackLLM(LoopbackServer):
     """A fixed-latency OpenAI-compatible `/v1/chat/completions` on 127.0.0.1 (the reply in one piece, or as
     one streamed chunk when asked for a stream, as the gateway always does for written answers).
 
@@ -53,20 +53,14 @@ class LoopbackLLM:
         self.reply = reply
         self.requests = 0
         self.handling_ms: list[float] = []  # per completion, in the order they arrived
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def __aenter__(self) -> LoopbackLLM:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_get(HANDLING_PATH, self._handling)
-        self._runner, port = await serve_on_loopback(app)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
 
     @property
     def urls(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ import queue
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from aiohttp import web
 
@@ -33,6 +33,28 @@ async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner, int(runner.addresses[0][1])
+
+
+class LoopbackServer:
+    """A fake provider served on a free port of 127.0.0.1 for as long as its `async with` lasts;
+    subclasses add their routes in `routes` and read `port` once started."""
+
+    port = 0
+    _runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        self.routes(app)
+        self._runner, self.port = await serve_on_loopback(app)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
 
 # A picklable (module-level) callable: it is called again in the child process.

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bot.bench.core import BenchResult, main_for, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM, bare_answer
-from bot.bench.providers import provider_process, serve_on_loopback
+from bot.bench.providers import LoopbackServer, provider_process
 
 BOT_TOKEN = "xoxb-bench-0000-not-a-real-token"
 SIGNING_SECRET = "bench-signing-secret-not-real"
@@ -53,7 +53,7 @@ QUESTIONS = (
 WAIT_PATH = "/bench/wait"
 
 
-class LoopbackSlack:
+class LoopbackSlack(LoopbackServer):
     """The Web API methods the servers call, answered at once; records when each thread's reply arrived.
 
     `POST /bench/wait` with a JSON list of thread timestamps answers, once every one of them has a reply,
@@ -64,20 +64,14 @@ class LoopbackSlack:
         self.replied_at: dict[str, float] = {}  # thread_ts -> perf_counter at arrival
         self._ts = 0
         self._arrived = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.api_url = ""
 
-    async def __aenter__(self) -> LoopbackSlack:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._method)
         app.router.add_post(WAIT_PATH, self._wait)
-        self._runner, port = await serve_on_loopback(app)
-        self.api_url = f"http://127.0.0.1:{port}/api/"
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
 
     async def _wait(self, request: web.Request) -> web.Response:
         thread_ts: list[str] = await request.json()
