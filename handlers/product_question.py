@@ -20,7 +20,7 @@ from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean, table
-from handlers.quotes import quote
+from handlers.quotes import money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -39,8 +39,14 @@ _WHAT_WE_SELL = re.compile(
     r"\bwhat (?:products|solutions|tools|apps) (?:do |does )?(?:we|you|pitcrew|our company) (?:sell|have|offer)\b|"
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
-_SEATS_ITEM = "item:limit:Seats"  # "and for 30 seats?": a quote, not the plan's seat limit
+_SEATS_ITEM = "item:limit:Seats"
+_SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+(?:seats?|users?|licen[cs]es?)\b")
+# "how much does a tesla model 3 cost": a price asked of something that is not ours
+_PRICE_OF_A_THING = re.compile(
+    r"\bhow much (?:does|do|is|are|would|will) (?:a|an|the|one) ([a-z][\w-]{0,30}(?: [a-z0-9][\w-]{0,30}){0,2}) "
+    r"(?:cost|costs|run|go for|sell for)\b")  # "and for 30 seats?": a quote, not the plan's seat limit
 _POINTS_BACK = re.compile(r"\b(?:it|its|it's|them|they|those|this one|that one)\b|\b(?:that|this)\W*$", re.IGNORECASE)
+_GENERIC_SUBJECTS = frozenset("seat user license licence month year plan tier subscription upgrade seats users".split())
 _PERIOD_WORDS = frozenset({"monthly", "annual", "annually", "yearly", "month", "year"})
 _COMPARE = re.compile(
     r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b|\badds? over\b|"
@@ -134,8 +140,13 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     )
     if written is not None:
         return HandlerResult.from_markdown(written.text, llm_used=True, streamed=written.streamed, **facts)
+    foreign = _foreign_subject(ctx, view) if aspect in (None, "price") and not asked_plans and not frame.product else None
+    if foreign is not None:
+        return HandlerResult.from_marked(
+            f"That's outside what I can help with: I know the prices of what we sell, not of {clean(foreign)}. Ask me about {_or_list([bold(view.name), 'our other products'])}: "
+            "plans, prices, features, integrations.", **facts)
     if aspect == "quote":
-        answer = "\n\n".join(quote(view, plan, frame.quantity, frame.term) for plan in asked_plans)
+        answer = _quotes(ctx.words, view, asked_plans, frame.quantity, frame.term)
     elif aspect == "products":
         answer = _product_list(ctx)
     else:
@@ -151,6 +162,36 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 
 # --- which product and plans --------------------------------------------------------------------
+
+
+def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None) -> str:
+    """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total."""
+    counts = {}
+    if len(plans) > 1:
+        for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
+            plan = _plan_named(view.payload, name)
+            if plan is not None:
+                counts[plan["slug"]] = int(number.replace(",", ""))
+    answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term) for plan in plans)
+    priced = [p for p in plans if p["slug"] in counts and p["price_cents"] and p["per_seat"]]
+    if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
+        monthly = sum(p["price_cents"] * counts[p["slug"]] for p in priced)
+        parts = " + ".join(f"{counts[p['slug']]} × {money(p['price_cents'], p['currency'])}" for p in priced)
+        answer += f"\n\n{bold('Together')}: {parts} = {bold(money(monthly, priced[0]['currency']))} per month at list price."
+    return answer
+
+
+def _foreign_subject(ctx: HandlerContext, view: ProductView) -> str | None:
+    """What a price question asks the price of, when that is nothing of the catalog ("a tesla model 3")."""
+    match = _PRICE_OF_A_THING.search(ctx.words.lower()[:MAX_SCAN_CHARS])
+    if match is None:
+        return None
+    subject = match.group(1)
+    known = terms(" ".join([view.name, *(p["name"] for p in view.payload["plans"])]))
+    words = terms(subject) - known - _GENERIC_SUBJECTS
+    if not words or read_product(ctx.db, subject) is not None or _match_items(subject, view, frozenset()):
+        return None
+    return subject
 
 
 def _plan_named(payload: ProductPayload, name: str) -> PlanEntry | None:

@@ -29,6 +29,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bkick[\s-]*off\b", " kickoff "),
         (r"\be[\s-]?mail\b", " email "),
         (r"\bsign[\s-]*in\b|\blog[\s-]*in\b", " login "),
+        (r"\bchurn(?:s|ed|ing)?\b|\bterminat\w*\b", " cancel "),
+        (r"\bdupes?\b", " duplicate "),
+        (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
     )
 )
 

@@ -82,3 +82,15 @@ async def test_a_question_about_what_was_said_quotes_the_lines_of_the_call(offli
     assert reply.intent == "meeting_summary"
     on_the_call = reply.plain.split("On the call", 1)[1].split("\n\n", 1)[0]
     assert "Closewise" in on_the_call and "$22" in on_the_call
+
+
+async def test_seats_on_two_plans_are_quoted_each_and_together(offline: Pipeline) -> None:  # noqa: F811
+    reply = await ask(offline, "55 growth seats + 10 pro seats, whats that per month at list")
+    assert "55 × $69 = $3,795 per month" in reply.plain and "10 × $99 = $990 per month" in reply.plain
+    assert "Together: 55 × $69 + 10 × $99 = $4,785 per month" in reply.plain
+
+
+async def test_the_price_of_something_we_do_not_sell_is_not_answered_with_ours(offline: Pipeline) -> None:  # noqa: F811
+    reply = await ask(offline, "how much does a tesla model 3 cost")
+    assert "outside what I can help with" in reply.plain and "$" not in reply.plain
+    assert "$99" in (await ask(offline, "how much does the pro plan cost")).plain
