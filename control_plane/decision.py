@@ -254,7 +254,7 @@ class ControlPlane:
 # "morning! whats the latest w acme", "hey quick q - ...": the request starts after the greeting.
 _GREETING = re.compile(
     r"^(?:(?:hi|hey|hello|hiya|yo|morning|good (?:morning|afternoon|evening)|afternoon|evening|quick q(?:uestion)?|"
-    r"quick one|fyi|btw|pls|please|hey there|hi there|hey team|hi team|hi all|hey all|hi folks)\b[\s,!.:;—–-]*)+"
+    r"quick one|fyi|btw|pls|please|hey there|hi there|hey team|hi team|hi all|hey all|hi folks|pitcrew)\b[\s,!.:;—–-]*)+"
 )
 
 

@@ -162,6 +162,8 @@ class EntityExtractor:
         following = match.next_words[:1]
         if following and (following[0] in _PLAN_WORDS or following[0].removesuffix("s") in self.names.limit_terms):
             return True  # "pro seats", "basic response limit"
+        if len(match.next_words) == 2 and match.next_words[0] == "for" and match.next_words[1][:1].isdigit():
+            return True  # "advanced for 200 employees"
         if len(match.next_words) == 2 and match.next_words[0] in ("and", "or", "vs") and (
             match.next_words[1] in _PLAN_WORDS or match.next_words[1] in plan_words  # "team and enterprise plans"
         ):

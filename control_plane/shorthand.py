@@ -13,7 +13,7 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 # Written form -> what it stands for (all lower case; the first letter's case is kept).
 SHORTHAND: dict[str, str] = {
-    "w/": "with", "w/o": "without", "w": "with", "b/c": "because", "bc": "because", "cuz": "because",
+    "w/": "with", "w/o": "without", "w": "with", "r": "are", "b/c": "because", "bc": "because", "cuz": "because",
     "u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "thnx": "thanks",
     "thanx": "thanks", "thks": "thanks", "tks": "thanks", "rn": "right now", "atm": "at the moment",
     "eow": "end of week", "eod": "end of day", "eom": "end of month", "abt": "about", "msg": "message",
@@ -36,6 +36,7 @@ SHORTHAND: dict[str, str] = {
 _CONTEXT = {
     "v": r"(?<=\w )v(?= \w)",
     "w": r"(?<![\w/'-])w(?= [a-z0-9@<])",
+    "r": r"(?<![\w/'-])r(?= (?:u|you|we|they|things)\b)",
     "+": r"(?<=\w )\+(?= \w)",
     "&": r"(?<=\w )&(?= \w)",
 }

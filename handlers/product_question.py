@@ -40,6 +40,7 @@ _WHAT_WE_SELL = re.compile(
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
 _SEATS_ITEM = "item:limit:Seats"
+_PRICED_PER = re.compile(r"priced (per [a-z ]{1,30}?)[:.,;]", re.IGNORECASE)
 _SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+(?:seats?|users?|licen[cs]es?)\b")
 # "how much does a tesla model 3 cost": a price asked of something that is not ours
 _PRICE_OF_A_THING = re.compile(
@@ -116,6 +117,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         aspect, items = previous, _items_named(previous, view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
+    own_seats = frame.quantity is not None and frame.typed("quantity")
+    if items and items[0].found_by == "name" and not own_seats:
+        asks_price = False  # "overage fee on scale" after a quote asks about the overage, not the seats again
     if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
@@ -591,11 +595,17 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
         return f"{view.name} has no published plans."
     lines = [f"{bold(view.name)} pricing:"]
     for plan in all_plans:
-        line = f"• {bold(plan['name'])}: {_price(plan)}"
+        line = f"• {bold(plan['name'])}: {_price(plan)}" + _priced_per(plan)
         if plan["annual_discount_pct"]:
             line += f" ({plan['annual_discount_pct']}% off annually)"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _priced_per(plan: PlanEntry) -> str:
+    """" (priced per employee)" when the plan's description says what its unit is."""
+    unit = _PRICED_PER.match(plan["description"] or "")
+    return f" (priced {unit.group(1).lower()})" if unit else ""
 
 
 def _comparison(view: ProductView, plans: Sequence[PlanEntry]) -> str:

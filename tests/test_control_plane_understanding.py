@@ -125,6 +125,10 @@ def test_another_language_is_answered_in_english_only_without_an_llm_call(plane:
     ("thx!! 🙏", Intent.SMALLTALK),
     ("u rock, thanks for the help", Intent.SMALLTALK),
     ("email sofia the sub-processor list", Intent.DRAFT_EMAIL),
+    ("sum up my last call with henrick", Intent.MEETING_SUMMARY),
+    ("what did vandelay decide", Intent.MEETING_SUMMARY),
+    ("hi pitcrew 👋 what can u do", Intent.HELP),
+    ("nice. how r u today", Intent.SMALLTALK),
 ])
 def test_reps_phrasing_gets_the_obvious_intent(plane: ControlPlane, text: str, intent: Intent) -> None:
     assert plane.classify(text, NOW).intent is intent

@@ -94,3 +94,10 @@ async def test_the_price_of_something_we_do_not_sell_is_not_answered_with_ours(o
     reply = await ask(offline, "how much does a tesla model 3 cost")
     assert "outside what I can help with" in reply.plain and "$" not in reply.plain
     assert "$99" in (await ask(offline, "how much does the pro plan cost")).plain
+
+
+async def test_a_price_list_says_what_a_plan_is_priced_per(offline: Pipeline) -> None:  # noqa: F811
+    reply = await ask(offline, "how is sentinel priced")
+    assert "Essentials: $4/seat/month (10% off annually) (priced per employee)" in reply.plain
+    quote = await ask(offline, "advanced for 200 employees monthly")
+    assert "200 × $8 = $1,600 per month" in quote.plain
