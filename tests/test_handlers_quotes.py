@@ -98,6 +98,6 @@ async def test_the_price_of_something_we_do_not_sell_is_not_answered_with_ours(o
 
 async def test_a_price_list_says_what_a_plan_is_priced_per(offline: Pipeline) -> None:  # noqa: F811
     reply = await ask(offline, "how is sentinel priced")
-    assert "Essentials: $4/seat/month (10% off annually) (priced per employee)" in reply.plain
+    assert "Essentials: $4/seat/month (priced per employee) (10% off annually)" in reply.plain
     quote = await ask(offline, "advanced for 200 employees monthly")
     assert "200 × $8 = $1,600 per month" in quote.plain
