@@ -46,13 +46,8 @@ class Frame:
     def typed(self, slot: str) -> bool:
         return self.sources.get(slot) == "typed"
 
-    def reading_of(self, name: str) -> Reading | None:
-        """How a fuzzy-matched name was typed, if it was read from a misspelling."""
-        folded = name.casefold()
-        return next((r for r in self.readings if r.read_as.casefold() == folded), None)
-
     def as_json(self) -> dict[str, Any]:
-        """Slot values and their sources (no message text): for `--json` output and the request summary."""
+        """Slot values and their sources (no message text): for `classify` and `ask --json`."""
         slots: dict[str, Any] = {}
         for name in SLOT_NAMES:
             value = getattr(self, name)

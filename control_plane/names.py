@@ -95,7 +95,10 @@ class NameIndex:
             if len(first) >= 2:
                 self._add(first, Name("first_name", first))
                 self._contacts_by_first.setdefault(first.lower(), []).append(contact)
+        self._product_slugs: dict[str, str] = {}  # product name or slug, folded -> slug
         for product in vocabulary.products:
+            self._product_slugs.setdefault(product.name.casefold(), product.slug)
+            self._product_slugs.setdefault(product.slug.casefold(), product.slug)
             self._add(product.name, Name("product", product.name))
             self._add(product.slug.replace("-", " "), Name("product", product.name))
         for plan in vocabulary.plans:
@@ -107,7 +110,6 @@ class NameIndex:
                 continue
             for alias in {kind, kind.replace("-", " ")}:  # "security-review" is also said "security review"
                 self._add(alias, Name("kind", kind, needs_meeting_word=True))
-        self.emails = {c.email.lower(): c.name for c in vocabulary.contacts if c.email}
         counts = word_counts()
         named = {word for key, names in self._names.items() if any(n.kind in ("product", "plan") for n in names)
                  for word in key.split(" ")}
@@ -150,6 +152,10 @@ class NameIndex:
             entries.append(name)
 
     # Lookups ------------------------------------------------------------------------------------------
+
+    def product_slug(self, name_or_slug: str) -> str | None:
+        """The slug of the product called `name_or_slug` (its name or slug, any case)."""
+        return self._product_slugs.get(name_or_slug.casefold())
 
     def get(self, name: str) -> list[Name]:
         return self._names.get(name_key(name), [])
@@ -216,10 +222,10 @@ class NameIndex:
                 votes[product] = votes.get(product, 0) + 1
         return votes
 
-    def offering_product(self, lowered: str) -> str | None:
-        """The one product whose offer (features, add-ons, limits, FAQs...) the message's rarer words name
-        ("sms credit pack" -> Beacon), or None when none does or several do equally."""
-        votes = self.offering_votes(lowered)
+    @staticmethod
+    def offering_product(votes: dict[str, int]) -> str | None:
+        """The one product the message's rarer catalog words name most (`offering_votes`: "sms credit pack"
+        -> Beacon), or None when none does or several do equally."""
         if not votes:
             return None
         ranked = sorted(votes.items(), key=lambda item: -item[1])
@@ -235,11 +241,6 @@ class NameIndex:
     def names_someone(self, lowered: str) -> bool:
         """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
         return any(name.kind in ("account", "contact") for found in self.find(lowered[:500]) for name in found.names)
-
-    def person_cue_before(self, lowered: str, start: int) -> bool:
-        """Whether the word before `start` makes a lower-case first name a person ("with henrik", "to sarah")."""
-        before = lowered[max(0, start - 12) : start].split()
-        return bool(before) and before[-1] in _PERSON_CUES
 
     def find(self, lowered: str) -> list[Found]:
         """Non-overlapping matches, longest first at each position, left to right."""

@@ -93,9 +93,6 @@ class Speller:
                 for key in (word, *_deletions(word)):
                     self._by_deletion.setdefault(key, set()).add(word)
 
-    def knows(self, word: str) -> bool:
-        return word in self._kinds
-
     def correct(self, word: str) -> Correction | None:
         """The one known spelling `word` (lower case) is a typo of, or None."""
         if len(word) < MIN_WORD_CHARS or word in self._kinds or word in self._english:

@@ -113,9 +113,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         if name not in slots and value not in (None, ()):
             slots[name], sources[name] = value, "thread"
     if intent is Intent.PRODUCT_QUESTION and names is not None and not typed["product"] and not typed["plans"]:
-        offering = names.offering_product(decision.normalized_text)
+        votes = names.offering_votes(decision.normalized_text)
+        offering = names.offering_product(votes)
         current = names.canonical(slots["product"], "product") or slots["product"] if slots.get("product") else None
-        if offering is not None and (current is None or not names.offering_votes(decision.normalized_text).get(current)):
+        if offering is not None and (current is None or not votes.get(current)):
             # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
             slots["product"], sources["product"] = offering, "catalog"
             slots.pop("plans", None), sources.pop("plans", None), slots.pop("aspect", None), sources.pop("aspect", None)
@@ -197,7 +198,7 @@ def _same_product(name: str, slug_or_name: str, names: NameIndex | None) -> bool
 
 
 def _product_has_plans(names: NameIndex, product: str, plans: tuple[str, ...]) -> bool:
-    slug = next((p.slug for p in names.vocabulary.products if product.casefold() in (p.slug, p.name.casefold())), product)
+    slug = names.product_slug(product) or product
     return all(slug in names.vocabulary.plans.get(plan, ()) for plan in plans)
 
 

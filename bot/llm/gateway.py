@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
 import httpx2
@@ -89,15 +89,7 @@ class LLMGateway:
         self._client = client
         self._cache = cache if cache is not None and cache.enabled else None
         self._guard = guard or SystemPromptGuard()
-        limits = config.breaker
-        self.breaker = CircuitBreaker(
-            failure_threshold=limits.failure_threshold,
-            timeout_threshold=limits.timeout_threshold,
-            recovery_s=limits.recovery_s,
-            failure_rate=limits.failure_rate,
-            min_calls=limits.min_calls,
-            window_s=limits.window_s,
-        )
+        self.breaker = CircuitBreaker(**asdict(config.breaker))  # the limits are the breaker's arguments
         self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio, minimum=config.retry_budget_min,
                                         window_s=config.retry_budget_window_s)
         self._slots = asyncio.Semaphore(config.max_concurrency)
