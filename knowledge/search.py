@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,7 +156,8 @@ def _titled_calls(connection: Connection, filters: _Filters, params: dict[str, A
         return [], []
     titled: list[CallHit] = []
     summarized: list[CallHit] = []
-    for meeting_id, account, title, kind, started_at, summary in connection.execute(_statement("recent", filters), params):
+    recent = connection.execute(_statement("latest", filters), {**params, "limit": params["pool"]})
+    for meeting_id, account, title, kind, started_at, summary in recent:
         in_title = [_has_word(title.lower(), word) for word in words]
         if not all(found or _has_word((summary or "").lower(), word) for found, word in zip(in_title, words)):
             continue
@@ -182,15 +184,11 @@ def _marked(text: str, words: list[str]) -> str:
     lowered = text.lower()
     spans: list[tuple[int, int]] = []
     for word in words:
-        stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
-        position = lowered.find(stem)
-        while position >= 0:
-            if position == 0 or not lowered[position - 1].isalnum():
-                end = position + len(stem)
-                while end < len(lowered) and lowered[end].isalnum():
-                    end += 1
-                spans.append((position, end))
-            position = lowered.find(stem, position + 1)
+        for position in _word_starts(lowered, word):
+            end = position + 1
+            while end < len(lowered) and lowered[end].isalnum():  # the whole word it starts
+                end += 1
+            spans.append((position, end))
     pieces, last = [], 0
     for start, end in sorted(spans):
         if start < last:
@@ -200,15 +198,18 @@ def _marked(text: str, words: list[str]) -> str:
     return "".join(pieces) + text[last:]
 
 
-def _has_word(text: str, word: str) -> bool:
-    """`word` (or its plural or singular) at a word start in `text`."""
+def _word_starts(text: str, word: str) -> Iterator[int]:
+    """Where `word` (or its singular, for a plural) starts a word of `text` (lower case)."""
     stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
     position = text.find(stem)
     while position >= 0:
         if position == 0 or not text[position - 1].isalnum():
-            return True
+            yield position
         position = text.find(stem, position + 1)
-    return False
+
+
+def _has_word(text: str, word: str) -> bool:
+    return next(_word_starts(text, word), None) is not None
 
 
 @dataclass(frozen=True)
@@ -279,12 +280,6 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
         )
     elif kind == "count":
         statement = text("SELECT count(*) FROM meeting AS m WHERE 1" + filters.where())
-    elif kind == "recent":
-        statement = text(
-            "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
-            " JOIN account AS a ON a.id = m.account_id WHERE 1" + filters.where() + ""
-            " ORDER BY m.started_at DESC, m.id DESC LIMIT :pool"
-        )
     else:
         statement = text(
             "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
