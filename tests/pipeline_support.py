@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.llm import LLMGateway
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.settings import Settings, load_settings
+from bot.app.settings import Settings, load_settings
 from handlers.registry import DEFAULT_REGISTRY, Registry
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data

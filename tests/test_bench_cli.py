@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.plot import plot_stage_timings
-from bot.cli import app
+from bot.cli.main import app
 
 
 def test_json_output_has_the_documented_shape() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.observability import SUMMARY_OK, reset_logging
-from bot.settings import Settings
+from bot.app.settings import Settings
 from tests.pipeline_support import day_file_records
 
 

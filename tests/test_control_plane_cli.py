@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.control_plane_fixtures import LABELLED
 
 KEYS = ["text", "intent", "confidence", "llm_validation", "entities", "frame"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.commands.common import database_or_exit
-from bot.settings import Settings
+from bot.cli.common import database_or_exit
+from bot.app.settings import Settings
 from knowledge.db import Database
 from knowledge.demo import demo_files, ensure_demo_data, resolve_when
 

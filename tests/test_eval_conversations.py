@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.evaluation.conversations import read_conversations
 from control_plane.evaluation import LabelledFileError
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.settings import Settings
+from bot.cli.main import app
+from bot.app.settings import Settings
 from knowledge.db import Database
 from knowledge.generate import GenerateError, generate
 from knowledge.snapshots import rebuild_snapshots

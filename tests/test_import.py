@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from knowledge.db import Database
 from knowledge.import_files import ImportRejected
 from knowledge.import_rows import LIST_FIELDS

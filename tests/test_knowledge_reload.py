@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.pipeline import Pipeline
-from bot.pipeline.knowledge_watch import KnowledgeWatcher
-from bot.settings import Settings
+from bot.app.knowledge_watch import KnowledgeWatcher
+from bot.app.settings import Settings
 from knowledge.db import Database
 from knowledge.import_files import ImportRejected
 from knowledge.importer import import_folder
@@ -64,7 +64,7 @@ async def test_the_watcher_reloads_only_when_the_revision_moved(
     pipeline: Pipeline = make_pipeline(settings, demo_db, None)
     watcher = KnowledgeWatcher(pipeline, interval_s=0.05)
     assert not await watcher.check()  # nothing imported since the pipeline was built
-    caplog.set_level(logging.INFO, logger="bot.pipeline.knowledge_watch")
+    caplog.set_level(logging.INFO, logger="bot.app.knowledge_watch")
     watcher.start()
     try:
         import_new_accounts(demo_db, tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.llm import LLMGateway
 from bot.llm.cache import ResponseCache, cache_key, normalize_question
 from control_plane.intents import Entities, TimeRange

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bot.observability import SUMMARY_FAILED, SUMMARY_OK
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.settings import Settings
+from bot.app.settings import Settings
 from control_plane import Intent
 from handlers.context import HandlerContext, HandlerResult
 from handlers.registry import DEFAULT_REGISTRY, Handler
@@ -163,7 +163,7 @@ async def test_small_talk_does_not_break_a_conversation(offline: Pipeline, demo_
 async def test_closing_the_pipeline_settles_shadow_validations_before_the_gateway_closes(demo_db: Database) -> None:
     """Shadow validations run after the reply; shutdown must not leave them running on a closed gateway."""
     from bot.llm import LLMGateway
-    from bot.settings import load_settings
+    from bot.app.settings import load_settings
     from dataclasses import replace
 
     from tests.fake_openai import FakeOpenAI, Reply, intent_validation_reply

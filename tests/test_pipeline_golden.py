@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.observability import reset_logging
-from bot.settings import Settings
+from bot.app.settings import Settings
 from knowledge.db import Database
 
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden" / "intents.jsonl"

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app as cli
-from bot.settings import load_settings
+from bot.cli.main import app as cli
+from bot.app.settings import load_settings
 from bot.slack.runtime import run_server
 from knowledge.db import Database
 from tests.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event, signed_headers

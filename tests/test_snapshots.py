@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from knowledge.db import Database
 from knowledge.snapshot_prompt import format_price, render_prompt
 from knowledge.snapshots import (

@@ -1,6 +1,6 @@
 """Benchmark: the control plane's pattern tier, per message and through `pitcrew classify`.
 
-    python -m bot.bench.classify [--quick]
+    pitcrew bench --only classify [--quick]
 
 Messages are generated from templates over the demo vocabulary (every intent, Slack markup, long
 and junk messages), 10,000 of them (2,000 with --quick).
@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bot.bench.core import BenchResult, main_for, percentiles
+from bot.bench.core import BenchResult, percentiles
 from control_plane import ControlPlane, ControlPlaneConfig
 from control_plane.normalize import normalize
 from knowledge.db import Database
@@ -140,7 +140,3 @@ def _cli(texts: list[str], db_url: str, workdir: Path) -> BenchResult:
 def _result(name: str, unit: str, samples: list[float], target: str, limit: float, detail: str) -> BenchResult:
     p50, p95, p99 = percentiles(samples)
     return BenchResult(name, unit, round(p50, 2), round(p95, 2), round(p99, 2), target, p95 < limit, detail)
-
-
-if __name__ == "__main__":
-    main_for("classify")

@@ -44,12 +44,3 @@ def time_calls(call: Callable[[], object], repeats: int, warmup: int = 20, scale
         call()
         samples.append((time.perf_counter() - started) * scale)
     return samples
-
-
-def main_for(name: str) -> None:
-    """`python -m bot.bench.NAME [--quick]`: the same as `pitcrew bench --only NAME [--quick]`."""
-    import sys
-
-    from bot.cli import app
-
-    app(["bench", "--only", name, *(["--quick"] if "--quick" in sys.argv[1:] else [])])

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.bench.core import BenchResult, main_for, percentiles
+from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM
 from bot.bench.providers import LoopbackServer, provider_process
 from bot.bench.slack import (
@@ -279,7 +279,3 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
 def run(quick: bool, workdir: Path) -> list[BenchResult]:
     with provider_process(FaultProviders) as urls:
         return asyncio.run(_run(quick, workdir, urls))
-
-
-if __name__ == "__main__":
-    main_for("faults")

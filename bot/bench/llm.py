@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.providers import LoopbackServer
 from bot.llm import LLMGateway
-from bot.settings import load_settings
+from bot.app.settings import load_settings
 from knowledge.db import Database
 
 SYSTEM = "You are pitcrew, the sales assistant of the Orbit team. Answer from these facts: Pro is $49 per seat."

@@ -1,6 +1,6 @@
 """Benchmark: how much LLM validation the control plane avoids on a realistic message mix.
 
-    python -m bot.bench.llm_avoidance [--quick]
+    pitcrew bench --only llm_avoidance [--quick]
 
 The same labelled mix is replayed through two control planes sharing one gateway and one fake
 OpenAI-compatible server on 127.0.0.1: the production decision (skip when confident and unambiguous)
@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bot.bench.core import BenchResult, main_for
+from bot.bench.core import BenchResult
 from bot.bench.llm import LoopbackLLM
 from bot.llm import LLMGateway
-from bot.settings import load_settings
+from bot.app.settings import load_settings
 from control_plane import ControlPlane, ControlPlaneConfig
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
@@ -152,7 +152,3 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
                production["skipped_precision"] >= SKIPPED_PRECISION_TARGET,
                f"{int(production['skipped'])} skipped messages checked against their labels"),
     ]
-
-
-if __name__ == "__main__":
-    main_for("llm_avoidance")

@@ -8,9 +8,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from bot.bench.core import BenchResult, main_for, percentiles, time_calls
+from bot.bench.core import BenchResult, percentiles, time_calls
 from bot.observability import configure_logging, count_llm_call, record, request_scope, reset_logging, stage
-from bot.settings import load_settings
+from bot.app.settings import load_settings
 
 TARGET_MS = 0.2
 
@@ -83,7 +83,3 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
             )
         )
     return results
-
-
-if __name__ == "__main__":
-    main_for("logging")

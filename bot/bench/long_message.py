@@ -19,7 +19,7 @@ from bot.bench.core import BenchResult, percentiles
 from bot.llm import LLMGateway
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
-from bot.settings import Settings, load_settings
+from bot.app.settings import Settings, load_settings
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 
@@ -132,9 +132,3 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     finally:
         db.close()
         reset_logging()
-
-
-if __name__ == "__main__":
-    from bot.bench.core import main_for
-
-    main_for("long_message")

@@ -27,7 +27,7 @@ from bot.llm.client import build_client
 from bot.llm.prompts import SystemPromptGuard, messages
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
-from bot.settings import Settings, load_settings
+from bot.app.settings import Settings, load_settings
 from handlers.prompts import PRODUCT_ANSWER
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data

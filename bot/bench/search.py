@@ -1,6 +1,6 @@
 """Benchmark: call search over generated transcripts (100,000 segments; 10,000 with --quick).
 
-    python -m bot.bench.search [--quick]
+    pitcrew bench --only search [--quick]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.bench.core import BenchResult, main_for, percentiles, time_calls
+from bot.bench.core import BenchResult, percentiles, time_calls
 from knowledge.db import Database
 from knowledge.generate import TOPICS, generate
 from knowledge.search import search_calls
@@ -69,7 +69,3 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
         return results
     finally:
         db.close()
-
-
-if __name__ == "__main__":
-    main_for("search")

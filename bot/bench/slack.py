@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.bench.core import BenchResult, main_for, percentiles
+from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, LoopbackLLM, bare_answer
 from bot.bench.providers import LoopbackServer, provider_process
 
@@ -489,7 +489,7 @@ def _reply_facts(log_dir: Path) -> dict[str, ReplyFacts]:
 async def _bare_llm_calls(llm_url: str, count: int) -> list[float]:
     """One openai SDK call to the instant fake LLM, the way pitcrew's client makes it, `count` times (ms)."""
     from bot.llm.client import build_client
-    from bot.settings import load_settings
+    from bot.app.settings import load_settings
 
     client = build_client(load_settings(openai_api_key=BENCH_KEY, openai_base_url=llm_url))
     question = [{"role": "system", "content": "You are pitcrew."},
@@ -518,7 +518,7 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
 async def _serve_echo(port: int) -> None:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.settings import load_settings
+    from bot.app.settings import load_settings
     from bot.slack.app import attach_http_session, build_web_client
 
     settings = load_settings()
@@ -551,10 +551,9 @@ async def _ok() -> web.Response:
 
 
 def main() -> None:
+    """`python -m bot.bench.slack --echo-server PORT`: the echo app the Slack benchmark compares against."""
     if len(sys.argv) == 3 and sys.argv[1] == "--echo-server":
         asyncio.run(_serve_echo(int(sys.argv[2])))
-        return
-    main_for("slack")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.bench.core import BenchResult, main_for, percentiles, time_calls
+from bot.bench.core import BenchResult, percentiles, time_calls
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from knowledge.generate import generate
@@ -176,7 +176,3 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(previous)
-
-
-if __name__ == "__main__":
-    main_for("snapshots")

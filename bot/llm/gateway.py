@@ -33,7 +33,7 @@ from bot.llm.outcomes import PROVIDER_FAILURES, BreakerOpen, MalformedReply, Out
 from bot.llm.prompts import LeakDetector, SystemPromptGuard, messages
 from bot.llm.retry import RetryBudget, retrying
 from bot.observability import count_llm_call, current_request, record
-from bot.settings import Settings
+from bot.app.settings import Settings
 from knowledge.db import Database
 
 logger = logging.getLogger(__name__)

@@ -61,7 +61,7 @@ class RetryBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Attempts per call and the backoff between them (values from `bot.settings`)."""
+    """Attempts per call and the backoff between them (values from `bot.app.settings`)."""
 
     max_attempts: int
     backoff_initial_s: float

@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
-from bot.pipeline.knowledge_watch import KnowledgeWatcher
-from bot.settings import Settings
+from bot.app.knowledge_watch import KnowledgeWatcher
+from bot.app.settings import Settings
 from bot.slack.app import build_app, build_inbox, signing_secret
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
-from bot.settings import Settings
+from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
+from bot.app.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
 from control_plane.intents import Intent

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.commands.common import EXIT_USAGE, fail, settings_or_exit
+from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
 from bot.observability.stats import Distribution, LogStats, compute_stats, day_window, files_for_days
 from bot.observability.trace import CORRELATION_ID, describe_record, trace
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot.commands.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
 from knowledge.db import Database, DatabaseError
 from knowledge.generate import GenerateReport, generate
 from knowledge.import_files import ImportRejected

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bot.bench.core import BenchResult
 from bot.bench.runner import BENCHMARK_MODULES, BenchRun, run_benchmarks
-from bot.commands.common import fail
+from bot.cli.common import fail
 
 
 def _format(value: float) -> str:

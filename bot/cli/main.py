@@ -14,16 +14,16 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    # Each command group lives in its own module under bot.commands and exposes `register(app)`. Modules
+    # Each command group lives in its own module under bot.cli and exposes `register(app)`. Modules
     # import what only their commands need inside those commands, so `pitcrew --help` stays quick.
-    from bot.commands import bench as bench_commands
-    from bot.commands import cache as cache_commands
-    from bot.commands import chat as chat_commands
-    from bot.commands import classify as classify_commands
-    from bot.commands import knowledge as knowledge_commands
-    from bot.commands import logs as logs_commands
-    from bot.commands import serve as serve_commands
-    from bot.commands import snapshots as snapshots_commands
+    from bot.cli import bench as bench_commands
+    from bot.cli import cache as cache_commands
+    from bot.cli import chat as chat_commands
+    from bot.cli import classify as classify_commands
+    from bot.cli import knowledge as knowledge_commands
+    from bot.cli import logs as logs_commands
+    from bot.cli import serve as serve_commands
+    from bot.cli import snapshots as snapshots_commands
 
     for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
                    serve_commands, chat_commands, bench_commands):

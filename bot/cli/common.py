@@ -8,7 +8,7 @@ from typing import NoReturn
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.app.settings import Settings, SettingsError, load_settings
 from knowledge.db import Database, DatabaseError, redact_url
 from knowledge.demo import ensure_demo_data
 from knowledge.import_files import ImportRejected

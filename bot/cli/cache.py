@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.commands.common import database_or_exit, settings_or_exit
+from bot.cli.common import database_or_exit, settings_or_exit
 from bot.llm.cache import CacheStats, ResponseCache
 
 cache_app = typer.Typer(help="The LLM response cache: statistics and clearing.", no_args_is_help=True)

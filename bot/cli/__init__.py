@@ -1,0 +1,1 @@
+"""The `pitcrew` console script and its commands; nothing else imports this package."""

@@ -1,1 +1,0 @@
-"""The `pitcrew` command groups, one module each; `bot.cli` registers them."""
