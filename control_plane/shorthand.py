@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # Written form -> what it stands for (all lower case; the first letter's case is kept).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from bot.app.settings import Settings
+from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
 from control_plane.intents import Intent
@@ -24,7 +23,6 @@ from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
     from bot.evaluation.conversations import Conversation, ConversationReport
-    from bot.pipeline import Pipeline
 
 _SHORT_NAMES = {"product_question": "product", "call_search": "search", "meeting_summary": "summary",
                 "draft_email": "email", "smalltalk": "chat"}
@@ -213,7 +211,7 @@ def _conversation_report(path: Path, settings: Settings, *, use_database: bool) 
     import asyncio
     import tempfile
 
-    from bot.evaluation.conversations import read_conversations, run_conversations
+    from bot.evaluation.conversations import read_conversations
 
     try:
         conversations = read_conversations(path)
@@ -223,25 +221,23 @@ def _conversation_report(path: Path, settings: Settings, *, use_database: bool) 
         overrides: dict[str, object] = {"log_dir": Path(scratch) / "logs", "openai_api_key": None, "openai_base_url": None}
         if not use_database:
             overrides["database_url"] = f"sqlite:///{Path(scratch) / 'demo.db'}"
-        return asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations, run_conversations))
+        return asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations))
 
 
-async def _run_conversations(settings: Settings, conversations: list[Conversation],
-                             run: Callable[[Pipeline, list[Conversation]], Awaitable[ConversationReport]]) -> ConversationReport:
-    """Open a pipeline without an LLM, answer every conversation, close it."""
+async def _run_conversations(settings: Settings, conversations: list[Conversation]) -> ConversationReport:
+    """Open the application without an LLM, answer every conversation, close it."""
+    from bot.app.application import Application
+    from bot.app.database import StartupError
+    from bot.evaluation.conversations import run_conversations
     from bot.observability import configure_logging, reset_logging
-    from bot.pipeline import Pipeline
 
     configure_logging(settings, stderr=False)
-    db = database_or_exit(settings, load_demo=True)
     try:
-        pipeline = Pipeline.from_settings(settings, db, None)
-        try:
-            return await run(pipeline, conversations)
-        finally:
-            await pipeline.aclose()
+        async with Application.running(settings, use_llm=False) as app:
+            return await run_conversations(app.pipeline, conversations)
+    except StartupError as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
-        db.close()
         reset_logging()
 
 

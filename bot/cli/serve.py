@@ -6,8 +6,8 @@ import asyncio
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
 from bot.app.settings import Settings
+from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
 
 # Where each credential lives in the Slack app's settings (https://api.slack.com/apps).
 WHERE_TO_FIND = {
@@ -60,8 +60,7 @@ def register(app: typer.Typer) -> None:
         from bot.slack.runtime import run_server
 
         configure_logging(settings)
-        db = database_or_exit(settings)
-        code, problem = asyncio.run(run_server(settings, db, host=host, port=settings.port if port is None else port))
+        code, problem = asyncio.run(run_server(settings, host=host, port=settings.port if port is None else port))
         if problem is not None:
             fail(problem, code)
         raise typer.Exit(code)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.llm.retry import RetryPolicy
 from bot.app.settings import Settings
+from bot.llm.retry import RetryPolicy
 
 KINDS = ("validate", "answer", "draft", "short")
 

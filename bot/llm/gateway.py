@@ -24,6 +24,7 @@ import httpx2
 from openai import AsyncOpenAI, AsyncStream
 from pydantic import BaseModel
 
+from bot.app.settings import Settings
 from bot.llm.accounting import CallRecord, llm_stage
 from bot.llm.breaker import BreakerState, CircuitBreaker
 from bot.llm.cache import ResponseCache, cache_key
@@ -33,7 +34,6 @@ from bot.llm.outcomes import PROVIDER_FAILURES, BreakerOpen, MalformedReply, Out
 from bot.llm.prompts import LeakDetector, SystemPromptGuard, messages
 from bot.llm.retry import RetryBudget, retrying
 from bot.observability import count_llm_call, current_request, record
-from bot.app.settings import Settings
 from knowledge.db import Database
 
 logger = logging.getLogger(__name__)
