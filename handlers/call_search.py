@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from control_plane.intents import TimeRange
 from control_plane.names import KIND_SYNONYMS
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, highlight, italic
 from knowledge.search import STOPWORDS, CallHit, count_calls, search_calls
 from knowledge.thread_memory import TurnContext
@@ -37,6 +38,12 @@ _REQUEST_WORDS = re.compile(
 )
 
 
+@handles(
+    "call_search",
+    slots=("account", "person", "topic", "time_range", "meeting_kind"),
+    examples=(HelpExample("Call search", "find calls about pricing with {account} last month",
+                          "recorded sales calls by topic, account and time"),),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     frame = ctx.frame
     account = frame.account or ctx.resolution.account

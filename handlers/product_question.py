@@ -19,6 +19,7 @@ from control_plane.frame import Frame
 from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, table
 from handlers.quotes import money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
@@ -97,6 +98,16 @@ class Item:
     found_by: str = "name"  # "name", or "description" when only its description matched
 
 
+@handles(
+    "product_question",
+    slots=("product", "plans", "quantity", "term", "aspect"),
+    uses_llm=True,
+    examples=(
+        HelpExample("Product questions", "what does the {plan} plan cost?",
+                    "plans, prices, features, integrations, limits, security"),
+        HelpExample("Product questions", "does {plan} include SSO?"),
+    ),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     frame = ctx.frame
     view, asked_plans, unknown_plan = _choose_product(ctx)

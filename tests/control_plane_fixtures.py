@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from control_plane import ControlPlane, ControlPlaneConfig
+from handlers.registry import default_registry
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from knowledge.vocabulary import Vocabulary, load_vocabulary
@@ -42,5 +43,5 @@ def demo_vocabulary(tmp_path_factory: pytest.TempPathFactory) -> Vocabulary:
 
 
 def offline_plane(vocabulary: Vocabulary, **config: float) -> ControlPlane:
-    """A control plane with no LLM."""
-    return ControlPlane(ControlPlaneConfig(**config), vocabulary, None)
+    """A control plane with no LLM, knowing the slots the handlers read (as the pipeline builds it)."""
+    return ControlPlane(ControlPlaneConfig(**config), vocabulary, None, intent_slots=default_registry().slots())

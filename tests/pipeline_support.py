@@ -22,7 +22,7 @@ from bot.llm import LLMGateway
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline, Reply
 from bot.app.settings import Settings, load_settings
-from handlers.registry import DEFAULT_REGISTRY, Registry
+from handlers.registry import Registry
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from tests.fake_openai import FakeOpenAI, Reply as FakeReply, intent_validation_reply
@@ -32,7 +32,7 @@ NOW = datetime(2026, 3, 12, 15, 30)  # a Thursday afternoon, naive UTC
 LLM_ANSWER = "**From the model:** the answer, with a [link](https://example.com/x)."
 
 
-def make_pipeline(settings: Settings, db: Database, llm: LLMGateway | None, registry: Registry = DEFAULT_REGISTRY) -> Pipeline:
+def make_pipeline(settings: Settings, db: Database, llm: LLMGateway | None, registry: Registry | None = None) -> Pipeline:
     pipeline = Pipeline.from_settings(settings, db, llm, registry=registry)
     pipeline.clock = lambda: NOW
     return pipeline

@@ -14,7 +14,7 @@ from bot.pipeline import IncomingMessage, Pipeline, Reply
 from bot.app.settings import Settings
 from control_plane import Intent
 from handlers.context import HandlerContext, HandlerResult
-from handlers.registry import DEFAULT_REGISTRY, Handler
+from handlers.registry import default_registry
 from knowledge.db import Database
 from knowledge.reader import read_product
 from knowledge.snapshot_prompt import format_price
@@ -61,7 +61,7 @@ async def test_a_handler_exception_becomes_a_reply_quoting_the_correlation_id(
     async def broken(ctx: HandlerContext) -> HandlerResult:
         raise RuntimeError("the knowledge base is on fire")
 
-    registry = {**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)}
+    registry = default_registry().replacing(Intent.HELP, broken)
     pipeline = make_pipeline(settings, demo_db, None, registry=registry)
     reply = await ask(pipeline, "help")
     assert reply.failed and reply.handler == "help"
@@ -220,7 +220,7 @@ async def test_a_failure_reply_is_delivered_too(settings: Settings, demo_db: Dat
     async def broken(ctx: HandlerContext) -> HandlerResult:
         raise RuntimeError("the knowledge base is on fire")
 
-    pipeline = make_pipeline(settings, demo_db, None, registry={**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)})
+    pipeline = make_pipeline(settings, demo_db, None, registry=default_registry().replacing(Intent.HELP, broken))
     delivered: list[Reply] = []
 
     async def deliver(reply: Reply) -> None:

@@ -17,8 +17,8 @@ from bot.app.settings import Settings
 from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
 from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
-from control_plane.intents import Intent
 from control_plane.thread import ThreadContext
+from handlers.registry import default_registry
 from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def offline_control_plane(settings: Settings) -> ControlPlane:
     finally:
         db.close()
     try:
-        return ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm=None)
+        return ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm=None,
+                            intent_slots=default_registry().slots())
     except PatternError as exc:
         fail(str(exc))
 
@@ -157,7 +158,7 @@ def _print_report(report: EvalReport, threshold: float, margin: float, title: st
         per_intent.add_row(name, f"{stats['precision']:.3f}", f"{stats['recall']:.3f}", str(stats["support"]))
     console.print(per_intent)
 
-    names = [intent.value for intent in Intent]
+    names = list(report.per_intent())  # the built-in intents, then any other the file or the patterns name
     confusion = Table(title="Confusion (rows: expected, columns: predicted)", title_justify="left")
     confusion.add_column("")
     for name in names:
