@@ -166,7 +166,9 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if thread.product is None:
         return {}
     if typed["product"] is not None and not _same_product(typed["product"], thread.product, names):
-        return {}  # another product: nothing of the previous one carries over
+        # Another product: none of the previous one's plans carry over, but "and beacon?" after a free-trial
+        # question asks the same of Beacon (its handler finds Beacon's item like it, if any).
+        return {"aspect": thread.aspect} if follow_up and not typed["plans"] else {}
     plans: tuple[str, ...] = typed["plans"]
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product

@@ -32,6 +32,15 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bchurn(?:s|ed|ing)?\b|\bterminat\w*\b", " cancel "),
         (r"\bdupes?\b", " duplicate "),
         (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
+        # What a rep says for a need, folded to the catalog word that meets it ("PHI" is a HIPAA question).
+        (r"\bphi\b|\bprotected health (?:information|data)\b|\bpatient (?:data|records)\b", " hipaa "),
+        (r"\bbaas?\b|\bbusiness associate(?: agreements?)?\b", " hipaa baa "),
+        (r"\bpci(?:[\s-]*dss)?\b|\bcard ?holder data\b|\b(?:credit )?card (?:numbers?|data|details)\b", " pci card "),
+        (r"\beu\b|\beurope(?:an)?\b|\bgermany\b|\bfrankfurt\b", " eu residency "),
+        (r"\bheadroom\b|\bmore capacity\b|\bthroughput\b", " extra capacity "),
+        (r"\b(down|up)grad(?:e|es|ed|ing)\b", r" \1grade change "),
+        (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
+        (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
     )
 )
 
