@@ -40,6 +40,7 @@ _WHAT_WE_SELL = re.compile(
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
 _SEATS_ITEM = "item:limit:Seats"
+_FREE_TIER = re.compile(r"\bfree (?:tier|plan|version|edition|level)\b")
 _PRICED_PER = re.compile(r"priced (per [a-z ]{1,30}?)[:.,;]", re.IGNORECASE)
 _SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+(?:seats?|users?|licen[cs]es?)\b")
 # "how much does a tesla model 3 cost": a price asked of something that is not ours
@@ -126,7 +127,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
-    if previous and (aspect is None or (
+    if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
@@ -239,6 +240,8 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
     if view is None:
         return None, [], None
     asked = _merge_plans([p for p in (_plan_named(view.payload, name) for name in frame.plans) if p is not None], [])
+    if not asked and _FREE_TIER.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        asked = [p for p in view.payload["plans"] if p["price_cents"] == 0][:1]  # Atlas's free plan is "Developer"
     for written in _PLAN_PHRASE.findall(ctx.words[:MAX_SCAN_CHARS]):
         word = written.lower()
         if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word) or (word in english_words() and written.islower()):

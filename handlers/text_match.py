@@ -18,7 +18,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bsaml\b", " sso saml "),
         (r"\btwo[\s-]*factor\b|\b2fa\b|\bmulti[\s-]*factor\b", " mfa "),
         (r"\bsoc\s*(2|ii)\b", " soc2 "),
-        (r"\biso\s*27001\b", " iso27001 "),
+        (r"\biso(?:\s*27001)?\b(?!\s*\d)", " iso27001 "),
         (r"\bhipaa\b", " hipaa "),
         (r"\bcomma[\s-]*separated\b", " csv "),
         (r"\bapi[\s-]*rate[\s-]*limits?\b|\brate[\s-]*limits?\b", " ratelimit api "),
@@ -35,7 +35,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # What a rep says for a need, folded to the catalog word that meets it ("PHI" is a HIPAA question).
         (r"\bphi\b|\bprotected health (?:information|data)\b|\bpatient (?:data|records)\b", " hipaa "),
         (r"\bbaas?\b|\bbusiness associate(?: agreements?)?\b", " hipaa baa "),
-        (r"\bpci(?:[\s-]*dss)?\b|\bcard ?holder data\b|\b(?:credit )?card (?:numbers?|data|details)\b", " pci card "),
+        (r"\bpci(?:[\s-]*dss)?\b|\bcard ?holder data\b|\b(?:credit )?card (?:num\w*|data|details)\b", " pci card "),
         (r"\beu\b|\beurope(?:an)?\b|\bgermany\b|\bfrankfurt\b", " eu residency "),
         (r"\bheadroom\b|\bmore capacity\b|\bthroughput\b", " extra capacity "),
         (r"\b(down|up)grad(?:e|es|ed|ing)\b", r" \1grade change "),
