@@ -76,7 +76,9 @@ _COMPLIANCE = re.compile(
 )
 _ADDON = re.compile(r"\badd[- ]?ons?\b")
 _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|\b(?:extra|additional) (?:storage|capacity|"
-                       r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b")
+                       r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b|"
+                       r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
+                       r"(?:cap|limit|quota|allowance)s?\b|\b(?:anything|something|what) (?:they|we|you|i) (?:can|could) (?:add|buy|purchase)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(

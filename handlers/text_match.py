@@ -38,7 +38,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpci(?:[\s-]*dss)?\b|\bcard ?holder data\b|\b(?:credit )?card (?:num\w*|data|details)\b", " pci card "),
         (r"\beu\b|\beurope(?:an)?\b|\bgermany\b|\bfrankfurt\b", " eu residency "),
         (r"\bheadroom\b|\bmore capacity\b|\bthroughput\b", " extra capacity "),
-        (r"\b(down|up)grad(?:e|es|ed|ing)\b", r" \1grade change "),
+        (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
         (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
     )
