@@ -126,6 +126,12 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
             slots["product"], sources["product"] = offering, "catalog"
             slots.pop("plans", None), sources.pop("plans", None), slots.pop("aspect", None), sources.pop("aspect", None)
+    if (intent is Intent.PRODUCT_QUESTION and names is not None and thread.product and not typed["product"]
+            and typed["plans"] and all(p.casefold() == "free" for p in typed["plans"])
+            and not _product_has_plans(names, thread.product, typed["plans"])):
+        # "is there a free tier" in a thread about a product without a plan called Free asks about its own free plan
+        slots["product"], sources["product"] = thread.product, "thread"
+        slots.pop("plans", None), sources.pop("plans", None)
     if intent is Intent.PRODUCT_QUESTION and _compares_with_thread_plan(slots, sources, thread, follow_up, decision):
         # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
         slots["plans"], sources["plans"] = (thread.plan, *slots["plans"]), "typed+thread"
@@ -172,7 +178,9 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if thread.product is None:
         return {}
     if typed["product"] is not None and not _same_product(typed["product"], thread.product, names):
-        return {}  # another product: nothing of the previous one carries over
+        # Another product: none of the previous one's plans carry over, but "and beacon?" after a free-trial
+        # question asks the same of Beacon (its handler finds Beacon's item like it, if any).
+        return {"aspect": thread.aspect} if follow_up and not typed["plans"] else {}
     plans: tuple[str, ...] = typed["plans"]
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
@@ -181,8 +189,10 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
     elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
-    if follow_up:
+    if follow_up or (typed["product"] is None and not plans):
+        # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
+    if follow_up:
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
     return inherited
 
