@@ -35,7 +35,7 @@ def slack_credentials_problem(settings: Settings) -> str | None:
         where = "; ".join(f"{name} is {WHERE_TO_FIND[name]}" for name in missing)
         return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; {mode} needs "
                 f"{'it' if len(missing) == 1 else 'them'} in the environment or .env: {where} "
-                "(see README, Connect to Slack)")
+                "(see docs/slack-setup.md)")
     for name, prefix in EXPECTED_PREFIX.items():
         secret = given[name]
         if name in needed and secret is not None and not secret.get_secret_value().startswith(prefix):
