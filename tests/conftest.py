@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.observability import reset_logging
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from knowledge.db import Database
 from tests.fake_slack import FakeSlack
 

@@ -21,11 +21,12 @@ from sqlalchemy.engine import make_url
 from bot.llm import LLMGateway
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from handlers.registry import Registry
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
-from tests.fake_openai import FakeOpenAI, Reply as FakeReply, intent_validation_reply
+from tests.fake_openai import FakeOpenAI, intent_validation_reply
+from tests.fake_openai import Reply as FakeReply
 
 # The demo is loaded relative to NOW and the pipeline's clock is NOW: "yesterday" is always the same day.
 NOW = datetime(2026, 3, 12, 15, 30)  # a Thursday afternoon, naive UTC

@@ -10,7 +10,13 @@ import pytest
 from control_plane import Intent
 from control_plane.evaluation import EvalReport, evaluate, read_labelled
 from knowledge.vocabulary import Vocabulary
-from tests.control_plane_fixtures import LABELLED, NOW, demo_vocabulary, offline_plane, shared_golden  # noqa: F401
+from tests.control_plane_fixtures import (  # noqa: F401
+    LABELLED,
+    NOW,
+    demo_vocabulary,
+    offline_plane,
+    shared_golden,
+)
 
 MIN_SKIPPED_PRECISION = 0.98
 MIN_COVERAGE = 0.6

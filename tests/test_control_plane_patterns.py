@@ -13,8 +13,8 @@ from control_plane import Candidate, Intent, PatternError, load_patterns
 from control_plane.classifier import PatternClassifier, _alternations
 from control_plane.evaluation import read_labelled
 from control_plane.normalize import normalize
-from control_plane.prefilter import fast_search
 from control_plane.patterns import Negative, Pattern, PatternSet, expand
+from control_plane.prefilter import fast_search
 from tests.control_plane_fixtures import LABELLED
 
 HEADER = "[limits]\nmatch_chars = 200\nconfident_chars = 60\nlong_message_cap = 0.8\n\n"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli.common import database_or_exit
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 from knowledge.demo import demo_files, ensure_demo_data, resolve_when
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 from knowledge.generate import GenerateError, generate
 from knowledge.snapshots import rebuild_snapshots

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.pipeline import Pipeline
 from knowledge.db import Database
 from knowledge.reader import read_product
-import pytest
-
 from tests.fake_openai import FakeOpenAI
 from tests.pipeline_support import (  # noqa: F401  (fixtures)
     answer_requests,

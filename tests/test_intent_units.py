@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
 from control_plane.patterns import load_patterns

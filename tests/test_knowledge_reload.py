@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import Pipeline
 from bot.app.knowledge_watch import KnowledgeWatcher
-from bot.app.settings import Settings
+from bot.pipeline import Pipeline
+from bot.settings import Settings
 from knowledge.db import Database
 from knowledge.import_files import ImportRejected
 from knowledge.importer import import_folder

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.observability import SUMMARY_FAILED, SUMMARY_OK
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.app.settings import Settings
+from bot.settings import Settings
 from control_plane import Intent
 from handlers.context import HandlerContext, HandlerResult
 from handlers.registry import default_registry
@@ -162,10 +163,10 @@ async def test_small_talk_does_not_break_a_conversation(offline: Pipeline, demo_
 
 async def test_closing_the_pipeline_settles_shadow_validations_before_the_gateway_closes(demo_db: Database) -> None:
     """Shadow validations run after the reply; shutdown must not leave them running on a closed gateway."""
-    from bot.llm import LLMGateway
-    from bot.app.settings import load_settings
     from dataclasses import replace
 
+    from bot.llm import LLMGateway
+    from bot.settings import load_settings
     from tests.fake_openai import FakeOpenAI, Reply, intent_validation_reply
     from tests.pipeline_support import make_pipeline
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.observability import reset_logging
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden" / "intents.jsonl"

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 
 from bot.pipeline import IncomingMessage, Pipeline
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import SlackService

@@ -16,9 +16,15 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from bot.slack.runtime import run_server
-from tests.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event, signed_headers
+from tests.fake_slack import (
+    BOT_TOKEN,
+    FakeSlack,
+    event_callback,
+    mention_event,
+    signed_headers,
+)
 from tests.slack_stack import SIGNING_SECRET, demo_database
 
 PITCREW = [sys.executable, "-m", "bot.cli"]

@@ -18,11 +18,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app.database import DatabaseSummary, open_database, summarize_database
 from bot.app.knowledge_watch import KnowledgeWatcher
-from bot.app.settings import Settings
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
+from bot.settings import Settings
 from knowledge.db import Database
-from knowledge.schedule import SnapshotSchedule, default_lock_path, start_snapshot_schedule
+from knowledge.schedule import (
+    SnapshotSchedule,
+    default_lock_path,
+    start_snapshot_schedule,
+)
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.settings import DEFAULT_DATABASE_URL, Settings
+from bot.settings import DEFAULT_DATABASE_URL, Settings
 from knowledge.db import Database, DatabaseError, redact_url
 from knowledge.demo import ensure_demo_data
 from knowledge.import_files import ImportRejected

@@ -19,9 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.app.application import Application
-from bot.app.settings import load_settings
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.providers import LoopbackServer
+from bot.settings import load_settings
 
 SYSTEM = "You are pitcrew, the sales assistant of the Orbit team. Answer from these facts: Pro is $49 per seat."
 BENCH_KEY = "sk-bench-not-a-real-key-000000"

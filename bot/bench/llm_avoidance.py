@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.app.application import Application
-from bot.app.settings import load_settings
 from bot.bench.core import BenchResult
 from bot.bench.llm import LoopbackLLM
+from bot.settings import load_settings
 from control_plane import ControlPlane, ControlPlaneConfig
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data

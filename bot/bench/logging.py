@@ -8,9 +8,16 @@ import statistics
 import sys
 from pathlib import Path
 
-from bot.app.settings import load_settings
 from bot.bench.core import BenchResult, percentiles, time_calls
-from bot.observability import configure_logging, count_llm_call, record, request_scope, reset_logging, stage
+from bot.observability import (
+    configure_logging,
+    count_llm_call,
+    record,
+    request_scope,
+    reset_logging,
+    stage,
+)
+from bot.settings import load_settings
 
 TARGET_MS = 0.2
 

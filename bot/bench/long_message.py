@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.app.application import Application
-from bot.app.settings import Settings, load_settings
 from bot.bench.core import BenchResult, percentiles
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
+from bot.settings import Settings, load_settings
 
 SLACK_MAX_CHARS = 40_000
 SIZES = (4_000, SLACK_MAX_CHARS)

@@ -20,7 +20,6 @@ from pathlib import Path
 import aiohttp
 
 from bot.app.application import Application
-from bot.app.settings import Settings, load_settings
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM, bare_answer
 from bot.bench.providers import provider_process
@@ -28,6 +27,7 @@ from bot.llm.client import build_client
 from bot.llm.prompts import SystemPromptGuard, messages
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
+from bot.settings import Settings, load_settings
 from handlers.prompts import PRODUCT_ANSWER
 from knowledge.reader import read_product
 

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.app.settings import Settings
 from bot.cli.common import EXIT_USAGE, fail, settings_or_exit, tolerant_stdin
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.app.application import Application

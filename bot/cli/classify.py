@@ -13,10 +13,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.app.settings import Settings
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
+from bot.cli.common import (
+    EXIT_USAGE,
+    database_or_exit,
+    fail,
+    settings_or_exit,
+    tolerant_stdin,
+)
+from bot.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
-from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
+from control_plane.evaluation import (
+    EvalReport,
+    LabelledFileError,
+    evaluate,
+    read_labelled,
+)
 from control_plane.thread import ThreadContext
 from handlers.registry import default_registry
 from knowledge.vocabulary import load_vocabulary
@@ -70,7 +81,9 @@ def classify_command(
     now: NowOption = None,
 ) -> None:
     """Classify messages with the patterns alone (no network, no credentials): one JSON object per line."""
-    from bot.pipeline.clean_text import clean_text  # here: bot.pipeline is heavy for `pitcrew --help`
+    from bot.pipeline.clean_text import (
+        clean_text,  # here: bot.pipeline is heavy for `pitcrew --help`
+    )
 
     settings = settings_or_exit()
     moment = _now_option(now)

@@ -8,7 +8,7 @@ from typing import NoReturn
 import typer
 
 from bot.app.database import StartupError, open_database
-from bot.app.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from knowledge.db import Database
 
 EXIT_USAGE = 2

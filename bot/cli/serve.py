@@ -6,8 +6,8 @@ import asyncio
 
 import typer
 
-from bot.app.settings import Settings
 from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
+from bot.settings import Settings
 
 # Where each credential lives in the Slack app's settings (https://api.slack.com/apps).
 WHERE_TO_FIND = {

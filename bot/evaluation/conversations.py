@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.pipeline import IncomingMessage, Pipeline
-from control_plane.evaluation import EvalReport, LabelledFileError, json_rows, known_intent
+from control_plane.evaluation import (
+    EvalReport,
+    LabelledFileError,
+    json_rows,
+    known_intent,
+)
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
 from control_plane.patterns import load_patterns

@@ -1,14 +1,14 @@
 """What the gateway needs from the settings: models, per-kind timeouts and deadlines, retry and breaker limits.
 
-The defaults live in `bot.app.settings` only; everything here receives its values from there.
+The defaults live in `bot.settings` only; everything here receives its values from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.app.settings import Settings
 from bot.llm.retry import RetryPolicy
+from bot.settings import Settings
 
 KINDS = ("validate", "answer", "draft", "short")
 

@@ -6,12 +6,12 @@ import logging
 import sys
 from typing import TextIO
 
-from bot.app.settings import Settings
 from bot.observability.day_file import DayFileHandler
 from bot.observability.filters import CorrelationIdFilter, RedactionFilter
 from bot.observability.json_format import JsonLineFormatter
 from bot.observability.privacy import MessageTextFilter
 from bot.observability.text_format import TextLineFormatter
+from bot.settings import Settings
 
 # Marks the handlers configure_logging installed, so a second call replaces them instead of adding more.
 _PITCREW_HANDLER = "_pitcrew_handler"

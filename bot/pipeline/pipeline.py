@@ -37,7 +37,7 @@ from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
 from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
-    from bot.app.settings import Settings
+    from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

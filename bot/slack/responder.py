@@ -14,7 +14,12 @@ from bot.observability import new_correlation_id
 from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
 from bot.pipeline.clean_text import clean_text
 from bot.slack.capabilities import WorkspaceFeatures
-from bot.slack.delivery import ATTEMPT_TIMEOUT_S, DEFAULT_DEADLINE_S, Failure, ReplyDelivery
+from bot.slack.delivery import (
+    ATTEMPT_TIMEOUT_S,
+    DEFAULT_DEADLINE_S,
+    Failure,
+    ReplyDelivery,
+)
 from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inbox import EventInbox
 from bot.slack.inbox_store import ANSWERED, FAILED

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app.application import Application
 from bot.app.database import StartupError
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.slack.app import build_app, build_inbox, signing_secret
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fake_slack import FakeSlack, SlackCall, event_callback, mention_event, signed_headers
+from tests.fake_slack import (
+    FakeSlack,
+    SlackCall,
+    event_callback,
+    mention_event,
+    signed_headers,
+)
 from tests.slack_stack import SIGNING_SECRET
 from tests.test_slack_serve import free_port, start_serve, wait_healthy
 

@@ -11,8 +11,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app.settings import load_settings
-from tests.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_callback, mention_event, socket_envelope
+from bot.settings import load_settings
+from tests.fake_slack import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    FakeSlack,
+    event_callback,
+    mention_event,
+    socket_envelope,
+)
 from tests.slack_stack import SIGNING_SECRET, open_pipeline
 from tests.test_slack_app import QUESTION, replies_in, start_stack
 

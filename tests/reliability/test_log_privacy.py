@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from tests.fake_openai import FakeOpenAI, fake_openai, fast_llm_settings  # noqa: F401  (fixture)
 from tests.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event
 from tests.reliability.http_stack import RunningServer, running_server
