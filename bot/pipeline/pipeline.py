@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import RequestContext, record, request_scope, stage
-from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink
+from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups
@@ -88,13 +88,6 @@ class UndeliveredReply(Exception):
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def failure_text(correlation_id: str) -> str:
-    return (
-        "Sorry, something went wrong on my side while answering that. Please try again; if it keeps "
-        f"happening, quote this id to your admin: `{correlation_id}`"
-    )
 
 
 class Pipeline:
@@ -213,16 +206,7 @@ class Pipeline:
             if in_delivery:
                 raise  # the caller's own delivery failed: the caller deals with it
             logger.exception("request bookkeeping failed")  # the logging layer itself broke: still answer
-            reply = Reply(
-                mrkdwn=failure_text("unknown"),
-                plain=failure_text("unknown").replace("`", ""),
-                intent="unknown",
-                confidence=0.0,
-                handler="none",
-                llm_validation="skipped",
-                correlation_id="unknown",
-                failed=True,
-            )
+            reply = failure_reply("unknown")
             if deliver is not None and not handed_over:
                 await deliver(reply)
             return reply
@@ -333,16 +317,12 @@ class Pipeline:
 
     def _failure_reply(self, request: RequestContext) -> Reply:
         facts = request.facts
-        text = failure_text(request.correlation_id)
-        return Reply(
-            mrkdwn=text,
-            plain=text.replace("`", ""),
+        return failure_reply(
+            request.correlation_id,
             intent=str(facts.get("intent") or "unknown"),
             confidence=float(facts.get("confidence") or 0.0),
             handler=str(facts.get("handler") or "none"),
             llm_validation=str(facts.get("llm_validation") or "skipped"),
-            correlation_id=request.correlation_id,
             stages=request.timer.ordered_stages(),
             total_ms=round(request.elapsed_ms(), 3),
-            failed=True,
         )
