@@ -127,7 +127,9 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     (tmp_path / "pitcrew.service").write_text(text.replace("/opt/pitcrew/.venv/bin/pitcrew", str(script)))
     result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "pitcrew.service")],
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    # Only its own complaints: verify also loads the host's targets, whose warnings are not this unit's.
+    ours = [line for line in result.stderr.splitlines() if "pitcrew.service" in line]
+    assert result.returncode == 0 and not ours, result.stderr
 
 
 def test_crontab_lines_escape_percent_signs() -> None:
