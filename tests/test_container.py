@@ -167,14 +167,14 @@ def test_the_cmd_is_a_pitcrew_command_that_exists() -> None:
     image = read_image()
     assert image.cmd == ["serve"]
     result = subprocess.run([sys.executable, "-m", "bot.cli", *image.cmd, "--help"],
-                            capture_output=True, text=True, timeout=60)
+                            check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--port" in result.stdout and "--host" in result.stdout
 
 
 def test_a_pitcrew_command_that_does_not_exist_fails_the_same_check() -> None:
     result = subprocess.run([sys.executable, "-m", "bot.cli", "serv", "--help"],
-                            capture_output=True, text=True, timeout=60)
+                            check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
 
 
@@ -293,7 +293,7 @@ def docker_unavailable() -> str | None:
     if shutil.which("docker") is None:
         return "no docker client on PATH"
     try:
-        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+        info = subprocess.run(["docker", "info"], check=False, capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
         return "`docker info` did not answer within 30 s"
     if info.returncode != 0:
@@ -303,7 +303,7 @@ def docker_unavailable() -> str | None:
 
 
 def docker(*args: str, timeout: float = 120) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["docker", *args], check=False, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"docker {args[0]} failed: {result.stderr[-3000:]}"
     return result.stdout.strip()
 
@@ -339,5 +339,7 @@ async def test_the_built_image_becomes_healthy_and_stops_cleanly(fake_slack: Fak
         assert await asyncio.to_thread(docker, "inspect", "--format", "{{.State.ExitCode}}", container) == "0"
     finally:
         if container:
-            subprocess.run(["docker", "rm", "--force", "--volumes", container], capture_output=True, timeout=60)
-        subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, timeout=60)
+            await asyncio.to_thread(subprocess.run, ["docker", "rm", "--force", "--volumes", container],
+                                    check=False, capture_output=True, timeout=60)
+        await asyncio.to_thread(subprocess.run, ["docker", "image", "rm", "--force", tag],
+                                check=False, capture_output=True, timeout=60)
