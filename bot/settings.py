@@ -98,6 +98,13 @@ class Settings(BaseSettings):
                              "postgresql://user@host/dbname") from None
         return value
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # `SLACK_APP_TOKEN=` (as .env.example has it) means unset: kept as an empty secret, it chose Socket Mode.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
+
     @field_validator("snapshot_rebuild_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
