@@ -26,7 +26,7 @@ RUN groupadd --system --gid 10001 pitcrew \
 COPY --from=build /opt/pitcrew/.venv /opt/pitcrew/.venv
 
 # PATH: `docker exec <container> pitcrew ...` finds the console script. The rest are pitcrew settings
-# (bot/app/settings.py); both the database and the logs live in the volume.
+# (bot/settings.py); both the database and the logs live in the volume.
 ENV PATH=/opt/pitcrew/.venv/bin:$PATH \
     DATABASE_URL=sqlite:////data/pitcrew.db \
     LOG_DIR=/data/logs \

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.slack_stack import SIGNING_SECRET
 

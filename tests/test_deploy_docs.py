@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.cli.serve import slack_credentials_problem
 
 ROOT = Path(__file__).resolve().parents[1]
