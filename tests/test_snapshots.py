@@ -385,3 +385,17 @@ def test_first_rebuild_on_a_fresh_database_builds_the_demo_products(database: Da
     assert (second["built"], second["unchanged"], second["failed"]) == (0, products, 0)
     shown = run_cli("snapshots", "show", "orbit")
     assert shown.exit_code == 0 and "Orbit (orbit) · version 1" in shown.stdout
+
+
+def test_a_full_rebuild_right_after_the_demo_load_rebuilds_nothing(tmp_path: Any) -> None:
+    """The import builds each product's snapshot by id; a full rebuild reads all products at once. Both
+    must hash a product's rows the same, or every scheduled rebuild redoes the whole catalog."""
+    from knowledge.demo import ensure_demo_data
+
+    db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        assert ensure_demo_data(db)
+        report = rebuild_snapshots(db)
+        assert (report.built, report.failed) == (0, 0) and report.unchanged >= 6
+    finally:
+        db.close()
