@@ -161,6 +161,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+    except OSError as exc:  # the .env file (or the directory it would be in) cannot be read
+        raise SettingsError(f"cannot read the settings file .env in the current directory "
+                            f"({exc.strerror or exc}); run pitcrew from a directory it can read") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
