@@ -19,6 +19,7 @@ from typing import Any
 
 from control_plane.frame import Frame, SlotSource
 from control_plane.intents import Decision, Intent
+from control_plane.meeting_questions import ABOUT_THEIR_PLANS, ADDS_A_TOPIC, asks_what_happened
 from control_plane.names import NameIndex
 
 # The frame slots each intent's handler reads, as the handlers declare them: the thread fills only those,
@@ -36,6 +37,7 @@ _FOLLOW_UP_MAX_WORDS = 10
 _OUT_OF_SCOPE_CONFIDENCE = 0.85  # an out-of-scope pattern this sure ("what's the weather") is never a follow-up
 # A pattern at least this sure of the message's own intent keeps it, follow-up or not.
 _OWN_INTENT_CONFIDENCE = 0.85
+_SURE_SEARCH = 0.9  # a call search this sure ("find calls about pricing") stays a search after a recap
 # "that pricing", "those prices", "the quote above": a draft that asks for the thread's product facts.
 _BACK_REFERENCE = re.compile(
     r"\b(?:that|those|these|this|the same|the above|above)\s+(?:pricing|prices?|quote|numbers|figures|plan|tier|"
@@ -93,7 +95,22 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return last, True
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
+    if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
+        return last, True  # "what payment terms did we agree to", "and term + discount?" after a recap
     return decision.intent, False
+
+
+def _asks_about_the_meeting(decision: Decision) -> bool:
+    """After a recap: a question about what was said or agreed, about the account's own plans, or one that
+    only adds a topic, read by the patterns as a catalog or out-of-scope question."""
+    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
+    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not unsure_search:
+        return False
+    text = decision.normalized_text
+    if asks_what_happened(text) or ABOUT_THEIR_PLANS.search(text):
+        return True
+    entities = decision.entities
+    return bool(ADDS_A_TOPIC.search(text)) and not entities.product and not entities.plans and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
 
 
 def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | None = None, *,
