@@ -147,7 +147,7 @@ class ControlPlane:
         if any(c.intent in _OWN_MEETING_WORK and c.confidence >= self.config.skip_threshold - _EPSILON
                and c.intent is not Intent.MEETING_SUMMARY for c in candidates):
             return candidates  # a search, a draft or help the patterns are sure of
-        if not asks_what_happened(lowered) or not self._names.names_someone(lowered):
+        if not asks_what_happened(lowered) or not self._names.asks_about_someone(lowered):
             return candidates
         current = next((c for c in candidates if c.intent is Intent.MEETING_SUMMARY), None)
         meeting = Candidate(Intent.MEETING_SUMMARY, max(MEETING_QUESTION_CONFIDENCE, current.confidence if current else 0.0),

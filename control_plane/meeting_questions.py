@@ -12,7 +12,7 @@ import re
 
 # Past tense about people, or the words of a negotiation's outcome.
 ABOUT_WHAT_HAPPENED = re.compile(
-    r"\b(?:what|which|how|when|who|why)\b[^.?!\n]{0,60}\b(?:did|didn't|were we|was it|were they|had)\b"
+    r"\b(?:what|which|how|when|who|why)\b[^.?!\n]{0,60}\b(?:did|didn't|was|were|wasn't|weren't|had)\b"
     r"|^(?:(?:and|so|ok|okay|but),? )?(?:did|didn't|has|have|had|were|was)\b[^.?!\n]{0,60}\b(?:agree|agreed|say|said|"
     r"ask|asked|offer|offered|raise|raised|mention|mentioned|promise|promised|give|gave|get|got|set up|sign|signed|"
     r"accept|accepted|push|pushed|want|wanted|need|needed|send|sent|land|landed|end up|ended up|decide|decided)\b"
