@@ -47,6 +47,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bgo(?:ing|es)?[\s-]+live\b|\bwent[\s-]+live\b", " golive "),
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
+        (r"\bhow (?:many|much)\b", " howmany "),
     )
 )
 _NUMBER_WORDS = {
@@ -56,7 +57,8 @@ _NUMBER_WORDS = {
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
 _HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long)|what (?:discount|price|rate|limit|number|percent\w*|terms?)|budget)\b")
 _DIGIT = re.compile(r"\d")
-_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z0-9])")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+_SHORT_NOTE = 80  # a note this short is quoted with the one after it ("He asked for 25%." and the reply)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,11 @@ def passages_of(meetings: Sequence[tuple[MeetingDetail, Sequence[tuple[str, str]
     found: list[Passage] = []
     for detail, transcript in meetings:
         meeting = detail.meeting
-        found += [Passage(meeting, "", sentence, "summary") for sentence in _SENTENCE.split(detail.summary) if sentence]
+        sentences = [sentence for sentence in _SENTENCE.split(detail.summary) if sentence]
+        for index, sentence in enumerate(sentences):
+            if len(sentence) < _SHORT_NOTE and index + 1 < len(sentences):
+                sentence = f"{sentence} {sentences[index + 1]}"
+            found.append(Passage(meeting, "", sentence, "summary"))
         found += [Passage(meeting, "", decision, "decision") for decision in detail.decisions]
         found += [Passage(meeting, "", item, "action item") for item in detail.action_items]
         for index, (speaker, said) in enumerate(transcript):
@@ -145,10 +151,8 @@ def read_question(question: str, names: Iterable[str], meetings: Sequence[Meetin
                 named |= parts
     title_words = frozenset().union(*(_title_terms(m) for m in meetings)) if meetings else frozenset()
     content = words - named
+    # Words naming a meeting ("the negotiation call", "the fix") favour it, and weigh less as content.
     meeting_words = frozenset(w for w in content if any(_near(w, t) for t in title_words))
-    # A word naming a meeting ("the negotiation call") still counts when it is all the question has.
-    if content - meeting_words:
-        content -= meeting_words
     return Question(frozenset(content), frozenset(people), meeting_words, bool(_HOW_MUCH.search(question.lower())))
 
 
@@ -158,8 +162,8 @@ def _title_terms(meeting: MeetingRef) -> frozenset[str]:
 
 def has_content(question: Question, beyond: MeetingRef | None = None) -> bool:
     """Whether the question names something to look for, beyond asking what was said or agreed (and beyond
-    the words naming the meeting `beyond`)."""
-    left = question.words - _WEAK
+    the words naming the meeting `beyond`); "what did sofia ask us to send" looks for what Sofia said."""
+    left = question.words - _WEAK if not question.people or beyond is not None else question.words
     if beyond is not None:
         title = _title_terms(beyond)
         left = frozenset(w for w in left if not any(_near(w, t) for t in title))
@@ -179,7 +183,9 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
     matched = [frozenset().union(*(meaning[w] for w in words)) if words else frozenset() for words in passage_words]
     total = len(passages)
     frequency = {q: sum(1 for m in matched if q in m) for q in question.words}
-    weight = {q: math.log(1 + total / (1 + frequency[q])) * (0.3 if q in _WEAK else 1.0) for q in question.words}
+    weight = {q: math.log(1 + total / (1 + frequency[q])) * (0.3 if q in _WEAK else 0.5 if q in question.meeting_words else 1.0)
+              for q in question.words}
+    top_weight = max(weight.values())
     title_hits = {
         meeting.id: sum(1 for w in question.meeting_words if any(_near(w, t) for t in _title_terms(meeting)))
         for meeting in {p.meeting.id: p.meeting for p in passages}.values()
@@ -187,12 +193,16 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
     scored: list[tuple[float, int]] = []
     for index, passage in enumerate(passages):
         hits = matched[index]
-        if not hits - _WEAK:
+        by_person = passage.speaker.lower() in question.people
+        named = by_person or any(person.split()[0] in passage.text.lower() for person in question.people)
+        if not hits - _WEAK and not (hits and named) and not by_person:
             continue
         score = sum(weight[q] for q in hits)
+        if by_person:  # "what did ken ask about": what Ken said counts as if it named the best word
+            score += top_weight
         if question.wants_number and _DIGIT.search(passage.text):
             score *= 1.3
-        if passage.speaker.lower() in question.people:
+        if named:
             score *= 1.4
         if passage.meeting.id in preferred:
             score *= 1.5

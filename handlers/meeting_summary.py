@@ -103,8 +103,9 @@ def _answer(ctx: HandlerContext) -> HandlerResult | None:
     question = read_question(asked, names, refs)
     if not has_content(question):
         return None
-    if resolution.by_title and resolution.meeting is not None and not has_content(question, beyond=resolution.meeting):
-        return None  # "whats the fix we did for tidewater": the words name the meeting, not something said in it
+    if named_meeting and resolution.meeting is not None and not has_content(question, beyond=resolution.meeting):
+        # "whats the fix we did for tidewater", "what did ken ask in the demo": the meeting named, recapped
+        return None
     preferred = {resolution.meeting.id} if resolution.meeting is not None and named_meeting else set()
     if frame.meeting_kind:
         preferred |= {m.id for m in refs if m.kind == frame.meeting_kind}
