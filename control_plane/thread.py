@@ -46,6 +46,10 @@ _BACK_REFERENCE = re.compile(
 )
 # A question about what happened: after a recap, about that meeting.
 _ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how many|when|why|which)(?:'s)? (?:\w+ )?(?:was|were|did|had)\b")
+# What a catalog question asks after a recap: what they would need, what it costs, which plan has it.
+_ASKS_THE_CATALOG = re.compile(
+    r"\b(?:would|upgrade|downgrade|cost|costs|price|pricing|plan|tier|include|includes|support|supports|per seat|seats)\b"
+)
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -91,6 +95,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
     # one" after a search is a recap, "and what about pricing?" after a search is another search.
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
+            and not asks_what_happened(text):
+        return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
