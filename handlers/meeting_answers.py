@@ -48,6 +48,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
         (r"\bhow (?:many|much)\b", " howmany "),
+        (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )
 )
 _NUMBER_WORDS = {
