@@ -16,6 +16,7 @@ from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
 from control_plane.frame import Frame
 from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation, Reading
 from control_plane.language import ENGLISH, detect_language
+from control_plane.meeting_questions import asks_what_happened
 from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
@@ -39,6 +40,12 @@ _ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.
 _MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is no evidence against the catalog
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
+# A question about what was said or agreed with a named account or contact: answered from its meetings.
+MEETING_QUESTION_CONFIDENCE = 0.92
+# What a catalog or out-of-scope reading of such a question is left with (below the skip threshold).
+_OUTWEIGHED = 0.8
+# Intents that keep a message about someone when a pattern is sure of them ("find globex calls where...").
+_OWN_MEETING_WORK = frozenset({Intent.CALL_SEARCH, Intent.DRAFT_EMAIL, Intent.MEETING_SUMMARY, Intent.HELP})
 _EPSILON = 1e-9  # confidences are rounded to 4 places; compare thresholds with a little slack
 
 
@@ -124,7 +131,8 @@ class ControlPlane:
         language = detect_language(normalized.lowered)
         if language != ENGLISH:  # answered with "English only": certain, and not worth an LLM call
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0, readings, language)
-        candidates = self._with_catalog_terms(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
+        candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
+        candidates = self._with_catalog_terms(normalized.lowered, candidates)
         if not candidates:
             return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0, readings)
         best = candidates[0]
@@ -132,6 +140,23 @@ class ControlPlane:
         margin = round(best.confidence - (second.confidence if second else 0.0), 4)
         return _Analysis(normalized, candidates, best.intent, best.confidence, second.intent if second else None, margin,
                          readings)
+
+    def _with_meeting_question(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """"did maya agree to the 25%?", "what api rate limit did we give hooli": a question about what was said
+        or agreed with a named account or contact is about its meetings, whatever catalog words it holds."""
+        if any(c.intent in _OWN_MEETING_WORK and c.confidence >= self.config.skip_threshold - _EPSILON
+               and c.intent is not Intent.MEETING_SUMMARY for c in candidates):
+            return candidates  # a search, a draft or help the patterns are sure of
+        if not asks_what_happened(lowered) or not self._names.asks_about_someone(lowered):
+            return candidates
+        current = next((c for c in candidates if c.intent is Intent.MEETING_SUMMARY), None)
+        meeting = Candidate(Intent.MEETING_SUMMARY, max(MEETING_QUESTION_CONFIDENCE, current.confidence if current else 0.0),
+                            current.pattern if current and current.confidence >= MEETING_QUESTION_CONFIDENCE else "about-a-meeting")
+        others = tuple(
+            c._replace(confidence=min(c.confidence, _OUTWEIGHED)) if c.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else c
+            for c in candidates if c.intent is not Intent.MEETING_SUMMARY
+        )
+        return tuple(sorted((meeting, *others), key=lambda c: -c.confidence))
 
     def _with_catalog_terms(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A message no pattern is sure of that names what the catalog offers ("is forecasting in starter",

@@ -242,6 +242,19 @@ class NameIndex:
         """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
         return any(name.kind in ("account", "contact") for found in self.find(lowered[:500]) for name in found.names)
 
+    def asks_about_someone(self, lowered: str) -> bool:
+        """Like `names_someone`, counting a contact's first name too ("what did priya say") unless it is an
+        everyday word without a person cue ("will", "grace period")."""
+        for found in self.find(lowered[:500]):
+            for name in found.names:
+                if name.kind in ("account", "contact"):
+                    return True
+                if name.kind == "first_name":
+                    word = lowered[found.start : found.end].removesuffix("'s")
+                    if word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES:
+                        return True
+        return False
+
     def find(self, lowered: str) -> list[Found]:
         """Non-overlapping matches, longest first at each position, left to right."""
         words = [word.removesuffix("'s") for word in TOKEN.findall(lowered)]

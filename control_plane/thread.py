@@ -19,6 +19,7 @@ from typing import Any
 
 from control_plane.frame import Frame, SlotSource
 from control_plane.intents import Decision, Intent
+from control_plane.meeting_questions import ABOUT_THEIR_PLANS, ADDS_A_TOPIC, asks_what_happened
 from control_plane.names import NameIndex
 
 # The frame slots each intent's handler reads, as the handlers declare them: the thread fills only those,
@@ -36,6 +37,7 @@ _FOLLOW_UP_MAX_WORDS = 10
 _OUT_OF_SCOPE_CONFIDENCE = 0.85  # an out-of-scope pattern this sure ("what's the weather") is never a follow-up
 # A pattern at least this sure of the message's own intent keeps it, follow-up or not.
 _OWN_INTENT_CONFIDENCE = 0.85
+_SURE_SEARCH = 0.9  # a call search this sure ("find calls about pricing") stays a search after a recap
 # "that pricing", "those prices", "the quote above": a draft that asks for the thread's product facts.
 _BACK_REFERENCE = re.compile(
     r"\b(?:that|those|these|this|the same|the above|above)\s+(?:pricing|prices?|quote|numbers|figures|plan|tier|"
@@ -44,6 +46,10 @@ _BACK_REFERENCE = re.compile(
 )
 # A question about what happened: after a recap, about that meeting.
 _ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how many|when|why|which)(?:'s)? (?:\w+ )?(?:was|were|did|had)\b")
+# What a catalog question asks after a recap: what they would need, what it costs, which plan has it.
+_ASKS_THE_CATALOG = re.compile(
+    r"\b(?:would|upgrade|downgrade|cost|costs|price|pricing|plan|tier|include|includes|support|supports|per seat|seats)\b"
+)
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -89,11 +95,29 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
     # one" after a search is a recap, "and what about pricing?" after a search is another search.
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
+            and not asks_what_happened(text):
+        return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
+    if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
+        return last, True  # "what payment terms did we agree to", "and term + discount?" after a recap
     return decision.intent, False
+
+
+def _asks_about_the_meeting(decision: Decision) -> bool:
+    """After a recap: a question about what was said or agreed, about the account's own plans, or one that
+    only adds a topic, read by the patterns as a catalog or out-of-scope question."""
+    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
+    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not unsure_search:
+        return False
+    text = decision.normalized_text
+    if asks_what_happened(text) or ABOUT_THEIR_PLANS.search(text):
+        return True
+    entities = decision.entities
+    return bool(ADDS_A_TOPIC.search(text)) and not entities.product and not entities.plans and len(text.split()) <= _FOLLOW_UP_MAX_WORDS
 
 
 def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | None = None, *,
@@ -165,7 +189,11 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         same_account = typed["account"] is None or (thread.account or "").casefold() == typed["account"].casefold()
         if not typed["person"] and not typed["account"]:
             inherited |= {"account": thread.account, "person": thread.person}
-        if same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]:
+        # A draft to someone named right after a search is about their account's latest meeting, not the
+        # call the search found, unless it points back at it ("send mike a note about that call").
+        after_search = thread.last_intent == Intent.CALL_SEARCH.value and typed["person"] and not _BACK_REFERENCE.search(text)
+        if (same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]
+                and not after_search):
             inherited["meeting_id"] = thread.meeting_id
         if _BACK_REFERENCE.search(text) and not typed["product"] and not typed["plans"]:
             inherited |= {"product": thread.product, "plans": (thread.plan,) if thread.plan else ()}

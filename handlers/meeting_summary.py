@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
+from handlers.meeting_answers import MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question
 from handlers.meeting_passages import passages, question_words
-from knowledge.meetings import MeetingDetail, MeetingRef, MeetingResolution, get_meeting, meeting_transcript
+from knowledge.meetings import (
+    MeetingDetail,
+    MeetingRef,
+    MeetingResolution,
+    account_meetings,
+    get_meeting,
+    meeting_transcript,
+)
 from knowledge.thread_memory import TurnContext
 
 
@@ -22,6 +31,9 @@ from knowledge.thread_memory import TurnContext
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
+    answered = _answer(ctx)
+    if answered is not None:
+        return answered
     meeting = resolution.meeting
     detail = get_meeting(ctx.db, meeting.id) if meeting is not None else None
     if detail is None:
@@ -62,6 +74,59 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         said = bold("On the call") + "\n" + "\n".join(f"• {clean(speaker)}: “{clean(text)}”" for speaker, text in found)
         said += "\n\n"
     return HandlerResult.from_marked(header + "\n\n" + said + stored_summary(detail), context=context)
+
+
+# A request for the meeting itself rather than for something said in it.
+_RECAP = re.compile(
+    r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
+    r"latest|status|update|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
+    r"action items|notes|signed up|sign up for|bought|went with|go with|purchased)\b"
+)
+
+
+def _answer(ctx: HandlerContext) -> HandlerResult | None:
+    """What the account's meetings say to a question about what was said, offered or agreed; None when the
+    message asks for a recap of a meeting it names, or nothing in the meetings answers it."""
+    resolution, frame = ctx.resolution, ctx.frame
+    account = resolution.account or (resolution.meeting.account if resolution.meeting else None)
+    if account is None:
+        return None
+    asked = ctx.words
+    named_meeting = bool(frame.meeting_id or frame.meeting_kind or frame.time_range or resolution.by_title)
+    if _RECAP.search(asked.lower()[:500]) and (resolution.meeting is not None or resolution.candidates):
+        return None  # "recap the hooli contract review", "how did yesterday's call go": the meeting itself
+    meetings = account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=MAX_SEGMENTS)
+    if not meetings:
+        return None
+    refs = [detail.meeting for detail, _ in meetings]
+    names = [account, *(resolution.contact.name.split() if resolution.contact else ())]
+    question = read_question(asked, names, refs)
+    if not has_content(question):
+        return None
+    if named_meeting and resolution.meeting is not None and not has_content(question, beyond=resolution.meeting):
+        # "whats the fix we did for tidewater", "what did ken ask in the demo": the meeting named, recapped
+        return None
+    preferred = {resolution.meeting.id} if resolution.meeting is not None and named_meeting else set()
+    if frame.meeting_kind:
+        preferred |= {m.id for m in refs if m.kind == frame.meeting_kind}
+    found = best_passages(question, passages_of(meetings), preferred=frozenset(preferred), now=ctx.now)
+    if not found:
+        return None
+    lines = [f"{bold(found[0].meeting.account)}: what the meetings say"]
+    lines += [f"• {_quoted(passage, ctx)}" for passage in found]
+    shown = {passage.meeting.id for passage in found}
+    lines.append("\nAsk “recap the " + clean(found[0].meeting.title) + "” for the whole meeting." if len(shown) == 1
+                 else "\nAsk for a recap of any of them for the whole meeting.")
+    context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id)
+    return HandlerResult.from_marked("\n".join(lines), context=context)
+
+
+def _quoted(passage: Passage, ctx: HandlerContext) -> str:
+    where = f"{clean(passage.meeting.title)} ({clean(passage.meeting.kind)}, {format_date(passage.meeting.started_at, ctx.now)})"
+    if passage.source == "said":
+        return f"{clean(passage.speaker)}, {where}: “{clean(passage.text)}”"
+    label = {"summary": "Notes", "decision": "Decision", "action item": "Action item"}[passage.source]
+    return f"{label}, {where}: “{clean(passage.text)}”"
 
 
 def meeting_header(meeting: MeetingRef, ctx: HandlerContext) -> str:

@@ -8,6 +8,9 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import handles
 
 _THANKS = re.compile(r"\b(thanks?|thx|ty|cheers|appreciate|great job|nice one|awesome|perfect)\b", re.IGNORECASE)
+# Praise is thanks too: "ur a lifesaver", "you're the best", "legend".
+_PRAISE = re.compile(r"\b(lifesaver|life saver|legend|hero|star|genius|champ|rockstar|the best|good (bot|job)|well done|nice work|great work|love (it|this))\b",
+                     re.IGNORECASE)
 _BYE = re.compile(r"\b(bye|goodbye|see you|later|good night|have a good)\b", re.IGNORECASE)
 _TIME_OF_DAY = re.compile(r"\bgood (morning|afternoon|evening)\b", re.IGNORECASE)
 _HOW_ARE_YOU = re.compile(r"\bhow are (you|u)|how's it going|how is it going\b", re.IGNORECASE)
@@ -21,7 +24,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 
 def reply_to(text: str) -> str:
-    if _THANKS.search(text):
+    if _THANKS.search(text) or _PRAISE.search(text):
         return "You're welcome! Anything else I can look up?"
     if _BYE.search(text):
         return "Bye for now, and good luck with your deals!"

@@ -167,6 +167,15 @@ class MeetingResolution:
     searched: str = ""  # what was looked for, in words ("Globex demo meetings yesterday")
     # Other contacts who answer to the same name (the draft goes to `contact`, these are named).
     namesakes: tuple[KnownContact, ...] = ()
+    by_title: bool = False  # `meeting` is the one whose title (or kind's words) the message named
+
+
+# Words reps use for what a kind of meeting was about: "the fix we did for tidewater" is its support call.
+KIND_WORDS = {
+    "support": "fix fixed issue issues problem problems bug bugs troubleshooting ticket outage broken error errors",
+    "renewal": "renew renewing renewed",
+    "negotiation": "terms contract redlines",
+}
 
 
 def account_contacts(db: Database, account: str, limit: int = 5) -> list[KnownContact]:
@@ -174,3 +183,31 @@ def account_contacts(db: Database, account: str, limit: int = 5) -> list[KnownCo
     with db.engine.connect() as conn:
         rows = conn.execute(_ACCOUNT_CONTACTS, {"account": account.lower(), "limit": limit})
         return [KnownContact(name=row.name, email=row.email or "", account=row.account) for row in rows]
+
+
+_DETAILS = text(
+    f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items "
+    "FROM meeting m JOIN account a ON a.id = m.account_id WHERE lower(a.name) = :account AND m.started_at < :end "
+    "ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
+).bindparams(bindparam("end", type_=DateTime()))
+_SEGMENTS = text(
+    "SELECT meeting_id, speaker, text FROM transcriptsegment WHERE meeting_id IN :ids ORDER BY meeting_id, seq LIMIT :limit"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def account_meetings(db: Database, account: str, end: datetime, *, limit: int = 12,
+                     max_segments: int = 2_000) -> list[tuple[MeetingDetail, list[tuple[str, str]]]]:
+    """The account's latest `limit` meetings before `end`, each with its transcript turns (at most
+    `max_segments` turns in all): what a question about the account's meetings is answered from."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(_DETAILS, {"account": account.lower(), "end": end, "limit": max(1, limit)}).all()
+        details = [
+            MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
+                          action_items=_as_list(row.action_items))
+            for row in rows
+        ]
+        turns: dict[int, list[tuple[str, str]]] = {detail.meeting.id: [] for detail in details}
+        if details:
+            for row in conn.execute(_SEGMENTS, {"ids": list(turns), "limit": max_segments}):
+                turns[row.meeting_id].append((row.speaker, row.text))
+    return [(detail, turns[detail.meeting.id]) for detail in details]

@@ -15,7 +15,7 @@ from control_plane.evaluation import LabelledFileError
 
 CONVERSATIONS = Path(__file__).resolve().parent / "data" / "conversations.jsonl"
 # The shipped set's pass rate when it was last raised; a change that understands reps less well fails here.
-RECORDED_TURN_PASS_RATE = 0.96
+RECORDED_TURN_PASS_RATE = 0.97
 SKIPPED_PRECISION_TARGET = 0.98
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.pipeline import Pipeline
 from knowledge.db import Database
-from knowledge.meetings import find_meetings, get_meeting
+from knowledge.meetings import MeetingRef, find_meetings, get_meeting
 from knowledge.search import search_calls
 from tests.fake_openai import FakeOpenAI
 from tests.pipeline_support import (  # noqa: F401  (fixtures)
@@ -164,3 +164,44 @@ async def test_with_the_llm_the_draft_is_written_from_the_facts(online: Pipeline
     facts = message_text(request, "user")
     assert "Recipient: Sarah" in facts and "pricing proposal" in facts
     assert "pricing proposal" not in message_text(request, "system")
+
+
+# Answers from an account's meetings (handlers.meeting_answers) ------------------------------------------
+
+
+def _ref(meeting_id: int, title: str, kind: str = "negotiation", participants: tuple[str, ...] = ()) -> MeetingRef:
+    from datetime import datetime
+
+    return MeetingRef(meeting_id, 1, "Globex", title, kind, datetime(2024, 1, meeting_id), 30, participants)
+
+
+def test_near_words_forms_and_typos_but_not_other_numbers() -> None:
+    from handlers.meeting_answers import _near
+
+    assert _near("agree", "agreed") and _near("price", "pricing")
+    assert _near("notificaton", "notification") and _near("contarct", "contract") and _near("effected", "affected")
+    assert not _near("12", "18") and not _near("term", "team")
+
+
+def test_best_passages_quote_the_note_that_answers_and_prefer_the_named_meeting() -> None:
+    from handlers.meeting_answers import best_passages, passages_of, read_question
+    from knowledge.meetings import MeetingDetail
+
+    planning = _ref(1, "Globex renewal planning", "renewal", ("Elena Petrova", "Daniel Ortiz"))
+    terms_call = _ref(2, "Globex renewal terms", "negotiation", ("Elena Petrova", "Daniel Ortiz"))
+    meetings = [
+        (MeetingDetail(terms_call, "Elena accepted 12% for three years.", ("Net 60 payment terms accepted",), ()),
+         [("Elena Petrova", "One condition: payment terms of net 60 rather than net 30."),
+          ("Daniel Ortiz", "I can agree to net 60.")]),
+        (MeetingDetail(planning, "Planning the renewal shape.", (), ()),
+         [("Daniel Ortiz", "Payment is usually by card.")]),
+    ]
+    question = read_question("what payment terms did we agree to", ["Globex"], [planning, terms_call])
+    found = best_passages(question, passages_of(meetings), preferred=frozenset({2}))
+    assert found and all(p.meeting.id == 2 for p in found)
+    assert any("net 60" in p.text.lower() for p in found)
+    # A question about what someone said favours their own words.
+    asked = read_question("what did elena say about payment", ["Globex"], [planning, terms_call])
+    assert best_passages(asked, passages_of(meetings))[0].speaker == "Elena Petrova"
+    # Nothing in the meetings shares a content word: no answer, the recap is given instead.
+    assert best_passages(read_question("any word on kubernetes", ["Globex"], [planning]), passages_of(meetings)) == []

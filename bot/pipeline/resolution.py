@@ -15,7 +15,7 @@ from control_plane.frame import Frame
 from control_plane.intents import Intent, TimeRange
 from control_plane.names import NameIndex
 from knowledge.db import Database
-from knowledge.meetings import MeetingResolution, find_meetings, get_meeting
+from knowledge.meetings import KIND_WORDS, MeetingResolution, find_meetings, get_meeting
 from knowledge.vocabulary import KnownContact
 
 CANDIDATES = 5
@@ -85,13 +85,13 @@ class MeetingResolver:
                 rows.append(remembered.meeting)
         # Equally good titles: the thread's meeting first ("the security one" after a search that found
         # it), then the most recent.
-        scored = sorted(((_overlap(words, f"{m.title} {m.kind} {_KIND_WORDS.get(m.kind, '')}"), index, m)
+        scored = sorted(((_overlap(words, f"{m.title} {m.kind} {KIND_WORDS.get(m.kind, '')}"), index, m)
                          for index, m in enumerate(rows)),
                         key=lambda item: (-item[0], item[2].id != frame.meeting_id, item[1]))
         if not scored or scored[0][0] == 0:
             return None
         others = tuple(m for score, _, m in scored[1:4] if score > 0)
-        return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account)
+        return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account, by_title=True)
 
     def _title_words(self, lowered: str, frame: Frame) -> set[str]:
         """The words of the message that may name a meeting's title: not the request, the account, the
@@ -140,12 +140,6 @@ _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
 # A meeting named relative to the thread's: the one before it, or how things ended up since.
 _BEFORE_THAT = re.compile(r"\b(?:one|call|meeting|session) before (?:that|it|this)\b|\b(?:previous|prior|earlier) (?:one|call|meeting)\b")
 _IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then)\b")
-# Words reps use for what a kind of meeting was about: "the fix we did for tidewater" is its support call.
-_KIND_WORDS = {
-    "support": "fix fixed issue issues problem problems bug bugs troubleshooting ticket outage broken error errors",
-    "renewal": "renew renewing renewed",
-    "negotiation": "terms contract redlines",
-}
 # "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
 _NAMES_A_MEETING = re.compile(
     r"\b(?:the|that|our|this) (?:[\w-]+ ){1,4}(?:one|call|meeting|demo|review|session|sync|kick-?off|qbr|"

@@ -1,0 +1,35 @@
+"""Questions about what was said, offered or agreed with someone: "did maya agree to the 25%?", "what api
+rate limit did we give hooli in the contract", "which plan did olivia land on". Asked about an account
+or a contact (named, or the thread's), they are answered from that account's meetings, whatever product
+words they hold ("sso", "discount", "plan"), not from the catalog.
+
+Bounded gaps only: the cost is linear in the message's length.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Past tense about people, or the words of a negotiation's outcome.
+ABOUT_WHAT_HAPPENED = re.compile(
+    r"\b(?:what|which|how|when|who|why)\b[^.?!\n]{0,60}\b(?:did|didn't|was|were|wasn't|weren't|had)\b"
+    r"|^(?:(?:and|so|ok|okay|but),? )?(?:did|didn't|has|have|had|were|was)\b[^.?!\n]{0,60}\b(?:agree|agreed|say|said|"
+    r"ask|asked|offer|offered|raise|raised|mention|mentioned|promise|promised|give|gave|get|got|set up|sign|signed|"
+    r"accept|accepted|push|pushed|want|wanted|need|needed|send|sent|land|landed|end up|ended up|decide|decided)\b"
+    r"|\b(?:ended up|end up|landed on|land on|settled on|agreed|came out of|what happened|how far apart|"
+    r"stack(?:ed)? up|wasn't it|was it|were we)\b"
+    r"|\b(?:latest|last|most recent|previous)\b (?:[\w&'-]+ ){0,3}(?:call|meeting|check-?in|sync|demo|qbr|kick-?off|"
+    r"review|negotiation|session)\b"
+)
+# A follow-up about the account's own plans ("when are they going live", "are they rolling out sso first").
+ABOUT_THEIR_PLANS = re.compile(
+    r"^(?:(?:and|so|ok|okay|but),? ){0,2}(?:when|what|how|where|who|why)(?:'s)? (?:are|is|were|was|will) (?:they|he|she|we)\b"
+    r"(?! (?:need|want|have|pay|get|able)\b)"
+)
+# A follow-up that only adds what to look for ("and term + discount?", "and the payment terms?").
+ADDS_A_TOPIC = re.compile(r"^(?:and|also|what about|how about|plus)\b(?![^.?!\n]{0,60}\b(?:would|could|should|if|cost|price)\b)")
+
+
+def asks_what_happened(lowered: str) -> bool:
+    """Whether the (normalized, lower-case) message asks what was said, offered or agreed."""
+    return bool(ABOUT_WHAT_HAPPENED.search(lowered[:500]))

@@ -1,0 +1,230 @@
+"""Answers to what was said, offered or agreed in an account's meetings ("what payment terms did we agree
+to", "how many dupes came out of the csv import", "what did alan say about breach notification"): the
+passages of the account's recent meetings (transcript turns, summaries, decisions, action items) that
+share the most of the question's words, quoted with who said them, in which meeting and when.
+
+Deterministic and bounded: at most `MAX_MEETINGS` meetings of one account and `MAX_SEGMENTS` transcript
+turns are read, whatever the size of the knowledge base.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from handlers.text_match import terms
+from knowledge.meetings import KIND_WORDS, MeetingDetail, MeetingRef
+
+MAX_MEETINGS = 12
+MAX_SEGMENTS = 2_000
+MAX_ANSWERS = 3
+MAX_QUESTION_CHARS = 300
+_CLOSE_ENOUGH = 0.6  # a further passage is quoted when it scores at least this share of the best one
+
+# Words of the question that ask, rather than say what about: recap and question words, and what
+# reps say around a question ("again", "before i ping him").
+_ASKING = terms(
+    """recap summarize summarise summary sum tldr brief debrief notes minutes takeaways highlights key points
+    call calls meeting meetings session sync latest last recent previous yesterday today week again what who
+    when how happened happen discuss discussed talk talked go went did were was the a an please thanks
+    email draft follow anything everything know before ping need should remember remind right ok okay
+    so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't"""
+)
+# Verbs of a question about what happened: they say little about which passage answers it.
+_WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "
+              "raise raised mention mentioned promise promised want wanted come came far set up us we they them")
+# Rep shorthand and phrasing, folded to the words meetings use for the same thing.
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bopps?\b|\bopportunit(?:y|ies)\b", " opportunity "),
+        (r"\b\d+(?:\.\d+)?\s?%\s?off\b", r" \g<0> discount "),
+        (r"\bfar apart\b|\bthe gap\b", " gap versus "),
+        (r"\bstack(?:ed|s)? up\b|\bcompare[sd]?\b|\bvs\b", " versus "),
+        (r"\bgo(?:ing|es)?[\s-]+live\b|\bwent[\s-]+live\b", " golive "),
+        (r"\bin writing\b|\bwritten\b", " writing "),
+        (r"\bblockers?\b|\bblocking\b", " blocker "),
+        (r"\bhow (?:many|much)\b", " howmany "),
+        (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
+    )
+)
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
+}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
+_HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long)|what (?:discount|price|rate|limit|number|percent\w*|terms?)|budget)\b")
+_DIGIT = re.compile(r"\d")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+_SHORT_NOTE = 80  # a note this short is quoted with the one after it ("He asked for 25%." and the reply)
+
+
+@dataclass(frozen=True)
+class Passage:
+    meeting: MeetingRef
+    speaker: str  # who said it; "" for the meeting's notes
+    text: str
+    source: str  # "said", "summary", "decision" or "action item"
+
+
+def _words(text: str) -> frozenset[str]:
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)], text.lower())
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    return terms(text)
+
+
+def _near(typed: str, word: str) -> bool:
+    """Whether a question's word means a passage's word: the same, one a form of the other ("agree",
+    "agreed"; "price", "pricing"), or one typo away ("notificaton", "contarct")."""
+    if typed == word:
+        return True
+    if typed.isdigit() or word.isdigit():
+        return False
+    shorter = min(len(typed), len(word))
+    if shorter >= 4 and abs(len(typed) - len(word)) <= 3:
+        common = 0
+        while common < shorter and typed[common] == word[common]:
+            common += 1
+        if common >= max(4, shorter - 2):
+            return True
+    return shorter >= 5 and abs(len(typed) - len(word)) <= 1 and _one_edit(typed, word)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours turns `a` into `b`."""
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) == len(b):
+        return a[start + 1 :] == b[start + 1 :] or (
+            start + 1 < len(a) and a[start] == b[start + 1] and a[start + 1] == b[start] and a[start + 2 :] == b[start + 2 :]
+        )
+    return a[start:] == b[start + 1 :]
+
+
+def passages_of(meetings: Sequence[tuple[MeetingDetail, Sequence[tuple[str, str]]]]) -> list[Passage]:
+    """Every passage of the meetings: notes first, then the transcript; a question asked on the call is
+    quoted with the answer that followed it."""
+    found: list[Passage] = []
+    for detail, transcript in meetings:
+        meeting = detail.meeting
+        sentences = [sentence for sentence in _SENTENCE.split(detail.summary) if sentence]
+        for index, sentence in enumerate(sentences):
+            if len(sentence) < _SHORT_NOTE and index + 1 < len(sentences):
+                sentence = f"{sentence} {sentences[index + 1]}"
+            found.append(Passage(meeting, "", sentence, "summary"))
+        found += [Passage(meeting, "", decision, "decision") for decision in detail.decisions]
+        found += [Passage(meeting, "", item, "action item") for item in detail.action_items]
+        for index, (speaker, said) in enumerate(transcript):
+            text = said
+            if said.rstrip().endswith("?") and index + 1 < len(transcript):
+                answer_speaker, answer = transcript[index + 1]
+                text = f"{said} — {answer_speaker}: {answer}"
+            found.append(Passage(meeting, speaker, text, "said"))
+    return found
+
+
+@dataclass(frozen=True)
+class Question:
+    words: frozenset[str]  # content words, each weighed by how rare it is among the passages
+    people: frozenset[str]  # lower-case names of participants the question names
+    meeting_words: frozenset[str]  # words naming a meeting by its title or kind
+    wants_number: bool
+
+
+def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:
+    """What the question asks about, without the asking, the account's names and the people it names."""
+    question = question[:MAX_QUESTION_CHARS]
+    words = _words(question) - _ASKING
+    named = frozenset().union(*(terms(name) for name in names if name))
+    people: set[str] = set()
+    for meeting in meetings:
+        for participant in meeting.participants:
+            parts = terms(participant)
+            if parts & words:
+                people.add(participant.lower())
+                named |= parts
+    title_words = frozenset().union(*(_title_terms(m) for m in meetings)) if meetings else frozenset()
+    content = words - named
+    # Words naming a meeting ("the negotiation call", "the fix") favour it, and weigh less as content.
+    meeting_words = frozenset(w for w in content if any(_near(w, t) for t in title_words))
+    return Question(frozenset(content), frozenset(people), meeting_words, bool(_HOW_MUCH.search(question.lower())))
+
+
+def _title_terms(meeting: MeetingRef) -> frozenset[str]:
+    return terms(f"{meeting.title} {meeting.kind.replace('-', ' ')} {KIND_WORDS.get(meeting.kind, '')}")
+
+
+def has_content(question: Question, beyond: MeetingRef | None = None) -> bool:
+    """Whether the question names something to look for, beyond asking what was said or agreed (and beyond
+    the words naming the meeting `beyond`); "what did sofia ask us to send" looks for what Sofia said."""
+    left = question.words - _WEAK if not question.people or beyond is not None else question.words
+    if beyond is not None:
+        title = _title_terms(beyond)
+        left = frozenset(w for w in left if not any(_near(w, t) for t in title))
+    return bool(left)
+
+
+def best_passages(question: Question, passages: Sequence[Passage], *, preferred: frozenset[int] = frozenset(),
+                  now: datetime | None = None) -> list[Passage]:
+    """Up to `MAX_ANSWERS` passages answering the question, best first; none when nothing matches a
+    content word. `preferred`: meetings the message or the thread is about."""
+    if not question.words or not passages:
+        return []
+    passage_words = [_words(p.text) for p in passages]
+    vocabulary = frozenset().union(*passage_words)
+    # Which question words each passage word stands for, worked out once per distinct word.
+    meaning = {word: frozenset(q for q in question.words if _near(q, word)) for word in vocabulary}
+    matched = [frozenset().union(*(meaning[w] for w in words)) if words else frozenset() for words in passage_words]
+    total = len(passages)
+    frequency = {q: sum(1 for m in matched if q in m) for q in question.words}
+    weight = {q: math.log(1 + total / (1 + frequency[q])) * (0.3 if q in _WEAK else 0.5 if q in question.meeting_words else 1.0)
+              for q in question.words}
+    top_weight = max(weight.values())
+    title_hits = {
+        meeting.id: sum(1 for w in question.meeting_words if any(_near(w, t) for t in _title_terms(meeting)))
+        for meeting in {p.meeting.id: p.meeting for p in passages}.values()
+    }
+    scored: list[tuple[float, int]] = []
+    for index, passage in enumerate(passages):
+        hits = matched[index]
+        by_person = passage.speaker.lower() in question.people
+        named = by_person or any(person.split()[0] in passage.text.lower() for person in question.people)
+        if not hits - _WEAK and not (hits and named) and not by_person:
+            continue
+        score = sum(weight[q] for q in hits)
+        if by_person:  # "what did ken ask about": what Ken said counts as if it named the best word
+            score += top_weight
+        if question.wants_number and _DIGIT.search(passage.text):
+            score *= 1.3
+        if named:
+            score *= 1.4
+        if passage.meeting.id in preferred:
+            score *= 1.5
+        score *= 1 + 0.5 * min(title_hits.get(passage.meeting.id, 0), 2)
+        if passage.source != "said":
+            score *= 1.1  # the notes say what was settled, the transcript how it was said
+        scored.append((score, index))
+    if not scored:
+        return []
+    # Best first; between equals, the most recent meeting ("what did we last agree").
+    scored.sort(key=lambda pair: (-pair[0], -passages[pair[1]].meeting.started_at.timestamp(), pair[1]))
+    best = scored[0][0]
+    chosen: list[Passage] = []
+    seen: set[str] = set()
+    for score, index in scored:
+        if score < best * _CLOSE_ENOUGH or len(chosen) >= MAX_ANSWERS:
+            break
+        passage = passages[index]
+        key = passage.text.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(passage)
+    return chosen
