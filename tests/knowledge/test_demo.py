@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.cli.common import database_or_exit
-from bot.app.settings import Settings
 from knowledge.db import Database
 from knowledge.demo import demo_files, ensure_demo_data, resolve_when
 
@@ -147,16 +145,6 @@ def test_concurrent_first_use_loads_the_demo_once(tmp_path: Path) -> None:
     db = Database(url)
     assert sorted(results) == [False, True]
     assert query(db, "SELECT count(*) FROM product")[0][0] == 6
-    db.close()
-
-
-def test_database_or_exit_loads_the_demo_unless_told_not_to(settings: Settings, tmp_path: Path) -> None:
-    bare = database_or_exit(settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bare.db'}"}),
-                            load_demo=False)
-    assert query(bare, "SELECT count(*) FROM product")[0][0] == 0
-    bare.close()
-    db = database_or_exit(settings)
-    assert query(db, "SELECT count(*) FROM product")[0][0] >= 6
     db.close()
 
 

@@ -1,4 +1,5 @@
-"""The synthetic generator: shape, referential consistency, determinism, and the `knowledge generate` command."""
+"""The synthetic generator: shape, referential consistency and determinism (the `pitcrew knowledge generate` command
+is tested in tests/bot/cli/test_knowledge.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from bot.cli.main import app
-from bot.app.settings import Settings
 from knowledge.db import Database
 from knowledge.generate import GenerateError, generate
 from knowledge.snapshots import rebuild_snapshots
@@ -98,30 +96,3 @@ def test_refuses_a_database_that_has_data(generated: Database) -> None:
     with pytest.raises(GenerateError, match="already has data"):
         generate(generated, products=1)
     assert query(generated, "SELECT count(*) FROM product") == [(25,)]
-
-
-def test_generate_command_writes_a_new_file_and_refuses_to_overwrite(settings: Settings, tmp_path: Path) -> None:
-    out = tmp_path / "bench.db"
-    args = ["knowledge", "generate", "--products", "4", "--calls", "3", "--segments-per-call", "2", "--out", str(out)]
-
-    first = CliRunner().invoke(app, args)
-    again = CliRunner().invoke(app, args)
-    forced = CliRunner().invoke(app, [*args[:-2], "--seed", "9", "--out", str(out), "--force"])
-
-    assert first.exit_code == 0 and "product=4" in first.stdout
-    assert again.exit_code == 2 and "already exists" in again.stderr and "--force" in again.stderr
-    assert forced.exit_code == 0
-    db = Database(f"sqlite:///{out}")
-    assert query(db, "SELECT count(*) FROM product") == [(4,)] and query(db, "SELECT count(*) FROM meeting") == [(3,)]
-    db.close()
-
-
-def test_generate_command_never_writes_into_the_configured_database(settings: Settings, tmp_path: Path) -> None:
-    configured = Path(settings.database_url.removeprefix("sqlite:///"))
-    Database(settings.database_url).close()
-    before = configured.read_bytes()
-
-    result = CliRunner().invoke(app, ["knowledge", "generate", "--products", "2", "--out", str(configured), "--force"])
-
-    assert result.exit_code == 2 and "DATABASE_URL" in result.stderr
-    assert configured.read_bytes() == before

@@ -1,16 +1,25 @@
-"""`pitcrew knowledge import`: exit code 1 with one clear line per problem, counts, and never the demo."""
+"""`pitcrew knowledge import` and `pitcrew knowledge generate`: exit codes, one clear line per problem, counts, and
+files written only where asked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
+from bot.app.settings import Settings
 from bot.cli.main import app
 from knowledge.db import Database
 from tests.support.import_folders import BROKEN, prepare_broken_import, row_counts, sample_rows, write_folder
+
+
+def query(db: Database, sql: str) -> list[Any]:
+    with db.engine.connect() as connection:
+        return connection.execute(text(sql)).all()
 
 
 def invoke(*args: str):  # noqa: ANN201 (typer's Result)
@@ -56,3 +65,30 @@ def test_cli_import_reports_counts_and_never_loads_the_demo(database: Database, 
     assert "accounts.csv" in first.stdout and "Nothing changed" in second.stdout
     assert row_counts(database)["product"] == 0  # the empty target was not filled with the demo
     assert row_counts(database)["account"] == 1
+
+
+def test_generate_command_writes_a_new_file_and_refuses_to_overwrite(settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "bench.db"
+    args = ["knowledge", "generate", "--products", "4", "--calls", "3", "--segments-per-call", "2", "--out", str(out)]
+
+    first = CliRunner().invoke(app, args)
+    again = CliRunner().invoke(app, args)
+    forced = CliRunner().invoke(app, [*args[:-2], "--seed", "9", "--out", str(out), "--force"])
+
+    assert first.exit_code == 0 and "product=4" in first.stdout
+    assert again.exit_code == 2 and "already exists" in again.stderr and "--force" in again.stderr
+    assert forced.exit_code == 0
+    db = Database(f"sqlite:///{out}")
+    assert query(db, "SELECT count(*) FROM product") == [(4,)] and query(db, "SELECT count(*) FROM meeting") == [(3,)]
+    db.close()
+
+
+def test_generate_command_never_writes_into_the_configured_database(settings: Settings, tmp_path: Path) -> None:
+    configured = Path(settings.database_url.removeprefix("sqlite:///"))
+    Database(settings.database_url).close()
+    before = configured.read_bytes()
+
+    result = CliRunner().invoke(app, ["knowledge", "generate", "--products", "2", "--out", str(configured), "--force"])
+
+    assert result.exit_code == 2 and "DATABASE_URL" in result.stderr
+    assert configured.read_bytes() == before

@@ -1,16 +1,14 @@
-"""The response cache: keys, TTL, LRU eviction, statistics, the gateway's use of it and `pitcrew cache`."""
+"""The response cache: keys, TTL, LRU eviction, statistics and the gateway's use of it (the `pitcrew cache` commands
+are tested in tests/bot/cli/test_cache.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from bot.cli.main import app
 from bot.llm import LLMGateway
 from bot.llm.cache import ResponseCache, cache_key, normalize_question
 from control_plane.intents import Entities, TimeRange
@@ -177,33 +175,3 @@ async def test_failures_are_not_cached_and_hits_work_while_the_breaker_is_open(f
     assert fake_openai.request_count == 2
     assert gateway.cache is not None and gateway.cache.stats().entries == 1
     await gateway.aclose()
-
-
-# `pitcrew cache` ----------------------------------------------------------------------------------------------
-
-
-def test_cache_stats_and_clear_commands(database: Database) -> None:
-    cache = ResponseCache(database, ttl_s=3600, max_entries=10)
-    cache.put("live", "answer", "gpt")
-    cache.get("live")
-    with database.engine.begin() as connection:
-        connection.execute(text("INSERT INTO responsecacheentry (key, value, model, created_at, expires_at, last_access_at, hits) "
-                                "VALUES ('old', 'x', 'gpt', '2020-01-01 00:00:00.000000', '2020-01-01 01:00:00.000000', "
-                                "'2020-01-01 00:00:00.000000', 0)"))
-    runner = CliRunner()
-
-    result = runner.invoke(app, ["cache", "stats", "--json"])
-    assert result.exit_code == 0, result.output
-    stats = json.loads(result.output)
-    assert (stats["entries"], stats["live"], stats["expired"], stats["total_hits"]) == (2, 1, 1, 1)
-    assert stats["oldest"].startswith("2020-01-01")
-
-    table = runner.invoke(app, ["cache", "stats"])
-    assert table.exit_code == 0 and "Response cache" in table.output and "expired" in table.output
-
-    cleared = runner.invoke(app, ["cache", "clear", "--expired"])
-    assert cleared.exit_code == 0 and "removed 1 expired cache entry" in cleared.output
-    assert cache.get("live") == "answer"
-    cleared = runner.invoke(app, ["cache", "clear"])
-    assert cleared.exit_code == 0 and "removed 1 cache entry" in cleared.output
-    assert cache.stats().entries == 0
