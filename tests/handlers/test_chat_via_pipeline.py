@@ -1,4 +1,5 @@
-"""help, smalltalk and unknown: short replies that point to what pitcrew can do."""
+"""help, smalltalk and unknown: short replies that point to what pitcrew can do, asked through the pipeline
+(each handler on a frame of its own: test_help.py, test_smalltalk.py, test_unknown.py)."""
 
 from __future__ import annotations
 

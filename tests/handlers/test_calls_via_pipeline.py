@@ -1,4 +1,5 @@
-"""call_search, meeting_summary and draft_email on the demo calls, with and without the LLM."""
+"""call_search, meeting_summary and draft_email on the demo calls, with and without the LLM, asked through the
+pipeline (each handler on a frame of its own: test_call_search.py, test_meeting_summary.py, test_draft_email.py)."""
 
 from __future__ import annotations
 

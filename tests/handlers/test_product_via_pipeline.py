@@ -1,4 +1,5 @@
-"""product_question: deterministic answers from the snapshot, and LLM answers through the gateway."""
+"""product_question: deterministic answers from the snapshot, and LLM answers through the gateway, asked through the
+pipeline (the handler on frames of its own: test_product_question.py)."""
 
 from __future__ import annotations
 
