@@ -1,5 +1,5 @@
-"""A real pitcrew HTTP server on 127.0.0.1 for the reliability tests, logging to day files as `serve` does,
-and a raw HTTP client that sends exactly the bytes a test gives it (any header, any body, any length)."""
+"""A real pitcrew HTTP server on 127.0.0.1 for the HTTP intake and log-privacy tests, logging to day files as
+`serve` does, and a raw HTTP client that sends exactly the bytes a test gives it (any header, any body, any length)."""
 
 from __future__ import annotations
 
