@@ -7,7 +7,7 @@ from typing import Protocol
 
 
 class ControlPlaneSettings(Protocol):
-    """The settings fields the control plane reads (`bot.app.settings.Settings` has them)."""
+    """The settings fields the control plane reads (`bot.settings.Settings` has them)."""
 
     control_plane_skip_threshold: float
     control_plane_ambiguity_margin: float

@@ -20,9 +20,16 @@ from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.shadow import ShadowValidator
-from control_plane.thread import ThreadContext, intent_in_thread, merge_thread
+from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
-from control_plane.validation import IntentLLM, IntentValidation, ValidatedEntities, system_prompt, user_prompt
+from control_plane.validation import (
+    IntentLLM,
+    IntentValidation,
+    ValidatedEntities,
+    system_prompt,
+    user_prompt,
+    validation_schema,
+)
 from knowledge.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -69,12 +76,17 @@ class ControlPlane:
         *,
         patterns: PatternSet | None = None,
         rng: random.Random | None = None,
+        intent_slots: IntentSlots | None = None,
     ) -> None:
+        """`intent_slots`: the frame slots each intent's handler reads (`handlers.registry` has them); without
+        them every intent but help, small talk and unknown may take every slot from the thread."""
         self.config = config
+        self.intent_slots = intent_slots
         self.patterns = patterns or load_patterns()
         self._llm = llm
         self._system_prompt = system_prompt(self.patterns.descriptions())
-        self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, rng or random.Random())
+        self._schema = validation_schema(self.patterns.intent_names)
+        self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, self._schema, rng or random.Random())
         self.use_lookups(self.build_lookups(vocabulary))
 
     def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
@@ -180,7 +192,7 @@ class ControlPlane:
         validation = await self._validate(analysis)
         if validation is None:
             return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
-        intent = validation.intent
+        intent = Intent(validation.intent)  # one of the patterns file's: the schema admits no other
         entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
         return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
 
@@ -191,7 +203,7 @@ class ControlPlane:
             return await self._llm.structured(
                 system=self._system_prompt,
                 user=user_prompt(analysis.text.clean, analysis.candidates),
-                schema=IntentValidation,
+                schema=self._schema,
                 kind="validate",
             )
         except asyncio.CancelledError:
@@ -229,11 +241,12 @@ class ControlPlane:
         """What the message asks in its thread: the intent it continues, typed slots, then the thread's."""
         if decision.language != ENGLISH:  # answered with "English only": nothing it names is looked up
             return Frame(intent=Intent.UNKNOWN, language=decision.language)
-        intent, follow_up = intent_in_thread(decision, thread)
+        intent, follow_up = intent_in_thread(decision, thread, self.intent_slots)
         if intent is not decision.intent and decision.text is not None:
             # Read again for the intent it continues: its topic, and names that count only for that intent.
             decision = replace(decision, intent=intent, entities=self._entities.extract(decision.text, intent, _now(now)))
-        return merge_thread(decision, thread, self._names, intent=intent, follow_up=follow_up)
+        return merge_thread(decision, thread, self._names, intent=intent, follow_up=follow_up,
+                            slots_for=self.intent_slots)
 
     # Background work ----------------------------------------------------------------------------------
 

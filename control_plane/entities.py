@@ -26,7 +26,8 @@ _PLAN_SLOT_BEFORE = frozenset("is does do on in and or vs versus than compare ab
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
-                         "customers", "seats", "seat", "users", "licenses", "pricing", "price"})
+                         "customers", "customer", "seats", "seat", "users", "licenses", "pricing", "price", "then",
+                         "instead"})
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"

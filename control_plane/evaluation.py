@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 
 from control_plane.decision import ControlPlane
 from control_plane.intents import Decision, Intent
+from control_plane.patterns import load_patterns
 
 ENTITY_KEYS = ("person", "account", "product", "plans", "topic", "time_range", "meeting_kind")
 
@@ -51,17 +52,15 @@ def json_rows(path: Path) -> Iterator[tuple[int, str, Any]]:
             raise LabelledFileError(f"{where}: not valid JSON ({exc.msg})") from None
 
 
-def read_labelled(path: Path) -> list[LabelledMessage]:
-    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error."""
-    known = ", ".join(i.value for i in Intent)
+def read_labelled(path: Path, known: Collection[Intent] | None = None) -> list[LabelledMessage]:
+    """Every labelled message in a JSONL file; blank lines are ignored, anything else malformed is an error,
+    and so is an intent outside `known` (by default the intents of the packaged patterns file)."""
+    known = tuple(known) if known is not None else load_patterns().intent_names
     messages = []
     for number, where, row in json_rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("intent"), str):
             raise LabelledFileError(f'{where}: expected an object with string "text" and "intent"')
-        try:
-            intent = Intent(row["intent"])
-        except ValueError:
-            raise LabelledFileError(f"{where}: unknown intent {row['intent']!r} (known: {known})") from None
+        intent = known_intent(row["intent"], known, where)
         entities = row.get("entities") or {}
         if not isinstance(entities, dict) or set(entities) - set(ENTITY_KEYS):
             raise LabelledFileError(f"{where}: entities must be an object with keys among {', '.join(ENTITY_KEYS)}")
@@ -69,6 +68,17 @@ def read_labelled(path: Path) -> list[LabelledMessage]:
     if not messages:
         raise LabelledFileError(f"{path}: no labelled messages")
     return messages
+
+
+def known_intent(name: str, known: Collection[Intent], where: str) -> Intent:
+    """`name` as one of the `known` intents, or a LabelledFileError naming them."""
+    try:
+        intent = Intent(name)
+    except ValueError:
+        intent = None
+    if intent is None or intent not in known:
+        raise LabelledFileError(f"{where}: unknown intent {name!r} (known: {', '.join(i.value for i in known)})")
+    return intent
 
 
 @dataclass
@@ -103,8 +113,8 @@ class EvalReport:
     def per_intent(self) -> dict[str, dict[str, float | int]]:
         """Precision, recall and support for each intent."""
         result = {}
-        for intent in Intent:
-            name = intent.value
+        seen = {name for row in self.confusion.values() for name in row} | set(self.confusion)
+        for name in [i.value for i in Intent] + sorted(seen - {i.value for i in Intent}):
             support = sum(self.confusion.get(name, Counter()).values())
             predicted = sum(row.get(name, 0) for row in self.confusion.values())
             hits = self.confusion.get(name, Counter()).get(name, 0)

@@ -1,25 +1,81 @@
-"""The fixed set of intents and the values a classification produces."""
+"""Intents and the values a classification produces.
+
+An intent is a section of `patterns.toml` (`[intents.NAME]`) answered by the handler module that
+declares it: adding one needs no change here. The intents the control plane itself reasons about
+(follow-ups, the catalog fallback, out of scope) are named as constants.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from control_plane.normalize import NormalizedText
 
 LLMValidation = Literal["skipped", "used", "unavailable"]
+_INTENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-class Intent(StrEnum):
-    PRODUCT_QUESTION = "product_question"
-    CALL_SEARCH = "call_search"
-    MEETING_SUMMARY = "meeting_summary"
-    DRAFT_EMAIL = "draft_email"
-    HELP = "help"
-    SMALLTALK = "smalltalk"
-    UNKNOWN = "unknown"
+class _Intents(type):
+    """`for intent in Intent` gives the built-in intents; `x in Intent` holds for any intent."""
+
+    def __iter__(cls) -> Iterator[Intent]:
+        return iter(cls._builtin)  # type: ignore[attr-defined]
+
+    def __contains__(cls, value: object) -> bool:
+        return isinstance(value, Intent)
+
+
+class Intent(str, metaclass=_Intents):
+    """An intent's name. One object per name, so intents compare with `is` as enum members do."""
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, Intent]] = {}
+    _builtin: ClassVar[tuple[Intent, ...]] = ()
+    PRODUCT_QUESTION: ClassVar[Intent]
+    CALL_SEARCH: ClassVar[Intent]
+    MEETING_SUMMARY: ClassVar[Intent]
+    DRAFT_EMAIL: ClassVar[Intent]
+    HELP: ClassVar[Intent]
+    SMALLTALK: ClassVar[Intent]
+    UNKNOWN: ClassVar[Intent]
+
+    def __new__(cls, name: str) -> Intent:
+        found = cls._interned.get(name)
+        if found is None:
+            if not isinstance(name, str) or not _INTENT_NAME.fullmatch(name):
+                raise ValueError(f"not an intent name: {name!r} (lower-case letters, digits and _)")
+            found = super().__new__(cls, name)
+            cls._interned[str.__str__(found)] = found
+        return found
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Intent({str.__str__(self)!r})"
+
+    def __reduce__(self) -> tuple[type[Intent], tuple[str]]:
+        return Intent, (str.__str__(self),)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """Validated from a string (pydantic models may hold an intent)."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
+
+
+for _name in ("product_question", "call_search", "meeting_summary", "draft_email", "help", "smalltalk", "unknown"):
+    setattr(Intent, _name.upper(), Intent(_name))
+Intent._builtin = tuple(Intent(name) for name in Intent._interned)
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,13 @@ class PatternSet:
     def pattern_count(self) -> int:
         return sum(len(group.patterns) + len(group.negatives) for group in self.intents)
 
+    @property
+    def intent_names(self) -> tuple[Intent, ...]:
+        """The intents this file defines, in its order."""
+        return tuple(group.intent for group in self.intents)
+
     def descriptions(self) -> dict[Intent, str]:
-        described = {group.intent: group.description for group in self.intents}
-        return {intent: described.get(intent, "") for intent in Intent}
+        return {group.intent: group.description for group in self.intents}
 
 
 def load_patterns(path: Path | str | None = None) -> PatternSet:
@@ -158,9 +162,8 @@ def _limits(source: str, table: Any) -> Limits:
 def _intent_group(source: str, name: str, table: Any) -> IntentPatterns:
     try:
         intent = Intent(name)
-    except ValueError:
-        known = ", ".join(i.value for i in Intent)
-        raise PatternError(f"{source}: unknown intent {name!r} (known: {known})") from None
+    except ValueError as exc:
+        raise PatternError(f"{source}: [intents.{name}]: {exc}") from None
     where = f"{source}: intent {name!r}"
     if not isinstance(table, dict):
         raise PatternError(f"{where}: must be a table")

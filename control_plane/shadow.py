@@ -21,10 +21,12 @@ CLOSE_GRACE_S = 2.0
 
 
 class ShadowValidator:
-    def __init__(self, llm: IntentLLM | None, rate: float, system: str, rng: random.Random) -> None:
+    def __init__(self, llm: IntentLLM | None, rate: float, system: str, schema: type[IntentValidation],
+                 rng: random.Random) -> None:
         self._llm = llm
         self._rate = rate
         self._system = system
+        self._schema = schema
         self._rng = rng
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -51,7 +53,7 @@ class ShadowValidator:
     async def _validate(self, user: str, intent: Intent) -> None:
         assert self._llm is not None
         try:
-            validation = await self._llm.structured(system=self._system, user=user, schema=IntentValidation, kind="validate")
+            validation = await self._llm.structured(system=self._system, user=user, schema=self._schema, kind="validate")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -65,7 +67,7 @@ class ShadowValidator:
             extra={
                 "shadow_agreement": validation.intent == intent,
                 "intent": intent.value,
-                "llm_intent": validation.intent.value,
+                "llm_intent": validation.intent,
                 "llm_confidence": round(min(1.0, max(0.0, validation.confidence)), 3),
             },
         )

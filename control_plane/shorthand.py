@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # Written form -> what it stands for (all lower case; the first letter's case is kept).
@@ -29,7 +28,8 @@ SHORTHAND: dict[str, str] = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "isnt": "isn't",
     "arent": "aren't", "wasnt": "wasn't", "werent": "weren't", "wont": "won't", "im": "i'm", "ive": "i've",
     "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
-    "ent": "enterprise", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
+    "ent": "enterprise", "teh": "the", "hte": "the", "taht": "that", "wich": "which", "whcih": "which",
+    "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
 }
 # "v" stands for "vs" only between words, "w" for "with" only before one.
@@ -54,6 +54,8 @@ _PATTERN = re.compile(
 _MICROSOFT = re.compile(r"\bms(?= (?:teams|outlook|365|dynamics|word|excel|entra|azure)\b)", re.IGNORECASE)
 # "mo" is "month" only after a number or "this/last/per".
 _MONTH = re.compile(r"\b(?:(this|last|per|a) |(\d+) ?)mos?\b", re.IGNORECASE)
+# "diff q", "diff question": a different question, not a comparison.
+_DIFFERENT = re.compile(r"\bdiff(?= (?:q|qs|question|questions|topic|subject|thing|one)\b)", re.IGNORECASE)
 # "the min", "min contract/seats/term": minimum, not minutes.
 _MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number)\b)",
                       re.IGNORECASE)
@@ -69,6 +71,8 @@ def _expand(match: re.Match[str]) -> str:
 
 def expand_shorthand(text: str) -> str:
     """`text` with chat shorthand written out; everything else unchanged."""
+    if "diff " in text.lower():
+        text = _DIFFERENT.sub("different", text)
     text = _PATTERN.sub(_expand, text)
     if "mo" in text.lower():
         text = _MONTH.sub(lambda m: f"{m.group(1)} month" if m.group(1) else f"{m.group(2)} month", text)

@@ -13,6 +13,7 @@ continues the previous turn's intent; a message that is not a follow-up is read 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,11 @@ from control_plane.frame import Frame, SlotSource
 from control_plane.intents import Decision, Intent
 from control_plane.names import NameIndex
 
-# Intents a follow-up can continue.
-CONTINUABLE = frozenset({Intent.PRODUCT_QUESTION, Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
+# The frame slots each intent's handler reads, as the handlers declare them: the thread fills only those,
+# and only an intent that reads some can be continued by a follow-up.
+IntentSlots = Mapping[Intent, tuple[str, ...]]
+# Without declarations (a control plane built on its own): every intent but these can use every slot.
+_CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 # A message that leans on the previous turn: it opens like a continuation or points back at it.
 _FOLLOW_UP = re.compile(
     r"^\W*(?:and|also|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
@@ -43,13 +47,14 @@ _ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how 
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
-# The slots each intent can use; the rest are not looked at, typed or not.
-_SLOTS_FOR = {
-    Intent.PRODUCT_QUESTION: ("product", "plans", "quantity", "term", "aspect"),
-    Intent.CALL_SEARCH: ("account", "person", "topic", "time_range", "meeting_kind"),
-    Intent.MEETING_SUMMARY: ("account", "person", "meeting_id", "time_range", "meeting_kind"),
-    Intent.DRAFT_EMAIL: ("account", "person", "meeting_id", "product", "plans", "topic", "time_range", "meeting_kind"),
-}
+
+def _continuable(intent: Intent, slots_for: IntentSlots | None) -> bool:
+    return intent not in _CONTEXT_FREE if slots_for is None else bool(slots_for.get(intent))
+
+
+def _usable(intent: Intent, slots_for: IntentSlots | None) -> tuple[str, ...] | None:
+    """The slots the intent can use (the rest are not looked at, typed or not); None: all of them."""
+    return None if slots_for is None else slots_for.get(intent) or None
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ class ThreadContext:
     quantity: int | None = None
     plans: tuple[str, ...] = ()  # the plans a comparison was about
 
-def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent, bool]:
+def intent_in_thread(decision: Decision, thread: ThreadContext,
+                     slots_for: IntentSlots | None = None) -> tuple[Intent, bool]:
     """(the intent the message has in its thread, whether it follows up the previous turn)."""
     last = _intent(thread.last_intent)
     if last is None:
@@ -75,15 +81,15 @@ def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent,
     short = len(text.split()) <= _FOLLOW_UP_MAX_WORDS
     marked = short and bool(_FOLLOW_UP.search(text))
     if decision.intent is last:
-        return decision.intent, marked or (short and _only_slots_for(decision, last))
-    if last not in CONTINUABLE or decision.intent in (Intent.HELP, Intent.SMALLTALK):
+        return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for))
+    if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
     if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
         return decision.intent, False  # clearly out of scope ("what's the weather")
     # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
     # one" after a search is a recap, "and what about pricing?" after a search is another search.
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
-    if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last)):
+    if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
@@ -91,7 +97,7 @@ def intent_in_thread(decision: Decision, thread: ThreadContext) -> tuple[Intent,
 
 
 def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | None = None, *,
-                 intent: Intent, follow_up: bool) -> Frame:
+                 intent: Intent, follow_up: bool, slots_for: IntentSlots | None = None) -> Frame:
     """The frame for a message in its thread (`intent_in_thread` gives its intent): typed slots, then
     what the thread may fill in."""
     entities = decision.entities
@@ -120,10 +126,16 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
             slots["product"], sources["product"] = offering, "catalog"
             slots.pop("plans", None), sources.pop("plans", None), slots.pop("aspect", None), sources.pop("aspect", None)
+    if (intent is Intent.PRODUCT_QUESTION and names is not None and thread.product and not typed["product"]
+            and typed["plans"] and all(p.casefold() == "free" for p in typed["plans"])
+            and not _product_has_plans(names, thread.product, typed["plans"])):
+        # "is there a free tier" in a thread about a product without a plan called Free asks about its own free plan
+        slots["product"], sources["product"] = thread.product, "thread"
+        slots.pop("plans", None), sources.pop("plans", None)
     if intent is Intent.PRODUCT_QUESTION and _compares_with_thread_plan(slots, sources, thread, follow_up, decision):
         # "compare it with Enterprise", or "and Growth?" after a comparison: the plan discussed is the other side
         slots["plans"], sources["plans"] = (thread.plan, *slots["plans"]), "typed+thread"
-    usable = _SLOTS_FOR.get(intent)
+    usable = _usable(intent, slots_for)
     if usable is not None:  # slots the intent cannot use would only confuse its handler
         slots = {name: value for name, value in slots.items() if name in usable}
         sources = {name: source for name, source in sources.items() if name in slots}
@@ -166,7 +178,9 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if thread.product is None:
         return {}
     if typed["product"] is not None and not _same_product(typed["product"], thread.product, names):
-        return {}  # another product: nothing of the previous one carries over
+        # Another product: none of the previous one's plans carry over, but "and beacon?" after a free-trial
+        # question asks the same of Beacon (its handler finds Beacon's item like it, if any).
+        return {"aspect": thread.aspect} if follow_up and not typed["plans"] else {}
     plans: tuple[str, ...] = typed["plans"]
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
@@ -175,8 +189,10 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
     elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
-    if follow_up:
+    if follow_up or (typed["product"] is None and not plans):
+        # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
+    if follow_up:
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
     return inherited
 
@@ -202,7 +218,7 @@ def _product_has_plans(names: NameIndex, product: str, plans: tuple[str, ...]) -
     return all(slug in names.vocabulary.plans.get(plan, ()) for plan in plans)
 
 
-def _only_slots_for(decision: Decision, intent: Intent) -> bool:
+def _only_slots_for(decision: Decision, intent: Intent, slots_for: IntentSlots | None) -> bool:
     """Whether the message names something, and only things the intent uses (a plan after a product
     question, an account or a time after a call search)."""
     entities = decision.entities
@@ -212,7 +228,8 @@ def _only_slots_for(decision: Decision, intent: Intent) -> bool:
         "meeting_kind": entities.meeting_kind,
     }
     present = {name for name, value in named.items() if value}
-    return bool(present) and present <= set(_SLOTS_FOR.get(intent, ()))
+    usable = _usable(intent, slots_for)
+    return bool(present) and (usable is None or present <= set(usable))
 
 
 def _intent(value: str | None) -> Intent | None:

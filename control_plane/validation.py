@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from control_plane.intents import Candidate, Intent
 
@@ -36,14 +36,21 @@ class ValidatedEntities(BaseModel):
 
 
 class IntentValidation(BaseModel):
-    intent: Intent
+    intent: str
     confidence: float = Field(description="0 to 1: how sure you are of the intent")
     entities: ValidatedEntities
 
 
+def validation_schema(intents: Sequence[Intent]) -> type[IntentValidation]:
+    """The reply schema with `intent` limited to the patterns file's intents (a structured-output enum)."""
+    names = tuple(intent.value for intent in intents)
+    return create_model("IntentValidation", __base__=IntentValidation,
+                        intent=(Literal[names], ...))  # type: ignore[valid-type]
+
+
 def system_prompt(descriptions: Mapping[Intent, str]) -> str:
     """Instructions for the validator; the same for every message (cache-friendly)."""
-    lines = "\n".join(f"- {intent.value}: {descriptions.get(intent) or intent.value}" for intent in Intent)
+    lines = "\n".join(f"- {intent.value}: {text or intent.value}" for intent, text in descriptions.items())
     return (
         "You classify one message sent to pitcrew, a Slack assistant for a B2B sales team.\n"
         "Choose exactly one intent:\n"

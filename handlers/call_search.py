@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from control_plane.intents import TimeRange
 from control_plane.names import KIND_SYNONYMS
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, highlight, italic
 from knowledge.search import STOPWORDS, CallHit, count_calls, search_calls
 from knowledge.thread_memory import TurnContext
@@ -32,11 +33,18 @@ _REQUEST_WORDS = re.compile(
     r"mention|talked|talking|discussed|discussing|came\s+up|brought\s+up|on|in|the|a|an|of|our|my|customers?|"
     r"prospects?|did|do|does|we|they|us|please|can|you|is|are|was|were|there|and|what|how|also|then|ok|okay|"
     r"from|had|have|has|many|much|any|anything|something|else|hey|hi|pull|up|recorded|check|see|need|want|"
-    r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had)\b",
+    r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had|run|ran|held|hold|touched|touch|touches|"
+    r"touching|other|others|covered|cover|covering|went|done|happened|happen|got|go|some|been|into|these|those)\b",
     re.IGNORECASE,
 )
 
 
+@handles(
+    "call_search",
+    slots=("account", "person", "topic", "time_range", "meeting_kind"),
+    examples=(HelpExample("Call search", "find calls about pricing with {account} last month",
+                          "recorded sales calls by topic, account and time"),),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     frame = ctx.frame
     account = frame.account or ctx.resolution.account

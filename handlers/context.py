@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from control_plane.frame import Frame
 from control_plane.intents import Decision, Reading
@@ -14,11 +14,14 @@ from knowledge.db import Database
 from knowledge.meetings import MeetingResolution
 from knowledge.thread_memory import TurnContext
 
+if TYPE_CHECKING:
+    from handlers.declaration import OfferedExample
+
 LLMKind = Literal["answer", "draft", "short"]
 
 
 class AnswerLLM(Protocol):
-    """The part of the LLM gateway handlers use (`bot.llm.gateway.LLMGateway` satisfies it).
+    """The part of the LLM gateway handlers use (the gateway in `bot/llm` satisfies it).
 
     Unavailable (no key, breaker open, deadline, malformed reply) is `None`, never an exception.
     """
@@ -54,6 +57,7 @@ class HandlerContext:
     prompt_version: str
     now: datetime  # naive UTC
     sink: ChunkSink | None = None
+    examples: tuple[OfferedExample, ...] = ()  # every handler's help examples (`handlers.registry`)
 
     @property
     def words(self) -> str:

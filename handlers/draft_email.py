@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, italic, render_markdown
 from knowledge.meetings import MeetingDetail, account_contacts, get_meeting
 from knowledge.reader import ProductView, read_product
@@ -61,6 +62,12 @@ class DraftFacts:
     topic: str | None
 
 
+@handles(
+    "draft_email",
+    slots=("account", "person", "meeting_id", "product", "plans", "topic", "time_range", "meeting_kind"),
+    uses_llm=True,
+    examples=(HelpExample("Email drafts", "draft a follow-up email to {person}", "a draft for you to copy; I never send email"),),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     recipient = _recipient(ctx)
     # The meeting meant, else the most recent one that fits: a draft is better grounded in something.

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import handles
 from handlers.formatting import bold
 from knowledge.meetings import account_contacts, find_meetings
 from knowledge.reader import read_product
 
 
-@dataclass(frozen=True)
-class Example:
-    title: str
-    question: str
-    what: str
-
-
+@handles("help")
 async def handle(ctx: HandlerContext) -> HandlerResult:
     return HandlerResult.from_marked(help_text(ctx))
 
 
-def examples(ctx: HandlerContext, *, plan: str | None = None, account: str | None = None,
-             person: str | None = None) -> list[Example]:
-    """One example per kind of question, naming a real plan, account and contact (or those given)."""
+def example_names(ctx: HandlerContext, *, plan: str | None = None, account: str | None = None,
+                  person: str | None = None) -> dict[str, str]:
+    """A real plan, account and contact for the examples' {plan}, {account} and {person} (or those given)."""
     if plan is None:
         view = read_product(ctx.db, None)
         plan = "Pro"
@@ -36,33 +29,37 @@ def examples(ctx: HandlerContext, *, plan: str | None = None, account: str | Non
     if person is None:
         contacts = account_contacts(ctx.db, account, limit=1)
         person = contacts[0].name.split()[0] if contacts else "Tyler"
-    return [
-        Example("Product questions", f"what does the {plan} plan cost?", "plans, prices, features, integrations, limits, security"),
-        Example("Call search", f"find calls about pricing with {account} last month", "recorded sales calls by topic, account and time"),
-        Example("Meeting recaps", f"summarize my last call with {account}", "summary, decisions and action items"),
-        Example("Email drafts", f"draft a follow-up email to {person}", "a draft for you to copy; I never send email"),
-    ]
+    return {"plan": plan, "account": account, "person": person}
 
 
-def examples_near(ctx: HandlerContext) -> list[str]:
-    """Two or three example questions close to what was asked: about the plan, account or person it names."""
+def examples_near(ctx: HandlerContext, count: int = 3) -> list[str]:
+    """A few example questions close to what was asked: those of handlers that read the plan, product,
+    account or person the message names (each handler's main example first)."""
     frame, entities = ctx.frame, ctx.decision.entities
     plan = (entities.plans or frame.plans or (None,))[0]
     account = entities.account or frame.account
     person = entities.person or frame.person
-    found = examples(ctx, plan=plan, account=account, person=person.split()[0] if person else None)
-    if person or account:
-        chosen = [found[2], found[3], found[1]]
-    elif plan or entities.product:
-        chosen = [found[0], Example("", f"does {plan or 'Pro'} include SSO?", ""), found[2]]
-    else:
-        chosen = found[:3]
-    return [example.question for example in chosen]
+    named = {slot for slot, value in (("plans", plan), ("product", entities.product), ("account", account),
+                                      ("person", person)) if value}
+    names = example_names(ctx, plan=plan, account=account, person=person.split()[0] if person else None)
+    ranked = sorted(enumerate(ctx.examples),
+                    key=lambda item: (-len(named & set(item[1].slots)), item[1].rank, item[0]))
+    questions: list[str] = []
+    for _, offered in ranked:
+        question = offered.example.render(names)
+        if question not in questions:
+            questions.append(question)
+    return questions[:count]
 
 
 def help_text(ctx: HandlerContext) -> str:
+    names = example_names(ctx)
     lines = ["Here's what I can do:"]
-    lines.extend(f"• {bold(e.title)} ({e.what}): “{e.question}”" for e in examples(ctx))
+    for offered in ctx.examples:
+        if offered.rank == 0:  # each handler's main example
+            example = offered.example
+            what = f" ({example.what})" if example.what else ""
+            lines.append(f"• {bold(example.title)}{what}: “{example.render(names)}”")
     lines.append("In the same thread I remember the product, plan, account and meeting, so “and what about Enterprise?” works.")
     lines.append("I understand English only, including Slack shorthand and typos in names (“w/ globex”, “startr”).")
     return "\n".join(lines)

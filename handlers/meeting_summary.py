@@ -7,12 +7,19 @@ import hashlib
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
 from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import MeetingDetail, MeetingRef, MeetingResolution, get_meeting, meeting_transcript
 from knowledge.thread_memory import TurnContext
 
 
+@handles(
+    "meeting_summary",
+    slots=("account", "person", "meeting_id", "time_range", "meeting_kind"),
+    uses_llm=True,
+    examples=(HelpExample("Meeting recaps", "summarize my last call with {account}", "summary, decisions and action items"),),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     meeting = resolution.meeting

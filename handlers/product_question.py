@@ -19,6 +19,7 @@ from control_plane.frame import Frame
 from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, table
 from handlers.quotes import money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
@@ -40,6 +41,7 @@ _WHAT_WE_SELL = re.compile(
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
 _SEATS_ITEM = "item:limit:Seats"
+_FREE_TIER = re.compile(r"\bfree (?:tier|plan|version|edition|level)\b")
 _PRICED_PER = re.compile(r"priced (per [a-z ]{1,30}?)[:.,;]", re.IGNORECASE)
 _SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+(?:seats?|users?|licen[cs]es?)\b")
 # "how much does a tesla model 3 cost": a price asked of something that is not ours
@@ -55,8 +57,18 @@ _COMPARE = re.compile(
 )
 _PRICE = re.compile(
     r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
-    r"pay|fee|fees|charge|discount|billing|billed|quote)\b|\$"
+    r"pay|fee|fees|charge|discount|billing|billed|quote)\b|\$|\bwhat (?:does|do|would|will) (?:it|they|that|this|[\w-]+) run\b"
 )
+# A price asked for outright, beside another question ("price + task limit?", "how many MAVs and what does it run").
+_EXPLICIT_PRICE = re.compile(
+    r"\b(?:price|prices|pricing|priced|cost|costs|expensive|fees?)\b|\$|\bwhat (?:does|do|would|will) (?:it|they|that|this|[\w-]+) "
+    r"(?:run|cost)\b|\bhow much (?:is it|are they|does it cost|do they cost)\b"
+)
+# A question naming only a category ("how often does the sync run" -> integrations) after a question about one
+# item of it asks about that item.
+_CATEGORY_KIND = {"integrations": "integration", "compliance": "compliance", "addons": "addon", "limits": "limit"}
+# Items whose answer is the same whatever the plan: a new plan in a follow-up does not ask about them again.
+_PLAN_INDEPENDENT = ("addon", "faq", "compliance")
 _LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get)\b")
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
 _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-?ins?)\b")
@@ -65,7 +77,9 @@ _COMPLIANCE = re.compile(
 )
 _ADDON = re.compile(r"\badd[- ]?ons?\b")
 _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|\b(?:extra|additional) (?:storage|capacity|"
-                       r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b")
+                       r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b|"
+                       r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
+                       r"(?:cap|limit|quota|allowance)s?\b|\b(?:anything|something|what) (?:they|we|you|i) (?:can|could) (?:add|buy|purchase)\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
@@ -97,6 +111,16 @@ class Item:
     found_by: str = "name"  # "name", or "description" when only its description matched
 
 
+@handles(
+    "product_question",
+    slots=("product", "plans", "quantity", "term", "aspect"),
+    uses_llm=True,
+    examples=(
+        HelpExample("Product questions", "what does the {plan} plan cost?",
+                    "plans, prices, features, integrations, limits, security"),
+        HelpExample("Product questions", "does {plan} include SSO?"),
+    ),
+)
 async def handle(ctx: HandlerContext) -> HandlerResult:
     frame = ctx.frame
     view, asked_plans, unknown_plan = _choose_product(ctx)
@@ -110,16 +134,25 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
                                          context=context, readings_noted=True)
     previous = frame.aspect
+    previous_kind = previous.split(":", 2)[1] if previous and previous.startswith("item:") else None
+    if previous_kind in _PLAN_INDEPENDENT and frame.typed("plans") and frame.typed("product"):
+        # "and beacon enterprise?" after the SMS add-on names a product's plan anew: it asks about that plan, not
+        # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
+        previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
-    if previous and (aspect is None or (
+    if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
-    )):  # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
-        aspect, items = previous, _items_named(previous, view)
+    ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
+        # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
+        aspect, items = previous, _items_like(previous, view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
     own_seats = frame.quantity is not None and frame.typed("quantity")
     if items and items[0].found_by == "name" and not own_seats:
         asks_price = False  # "overage fee on scale" after a quote asks about the overage, not the seats again
+    explicit_price = bool(_EXPLICIT_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
+    if asked_plans and frame.term == "year" and explicit_price and not (items and items[0].kind == "addon"):
+        asks_price = True  # "growth price billed annually?": the yearly figure, not the billing FAQ
     if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
@@ -155,6 +188,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = _product_list(ctx)
     else:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
+        if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
+            # Two asks in one message ("price + task limit?"): the price too.
+            answer = _prices(view, asked_plans) + "\n\n" + answer
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
         close = suggest_products(ctx.db, unknown[0])
@@ -217,6 +253,8 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
     if view is None:
         return None, [], None
     asked = _merge_plans([p for p in (_plan_named(view.payload, name) for name in frame.plans) if p is not None], [])
+    if not asked and _FREE_TIER.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        asked = [p for p in view.payload["plans"] if p["price_cents"] == 0][:1]  # Atlas's free plan is "Developer"
     for written in _PLAN_PHRASE.findall(ctx.words[:MAX_SCAN_CHARS]):
         word = written.lower()
         if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word) or (word in english_words() and written.islower()):
@@ -335,6 +373,22 @@ def _items_named(aspect: str, view: ProductView) -> list[Item]:
     return [Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items if i.kind == kind and i.name == name][:1]
 
 
+def _items_like(aspect: str, view: ProductView) -> list[Item]:
+    """The item an `item:kind:name` aspect refers to, or this product's item of that kind most like it ("and
+    beacon?" after Orbit's free-trial FAQ is Beacon's free-trial FAQ); none when it has nothing like it."""
+    named = _items_named(aspect, view)
+    if named:
+        return named
+    _, kind, name = (aspect.split(":", 2) + ["", ""])[:3]
+    asked = terms(name) - terms(view.name)
+    index = _item_index(view)
+    scored = sorted(((score(asked, item), item) for item in index.items if item.kind == kind), key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < MATCH_THRESHOLD:
+        return []
+    best = scored[0][1]
+    return [Item(best.kind, best.name, best.entry, scored[0][0])]
+
+
 def _render(aspect: str | None, items: list[Item], question: str, view: ProductView, plans: list[PlanEntry]) -> str:
     payload = view.payload
     if aspect == "compare":
@@ -381,7 +435,8 @@ def _item_index(view: ProductView) -> _ItemIndex:
     names = frozenset().union(*(terms(plan["name"]) for plan in payload["plans"]), terms(payload["product"]["name"]))
     items = [
         *(index_item("feature", f["name"], f, (f["slug"].replace("-", " "), f["description"])) for f in payload["features"]),
-        *(index_item("integration", i["name"], i, (i["slug"].replace("-", " "),)) for i in payload["integrations"]),
+        *(index_item("integration", i["name"], i, (i["slug"].replace("-", " "), i["description"]))
+          for i in payload["integrations"]),
         *(index_item("compliance", c["name"], c, (c["details"],)) for c in payload["compliance"]),
         *(index_item("addon", a["name"], a, (a["slug"].replace("-", " "), a["description"])) for a in payload["addons"]),
         # A FAQ names its product ("Is there a free trial of Beacon?"): the question asked need not.
@@ -422,7 +477,7 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         boost = _ASPECT_BOOST.get(item.kind)
         if value and boost is not None and boost.search(lowered):
             value += 1.0
-        if value and item.kind == "addon" and _BUY_MORE.search(lowered):
+        if value and item.kind == "addon" and (_BUY_MORE.search(lowered) or _ADDON.search(lowered)):
             value += 3.0  # "can they buy more storage?" is about the add-on, not the plan's allowance
         if value >= MATCH_THRESHOLD:
             candidates.append(Item(item.kind, item.name, item.entry, value))
@@ -435,6 +490,9 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         if item.kind != best.kind and item.score >= 0.85 * best.score and item.name != best.name:
             chosen.append(item)
             break
+    if best.kind != "addon" and _ADDON.search(lowered) and all(item.kind != "addon" for item in chosen):
+        # "enterprise only or is there an addon?": the add-on asked about, beside what it extends
+        chosen += [item for item in candidates if item.kind == "addon"][:1]
     return chosen
 
 

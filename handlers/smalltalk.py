@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import handles
 
 _THANKS = re.compile(r"\b(thanks?|thx|ty|cheers|appreciate|great job|nice one|awesome|perfect)\b", re.IGNORECASE)
 _BYE = re.compile(r"\b(bye|goodbye|see you|later|good night|have a good)\b", re.IGNORECASE)
@@ -14,6 +15,7 @@ _HOW_ARE_YOU = re.compile(r"\bhow are (you|u)|how's it going|how is it going\b",
 PROMPT = "Ask me about a product, a call or a meeting, or say “help” for examples."
 
 
+@handles("smalltalk")
 async def handle(ctx: HandlerContext) -> HandlerResult:
     return HandlerResult.from_marked(reply_to(ctx.words))
 

@@ -18,7 +18,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bsaml\b", " sso saml "),
         (r"\btwo[\s-]*factor\b|\b2fa\b|\bmulti[\s-]*factor\b", " mfa "),
         (r"\bsoc\s*(2|ii)\b", " soc2 "),
-        (r"\biso\s*27001\b", " iso27001 "),
+        (r"\biso(?:\s*27001)?\b(?!\s*\d)", " iso27001 "),
         (r"\bhipaa\b", " hipaa "),
         (r"\bcomma[\s-]*separated\b", " csv "),
         (r"\bapi[\s-]*rate[\s-]*limits?\b|\brate[\s-]*limits?\b", " ratelimit api "),
@@ -32,6 +32,15 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bchurn(?:s|ed|ing)?\b|\bterminat\w*\b", " cancel "),
         (r"\bdupes?\b", " duplicate "),
         (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
+        # What a rep says for a need, folded to the catalog word that meets it ("PHI" is a HIPAA question).
+        (r"\bphi\b|\bprotected health (?:information|data)\b|\bpatient (?:data|records)\b", " hipaa "),
+        (r"\bbaas?\b|\bbusiness associate(?: agreements?)?\b", " hipaa baa "),
+        (r"\bpci(?:[\s-]*dss)?\b|\bcard ?holder data\b|\b(?:credit )?card (?:num\w*|data|details)\b", " pci card "),
+        (r"\beu\b|\beurope(?:an)?\b|\bgermany\b|\bfrankfurt\b", " eu residency "),
+        (r"\bheadroom\b|\bmore capacity\b|\bthroughput\b", " extra capacity "),
+        (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
+        (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
+        (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
     )
 )
 

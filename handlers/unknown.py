@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import HandlerContext, HandlerResult
+from handlers.declaration import handles
 from handlers.help import examples_near
 
 OUT_OF_SCOPE = (
@@ -15,6 +16,7 @@ ENGLISH_ONLY = "I can only answer in English for now. Could you ask again in Eng
 OUT_OF_SCOPE_CONFIDENCE = 0.85
 
 
+@handles("unknown")
 async def handle(ctx: HandlerContext) -> HandlerResult:
     examples = examples_near(ctx)
     suggestion = "For example: " + ", ".join(f"“{example}”" for example in examples) + ". Say “help” for more."

@@ -66,14 +66,16 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, busy_timeout_ms: i
     cursor.close()
 
 
-def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_cache_kib: int = PAGE_CACHE_KIB) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout, a page cache and foreign keys on every connection."""
+def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_cache_kib: int = PAGE_CACHE_KIB,
+                     create_directory: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout, a page cache and foreign keys on every connection.
+    A SQLite file's directory is made only with `create_directory` (a missing one is usually a typo)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
-    if not in_memory:
+    if not in_memory and create_directory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
@@ -97,10 +99,10 @@ def create_schema(engine: Engine) -> None:
 class Database:
     """The process's database handle: one engine, sessions on demand."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create_directory: bool = False) -> None:
         self.url = url
         try:
-            self.engine = create_db_engine(url)
+            self.engine = create_db_engine(url, create_directory=create_directory)
             create_schema(self.engine)
         except Exception as exc:  # the driver's message is the useful part; hide the traceback
             raise DatabaseError(f"cannot open database {redact_url(url)}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""One pydantic model per import file kind: the row format documented in the README.
+"""One pydantic model per import file kind: the row format documented in docs/data-import.md.
 
 Rows name each other by natural keys (product slug, plan slug, feature slug, account slug, meeting
 external_id), never by database ids. A value that is `None` (JSON `null`, an empty CSV cell) means

@@ -29,7 +29,8 @@ _CATALOG_PHRASE_SOURCES = (
 MAX_CATALOG_PHRASES = 5_000
 _OFFERED_SOURCES = tuple(
     f"SELECT DISTINCT t.{column}, p.name FROM {table} AS t JOIN product AS p ON p.id = t.product_id LIMIT :limit"
-    for table, column in (("feature", "name"), ("integration", "name"), ("addon", "name"), ("faq", "question"))
+    for table, column in (("feature", "name"), ("integration", "name"), ("addon", "name"), ("faq", "question"),
+                          ("faq", "answer"))
 ) + (
     "SELECT DISTINCT l.name, p.name FROM planlimit AS l JOIN plan AS pl ON pl.id = l.plan_id"
     " JOIN product AS p ON p.id = pl.product_id LIMIT :limit",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from bot.llm import LLMGateway
 from bot.observability import reset_logging
 from bot.pipeline import Pipeline

@@ -12,16 +12,16 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.app.application import Application
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.providers import LoopbackServer
-from bot.llm import LLMGateway
-from bot.app.settings import load_settings
-from knowledge.db import Database
+from bot.settings import load_settings
 
 SYSTEM = "You are pitcrew, the sales assistant of the Orbit team. Answer from these facts: Pro is $49 per seat."
 BENCH_KEY = "sk-bench-not-a-real-key-000000"
@@ -151,12 +151,12 @@ async def _run(quick: bool, workdir: Path) -> list[BenchResult]:
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "llm-bench.db"
     db_path.unlink(missing_ok=True)
-    db = Database(f"sqlite:///{db_path}")
     results: list[BenchResult] = []
     async with LoopbackLLM() as server:
         settings = load_settings(openai_api_key=BENCH_KEY, openai_base_url=server.base_url,
                                  database_url=f"sqlite:///{db_path}", llm_breaker_recovery_s=3600.0)
-        gateway = LLMGateway.from_settings(settings, db)
+        services = AsyncExitStack()  # the gateway as the process builds it (the pipeline unused)
+        gateway = (await services.enter_async_context(Application.running(settings, load_demo=False))).llm
         try:
             # Cache hits: the same question again.
             hit_fields = _cache_fields("How much is the Pro plan?")
@@ -202,8 +202,7 @@ async def _run(quick: bool, workdir: Path) -> list[BenchResult]:
             results.append(_result("llm.breaker.open_fail_fast", "us", refused, "p95 < 1000 us",
                                    lambda p95: p95 < 1000.0, "complete() refused by the open circuit breaker"))
         finally:
-            await gateway.aclose()
-            db.close()
+            await services.aclose()
     return results
 
 

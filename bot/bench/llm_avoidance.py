@@ -15,13 +15,14 @@ import asyncio
 import json
 import random
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
 
+from bot.app.application import Application
 from bot.bench.core import BenchResult
 from bot.bench.llm import LoopbackLLM
-from bot.llm import LLMGateway
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from control_plane import ControlPlane, ControlPlaneConfig
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
@@ -119,15 +120,17 @@ async def _measure(workdir: Path, size: int) -> tuple[dict[str, float], dict[str
         async with LoopbackLLM(reply=_VALIDATION_REPLY) as server:
             settings = load_settings(openai_api_key="bench-key", openai_base_url=server.base_url,
                                      database_url=db.url, log_dir=workdir / "logs")
-            gateway = LLMGateway.from_settings(settings, db)
+            services = AsyncExitStack()  # the gateway and control plane as the process builds them
+            app = await services.enter_async_context(Application.running(settings, load_demo=False))
+            gateway = app.llm
             try:
-                production = ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, gateway)
+                production = app.pipeline.control_plane
                 baseline = ControlPlane(ControlPlaneConfig(skip_threshold=1.01, ambiguity_margin=0.1, shadow_rate=0.0),
                                         vocabulary, gateway)
                 mix = replay_mix(size)
                 return await _replay(production, server, mix), await _replay(baseline, server, mix)
             finally:
-                await gateway.aclose()
+                await services.aclose()
     finally:
         db.close()
 

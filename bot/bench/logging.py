@@ -9,8 +9,15 @@ import sys
 from pathlib import Path
 
 from bot.bench.core import BenchResult, percentiles, time_calls
-from bot.observability import configure_logging, count_llm_call, record, request_scope, reset_logging, stage
-from bot.app.settings import load_settings
+from bot.observability import (
+    configure_logging,
+    count_llm_call,
+    record,
+    request_scope,
+    reset_logging,
+    stage,
+)
+from bot.settings import load_settings
 
 TARGET_MS = 0.2
 

@@ -15,13 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.app.application import Application
 from bot.bench.core import BenchResult, percentiles
-from bot.llm import LLMGateway
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
-from bot.app.settings import Settings, load_settings
-from knowledge.db import Database
-from knowledge.demo import ensure_demo_data
+from bot.settings import Settings, load_settings
 
 SLACK_MAX_CHARS = 40_000
 SIZES = (4_000, SLACK_MAX_CHARS)
@@ -108,16 +106,18 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     workdir.mkdir(parents=True, exist_ok=True)
     settings = _settings(workdir)
     configure_logging(settings, stderr=False)  # requests log their summary, as in production
-    db = Database(settings.database_url)
     try:
-        ensure_demo_data(db)
-        llm = LLMGateway.from_settings(settings, db)
-        pipeline = Pipeline.from_settings(settings, db, llm)
-        asyncio.run(_measure(pipeline, messages(200), repeats=1))  # warm-up: imports, caches, connections
+        return asyncio.run(_run(settings, quick))
+    finally:
+        reset_logging()
+
+
+async def _run(settings: Settings, quick: bool) -> list[BenchResult]:
+    async with Application.running(settings) as app:
+        await _measure(app.pipeline, messages(200), repeats=1)  # warm-up: imports, caches, connections
         results = []
         for size in SIZES:
-            texts = messages(size)
-            cpu, wall = asyncio.run(_measure(pipeline, texts, repeats=1 if quick else 5))
+            cpu, wall = await _measure(app.pipeline, messages(size), repeats=1 if quick else 5)
             p50, p95, p99 = percentiles(cpu)
             _, wall_p95, _ = percentiles(wall)
             results.append(
@@ -129,6 +129,3 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
                 )
             )
         return results
-    finally:
-        db.close()
-        reset_logging()

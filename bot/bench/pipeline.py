@@ -19,18 +19,16 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.app.application import Application
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import BENCH_KEY, HANDLING_PATH, LoopbackLLM, bare_answer
 from bot.bench.providers import provider_process
-from bot.llm import LLMGateway
 from bot.llm.client import build_client
 from bot.llm.prompts import SystemPromptGuard, messages
 from bot.observability import configure_logging, reset_logging
 from bot.pipeline import IncomingMessage, Pipeline
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from handlers.prompts import PRODUCT_ANSWER
-from knowledge.db import Database
-from knowledge.demo import ensure_demo_data
 from knowledge.reader import read_product
 
 PIPELINE_TARGET_MS = 3.0
@@ -101,15 +99,13 @@ def bench_without_llm(workdir: Path, repeats: int) -> list[BenchResult]:
     """End to end, plus each of the three stages (`pipeline.stage.*`, which `pitcrew bench --out` plots)."""
     settings = _settings(workdir)
     stages: dict[str, list[float]] = {name: [] for name in PIPELINE_STAGES}
-    db = Database(settings.database_url)
-    try:
-        ensure_demo_data(db)
-        llm = LLMGateway.from_settings(settings, db)
-        pipeline = Pipeline.from_settings(settings, db, llm)
-        messages = [MESSAGES[i % len(MESSAGES)] for i in range(repeats + len(MESSAGES))]
-        samples = asyncio.run(_measure(pipeline, messages, warmup=len(MESSAGES), stages=stages))
-    finally:
-        db.close()
+    messages = [MESSAGES[i % len(MESSAGES)] for i in range(repeats + len(MESSAGES))]
+
+    async def measure() -> list[float]:
+        async with Application.running(settings) as app:
+            return await _measure(app.pipeline, messages, warmup=len(MESSAGES), stages=stages)
+
+    samples = asyncio.run(measure())
     end_to_end = _result(
         "pipeline.no_llm.demo",
         samples,
@@ -141,34 +137,31 @@ async def _measure_llm(workdir: Path, repeats: int, base_url: str) -> LLMSamples
     client (same transport, same prompt size): their times above what the server itself spent on them
     give pitcrew's overhead without the fake provider's own lateness, and without the SDK's."""
     settings = _settings(workdir, openai_api_key=BENCH_KEY, openai_base_url=base_url, response_cache_ttl_s=0)
-    db = Database(settings.database_url)
-    llm = LLMGateway.from_settings(settings, db)
     bare = build_client(settings)
     try:
-        pipeline = Pipeline.from_settings(settings, db, llm)
-        view = read_product(db, None)
-        system = SystemPromptGuard().system_message(PRODUCT_ANSWER + (view.prompt if view else ""))
-        runs: list[_Run] = []
-        for index in range(repeats + 2):
-            text = LLM_MESSAGES[index % len(LLM_MESSAGES)].format(plan=LLM_PLANS[index % len(LLM_PLANS)])
-            message = IncomingMessage(text=text, thread_key=f"bench-llm:{index}", source="shell", user="bench")
-            started = time.perf_counter()
-            reply = await pipeline.handle(message)
-            elapsed = (time.perf_counter() - started) * 1000.0
-            if reply.failed or "llm" not in reply.stages or "$99 per seat" not in reply.plain:
-                raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
-            started = time.perf_counter()
-            await bare_answer(bare, model=settings.openai_model, messages=messages(system, f"Question: {text}"),
-                              timeout=settings.llm_answer_timeout_s)
-            bare_ms = (time.perf_counter() - started) * 1000.0
-            # The answer, and the intent validation if any.
-            calls = 2 if reply.llm_validation == "used" else 1
-            runs.append(_Run(elapsed, reply.stages["llm"], calls, bare_ms))
-        return _llm_samples(runs, await _server_handling_ms(base_url), warmup=2)  # the first calls connect
+        async with Application.running(settings) as app:
+            pipeline = app.pipeline
+            view = read_product(app.db, None)
+            system = SystemPromptGuard().system_message(PRODUCT_ANSWER + (view.prompt if view else ""))
+            runs: list[_Run] = []
+            for index in range(repeats + 2):
+                text = LLM_MESSAGES[index % len(LLM_MESSAGES)].format(plan=LLM_PLANS[index % len(LLM_PLANS)])
+                message = IncomingMessage(text=text, thread_key=f"bench-llm:{index}", source="shell", user="bench")
+                started = time.perf_counter()
+                reply = await pipeline.handle(message)
+                elapsed = (time.perf_counter() - started) * 1000.0
+                if reply.failed or "llm" not in reply.stages or "$99 per seat" not in reply.plain:
+                    raise RuntimeError(f"the LLM did not answer {text!r} (correlation id {reply.correlation_id})")
+                started = time.perf_counter()
+                await bare_answer(bare, model=settings.openai_model, messages=messages(system, f"Question: {text}"),
+                                  timeout=settings.llm_answer_timeout_s)
+                bare_ms = (time.perf_counter() - started) * 1000.0
+                # The answer, and the intent validation if any.
+                calls = 2 if reply.llm_validation == "used" else 1
+                runs.append(_Run(elapsed, reply.stages["llm"], calls, bare_ms))
+            return _llm_samples(runs, await _server_handling_ms(base_url), warmup=2)  # the first calls connect
     finally:
         await bare.close()
-        await llm.aclose()
-        db.close()
 
 
 @dataclass(frozen=True)

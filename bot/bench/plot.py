@@ -1,4 +1,4 @@
-"""The stage-timings chart for the README (matplotlib is an optional extra)."""
+"""The stage-timings chart for docs/performance.md (matplotlib is an optional extra)."""
 
 from __future__ import annotations
 

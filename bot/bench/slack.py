@@ -489,7 +489,7 @@ def _reply_facts(log_dir: Path) -> dict[str, ReplyFacts]:
 async def _bare_llm_calls(llm_url: str, count: int) -> list[float]:
     """One openai SDK call to the instant fake LLM, the way pitcrew's client makes it, `count` times (ms)."""
     from bot.llm.client import build_client
-    from bot.app.settings import load_settings
+    from bot.settings import load_settings
 
     client = build_client(load_settings(openai_api_key=BENCH_KEY, openai_base_url=llm_url))
     question = [{"role": "system", "content": "You are pitcrew."},
@@ -518,7 +518,7 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
 async def _serve_echo(port: int) -> None:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app.settings import load_settings
+    from bot.settings import load_settings
     from bot.slack.app import attach_http_session, build_web_client
 
     settings = load_settings()

@@ -1,6 +1,6 @@
 """Benchmark: product snapshot reads (fast vs slow path) and rebuilds (full and incremental).
 
-    python -m bot.bench.snapshots [--quick]
+    pitcrew bench --only snapshots [--quick]
 
 Reads run on the demo knowledge base and on a generated catalog of 10,000 products (1,000 with
 --quick); the slow path is measured on the same data after the snapshots are deleted.

@@ -8,7 +8,7 @@ import json
 import secrets
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
-from bot.app.settings import Settings
+from bot.cli.common import EXIT_USAGE, fail, settings_or_exit, tolerant_stdin
+from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.pipeline import IncomingMessage, Pipeline, Reply
+    from bot.app.application import Application
+    from bot.pipeline import IncomingMessage, Reply
 
 HISTORY_FILE = Path.home() / ".pitcrew_history"
 HISTORY_LENGTH = 1000
@@ -44,11 +45,12 @@ def shell(
     console = Console(highlight=False, soft_wrap=True)  # the terminal wraps; piped output keeps its lines
     thread_key = f"shell:{secrets.token_hex(4)}"
     user = _user_name()
-    with asyncio.Runner() as runner, _opened(settings, runner) as pipeline, _history():
+    with asyncio.Runner() as runner, _opened(settings, runner) as app, _history():
         llm_note = "an LLM" if settings.llm_configured else "no LLM (deterministic answers)"
         console.print(
             Text.assemble(("pitcrew", "bold"), f" shell, {llm_note}. Ask a question; \"help\" for examples, Ctrl-D to quit.")
         )
+        console.print(Text(app.database.describe(), style="dim"))
         while True:
             try:
                 text = input(PROMPT)
@@ -64,7 +66,7 @@ def shell(
                 break
             message = _message(text, thread_key, user)
             try:
-                reply = runner.run(pipeline.handle(message))
+                reply = runner.run(app.pipeline.handle(message))
             except KeyboardInterrupt:
                 console.print(Text("(cancelled)", style="dim"))
                 continue
@@ -88,8 +90,10 @@ def ask(
     settings = settings_or_exit()
     thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
     message = _message(text, thread_key, _user_name())
-    with asyncio.Runner() as runner, _opened(settings, runner) as pipeline:
-        reply = runner.run(pipeline.handle(message))
+    with asyncio.Runner() as runner, _opened(settings, runner) as app:
+        if sys.stderr.isatty():  # a person at a terminal sees which database answered; scripts get stdout only
+            print(app.database.describe(), file=sys.stderr)
+        reply = runner.run(app.pipeline.handle(message))
     if as_json:
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False))
     else:
@@ -107,26 +111,25 @@ def _message(text: str, thread_key: str, user: str | None) -> IncomingMessage:
 
 
 @contextmanager
-def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Pipeline]:
-    """The pipeline as Slack gets it: same logging (to the day files), database, gateway and control plane."""
+def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Application]:
+    """The process as Slack gets it (same logging to the day files, database, gateway and pipeline),
+    opened and closed on `runner`'s loop."""
     # Imported here: the pipeline pulls in the openai SDK, which other commands need not load.
-    from bot.llm.gateway import LLMGateway
+    from bot.app.application import Application
+    from bot.app.database import StartupError
     from bot.observability import configure_logging
-    from bot.pipeline import Pipeline
 
     # The day files get exactly the records a Slack request gets; the terminal shows the chat only.
     configure_logging(settings, stderr=False)
-    db = database_or_exit(settings, load_demo=True)
-    llm = LLMGateway.from_settings(settings, db)
+    services = AsyncExitStack()
     try:
-        pipeline = Pipeline.from_settings(settings, db, llm)
-        try:
-            yield pipeline
-        finally:
-            runner.run(pipeline.aclose())  # background shadow validations still use the gateway
+        app = runner.run(services.enter_async_context(Application.running(settings)))
+    except StartupError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        yield app
     finally:
-        runner.run(llm.aclose())
-        db.close()
+        runner.run(services.aclose())
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,17 +13,27 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit, tolerant_stdin
-from bot.app.settings import Settings
+from bot.cli.common import (
+    EXIT_USAGE,
+    database_or_exit,
+    fail,
+    settings_or_exit,
+    tolerant_stdin,
+)
+from bot.settings import Settings
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
-from control_plane.evaluation import EvalReport, LabelledFileError, evaluate, read_labelled
-from control_plane.intents import Intent
+from control_plane.evaluation import (
+    EvalReport,
+    LabelledFileError,
+    evaluate,
+    read_labelled,
+)
 from control_plane.thread import ThreadContext
+from handlers.registry import default_registry
 from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
     from bot.evaluation.conversations import Conversation, ConversationReport
-    from bot.pipeline import Pipeline
 
 _SHORT_NAMES = {"product_question": "product", "call_search": "search", "meeting_summary": "summary",
                 "draft_email": "email", "smalltalk": "chat"}
@@ -45,7 +54,8 @@ def offline_control_plane(settings: Settings) -> ControlPlane:
     finally:
         db.close()
     try:
-        return ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm=None)
+        return ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm=None,
+                            intent_slots=default_registry().slots())
     except PatternError as exc:
         fail(str(exc))
 
@@ -71,7 +81,9 @@ def classify_command(
     now: NowOption = None,
 ) -> None:
     """Classify messages with the patterns alone (no network, no credentials): one JSON object per line."""
-    from bot.pipeline.clean_text import clean_text  # here: bot.pipeline is heavy for `pitcrew --help`
+    from bot.pipeline.clean_text import (
+        clean_text,  # here: bot.pipeline is heavy for `pitcrew --help`
+    )
 
     settings = settings_or_exit()
     moment = _now_option(now)
@@ -159,7 +171,7 @@ def _print_report(report: EvalReport, threshold: float, margin: float, title: st
         per_intent.add_row(name, f"{stats['precision']:.3f}", f"{stats['recall']:.3f}", str(stats["support"]))
     console.print(per_intent)
 
-    names = [intent.value for intent in Intent]
+    names = list(report.per_intent())  # the built-in intents, then any other the file or the patterns name
     confusion = Table(title="Confusion (rows: expected, columns: predicted)", title_justify="left")
     confusion.add_column("")
     for name in names:
@@ -213,7 +225,7 @@ def _conversation_report(path: Path, settings: Settings, *, use_database: bool) 
     import asyncio
     import tempfile
 
-    from bot.evaluation.conversations import read_conversations, run_conversations
+    from bot.evaluation.conversations import read_conversations
 
     try:
         conversations = read_conversations(path)
@@ -223,25 +235,23 @@ def _conversation_report(path: Path, settings: Settings, *, use_database: bool) 
         overrides: dict[str, object] = {"log_dir": Path(scratch) / "logs", "openai_api_key": None, "openai_base_url": None}
         if not use_database:
             overrides["database_url"] = f"sqlite:///{Path(scratch) / 'demo.db'}"
-        return asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations, run_conversations))
+        return asyncio.run(_run_conversations(settings.model_copy(update=overrides), conversations))
 
 
-async def _run_conversations(settings: Settings, conversations: list[Conversation],
-                             run: Callable[[Pipeline, list[Conversation]], Awaitable[ConversationReport]]) -> ConversationReport:
-    """Open a pipeline without an LLM, answer every conversation, close it."""
+async def _run_conversations(settings: Settings, conversations: list[Conversation]) -> ConversationReport:
+    """Open the application without an LLM, answer every conversation, close it."""
+    from bot.app.application import Application
+    from bot.app.database import StartupError
+    from bot.evaluation.conversations import run_conversations
     from bot.observability import configure_logging, reset_logging
-    from bot.pipeline import Pipeline
 
     configure_logging(settings, stderr=False)
-    db = database_or_exit(settings, load_demo=True)
     try:
-        pipeline = Pipeline.from_settings(settings, db, None)
-        try:
-            return await run(pipeline, conversations)
-        finally:
-            await pipeline.aclose()
+        async with Application.running(settings, use_llm=False) as app:
+            return await run_conversations(app.pipeline, conversations)
+    except StartupError as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
-        db.close()
         reset_logging()
 
 

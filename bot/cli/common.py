@@ -6,12 +6,10 @@ import sys
 from typing import NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.settings import Settings, SettingsError, load_settings
-from knowledge.db import Database, DatabaseError, redact_url
-from knowledge.demo import ensure_demo_data
-from knowledge.import_files import ImportRejected
+from bot.app.database import StartupError, open_database
+from bot.settings import Settings, SettingsError, load_settings
+from knowledge.db import Database
 
 EXIT_USAGE = 2
 
@@ -40,13 +38,7 @@ def settings_or_exit() -> Settings:
 def database_or_exit(settings: Settings, load_demo: bool = True) -> Database:
     """Open the configured database; an empty one is filled with the demo knowledge base unless `load_demo` is off."""
     try:
-        db = Database(settings.database_url)
-    except DatabaseError as exc:
+        db, _ = open_database(settings, load_demo=load_demo)
+    except StartupError as exc:
         fail(str(exc), EXIT_USAGE)
-    if load_demo:
-        try:
-            ensure_demo_data(db)
-        except (ImportRejected, SQLAlchemyError) as exc:
-            db.close()
-            fail(f"cannot load the demo knowledge base into {redact_url(settings.database_url)}: {exc}")
     return db

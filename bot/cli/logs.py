@@ -12,7 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
-from bot.observability.stats import Distribution, LogStats, compute_stats, day_window, files_for_days
+from bot.observability.stats import (
+    Distribution,
+    LogStats,
+    compute_stats,
+    day_window,
+    files_for_days,
+)
 from bot.observability.trace import CORRELATION_ID, describe_record, trace
 
 logs_app = typer.Typer(help="Read the JSON day files: request statistics and one request's trace.", no_args_is_help=True)

@@ -6,8 +6,8 @@ import asyncio
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
-from bot.app.settings import Settings
+from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
+from bot.settings import Settings
 
 # Where each credential lives in the Slack app's settings (https://api.slack.com/apps).
 WHERE_TO_FIND = {
@@ -35,7 +35,7 @@ def slack_credentials_problem(settings: Settings) -> str | None:
         where = "; ".join(f"{name} is {WHERE_TO_FIND[name]}" for name in missing)
         return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; {mode} needs "
                 f"{'it' if len(missing) == 1 else 'them'} in the environment or .env: {where} "
-                "(see README, Connect to Slack)")
+                "(see docs/slack-setup.md)")
     for name, prefix in EXPECTED_PREFIX.items():
         secret = given[name]
         if name in needed and secret is not None and not secret.get_secret_value().startswith(prefix):
@@ -60,8 +60,7 @@ def register(app: typer.Typer) -> None:
         from bot.slack.runtime import run_server
 
         configure_logging(settings)
-        db = database_or_exit(settings)
-        code, problem = asyncio.run(run_server(settings, db, host=host, port=settings.port if port is None else port))
+        code, problem = asyncio.run(run_server(settings, host=host, port=settings.port if port is None else port))
         if problem is not None:
             fail(problem, code)
         raise typer.Exit(code)

@@ -8,10 +8,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bot.cli.common import database_or_exit, fail, settings_or_exit
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database, redact_url
 from knowledge.demo import ensure_demo_data
 from knowledge.reader import read_product, suggest_products

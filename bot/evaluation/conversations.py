@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.pipeline import IncomingMessage, Pipeline
-from control_plane.evaluation import EvalReport, LabelledFileError, json_rows
+from control_plane.evaluation import (
+    EvalReport,
+    LabelledFileError,
+    json_rows,
+    known_intent,
+)
 from control_plane.frame import SLOT_NAMES
 from control_plane.intents import Intent
+from control_plane.patterns import load_patterns
 
 _TURN_KEYS = {"say", "expect", "forbid", "intent", "slots"}
 
@@ -72,11 +78,7 @@ def _turn(where: str, raw: Any) -> LabelledTurn:
         raise LabelledFileError(f"{where}: unknown key(s) {sorted(unknown)} (known: {', '.join(sorted(_TURN_KEYS))})")
     intent = None
     if raw.get("intent") is not None:
-        try:
-            intent = Intent(raw["intent"])
-        except ValueError:
-            known = ", ".join(i.value for i in Intent)
-            raise LabelledFileError(f"{where}: unknown intent {raw['intent']!r} (known: {known})") from None
+        intent = known_intent(raw["intent"], load_patterns().intent_names, where)
     slots = raw.get("slots") or {}
     if not isinstance(slots, dict) or set(slots) - set(SLOT_NAMES):
         raise LabelledFileError(f"{where}: slots must be an object with keys among {', '.join(SLOT_NAMES)}")

@@ -7,7 +7,7 @@ import logging
 import httpx2
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 
 # The SDK's HTTP layer logs every request at INFO ("HTTP Request: POST ... 200 OK"). The gateway's own
 # `llm call` record already says so with more (latency, attempts, outcome), so that line only doubled the

@@ -1,6 +1,6 @@
 """What the gateway needs from the settings: models, per-kind timeouts and deadlines, retry and breaker limits.
 
-The defaults live in `bot.app.settings` only; everything here receives its values from there.
+The defaults live in `bot.settings` only; everything here receives its values from there.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.llm.retry import RetryPolicy
-from bot.app.settings import Settings
+from bot.settings import Settings
 
 KINDS = ("validate", "answer", "draft", "short")
 

@@ -29,11 +29,17 @@ from bot.llm.breaker import BreakerState, CircuitBreaker
 from bot.llm.cache import ResponseCache, cache_key
 from bot.llm.client import build_client
 from bot.llm.config import GatewayConfig, KindProfile
-from bot.llm.outcomes import PROVIDER_FAILURES, BreakerOpen, MalformedReply, Outcome, classify
+from bot.llm.outcomes import (
+    PROVIDER_FAILURES,
+    BreakerOpen,
+    MalformedReply,
+    Outcome,
+    classify,
+)
 from bot.llm.prompts import LeakDetector, SystemPromptGuard, messages
 from bot.llm.retry import RetryBudget, retrying
 from bot.observability import count_llm_call, current_request, record
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    wait_random_exponential,
+)
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -61,7 +66,7 @@ class RetryBudget:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Attempts per call and the backoff between them (values from `bot.app.settings`)."""
+    """Attempts per call and the backoff between them (values from `bot.settings`)."""
 
     max_attempts: int
     backoff_initial_s: float

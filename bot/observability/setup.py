@@ -11,7 +11,7 @@ from bot.observability.filters import CorrelationIdFilter, RedactionFilter
 from bot.observability.json_format import JsonLineFormatter
 from bot.observability.privacy import MessageTextFilter
 from bot.observability.text_format import TextLineFormatter
-from bot.app.settings import Settings
+from bot.settings import Settings
 
 # Marks the handlers configure_logging installed, so a second call replaces them instead of adding more.
 _PITCREW_HANDLER = "_pitcrew_handler"

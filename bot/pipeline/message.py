@@ -57,6 +57,18 @@ class Reply:
         }
 
 
+def failure_reply(correlation_id: str, *, intent: str = "unknown", confidence: float = 0.0, handler: str = "none",
+                  llm_validation: str = "skipped", stages: dict[str, float] | None = None,
+                  total_ms: float = 0.0) -> Reply:
+    """The one reply a user gets when answering failed: an apology quoting the id to give the admin
+    (it finds the request's log records)."""
+    text = ("Sorry, something went wrong on my side while answering that. Please try again; if it keeps "
+            f"happening, quote this id to your admin: `{correlation_id}`")
+    return Reply(mrkdwn=text, plain=text.replace("`", ""), intent=intent, confidence=confidence, handler=handler,
+                 llm_validation=llm_validation, correlation_id=correlation_id, stages=stages or {},
+                 total_ms=total_ms, failed=True)
+
+
 # Sends a finished reply to the user; the pipeline calls it before its own bookkeeping (thread
 # memory, the summary record), so the user does not wait for those. It returns False when the reply
 # could not be delivered (the request then counts as failed); True or None when it was.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import RequestContext, record, request_scope, stage
-from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink
+from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups
@@ -30,18 +30,16 @@ from control_plane.thread import ThreadContext
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
-from handlers.registry import DEFAULT_REGISTRY, Registry, handler_for
+from handlers.registry import Registry, RegistryError, default_registry
 from knowledge.db import Database
 from knowledge.revision import read_revision
 from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
 from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
-    from bot.app.settings import Settings
+    from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-_CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -92,13 +90,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def failure_text(correlation_id: str) -> str:
-    return (
-        "Sorry, something went wrong on my side while answering that. Please try again; if it keeps "
-        f"happening, quote this id to your admin: `{correlation_id}`"
-    )
-
-
 class Pipeline:
     def __init__(
         self,
@@ -107,7 +98,7 @@ class Pipeline:
         llm: AnswerLLM | None,
         control_plane: IntentDecider,
         resolver: MeetingResolver,
-        registry: Registry = DEFAULT_REGISTRY,
+        registry: Registry | None = None,
         memory_ttl_s: int = 86_400,
         memory_max_turns: int = 20,
         prompt_version: str = PROMPT_VERSION,
@@ -117,7 +108,9 @@ class Pipeline:
         self.llm = llm
         self.control_plane = control_plane
         self.resolver = resolver
-        self.registry = registry
+        self.registry = registry or default_registry()
+        self._examples = self.registry.examples()
+        self._context_free = self.registry.context_free()
         self.memory_ttl_s = memory_ttl_s
         self.memory_max_turns = memory_max_turns
         self.prompt_version = prompt_version
@@ -128,13 +121,18 @@ class Pipeline:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, db: Database, llm: AnswerLLM | None, registry: Registry = DEFAULT_REGISTRY
+        cls, settings: Settings, db: Database, llm: AnswerLLM | None, registry: Registry | None = None
     ) -> Pipeline:
         """The pipeline for a process: one vocabulary for the control plane and meeting resolution, the
-        shared LLM gateway (None or unavailable: deterministic answers)."""
+        shared LLM gateway (None or unavailable: deterministic answers), the handlers' declarations."""
+        registry = registry or default_registry()
         revision = read_revision(db)  # before the names: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(db)
-        control_plane = ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm)
+        control_plane = ControlPlane(ControlPlaneConfig.from_settings(settings), vocabulary, llm,
+                                     intent_slots=registry.slots())
+        problems = registry.mismatches(control_plane.patterns.intent_names)
+        if problems:  # an intent nothing answers, or a handler nothing routes to: a mistake to fix, not to serve
+            raise RegistryError("; ".join(problems))
         pipeline = cls(
             db=db,
             llm=llm,
@@ -208,16 +206,7 @@ class Pipeline:
             if in_delivery:
                 raise  # the caller's own delivery failed: the caller deals with it
             logger.exception("request bookkeeping failed")  # the logging layer itself broke: still answer
-            reply = Reply(
-                mrkdwn=failure_text("unknown"),
-                plain=failure_text("unknown").replace("`", ""),
-                intent="unknown",
-                confidence=0.0,
-                handler="none",
-                llm_validation="skipped",
-                correlation_id="unknown",
-                failed=True,
-            )
+            reply = failure_reply("unknown")
             if deliver is not None and not handed_over:
                 await deliver(reply)
             return reply
@@ -244,7 +233,7 @@ class Pipeline:
         )
         if frame.intent is not decision.intent:
             record(follow_up_of=frame.intent.value)
-        handler = handler_for(self.registry, frame.intent)
+        handler = self.registry.handler_for(frame.intent)
         record(handler=handler.name)
         with stage("meeting_resolution"):
             resolution = self.resolver.resolve(frame, decision.normalized_text, now)
@@ -256,10 +245,11 @@ class Pipeline:
                 frame=frame,
                 resolution=resolution,
                 db=self.db,
-                llm=self.llm,
+                llm=self.llm if handler.uses_llm else None,
                 prompt_version=self.prompt_version,
                 now=now,
                 sink=sink,
+                examples=self._examples,
             )
             result: HandlerResult = (await handler.handle(context)).with_readings(frame.readings)
             named = TurnContext(
@@ -272,7 +262,7 @@ class Pipeline:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
             # "thanks!" from breaking a conversation ("and Enterprise?" still follows the product question).
-            if frame.intent not in _CONTEXT_FREE or turn != memory.context:
+            if frame.intent not in self._context_free or turn != memory.context:
                 pending = PendingTurn(message.thread_key, frame.intent, turn, now, memory.turns)
         facts: dict[str, Any] = {"snapshot_path": result.snapshot_path}
         if result.cache is not None:
@@ -327,16 +317,12 @@ class Pipeline:
 
     def _failure_reply(self, request: RequestContext) -> Reply:
         facts = request.facts
-        text = failure_text(request.correlation_id)
-        return Reply(
-            mrkdwn=text,
-            plain=text.replace("`", ""),
+        return failure_reply(
+            request.correlation_id,
             intent=str(facts.get("intent") or "unknown"),
             confidence=float(facts.get("confidence") or 0.0),
             handler=str(facts.get("handler") or "none"),
             llm_validation=str(facts.get("llm_validation") or "skipped"),
-            correlation_id=request.correlation_id,
             stages=request.timer.ordered_stages(),
             total_ms=round(request.elapsed_ms(), 3),
-            failed=True,
         )

@@ -56,7 +56,14 @@ class MeetingResolver:
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
             if remembered is not None:
-                return replace(base, meeting=remembered.meeting, account=remembered.meeting.account)
+                meeting = remembered.meeting
+                if _BEFORE_THAT.search(lowered[:500]):  # "and the one before that?": the account's previous meeting
+                    earlier = find_meetings(self._db, account=meeting.account, end=meeting.started_at, limit=1)
+                    meeting = earlier[0] if earlier else meeting
+                elif _IN_THE_END.search(lowered[:500]):  # "did they end up signing?": the account's latest meeting
+                    latest_rows = find_meetings(self._db, account=meeting.account, end=now, limit=1)
+                    meeting = latest_rows[0] if latest_rows and latest_rows[0].started_at > meeting.started_at else meeting
+                return replace(base, meeting=meeting, account=meeting.account)
         named = frame.typed("account") or frame.typed("person") or kind is not None or frame.time_range is not None
         latest = bool(_LATEST.search(lowered[:500]))
         return self._find(frame.intent, base, contact, frame.time_range, latest, bool(named), now)
@@ -78,7 +85,8 @@ class MeetingResolver:
                 rows.append(remembered.meeting)
         # Equally good titles: the thread's meeting first ("the security one" after a search that found
         # it), then the most recent.
-        scored = sorted(((_overlap(words, f"{m.title} {m.kind}"), index, m) for index, m in enumerate(rows)),
+        scored = sorted(((_overlap(words, f"{m.title} {m.kind} {_KIND_WORDS.get(m.kind, '')}"), index, m)
+                         for index, m in enumerate(rows)),
                         key=lambda item: (-item[0], item[2].id != frame.meeting_id, item[1]))
         if not scored or scored[0][0] == 0:
             return None
@@ -129,6 +137,15 @@ class MeetingResolver:
 
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
+# A meeting named relative to the thread's: the one before it, or how things ended up since.
+_BEFORE_THAT = re.compile(r"\b(?:one|call|meeting|session) before (?:that|it|this)\b|\b(?:previous|prior|earlier) (?:one|call|meeting)\b")
+_IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then)\b")
+# Words reps use for what a kind of meeting was about: "the fix we did for tidewater" is its support call.
+_KIND_WORDS = {
+    "support": "fix fixed issue issues problem problems bug bugs troubleshooting ticket outage broken error errors",
+    "renewal": "renew renewing renewed",
+    "negotiation": "terms contract redlines",
+}
 # "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
 _NAMES_A_MEETING = re.compile(
     r"\b(?:the|that|our|this) (?:[\w-]+ ){1,4}(?:one|call|meeting|demo|review|session|sync|kick-?off|qbr|"

@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.listeners import register_listeners

@@ -20,10 +20,15 @@ from typing import Any, TypeVar
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    wait_random_exponential,
+)
 from tenacity.stop import stop_base
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.slack.capabilities import SLACK_CALL_ERRORS, slack_error
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,7 @@ PLACEHOLDER_EVENT_TYPE = "pitcrew_placeholder"
 # `ok: false` errors Slack documents as transient; for internal_error and fatal_error it adds that part
 # of the operation may have succeeded, so all of them are treated as ambiguous.
 RETRYABLE_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-# For callers without settings; the values themselves live in `bot.app.settings` only.
+# For callers without settings; the values themselves live in `bot.settings` only.
 DEFAULT_DEADLINE_S: float = Settings.model_fields["slack_delivery_deadline_s"].default
 ATTEMPT_TIMEOUT_S: float = Settings.model_fields["slack_api_timeout_s"].default
 BACKOFF_INITIAL_S = 0.25

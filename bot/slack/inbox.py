@@ -26,9 +26,21 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot.slack.inbox_store import ANSWERED, ANSWERING, FAILED, InboxStore, UnansweredEvent, new_owner_id
+from bot.slack.inbox_store import (
+    ANSWERED,
+    ANSWERING,
+    FAILED,
+    InboxStore,
+    UnansweredEvent,
+    new_owner_id,
+)
 from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread, settle_future
-from knowledge.db import WRITER_PAGE_CACHE_KIB, Database, create_db_engine, is_sqlite_file
+from knowledge.db import (
+    WRITER_PAGE_CACHE_KIB,
+    Database,
+    create_db_engine,
+    is_sqlite_file,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,18 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.observability import new_correlation_id
-from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink
+from bot.pipeline import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
 from bot.pipeline.clean_text import clean_text
 from bot.slack.capabilities import WorkspaceFeatures
-from bot.slack.delivery import ATTEMPT_TIMEOUT_S, DEFAULT_DEADLINE_S, Failure, ReplyDelivery
+from bot.slack.delivery import (
+    ATTEMPT_TIMEOUT_S,
+    DEFAULT_DEADLINE_S,
+    Failure,
+    ReplyDelivery,
+)
+from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inbox import EventInbox
 from bot.slack.inbox_store import ANSWERED, FAILED
-from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PROGRESS_DELAY_S, Progress
 from bot.slack.streaming import SlackStreamSink, can_stream
@@ -213,6 +218,4 @@ def _ms(value: float | None) -> float | None:
 
 
 def _apology() -> Reply:
-    text = "Sorry, something went wrong on my side. Please try again in a moment."
-    return Reply(mrkdwn=text, plain=text, intent="unknown", confidence=0.0, handler="slack", llm_validation="skipped",
-                 correlation_id=new_correlation_id(), stages={}, total_ms=0.0, failed=True)
+    return failure_reply(new_correlation_id(), handler="slack")

@@ -1,25 +1,23 @@
-"""The `pitcrew serve` process: builds the stack, serves Slack, runs the snapshot schedule, shuts down in order."""
+"""The `pitcrew serve` process: the application's services plus Slack's (inbox, Bolt app, HTTP or Socket
+Mode service), served until a stop signal, then shut down in order."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from contextlib import AsyncExitStack
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.llm.gateway import LLMGateway
-from bot.pipeline import Pipeline
-from bot.app.knowledge_watch import KnowledgeWatcher
-from bot.app.settings import Settings
+from bot.app.application import Application
+from bot.app.database import StartupError
+from bot.settings import Settings
 from bot.slack.app import build_app, build_inbox, signing_secret
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import HealthCheck, SlackService, SlackStartupError
-from knowledge.db import Database
-from knowledge.schedule import SnapshotSchedule, default_lock_path, start_snapshot_schedule
 
 log = logging.getLogger(__name__)
 
@@ -28,32 +26,14 @@ EXIT_UNAVAILABLE = 1
 EXIT_CONFIG = 2
 
 
-def database_reachable(db: Database) -> bool:
-    try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        log.exception("database unreachable")
-        return False
-
-
-def build_health_check(db: Database, schedule: SnapshotSchedule | None, llm: LLMGateway, pipeline: Pipeline,
-                       inflight: InflightTasks, inbox: EventInbox | None = None) -> HealthCheck:
-    """Healthy while the database answers; the schedule, the LLM breaker, the knowledge revision the
-    names were loaded at, the answers in flight and the inbox's unanswered events are reported, not
-    judged (with the breaker open pitcrew still answers, without the LLM)."""
+def build_health_check(app: Application, inflight: InflightTasks, inbox: EventInbox | None = None) -> HealthCheck:
+    """The application's health, plus the answers in flight and the inbox's unanswered events (reported,
+    not judged)."""
 
     async def check() -> tuple[bool, dict[str, Any]]:
-        db_ok = database_reachable(db)
-        details: dict[str, Any] = {
-            "database": "ok" if db_ok else "unreachable",
-            "scheduler": schedule.state() if schedule is not None else None,
-            "llm": {"configured": llm.configured, "breaker": llm.breaker_state},
-            "knowledge_revision": pipeline.knowledge_revision,
-            "answers_in_flight": len(inflight),
-            "inbox_unanswered": _unanswered(inbox) if db_ok and inbox is not None else None,
-        }
+        db_ok, details = app.health()
+        details["answers_in_flight"] = len(inflight)
+        details["inbox_unanswered"] = _unanswered(inbox) if db_ok and inbox is not None else None
         return db_ok, details
 
     return check
@@ -90,30 +70,27 @@ class StopSignals:
             self._loop.remove_signal_handler(sig)
 
 
-async def run_server(settings: Settings, db: Database, *, host: str, port: int) -> tuple[int, str | None]:
+async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, str | None]:
     """Serve until SIGTERM/SIGINT; returns the exit code and, for a failed start, a one-line reason."""
     inflight = InflightTasks()
     signals = StopSignals(inflight)
-    llm = LLMGateway.from_settings(settings, db)
-    schedule: SnapshotSchedule | None = None
-    service: SlackService | None = None
-    pipeline: Pipeline | None = None
-    watcher: KnowledgeWatcher | None = None
-    inbox: EventInbox | None = None
     code, problem = EXIT_OK, None
     try:
-        pipeline = Pipeline.from_settings(settings, db, llm)
-        watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
-        schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron, default_lock_path(settings.database_url))
-        inbox = build_inbox(settings, db)
-        app = build_app(settings, pipeline, inbox, inflight=inflight)
-        app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-        service = SlackService(app, inflight, inbox=inbox, signing_secret=signing_secret(settings),
-                               app_token=app_token, host=host,
-                               port=port, health=build_health_check(db, schedule, llm, pipeline, inflight, inbox))
-        await service.start()
-        watcher.start()
-        await signals.stop.wait()
+        async with Application.running(settings, background=True) as app, AsyncExitStack() as slack:
+            inbox = build_inbox(settings, app.db)
+            slack.push_async_callback(inbox.close)
+            bolt = build_app(settings, app.pipeline, inbox, inflight=inflight)
+            app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+            service = SlackService(bolt, inflight, inbox=inbox, signing_secret=signing_secret(settings),
+                                   app_token=app_token, host=host, port=port,
+                                   health=build_health_check(app, inflight, inbox))
+            # Registered before the start: a start that fails half way still closes what it opened.
+            slack.push_async_callback(service.shutdown, settings.shutdown_grace_s)
+            await service.start()
+            log.info("pitcrew serve started", extra={**app.database.as_log(), "mode": service.mode})
+            await signals.stop.wait()
+    except StartupError as exc:
+        code, problem = EXIT_CONFIG, str(exc)
     except SlackStartupError as exc:
         code, problem = (EXIT_CONFIG if exc.credentials else EXIT_UNAVAILABLE), str(exc)
     except OSError as exc:  # the port is taken or not ours to bind
@@ -122,18 +99,6 @@ async def run_server(settings: Settings, db: Database, *, host: str, port: int) 
         log.exception("pitcrew serve failed")
         code, problem = EXIT_UNAVAILABLE, f"pitcrew serve failed ({type(exc).__name__}); see the log for details"
     finally:
-        if watcher is not None:
-            await watcher.stop()
-        if service is not None:
-            await service.shutdown(settings.shutdown_grace_s)
-        if inbox is not None:
-            await inbox.close()
-        if schedule is not None:
-            schedule.shutdown()
-        if pipeline is not None:
-            await pipeline.aclose()  # background shadow validations still use the gateway
-        await llm.aclose()
-        db.close()
         signals.remove()
     log.info("pitcrew serve stopped", extra={"exit_code": code})
     return code, problem

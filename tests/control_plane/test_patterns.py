@@ -42,8 +42,8 @@ def test_packaged_patterns_cover_every_intent_and_are_compiled_once() -> None:
     [
         ('[intents.help]\npatterns = [ { id = "broken", confidence = 0.9, regex = \'\'\'(unclosed\'\'\' } ]\n',
          ["intent 'help'", "pattern #1 'broken'", "broken regex", "(unclosed"]),
-        ('[intents.pricing]\npatterns = [ { confidence = 0.9, regex = "price" } ]\n',
-         ["unknown intent 'pricing'", "product_question"]),
+        ('[intents."Pricing-Q"]\npatterns = [ { confidence = 0.9, regex = "price" } ]\n',
+         ["[intents.Pricing-Q]", "not an intent name", "lower-case letters"]),
         ('[intents.help]\npatterns = [ { id = "a", confidence = 0.9, regex = "x" }, { id = "too-sure", confidence = 1.5, regex = "help" } ]\n',
          ["intent 'help'", "pattern #2 'too-sure'", "confidence must be a number between 0 and 1", "1.5"]),
         ('[intents.help]\npatterns = [ { id = "neg", confidence = -0.1, regex = "help" } ]\n',

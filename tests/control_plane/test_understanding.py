@@ -37,6 +37,9 @@ def names(demo_vocabulary: Vocabulary) -> NameIndex:
     ("pro v enterprise", "pro vs enterprise"),
     ("growth & pro", "growth and pro"),
     ("draft a f/u to sarah eow", "draft a follow-up to sarah end of week"),
+    ("demos we ran in teh last month", "demos we ran in the last month"),
+    ("diff q - storage on team?", "different q - storage on team?"),  # another question, not a comparison
+    ("diff between pro and team", "difference between pro and team"),
 ])
 def test_shorthand_is_written_out(typed: str, meant: str) -> None:
     assert expand_shorthand(typed) == meant
@@ -100,6 +103,8 @@ def test_an_everyday_word_that_is_also_a_first_name_needs_a_cue(plane: ControlPl
     ("¿qué incluye el plan growth?", "es"),
     ("combien coûte le plan pro pour une équipe?", "fr"),
     ("was kostet der pro plan für unser team?", "de"),
+    ("Kannst du mir eine Zusammenfassung vom letzten Kestrel-Call geben?", "de"),
+    ("peux-tu me donner un résumé du dernier appel ?", "fr"),
     ("quanto custa o plano pro para a equipe?", "pt"),
     ("what does the pro plan cost?", "en"),
     ("el plan pro price", "en"),  # one stray word is not another language
@@ -129,6 +134,14 @@ def test_another_language_is_answered_in_english_only_without_an_llm_call(plane:
     ("what did vandelay decide", Intent.MEETING_SUMMARY),
     ("hi pitcrew 👋 what can u do", Intent.HELP),
     ("nice. how r u today", Intent.SMALLTALK),
+    ("what can u do exactly", Intent.HELP),
+    ("btw who's globex's cfo?", Intent.UNKNOWN),  # no org data: out of scope, never a recap
+    ("what did sofia push back on in the kestrel data residency review", Intent.MEETING_SUMMARY),
+    ("notes from the tidewater renewal discussion", Intent.MEETING_SUMMARY),
+    ("remind me what acme signed up for", Intent.MEETING_SUMMARY),
+    ("draft carla a thank you + trial next steps", Intent.DRAFT_EMAIL),  # a draft, though it names "trial"
+    ("how often does the salesforce sync run", Intent.PRODUCT_QUESTION),
+    ("do we store card numbers", Intent.PRODUCT_QUESTION),
 ])
 def test_reps_phrasing_gets_the_obvious_intent(plane: ControlPlane, text: str, intent: Intent) -> None:
     assert plane.classify(text, NOW).intent is intent

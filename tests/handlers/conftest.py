@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text as sql
 
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from bot.llm import LLMGateway
 from bot.pipeline import Pipeline
 from control_plane.frame import SLOT_NAMES, Frame, SlotSource
 from control_plane.intents import Candidate, Decision, Entities, Intent
 from control_plane.normalize import normalize
 from handlers.context import HandlerContext
+from handlers.registry import default_registry
 from knowledge.db import Database
 from knowledge.demo import demo_files
 from knowledge.meetings import MeetingRef, MeetingResolution, account_contacts, get_meeting
@@ -62,7 +63,8 @@ class HandlerKit:
     def context(self, frame: Frame, text: str, *, resolution: MeetingResolution | None = None,
                 candidates: tuple[Candidate, ...] = ()) -> HandlerContext:
         """What the pipeline hands a handler for `text` read as `frame`: the decision's entities are the frame's
-        typed slots; the resolution, unless given, names the frame's account and the thread's meeting."""
+        typed slots; the resolution, unless given, names the frame's account and the thread's meeting; the help
+        examples are every handler's."""
         normalized = normalize(text)
         entities = Entities(**{name: getattr(frame, name) for name in _ENTITY_SLOTS if frame.typed(name)})
         decision = Decision(intent=frame.intent, confidence=0.9, llm_validation="skipped", entities=entities,
@@ -75,7 +77,7 @@ class HandlerKit:
                 assert detail is not None
                 resolution = MeetingResolution(account=detail.meeting.account, meeting=detail.meeting)
         return HandlerContext(text=text, decision=decision, frame=frame, resolution=resolution, db=self.db, llm=None,
-                              prompt_version="test", now=NOW)
+                              prompt_version="test", now=NOW, examples=default_registry().examples())
 
     def meeting(self, external_id: str) -> MeetingRef:
         """The demo meeting with this external id, as the database holds it."""

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.pipeline import Pipeline
 from knowledge.db import Database
 from knowledge.reader import read_product
-import pytest
-
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.pipeline import answer_requests, ask
 

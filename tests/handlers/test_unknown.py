@@ -47,17 +47,19 @@ async def test_examples_are_about_the_account_of_the_frame(kit: HandlerKit, sour
     result = await unknown.handle(kit.context(frame, "initech blorp?" if source == "typed" else "and blorp?"))
 
     assert result.plain.startswith(unknown.NOT_UNDERSTOOD)
-    assert examples_in(result.plain) == [
+    assert set(examples_in(result.plain)) == {  # the examples of the handlers that read an account
+        f"find calls about pricing with {account} last month",
         f"summarize my last call with {account}",
         f"draft a follow-up email to {first_name}",
-        f"find calls about pricing with {account} last month",
-    ]
+    }
 
 
 async def test_examples_are_about_the_plan_the_message_names(kit: HandlerKit) -> None:
     result = await unknown.handle(kit.context(kit.frame(UNKNOWN, plans=("Enterprise",)), "enterprise blorp?"))
 
-    assert examples_in(result.plain)[:2] == ["what does the Enterprise plan cost?", "does Enterprise include SSO?"]
+    examples = examples_in(result.plain)
+    assert examples[0] == "what does the Enterprise plan cost?"
+    assert "does Enterprise include SSO?" in examples
 
 
 async def test_a_message_in_another_language_is_asked_again_in_english(kit: HandlerKit) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from control_plane import Candidate, ControlPlane, ControlPlaneConfig
 from control_plane.patterns import Negative, Pattern, PatternSet, expand
+from handlers.registry import default_registry
 from knowledge.vocabulary import Vocabulary
 
 # A Wednesday afternoon: every relative time expression resolves against it.
@@ -15,8 +16,8 @@ NOW = datetime(2025, 3, 5, 15, 0)
 
 
 def offline_plane(vocabulary: Vocabulary, **config: float) -> ControlPlane:
-    """A control plane with no LLM."""
-    return ControlPlane(ControlPlaneConfig(**config), vocabulary, None)
+    """A control plane with no LLM, knowing the slots the handlers read (as the pipeline builds it)."""
+    return ControlPlane(ControlPlaneConfig(**config), vocabulary, None, intent_slots=default_registry().slots())
 
 
 def reference_candidates(patterns: PatternSet, alternations: dict[str, str], lowered: str) -> list[Candidate]:

@@ -355,7 +355,7 @@ FAST_LLM_SETTINGS: dict[str, Any] = {
 
 
 def fast_llm_settings(server: FakeOpenAI, **overrides: Any) -> Any:
-    """`bot.app.settings.Settings` pointing at `server`, with `FAST_LLM_SETTINGS` and `overrides` applied."""
-    from bot.app.settings import load_settings
+    """`bot.settings.Settings` pointing at `server`, with `FAST_LLM_SETTINGS` and `overrides` applied."""
+    from bot.settings import load_settings
 
     return load_settings(**(server.settings_overrides() | FAST_LLM_SETTINGS | overrides))

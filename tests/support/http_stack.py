@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.observability import configure_logging
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import SlackService

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.llm import LLMGateway
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.app.settings import Settings
-from handlers.registry import DEFAULT_REGISTRY, Registry
+from bot.settings import Settings
+from handlers.registry import Registry
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from tests.support.fake_openai import FakeOpenAI, Reply as FakeReply, intent_validation_reply
@@ -26,7 +26,7 @@ NOW = datetime(2026, 3, 12, 15, 30)  # a Thursday afternoon, naive UTC
 LLM_ANSWER = "**From the model:** the answer, with a [link](https://example.com/x)."
 
 
-def make_pipeline(settings: Settings, db: Database, llm: LLMGateway | None, registry: Registry = DEFAULT_REGISTRY) -> Pipeline:
+def make_pipeline(settings: Settings, db: Database, llm: LLMGateway | None, registry: Registry | None = None) -> Pipeline:
     pipeline = Pipeline.from_settings(settings, db, llm, registry=registry)
     pipeline.clock = lambda: NOW
     return pipeline

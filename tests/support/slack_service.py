@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.pipeline import IncomingMessage, Pipeline
 from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 from knowledge.demo.loader import ensure_demo_data
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import Pipeline
 from bot.app.knowledge_watch import KnowledgeWatcher
-from bot.app.settings import Settings
+from bot.pipeline import Pipeline
+from bot.settings import Settings
 from knowledge.db import Database
 from tests.support.import_folders import import_new_accounts
 from tests.support.pipeline import make_pipeline

@@ -10,7 +10,13 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot.bench.slack import EventSender, LoopbackSlack, RepliesClient, _http_request, _reply_facts
+from bot.bench.slack import (
+    EventSender,
+    LoopbackSlack,
+    RepliesClient,
+    _http_request,
+    _reply_facts,
+)
 
 
 async def test_the_sender_reuses_its_connections_and_reads_each_status_and_body() -> None:

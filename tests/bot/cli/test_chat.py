@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.observability import SUMMARY_OK, reset_logging
-from bot.app.settings import Settings
+from bot.settings import Settings
 from tests.support.pipeline import day_file_records
 
 

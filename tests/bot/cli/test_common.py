@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.cli.common import database_or_exit
 from knowledge.db import Database
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.cli.main import app
 from knowledge.db import Database
 from tests.support.import_folders import BROKEN, prepare_broken_import, row_counts, sample_rows, write_folder

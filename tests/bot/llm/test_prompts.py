@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel
@@ -96,7 +97,8 @@ class ValidatedEntities(BaseModel):
 
 
 class Validation(BaseModel):
-    intent: Intent
+    # As `control_plane.validation.validation_schema` builds it: the intents as an enum.
+    intent: Literal["product_question", "call_search", "meeting_summary", "draft_email", "help", "smalltalk", "unknown"]
     confidence: float
     entities: ValidatedEntities
 
@@ -123,6 +125,6 @@ def validation_request(user: str) -> dict[str, object]:
 def test_fake_intent_validation_fits_the_schema_and_reads_the_message(user: str, intent: Intent) -> None:
     reply = intent_validation_reply(validation_request(user))
     parsed = Validation.model_validate(json.loads(reply.content))
-    assert parsed.intent is intent
+    assert Intent(parsed.intent) is intent
     assert parsed.confidence == 0.85
     assert parsed.entities == ValidatedEntities(account=None, plans=[])

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from tests.support.fake_openai import FakeOpenAI, fast_llm_settings
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event
 from tests.support.http_stack import RunningServer, running_server

@@ -11,7 +11,7 @@ import pytest
 
 from bot.observability import configure_logging, record, request_scope, reset_logging
 from bot.observability.filters import REDACTED, RedactionFilter
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 
 BOT_TOKEN = "xoxb-20481234567-7712345678901-QwErTyUiOpAsDfGhJkLzXcVb"
 APP_TOKEN = "xapp-1-A0123456789-9876543210987-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -24,7 +24,7 @@ from bot.observability import (
     reset_logging,
     stage,
 )
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 
 CORRELATION_ID = re.compile(r"^[0-9a-f]{8}$")
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app.settings import Settings
+from bot.settings import Settings
 from bot.observability import configure_logging, reset_logging
 
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.observability import reset_logging
-from bot.app.settings import Settings
+from bot.settings import Settings
 from knowledge.db import Database
 from tests.support.paths import REPO_ROOT
 

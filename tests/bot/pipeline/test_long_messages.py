@@ -27,12 +27,19 @@ from control_plane.classifier import PatternClassifier, placeholder_terms
 from control_plane.entities import EntityExtractor
 from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
+from control_plane.patterns import load_patterns
 from control_plane.shorthand import expand_shorthand
 from control_plane.thread import ThreadContext
-from control_plane.patterns import load_patterns
 from control_plane.time_ranges import parse_time_range
 from handlers import call_search, draft_email, product_question, smalltalk
-from handlers.formatting import MAX_SECTIONS, SECTION_LIMIT, clean, highlight, markdown_to_mrkdwn, split_sections
+from handlers.formatting import (
+    MAX_SECTIONS,
+    SECTION_LIMIT,
+    clean,
+    highlight,
+    markdown_to_mrkdwn,
+    split_sections,
+)
 from handlers.text_match import terms
 from knowledge.db import Database
 from knowledge.reader import read_product

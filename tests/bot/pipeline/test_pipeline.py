@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.observability import SUMMARY_FAILED, SUMMARY_OK
 from bot.pipeline import IncomingMessage, Pipeline, Reply
-from bot.app.settings import Settings
+from bot.settings import Settings
 from control_plane import Intent
 from handlers.context import HandlerContext, HandlerResult
-from handlers.registry import DEFAULT_REGISTRY, Handler
+from handlers.registry import default_registry
 from knowledge.db import Database
 from knowledge.reader import read_product
 from knowledge.snapshot_prompt import format_price
@@ -53,7 +54,7 @@ async def test_a_handler_exception_becomes_a_reply_quoting_the_correlation_id(
     async def broken(ctx: HandlerContext) -> HandlerResult:
         raise RuntimeError("the knowledge base is on fire")
 
-    registry = {**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)}
+    registry = default_registry().replacing(Intent.HELP, broken)
     pipeline = make_pipeline(settings, demo_db, None, registry=registry)
     reply = await ask(pipeline, "help")
     assert reply.failed and reply.handler == "help"
@@ -154,10 +155,10 @@ async def test_small_talk_does_not_break_a_conversation(offline: Pipeline, demo_
 
 async def test_closing_the_pipeline_settles_shadow_validations_before_the_gateway_closes(demo_db: Database) -> None:
     """Shadow validations run after the reply; shutdown must not leave them running on a closed gateway."""
-    from bot.llm import LLMGateway
-    from bot.app.settings import load_settings
     from dataclasses import replace
 
+    from bot.llm import LLMGateway
+    from bot.settings import load_settings
     from tests.support.fake_openai import FakeOpenAI, Reply, intent_validation_reply
     from tests.support.pipeline import make_pipeline
 
@@ -212,7 +213,7 @@ async def test_a_failure_reply_is_delivered_too(settings: Settings, demo_db: Dat
     async def broken(ctx: HandlerContext) -> HandlerResult:
         raise RuntimeError("the knowledge base is on fire")
 
-    pipeline = make_pipeline(settings, demo_db, None, registry={**DEFAULT_REGISTRY, Intent.HELP: Handler("help", broken)})
+    pipeline = make_pipeline(settings, demo_db, None, registry=default_registry().replacing(Intent.HELP, broken))
     delivered: list[Reply] = []
 
     async def deliver(reply: Reply) -> None:

@@ -13,7 +13,12 @@ from control_plane import ControlPlane, ControlPlaneConfig
 from control_plane.intents import Intent
 from control_plane.thread import ThreadContext
 from knowledge.db import Database
-from knowledge.meetings import MeetingResolution, find_meetings, get_meeting, meeting_transcript
+from knowledge.meetings import (
+    MeetingResolution,
+    find_meetings,
+    get_meeting,
+    meeting_transcript,
+)
 from knowledge.models import Account, Contact, Meeting, TranscriptSegment
 from knowledge.vocabulary import load_vocabulary
 

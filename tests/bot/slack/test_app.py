@@ -13,7 +13,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from knowledge.db import Database
 from tests.support.fake_openai import FakeOpenAI, Reply, sensible_reply
 from tests.support.fake_slack import (

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from bot.cli.main import app as cli_app
 from bot.observability import configure_logging, reset_logging
 from bot.observability.request_log import SUMMARY_FAILED, SUMMARY_OK
-from bot.app.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
 from bot.slack.delivery import REPLY_EVENT_TYPE, Failure, ReplyDelivery, classify_failure
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event
 from tests.support.pipeline import day_file_records

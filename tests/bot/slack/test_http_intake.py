@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.observability.throttle import ThrottledWarnings
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from bot.slack.request_guard import MAX_BODY_BYTES
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event
 from tests.support.http_stack import RunningServer, running_server, sign, signature

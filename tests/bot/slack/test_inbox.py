@@ -15,7 +15,13 @@ import pytest
 from sqlalchemy import text
 
 from bot.slack.inbox import EventInbox, InboxUnavailable
-from bot.slack.inbox_store import ANSWERED, FAILED, InboxStore, new_owner_id, owner_process_alive
+from bot.slack.inbox_store import (
+    ANSWERED,
+    FAILED,
+    InboxStore,
+    new_owner_id,
+    owner_process_alive,
+)
 from bot.slack.writer_thread import LATER, SOON, URGENT, WriterThread
 from knowledge.db import Database
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_callback, mention_event, socket_envelope
 from tests.support.slack_service import QUESTION, replies_in, start_stack
 from tests.support.slack_stack import SIGNING_SECRET, open_pipeline

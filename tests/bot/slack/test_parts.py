@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,12 @@ import bot
 from bot.pipeline import Deliver, IncomingMessage, Reply
 from bot.slack.capabilities import WorkspaceFeatures
 from bot.slack.delivery import ReplyDelivery, reply_metadata
-from bot.slack.format import MAX_MESSAGE_CHARS, TRUNCATION_NOTE, fit_message, strip_bot_mention
+from bot.slack.format import (
+    MAX_MESSAGE_CHARS,
+    TRUNCATION_NOTE,
+    fit_message,
+    strip_bot_mention,
+)
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.progress import PLACEHOLDER_TEXT, PROGRESS_DELAY_S, Progress

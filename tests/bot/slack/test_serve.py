@@ -12,9 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli
-from bot.app.settings import load_settings
+from bot.settings import load_settings
 from bot.slack.runtime import run_server
-from knowledge.db import Database
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event, signed_headers
 from tests.support.serve_process import free_port, serve_env, start_serve, wait_healthy
 from tests.support.slack_stack import SIGNING_SECRET
@@ -111,8 +110,7 @@ async def test_serve_refused_by_slack_names_the_token_and_exits_2(fake_slack: Fa
     fake_slack.bot_token = "xoxb-the-token-slack-knows"  # pitcrew has another one
     settings = load_settings(**{key.lower(): value for key, value in serve_env(tmp_path, fake_slack).items()
                                 if key.startswith(("SLACK_", "DATABASE_"))})
-    db = Database(settings.database_url)
-    code, problem = await run_server(settings, db, host="127.0.0.1", port=free_port())
+    code, problem = await run_server(settings, host="127.0.0.1", port=free_port())
     assert code == 2
     assert problem is not None and problem.startswith("Slack refused SLACK_BOT_TOKEN (invalid_auth)")
     assert BOT_TOKEN not in problem

@@ -1,0 +1,95 @@
+"""The process, built in one place: the database, the LLM gateway, the pipeline and, for a process that
+keeps running, its background jobs (knowledge watcher, snapshot schedule), closed in reverse order.
+
+`pitcrew serve`, `shell`/`ask`, the evaluations and the benchmarks all enter `Application.running`;
+Slack adds only what is Slack's (the inbox, the Bolt app, the HTTP or Socket Mode service).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app.database import DatabaseSummary, open_database, summarize_database
+from bot.app.knowledge_watch import KnowledgeWatcher
+from bot.llm.gateway import LLMGateway
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from knowledge.db import Database
+from knowledge.schedule import (
+    SnapshotSchedule,
+    default_lock_path,
+    start_snapshot_schedule,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Application:
+    """The services of one running process."""
+
+    settings: Settings
+    db: Database
+    database: DatabaseSummary  # which database was opened, for the start-up line
+    llm: LLMGateway
+    pipeline: Pipeline
+    schedule: SnapshotSchedule | None = None
+    watcher: KnowledgeWatcher | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, settings: Settings, *, load_demo: bool = True, background: bool = False, use_llm: bool = True
+    ) -> AsyncIterator[Application]:
+        """Open the services; close them in reverse order on the way out, whatever happens.
+
+        `load_demo` fills an empty database with the demo knowledge base; `background` starts the
+        knowledge watcher and the snapshot schedule (for `serve`); `use_llm=False` answers
+        deterministically even when an LLM is configured (evaluations). Raises `StartupError`.
+        """
+        async with AsyncExitStack() as stack:
+            db, demo_loaded = open_database(settings, load_demo=load_demo)
+            stack.callback(db.close)
+            database = summarize_database(db, demo_loaded=demo_loaded)
+            log.info("opened the database", extra=database.as_log())
+            llm = LLMGateway.from_settings(settings, db)
+            stack.push_async_callback(llm.aclose)
+            pipeline = Pipeline.from_settings(settings, db, llm if use_llm else None)
+            stack.push_async_callback(pipeline.aclose)  # background shadow validations still use the gateway
+            app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline)
+            if background:
+                app.schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron,
+                                                       default_lock_path(settings.database_url))
+                stack.callback(app.schedule.shutdown)
+                app.watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
+                app.watcher.start()
+                stack.push_async_callback(app.watcher.stop)
+            yield app
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while the database answers; the schedule, the LLM breaker and the knowledge revision the
+        names were loaded at are reported, not judged (with the breaker open pitcrew still answers)."""
+        db_ok = database_reachable(self.db)
+        return db_ok, {
+            "database": "ok" if db_ok else "unreachable",
+            "scheduler": self.schedule.state() if self.schedule is not None else None,
+            "llm": {"configured": self.llm.configured, "breaker": self.llm.breaker_state},
+            "knowledge_revision": self.pipeline.knowledge_revision,
+        }
+
+
+def database_reachable(db: Database) -> bool:
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        log.exception("database unreachable")
+        return False
