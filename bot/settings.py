@@ -98,6 +98,13 @@ class Settings(BaseSettings):
                              "postgresql://user@host/dbname") from None
         return value
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # `SLACK_APP_TOKEN=` (as .env.example has it) means unset: kept as an empty secret, it chose Socket Mode.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
+
     @field_validator("snapshot_rebuild_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
@@ -154,6 +161,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+    except OSError as exc:  # the .env file (or the directory it would be in) cannot be read
+        raise SettingsError(f"cannot read the settings file .env in the current directory "
+                            f"({exc.strerror or exc}); run pitcrew from a directory it can read") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

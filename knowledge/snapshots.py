@@ -419,7 +419,10 @@ def source_hashes(session: Session | Connection, product_ids: Sequence[int] | No
                     sections[product_id] = [""] * len(_HASH_SQL)
                 entry = sections.get(product_id)
                 if entry is not None:  # rows of a product that is not there are nobody's source
-                    entry[index] = text
+                    # group_concat's order follows the query plan (SQLite before 3.44 cannot order inside an
+                    # aggregate), so one product's rows came out in another order when read with all products.
+                    # Sorted, the hash is the same however the rows were read. (json_array escapes newlines.)
+                    entry[index] = "\n".join(sorted((text or "").split("\n")))
     prefix = f"pitcrew-snapshot/{PAYLOAD_FORMAT}\x1e"
     return {
         product_id: hashlib.sha256((prefix + "\x1e".join(parts)).encode()).hexdigest()

@@ -1,6 +1,6 @@
 """Fixtures every part of the suite shares: an isolated environment, settings and databases (empty, or a copy of
-the demo knowledge base), the offline pipeline and the fake OpenAI server. Fixtures used by one part live in that
-folder's conftest.py."""
+the demo knowledge base), the offline pipeline and the fake Slack and OpenAI servers. Fixtures used by one part
+live in that folder's conftest.py."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.observability import reset_logging
 from bot.pipeline import Pipeline
 from knowledge.db import Database
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_slack import FakeSlack
 from tests.support.pipeline import build_demo_template, make_pipeline
 
 # Variables a developer's shell may carry that must never leak into a test.
@@ -83,3 +84,11 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     """A running fake OpenAI-compatible server on 127.0.0.1, stopped after the test."""
     async with FakeOpenAI() as server:
         yield server
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API (and Socket Mode WebSocket) on 127.0.0.1."""
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()

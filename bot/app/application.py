@@ -58,7 +58,7 @@ class Application:
             db, demo_loaded = open_database(settings, load_demo=load_demo)
             stack.callback(db.close)
             database = summarize_database(db, demo_loaded=demo_loaded)
-            log.info("opened the database", extra=database.as_log())
+            log.info("opened the %s", database.describe(), extra=database.as_log())
             llm = LLMGateway.from_settings(settings, db)
             stack.push_async_callback(llm.aclose)
             pipeline = Pipeline.from_settings(settings, db, llm if use_llm else None)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bot.app.application import Application
     from bot.pipeline import IncomingMessage, Reply
 
-HISTORY_FILE = Path.home() / ".pitcrew_history"
+HISTORY_NAME = ".pitcrew_history"  # in the home directory
 HISTORY_LENGTH = 1000
 PROMPT = "you> "
 QUIT_WORDS = frozenset({"exit", "quit", ":q", "/quit", "/exit"})
@@ -143,8 +143,12 @@ def _history() -> Iterator[None]:
     except ImportError:  # e.g. Windows without pyreadline: plain input() still works
         yield
         return
+    history_file = _history_file()
+    if history_file is None:  # no home directory (a service user without one): no history, still a shell
+        yield
+        return
     try:
-        readline.read_history_file(HISTORY_FILE)
+        readline.read_history_file(history_file)
     except OSError:
         pass
     readline.set_history_length(HISTORY_LENGTH)
@@ -152,9 +156,16 @@ def _history() -> Iterator[None]:
         yield
     finally:
         try:
-            readline.write_history_file(HISTORY_FILE)
+            readline.write_history_file(history_file)
         except OSError:
             pass
+
+
+def _history_file() -> Path | None:
+    try:
+        return Path.home() / HISTORY_NAME
+    except (RuntimeError, KeyError):  # HOME unset and no passwd entry for this uid
+        return None
 
 
 def _user_name() -> str | None:

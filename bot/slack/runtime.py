@@ -87,7 +87,9 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             # Registered before the start: a start that fails half way still closes what it opened.
             slack.push_async_callback(service.shutdown, settings.shutdown_grace_s)
             await service.start()
-            log.info("pitcrew serve started", extra={**app.database.as_log(), "mode": service.mode})
+            log.info("pitcrew serve started: %s, /healthz on port %s",
+                     "Socket Mode" if service.mode == "socket" else "HTTP events", service.port,
+                     extra={"mode": service.mode, "port": service.port})
             await signals.stop.wait()
     except StartupError as exc:
         code, problem = EXIT_CONFIG, str(exc)

@@ -64,7 +64,8 @@ class SlackService:
         self.port: int | None = None  # the bound port in HTTP mode (useful with port 0)
 
     async def start(self) -> None:
-        """Check the credentials with Slack, then open the intake; raises SlackStartupError."""
+        """Check the credentials with Slack, then open the intake; raises SlackStartupError. `/healthz` is
+        served on the HTTP port in both modes (a container's health check needs it in Socket Mode too)."""
         self._session = attach_http_session(self.app)
         await self._check_bot_token()
         if self.mode == "socket":
@@ -74,6 +75,8 @@ class SlackService:
             self._socket.client.wss_uri = await self._socket_url()
             await self._socket.connect_async()
             log.info("pitcrew is connected to Slack (Socket Mode)")
+            await self._listen(web.Application())
+            log.info("pitcrew answers health checks", extra={"host": self._host, "port": self.port, "path": HEALTH_PATH})
             self.inbox.start_sweeping(self.intake.redispatch)
             return
         # Not Bolt's own web_app: this one caps bodies and lets only what the guard signed reach Bolt.
@@ -81,6 +84,14 @@ class SlackService:
             client_max_size=self.guard.max_body_bytes + 1,  # aiohttp refuses a body of this size or more
             middlewares=[self.guard.middleware(EVENTS_PATH), self.intake.http_middleware(EVENTS_PATH)])
         web_app.router.add_post(EVENTS_PATH, self._dispatch_to_bolt)
+        await self._listen(web_app)
+        log.info("pitcrew is listening for Slack events",
+                 extra={"host": self._host, "port": self.port, "path": EVENTS_PATH})
+        # Events acknowledged by an instance that died before answering them are answered now.
+        self.inbox.start_sweeping(self.intake.redispatch)
+
+    async def _listen(self, web_app: web.Application) -> None:
+        """Serve `web_app`, plus `/healthz`, on the configured host and port."""
         web_app.router.add_get(HEALTH_PATH, self._healthz)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
                                      logger=self.guard.server_log)
@@ -88,10 +99,6 @@ class SlackService:
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        log.info("pitcrew is listening for Slack events",
-                 extra={"host": self._host, "port": self.port, "path": EVENTS_PATH})
-        # Events acknowledged by an instance that died before answering them are answered now.
-        self.inbox.start_sweeping(self.intake.redispatch)
 
     async def _check_bot_token(self) -> None:
         identity = await self._startup_call(

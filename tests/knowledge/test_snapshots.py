@@ -309,3 +309,17 @@ def test_a_database_failure_mid_write_rolls_back_every_change(database: Database
 def test_rebuild_of_an_empty_catalog(database: Database) -> None:
     report = rebuild_snapshots(database)
     assert (report.built, report.unchanged, report.failed) == (0, 0, 0)
+
+
+def test_a_full_rebuild_right_after_the_demo_load_rebuilds_nothing(tmp_path: Any) -> None:
+    """The import builds each product's snapshot by id; a full rebuild reads all products at once. Both
+    must hash a product's rows the same, or every scheduled rebuild redoes the whole catalog."""
+    from knowledge.demo import ensure_demo_data
+
+    db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        assert ensure_demo_data(db)
+        report = rebuild_snapshots(db)
+        assert (report.built, report.failed) == (0, 0) and report.unchanged >= 6
+    finally:
+        db.close()

@@ -370,3 +370,14 @@ async def test_a_slow_llm_answer_shows_a_status_then_arrives_in_the_thread(fake_
                     assert fake_slack.calls_of("chat.startStream") == []
             finally:
                 await running.service.shutdown(grace_s=5)
+
+
+async def test_socket_mode_answers_health_checks_on_its_http_port(socket_stack: Stack) -> None:
+    """A container's health check asks /healthz over HTTP whichever way events arrive."""
+    service = socket_stack.service
+    assert service.mode == "socket" and service.port
+    async with socket_stack.http.get(f"http://127.0.0.1:{service.port}/healthz") as response:
+        assert response.status == 200
+        assert (await response.json())["status"] == "ok"
+    async with socket_stack.http.post(f"http://127.0.0.1:{service.port}/slack/events", data=b"{}") as response:
+        assert response.status in (404, 405)  # events come over the socket only
