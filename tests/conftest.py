@@ -1,17 +1,25 @@
-"""Shared fixtures: every test gets its own working directory, database and log directory."""
+"""Fixtures every part of the suite shares: an isolated environment, settings and databases (empty, or a copy of
+the demo knowledge base), the offline pipeline and the fake Slack and OpenAI servers. Fixtures used by one part
+live in that folder's conftest.py."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from bot.observability import reset_logging
 from bot.settings import Settings, load_settings
+from bot.llm import LLMGateway
+from bot.observability import reset_logging
+from bot.pipeline import Pipeline
 from knowledge.db import Database
-from tests.fake_slack import FakeSlack
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_slack import FakeSlack
+from tests.support.pipeline import build_demo_template, make_pipeline
 
 # Variables a developer's shell may carry that must never leak into a test.
 _ISOLATED_PREFIXES = (
@@ -44,6 +52,38 @@ def database(settings: Settings) -> Iterator[Database]:
     db = Database(settings.database_url)
     yield db
     db.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo knowledge base loaded once per test session, as one SQLite file to copy."""
+    return build_demo_template(tmp_path_factory.mktemp("demo") / "demo.db")
+
+
+@pytest.fixture
+def demo_db(settings: Settings, demo_template: Path) -> Iterator[Database]:
+    """A fresh copy of the demo knowledge base at DATABASE_URL (tests may write to it)."""
+    database = make_url(settings.database_url).database
+    assert database, "the tests' DATABASE_URL is a file"
+    shutil.copyfile(demo_template, database)
+    db = Database(settings.database_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+async def offline(settings: Settings, demo_db: Database) -> AsyncIterator[Pipeline]:
+    """The pipeline with no LLM configured: deterministic answers."""
+    llm = LLMGateway.from_settings(settings, demo_db)
+    yield make_pipeline(settings, demo_db, llm)
+    await llm.aclose()
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    """A running fake OpenAI-compatible server on 127.0.0.1, stopped after the test."""
+    async with FakeOpenAI() as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO_ROOT
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from tests.fake_slack import BOT_TOKEN, FakeSlack
-from tests.slack_stack import SIGNING_SECRET
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.slack_stack import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 while not (ROOT / "pyproject.toml").exists():  # the tests tree may be nested one level deeper later

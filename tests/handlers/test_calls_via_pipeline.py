@@ -1,0 +1,197 @@
+"""call_search, meeting_summary and draft_email on the demo calls, with and without the LLM, asked through the
+pipeline (each handler on a frame of its own: test_call_search.py, test_meeting_summary.py, test_draft_email.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.pipeline import Pipeline
+from knowledge.db import Database
+from knowledge.meetings import MeetingRef, find_meetings, get_meeting
+from knowledge.search import search_calls
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.pipeline import NOW, RecordingSink, answer_requests, ask, message_text
+
+# --- call_search --------------------------------------------------------------------------------
+
+
+async def test_search_lists_the_best_calls_with_a_highlighted_snippet(offline: Pipeline, demo_db: Database) -> None:
+    hits = search_calls(demo_db, topic="pricing", limit=5)
+    assert hits
+    reply = await ask(offline, "search all recent calls about pricing")
+    assert reply.handler == "call_search"
+    for hit in hits[:3]:
+        assert hit.title in reply.plain and hit.account in reply.plain
+    assert "\x02" not in reply.mrkdwn and "\x03" not in reply.mrkdwn
+    assert "*pricing*" in reply.mrkdwn.lower() or "*price" in reply.mrkdwn.lower()  # the match is bold
+
+
+async def test_search_filters_by_account(offline: Pipeline, demo_db: Database) -> None:
+    reply = await ask(offline, "look up calls with Initech about onboarding")
+    listed = [line for line in reply.plain.splitlines() if line[:2].rstrip(".").isdigit()]
+    assert listed and all("Initech" in line for line in listed)
+
+
+async def test_no_calls_found_says_what_was_searched_and_suggests(offline: Pipeline) -> None:
+    reply = await ask(offline, "find calls about zeppelin maintenance with Globex")
+    assert "No calls found" in reply.plain
+    assert "zeppelin" in reply.plain and "Globex" in reply.plain
+    assert "Try" in reply.plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'search calls for "pricing',
+        "find calls about pricing*",
+        "search calls about AND OR NOT",
+        "find calls mentioning NEAR(pricing security, 3)",
+        "search calls about ((budget)",
+        "find calls about '; DROP TABLE meeting; --",
+        "search calls about \" OR 1=1 --",
+        'search calls for "" * ^ : -',
+        "find calls about transcript_fts MATCH 'x'",
+    ],
+)
+async def test_fts_hostile_input_is_searched_as_words_never_an_error(offline: Pipeline, demo_db: Database, text: str) -> None:
+    reply = await ask(offline, text)
+    assert not reply.failed, reply.plain
+    assert reply.handler == "call_search"
+    assert find_meetings(demo_db, limit=1)  # the tables are still there
+
+
+async def test_a_search_follow_up_keeps_the_account_and_changes_the_topic(offline: Pipeline) -> None:
+    await ask(offline, "look up calls with Initech about onboarding", thread="shell:f")
+    reply = await ask(offline, "and what about pricing?", thread="shell:f")
+    assert reply.handler == "call_search"
+    assert "pricing" in reply.plain.splitlines()[0] and "Initech" in reply.plain.splitlines()[0]
+
+
+# --- meeting_summary ------------------------------------------------------------------------------
+
+
+async def test_last_call_with_an_account_is_summarized_with_date_and_participants(
+    offline: Pipeline, demo_db: Database
+) -> None:
+    (latest,) = find_meetings(demo_db, account="Acme Corp", end=NOW, limit=1)
+    detail = get_meeting(demo_db, latest.id)
+    assert detail is not None
+    reply = await ask(offline, "summarize my last call with Acme")
+    assert reply.handler == "meeting_summary"
+    assert latest.title in reply.plain and detail.summary[:50] in reply.plain
+    assert all(p in reply.plain for p in latest.participants)
+    assert all(item in reply.plain for item in detail.action_items)
+    assert "Action items" in reply.plain
+
+
+async def test_a_meeting_that_cannot_be_told_apart_lists_candidates(offline: Pipeline) -> None:
+    reply = await ask(offline, "summarize the meeting")
+    assert "Which meeting do you mean" in reply.plain
+    assert reply.plain.count("\n1. ") + reply.plain.count("\n2. ") == 2
+
+
+async def test_a_recap_follow_up_reuses_the_meeting(offline: Pipeline, demo_db: Database) -> None:
+    first = await ask(offline, "what were the action items from the Initech demo?", thread="shell:m")
+    again = await ask(offline, "and the decisions?", thread="shell:m")
+    assert again.handler == "meeting_summary"
+    assert first.plain.splitlines()[0] == again.plain.splitlines()[0]
+
+
+async def test_with_the_llm_the_summary_is_written_from_the_transcript(
+    online: Pipeline, llm_server: FakeOpenAI, demo_db: Database
+) -> None:
+    (latest,) = find_meetings(demo_db, account="Acme Corp", end=NOW, limit=1)
+    reply = await ask(online, "summarize my last call with Acme")
+    assert "*From the model:*" in reply.mrkdwn
+    assert latest.title in reply.plain  # the header with date and participants stays
+    (request,) = answer_requests(llm_server)
+    assert "Transcript:" in message_text(request, "user")
+    again = await ask(online, "summarize my last call with Acme", thread="shell:other")
+    assert again.plain == reply.plain and len(answer_requests(llm_server)) == 1  # cached
+
+
+async def test_a_streamed_summary_starts_with_its_header(online: Pipeline) -> None:
+    sink = RecordingSink()
+    reply = await ask(online, "summarize my last call with Acme", sink=sink)
+    assert reply.streamed
+    assert sink.chunks[0].startswith("**Acme Corp**")
+    assert sink.text.endswith("[link](https://example.com/x).")
+
+
+# --- draft_email ----------------------------------------------------------------------------------
+
+
+async def test_a_draft_to_a_contact_is_grounded_in_their_latest_meeting(offline: Pipeline, demo_db: Database) -> None:
+    meetings = find_meetings(demo_db, participant="Tyler", end=NOW, limit=1)
+    assert meetings
+    reply = await ask(offline, "draft an email to Tyler")
+    assert reply.handler == "draft_email"
+    assert "Hi Tyler," in reply.plain and "Subject:" in reply.plain
+    assert "never sends email" in reply.plain
+    assert meetings[0].title in reply.plain
+    detail = get_meeting(demo_db, meetings[0].id)
+    assert detail is not None and all(item in reply.plain for item in detail.action_items)
+
+
+async def test_a_draft_to_an_email_address_finds_the_contact(offline: Pipeline) -> None:
+    reply = await ask(offline, "compose an email to jane@acme.com recapping our call")
+    assert "jane@acme.com" in reply.plain and "Hi Jane," in reply.plain
+    assert "Acme" in reply.plain
+
+
+async def test_a_draft_about_it_after_a_product_question_quotes_the_price(offline: Pipeline) -> None:
+    answer = await ask(offline, "What does the Pro plan cost?", thread="shell:d")
+    draft = await ask(offline, "draft an email to Tyler about it", thread="shell:d")
+    price = next(word for word in answer.plain.split() if word.startswith("$"))
+    assert price.rstrip(",.") in draft.plain and "Pro" in draft.plain
+
+
+async def test_with_the_llm_the_draft_is_written_from_the_facts(online: Pipeline, llm_server: FakeOpenAI) -> None:
+    reply = await ask(online, "write a follow-up email to Sarah about the pricing proposal")
+    assert "*From the model:*" in reply.mrkdwn
+    assert reply.plain.startswith("Draft email to Sarah")
+    (request,) = answer_requests(llm_server)
+    facts = message_text(request, "user")
+    assert "Recipient: Sarah" in facts and "pricing proposal" in facts
+    assert "pricing proposal" not in message_text(request, "system")
+
+
+# Answers from an account's meetings (handlers.meeting_answers) ------------------------------------------
+
+
+def _ref(meeting_id: int, title: str, kind: str = "negotiation", participants: tuple[str, ...] = ()) -> MeetingRef:
+    from datetime import datetime
+
+    return MeetingRef(meeting_id, 1, "Globex", title, kind, datetime(2024, 1, meeting_id), 30, participants)
+
+
+def test_near_words_forms_and_typos_but_not_other_numbers() -> None:
+    from handlers.meeting_answers import _near
+
+    assert _near("agree", "agreed") and _near("price", "pricing")
+    assert _near("notificaton", "notification") and _near("contarct", "contract") and _near("effected", "affected")
+    assert not _near("12", "18") and not _near("term", "team")
+
+
+def test_best_passages_quote_the_note_that_answers_and_prefer_the_named_meeting() -> None:
+    from handlers.meeting_answers import best_passages, passages_of, read_question
+    from knowledge.meetings import MeetingDetail
+
+    planning = _ref(1, "Globex renewal planning", "renewal", ("Elena Petrova", "Daniel Ortiz"))
+    terms_call = _ref(2, "Globex renewal terms", "negotiation", ("Elena Petrova", "Daniel Ortiz"))
+    meetings = [
+        (MeetingDetail(terms_call, "Elena accepted 12% for three years.", ("Net 60 payment terms accepted",), ()),
+         [("Elena Petrova", "One condition: payment terms of net 60 rather than net 30."),
+          ("Daniel Ortiz", "I can agree to net 60.")]),
+        (MeetingDetail(planning, "Planning the renewal shape.", (), ()),
+         [("Daniel Ortiz", "Payment is usually by card.")]),
+    ]
+    question = read_question("what payment terms did we agree to", ["Globex"], [planning, terms_call])
+    found = best_passages(question, passages_of(meetings), preferred=frozenset({2}))
+    assert found and all(p.meeting.id == 2 for p in found)
+    assert any("net 60" in p.text.lower() for p in found)
+    # A question about what someone said favours their own words.
+    asked = read_question("what did elena say about payment", ["Globex"], [planning, terms_call])
+    assert best_passages(asked, passages_of(meetings))[0].speaker == "Elena Petrova"
+    # Nothing in the meetings shares a content word: no answer, the recap is given instead.
+    assert best_passages(read_question("any word on kubernetes", ["Globex"], [planning]), passages_of(meetings)) == []

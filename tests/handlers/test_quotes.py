@@ -1,0 +1,105 @@
+"""Seat quotes: seats × price × 12 with the annual discount, the arithmetic shown, seat limits pointed out."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.pipeline import Pipeline
+from handlers.formatting import render_plain
+from handlers.quotes import money
+from handlers.quotes import quote as marked_quote
+from knowledge.db import Database
+from knowledge.reader import ProductView, read_product
+from knowledge.snapshot_schema import PlanEntry
+from tests.support.pipeline import ask
+
+
+def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | None) -> str:
+    """The quote as a terminal shows it (bold markers removed)."""
+    return render_plain(marked_quote(view, plan, seats, term))
+
+
+def plan_of(view: ProductView, name: str) -> PlanEntry:
+    return next(plan for plan in view.payload["plans"] if plan["name"] == name)
+
+
+@pytest.fixture
+def orbit(demo_db: Database) -> ProductView:
+    view = read_product(demo_db, "orbit")
+    assert view is not None
+    return view
+
+
+def test_money_is_written_as_a_rep_quotes_it() -> None:
+    assert (money(1_188_000, "USD"), money(7920, "USD"), money(99, "EUR"), money(500, "CHF")) == (
+        "$11,880", "$79.20", "€0.99", "5 CHF")
+
+
+def test_seats_per_year_with_the_annual_discount(orbit: ProductView) -> None:
+    text = quote(orbit, plan_of(orbit, "Pro"), 10, "year")
+    assert "10 × $99 = $990 per month" in text
+    assert "10 × $99 × 12 months = $11,880 at list price" in text
+    assert "billed annually (20% off): $9,504 a year ($79.20 per seat per month)" in text
+
+
+def test_a_plan_without_an_annual_discount_says_so_and_its_seat_minimum(orbit: ProductView) -> None:
+    text = quote(orbit, plan_of(orbit, "Enterprise"), 10, "year")
+    assert "$17,880 at list price (no annual discount on this plan)" in text
+    assert "25-seat minimum" in text
+
+
+def test_more_seats_than_a_plan_allows_names_the_smallest_plan_that_fits(orbit: ProductView) -> None:
+    text = quote(orbit, plan_of(orbit, "Starter"), 8, None)
+    assert "Starter allows up to 5 seats" in text
+    assert "The smallest plan for 8 seats is Team: 8 × $39 = $312 per month" in text
+
+
+def test_a_monthly_question_gets_no_yearly_line(orbit: ProductView) -> None:
+    assert "Per year" not in quote(orbit, plan_of(orbit, "Growth"), 20, "month")
+
+
+def test_flat_and_custom_prices(demo_db: Database) -> None:
+    ledger = read_product(demo_db, "ledger")
+    assert ledger is not None
+    flat = quote(ledger, plan_of(ledger, "Launch"), 12, "year")
+    assert "flat $249/month, not priced per seat, so 12 seats cost the same" in flat
+    assert "$249 × 12 months = $2,988; billed annually (10% off): $2,689.20" in flat
+    assert "custom pricing: contact sales" in quote(ledger, plan_of(ledger, "Enterprise"), 12, None)
+
+
+async def test_a_quote_follow_up_keeps_the_plan_and_the_seats(offline: Pipeline) -> None:
+    first = await ask(offline, "what do 30 pro seats cost", thread="shell:quote")
+    assert "$2,970 per month" in first.plain
+    yearly = await ask(offline, "and yearly w the annual discount?", thread="shell:quote")
+    assert "$28,512 a year" in yearly.plain and "Seats on Pro" not in yearly.plain
+    other = await ask(offline, "is sso included w that?", thread="shell:quote")
+    assert "$" not in other.plain.split("\n")[0]  # a question about SSO is not another quote
+
+
+async def test_a_question_about_what_was_said_quotes_the_lines_of_the_call(offline: Pipeline) -> None:
+    await ask(offline, "recap the vandelay closewise call", thread="shell:recap")
+    reply = await ask(offline, "what was closewise's price per seat?", thread="shell:recap")
+    assert reply.intent == "meeting_summary"
+    # The passages of the account's meetings that answer it, each with who said it and in which call.
+    quoted = [line for line in reply.plain.splitlines() if line.startswith("• ")]
+    assert quoted and all("Vandelay pricing: Closewise comparison" in line for line in quoted)
+    assert any("Frank Costa" in line and "Closewise is $22 a seat" in line for line in quoted)
+
+
+async def test_seats_on_two_plans_are_quoted_each_and_together(offline: Pipeline) -> None:
+    reply = await ask(offline, "55 growth seats + 10 pro seats, whats that per month at list")
+    assert "55 × $69 = $3,795 per month" in reply.plain and "10 × $99 = $990 per month" in reply.plain
+    assert "Together: 55 × $69 + 10 × $99 = $4,785 per month" in reply.plain
+
+
+async def test_the_price_of_something_we_do_not_sell_is_not_answered_with_ours(offline: Pipeline) -> None:
+    reply = await ask(offline, "how much does a tesla model 3 cost")
+    assert "outside what I can help with" in reply.plain and "$" not in reply.plain
+    assert "$99" in (await ask(offline, "how much does the pro plan cost")).plain
+
+
+async def test_a_price_list_says_what_a_plan_is_priced_per(offline: Pipeline) -> None:
+    reply = await ask(offline, "how is sentinel priced")
+    assert "Essentials: $4/seat/month (priced per employee) (10% off annually)" in reply.plain
+    quote = await ask(offline, "advanced for 200 employees monthly")
+    assert "200 × $8 = $1,600 per month" in quote.plain

@@ -1,0 +1,223 @@
+"""Call search: safe FTS5 queries, bm25-then-recency ranking, one hit per meeting, filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from knowledge.db import Database
+from knowledge.search import fts_query, search_calls
+from tests.support.catalog_factory import add_meeting
+
+NOW = datetime(2025, 5, 1, 12, 0)
+ACME = ("acme", "Acme Corp")
+GLOBEX = ("globex", "Globex")
+
+
+@pytest.fixture
+def calls(database: Database) -> Database:
+    add_meeting(
+        database,
+        ACME,
+        "Acme discovery",
+        NOW - timedelta(days=30),
+        [
+            ("Tyler", "We need single sign-on before security signs off, and pricing for 50 seats."),
+            ("Sarah", "Pricing is per seat; SSO comes with the Pro plan."),
+            ("Tyler", "Our security team also asks about SSO audit logs and how long recordings are kept."),
+        ],
+        summary="Acme wants SSO and a price for 50 seats.",
+    )
+    add_meeting(
+        database,
+        ACME,
+        "Acme negotiation",
+        NOW - timedelta(days=3),
+        [("Tyler", "Can you discount the price if we sign for two years?"), ("Sarah", "We can do ten percent.")],
+        kind="negotiation",
+        summary="Discount for a two-year term.",
+    )
+    add_meeting(
+        database,
+        GLOBEX,
+        "Globex demo",
+        NOW - timedelta(days=10),
+        [("Priya", "Show me the Salesforce integration."), ("Sarah", "Sure, and SSO too.")],
+        kind="demo",
+        summary="Demo of the Salesforce sync.",
+    )
+    return database
+
+
+def titles(hits: list) -> list[str]:
+    return [hit.title for hit in hits]
+
+
+# --- fts_query -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_text", "expected"),
+    [
+        ("pricing", '"pricing"'),
+        ("SSO pricing", '"SSO" "pricing"'),
+        ('the "per seat" price', '"per seat" "price"'),
+        ("what about the", '"what" "about" "the"'),
+        ('"the" deal', '"the" "deal"'),
+        ('say "hello   world', '"say" """hello" "world"'),
+        ('a"b', '"a""b"'),
+        ("NEAR(pricing, sso) OR x AND -y NOT z*", '"NEAR(pricing," "sso)" "x" "-y" "z*"'),
+        ("AND OR NOT", '"AND" "OR" "NOT"'),
+        ("text: 1; DROP TABLE meeting; --", '"text:" "1;" "DROP" "TABLE" "meeting;"'),
+        ("", None),
+        ("   ", None),
+        ('- * : ( ) "" ^', None),
+    ],
+)
+def test_fts_query_quotes_every_term(user_text: str, expected: str | None) -> None:
+    assert fts_query(user_text) == expected
+
+
+def test_fts_query_any_term() -> None:
+    assert fts_query("sso pricing", any_term=True) == '"sso" OR "pricing"'
+
+
+# Text made of FTS5 query syntax: operators, quotes, prefixes, columns, NUL.
+FTS_SYNTAX = st.lists(
+    st.sampled_from(['"', "*", "(", ")", ":", "-", "^", "+", ",", " ", "'", "\x00", "AND", "OR", "NOT", "NEAR", "sso"]),
+    max_size=25,
+).map("".join)
+
+
+@given(st.one_of(st.text(max_size=60), FTS_SYNTAX))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_is_searched_without_error(calls: Database, user_text: str) -> None:
+    hits = search_calls(calls, topic=user_text, account=user_text or None)
+    assert isinstance(hits, list)
+    query = fts_query(user_text)
+    if query is not None:
+        with calls.engine.connect() as connection:
+            connection.execute(text("SELECT count(*) FROM transcript_fts WHERE transcript_fts MATCH :q"), {"q": query})
+
+
+@pytest.mark.parametrize(
+    "user_text",
+    ['"', '""', "AND", "OR OR", "NEAR(", "(", ")", "-sso", "sso*", "text:sso", "'; DROP TABLE meeting; --", "\x00sso"],
+)
+def test_fts_syntax_is_searched_as_words(calls: Database, user_text: str) -> None:
+    search_calls(calls, topic=user_text)
+    with calls.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM meeting")).scalar() == 3
+
+
+# --- ranking -------------------------------------------------------------------------------------
+
+
+def test_one_hit_per_meeting_with_its_best_segment(calls: Database) -> None:
+    hits = search_calls(calls, topic="sso")
+    assert sorted(titles(hits)) == ["Acme discovery", "Globex demo"]
+    acme = next(hit for hit in hits if hit.title == "Acme discovery")
+    assert acme.account == "Acme Corp" and acme.kind == "discovery"
+    assert acme.started_at == NOW - timedelta(days=30) and acme.started_at.tzinfo is None
+    # Of Acme's three SSO segments, the shortest one mentioning it is the best match.
+    assert acme.speaker == "Sarah"
+    assert "\x02SSO\x03" in acme.snippet
+    assert all(hit.score > 0 for hit in hits)
+
+
+def test_more_relevant_meeting_ranks_first(database: Database) -> None:
+    add_meeting(database, ACME, "Once", NOW - timedelta(days=1), [("A", "We talked about many things, once SSO.")])
+    add_meeting(database, ACME, "Focused", NOW - timedelta(days=20), [("A", "SSO SSO SSO")])
+    add_meeting(database, ACME, "Unrelated", NOW, [("A", "Nothing to see here.")])
+    hits = search_calls(database, topic="SSO")
+    assert titles(hits) == ["Focused", "Once"]
+    assert hits[0].score > hits[1].score
+
+
+def test_equal_relevance_ranks_the_most_recent_first(database: Database) -> None:
+    for days in (5, 1, 9):
+        add_meeting(database, GLOBEX, f"{days} days ago", NOW - timedelta(days=days), [("A", "renewal terms")])
+    assert titles(search_calls(database, topic="renewal")) == ["1 days ago", "5 days ago", "9 days ago"]
+
+
+def test_stemming_finds_other_forms(calls: Database) -> None:
+    assert "Acme negotiation" in titles(search_calls(calls, topic="prices"))
+
+
+def test_all_words_first_then_any_word(calls: Database) -> None:
+    assert titles(search_calls(calls, topic="sso audit")) == ["Acme discovery"]
+    assert set(titles(search_calls(calls, topic="salesforce discount"))) == {"Globex demo", "Acme negotiation"}
+    assert titles(search_calls(calls, topic='"audit sso"')) == []  # a quoted phrase stays a phrase
+
+
+def test_limit(calls: Database) -> None:
+    assert len(search_calls(calls, topic="sso", limit=1)) == 1
+    assert len(search_calls(calls, topic=None, limit=0)) == 1
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("account", ["Acme Corp", "ACME CORP", "acme", " Acme  corp "])
+def test_account_filter_by_name_or_slug(calls: Database, account: str) -> None:
+    assert titles(search_calls(calls, topic="sso", account=account)) == ["Acme discovery"]
+
+
+def test_unknown_account_finds_nothing(calls: Database) -> None:
+    assert search_calls(calls, topic="sso", account="Initech") == []
+    assert search_calls(calls, topic=None, account="Initech") == []
+
+
+def test_time_window_is_start_inclusive_end_exclusive(calls: Database) -> None:
+    discovery = NOW - timedelta(days=30)
+    assert set(titles(search_calls(calls, topic="sso", start=discovery))) == {"Globex demo", "Acme discovery"}
+    assert titles(search_calls(calls, topic="sso", start=discovery + timedelta(microseconds=1))) == ["Globex demo"]
+    assert titles(search_calls(calls, topic="sso", end=discovery)) == []
+    assert titles(search_calls(calls, topic="sso", end=discovery + timedelta(seconds=1))) == ["Acme discovery"]
+    window = search_calls(calls, topic=None, start=NOW - timedelta(days=15), end=NOW)
+    assert titles(window) == ["Acme negotiation", "Globex demo"]
+
+
+def test_aware_bounds_are_compared_in_utc(calls: Database) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    # 12:00 UTC shown as 14:00+02:00: the Globex demo started exactly then, so it is inside [start, ...).
+    start = (NOW - timedelta(days=10)).replace(tzinfo=UTC).astimezone(plus_two)
+    assert titles(search_calls(calls, topic=None, start=start)) == ["Acme negotiation", "Globex demo"]
+
+
+def test_without_topic_the_latest_calls_with_their_summaries(calls: Database) -> None:
+    hits = search_calls(calls, topic=None, account="acme")
+    assert titles(hits) == ["Acme negotiation", "Acme discovery"]
+    assert hits[0].snippet == "Discount for a two-year term." and hits[0].speaker == "" and hits[0].score == 0.0
+    assert titles(search_calls(calls, topic="  ", limit=2)) == ["Acme negotiation", "Globex demo"]
+
+
+# --- the recent-calls pool -----------------------------------------------------------------------
+
+
+def test_relevance_is_scored_over_recent_calls_first_then_all(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("knowledge.search.SCORED_SEGMENT_BUDGET", 1)
+    monkeypatch.setattr("knowledge.search.MIN_POOL_MEETINGS", 2)  # the pool: the two most recent calls
+    add_meeting(database, ACME, "Old", NOW - timedelta(days=30), [("A", "SSO SSO SSO"), ("B", "Renewal terms.")])
+    add_meeting(database, GLOBEX, "Recent", NOW - timedelta(days=1), [("A", "We covered a lot today, SSO once.")])
+    add_meeting(database, GLOBEX, "Latest", NOW, [("A", "Nothing relevant.")])
+
+    # The recent calls hold enough matches for one hit...
+    assert titles(search_calls(database, topic="SSO", limit=1)) == ["Recent"]
+    # ...but not for two: then every call is searched and ranked.
+    assert titles(search_calls(database, topic="SSO", limit=2)) == ["Old", "Recent"]
+    # A topic only older calls mention is still found.
+    assert titles(search_calls(database, topic="renewal")) == ["Old"]
+    # Filters choose the pool: Acme's only call is in it.
+    assert titles(search_calls(database, topic="SSO", account="acme", limit=1)) == ["Old"]
+
+
+def test_account_names_outside_ascii_match_in_any_case(database: Database) -> None:
+    add_meeting(database, ("societe", "Société Générale"), "Kickoff", NOW, [("A", "Kickoff agenda.")])
+    assert titles(search_calls(database, topic="kickoff", account="SOCIÉTÉ  générale")) == ["Kickoff"]
