@@ -93,8 +93,10 @@ def _answer(ctx: HandlerContext) -> HandlerResult | None:
         return None
     asked = ctx.words
     named_meeting = bool(frame.meeting_id or frame.meeting_kind or frame.time_range or resolution.by_title)
-    if _RECAP.search(asked.lower()[:500]) and (resolution.meeting is not None or resolution.candidates):
-        return None  # "recap the hooli contract review", "how did yesterday's call go": the meeting itself
+    if _RECAP.search(asked.lower()[:500]):
+        # "recap the hooli contract review", "how did yesterday's call go": the meeting itself, or honestly
+        # none when it is not there (another meeting's notes would answer a question nobody asked)
+        return None
     meetings = account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=MAX_SEGMENTS)
     if not meetings:
         return None
