@@ -16,7 +16,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.cli.common import EXIT_USAGE, fail, settings_or_exit, tolerant_stdin
+from bot.cli.common import (
+    EXIT_USAGE,
+    fail,
+    say_which_database,
+    settings_or_exit,
+    tolerant_stdin,
+)
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,8 +97,7 @@ def ask(
     thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
     message = _message(text, thread_key, _user_name())
     with asyncio.Runner() as runner, _opened(settings, runner) as app:
-        if sys.stderr.isatty():  # a person at a terminal sees which database answered; scripts get stdout only
-            print(app.database.describe(), file=sys.stderr)
+        say_which_database(app.database)
         reply = runner.run(app.pipeline.handle(message))
     if as_json:
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False))

@@ -7,7 +7,12 @@ from typing import NoReturn
 
 import typer
 
-from bot.app.database import StartupError, open_database
+from bot.app.database import (
+    DatabaseSummary,
+    StartupError,
+    open_database,
+    summarize_database,
+)
 from bot.settings import Settings, SettingsError, load_settings
 from knowledge.db import Database
 
@@ -38,7 +43,14 @@ def settings_or_exit() -> Settings:
 def database_or_exit(settings: Settings, load_demo: bool = True) -> Database:
     """Open the configured database; an empty one is filled with the demo knowledge base unless `load_demo` is off."""
     try:
-        db, _ = open_database(settings, load_demo=load_demo)
+        db, demo_loaded = open_database(settings, load_demo=load_demo)
     except StartupError as exc:
         fail(str(exc), EXIT_USAGE)
+    say_which_database(summarize_database(db, demo_loaded=demo_loaded))
     return db
+
+
+def say_which_database(summary: DatabaseSummary) -> None:
+    """One line on stderr for a person at a terminal (scripts reading the output get nothing extra)."""
+    if sys.stderr.isatty():
+        print(f"pitcrew: {summary.describe()}", file=sys.stderr)
