@@ -18,16 +18,13 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import httpx2
-from openai import AsyncOpenAI, AsyncStream
 from pydantic import BaseModel
 
 from bot.llm.accounting import CallRecord, llm_stage
 from bot.llm.breaker import BreakerState, CircuitBreaker
 from bot.llm.cache import ResponseCache, cache_key
-from bot.llm.client import build_client
 from bot.llm.config import GatewayConfig, KindProfile
 from bot.llm.outcomes import (
     PROVIDER_FAILURES,
@@ -41,6 +38,10 @@ from bot.llm.retry import RetryBudget, retrying
 from bot.observability import count_llm_call, current_request, record
 from bot.settings import Settings
 from knowledge.db import Database
+
+if TYPE_CHECKING:  # the SDK is imported only once an LLM is configured (it costs ~0.7 s to load)
+    import httpx2
+    from openai import AsyncOpenAI, AsyncStream
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class AttemptLimits:
 
     def http_timeout(self) -> httpx2.Timeout:
         """The SDK's per-request timeout: its `read` is the longest silence, so the first byte's limit."""
+        import httpx2
+
         return httpx2.Timeout(self.total_s, connect=min(self.connect_s, self.total_s), read=self.first_byte_s)
 
 
@@ -104,7 +107,11 @@ class LLMGateway:
     def from_settings(cls, settings: Settings, db: Database | None) -> LLMGateway:
         """The process's gateway. Without `OPENAI_API_KEY` no client is made and every call returns None."""
         config = GatewayConfig.from_settings(settings)
-        client = build_client(settings) if settings.llm_configured else None
+        client = None
+        if settings.llm_configured:
+            from bot.llm.client import build_client
+
+            client = build_client(settings)
         cache = None
         if db is not None:
             cache = ResponseCache(db, ttl_s=settings.response_cache_ttl_s, max_entries=settings.response_cache_max_entries)

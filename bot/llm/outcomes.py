@@ -8,7 +8,6 @@ import math
 import time
 from enum import StrEnum
 
-import openai
 import pydantic
 
 
@@ -44,6 +43,8 @@ PROVIDER_FAILURES = RETRYABLE
 
 def classify(exc: BaseException) -> Outcome:
     """The outcome an exception from one attempt stands for (timeouts checked before connection errors)."""
+    import openai  # here, not at the top: a process without an LLM never loads the SDK (~0.7 s)
+
     if isinstance(exc, BreakerOpen):
         return Outcome.BREAKER_OPEN
     if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
@@ -67,6 +68,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 def retry_after_seconds(exc: BaseException, now: float | None = None) -> float | None:
     """The delay a 429/503 asks for (`retry-after-ms`, `retry-after` seconds or HTTP date), if any."""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
@@ -88,4 +91,6 @@ def retry_after_seconds(exc: BaseException, now: float | None = None) -> float |
 
 
 def status_code(exc: BaseException) -> int | None:
+    import openai
+
     return exc.status_code if isinstance(exc, openai.APIStatusError) else None
