@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bot.cli.common import database_or_exit, settings_or_exit
-from bot.llm.cache import CacheStats, ResponseCache
+
+if TYPE_CHECKING:  # loaded by the command itself: `pitcrew --help` does not pay for the database layer
+    from bot.llm.cache import CacheStats, ResponseCache
 
 cache_app = typer.Typer(help="The LLM response cache: statistics and clearing.", no_args_is_help=True)
 
@@ -21,6 +23,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _open_cache() -> ResponseCache:
+    from bot.llm.cache import ResponseCache
+
     settings = settings_or_exit()
     db = database_or_exit(settings)
     return ResponseCache(db, ttl_s=settings.response_cache_ttl_s, max_entries=settings.response_cache_max_entries)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from bot.app.database import (
-    DatabaseSummary,
-    StartupError,
-    open_database,
-    summarize_database,
-)
 from bot.settings import Settings, SettingsError, load_settings
-from knowledge.db import Database
+
+if TYPE_CHECKING:  # loaded by the commands that open the database, so `pitcrew --help` stays quick
+    from bot.app.database import DatabaseSummary
+    from knowledge.db import Database
 
 EXIT_USAGE = 2
 
@@ -42,6 +39,8 @@ def settings_or_exit() -> Settings:
 
 def database_or_exit(settings: Settings, load_demo: bool = True) -> Database:
     """Open the configured database; an empty one is filled with the demo knowledge base unless `load_demo` is off."""
+    from bot.app.database import StartupError, open_database, summarize_database
+
     try:
         db, demo_loaded = open_database(settings, load_demo=load_demo)
     except StartupError as exc:
