@@ -16,7 +16,7 @@ from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
 from control_plane.frame import Frame
 from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation, Reading
 from control_plane.language import ENGLISH, detect_language
-from control_plane.meeting_questions import asks_what_happened
+from control_plane.meeting_questions import asks_a_question, asks_what_happened
 from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
@@ -42,6 +42,9 @@ _MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is
 CATALOG_TERM_CONFIDENCE = 0.8
 # A question about what was said or agreed with a named account or contact: answered from its meetings.
 MEETING_QUESTION_CONFIDENCE = 0.92
+# A question naming an account or contact that no pattern reads as anything else: about its meetings, short
+# of certain (the LLM, if any, confirms it).
+ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up still continues its thread
 # What a catalog or out-of-scope reading of such a question is left with (below the skip threshold).
 _OUTWEIGHED = 0.8
 # Intents that keep a message about someone when a pattern is sure of them ("find globex calls where...").
@@ -147,11 +150,17 @@ class ControlPlane:
         if any(c.intent in _OWN_MEETING_WORK and c.confidence >= self.config.skip_threshold - _EPSILON
                and c.intent is not Intent.MEETING_SUMMARY for c in candidates):
             return candidates  # a search, a draft or help the patterns are sure of
-        if not asks_what_happened(lowered) or not self._names.asks_about_someone(lowered):
+        if not self._names.asks_about_someone(lowered):
+            return candidates
+        if asks_what_happened(lowered):
+            confidence, pattern = MEETING_QUESTION_CONFIDENCE, "about-a-meeting"
+        elif asks_a_question(lowered) and all(c.confidence < ACCOUNT_QUESTION_CONFIDENCE for c in candidates):
+            confidence, pattern = ACCOUNT_QUESTION_CONFIDENCE, "about-an-account"
+        else:
             return candidates
         current = next((c for c in candidates if c.intent is Intent.MEETING_SUMMARY), None)
-        meeting = Candidate(Intent.MEETING_SUMMARY, max(MEETING_QUESTION_CONFIDENCE, current.confidence if current else 0.0),
-                            current.pattern if current and current.confidence >= MEETING_QUESTION_CONFIDENCE else "about-a-meeting")
+        meeting = Candidate(Intent.MEETING_SUMMARY, max(confidence, current.confidence if current else 0.0),
+                            current.pattern if current and current.confidence >= confidence else pattern)
         others = tuple(
             c._replace(confidence=min(c.confidence, _OUTWEIGHED)) if c.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else c
             for c in candidates if c.intent is not Intent.MEETING_SUMMARY

@@ -30,6 +30,20 @@ ABOUT_THEIR_PLANS = re.compile(
 ADDS_A_TOPIC = re.compile(r"^(?:and|also|what about|how about|plus)\b(?![^.?!\n]{0,60}\b(?:would|could|should|if|cost|price)\b)")
 
 
+# Any question ("who's the champion at acme", "kestrel - what are their hard requirements", "did frank go w us
+# or closewise?"): about a named account or contact and read as nothing else, it is about their meetings.
+ASKS_A_QUESTION = re.compile(
+    r"^(?:[\w&' -]{1,40} ?[-:—–,] )?(?:(?:and|so|ok|okay|but|also),? )?"
+    r"(?:who|what|whats|what's|when|where|why|how|how'd|which|whose|did|didn't|do|does|doesn't|are|aren't|were|"
+    r"has|have|had|(?:is|isn't|was|wasn't)(?! (?:it|there)\b))\b|^(?!(?:[\w&' -]{1,40} ?[-:—–,] )?(?:can|could|will|would|pls|please)\b)[^\n]{0,500}\?\s*$"
+)
+
+
+def asks_a_question(lowered: str) -> bool:
+    """Whether the (normalized, lower-case) message is a question, by its opening word or its question mark."""
+    return bool(ASKS_A_QUESTION.search(lowered[:500]))
+
+
 def asks_what_happened(lowered: str) -> bool:
     """Whether the (normalized, lower-case) message asks what was said, offered or agreed."""
     return bool(ABOUT_WHAT_HAPPENED.search(lowered[:500]))
