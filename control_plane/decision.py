@@ -154,7 +154,10 @@ class ControlPlane:
             return candidates
         if asks_what_happened(lowered):
             confidence, pattern = MEETING_QUESTION_CONFIDENCE, "about-a-meeting"
-        elif asks_a_question(lowered) and all(c.confidence < ACCOUNT_QUESTION_CONFIDENCE for c in candidates):
+        elif asks_a_question(lowered) and all(
+                c.confidence < (ACCOUNT_QUESTION_CONFIDENCE if c.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN)
+                                else _MEETING_EVIDENCE) for c in candidates):
+            # Only a catalog or out-of-scope reading is outweighed: a search or a draft keeps its own evidence.
             confidence, pattern = ACCOUNT_QUESTION_CONFIDENCE, "about-an-account"
         else:
             return candidates

@@ -10,7 +10,7 @@ from control_plane.names import KIND_SYNONYMS
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, highlight, italic
-from knowledge.search import STOPWORDS, CallHit, count_calls, search_calls
+from knowledge.search import STOPWORDS, CallHit, count_calls, participant_named, search_calls
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact, account_aliases
 
@@ -22,7 +22,7 @@ _COUNT = re.compile(r"\bhow many\b|\bnumber of (?:calls|meetings|demos|conversat
 _TIME_WORDS = re.compile(
     r"\bso far\b|\b(?:today|tonight|yesterday|this|last|past|previous|recent|recently|lately|latest|week|weeks|month|months|"
     r"quarter|year|morning|afternoon|evening|days?|ago|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"q[1-4])(?:'s)?\b|\b\d+\b",
+    r"q[1-4]|two|three|four|five|six|seven|eight|nine|ten|couple|few)(?:'s)?\b|\b\d+\b",
     re.IGNORECASE,
 )
 
@@ -34,7 +34,8 @@ _REQUEST_WORDS = re.compile(
     r"prospects?|did|do|does|we|they|us|please|can|you|is|are|was|were|there|and|what|how|also|then|ok|okay|"
     r"from|had|have|has|many|much|any|anything|something|else|hey|hi|pull|up|recorded|check|see|need|want|"
     r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had|run|ran|held|hold|touched|touch|touches|"
-    r"touching|other|others|covered|cover|covering|went|done|happened|happen|got|go|some|been|into|these|those)\b",
+    r"touching|other|others|covered|cover|covering|went|done|happened|happen|got|go|some|been|into|these|those|"
+    r"joined|attended|led|ran|hosted|at)\b",
     re.IGNORECASE,
 )
 
@@ -51,19 +52,22 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     time_range = frame.time_range
     kind = ctx.resolution.kind  # a kind the recorded meetings have
     topic = frame.topic or _topic_from_text(ctx.words, account, ctx.resolution.contact, time_range, frame.meeting_kind)
+    participant, topic = _participant_in(ctx, topic)
     start, end = (time_range.start, time_range.end) if time_range else (None, None)
     if end is not None:
         end = min(end, ctx.now + timedelta(seconds=1))
 
     context = {"context": TurnContext(account=account), "exact": frozenset({"account"})}
-    searched = _describe_search(topic, account, time_range.label if time_range else None, kind)
+    searched = _describe_search(topic, account, time_range.label if time_range else None, kind, participant)
     if topic is None and _COUNT.search(ctx.decision.normalized_text):
-        total = count_calls(ctx.db, account=account, start=start, end=end, kind=kind)
-        hits = search_calls(ctx.db, topic=None, account=account, start=start, end=end, limit=TOP, kind=kind)
+        total = count_calls(ctx.db, account=account, start=start, end=end, kind=kind, participant=participant)
+        hits = search_calls(ctx.db, topic=None, account=account, start=start, end=end, limit=TOP, kind=kind,
+                            participant=participant)
         head = f"{total} call{'s' if total != 1 else ''} {searched}" + ("." if not hits else ". The latest:")
         return HandlerResult.from_marked(head + ("\n" + _hits_lines(hits, ctx.now) if hits else ""), **context)
 
-    hits = search_calls(ctx.db, topic=topic, account=account, start=start, end=end, limit=TOP, kind=kind)
+    hits = search_calls(ctx.db, topic=topic, account=account, start=start, end=end, limit=TOP, kind=kind,
+                        participant=participant)
     if hits:
         # "recap it" next recaps the best match
         found = {"context": TurnContext(account=account, meeting_id=hits[0].meeting_id),
@@ -86,6 +90,19 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     return HandlerResult.from_marked("\n".join(lines), **context)
 
 
+def _participant_in(ctx: HandlerContext, topic: str | None) -> tuple[str | None, str | None]:
+    """("daniel", what is left of the topic) when the topic's first word is the first name of a recent call's
+    participant who is not a contact ("what calls has daniel had"), else (None, topic)."""
+    words = topic.split() if topic else []
+    if not words or ctx.resolution.contact is not None or len(words) > 3:
+        return None, topic
+    full = participant_named(ctx.db, words[0])
+    if full is None:
+        return None, topic
+    name = set(full.lower().split())
+    return words[0].lower(), " ".join(w for w in words[1:] if w.lower() not in name) or None
+
+
 def _topic_from_text(text: str, account: str | None, contact: KnownContact | None,
                      time_range: TimeRange | None, kind: str | None) -> str | None:
     """The words of the request left once the request itself, the account, person and time are removed."""
@@ -106,8 +123,11 @@ def _topic_from_text(text: str, account: str | None, contact: KnownContact | Non
     return " ".join(words) if words else None
 
 
-def _describe_search(topic: str | None, account: str | None, time_label: str | None, kind: str | None = None) -> str:
+def _describe_search(topic: str | None, account: str | None, time_label: str | None, kind: str | None = None,
+                     participant: str | None = None) -> str:
     parts = [f"({clean(kind)})"] if kind else []
+    if participant:
+        parts.append(f"with {bold(participant.title())} on the call")
     if topic:
         parts.append(f"about “{clean(topic)}”")
     if account:

@@ -81,6 +81,7 @@ def search_calls(
     end: datetime | None = None,
     limit: int = 5,
     kind: str | None = None,
+    participant: str | None = None,
 ) -> list[CallHit]:
     """Calls about `topic` (best first: bm25, then most recent), one per meeting; without a topic, the latest calls.
 
@@ -89,7 +90,7 @@ def search_calls(
     whose title or summary has every word come first, then transcript matches. Every word must match; when
     that finds nothing, any word may. Relevance is scored over the most recent calls that pass the
     filters (about SCORED_SEGMENT_BUDGET transcript segments' worth); only when they hold fewer than
-    `limit` matching calls is every call searched.
+    `limit` matching calls is every call searched. `participant`: a word of a participant's name ("leo").
     """
     limit = max(1, min(limit, MAX_LIMIT))
     with db.engine.connect() as connection:
@@ -98,8 +99,11 @@ def search_calls(
             account_ids = _account_ids(connection, account)
             if not account_ids:
                 return []
-        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None)
+        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None,
+                           participant=bool(participant))
         params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
+        if participant:
+            params["participant"] = participant.strip().lower()
         if kind is not None:
             params["kind"] = kind
         if start is not None:
@@ -128,7 +132,7 @@ def search_calls(
 
 
 def count_calls(db: Database, *, account: str | None = None, start: datetime | None = None,
-                end: datetime | None = None, kind: str | None = None) -> int:
+                end: datetime | None = None, kind: str | None = None, participant: str | None = None) -> int:
     """How many recorded calls pass the filters (an unknown account has none)."""
     with db.engine.connect() as connection:
         account_ids: list[int] = []
@@ -136,8 +140,11 @@ def count_calls(db: Database, *, account: str | None = None, start: datetime | N
             account_ids = _account_ids(connection, account)
             if not account_ids:
                 return 0
-        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None)
+        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None,
+                           participant=bool(participant))
         params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
+        if participant:
+            params["participant"] = participant.strip().lower()
         if start is not None:
             params["start"] = _stored_time(start)
         if end is not None:
@@ -145,6 +152,24 @@ def count_calls(db: Database, *, account: str | None = None, start: datetime | N
         if kind is not None:
             params["kind"] = kind
         return int(connection.execute(_statement("count", filters), params).scalar_one())
+
+
+# Participants are looked for among this many recent meetings: the lookup stays bounded on any knowledge base.
+PARTICIPANT_LOOKUP_MEETINGS = 500
+_PARTICIPANT = text(
+    "SELECT p.value FROM (SELECT participants FROM meeting ORDER BY started_at DESC, id DESC LIMIT :recent) AS m,"
+    " json_each(m.participants) AS p WHERE lower(p.value) LIKE :first LIMIT 1"
+)
+
+
+def participant_named(db: Database, word: str) -> str | None:
+    """The participant of a recent call whose first name is `word` ("daniel" -> "Daniel Ortiz"), if any."""
+    word = word.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z'-]{1,30}", word):
+        return None
+    with db.engine.connect() as connection:
+        row = connection.execute(_PARTICIPANT, {"recent": PARTICIPANT_LOOKUP_MEETINGS, "first": word + " %"}).first()
+    return str(row[0]) if row else None
 
 
 def _titled_calls(connection: Connection, filters: _Filters, params: dict[str, Any], topic: str,
@@ -218,6 +243,7 @@ class _Filters:
     start: bool
     end: bool
     kind: bool = False
+    participant: bool = False
 
     def where(self) -> str:
         clauses = []
@@ -229,6 +255,9 @@ class _Filters:
             clauses.append("m.started_at < :end")
         if self.kind:
             clauses.append("m.kind = :kind")
+        if self.participant:  # a word of a participant's name: "leo" is Leo Park
+            clauses.append("EXISTS (SELECT 1 FROM json_each(m.participants) AS p"
+                           " WHERE instr(' ' || lower(p.value) || ' ', ' ' || :participant || ' ') > 0)")
         return "".join(f" AND {clause}" for clause in clauses)
 
 
