@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
@@ -31,7 +32,9 @@ from knowledge.thread_memory import TurnContext
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
-    answered = _answer(ctx)
+    # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
+    # event loop keeps acknowledging other events meanwhile.
+    answered = await asyncio.to_thread(_answer, ctx)
     if answered is not None:
         return answered
     meeting = resolution.meeting
