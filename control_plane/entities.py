@@ -31,7 +31,7 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
-    r"(?:seats?|users?|licen[cs]es?|reps?|people|persons?|agents?|employees?|members?|viewers?|staff|heads?)\b"
+    r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?)\b"
 )
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")

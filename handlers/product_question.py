@@ -20,6 +20,7 @@ from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
+from handlers import plan_fit
 from handlers.formatting import bold, clean, table
 from handlers.quotes import money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
@@ -80,6 +81,7 @@ _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|
                        r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b|"
                        r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
                        r"(?:cap|limit|quota|allowance)s?\b|\b(?:anything|something|what) (?:they|we|you|i) (?:can|could) (?:add|buy|purchase)\b")
+_COMES_TO = re.compile(r"\b(?:comes?|came|adds?|works?) (?:out )?to\b|\bin total\b|\btotal\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
@@ -140,6 +142,14 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    own_items = items
+    if asked_plans and not frame.typed("plans"):
+        moved = plan_fit.neighbour(view.payload, asked_plans[0], ctx.words)
+        if moved is not None:  # "what about the one above that": the next plan, with the same seats and period
+            asked_plans = [moved]
+            context = replace(context, plan=moved["name"], plans=())
+            if previous == "quote" or frame.quantity:
+                aspect, items, previous = "quote", [], "quote"
     if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
@@ -153,7 +163,18 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     explicit_price = bool(_EXPLICIT_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
     if asked_plans and frame.term == "year" and explicit_price and not (items and items[0].kind == "addon"):
         asks_price = True  # "growth price billed annually?": the yearly figure, not the billing FAQ
-    if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
+    fitted = _fit(ctx, view, asked_plans, own_items, explicit_price or asks_price)
+    if fitted is not None:
+        answer, plan, seats = fitted
+        asked_plans, aspect, items = [plan], "quote", []
+        context = replace(context, plan=plan["name"], plans=(), quantity=seats or frame.quantity)
+    quantity = frame.quantity
+    if asked_plans and plan_fit.asks_minimum(ctx.words) and (explicit_price or _PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS])
+                                                            or _COMES_TO.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
+        least = plan_fit.seat_minimum(asked_plans[0])
+        if least:  # "what does that minimum come to": the price of the plan's least seats
+            quantity, aspect, items = least, "quote", []
+    if asked_plans and ((quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
@@ -182,8 +203,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_marked(
             f"That's outside what I can help with: I know the prices of what we sell, not of {clean(foreign)}. Ask me about {_or_list([bold(view.name), 'our other products'])}: "
             "plans, prices, features, integrations.", **facts)
-    if aspect == "quote":
-        answer = _quotes(ctx.words, view, asked_plans, frame.quantity, frame.term)
+    if fitted is not None:
+        answer = fitted[0]
+    elif aspect == "quote":
+        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
     elif aspect == "products":
         answer = _product_list(ctx)
     else:
@@ -199,6 +222,31 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
     return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
+
+
+def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry], items: Sequence[Item],
+         asks_price: bool) -> tuple[str, PlanEntry, int | None] | None:
+    """A plan chosen for a need ("40 reps who want forecasting: which plan, and what does it run") or checked
+    against one ("7 reps, can they just do starter?"), with its price; None when the message asks neither."""
+    frame = ctx.frame
+    if not plan_fit.asks_to_choose(ctx.words):
+        return None
+    need = plan_fit.asked_need(ctx.words, view.payload, frame.quantity if frame.typed("quantity") else None)
+    features = [item.entry for item in items if item.kind == "feature"]
+    if need is None and not (features and asks_price):
+        return None
+    seats = int(need.amount) if need is not None and need.people else None
+    if asked_plans and frame.typed("plans"):
+        if need is None:
+            return None
+        answer, plan = plan_fit.check(view, asked_plans[0], features, need, frame.term)
+        return answer, plan, seats
+    answer = plan_fit.recommend(view, features, need, frame.term)
+    if answer is None:
+        return None
+    plan = plan_fit.choose(view.payload, features, need)
+    assert plan is not None
+    return answer, plan, seats
 
 
 # --- which product and plans --------------------------------------------------------------------
