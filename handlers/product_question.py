@@ -76,7 +76,16 @@ _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-
 _COMPLIANCE = re.compile(
     r"\b(soc ?2|gdpr|hipaa|iso ?27001|complian\w*|certif\w*|encrypt\w*|secur\w*|pen ?test\w*|privacy)\b"
 )
-_ADDON = re.compile(r"\badd[- ]?ons?\b")
+_ADDON = re.compile(r"\badd[- ]?ons?\b|\b(?:is|are|cost|costs|charged|paid|billed) (?:that |it |this |they |those )?(?:an? )?extra\b|"
+                    r"\bextra (?:cost|charge|fee)s?\b|\bon top\b")
+# "how many", "how long": the answer is an amount, so an item that states one is preferred.
+_ASKS_AMOUNT = re.compile(r"\bhow (?:many|long|much|big|often|fast|quickly|small)\b|\bwhat(?:'s| is) the (?:max|min)\w*\b")
+_HAS_AMOUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|an? (?:hour|day|week|month))\b")
+# "what are their options", "keeps hitting the limit": ways past a limit are wanted, not just its value.
+_OPTIONS = re.compile(r"\boptions?\b|\balternatives?\b|\bwhat can (?:they|we|i) do\b|\b(?:more|higher|raise|increase)\b|"
+                      r"\b(?:keeps?|kept) (?:getting|hitting|running)\b|\b(?:hit|hitting|exceed\w*|outgr\w*)\b|\blimited\b")
+# Two questions in one message ("can we migrate their subs? and do they have to ditch stripe"): split there.
+_CLAUSES = re.compile(r"[?;]\s+|\s+\+\s+|,?\s+(?:and|also|plus)\s+(?=(?:how|what|whats|what's|which|do|does|can|is|are|will|would)\b)")
 _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|\b(?:extra|additional) (?:storage|capacity|"
                        r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b|"
                        r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
@@ -396,6 +405,10 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if described and (not items or described[0].name != items[0].name and described[0].score
                       >= _weighted(question, view, items[0].name, named) + 2 * DESCRIPTION_MARGIN):
         items = described  # "what if they remove seats mid year" is the seat-billing FAQ, not the Seats limit
+    clauses = _match_clauses(question, view, named | _PERIOD_WORDS)
+    if len(clauses) > len(items) or (clauses and items and clauses[0].name != items[0].name
+                                     and all(c.name != i.name for c in clauses for i in items[1:])):
+        items = clauses
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:
@@ -442,7 +455,11 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if aspect == "compare":
         return _comparison(view, plans[:3] if len(plans) >= 2 else payload["plans"])
     if items:
-        return "\n\n".join(_describe_item(view, item, plans) for item in items)
+        answer = "\n\n".join(_describe_item(view, item, plans) for item in items)
+        if items[0].kind == "limit" and plans and _OPTIONS.search(question.lower()[:MAX_SCAN_CHARS]):
+            options = _limit_options(view, items[0].name, plans)
+            answer += ("\n" + options) if options else ""
+        return answer
     if aspect == "price":
         return _prices(view, plans)
     if aspect == "addons":
@@ -518,6 +535,7 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
     if not asked:
         return []
     candidates: list[Item] = []
+    asks_amount = bool(_ASKS_AMOUNT.search(lowered))
     for item in index.items:
         value = score(asked, item)
         if value:
@@ -527,6 +545,12 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
             value += 1.0
         if value and item.kind == "addon" and (_BUY_MORE.search(lowered) or _ADDON.search(lowered)):
             value += 3.0  # "can they buy more storage?" is about the add-on, not the plan's allowance
+        if not value and item.kind == "faq" and item.name_terms <= named and asked & item.extra_terms:
+            # "is relay free actually free forever": a FAQ about the named plan itself ("Is the Free plan really
+            # free?"), found by its answer's words
+            value = MATCH_THRESHOLD + 0.25 * len(asked & item.extra_terms)
+        if value and asks_amount and _states_amount(item):
+            value += 1.0  # "how many currencies": the item that states a number
         if value >= MATCH_THRESHOLD:
             candidates.append(Item(item.kind, item.name, item.entry, value))
     if not candidates:
@@ -542,6 +566,29 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         # "enterprise only or is there an addon?": the add-on asked about, beside what it extends
         chosen += [item for item in candidates if item.kind == "addon"][:1]
     return chosen
+
+
+def _states_amount(item: Indexed) -> bool:
+    """Whether an item's answer states an amount: every limit does; a feature, add-on or FAQ when its text has one."""
+    if item.kind == "limit":
+        return True
+    entry = item.entry
+    text = " ".join(str(entry.get(key) or "") for key in ("description", "answer", "details"))
+    return bool(_HAS_AMOUNT.search(text.lower()))
+
+
+def _match_clauses(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
+    """One item per question of a message asking two ("migrate their subs? and do they have to ditch stripe"),
+    when each clause finds its own; none otherwise."""
+    clauses = [c for c in _CLAUSES.split(question[:MAX_SCAN_CHARS]) if c.strip()]
+    if len(clauses) < 2:
+        return []
+    found: list[Item] = []
+    for clause in clauses[:3]:
+        items = _match_items(clause, view, named)
+        if items and all(items[0].name != seen.name for seen in found):
+            found.append(items[0])
+    return found if len(found) >= 2 else []
 
 
 def _match_by_description(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
@@ -621,6 +668,25 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) ->
     if item.kind == "faq":
         return f"{bold(item.entry['question'])}\n{clean(item.entry['answer'])}"
     return _limit_answer(view, item.name, plans)
+
+
+def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> str:
+    """Ways past a plan's limit: the add-ons that raise it (their description names it) and the next plan's value."""
+    payload = view.payload
+    words = terms(limit)
+    lines: list[str] = []
+    for plan in plans[:1]:
+        for addon in payload["addons"]:
+            if addon["available_on"] and plan["slug"] not in addon["available_on"]:
+                continue
+            if words <= terms(f"{addon['name']} {addon['description']}"):
+                price = format_price(addon["price_cents"], addon["currency"], addon["billing_period"], addon["per_seat"])
+                lines.append(f"• The {bold(addon['name'])} add-on ({price}): {clean(addon['description'])}")
+        above = [p for p in payload["plans"] if p["position"] > plan["position"] and limit in p["limits"]]
+        if above:
+            nxt = min(above, key=lambda p: p["position"])
+            lines.append(f"• Move up to {bold(nxt['name'])} ({_price(nxt)}): {limit} {nxt['limits'][limit]}.")
+    return ("Options:\n" + "\n".join(lines)) if lines else ""
 
 
 def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry]) -> str:

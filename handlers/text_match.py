@@ -41,6 +41,13 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
         (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
+        (r"\bset[\s-]*up\b", " setup "),
+        (r"\bapps?\b", " application "),
+        (r"\bactual+y\b|\btruly\b|\breal+y\b", " really "),
+        (r"\bsubs\b", " subscriptions "),
+        # The size of customer a product is sold to is a minimum headcount.
+        (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
+         r"\bcompany size\b|\bheadcount\b", " minimum employees "),
     )
 )
 
