@@ -164,6 +164,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
+        counted = _limit_of(previous, view, asked_plans) if _ASKS_AMOUNT.search(ctx.words.lower()[:MAX_SCAN_CHARS]) else None
+        if counted is not None:  # "how many do they get on plus" after "what counts as a task": the Tasks limit
+            aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
     own_seats = frame.quantity is not None and frame.typed("quantity")
@@ -434,6 +437,16 @@ def _items_named(aspect: str, view: ProductView) -> list[Item]:
     return [Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items if i.kind == kind and i.name == name][:1]
 
 
+def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str | None:
+    """The plan limit that counts what an `item:...` aspect is about ("What counts as a task?" -> Tasks)."""
+    if not aspect.startswith("item:") or aspect.startswith("item:limit:"):
+        return None
+    words = terms(aspect.split(":", 2)[2]) - _item_index(view).name_words
+    names = {name for plan in (plans or view.payload["plans"]) for name in plan["limits"]}
+    found = [name for name in sorted(names) if terms(name) & words]
+    return found[0] if len(found) == 1 else None
+
+
 def _items_like(aspect: str, view: ProductView) -> list[Item]:
     """The item an `item:kind:name` aspect refers to, or this product's item of that kind most like it ("and
     beacon?" after Orbit's free-trial FAQ is Beacon's free-trial FAQ); none when it has nothing like it."""
@@ -484,6 +497,7 @@ class _ItemIndex:
     name_words: frozenset[str]  # the words of the product's and its plans' names
     distinctive: frozenset[str]  # words in the name of exactly one item: a question using one means that item
     weights: dict[str, float]  # word -> how much it says about which item is meant (rarer: more)
+    near: dict[str, str]  # a catalog word with one letter deleted (or as is) -> that word, when only one gives it
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -511,12 +525,36 @@ def _item_index(view: ProductView) -> _ItemIndex:
     seen: Counter[str] = Counter(word for item in items for word in item.name_terms)
     documents: Counter[str] = Counter(word for item in items for word in item.name_terms | item.extra_terms)
     weights = {word: math.log((len(items) + 1) / count) for word, count in documents.items()}
+    variants: dict[str, set[str]] = {}
+    for word in weights:
+        if len(word) >= 5 and word.isalpha():
+            for variant in _deletions(word):
+                variants.setdefault(variant, set()).add(word)
+    near = {variant: next(iter(words)) for variant, words in variants.items() if len(words) == 1}
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
-        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights
+        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near
     )
     return _indexes[key]
+
+
+def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset[str]:
+    """The question's content words, less the product and plan names, with a word the catalog lacks read as
+    the one catalog word one edit away ("currancies" -> currency)."""
+    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    fixed = set()
+    for word in asked:
+        if word in index.weights or len(word) < 6 or not word.isalpha():
+            fixed.add(word)
+            continue
+        near = {index.near.get(variant) for variant in _deletions(word)} - {None}
+        fixed.add(near.pop() if len(near) == 1 else word)  # type: ignore[arg-type]
+    return frozenset(fixed) - named
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
 def _named_words(lowered: str, view: ProductView, plans: Sequence[PlanEntry]) -> frozenset[str]:
@@ -531,7 +569,7 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
     `named`: the words of the product and plans the question names, which are not item words."""
     lowered = question.lower()
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named  # "per seat" is about price, not the Seats limit
+    asked = _asked(question, index, named)  # "per seat" is about price, not the Seats limit
     if not asked:
         return []
     candidates: list[Item] = []
@@ -545,7 +583,7 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
             value += 1.0
         if value and item.kind == "addon" and (_BUY_MORE.search(lowered) or _ADDON.search(lowered)):
             value += 3.0  # "can they buy more storage?" is about the add-on, not the plan's allowance
-        if not value and item.kind == "faq" and item.name_terms <= named and asked & item.extra_terms:
+        if item.kind == "faq" and not asked & item.name_terms and item.name_terms <= named and asked & item.extra_terms:
             # "is relay free actually free forever": a FAQ about the named plan itself ("Is the Free plan really
             # free?"), found by its answer's words
             value = MATCH_THRESHOLD + 0.25 * len(asked & item.extra_terms)
@@ -595,7 +633,7 @@ def _match_by_description(question: str, view: ProductView, named: frozenset[str
     """The one item whose name and description share the question's rarer words ("pay by wire on annual"
     is the payment FAQ, whose answer says "wire transfer on annual plans"), when one clearly stands out."""
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    asked = _asked(question, index, named)
     if not asked:
         return []
     scored = sorted(((_item_weight(index, asked, item), item) for item in index.items), key=lambda pair: -pair[0])
@@ -622,7 +660,7 @@ def _item_weight(index: _ItemIndex, asked: frozenset[str], item: Indexed) -> flo
 
 def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]) -> float:
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    asked = _asked(question, index, named)
     return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 

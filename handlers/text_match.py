@@ -43,7 +43,6 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
         (r"\bset[\s-]*up\b", " setup "),
         (r"\bapps?\b", " application "),
-        (r"\bactual+y\b|\btruly\b|\breal+y\b", " really "),
         (r"\bsubs\b", " subscriptions "),
         # The size of customer a product is sold to is a minimum headcount.
         (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
