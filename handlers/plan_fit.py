@@ -24,7 +24,7 @@ MAX_SCAN_CHARS = 500
 _AMOUNT = re.compile(
     r"(?<![\w.,])(\$\s?)?~?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(k|m|mm|million|thousand)?\b"
     r"(?!\s?(?:%|percent|am|pm|min|minutes?|hours?|days?|weeks?|years?|months?|gb|tb)\b)"
-    r"(?:\s?(bucks|dollars|usd))?((?:\s+[a-z][\w'-]*){0,2})"
+    r"(?:\s?(bucks|dollars|usd))?((?:\s*[a-z][\w'-]*)(?:\s+[a-z][\w'-]*)?)?"
 )
 _SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "mm": 1_000_000, "million": 1_000_000}
 # What people are counted in: a per-seat plan charges per one of them.
@@ -122,7 +122,7 @@ def asked_need(text: str, payload: ProductPayload, seats: int | None) -> Need | 
     for match in _AMOUNT.finditer(lowered):
         dollars, digits, scale, money_word, after = match.groups()
         amount = _number(digits) * _SCALE.get(scale or "", 1)
-        following = after.split()
+        following = (after or "").split()
         if following and following[0] in _PEOPLE:
             if per_seat or seat_limits:
                 return Need(amount, seat_limits[0] if seat_limits else None, True)

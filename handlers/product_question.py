@@ -491,6 +491,7 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
 
 
 _INDEX_CACHE_SIZE = 64
+_MAX_PREFIX = 8  # a shorthand ("calc", "config") is at most this long
 @dataclass(frozen=True)
 class _ItemIndex:
     items: tuple[Indexed, ...]
@@ -498,6 +499,7 @@ class _ItemIndex:
     distinctive: frozenset[str]  # words in the name of exactly one item: a question using one means that item
     weights: dict[str, float]  # word -> how much it says about which item is meant (rarer: more)
     near: dict[str, str]  # a catalog word with one letter deleted (or as is) -> that word, when only one gives it
+    prefixes: dict[str, str]  # the first 4-8 letters of a catalog word -> that word, when only one begins so
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -531,10 +533,16 @@ def _item_index(view: ProductView) -> _ItemIndex:
             for variant in _deletions(word):
                 variants.setdefault(variant, set()).add(word)
     near = {variant: next(iter(words)) for variant, words in variants.items() if len(words) == 1}
+    starts: dict[str, set[str]] = {}
+    for word in weights:
+        if len(word) >= 6 and word.isalpha():
+            for end in range(4, min(len(word), _MAX_PREFIX + 1)):
+                starts.setdefault(word[:end], set()).add(word)
+    prefixes = {start: next(iter(words)) for start, words in starts.items() if len(words) == 1 and start not in weights}
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
-        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near
+        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes
     )
     return _indexes[key]
 
@@ -550,6 +558,10 @@ def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset
             continue
         near = {index.near.get(variant) for variant in _deletions(word)} - {None}
         fixed.add(near.pop() if len(near) == 1 else word)  # type: ignore[arg-type]
+    for word in list(fixed):
+        if word not in index.weights and word in index.prefixes:
+            fixed.discard(word)  # "calc", "config": shorthand for the one catalog word it begins
+            fixed.add(index.prefixes[word])
     return frozenset(fixed) - named
 
 

@@ -42,6 +42,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
         (r"\bset[\s-]*up\b", " setup "),
+        (r"\b(?:mov|bring|brought|carr(?:y|ied)|port)\w* (?:\w+ ){0,2}(?:over|across)\b|\bmigrat\w*", r" migrate \g<0> "),
+        (r"\bfor good\b|\bpermanent(?:ly)?\b|\bindefinitely\b|\bfor ever\b|\bforever\b", " forever "),
         (r"\bapps?\b", " application "),
         (r"\bsubs\b", " subscriptions "),
         # The size of customer a product is sold to is a minimum headcount.
