@@ -13,7 +13,7 @@ from datetime import datetime
 from control_plane.intents import Entities, Intent
 from control_plane.names import MAX_NAME_WORDS, MEETING_WORDS, Found, NameIndex, name_key
 from control_plane.normalize import NormalizedText
-from control_plane.time_ranges import WEEKDAYS, parse_time_range
+from control_plane.time_ranges import COUNT_WORDS, WEEKDAYS, parse_time_range
 from knowledge.vocabulary import Vocabulary
 
 MAX_TOPIC_CHARS = 100
@@ -31,7 +31,7 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
-    r"(?:seats?|users?|licen[cs]es?|reps?|people|persons?|agents?|employees?|members?|viewers?|staff|heads?)\b"
+    r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?)\b"
 )
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
@@ -66,7 +66,8 @@ _SENTENCE_END = re.compile(r"[.?!](?:\s|$)|\n")
 _LEADING_DETERMINER = re.compile(r"^(?:the|a|an|our|their|any|some|this|that|its|his|her)\s+", re.IGNORECASE)
 _TRAILING_TIME = re.compile(
     r"\s+(?:(?:from|in|during|over|since|for|on|of|back in)\s+)?(?:today|yesterday|tonight|this (?:week|month|quarter|year|morning|afternoon)|"
-    r"(?:last|past|previous) (?:week|month|quarter|year|\d{1,3} (?:days?|weeks?|months?))|recently|lately|"
+    r"(?:last|past|previous) (?:week|month|quarter|year|(?:\d{1,3}|" + "|".join(COUNT_WORDS) + r") "
+    r"(?:days?|dys|w(?:ee|e|ea|ek)ks?|wks?|months?|mon?ths?|mnths?))|recently|lately|"
     r"(?:last |this past )?(?:" + "|".join(WEEKDAYS) + r")|q[1-4](?: ?'?\d{2,4})?)$",
     re.IGNORECASE,
 )

@@ -146,7 +146,9 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         votes = names.offering_votes(decision.normalized_text)
         offering = names.offering_product(votes)
         current = names.canonical(slots["product"], "product") or slots["product"] if slots.get("product") else None
-        if offering is not None and (current is None or not votes.get(current)):
+        weak = follow_up and current is not None and votes.get(offering or "", 0) < 2
+        if offering is not None and (current is None or not votes.get(current)) and not weak:
+            # (a follow-up leaning on the thread's product keeps it unless two catalog words name another one)
             # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
             slots["product"], sources["product"] = offering, "catalog"
             slots.pop("plans", None), sources.pop("plans", None), slots.pop("aspect", None), sources.pop("aspect", None)

@@ -9,13 +9,17 @@ from control_plane.intents import TimeRange
 
 RECENT_DAYS = 30  # "recent calls": the last 30 days, today included
 
+# "the past two weeks": counts written as words.
+COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2, "couple": 2, "few": 3}  # longer first: tried in order
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _TIME_EXPRESSION = re.compile(
     r"\b(?:"
     r"(?P<today>today|today's|tonight|this (?:morning|afternoon|evening))"
     r"|(?P<yesterday>yesterday|yesterday's|last night)"
-    r"|(?P<rolling>(?:last|past|previous) (?P<count>\d{1,3}) (?P<unit>days?|weeks?|months?))"
+    r"|(?P<rolling>(?:last|past|previous) (?P<count>\d{1,3}|" + "|".join(COUNT_WORDS) + r") "
+    r"(?P<unit>days?|dys|w(?:ee|e|ea|ek)ks?|wks?|months?|mon?ths?|mnths?))"
     r"|(?P<relative>(?P<which>this|last|past|previous) (?P<period>week|month|quarter|year)(?:'s)?)"
     r"|(?P<recent>recent|recently|lately|latest)"
     r"|(?P<weekday>(?:last |this past |on )?(?P<day>" + "|".join(WEEKDAYS) + r")(?:'s)?)"
@@ -24,8 +28,16 @@ _TIME_EXPRESSION = re.compile(
 )
 
 
+_TIME_EXPRESSION_ANY_CASE = re.compile(_TIME_EXPRESSION.pattern, re.IGNORECASE)
+
+
+def without_time_expressions(text: str) -> str:
+    """`text` with its time expressions ("the past two weks", "last Tuesday") blanked: they are no topic."""
+    return _TIME_EXPRESSION_ANY_CASE.sub(" ", text) if _HINT.search(text.lower()) else text
+
+
 # Every time expression contains one of these (a plain alternation of literals: re skips through text fast).
-_HINT = re.compile("day|week|month|quarter|year|recent|late|night|morning|afternoon|evening|q[1-4]")
+_HINT = re.compile("day|dys|week|wek|weak|wks|month|mnth|quarter|year|recent|late|night|morning|afternoon|evening|q[1-4]")
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -50,7 +62,9 @@ def parse_time_range(lowered: str, now: datetime) -> TimeRange | None:
     if match.group("yesterday"):
         return TimeRange(today - timedelta(days=1), today, "yesterday")
     if match.group("rolling"):
-        return _rolling(int(match.group("count")), match.group("unit"), today, tomorrow)
+        count = match.group("count")
+        unit = {"d": "day", "w": "week", "m": "month"}[match.group("unit")[0]]  # "weks", "mnths": typed in haste
+        return _rolling(int(count) if count.isdigit() else COUNT_WORDS[count], unit, today, tomorrow)
     if match.group("relative"):
         return _relative(match.group("which"), match.group("period"), today)
     if match.group("recent"):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from control_plane.intents import TimeRange
 from control_plane.names import KIND_SYNONYMS
+from control_plane.time_ranges import without_time_expressions
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, highlight, italic
@@ -117,7 +118,7 @@ def _topic_from_text(text: str, account: str | None, contact: KnownContact | Non
     if kind:
         for word in [kind, *(alias for alias, canonical in KIND_SYNONYMS.items() if canonical == kind)]:
             rest = re.sub(r"\b" + re.escape(word) + r"s?\b", " ", rest, flags=re.IGNORECASE)
-    rest = _TIME_WORDS.sub(" ", rest)
+    rest = _TIME_WORDS.sub(" ", without_time_expressions(rest))
     rest = _REQUEST_WORDS.sub(" ", rest)
     words = [word for word in re.findall(r"[\w'-]+", rest) if word.lower() not in STOPWORDS and len(word) > 1]
     return " ".join(words) if words else None

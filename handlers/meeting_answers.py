@@ -51,6 +51,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )
 )
+# "which plan did they go for": "plan" is no content word to the catalog matcher, but a plan chosen on a call is
+# written down with its seats ("Growth for 35 seats"), so the question looks for that.
+_PLAN_CHOICE = re.compile(r"\b(?:which|what) (?:plan|tier|edition|package|licen[cs]e)s?\b", re.IGNORECASE)
 _NUMBER_WORDS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
     "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
@@ -140,7 +143,7 @@ class Question:
 
 def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:
     """What the question asks about, without the asking, the account's names and the people it names."""
-    question = question[:MAX_QUESTION_CHARS]
+    question = _PLAN_CHOICE.sub(r" \g<0> seats ", question[:MAX_QUESTION_CHARS])
     words = _words(question) - _ASKING
     named = frozenset().union(*(terms(name) for name in names if name))
     people: set[str] = set()

@@ -20,6 +20,7 @@ from control_plane.spelling import english_words
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
+from handlers import plan_fit
 from handlers.formatting import bold, clean, table
 from handlers.quotes import money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
@@ -75,11 +76,21 @@ _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-
 _COMPLIANCE = re.compile(
     r"\b(soc ?2|gdpr|hipaa|iso ?27001|complian\w*|certif\w*|encrypt\w*|secur\w*|pen ?test\w*|privacy)\b"
 )
-_ADDON = re.compile(r"\badd[- ]?ons?\b")
+_ADDON = re.compile(r"\badd[- ]?ons?\b|\b(?:is|are|cost|costs|charged|paid|billed) (?:that |it |this |they |those )?(?:an? )?extra\b|"
+                    r"\bextra (?:cost|charge|fee)s?\b|\bon top\b")
+# "how many", "how long": the answer is an amount, so an item that states one is preferred.
+_ASKS_AMOUNT = re.compile(r"\bhow (?:many|long|much|big|often|fast|quickly|small)\b|\bwhat(?:'s| is) the (?:max|min)\w*\b")
+_HAS_AMOUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|an? (?:hour|day|week|month))\b")
+# "what are their options", "keeps hitting the limit": ways past a limit are wanted, not just its value.
+_OPTIONS = re.compile(r"\boptions?\b|\balternatives?\b|\bwhat can (?:they|we|i) do\b|\b(?:more|higher|raise|increase)\b|"
+                      r"\b(?:keeps?|kept) (?:getting|hitting|running)\b|\b(?:hit|hitting|exceed\w*|outgr\w*)\b|\blimited\b")
+# Two questions in one message ("can we migrate their subs? and do they have to ditch stripe"): split there.
+_CLAUSES = re.compile(r"[?;]\s+|\s+\+\s+|,?\s+(?:and|also|plus)\s+(?=(?:how|what|whats|what's|which|do|does|can|is|are|will|would)\b)")
 _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|\b(?:extra|additional) (?:storage|capacity|"
                        r"seats|credits|api|tasks|responses|viewers)\b|\btop[- ]?ups?\b|\bmore (?:storage|capacity|api)\b|"
                        r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
                        r"(?:cap|limit|quota|allowance)s?\b|\b(?:anything|something|what) (?:they|we|you|i) (?:can|could) (?:add|buy|purchase)\b")
+_COMES_TO = re.compile(r"\b(?:comes?|came|adds?|works?) (?:out )?to\b|\bin total\b|\btotal\b")
 _PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
@@ -140,11 +151,22 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    own_items = items
+    if asked_plans and not frame.typed("plans"):
+        moved = plan_fit.neighbour(view.payload, asked_plans[0], ctx.words)
+        if moved is not None:  # "what about the one above that": the next plan, with the same seats and period
+            asked_plans = [moved]
+            context = replace(context, plan=moved["name"], plans=())
+            if previous == "quote" or frame.quantity:
+                aspect, items, previous = "quote", [], "quote"
     if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
+        counted = _limit_of(previous, view, asked_plans) if _ASKS_AMOUNT.search(ctx.words.lower()[:MAX_SCAN_CHARS]) else None
+        if counted is not None:  # "how many do they get on plus" after "what counts as a task": the Tasks limit
+            aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
     own_seats = frame.quantity is not None and frame.typed("quantity")
@@ -153,7 +175,18 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     explicit_price = bool(_EXPLICIT_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
     if asked_plans and frame.term == "year" and explicit_price and not (items and items[0].kind == "addon"):
         asks_price = True  # "growth price billed annually?": the yearly figure, not the billing FAQ
-    if asked_plans and ((frame.quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
+    fitted = _fit(ctx, view, asked_plans, own_items, explicit_price or asks_price)
+    if fitted is not None:
+        answer, plan, seats = fitted
+        asked_plans, aspect, items = [plan], "quote", []
+        context = replace(context, plan=plan["name"], plans=(), quantity=seats or frame.quantity)
+    quantity = frame.quantity
+    if asked_plans and plan_fit.asks_minimum(ctx.words) and (explicit_price or _PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS])
+                                                            or _COMES_TO.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
+        least = plan_fit.seat_minimum(asked_plans[0])
+        if least:  # "what does that minimum come to": the price of the plan's least seats
+            quantity, aspect, items = least, "quote", []
+    if asked_plans and ((quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
@@ -182,8 +215,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_marked(
             f"That's outside what I can help with: I know the prices of what we sell, not of {clean(foreign)}. Ask me about {_or_list([bold(view.name), 'our other products'])}: "
             "plans, prices, features, integrations.", **facts)
-    if aspect == "quote":
-        answer = _quotes(ctx.words, view, asked_plans, frame.quantity, frame.term)
+    if fitted is not None:
+        answer = fitted[0]
+    elif aspect == "quote":
+        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
     elif aspect == "products":
         answer = _product_list(ctx)
     else:
@@ -199,6 +234,31 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
     return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
+
+
+def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry], items: Sequence[Item],
+         asks_price: bool) -> tuple[str, PlanEntry, int | None] | None:
+    """A plan chosen for a need ("40 reps who want forecasting: which plan, and what does it run") or checked
+    against one ("7 reps, can they just do starter?"), with its price; None when the message asks neither."""
+    frame = ctx.frame
+    if not plan_fit.asks_to_choose(ctx.words):
+        return None
+    need = plan_fit.asked_need(ctx.words, view.payload, frame.quantity if frame.typed("quantity") else None)
+    features = [item.entry for item in items if item.kind == "feature"]
+    if need is None and not (features and asks_price):
+        return None
+    seats = int(need.amount) if need is not None and need.people else None
+    if asked_plans and frame.typed("plans"):
+        if need is None:
+            return None
+        answer, plan = plan_fit.check(view, asked_plans[0], features, need, frame.term)
+        return answer, plan, seats
+    answer = plan_fit.recommend(view, features, need, frame.term)
+    if answer is None:
+        return None
+    plan = plan_fit.choose(view.payload, features, need)
+    assert plan is not None
+    return answer, plan, seats
 
 
 # --- which product and plans --------------------------------------------------------------------
@@ -348,6 +408,10 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if described and (not items or described[0].name != items[0].name and described[0].score
                       >= _weighted(question, view, items[0].name, named) + 2 * DESCRIPTION_MARGIN):
         items = described  # "what if they remove seats mid year" is the seat-billing FAQ, not the Seats limit
+    clauses = _match_clauses(question, view, named | _PERIOD_WORDS)
+    if len(clauses) > len(items) or (clauses and items and clauses[0].name != items[0].name
+                                     and all(c.name != i.name for c in clauses for i in items[1:])):
+        items = clauses
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:
@@ -373,6 +437,16 @@ def _items_named(aspect: str, view: ProductView) -> list[Item]:
     return [Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items if i.kind == kind and i.name == name][:1]
 
 
+def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str | None:
+    """The plan limit that counts what an `item:...` aspect is about ("What counts as a task?" -> Tasks)."""
+    if not aspect.startswith("item:") or aspect.startswith("item:limit:"):
+        return None
+    words = terms(aspect.split(":", 2)[2]) - _item_index(view).name_words
+    names = {name for plan in (plans or view.payload["plans"]) for name in plan["limits"]}
+    found = [name for name in sorted(names) if terms(name) & words]
+    return found[0] if len(found) == 1 else None
+
+
 def _items_like(aspect: str, view: ProductView) -> list[Item]:
     """The item an `item:kind:name` aspect refers to, or this product's item of that kind most like it ("and
     beacon?" after Orbit's free-trial FAQ is Beacon's free-trial FAQ); none when it has nothing like it."""
@@ -394,7 +468,11 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if aspect == "compare":
         return _comparison(view, plans[:3] if len(plans) >= 2 else payload["plans"])
     if items:
-        return "\n\n".join(_describe_item(view, item, plans) for item in items)
+        answer = "\n\n".join(_describe_item(view, item, plans) for item in items)
+        if items[0].kind == "limit" and plans and _OPTIONS.search(question.lower()[:MAX_SCAN_CHARS]):
+            options = _limit_options(view, items[0].name, plans)
+            answer += ("\n" + options) if options else ""
+        return answer
     if aspect == "price":
         return _prices(view, plans)
     if aspect == "addons":
@@ -413,12 +491,15 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
 
 
 _INDEX_CACHE_SIZE = 64
+_MAX_PREFIX = 8  # a shorthand ("calc", "config") is at most this long
 @dataclass(frozen=True)
 class _ItemIndex:
     items: tuple[Indexed, ...]
     name_words: frozenset[str]  # the words of the product's and its plans' names
     distinctive: frozenset[str]  # words in the name of exactly one item: a question using one means that item
     weights: dict[str, float]  # word -> how much it says about which item is meant (rarer: more)
+    near: dict[str, str]  # a catalog word with one letter deleted (or as is) -> that word, when only one gives it
+    prefixes: dict[str, str]  # the first 4-8 letters of a catalog word -> that word, when only one begins so
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -446,12 +527,46 @@ def _item_index(view: ProductView) -> _ItemIndex:
     seen: Counter[str] = Counter(word for item in items for word in item.name_terms)
     documents: Counter[str] = Counter(word for item in items for word in item.name_terms | item.extra_terms)
     weights = {word: math.log((len(items) + 1) / count) for word, count in documents.items()}
+    variants: dict[str, set[str]] = {}
+    for word in weights:
+        if len(word) >= 5 and word.isalpha():
+            for variant in _deletions(word):
+                variants.setdefault(variant, set()).add(word)
+    near = {variant: next(iter(words)) for variant, words in variants.items() if len(words) == 1}
+    starts: dict[str, set[str]] = {}
+    for word in weights:
+        if len(word) >= 6 and word.isalpha():
+            for end in range(4, min(len(word), _MAX_PREFIX + 1)):
+                starts.setdefault(word[:end], set()).add(word)
+    prefixes = {start: next(iter(words)) for start, words in starts.items() if len(words) == 1 and start not in weights}
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
-        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights
+        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes
     )
     return _indexes[key]
+
+
+def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset[str]:
+    """The question's content words, less the product and plan names, with a word the catalog lacks read as
+    the one catalog word one edit away ("currancies" -> currency)."""
+    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    fixed = set()
+    for word in asked:
+        if word in index.weights or len(word) < 6 or not word.isalpha():
+            fixed.add(word)
+            continue
+        near = {index.near.get(variant) for variant in _deletions(word)} - {None}
+        fixed.add(near.pop() if len(near) == 1 else word)  # type: ignore[arg-type]
+    for word in list(fixed):
+        if word not in index.weights and word in index.prefixes:
+            fixed.discard(word)  # "calc", "config": shorthand for the one catalog word it begins
+            fixed.add(index.prefixes[word])
+    return frozenset(fixed) - named
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
 def _named_words(lowered: str, view: ProductView, plans: Sequence[PlanEntry]) -> frozenset[str]:
@@ -466,10 +581,11 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
     `named`: the words of the product and plans the question names, which are not item words."""
     lowered = question.lower()
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named  # "per seat" is about price, not the Seats limit
+    asked = _asked(question, index, named)  # "per seat" is about price, not the Seats limit
     if not asked:
         return []
     candidates: list[Item] = []
+    asks_amount = bool(_ASKS_AMOUNT.search(lowered))
     for item in index.items:
         value = score(asked, item)
         if value:
@@ -479,6 +595,12 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
             value += 1.0
         if value and item.kind == "addon" and (_BUY_MORE.search(lowered) or _ADDON.search(lowered)):
             value += 3.0  # "can they buy more storage?" is about the add-on, not the plan's allowance
+        if item.kind == "faq" and not asked & item.name_terms and item.name_terms <= named and asked & item.extra_terms:
+            # "is relay free actually free forever": a FAQ about the named plan itself ("Is the Free plan really
+            # free?"), found by its answer's words
+            value = MATCH_THRESHOLD + 0.25 * len(asked & item.extra_terms)
+        if value and asks_amount and _states_amount(item):
+            value += 1.0  # "how many currencies": the item that states a number
         if value >= MATCH_THRESHOLD:
             candidates.append(Item(item.kind, item.name, item.entry, value))
     if not candidates:
@@ -496,11 +618,34 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
     return chosen
 
 
+def _states_amount(item: Indexed) -> bool:
+    """Whether an item's answer states an amount: every limit does; a feature, add-on or FAQ when its text has one."""
+    if item.kind == "limit":
+        return True
+    entry = item.entry
+    text = " ".join(str(entry.get(key) or "") for key in ("description", "answer", "details"))
+    return bool(_HAS_AMOUNT.search(text.lower()))
+
+
+def _match_clauses(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
+    """One item per question of a message asking two ("migrate their subs? and do they have to ditch stripe"),
+    when each clause finds its own; none otherwise."""
+    clauses = [c for c in _CLAUSES.split(question[:MAX_SCAN_CHARS]) if c.strip()]
+    if len(clauses) < 2:
+        return []
+    found: list[Item] = []
+    for clause in clauses[:3]:
+        items = _match_items(clause, view, named)
+        if items and all(items[0].name != seen.name for seen in found):
+            found.append(items[0])
+    return found if len(found) >= 2 else []
+
+
 def _match_by_description(question: str, view: ProductView, named: frozenset[str]) -> list[Item]:
     """The one item whose name and description share the question's rarer words ("pay by wire on annual"
     is the payment FAQ, whose answer says "wire transfer on annual plans"), when one clearly stands out."""
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    asked = _asked(question, index, named)
     if not asked:
         return []
     scored = sorted(((_item_weight(index, asked, item), item) for item in index.items), key=lambda pair: -pair[0])
@@ -527,7 +672,7 @@ def _item_weight(index: _ItemIndex, asked: frozenset[str], item: Indexed) -> flo
 
 def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]) -> float:
     index = _item_index(view)
-    asked = terms(_PER_UNIT.sub(" ", question)) - named
+    asked = _asked(question, index, named)
     return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 
@@ -573,6 +718,25 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) ->
     if item.kind == "faq":
         return f"{bold(item.entry['question'])}\n{clean(item.entry['answer'])}"
     return _limit_answer(view, item.name, plans)
+
+
+def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> str:
+    """Ways past a plan's limit: the add-ons that raise it (their description names it) and the next plan's value."""
+    payload = view.payload
+    words = terms(limit)
+    lines: list[str] = []
+    for plan in plans[:1]:
+        for addon in payload["addons"]:
+            if addon["available_on"] and plan["slug"] not in addon["available_on"]:
+                continue
+            if words <= terms(f"{addon['name']} {addon['description']}"):
+                price = format_price(addon["price_cents"], addon["currency"], addon["billing_period"], addon["per_seat"])
+                lines.append(f"• The {bold(addon['name'])} add-on ({price}): {clean(addon['description'])}")
+        above = [p for p in payload["plans"] if p["position"] > plan["position"] and limit in p["limits"]]
+        if above:
+            nxt = min(above, key=lambda p: p["position"])
+            lines.append(f"• Move up to {bold(nxt['name'])} ({_price(nxt)}): {limit} {nxt['limits'][limit]}.")
+    return ("Options:\n" + "\n".join(lines)) if lines else ""
 
 
 def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry]) -> str:

@@ -41,6 +41,14 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
         (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
+        (r"\bset[\s-]*up\b", " setup "),
+        (r"\b(?:mov|bring|brought|carr(?:y|ied)|port)\w* (?:\w+ ){0,2}(?:over|across)\b|\bmigrat\w*", r" migrate \g<0> "),
+        (r"\bfor good\b|\bpermanent(?:ly)?\b|\bindefinitely\b|\bfor ever\b|\bforever\b", " forever "),
+        (r"\bapps?\b", " application "),
+        (r"\bsubs\b", " subscriptions "),
+        # The size of customer a product is sold to is a minimum headcount.
+        (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
+         r"\bcompany size\b|\bheadcount\b", " minimum employees "),
     )
 )
 
