@@ -547,14 +547,18 @@ def _item_index(view: ProductView) -> _ItemIndex:
     return _indexes[key]
 
 
+# Words read as a typo of a catalog word: long enough to be sure, short enough to be a word.
+_TYPO_LENGTHS = (6, 30)
+
+
 def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset[str]:
     """The question's content words, less the product and plan names, with a word the catalog lacks read as
     the one catalog word one edit away ("currancies" -> currency)."""
     asked = terms(_PER_UNIT.sub(" ", question)) - named
     fixed = set()
     for word in asked:
-        if word in index.weights or len(word) < 6 or not word.isalpha():
-            fixed.add(word)
+        if word in index.weights or not _TYPO_LENGTHS[0] <= len(word) <= _TYPO_LENGTHS[1] or not word.isalpha():
+            fixed.add(word)  # a word of 40,000 letters has 40,000 deletions of 40,000 letters each: never a typo
             continue
         near = {index.near.get(variant) for variant in _deletions(word)} - {None}
         fixed.add(near.pop() if len(near) == 1 else word)  # type: ignore[arg-type]
