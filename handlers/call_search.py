@@ -97,11 +97,12 @@ def _participant_in(ctx: HandlerContext, topic: str | None) -> tuple[str | None,
     words = topic.split() if topic else []
     if not words or ctx.resolution.contact is not None or len(words) > 3:
         return None, topic
-    full = participant_named(ctx.db, words[0])
+    first = words[0].lower().removesuffix("'s").removesuffix("’s")  # "daniel's tidewater calls"
+    full = participant_named(ctx.db, first)
     if full is None:
         return None, topic
     name = set(full.lower().split())
-    return words[0].lower(), " ".join(w for w in words[1:] if w.lower() not in name) or None
+    return first, " ".join(w for w in words[1:] if w.lower() not in name) or None
 
 
 def _topic_from_text(text: str, account: str | None, contact: KnownContact | None,
@@ -115,8 +116,11 @@ def _topic_from_text(text: str, account: str | None, contact: KnownContact | Non
     if account:
         for alias in account_aliases(account):
             rest = re.sub(r"\b" + re.escape(alias) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
+        # What is left of a misspelt or shortened name ("meridan retail": Meridian Retail Group) is not a topic.
+        for word in account.split():
+            rest = re.sub(r"\b" + re.escape(word) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
     if kind:
-        for word in [kind, *(alias for alias, canonical in KIND_SYNONYMS.items() if canonical == kind)]:
+        for word in [kind, kind.replace("-", " "), *(alias for alias, canonical in KIND_SYNONYMS.items() if canonical == kind)]:
             rest = re.sub(r"\b" + re.escape(word) + r"s?\b", " ", rest, flags=re.IGNORECASE)
     rest = _TIME_WORDS.sub(" ", without_time_expressions(rest))
     rest = _REQUEST_WORDS.sub(" ", rest)
