@@ -50,6 +50,10 @@ _ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how 
 _ASKS_THE_CATALOG = re.compile(
     r"\b(?:would|upgrade|downgrade|cost|costs|price|pricing|plan|tier|include|includes|support|supports|per seat|seats)\b"
 )
+# A question about the customer the thread is about: "whats their budget", "who's their champion".
+_THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick q|quick question),? ){0,2}(?:what(?:'s| is| was| were| are)?|who(?:'s| is| was)?|how (?:much|many|big)"
+                          r"(?: is| was| are| were)?) (?:their|his|her)\b")
+_ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -86,15 +90,19 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     text = decision.normalized_text
     short = len(text.split()) <= _FOLLOW_UP_MAX_WORDS
     marked = short and bool(_FOLLOW_UP.search(text))
+    weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if thread.account and _continuable(Intent.MEETING_SUMMARY, slots_for) and _asks_about_the_account(decision, weak):
+        # "whats their budget again", "did we promise no setup fee" in a thread about an account, even after a
+        # product turn: what its meetings say, not the catalog
+        return Intent.MEETING_SUMMARY, True
     if decision.intent is last:
         return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for))
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
     if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
         return decision.intent, False  # clearly out of scope ("what's the weather")
-    # Only a message with little evidence of an intent of its own continues the thread's: "recap the latest
-    # one" after a search is a recap, "and what about pricing?" after a search is another search.
-    weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    # Only a message with little evidence of an intent of its own (`weak`) continues the thread's: "recap the
+    # latest one" after a search is a recap, "and what about pricing?" after a search is another search.
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
@@ -105,6 +113,18 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
         return last, True  # "what payment terms did we agree to", "and term + discount?" after a recap
     return decision.intent, False
+
+
+def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
+    """A question about the customer, not the catalog: "their"/"his"/"her" facts, or (with little evidence of
+    another intent) what they or we said, asked or promised."""
+    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
+    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not unsure_search:
+        return False
+    if decision.entities.product or decision.entities.plans:
+        return False
+    text = decision.normalized_text
+    return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text)))
 
 
 def _asks_about_the_meeting(decision: Decision) -> bool:
