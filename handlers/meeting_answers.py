@@ -139,6 +139,12 @@ class Question:
     people: frozenset[str]  # lower-case names of participants the question names
     meeting_words: frozenset[str]  # words naming a meeting by its title or kind
     wants_number: bool
+    wants_outcome: bool = False  # "what did frank decide", "where did it land": what was settled
+
+
+# A question about what was settled: decisions and the notes answer it before anyone's words.
+_OUTCOME = re.compile(r"\b(?:decide[ds]?|decision|agree[ds]?|land(?:ed)?|end(?:ed)? up|go(?:ne)? with|went with|sign(?:ed)?|"
+                      r"chose|choose|pick(?:ed)?|final|outcome|settle[ds]?|close[ds]?|result)\b")
 
 
 def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:
@@ -157,7 +163,9 @@ def read_question(question: str, names: Iterable[str], meetings: Sequence[Meetin
     content = words - named
     # Words naming a meeting ("the negotiation call", "the fix") favour it, and weigh less as content.
     meeting_words = frozenset(w for w in content if any(_near(w, t) for t in title_words))
-    return Question(frozenset(content), frozenset(people), meeting_words, bool(_HOW_MUCH.search(question.lower())))
+    lowered = question.lower()
+    return Question(frozenset(content), frozenset(people), meeting_words, bool(_HOW_MUCH.search(lowered)),
+                    bool(_OUTCOME.search(lowered)))
 
 
 def _title_terms(meeting: MeetingRef) -> frozenset[str]:
@@ -185,6 +193,9 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
     # Which question words each passage word stands for, worked out once per distinct word.
     meaning = {word: frozenset(q for q in question.words if _near(q, word)) for word in vocabulary}
     matched = [frozenset().union(*(meaning[w] for w in words)) if words else frozenset() for words in passage_words]
+    if question.wants_outcome:  # a decision answers "what did they decide" in other words ("chose Team")
+        outcome = frozenset(q for q in question.words if _OUTCOME.fullmatch(q))
+        matched = [hits | outcome if passage.source == "decision" else hits for hits, passage in zip(matched, passages)]
     total = len(passages)
     frequency = {q: sum(1 for m in matched if q in m) for q in question.words}
     weight = {q: math.log(1 + total / (1 + frequency[q])) * (0.3 if q in _WEAK else 0.5 if q in question.meeting_words else 1.0)
@@ -202,7 +213,7 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         if not hits - _WEAK and not (hits and named) and not by_person:
             continue
         score = sum(weight[q] for q in hits)
-        if by_person:  # "what did ken ask about": what Ken said counts as if it named the best word
+        if by_person and not question.wants_outcome:  # "what did ken ask about": Ken's words count as the best word
             score += top_weight
         if question.wants_number and _DIGIT.search(passage.text):
             score *= 1.3
@@ -213,6 +224,8 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         score *= 1 + 0.5 * min(title_hits.get(passage.meeting.id, 0), 2)
         if passage.source != "said":
             score *= 1.1  # the notes say what was settled, the transcript how it was said
+            if question.wants_outcome and passage.source in ("decision", "summary"):
+                score *= 1.5
         scored.append((score, index))
     if not scored:
         return []
