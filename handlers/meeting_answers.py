@@ -143,8 +143,9 @@ class Question:
 
 
 # A question about what was settled: decisions and the notes answer it before anyone's words.
-_OUTCOME = re.compile(r"\b(?:decide[ds]?|decision|agree[ds]?|land(?:ed)?|end(?:ed)? up|go(?:ne)? with|went with|sign(?:ed)?|"
-                      r"chose|choose|pick(?:ed)?|final|outcome|settle[ds]?|close[ds]?|result)\b")
+_OUTCOME = re.compile(r"\b(?:decid(?:e|es|ed|ing)|decisions?|agree(?:s|d|ing)?|land(?:s|ed|ing)?|end(?:s|ed)? up|go(?:ne)? with|"
+                      r"went with|sign(?:s|ed|ing)?|chose|choos(?:e|es|ing)|pick(?:s|ed|ing)?|final|outcome|"
+                      r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result)\b")
 
 
 def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:
