@@ -138,7 +138,10 @@ class MeetingResolver:
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
 # A meeting named relative to the thread's: the one before it, or how things ended up since.
-_BEFORE_THAT = re.compile(r"\b(?:one|call|meeting|session) before (?:that|it|this)\b|\b(?:previous|prior|earlier) (?:one|call|meeting)\b")
+_BEFORE_THAT = re.compile(
+    r"\b(?:one|call|meeting|session|check-?in|demo|sync) (?:before (?:that|it|this)|the (?:week|day|time) before)\b"
+    r"|\b(?:previous|prior|earlier) (?:one|call|meeting|check-?in|demo|sync)\b"
+)
 _IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then)\b")
 # "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
 _NAMES_A_MEETING = re.compile(
