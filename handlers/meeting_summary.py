@@ -108,6 +108,8 @@ def _answer(ctx: HandlerContext) -> HandlerResult | None:
     question = read_question(asked, names, refs)
     if not has_content(question):
         return None
+    if resolution.meeting is not None and question.words and question.words <= _RECAP_SECTIONS:
+        return None  # "and the decisions?", "action items from the demo?": that part of the meeting's recap
     if named_meeting and resolution.meeting is not None and not has_content(question, beyond=resolution.meeting):
         # "whats the fix we did for tidewater", "what did ken ask in the demo": the meeting named, recapped
         return None
@@ -124,6 +126,11 @@ def _answer(ctx: HandlerContext) -> HandlerResult | None:
                  else "\nAsk for a recap of any of them for the whole meeting.")
     context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id)
     return HandlerResult.from_marked("\n".join(lines), context=context)
+
+
+# Words that name a part of a recap rather than something said in the meeting.
+_RECAP_SECTIONS = frozenset({"decision", "decisions", "decided", "action", "actions", "item", "items", "next", "step",
+                             "steps", "summary", "notes", "takeaway", "takeaways", "todo", "todos", "outcome", "outcomes"})
 
 
 def _quoted(passage: Passage, ctx: HandlerContext) -> str:
