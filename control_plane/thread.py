@@ -50,6 +50,11 @@ _ABOUT_THE_PAST = re.compile(r"^(?:and |so |ok |okay )?(?:what|who|how much|how 
 _ASKS_THE_CATALOG = re.compile(
     r"\b(?:would|upgrade|downgrade|cost|costs|price|pricing|plan|tier|include|includes|support|supports|per seat|seats)\b"
 )
+# "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
+_BARE_QUANTITY = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|what about|how about|same|the same|same thing|same again)\W+)*(?:for|with|at)?\W*"
+    r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
+)
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -76,6 +81,7 @@ class ThreadContext:
     aspect: str | None = None
     quantity: int | None = None
     plans: tuple[str, ...] = ()  # the plans a comparison was about
+    term: str | None = None  # the period the thread's last figure was for ("year", "month")
 
 def intent_in_thread(decision: Decision, thread: ThreadContext,
                      slots_for: IntentSlots | None = None) -> tuple[Intent, bool]:
@@ -137,6 +143,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             typed["account"] = typed["account"] or contacts[0].account
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
+    if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and thread.quantity:
+        bare = _BARE_QUANTITY.search(decision.normalized_text)
+        if bare:  # "same for 40" after a quote for 25 seats: 40 seats
+            typed["quantity"] = int(bare.group(1).replace(",", ""))
     slots: dict[str, Any] = {name: value for name, value in typed.items() if value not in (None, ())}
     sources: dict[str, SlotSource] = dict.fromkeys(slots, "typed")
     for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
@@ -224,6 +234,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         inherited["aspect"] = thread.aspect
     if follow_up:
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
+        if thread.term in ("month", "year"):
+            inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"
     return inherited
 
 

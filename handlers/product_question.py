@@ -139,7 +139,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return _no_product(ctx, frame.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
-                          quantity=frame.quantity)
+                          quantity=frame.quantity, term=frame.term)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
