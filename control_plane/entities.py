@@ -177,6 +177,8 @@ class EntityExtractor:
             return True
         if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
             return False
+        if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus"):
+            return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
                 or (bool(following) and following[0] == "per"))  # "team per seat"

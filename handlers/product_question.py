@@ -17,7 +17,7 @@ from typing import Any
 
 from control_plane.frame import Frame
 from control_plane.spelling import english_words
-from handlers import llm_text, prompts
+from handlers import addon_totals, llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
@@ -186,6 +186,15 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         least = plan_fit.seat_minimum(asked_plans[0])
         if least:  # "what does that minimum come to": the price of the plan's least seats
             quantity, aspect, items = least, "quote", []
+    lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
+    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity"))
+            and (asks_price or frame.term or _COMES_TO.search(lowered_words))):
+        # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
+        added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
+        bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words) if added else None
+        if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
+            return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
+                                             context=replace(context, aspect="quote"))
     if asked_plans and ((quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
