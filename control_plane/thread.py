@@ -55,6 +55,8 @@ _BARE_QUANTITY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|and|what about|how about|same|the same|same thing|same again)\W+)*(?:for|with|at)?\W*"
     r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
 )
+# "if they pay annually instead, what would that come to": a longer message still about the seats quoted
+_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -232,7 +234,7 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if follow_up or (typed["product"] is None and not plans):
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
-    if follow_up:
+    if follow_up or (not plans and typed["product"] is None and _LEANS_BACK.search(text)):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
         if thread.term in ("month", "year"):
             inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"

@@ -22,7 +22,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
-from handlers.quotes import money, quote
+from handlers.quotes import instead_of, money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -226,6 +226,12 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             "plans, prices, features, integrations.", **facts)
     if fitted is not None:
         answer = fitted[0]
+    elif aspect == "quote" and len(asked_plans) == 1 and frame.typed("quantity") and (moved_up := instead_of(view, asked_plans[0], quantity)):
+        # "would starter work for 8 reps": no, and the price of the plan that does, remembered for "and annually?"
+        cap, bigger = moved_up
+        answer = (f"No: {asked_plans[0]['name']} allows up to {cap} seats, so it doesn't fit {quantity}. The smallest "
+                  f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
+        facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote":
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
     elif aspect == "products":
@@ -235,6 +241,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
+        elif not asked_plans and items and items[0].kind == "limit" and _TIERS_AND.search(lowered_words):
+            # "atlas tiers and viewer limits?": every plan with its price, beside the limit
+            answer = _prices(view, []) + "\n\n" + answer
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
         close = suggest_products(ctx.db, unknown[0])
@@ -499,7 +508,10 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     return _overview(view)
 
 
+# "tiers and viewer limits", "plans + their task limits": the plans themselves are asked for too
+_TIERS_AND = re.compile(r"\b(?:tiers|plans|editions|pricing|prices)\s+(?:and|with|plus|\+|&)\b")
 _INDEX_CACHE_SIZE = 64
+_MAX_NAMED_INTEGRATIONS = 4  # integrations answered beside the best match, each named in the question
 _MAX_PREFIX = 8  # a shorthand ("calc", "config") is at most this long
 @dataclass(frozen=True)
 class _ItemIndex:
@@ -621,6 +633,10 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         if item.kind != best.kind and item.score >= 0.85 * best.score and item.name != best.name:
             chosen.append(item)
             break
+    if best.kind == "integration" and re.search(rf"\b{re.escape(best.name.lower())}\b", lowered):
+        # "does it hook into zendesk and intercom": every integration named outright, not only the best match
+        chosen += [item for item in candidates[1:] if item.kind == "integration" and item.name != best.name
+                   and re.search(rf"\b{re.escape(item.name.lower())}\b", lowered)][:_MAX_NAMED_INTEGRATIONS]
     if best.kind != "addon" and _ADDON.search(lowered) and all(item.kind != "addon" for item in chosen):
         # "enterprise only or is there an addon?": the add-on asked about, beside what it extends
         chosen += [item for item in candidates if item.kind == "addon"][:1]

@@ -79,6 +79,16 @@ def _seat_cap(plan: PlanEntry) -> int | None:
     return int(maximum.group(1).replace(",", "")) if maximum else None
 
 
+def instead_of(view: ProductView, plan: PlanEntry, seats: int | None) -> tuple[int, PlanEntry] | None:
+    """(the plan's seat cap, the smallest bigger plan taking `seats`) when `seats` is over the plan's cap."""
+    cap = _seat_cap(plan)
+    if seats is None or cap is None or seats <= cap:
+        return None
+    bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"]
+                   and ((c := _seat_cap(p)) is None or c >= seats)), None)
+    return (cap, bigger) if bigger is not None else None
+
+
 def _seat_limits(view: ProductView, plan: PlanEntry, seats: int) -> list[str]:
     seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), None)
     if not seat_limit:
