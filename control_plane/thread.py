@@ -108,6 +108,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
+    if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
+        return last, True  # "and if they went annual instead, what does that come to" after a quote
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
     if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
