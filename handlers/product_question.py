@@ -188,14 +188,15 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
     if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity"))
-            and (asks_price or frame.term or _COMES_TO.search(lowered_words))):
+            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words))):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
         added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
         bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words) if added else None
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
-    if asked_plans and ((quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
+    # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
+    if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
@@ -633,10 +634,11 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         if item.kind != best.kind and item.score >= 0.85 * best.score and item.name != best.name:
             chosen.append(item)
             break
-    if best.kind == "integration" and re.search(rf"\b{re.escape(best.name.lower())}\b", lowered):
+    opening = lowered[:MAX_SCAN_CHARS]
+    if best.kind == "integration" and re.search(rf"\b{re.escape(best.name.lower())}\b", opening):
         # "does it hook into zendesk and intercom": every integration named outright, not only the best match
         chosen += [item for item in candidates[1:] if item.kind == "integration" and item.name != best.name
-                   and re.search(rf"\b{re.escape(item.name.lower())}\b", lowered)][:_MAX_NAMED_INTEGRATIONS]
+                   and re.search(rf"\b{re.escape(item.name.lower())}\b", opening)][:_MAX_NAMED_INTEGRATIONS]
     if best.kind != "addon" and _ADDON.search(lowered) and all(item.kind != "addon" for item in chosen):
         # "enterprise only or is there an addon?": the add-on asked about, beside what it extends
         chosen += [item for item in candidates if item.kind == "addon"][:1]
