@@ -22,7 +22,7 @@ MAX_SCAN_CHARS = 500  # names are looked for in the opening of a message, like i
 _EVERYDAY_PLAN_NAMES = frozenset(
     "team free basic plus scale launch business developer startup advanced essentials standard premium growth".split()
 )
-_PLAN_SLOT_BEFORE = frozenset("is does do on in and or vs versus than compare about of get to from upgrade".split())
+_PLAN_SLOT_BEFORE = frozenset("is does do on in and or vs versus than compare about of get to from upgrade meant mean said".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
@@ -129,6 +129,11 @@ class EntityExtractor:
                     text, match, intent, plan_words, short=len(found) == len(lowered.split()) or len(lowered.split()) <= 2
                 ):
                     plans.append(name.canonical)
+        # "i meant pro not growth", "pro, not growth": the plan ruled out is not asked about (when another is)
+        ruled_out = {n.canonical for f in found if f.previous_word in ("not", "n't", "instead of") for n in f.names
+                     if n.kind == "plan"}
+        if ruled_out and any(plan not in ruled_out for plan in plans):
+            plans = [plan for plan in plans if plan not in ruled_out]
         meeting_kind = None
         if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
             meeting_kind = next(
@@ -172,6 +177,8 @@ class EntityExtractor:
             return True
         if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
             return False
+        if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus"):
+            return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
                 or (bool(following) and following[0] == "per"))  # "team per seat"

@@ -28,6 +28,7 @@ SHORTHAND: dict[str, str] = {
     "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't", "isnt": "isn't",
     "arent": "aren't", "wasnt": "wasn't", "werent": "weren't", "wont": "won't", "im": "i'm", "ive": "i've",
     "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
+    "hw": "how", "wat": "what", "wats": "what's", "anual": "annual", "anually": "annually", "cn": "can",
     "ent": "enterprise", "teh": "the", "hte": "the", "taht": "that", "wich": "which", "whcih": "which",
     "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
@@ -39,6 +40,9 @@ _CONTEXT = {
     "r": r"(?<![\w/'-])r(?= (?:u|you|we|they|things)\b)",
     "+": r"(?<=\w )\+(?= \w)",
     "&": r"(?<=\w )&(?= \w)",
+    # "hw much", "cn it": only where a question opens with them
+    "hw": r"(?<![\w/'-])hw(?= (?:much|many|do|does|is|are|can|about|long|often)\b)",
+    "cn": r"(?<![\w/'-])cn(?= (?:it|i|you|we|they|he|she|that|this|orbit|beacon|ledger|relay|atlas|sentinel)\b)",
 }
 _SLASHED = {key for key in SHORTHAND if key.startswith("/")}
 _WORDS = sorted((key for key in SHORTHAND if key not in _CONTEXT and key not in _SLASHED), key=len, reverse=True)

@@ -54,6 +54,13 @@ _ASKS_THE_CATALOG = re.compile(
 _THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick q|quick question),? ){0,2}(?:what(?:'s| is| was| were| are)?|who(?:'s| is| was)?|how (?:much|many|big)"
                           r"(?: is| was| are| were)?) (?:their|his|her)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
+# "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
+_BARE_QUANTITY = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|what about|how about|same|the same|same thing|same again)\W+)*(?:for|with|at)?\W*"
+    r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
+)
+# "if they pay annually instead, what would that come to": a longer message still about the seats quoted
+_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b")
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -80,6 +87,7 @@ class ThreadContext:
     aspect: str | None = None
     quantity: int | None = None
     plans: tuple[str, ...] = ()  # the plans a comparison was about
+    term: str | None = None  # the period the thread's last figure was for ("year", "month")
 
 def intent_in_thread(decision: Decision, thread: ThreadContext,
                      slots_for: IntentSlots | None = None) -> tuple[Intent, bool]:
@@ -108,6 +116,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
+    if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
+        return last, True  # "and if they went annual instead, what does that come to" after a quote
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
     if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
@@ -157,6 +167,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             typed["account"] = typed["account"] or contacts[0].account
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
+    if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and thread.quantity:
+        bare = _BARE_QUANTITY.search(decision.normalized_text)
+        if bare:  # "same for 40" after a quote for 25 seats: 40 seats
+            typed["quantity"] = int(bare.group(1).replace(",", ""))
     slots: dict[str, Any] = {name: value for name, value in typed.items() if value not in (None, ())}
     sources: dict[str, SlotSource] = dict.fromkeys(slots, "typed")
     for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
@@ -242,8 +256,10 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if follow_up or (typed["product"] is None and not plans):
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
-    if follow_up:
+    if follow_up or (not plans and typed["product"] is None and _LEANS_BACK.search(text)):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
+        if thread.term in ("month", "year"):
+            inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"
     return inherited
 
 

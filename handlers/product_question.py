@@ -17,12 +17,12 @@ from typing import Any
 
 from control_plane.frame import Frame
 from control_plane.spelling import english_words
-from handlers import llm_text, prompts
+from handlers import addon_totals, llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
-from handlers.quotes import money, quote
+from handlers.quotes import instead_of, money, quote
 from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -139,7 +139,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return _no_product(ctx, frame.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
-                          quantity=frame.quantity)
+                          quantity=frame.quantity, term=frame.term)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
@@ -186,7 +186,17 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         least = plan_fit.seat_minimum(asked_plans[0])
         if least:  # "what does that minimum come to": the price of the plan's least seats
             quantity, aspect, items = least, "quote", []
-    if asked_plans and ((quantity and (frame.term or asks_price)) or (frame.term == "year" and asks_price)):
+    lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
+    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity"))
+            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words))):
+        # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
+        added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
+        bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words) if added else None
+        if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
+            return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
+                                             context=replace(context, aspect="quote"))
+    # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
+    if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
     facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
 
@@ -217,6 +227,12 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             "plans, prices, features, integrations.", **facts)
     if fitted is not None:
         answer = fitted[0]
+    elif aspect == "quote" and len(asked_plans) == 1 and frame.typed("quantity") and (moved_up := instead_of(view, asked_plans[0], quantity)):
+        # "would starter work for 8 reps": no, and the price of the plan that does, remembered for "and annually?"
+        cap, bigger = moved_up
+        answer = (f"No: {asked_plans[0]['name']} allows up to {cap} seats, so it doesn't fit {quantity}. The smallest "
+                  f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
+        facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote":
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
     elif aspect == "products":
@@ -226,6 +242,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
+        elif not asked_plans and items and items[0].kind == "limit" and _TIERS_AND.search(lowered_words):
+            # "atlas tiers and viewer limits?": every plan with its price, beside the limit
+            answer = _prices(view, []) + "\n\n" + answer
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
         close = suggest_products(ctx.db, unknown[0])
@@ -490,7 +509,10 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     return _overview(view)
 
 
+# "tiers and viewer limits", "plans + their task limits": the plans themselves are asked for too
+_TIERS_AND = re.compile(r"\b(?:tiers|plans|editions|pricing|prices)\s+(?:and|with|plus|\+|&)\b")
 _INDEX_CACHE_SIZE = 64
+_MAX_NAMED_INTEGRATIONS = 4  # integrations answered beside the best match, each named in the question
 _MAX_PREFIX = 8  # a shorthand ("calc", "config") is at most this long
 @dataclass(frozen=True)
 class _ItemIndex:
@@ -616,6 +638,11 @@ def _match_items(question: str, view: ProductView, named: frozenset[str]) -> lis
         if item.kind != best.kind and item.score >= 0.85 * best.score and item.name != best.name:
             chosen.append(item)
             break
+    opening = lowered[:MAX_SCAN_CHARS]
+    if best.kind == "integration" and re.search(rf"\b{re.escape(best.name.lower())}\b", opening):
+        # "does it hook into zendesk and intercom": every integration named outright, not only the best match
+        chosen += [item for item in candidates[1:] if item.kind == "integration" and item.name != best.name
+                   and re.search(rf"\b{re.escape(item.name.lower())}\b", opening)][:_MAX_NAMED_INTEGRATIONS]
     if best.kind != "addon" and _ADDON.search(lowered) and all(item.kind != "addon" for item in chosen):
         # "enterprise only or is there an addon?": the add-on asked about, beside what it extends
         chosen += [item for item in candidates if item.kind == "addon"][:1]

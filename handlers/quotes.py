@@ -37,8 +37,14 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
         return f"{name} is free" + (f", for {seats} seats too." if seats else ".")
     per = "year" if plan["billing_period"] == "year" else "month"
     lines: list[str] = []
+    minimum_note = ""
     if plan["per_seat"]:
         count = seats or 1
+        least = _billed_minimum(plan)
+        if seats and least and seats < least:
+            # "~30 employees on essentials": billed for the plan's minimum, so the price is of the minimum
+            minimum_note = f"{plan['name']} has a minimum of {least} {_unit_of(plan)}, so {seats} are billed as {least}."
+            count = least
         unit = money(price, currency)
         monthly = price * count
         seats_text = f"{count} seat{'s' if count != 1 else ''}"
@@ -69,7 +75,7 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             lines.append(line + ("" if discount else "."))
     if term == "month" and lines and plan["per_seat"] and per == "month":
         lines = lines[:1] + lines[2:]  # a monthly figure was asked for: the yearly line is noise
-    return "\n".join(lines)
+    return "\n".join([minimum_note, *lines] if minimum_note else lines)
 
 
 def _seat_cap(plan: PlanEntry) -> int | None:
@@ -77,6 +83,32 @@ def _seat_cap(plan: PlanEntry) -> int | None:
     seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "")
     maximum = _MAXIMUM.search(seat_limit)
     return int(maximum.group(1).replace(",", "")) if maximum else None
+
+
+_MINIMUM_KEY = re.compile(r"^minimum (\w+)$", re.IGNORECASE)
+
+
+def _billed_minimum(plan: PlanEntry) -> int | None:
+    """A "Minimum employees: 50" limit of a per-seat plan: the least units it bills."""
+    for key, value in plan["limits"].items():
+        if _MINIMUM_KEY.match(key.strip()) and (value or "").strip().replace(",", "").isdigit():
+            return int(value.replace(",", ""))
+    return None
+
+
+def _unit_of(plan: PlanEntry) -> str:
+    key = next((k for k in plan["limits"] if _MINIMUM_KEY.match(k.strip())), "minimum seats")
+    return _MINIMUM_KEY.match(key.strip()).group(1).lower()  # type: ignore[union-attr]
+
+
+def instead_of(view: ProductView, plan: PlanEntry, seats: int | None) -> tuple[int, PlanEntry] | None:
+    """(the plan's seat cap, the smallest bigger plan taking `seats`) when `seats` is over the plan's cap."""
+    cap = _seat_cap(plan)
+    if seats is None or cap is None or seats <= cap:
+        return None
+    bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"]
+                   and ((c := _seat_cap(p)) is None or c >= seats)), None)
+    return (cap, bigger) if bigger is not None else None
 
 
 def _seat_limits(view: ProductView, plan: PlanEntry, seats: int) -> list[str]:

@@ -31,6 +31,7 @@ class TurnContext:
     aspect: str | None = None
     quantity: int | None = None  # the seats a price was asked for ("10 pro seats")
     plans: tuple[str, ...] = ()  # the plans a comparison was about, when more than one
+    term: str | None = None  # "year" when a yearly figure was asked, "month" when a monthly one
 
     def follow(self, new: TurnContext) -> TurnContext:
         """The context of a follow-up naming `new`: named fields win, the rest is inherited.
@@ -40,10 +41,10 @@ class TurnContext:
         """
         merged = replace(self)
         if new.product and new.product != self.product:
-            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None)
+            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None, term=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
-        for name in ("plan", "meeting_id", "person", "aspect", "quantity"):
+        for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term"):
             value = getattr(new, name)
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
@@ -75,6 +76,7 @@ class TurnContext:
             person=_str_or_none(data.get("person")),
             aspect=_str_or_none(data.get("aspect")),
             quantity=_positive_int(data.get("quantity")),
+            term=data.get("term") if data.get("term") in ("month", "year") else None,
             plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
             if isinstance(data.get("plans"), list) else (),
         )

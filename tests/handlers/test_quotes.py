@@ -103,3 +103,12 @@ async def test_a_price_list_says_what_a_plan_is_priced_per(offline: Pipeline) ->
     assert "Essentials: $4/seat/month (priced per employee) (10% off annually)" in reply.plain
     quote = await ask(offline, "advanced for 200 employees monthly")
     assert "200 × $8 = $1,600 per month" in quote.plain
+
+
+def test_a_per_employee_minimum_bills_the_minimum(demo_db: Database) -> None:
+    sentinel = read_product(demo_db, "sentinel")
+    assert sentinel is not None
+    text = quote(sentinel, plan_of(sentinel, "Essentials"), 30, "month")
+    assert text.startswith("Essentials has a minimum of 50 employees, so 30 are billed as 50.")
+    assert "50 × $4 = $200 per month" in text and "$120" not in text
+    assert "minimum" not in quote(sentinel, plan_of(sentinel, "Essentials"), 80, "month")

@@ -1,0 +1,163 @@
+"""A plan with add-ons, totalled: "pro for 20 seats with analytics", "plus with 2 extra task packs".
+
+The plan's price (× seats when per seat) plus each add-on's (× how many packs, × seats when the add-on
+is per seat), with the arithmetic shown, and the capacity the packs bring when the plan has that limit.
+Every scan is one regex pass over the message's opening, so the cost is linear in its length.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from handlers.formatting import bold
+from handlers.quotes import money
+from knowledge.reader import ProductView
+from knowledge.snapshot_schema import AddOnEntry, PlanEntry
+
+MAX_SCAN_CHARS = 500
+MAX_PACKS = 1_000  # a count past this is not a number of packs
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10}
+# What joins a plan and an add-on in a question: "pro with analytics", "scale + tax automation", "plus sms".
+_JOINED = re.compile(r"(?:\bwith|\band|\bplus|\+|\bincluding|\badding|\badd)\W+(?:\w+\W+){0,3}$")
+# "10,000 more tasks a month", "1,000 SMS survey sends a month": what one pack brings.
+_PACK_BRINGS = re.compile(r"^(?:adds )?(\d[\d,]*)\s+(?:more\s+|extra\s+)?([a-z][a-z ]{0,40}?)\s+(?:a|per|each)\s+month",
+                          re.IGNORECASE)
+_AMOUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k|thousand)?\s+(?:[a-z]+\s+){0,2}?([a-z]+)")
+_MONTHLY = re.compile(r"\b(?:monthly|per month|a month|each month|/mo)\b")
+_ANNUAL_BILLING = re.compile(r"\b(?:billed|paid|paying|pay|billing)\s+(?:annually|yearly|per year|for the year)\b|"
+                             r"\bannual(?:ly)? billing\b|\bon an annual\b")
+_HOW_MANY = re.compile(r"\bhow (?:many|much)\b|\btotal\b")
+
+
+def _word_pattern(word: str) -> str:
+    """A name word as typed: "tasks" also as "task", "insights" as "insight"."""
+    stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+    return re.escape(stem) + r"s?"
+
+
+def _mention(addon: AddOnEntry, lowered: str) -> re.Match[str] | None:
+    words = re.findall(r"[a-z0-9]+", addon["name"].lower())
+    if not words:
+        return None
+    full = re.search(r"\b" + r"[\s-]+".join(_word_pattern(w) for w in words) + r"\b", lowered)
+    if full:
+        return full
+    if len(words) > 1 and len(words[0]) >= 3:
+        # "plus sms for ~3k sends": the name's first word, right after a joining word
+        first = re.search(r"(?:\bwith|\bplus|\+|\band)\s+(" + _word_pattern(words[0]) + r")\b", lowered)
+        if first:
+            return first
+    return None
+
+
+def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int, str | None]:
+    """(packs, why) for the add-on: a number typed before it, or enough packs for an amount asked."""
+    before = re.search(r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$",
+                       lowered[max(0, mention.start() - 30): mention.start()])
+    if before:
+        value = before.group(1)
+        packs = int(value) if value.isdigit() else _NUMBER_WORDS[value]
+        if 0 < packs <= MAX_PACKS:
+            return packs, None
+    brings = _PACK_BRINGS.search(addon["description"])
+    if brings:
+        unit = int(brings.group(1).replace(",", ""))
+        noun = brings.group(2).split()[-1].lower().rstrip("s")
+        for amount in _AMOUNT.finditer(lowered[mention.end():]):
+            if amount.group(3).rstrip("s") == noun and unit:
+                need = float(amount.group(1).replace(",", "")) * (1_000 if amount.group(2) else 1)
+                packs = max(1, math.ceil(need / unit))
+                if packs <= MAX_PACKS:
+                    return packs, f"{need:,.0f} {brings.group(2)} a month ÷ {unit:,} per pack"
+    return 1, None
+
+
+def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[AddOnEntry, int, str | None]]:
+    """The add-ons a question adds to `plan`, with how many of each (empty when it adds none)."""
+    lowered = text.lower()[:MAX_SCAN_CHARS]
+    found: list[tuple[AddOnEntry, int, str | None]] = []
+    for addon in view.payload["addons"]:
+        if addon["price_cents"] is None or addon["billing_period"] not in ("month", "year"):
+            continue
+        mention = _mention(addon, lowered)
+        start = mention.start(mention.lastindex or 0) if mention else 0
+        if mention is None or not (_JOINED.search(lowered[:start]) or
+                                   re.search(r"\d\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$", lowered[:start])):
+            continue
+        packs, why = _count(addon, lowered, mention)
+        found.append((addon, packs, why))
+    return found
+
+
+def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequence[tuple[AddOnEntry, int, str | None]],
+          text: str) -> str | None:
+    """The monthly total of the plan and its add-ons, the arithmetic shown; None when the plan has no list price."""
+    price, currency = plan["price_cents"], plan["currency"]
+    if price is None or plan["billing_period"] != "month":
+        return None
+    lowered = text.lower()[:MAX_SCAN_CHARS]
+    count = seats or 1
+    lines: list[str] = []
+    if plan["per_seat"]:
+        plan_cost = price * count
+        lines.append(f"{view.name} {bold(plan['name'])}: {count} seat{'s' if count != 1 else ''} × {money(price, currency)} = "
+                     f"{money(plan_cost, currency)} per month.")
+    else:
+        plan_cost = price
+        lines.append(f"{view.name} {bold(plan['name'])}: {money(price, currency)} per month (not priced per seat).")
+    discount = plan["annual_discount_pct"] or 0
+    annual = bool(_ANNUAL_BILLING.search(lowered)) and discount > 0
+    if annual:
+        plan_cost = plan_cost * (100 - discount) / 100
+        lines.append(f"Billed annually ({discount}% off): {money(plan_cost, currency)} per month for the plan.")
+    monthly_total = plan_cost
+    yearly_extra = 0.0
+    for addon, packs, why in addons:
+        unit = addon["price_cents"] or 0
+        label = f"{bold(addon['name'])} add-on"
+        if addon["available_on"] and plan["slug"] not in addon["available_on"]:
+            lines.append(f"Note: the {addon['name']} add-on is not available on {plan['name']}.")
+            continue
+        if addon["billing_period"] == "year":
+            yearly_extra += unit * packs
+            lines.append(f"{label}: {money(unit * packs, currency)} per year on top.")
+            continue
+        factors = [f"{money(unit, currency)}"]
+        cost = unit * packs
+        if packs != 1:
+            factors.insert(0, f"{packs} packs")
+        if addon["per_seat"]:
+            factors.insert(0, f"{count} seats")
+            cost *= count
+        if why:
+            lines.append(f"{addon['name']}: {why} = {packs} pack{'s' if packs != 1 else ''}.")
+        lines.append(f"{label}: {' × '.join(factors)} = {money(cost, currency)} per month.")
+        monthly_total += cost
+        capacity = _capacity(plan, addon, packs)
+        if capacity and _HOW_MANY.search(lowered):
+            lines.append(capacity)
+    lines.append(f"Total: {bold(money(monthly_total, currency))} per month"
+                 + (f" ({money(monthly_total * 12, currency)} a year)" if not _MONTHLY.search(lowered) or annual else "")
+                 + (f", plus {money(yearly_extra, currency)} a year" if yearly_extra else "") + ".")
+    return "\n".join(lines)
+
+
+def _capacity(plan: PlanEntry, addon: AddOnEntry, packs: int) -> str | None:
+    """"Tasks: 20,000 + 2 × 10,000 = 40,000 per month", when a pack adds to one of the plan's limits."""
+    brings = _PACK_BRINGS.search(addon["description"])
+    if not brings:
+        return None
+    unit = int(brings.group(1).replace(",", ""))
+    noun = brings.group(2).split()[-1].lower().rstrip("s")
+    for name, value in plan["limits"].items():
+        if name.lower().rstrip("s") != noun:
+            continue
+        base = re.match(r"(\d[\d,]*)", value or "")
+        if not base:
+            return None
+        amount = int(base.group(1).replace(",", ""))
+        return (f"{name}: {amount:,} on {plan['name']} + {packs} × {unit:,} = {bold(f'{amount + packs * unit:,}')} per month.")
+    return None
