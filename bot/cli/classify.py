@@ -29,7 +29,6 @@ from control_plane.evaluation import (
     read_labelled,
 )
 from control_plane.thread import ThreadContext
-from handlers.registry import default_registry
 from knowledge.vocabulary import load_vocabulary
 
 if TYPE_CHECKING:
@@ -48,6 +47,8 @@ def register(app: typer.Typer) -> None:
 
 def offline_control_plane(settings: Settings) -> ControlPlane:
     """The control plane with the database's vocabulary and no LLM: the pattern tier alone."""
+    from handlers.registry import default_registry
+
     db = database_or_exit(settings)
     try:
         vocabulary = load_vocabulary(db)
