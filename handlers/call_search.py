@@ -109,16 +109,13 @@ def _topic_from_text(text: str, account: str | None, contact: KnownContact | Non
                      time_range: TimeRange | None, kind: str | None) -> str | None:
     """The words of the request left once the request itself, the account, person and time are removed."""
     rest = clean(text[:MAX_TOPIC_SCAN])
-    for known in (account, contact.name if contact else None, *(contact.name.split() if contact else ()),
+    # The account's name, its aliases and, last, its single words: what is left of a misspelt or shortened
+    # name ("meridan retail": Meridian Retail Group) is not a topic.
+    account_names = (account, *account_aliases(account), *account.split()) if account else ()
+    for known in (*account_names, contact.name if contact else None, *(contact.name.split() if contact else ()),
                   time_range.label if time_range else None):
         if known:
             rest = re.sub(r"\b" + re.escape(known) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
-    if account:
-        for alias in account_aliases(account):
-            rest = re.sub(r"\b" + re.escape(alias) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
-        # What is left of a misspelt or shortened name ("meridan retail": Meridian Retail Group) is not a topic.
-        for word in account.split():
-            rest = re.sub(r"\b" + re.escape(word) + r"(?:'s)?\b", " ", rest, flags=re.IGNORECASE)
     if kind:
         for word in [kind, kind.replace("-", " "), *(alias for alias, canonical in KIND_SYNONYMS.items() if canonical == kind)]:
             rest = re.sub(r"\b" + re.escape(word) + r"s?\b", " ", rest, flags=re.IGNORECASE)
