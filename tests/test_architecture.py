@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT, copy_packages
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -21,8 +21,7 @@ def _lint(project: Path) -> subprocess.CompletedProcess[str]:
 
 def _copy(tmp_path: Path) -> Path:
     project = tmp_path / "project"
-    for package in ("bot", "control_plane", "handlers", "knowledge"):
-        shutil.copytree(REPO_ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_packages(project)
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     return project
 

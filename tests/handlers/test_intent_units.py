@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.registry import Registry, RegistryError, default_registry
 from knowledge.db import Database
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT, copy_packages
 from tests.support.pipeline import ask, make_pipeline
 
 TOY_HANDLER = '''"""tide_times: a toy intent, added by a test."""
@@ -111,8 +110,7 @@ async def test_a_handler_that_does_not_declare_the_llm_is_given_none(
 def _toy_copy(tmp_path: Path) -> Path:
     """A copy of the project's packages with one handler module and one TOML section added, nothing else."""
     project = tmp_path / "project"
-    for package in ("bot", "control_plane", "handlers", "knowledge"):
-        shutil.copytree(REPO_ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_packages(project)
     (project / "handlers" / "tide_times.py").write_text(TOY_HANDLER, encoding="utf-8")
     with (project / "control_plane" / "patterns.toml").open("a", encoding="utf-8") as patterns:
         patterns.write(TOY_SECTION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -17,3 +18,13 @@ def shared_golden() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+PACKAGES = ("bot", "control_plane", "handlers", "knowledge")
+
+
+def copy_packages(destination: Path) -> Path:
+    """A copy of the project's four packages under `destination`, to change without touching the real ones."""
+    for package in PACKAGES:
+        shutil.copytree(REPO_ROOT / package, destination / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
