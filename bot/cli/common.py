@@ -45,7 +45,8 @@ def database_or_exit(settings: Settings, load_demo: bool = True) -> Database:
         db, demo_loaded = open_database(settings, load_demo=load_demo)
     except StartupError as exc:
         fail(str(exc), EXIT_USAGE)
-    say_which_database(summarize_database(db, demo_loaded=demo_loaded))
+    if sys.stderr.isatty():  # the summary costs two reads: only when a person will see it
+        say_which_database(summarize_database(db, demo_loaded=demo_loaded))
     return db
 
 
