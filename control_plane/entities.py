@@ -22,7 +22,11 @@ MAX_SCAN_CHARS = 500  # names are looked for in the opening of a message, like i
 _EVERYDAY_PLAN_NAMES = frozenset(
     "team free basic plus scale launch business developer startup advanced essentials standard premium growth".split()
 )
-_PLAN_SLOT_BEFORE = frozenset("is does do on in and or vs versus than compare about of get to from upgrade meant mean said".split())
+_PLAN_SLOT_BEFORE = frozenset(
+    "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's".split()
+)
+# "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
+_PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
@@ -181,7 +185,7 @@ class EntityExtractor:
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
-                or (bool(following) and following[0] == "per"))  # "team per seat"
+                or any(word in _PRICE_CUES_AFTER for word in match.next_words))  # "team per seat", "growth run per seat"
 
     def _person(self, text: NormalizedText, found: list[Found], intent: Intent) -> str | None:
         email = _EMAIL.search(text.clean) if "@" in text.clean else None

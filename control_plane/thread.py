@@ -61,6 +61,17 @@ _BARE_QUANTITY = re.compile(
 )
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
 _LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b")
+# Words that carry no subject of their own: a message of names and these ("and enterprise?", "for acme
+# last week", "growth annually for 15") leans on the previous turn; two other words make a new question.
+_LEANING_WORDS = frozenset(
+    """a an the and or but so ok okay then also too what whats what's how hows how's about is are does do did
+    on in for of with w at to from by vs versus than same again instead pls please thx thanks
+    it its that this those these them they one ones each both either which
+    price prices pricing cost costs much per seat seats user users month monthly year yearly annual annually
+    plan plans tier tiers calls call meetings meeting last this next week month quarter today yesterday""".split()
+)
+_NEW_SUBJECT_WORDS = 2
+_WORD = re.compile(r"[a-z0-9']+")
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -104,7 +115,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         # product turn: what its meetings say, not the catalog
         return Intent.MEETING_SUMMARY, True
     if decision.intent is last:
-        return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for))
+        # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its own
+        return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for)
+                                           and _subject_words(decision) < _NEW_SUBJECT_WORDS)
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
     if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
@@ -296,6 +309,24 @@ def _only_slots_for(decision: Decision, intent: Intent, slots_for: IntentSlots |
     present = {name for name, value in named.items() if value}
     usable = _usable(intent, slots_for)
     return bool(present) and (usable is None or present <= set(usable))
+
+
+def _subject_words(decision: Decision) -> int:
+    """How many words of the message are neither names it gives nor words that lean on the previous turn
+    ("does orbit replace vanta" has two: a question of its own, not "and orbit?")."""
+    entities = decision.entities
+    named = " ".join(str(value) for value in (entities.product, entities.account, entities.person,
+                                              entities.meeting_kind, *entities.plans) if value).casefold()
+    name_words = set(_WORD.findall(named))
+    count = 0
+    for word in _WORD.findall(decision.normalized_text):
+        if word in _LEANING_WORDS or word.isdigit() or word in name_words or any(
+                len(word) > 3 and name.startswith(word[:4]) for name in name_words):  # "startr" read as Starter
+            continue
+        count += 1
+        if count >= _NEW_SUBJECT_WORDS:
+            break
+    return count
 
 
 def _intent(value: str | None) -> Intent | None:

@@ -504,9 +504,34 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
         return "\n\n".join(_plan_limits(view, plan) for plan in plans)
     if aspect == "features" and plans:
         return "\n\n".join(_plan_features(view, plan) for plan in plans)
-    if plans:
-        return "\n\n".join(_plan_overview(view, plan) for plan in plans)
-    return _overview(view)
+    overview = "\n\n".join(_plan_overview(view, plan) for plan in plans) if plans else _overview(view)
+    subject = _unknown_subject(question, view)
+    if subject:  # "does orbit replace gong": say it is not in the catalog, rather than answer something else
+        return f"I don't see anything about {bold(' '.join(subject))} for {view.name}.\n" + overview
+    return overview
+
+
+# Words of a question that ask, rather than name what is asked about ("does orbit *replace* gong").
+_ASKING_WORDS = terms(
+    "does do did can could will would should is are was support supports supported replace replaces work works "
+    "offer offers offered have has had include includes included come comes tell know use uses using need needs "
+    "handle handles let lets allow allows get gets got give gives make makes go goes able any anything something "
+    "info information details detail more about overview explain describe thing things stuff product products "
+    "plan plans tier tiers option options our we us you your they them it its kind sort type hey hi please pls thanks"
+)
+_MAX_SUBJECT_WORDS = 3
+
+
+def _unknown_subject(question: str, view: ProductView) -> list[str]:
+    """The words a question asks about that nothing in the product's snapshot mentions, as typed ("zoho")."""
+    index = _item_index(view)
+    asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words
+    unknown = {word for word in asked if word not in index.weights and word not in index.near
+               and word not in index.prefixes and not word.isdigit()}
+    if not unknown:
+        return []
+    typed = [word for word in re.findall(r"[\w'-]+", question[:MAX_SCAN_CHARS]) if terms(word) & unknown]
+    return list(dict.fromkeys(typed))[:_MAX_SUBJECT_WORDS]
 
 
 # "tiers and viewer limits", "plans + their task limits": the plans themselves are asked for too

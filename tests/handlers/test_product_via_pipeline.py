@@ -117,6 +117,30 @@ async def test_plans_typed_in_lower_case_where_a_plan_is_asked_about(offline: Pi
     assert "Growth" in reply.plain.splitlines()[0]
 
 
+async def test_an_everyday_plan_name_before_a_price_word_is_the_plan(offline: Pipeline, demo_db: Database) -> None:
+    """"whats growth run per seat": a lower-case plan name that is an everyday word, asked what it costs."""
+    growth = plan(demo_db, None, "Growth")
+    reply = await ask(offline, "whats growth run per seat")
+    assert price(growth) in reply.plain
+    assert not any(price(p) in reply.plain for p in read_product(demo_db, None).payload["plans"]  # type: ignore[union-attr]
+                   if p["name"] != "Growth" and price(p) != price(growth))
+
+
+async def test_what_the_catalog_does_not_mention_is_said_not_answered_around(offline: Pipeline, demo_db: Database) -> None:
+    reply = await ask(offline, "can orbit replace gong")
+    assert reply.plain.startswith("I don't see anything about gong for Orbit")
+    reply = await ask(offline, "tell me about orbit", thread="shell:overview")
+    assert "I don't see" not in reply.plain  # an overview asked for names nothing unknown
+
+
+async def test_a_new_question_naming_the_threads_product_does_not_take_its_topic(offline: Pipeline, demo_db: Database) -> None:
+    """After a seats quote, "does orbit replace vanta" names only the product, yet asks something of its own."""
+    await ask(offline, "what do 15 growth seats cost annually", thread="shell:vanta")
+    reply = await ask(offline, "does orbit replace vanta", thread="shell:vanta")
+    assert "15 ×" not in reply.plain and "Seats" not in reply.plain.splitlines()[0]
+    assert "vanta" in reply.plain.lower()
+
+
 async def test_plain_words_that_are_plan_names_do_not_name_the_plan(offline: Pipeline, demo_db: Database) -> None:
     view = read_product(demo_db, None)
     assert view is not None
