@@ -72,6 +72,9 @@ _LEANING_WORDS = frozenset(
 )
 _NEW_SUBJECT_WORDS = 2
 _WORD = re.compile(r"[a-z0-9']+")
+_HOW_MANY = re.compile(r"^(?:(?:and|so|ok|okay|also|btw)\W+)*how (?:many|much)\b")
+_WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
+_SHORT_COUNT_WORDS = 6
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -124,6 +127,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return decision.intent, False  # clearly out of scope ("what's the weather")
     # Only a message with little evidence of an intent of its own (`weak`) continues the thread's: "recap the
     # latest one" after a search is a recap, "and what about pricing?" after a search is another search.
+    if last is Intent.MEETING_SUMMARY and _counts_what_was_agreed(decision):
+        return last, True  # "how many seats" after what Globex agreed: their seats, not each plan's limit
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
@@ -148,6 +153,16 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
         return False
     text = decision.normalized_text
     return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text)))
+
+
+def _counts_what_was_agreed(decision: Decision) -> bool:
+    """A short "how many"/"how much" naming nothing of the catalog and asking no what-if, after a meeting turn."""
+    entities = decision.entities
+    if decision.intent is not Intent.PRODUCT_QUESTION or entities.product or entities.plans or entities.quantity:
+        return False
+    text = decision.normalized_text
+    return (bool(_HOW_MANY.search(text)) and len(text.split()) <= _SHORT_COUNT_WORDS
+            and not _WHAT_IF.search(text))
 
 
 def _asks_about_the_meeting(decision: Decision) -> bool:

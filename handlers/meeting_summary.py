@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from dataclasses import dataclass
 
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
+from handlers.text_match import terms
 from handlers.meeting_answers import MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question
 from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import (
@@ -35,8 +37,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
     # event loop keeps acknowledging other events meanwhile.
     answered = await asyncio.to_thread(_answer, ctx)
-    if answered is not None:
+    if isinstance(answered, HandlerResult):
         return answered
+    unanswered = answered  # what a question looked for that no meeting mentions: said before the recap
     meeting = resolution.meeting
     detail = get_meeting(ctx.db, meeting.id) if meeting is not None else None
     if detail is None:
@@ -76,7 +79,17 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if found:  # "what was the competitor price": the lines that answer it, then the recap
         said = bold("On the call") + "\n" + "\n".join(f"• {clean(speaker)}: “{clean(text)}”" for speaker, text in found)
         said += "\n\n"
+    if unanswered and not found:
+        said = (f"I don't find anything on “{clean(unanswered.looked_for)}” in the {clean(detail.meeting.account)} meetings."
+                " The latest one:\n\n")
     return HandlerResult.from_marked(header + "\n\n" + said + stored_summary(detail), context=context)
+
+
+@dataclass(frozen=True)
+class _Unanswered:
+    """A question about what the meetings say that none of them answers."""
+
+    looked_for: str  # its content words, as typed
 
 
 # A request for the meeting itself rather than for something said in it.
@@ -87,9 +100,9 @@ _RECAP = re.compile(
 )
 
 
-def _answer(ctx: HandlerContext) -> HandlerResult | None:
-    """What the account's meetings say to a question about what was said, offered or agreed; None when the
-    message asks for a recap of a meeting it names, or nothing in the meetings answers it."""
+def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
+    """What the account's meetings say to a question about what was said, offered or agreed; `_Unanswered`
+    when nothing in them answers it; None when the message asks for a recap or names nothing to look for."""
     resolution, frame = ctx.resolution, ctx.frame
     account = resolution.account or (resolution.meeting.account if resolution.meeting else None)
     if account is None:
@@ -118,7 +131,8 @@ def _answer(ctx: HandlerContext) -> HandlerResult | None:
         preferred |= {m.id for m in refs if m.kind == frame.meeting_kind}
     found = best_passages(question, passages_of(meetings), preferred=frozenset(preferred), now=ctx.now)
     if not found:
-        return None
+        typed = [word for word in re.findall(r"[\w'-]+", asked[:500]) if terms(word) & question.words]
+        return _Unanswered(" ".join(dict.fromkeys(typed))) if typed and not named_meeting else None
     lines = [f"{bold(found[0].meeting.account)}: what the meetings say"]
     lines += [f"• {_quoted(passage, ctx)}" for passage in found]
     shown = {passage.meeting.id for passage in found}

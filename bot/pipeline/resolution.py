@@ -100,8 +100,8 @@ class MeetingResolver:
         if frame.account:
             names |= {word for alias in self.names.account_aliases if self.names.account_aliases[alias] == frame.account
                       for word in _WORDS.findall(alias)}
-        return {_stem(word) for word in _WORDS.findall(lowered[:500])
-                if word not in _NOT_TITLE_WORDS and word not in names and len(word) > 2}
+        stems = {_stem(word) for word in _WORDS.findall(lowered[:500]) if word not in _NOT_TITLE_WORDS and len(word) > 2}
+        return stems - {_stem(name) for name in names}  # "hooli's" names the account, not a title
 
     def _find(
         self,

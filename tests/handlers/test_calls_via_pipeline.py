@@ -195,3 +195,19 @@ def test_best_passages_quote_the_note_that_answers_and_prefer_the_named_meeting(
     assert best_passages(asked, passages_of(meetings))[0].speaker == "Elena Petrova"
     # Nothing in the meetings shares a content word: no answer, the recap is given instead.
     assert best_passages(read_question("any word on kubernetes", ["Globex"], [planning]), passages_of(meetings)) == []
+
+
+async def test_what_no_meeting_mentions_is_said_before_the_latest_recap(offline: Pipeline, demo_db: Database) -> None:
+    """"what was hooli's budget": Hooli's meetings never mention a budget; say so, then recap the latest."""
+    latest = find_meetings(demo_db, account="Hooli", end=NOW, limit=1)[0]
+    reply = await ask(offline, "what was hooli's budget")
+    assert "don't find anything on “budget” in the Hooli meetings" in reply.plain
+    assert latest.title in reply.plain
+    reply = await ask(offline, "what was acme's budget", thread="shell:acme-budget")
+    assert "don't find anything" not in reply.plain and "budget" in reply.plain.lower()
+
+
+async def test_how_many_after_what_an_account_agreed_is_about_the_account(offline: Pipeline) -> None:
+    await ask(offline, "what discount did we give globex", thread="shell:globex-seats")
+    reply = await ask(offline, "how many seats", thread="shell:globex-seats")
+    assert "450 seats" in reply.plain and "Seats by plan" not in reply.plain
