@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from control_plane.frame import Frame
+from control_plane.shorthand import SHORTHAND
 from control_plane.spelling import english_words
 from handlers import addon_totals, llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
@@ -23,7 +24,7 @@ from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
 from handlers.quotes import instead_of, money, quote
-from handlers.text_match import Indexed, index_item, score, terms, unmatched
+from handlers.text_match import Indexed, fold, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry, ProductPayload
@@ -520,6 +521,7 @@ _ASKING_WORDS = terms(
     "plan plans tier tiers option options our we us you your they them it its kind sort type hey hi please pls thanks"
 )
 _MAX_SUBJECT_WORDS = 3
+SHORTHAND_WORDS = frozenset(SHORTHAND) | frozenset("lol ok okay hmm hm yeah yep nope k kk haha".split())
 
 
 def _unknown_subject(question: str, view: ProductView) -> list[str]:
@@ -527,10 +529,13 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
     index = _item_index(view)
     asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words
     unknown = {word for word in asked if word not in index.weights and word not in index.near
-               and word not in index.prefixes and not word.isdigit()}
+               and word not in index.prefixes and word not in index.initials and not word.isdigit()}
     if not unknown:
         return []
-    typed = [word for word in re.findall(r"[\w'-]+", question[:MAX_SCAN_CHARS]) if terms(word) & unknown]
+    english = english_words()
+    typed = [word for index, word in enumerate(re.findall(r"[\w'-]+", question[:MAX_SCAN_CHARS]))
+             if terms(word) & unknown and word.lower() not in SHORTHAND_WORDS
+             and (word.lower() not in english or (index > 0 and word[:1].isupper()))]  # a name: "zoho", "Gong"
     return list(dict.fromkeys(typed))[:_MAX_SUBJECT_WORDS]
 
 
@@ -547,6 +552,7 @@ class _ItemIndex:
     weights: dict[str, float]  # word -> how much it says about which item is meant (rarer: more)
     near: dict[str, str]  # a catalog word with one letter deleted (or as is) -> that word, when only one gives it
     prefixes: dict[str, str]  # the first 4-8 letters of a catalog word -> that word, when only one begins so
+    initials: dict[str, frozenset[str]]  # "ci" -> the words of "Conversation intelligence", when only one item gives it
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -589,9 +595,28 @@ def _item_index(view: ProductView) -> _ItemIndex:
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
-        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes
+        tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes,
+        _initialisms(items, weights),
     )
     return _indexes[key]
+
+
+_CONNECTORS = frozenset({"and", "of", "the", "for", "with", "in", "on", "to", "a"})
+
+
+def _initialisms(items: Sequence[Indexed], weights: dict[str, float]) -> dict[str, frozenset[str]]:
+    """The initials of multi-word item names ("CI" for Conversation intelligence), where exactly one item has
+    them and they are not a catalog word already."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for item in items:
+        if item.kind == "faq":
+            continue
+        words = [word for word in re.findall(r"[A-Za-z0-9]+", item.name) if word.lower() not in _CONNECTORS]
+        # "CSV import" is not abbreviated further: only names of plain words have initials people use
+        if 2 <= len(words) <= 4 and not any(len(word) > 1 and word.isupper() for word in words):
+            words = [word.lower() for word in words]
+            found.setdefault("".join(word[0] for word in words), set()).add(item.name_terms)
+    return {letters: next(iter(names)) for letters, names in found.items() if len(names) == 1 and letters not in weights}
 
 
 # Words read as a typo of a catalog word: long enough to be sure, short enough to be a word.
@@ -610,7 +635,10 @@ def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset
         near = {index.near.get(variant) for variant in _deletions(word)} - {None}
         fixed.add(near.pop() if len(near) == 1 else word)  # type: ignore[arg-type]
     for word in list(fixed):
-        if word not in index.weights and word in index.prefixes:
+        if word not in index.weights and word in index.initials:
+            fixed.discard(word)  # "is CI on growth": the item whose name it abbreviates
+            fixed |= index.initials[word]
+        elif word not in index.weights and word in index.prefixes:
             fixed.discard(word)  # "calc", "config": shorthand for the one catalog word it begins
             fixed.add(index.prefixes[word])
     return frozenset(fixed) - named
