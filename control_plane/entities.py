@@ -148,7 +148,7 @@ class EntityExtractor:
         topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
         quantity = _QUANTITY.search(lowered) if intent is Intent.PRODUCT_QUESTION else None
         term = None
-        if intent is Intent.PRODUCT_QUESTION:
+        if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: "annual?" may follow up a price
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None
         return Entities(
             person=self._person(text, found, intent),

@@ -319,7 +319,7 @@ def _only_slots_for(decision: Decision, intent: Intent, slots_for: IntentSlots |
     named = {
         "product": entities.product, "plans": entities.plans, "account": entities.account,
         "person": entities.person, "time_range": entities.time_range, "quantity": entities.quantity,
-        "meeting_kind": entities.meeting_kind,
+        "meeting_kind": entities.meeting_kind, "term": entities.term,
     }
     present = {name for name, value in named.items() if value}
     usable = _usable(intent, slots_for)

@@ -24,7 +24,7 @@ from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
 from handlers.quotes import instead_of, money, quote
-from handlers.text_match import Indexed, fold, index_item, score, terms, unmatched
+from handlers.text_match import Indexed, index_item, score, terms, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry, ProductPayload
@@ -50,7 +50,9 @@ _SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+
 _PRICE_OF_A_THING = re.compile(
     r"\bhow much (?:does|do|is|are|would|will) (?:a|an|the|one) ([a-z][\w-]{0,30}(?: [a-z0-9][\w-]{0,30}){0,2}) "
     r"(?:cost|costs|run|go for|sell for)\b")  # "and for 30 seats?": a quote, not the plan's seat limit
-_POINTS_BACK = re.compile(r"\b(?:it|its|it's|them|they|those|this one|that one)\b|\b(?:that|this)\W*$", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"\b(?:it|its|it's|them|they|those|this one|that one)\b|\b(?:that|this)\W*$"
+                          r"|\b(?:is|does|can|will|would|was|are) (?:that|this)\b(?! (?:plan|tier|one|product)\b)|\bthat's\b",
+                          re.IGNORECASE)
 _GENERIC_SUBJECTS = frozenset("seat user license licence month year plan tier subscription upgrade seats users".split())
 _PERIOD_WORDS = frozenset({"monthly", "annual", "annually", "yearly", "month", "year"})
 _COMPARE = re.compile(

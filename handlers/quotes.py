@@ -38,13 +38,25 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     per = "year" if plan["billing_period"] == "year" else "month"
     lines: list[str] = []
     minimum_note = ""
+    if plan["per_seat"] and seats is None and per == "month" and plan["annual_discount_pct"]:
+        # "annual?" after a plan's price: the per-seat figures, not a quote for one seat
+        discount = plan["annual_discount_pct"]
+        annual = price * 12 * (100 - discount) / 100
+        return (f"{name}: {money(price, currency)} per seat per month, or {bold(money(annual / 12, currency))} per seat "
+                f"per month billed annually ({discount}% off): {money(annual, currency)} per seat per year.")
     if plan["per_seat"]:
         count = seats or 1
         least = _billed_minimum(plan)
+        seat_least = _seat_minimum(plan)
         if seats and least and seats < least:
             # "~30 employees on essentials": billed for the plan's minimum, so the price is of the minimum
             minimum_note = f"{plan['name']} has a minimum of {least} {_unit_of(plan)}, so {seats} are billed as {least}."
             count = least
+        elif seats and seat_least and seats < seat_least:
+            # "can i sell enterprise for 10 seats": no, it starts at 25; the price of the least it can be sold at
+            minimum_note = (f"No: {plan['name']} has a {seat_least}-seat minimum, so it can't be sold for {seats}. "
+                            f"At its minimum:")
+            count = seat_least
         unit = money(price, currency)
         monthly = price * count
         seats_text = f"{count} seat{'s' if count != 1 else ''}"
@@ -76,6 +88,13 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     if term == "month" and lines and plan["per_seat"] and per == "month":
         lines = lines[:1] + lines[2:]  # a monthly figure was asked for: the yearly line is noise
     return "\n".join([minimum_note, *lines] if minimum_note else lines)
+
+
+def _seat_minimum(plan: PlanEntry) -> int | None:
+    """The fewest seats a plan is sold with ("25 minimum, no maximum"), None when it has no minimum."""
+    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "")
+    minimum = _MINIMUM.search(seat_limit or "")
+    return int((minimum.group(1) or minimum.group(2)).replace(",", "")) if minimum else None
 
 
 def _seat_cap(plan: PlanEntry) -> int | None:

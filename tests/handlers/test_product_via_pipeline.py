@@ -127,8 +127,12 @@ async def test_an_everyday_plan_name_before_a_price_word_is_the_plan(offline: Pi
 
 
 async def test_what_the_catalog_does_not_mention_is_said_not_answered_around(offline: Pipeline, demo_db: Database) -> None:
-    reply = await ask(offline, "can orbit replace gong")
-    assert reply.plain.startswith("I don't see anything about gong for Orbit")
+    reply = await ask(offline, "does orbit support zoho")
+    assert reply.plain.startswith("I don't see anything about zoho for Orbit")
+    reply = await ask(offline, "can orbit replace Gong", thread="shell:gong")  # an English word, capitalised: a name
+    assert reply.plain.startswith("I don't see anything about Gong for Orbit")
+    reply = await ask(offline, "lol ok what about orbit", thread="shell:chat")  # chat words are not names
+    assert "I don't see" not in reply.plain
     reply = await ask(offline, "tell me about orbit", thread="shell:overview")
     assert "I don't see" not in reply.plain  # an overview asked for names nothing unknown
 
@@ -139,6 +143,31 @@ async def test_a_new_question_naming_the_threads_product_does_not_take_its_topic
     reply = await ask(offline, "does orbit replace vanta", thread="shell:vanta")
     assert "15 ×" not in reply.plain and "Seats" not in reply.plain.splitlines()[0]
     assert "vanta" in reply.plain.lower()
+
+
+async def test_initials_of_a_feature_name_it(offline: Pipeline, demo_db: Database) -> None:
+    view = read_product(demo_db, None)
+    assert view is not None
+    feature = next(f for f in view.payload["features"] if f["name"].lower() == "conversation intelligence")
+    reply = await ask(offline, "which plans is CI on")
+    assert feature["name"] in reply.plain
+    assert all(plan(demo_db, view.slug, p["name"])["name"] in reply.plain for p in view.payload["plans"]
+               if p["slug"] in feature["plans"])
+
+
+async def test_a_seat_count_under_the_plans_minimum_is_refused_and_priced_at_it(offline: Pipeline, demo_db: Database) -> None:
+    enterprise = plan(demo_db, None, "Enterprise")
+    reply = await ask(offline, "can i sell enterprise for 10 seats?")
+    assert reply.plain.startswith("No: Enterprise has a 25-seat minimum")
+    assert f"25 × ${enterprise['price_cents'] // 100}" in reply.plain and "10 ×" not in reply.plain
+
+
+async def test_a_bare_period_after_a_price_gives_the_per_seat_figures(offline: Pipeline, demo_db: Database) -> None:
+    pro = plan(demo_db, "beacon", "Pro")
+    await ask(offline, "beacon pro price?", thread="shell:annual")
+    reply = await ask(offline, "annual?", thread="shell:annual")
+    yearly = pro["price_cents"] * 12 * (100 - pro["annual_discount_pct"]) / 100 / 100
+    assert f"${yearly:,.2f}" in reply.plain and "1 seat" not in reply.plain
 
 
 async def test_plain_words_that_are_plan_names_do_not_name_the_plan(offline: Pipeline, demo_db: Database) -> None:
