@@ -37,6 +37,8 @@ _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
     r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?)\b"
 )
+# "if they grow to 8", "when they scale up to 40": a team size with no seat word, in a price or plan question.
+_GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)")
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -63,7 +65,8 @@ _TOPIC_VERB = re.compile(
     r"ask(?:ed|ing|s)? (?:about|for)|complain(?:ed|ing|s)? about|rais(?:ed|ing|es?)|said|covered|"
     r"mentions of|push(?:ed)? back on|objected to)\s+"
 )
-_TOPIC_ABOUT = re.compile(r"\b(?:about|regarding|concerning|re:|on the topic of)\s+")
+_TOPIC_ABOUT = re.compile(r"\b(?:about|regarding|concerning|re:?|on the topic of)\s+"
+                          r"|\b(?:follow-up|followup|note|e-?mail|message|reply|update)s? on\s+")  # "a followup on the import"
 _TOPIC_SEARCH_FOR = re.compile(r"\b(?:search|grep|scan|look)\b[^.?!\n]{0,40}?\bfor\s+")
 _TOPIC_COLON = re.compile(r"^\s*(?:search|find|grep)\b[^:.?!\n]{0,40}:\s*")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)|\n")
@@ -146,7 +149,7 @@ class EntityExtractor:
                 None,
             )
         topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
-        quantity = _QUANTITY.search(lowered) if intent is Intent.PRODUCT_QUESTION else None
+        quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) if intent is Intent.PRODUCT_QUESTION else None
         term = None
         if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: "annual?" may follow up a price
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None

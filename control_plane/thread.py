@@ -73,6 +73,18 @@ _LEANING_WORDS = frozenset(
 _NEW_SUBJECT_WORDS = 2
 _WORD = re.compile(r"[a-z0-9']+")
 _HOW_MANY = re.compile(r"^(?:(?:and|so|ok|okay|also|btw)\W+)*how (?:many|much)\b")
+_DEAL_ASK = re.compile(r"\b(?:what|which) (?:plan|tier)\b|\b(?:numbers|terms|final|deal|discount)\b")
+_DEAL_WORDS = frozenset("""many much final renewal renewed numbers number terms term deal discount discounts total contract
+    length signed sign agreed agree get got pick picked choose chose go went land landed end ended up their they
+    quote quoted proposal proposed order offer offered
+    seat seats users licenses""".split())
+# A question about something's content ("how long is the ramp", "who owns it"): after a search, the call found says.
+_ASKS_CONTENT = re.compile(r"^(?:(?:and|so|ok|okay|also)\W+)?(?:how (?:long|much|many|big|often)|what(?:'s| is| was| were| are)?"
+                           r"|who(?:'s| is| was)?|when|why|which|where)\b")
+_PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:which|what|any) (?:ones?|of (?:them|those|these|the calls))\b"
+                                 r"(?! (?:said|says|mentioned|talked|discussed))")
+_REFINES_SEARCH = re.compile(r"\b(?:ones?|calls?|meetings?|demos?|conversations?|recordings?|transcripts?|results?|matches)\b"
+                             r"|\bhow many (?:is|are|was|were) (?:that|there|those|they)\b|\bhow many (?:of )?(?:them|those)\b|\bin total\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
 _SHORT_COUNT_WORDS = 6
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
@@ -102,6 +114,7 @@ class ThreadContext:
     quantity: int | None = None
     plans: tuple[str, ...] = ()  # the plans a comparison was about
     term: str | None = None  # the period the thread's last figure was for ("year", "month")
+    topic: str | None = None  # what the thread's last call search looked for
 
 def intent_in_thread(decision: Decision, thread: ThreadContext,
                      slots_for: IntentSlots | None = None) -> tuple[Intent, bool]:
@@ -117,6 +130,10 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         # "whats their budget again", "did we promise no setup fee" in a thread about an account, even after a
         # product turn: what its meetings say, not the catalog
         return Intent.MEETING_SUMMARY, True
+    if last is Intent.CALL_SEARCH and _PICKS_FROM_RESULTS.search(text) and decision.intent is not Intent.DRAFT_EMAIL:
+        return last, True  # "which ones were with acme" after a search narrows it
+    if last is Intent.CALL_SEARCH and thread.meeting_id is not None and _asks_what_the_call_said(decision, slots_for):
+        return Intent.MEETING_SUMMARY, True  # "how long is the ramp" after finding the call about it: that call says
     if decision.intent is last:
         # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its own
         return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for)
@@ -155,14 +172,30 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text)))
 
 
+def _asks_what_the_call_said(decision: Decision, slots_for: IntentSlots | None) -> bool:
+    """After a search: a question about something's content, not another search ("which ones were with acme")."""
+    entities = decision.entities
+    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
+    if not (decision.intent is Intent.UNKNOWN or unsure_search) or not _continuable(Intent.MEETING_SUMMARY, slots_for):
+        return False
+    if entities.account or entities.person or entities.time_range or entities.meeting_kind:
+        return False
+    text = decision.normalized_text
+    return bool(_ASKS_CONTENT.search(text)) and not _REFINES_SEARCH.search(text)
+
+
 def _counts_what_was_agreed(decision: Decision) -> bool:
     """A short "how many"/"how much" naming nothing of the catalog and asking no what-if, after a meeting turn."""
     entities = decision.entities
     if decision.intent is not Intent.PRODUCT_QUESTION or entities.product or entities.plans or entities.quantity:
         return False
     text = decision.normalized_text
-    return (bool(_HOW_MANY.search(text)) and len(text.split()) <= _SHORT_COUNT_WORDS
-            and not _WHAT_IF.search(text))
+    words = _WORD.findall(text)
+    if len(words) > _SHORT_COUNT_WORDS or _WHAT_IF.search(text):
+        return False
+    # "how many seats", "what plan + how many seats", "final renewal numbers?": only words about their deal
+    return (bool(_HOW_MANY.search(text)) or bool(_DEAL_ASK.search(text))) and all(
+        word in _DEAL_WORDS or word in _LEANING_WORDS for word in words)
 
 
 def _asks_about_the_meeting(decision: Decision) -> bool:
@@ -245,9 +278,13 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             return {"account": thread.account}
         return {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
     if intent is Intent.CALL_SEARCH:
-        if follow_up and not typed["account"] and not typed["person"]:
-            return {"account": thread.account}
-        return {}
+        if not follow_up:
+            return {}
+        # "and with globex?", "which ones were with acme" after "calls about pricing": the same topic, narrowed
+        inherited = {"topic": thread.topic} if thread.last_intent == Intent.CALL_SEARCH.value else {}
+        if not typed["account"] and not typed["person"]:
+            inherited["account"] = thread.account
+        return inherited
     if intent is Intent.DRAFT_EMAIL:
         inherited: dict[str, Any] = {}
         same_account = typed["account"] is None or (thread.account or "").casefold() == typed["account"].casefold()
@@ -284,7 +321,9 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if follow_up or (typed["product"] is None and not plans):
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
-    if follow_up or (not plans and typed["product"] is None and _LEANS_BACK.search(text)):
+    # Seats and a period carry over from a price; "and for startups?" after the nonprofit-discount FAQ asks the FAQ
+    about_an_item = (thread.aspect or "").startswith("item:") and not (thread.aspect or "").startswith("item:limit:")
+    if not about_an_item and (follow_up or (not plans and typed["product"] is None and _LEANS_BACK.search(text))):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
         if thread.term in ("month", "year"):
             inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"

@@ -58,7 +58,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if end is not None:
         end = min(end, ctx.now + timedelta(seconds=1))
 
-    context = {"context": TurnContext(account=account), "exact": frozenset({"account"})}
+    context = {"context": TurnContext(account=account, topic=topic), "exact": frozenset({"account", "topic"})}
     searched = _describe_search(topic, account, time_range.label if time_range else None, kind, participant)
     if topic is None and _COUNT.search(ctx.decision.normalized_text):
         total = count_calls(ctx.db, account=account, start=start, end=end, kind=kind, participant=participant)
@@ -71,8 +71,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                         participant=participant)
     if hits:
         # "recap it" next recaps the best match
-        found = {"context": TurnContext(account=account, meeting_id=hits[0].meeting_id),
-                 "exact": frozenset({"account", "meeting_id"})}
+        found = {"context": TurnContext(account=account, meeting_id=hits[0].meeting_id, topic=topic),
+                 "exact": frozenset({"account", "meeting_id", "topic"})}
         return HandlerResult.from_marked(_hits_reply(f"Calls {searched}", hits, ctx.now), **found)
 
     # Nothing: widen the search one filter at a time, so the rep still gets something useful.

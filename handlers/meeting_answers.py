@@ -47,6 +47,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bgo(?:ing|es)?[\s-]+live\b|\bwent[\s-]+live\b", " golive "),
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
+        # "what did initech sign up for": the plan and seats agreed, as the notes write them down
+        (r"\bsign(?:ed|ing)? up for\b|\b(?:end(?:ed|s)? up )?(?:bought|buy(?:ing)?|purchas\w*|went with|go(?:ing)? with)\b"
+         r"|\bend(?:ed|s)? up with\b", " seats agreed "),
+        # what reps call objections, meetings write down as concerns, push-back, pressure or a competitor's approach
+        (r"\bobjections?\b|\bobject(?:ed|ing)\b|\bpush ?backs?\b", " objection concern pushed pressure approached worried "),
         (r"\bhow (?:many|much)\b", " howmany "),
         (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )

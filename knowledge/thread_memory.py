@@ -17,6 +17,9 @@ from sqlalchemy import DateTime, bindparam, text
 from knowledge.db import Database
 
 
+MAX_TOPIC_CHARS = 100
+
+
 @dataclass(frozen=True)
 class TurnContext:
     """What a turn was about; every field optional."""
@@ -32,6 +35,7 @@ class TurnContext:
     quantity: int | None = None  # the seats a price was asked for ("10 pro seats")
     plans: tuple[str, ...] = ()  # the plans a comparison was about, when more than one
     term: str | None = None  # "year" when a yearly figure was asked, "month" when a monthly one
+    topic: str | None = None  # what a call search looked for, so "which ones were with acme" narrows it
 
     def follow(self, new: TurnContext) -> TurnContext:
         """The context of a follow-up naming `new`: named fields win, the rest is inherited.
@@ -44,7 +48,7 @@ class TurnContext:
             merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None, term=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
-        for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term"):
+        for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term", "topic"):
             value = getattr(new, name)
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
@@ -77,6 +81,7 @@ class TurnContext:
             aspect=_str_or_none(data.get("aspect")),
             quantity=_positive_int(data.get("quantity")),
             term=data.get("term") if data.get("term") in ("month", "year") else None,
+            topic=_str_or_none(data.get("topic"))[:MAX_TOPIC_CHARS] if _str_or_none(data.get("topic")) else None,
             plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
             if isinstance(data.get("plans"), list) else (),
         )

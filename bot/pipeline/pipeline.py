@@ -78,7 +78,7 @@ def thread_context(memory: ThreadMemory) -> ThreadContext:
     return ThreadContext(
         last_intent=memory.last_intent, product=context.product, plan=context.plan, account=context.account,
         person=context.person, meeting_id=context.meeting_id, aspect=context.aspect, quantity=context.quantity,
-        plans=context.plans, term=context.term,
+        plans=context.plans, term=context.term, topic=context.topic,
     )
 
 

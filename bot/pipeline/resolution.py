@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from control_plane.frame import Frame
 from control_plane.intents import Intent, TimeRange
 from control_plane.names import NameIndex
 from knowledge.db import Database
 from knowledge.meetings import KIND_WORDS, MeetingResolution, find_meetings, get_meeting
+from knowledge.search import search_calls
 from knowledge.vocabulary import KnownContact
 
 CANDIDATES = 5
@@ -53,6 +54,11 @@ class MeetingResolver:
         titled = self._by_title(base, frame, lowered, now) if frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500]) else None
         if titled is not None:
             return titled
+        if frame.intent is Intent.DRAFT_EMAIL and frame.topic and account and kind is None and frame.time_range is None:
+            # "email grace re the rows that failed import": the account's meeting about that, not merely the latest
+            topical = self._by_topic(base, account, frame.topic, now)
+            if topical is not None:
+                return topical
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
             if remembered is not None:
@@ -92,6 +98,13 @@ class MeetingResolver:
             return None
         others = tuple(m for score, _, m in scored[1:4] if score > 0)
         return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account, by_title=True)
+
+    def _by_topic(self, base: MeetingResolution, account: str, topic: str, now: datetime) -> MeetingResolution | None:
+        hits = search_calls(self._db, topic=topic, account=account, end=now + timedelta(seconds=1), limit=1)
+        detail = get_meeting(self._db, hits[0].meeting_id) if hits else None
+        if detail is None:
+            return None
+        return replace(base, meeting=detail.meeting, account=detail.meeting.account)
 
     def _title_words(self, lowered: str, frame: Frame) -> set[str]:
         """The words of the message that may name a meeting's title: not the request, the account, the

@@ -119,7 +119,8 @@ PRODUCT_MESSAGES = [
     "does the {plan} include audit logs?", "features of {plan}", "{plan} plan vs the {plan2} tier",
     "find calls where Acme asked about {product} {plan}", "draft an email to Tyler about {product}",
     "is SSO on {plan}?", "12 users on {plan}", "can you compare {plan} for me", "whats {plan} per seat",
-    "9 reps, can they just do {plan}?", "can {product} do sales tax",
+    "9 reps, can they just do {plan}?", "can {product} do sales tax", "quote {plan} for the team",
+    "whats {plan} for 30 users annually",
 ]
 
 

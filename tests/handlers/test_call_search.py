@@ -58,7 +58,7 @@ async def test_an_account_and_a_time_range_list_only_that_accounts_calls_most_re
     assert result.plain.startswith(f"Calls with {account} ({time_range.label}): {len(top)} best match")
     # "recap it" next recaps the first call listed
     assert result.context.account == account and result.context.meeting_id == kit.meeting(top[0]["external_id"]).id
-    assert result.exact == {"account", "meeting_id"}
+    assert result.exact == {"account", "meeting_id", "topic"} and result.context.topic is None  # no topic: none kept
 
 
 async def test_how_many_calls_counts_the_accounts_calls_and_lists_the_latest(kit: HandlerKit) -> None:

@@ -211,3 +211,30 @@ async def test_how_many_after_what_an_account_agreed_is_about_the_account(offlin
     await ask(offline, "what discount did we give globex", thread="shell:globex-seats")
     reply = await ask(offline, "how many seats", thread="shell:globex-seats")
     assert "450 seats" in reply.plain and "Seats by plan" not in reply.plain
+
+
+async def test_a_follow_up_search_keeps_the_topic_and_narrows_it(offline: Pipeline) -> None:
+    await ask(offline, "calls about pricing", thread="shell:narrow")
+    reply = await ask(offline, "which ones were with acme", thread="shell:narrow")
+    assert reply.plain.startswith("Calls about “pricing” with Acme Corp")
+    listed = [line for line in reply.plain.splitlines() if line[:2].rstrip(".").isdigit()]
+    assert listed and all("Acme Corp:" in line for line in listed)
+
+
+async def test_a_question_after_a_search_is_answered_from_the_call_found(offline: Pipeline) -> None:
+    await ask(offline, "find the call about the bulk export endpoint", thread="shell:found")
+    reply = await ask(offline, "why are they switching to it", thread="shell:found")
+    assert reply.handler == "meeting_summary" and "rate limit" in reply.plain
+
+
+async def test_a_drafts_topic_chooses_the_meeting_it_is_grounded_in(offline: Pipeline, demo_db: Database) -> None:
+    review = find_meetings(demo_db, account="Acme Corp", kind="security-review", end=NOW, limit=1)[0]
+    latest = find_meetings(demo_db, account="Acme Corp", end=NOW, limit=1)[0]
+    assert latest.id != review.id, "the topic's meeting must not be the latest for this test to mean anything"
+    reply = await ask(offline, "draft a note to luis about the security questionnaire")
+    assert f"Based on: Acme Corp, {review.title}" in reply.plain
+
+
+async def test_objections_are_found_as_the_meetings_word_them(offline: Pipeline) -> None:
+    reply = await ask(offline, "any pushback from acme?")
+    assert "pushed back" in reply.plain

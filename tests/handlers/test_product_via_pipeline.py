@@ -242,3 +242,11 @@ async def test_a_deterministic_answer_is_not_streamed(offline: Pipeline) -> None
     sink = RecordingSink()
     reply = await ask(offline, "What does the Pro plan cost?", sink=sink)
     assert not reply.streamed and sink.chunks == []
+
+
+async def test_a_team_growing_past_its_plans_cap_gets_the_plan_that_fits(offline: Pipeline, demo_db: Database) -> None:
+    team = plan(demo_db, None, "Team")
+    await ask(offline, "starter for 4 seats", thread="shell:grow")
+    reply = await ask(offline, "and if they grow to 12?", thread="shell:grow")
+    assert reply.plain.startswith("No: Starter allows up to 5 seats")
+    assert f"12 × ${team['price_cents'] // 100}" in reply.plain
