@@ -71,6 +71,7 @@ _LEANING_WORDS = frozenset(
     plan plans tier tiers calls call meetings meeting last this next week month quarter today yesterday""".split()
 )
 _NEW_SUBJECT_WORDS = 2
+_BARE_QUESTION_WORDS = 4
 _WORD = re.compile(r"[a-z0-9']+")
 _HOW_MANY = re.compile(r"^(?:(?:and|so|ok|okay|also|btw)\W+)*how (?:many|much)\b")
 _DEAL_ASK = re.compile(r"\b(?:what|which) (?:plan|tier)\b|\b(?:numbers|terms|final|deal|discount)\b")
@@ -137,7 +138,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if decision.intent is last:
         # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its own
         return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for)
-                                           and _subject_words(decision) < _NEW_SUBJECT_WORDS)
+                                           and _subject_words(decision) < _NEW_SUBJECT_WORDS) or (
+            len(text.split()) <= _BARE_QUESTION_WORDS and _subject_words(decision) == 0)  # "which plan?", "how much"
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
     if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
@@ -333,6 +335,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
 def _compares_with_thread_plan(slots: dict[str, Any], sources: dict[str, SlotSource], thread: ThreadContext,
                                follow_up: bool, decision: Decision) -> bool:
     plans = slots.get("plans", ())
+    if sources.get("quantity") == "typed":
+        return False  # "price for 40 employees on advanced" after a comparison: that plan's quote
     return (
         thread.plan is not None and sources.get("plans") == "typed" and len(plans) == 1
         and plans[0].casefold() != thread.plan.casefold() and sources.get("product") == "thread"

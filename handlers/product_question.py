@@ -74,6 +74,9 @@ _CATEGORY_KIND = {"integrations": "integration", "compliance": "compliance", "ad
 # Items whose answer is the same whatever the plan: a new plan in a follow-up does not ask about them again.
 _PLAN_INDEPENDENT = ("addon", "faq", "compliance")
 _LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get)\b")
+# A question of nothing but a plan and one of these asks for the plan's whole list of that kind.
+_BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature features included include includes what whats "
+                             "are is the on in of for list show me all its plan tier get gets")
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
 _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-?ins?)\b")
 _COMPLIANCE = re.compile(
@@ -425,6 +428,12 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if comparing and len(plans) >= 2:
         return "compare", []
     named = _named_words(lowered, view, plans)
+    if plans and not (terms(question[:MAX_SCAN_CHARS]) - named - _BARE_CATEGORY_WORDS):
+        # "beacon basic limits", "features of growth?": the plan's list, not the one item that mentions "limit"
+        if _LIMITS.search(lowered):
+            return "limits", []
+        if _LIST_FEATURES.search(lowered):
+            return "features", []
     items = _match_items(question, view, named | _PERIOD_WORDS)  # "ledger scale monthly?" is not a limit
     described = _match_by_description(question, view, named)
     if described and (not items or described[0].name != items[0].name and described[0].score

@@ -250,3 +250,25 @@ async def test_a_team_growing_past_its_plans_cap_gets_the_plan_that_fits(offline
     reply = await ask(offline, "and if they grow to 12?", thread="shell:grow")
     assert reply.plain.startswith("No: Starter allows up to 5 seats")
     assert f"12 × ${team['price_cents'] // 100}" in reply.plain
+
+
+async def test_a_plan_and_a_category_word_list_the_plans_whole_category(offline: Pipeline, demo_db: Database) -> None:
+    basic = plan(demo_db, "beacon", "Basic")
+    reply = await ask(offline, "beacon basic limits")
+    assert all(f"{name}: {value}" in reply.plain for name, value in basic["limits"].items())
+
+
+async def test_a_bare_which_plan_follows_up_the_item_discussed(offline: Pipeline, demo_db: Database) -> None:
+    view = read_product(demo_db, "atlas")
+    assert view is not None
+    rls = next(f for f in view.payload["features"] if f["name"].lower().startswith("row-level"))
+    await ask(offline, "does atlas have row level security", thread="shell:rls")
+    reply = await ask(offline, "which plan", thread="shell:rls")
+    assert rls["name"] in reply.plain and "Plans:" not in reply.plain
+
+
+async def test_a_quote_after_a_comparison_is_for_the_plan_typed(offline: Pipeline, demo_db: Database) -> None:
+    await ask(offline, "sentinel essentials vs advanced", thread="shell:cmp")
+    reply = await ask(offline, "price for 60 employees on advanced", thread="shell:cmp")
+    advanced = plan(demo_db, "sentinel", "Advanced")
+    assert f"60 × ${advanced['price_cents'] // 100}" in reply.plain and "Essentials" not in reply.plain
