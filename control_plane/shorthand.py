@@ -50,7 +50,8 @@ _PATTERN = re.compile(
     "|".join(
         [*_CONTEXT.values(),
          r"(?<=\w)(?:" + "|".join(re.escape(k) for k in sorted(_SLASHED, key=len, reverse=True)) + r")\b",
-         r"(?<![\w/'@.-])(?:" + "|".join(re.escape(k) for k in _WORDS) + r")(?![\w'/@-]|\.\w)"]
+         # (a possessive is kept: "yday's call" is "yesterday's call")
+         r"(?<![\w/'@.-])(?:" + "|".join(re.escape(k) for k in _WORDS) + r")(?='s\b|(?![\w'/@-]|\.\w))"]
     ),
     re.IGNORECASE,
 )

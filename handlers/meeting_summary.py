@@ -20,10 +20,13 @@ from knowledge.meetings import (
     MeetingRef,
     MeetingResolution,
     account_meetings,
+    contact_title,
+    find_meetings,
     get_meeting,
     meeting_transcript,
 )
 from knowledge.thread_memory import TurnContext
+from knowledge.vocabulary import KnownContact
 
 
 @handles(
@@ -36,6 +39,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
     # event loop keeps acknowledging other events meanwhile.
+    if resolution.contact is not None and _WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()):
+        return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
     answered = await asyncio.to_thread(_answer, ctx)
     if isinstance(answered, HandlerResult):
         return answered
@@ -83,6 +88,24 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         said = (f"I don't find anything on “{clean(unanswered.looked_for)}” in the {clean(detail.meeting.account)} meetings."
                 " The latest one:\n\n")
     return HandlerResult.from_marked(header + "\n\n" + said + stored_summary(detail), context=context)
+
+
+_WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me)\W+)?(?:who(?:'s| is| was)|tell me about|what do (?:we|you) "
+                     r"know about|remind me who)\b(?![^?.!\n]{0,60}\b(?:call|meeting|demo|said|say|ask|asked|on it)\b)")
+_WHO_IS_SCAN = 120
+_CARD_MEETINGS = 3
+
+
+def _contact_card(ctx: HandlerContext, contact: KnownContact) -> HandlerResult:
+    title = contact_title(ctx.db, contact)
+    lines = [f"{bold(contact.name)}: " + (f"{clean(title)} at " if title else "") + clean(contact.account)
+             + (f" ({clean(contact.email)})" if contact.email else "") + "."]
+    meetings = find_meetings(ctx.db, account=contact.account, participant=contact.name, end=ctx.now, limit=_CARD_MEETINGS)
+    if meetings:
+        lines.append("Their latest meetings with us:")
+        lines += [f"• {_candidate_line(meeting, ctx)}" for meeting in meetings]
+    context = TurnContext(account=contact.account, person=contact.name, meeting_id=meetings[0].id if meetings else None)
+    return HandlerResult.from_marked("\n".join(lines), context=context)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,19 @@ _ACCOUNT_CONTACTS = text(
 )
 
 
+_CONTACT_TITLE = text(
+    "SELECT c.title FROM contact c JOIN account a ON a.id = c.account_id "
+    "WHERE lower(a.name) = :account AND lower(c.name) = :name LIMIT 1"
+)
+
+
+def contact_title(db: Database, contact: KnownContact) -> str:
+    """The contact's job title ("" when none is recorded)."""
+    with db.engine.connect() as conn:
+        title = conn.execute(_CONTACT_TITLE, {"account": contact.account.lower(), "name": contact.name.lower()}).scalar()
+    return title or ""
+
+
 def get_meeting(db: Database, meeting_id: int) -> MeetingDetail | None:
     """One meeting with its stored summary, decisions and action items."""
     with db.engine.connect() as conn:

@@ -61,6 +61,9 @@ class MeetingResolver:
                 return topical
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
+            if (remembered is not None and frame.intent is Intent.DRAFT_EMAIL and contact is not None
+                    and frame.sources.get("meeting_id") == "thread" and contact.name not in remembered.meeting.participants):
+                remembered = None  # "draft elena a f/u" after a call she was not on: her own latest meeting
             if remembered is not None:
                 meeting = remembered.meeting
                 if _BEFORE_THAT.search(lowered[:500]):  # "and the one before that?": the account's previous meeting

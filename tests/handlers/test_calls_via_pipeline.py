@@ -3,6 +3,8 @@ pipeline (each handler on a frame of its own: test_call_search.py, test_meeting_
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.pipeline import Pipeline
@@ -238,3 +240,27 @@ async def test_a_drafts_topic_chooses_the_meeting_it_is_grounded_in(offline: Pip
 async def test_objections_are_found_as_the_meetings_word_them(offline: Pipeline) -> None:
     reply = await ask(offline, "any pushback from acme?")
     assert "pushed back" in reply.plain
+
+
+async def test_who_is_a_contact_gives_their_title_account_and_meetings(offline: Pipeline, demo_db: Database) -> None:
+    meetings = find_meetings(demo_db, participant="Sofia Romano", end=NOW, limit=3)
+    reply = await ask(offline, "who is sofia romano")
+    assert reply.plain.startswith("Sofia Romano: ") and meetings[0].account in reply.plain.splitlines()[0]
+    assert all(meeting.title in reply.plain for meeting in meetings)
+
+
+async def test_a_possessive_shorthand_day_names_the_day(offline: Pipeline, demo_db: Database) -> None:
+    yesterday = find_meetings(demo_db, account="Globex", start=NOW.replace(hour=0, minute=0) - timedelta(days=1),
+                              end=NOW.replace(hour=0, minute=0), limit=1)
+    assert yesterday, "the demo data has a Globex call yesterday"
+    reply = await ask(offline, "recap yday's globex call")
+    assert yesterday[0].title in reply.plain.splitlines()[0]
+
+
+async def test_a_draft_after_a_call_the_contact_missed_uses_their_own_meeting(offline: Pipeline, demo_db: Database) -> None:
+    hers = find_meetings(demo_db, account="Globex", participant="Elena Petrova", end=NOW, limit=1)[0]
+    latest = find_meetings(demo_db, account="Globex", end=NOW, limit=1)[0]
+    assert "Elena Petrova" not in latest.participants, "the test needs a latest call Elena was not on"
+    await ask(offline, f"recap the {latest.title}", thread="shell:missed")
+    reply = await ask(offline, "draft elena a f/u", thread="shell:missed")
+    assert f"Based on: Globex, {hers.title}" in reply.plain
