@@ -182,6 +182,9 @@ class LLMGateway:
         return self._cache
 
     async def aclose(self) -> None:
+        """Give up the calls still under way (their callers get None), then close the connection pool."""
+        await self._texts.close()
+        await self._replies.close()
         if self._client is not None:
             await self._client.close()
 

@@ -65,6 +65,14 @@ class SingleFlight(Generic[S]):
             self._forget(flight)  # a caller arriving now must not board a flight being cancelled
             flight.task.cancel()
 
+    async def close(self) -> None:
+        """Cancel every flight still under way (at shutdown) and wait for them to end."""
+        tasks = [flight.task for flight in self._flights.values()]
+        self._flights.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _forget(self, flight: Flight[S]) -> None:
         if self._flights.get(flight.key) is flight:
             del self._flights[flight.key]

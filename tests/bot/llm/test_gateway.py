@@ -457,6 +457,17 @@ async def test_a_shared_call_nobody_waits_for_any_more_is_given_up_and_frees_its
         assert await gateway.complete(system=SYSTEM, user="Something else") == DEFAULT_REPLY
 
 
+async def test_closing_the_gateway_gives_up_the_calls_under_way(fake_openai: FakeOpenAI,
+                                                                make_gateway: MakeGateway) -> None:
+    fake_openai.always(Stall())
+    gateway = make_gateway(llm_answer_timeout_s=5.0, llm_first_byte_timeout_s=5.0, llm_deadline_s=8.0)
+    waiting = asyncio.create_task(gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY))
+    await asyncio.sleep(0.1)
+    closing, elapsed = await timed(gateway.aclose())
+    assert await waiting is None
+    assert elapsed < 2.0  # not the 5 s the stalled call would have waited
+
+
 # Concurrency pools -------------------------------------------------------------------------------------------
 
 
