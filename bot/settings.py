@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     llm_retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
     llm_retry_budget_min: int = Field(default=3, ge=0, le=100)  # retries always allowed per window
     llm_retry_budget_window_s: float = Field(default=60.0, gt=0, le=3600)
-    llm_max_concurrency: int = Field(default=8, ge=1)
+    llm_max_concurrency: int = Field(default=100, ge=1)  # written answers in flight (main and fast model)
+    llm_validate_max_concurrency: int = Field(default=100, ge=1)  # intent validations in flight, slots of their own
     llm_breaker_failure_threshold: int = Field(default=5, ge=1)
     llm_breaker_timeout_threshold: int = Field(default=2, ge=1)  # consecutive timeouts: the provider is silent
     llm_breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)

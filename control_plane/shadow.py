@@ -53,7 +53,7 @@ class ShadowValidator:
     async def _validate(self, user: str, intent: Intent) -> None:
         assert self._llm is not None
         try:
-            validation = await self._llm.structured(system=self._system, user=user, schema=self._schema, kind="validate")
+            validation = await self._llm.structured(system=self._system, user=user, schema=self._schema, kind="shadow")
         except asyncio.CancelledError:
             raise
         except Exception:

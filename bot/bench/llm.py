@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -38,6 +39,14 @@ PLANS = ["Starter", "Team", "Pro", "Business", "Scale", "Growth"]
 
 
 HANDLING_PATH = "/bench/handling"
+PROMPTS_PATH = "/bench/prompts"
+
+# A well-formed IntentValidation (`control_plane.validation`): what a fake provider answers a validation with.
+VALIDATION_REPLY = json.dumps({
+    "intent": "product_question", "confidence": 0.8,
+    "entities": {"person": None, "account": None, "product": None, "plans": [], "topic": None,
+                 "time_range": None, "meeting_kind": None},
+})
 
 
 class LoopbackLLM(LoopbackServer):
@@ -46,17 +55,23 @@ class LoopbackLLM(LoopbackServer):
 
     It keeps how long it really spent on each completion, its late timer wake-ups included, and serves
     the list as JSON at `HANDLING_PATH` (beside `/v1`): what a provider's own processing time is to a client.
+    With `validation_reply`, a structured-output request (a `json_schema` response format) gets that instead
+    of `reply`. `PROMPTS_PATH` serves how many completions each user message asked for.
     """
 
-    def __init__(self, latency_s: float = 0.0, reply: str = "Pro is $49 per seat per month.") -> None:
+    def __init__(self, latency_s: float = 0.0, reply: str = "Pro is $49 per seat per month.",
+                 validation_reply: str | None = None) -> None:
         self.latency_s = latency_s
         self.reply = reply
+        self.validation_reply = validation_reply
         self.requests = 0
         self.handling_ms: list[float] = []  # per completion, in the order they arrived
+        self.prompts: Counter[str] = Counter()  # completions per user message
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_get(HANDLING_PATH, self._handling)
+        app.router.add_get(PROMPTS_PATH, self._prompts)
 
     @property
     def base_url(self) -> str:
@@ -70,21 +85,31 @@ class LoopbackLLM(LoopbackServer):
     async def _handling(self, request: web.Request) -> web.Response:
         return web.json_response(self.handling_ms)
 
+    async def _prompts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.prompts)
+
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         body = await request.json()
         self.requests += 1
+        users = [str(m.get("content")) for m in body.get("messages", []) if m.get("role") == "user"]
+        self.prompts[users[-1] if users else ""] += 1
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if body.get("stream"):
-            streamed = await self._stream(request, body)
+            try:
+                streamed = await self._stream(request, body)
+            except ConnectionResetError:  # the client gave up waiting (its deadline): nobody to answer
+                return web.Response(status=499)
             self.handling_ms.append((time.perf_counter() - started) * 1000.0)
             return streamed
+        structured = (body.get("response_format") or {}).get("type") == "json_schema"
+        content = self.validation_reply if structured and self.validation_reply is not None else self.reply
         completion = {
             "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "bench"),
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": self.reply, "refusal": None}}],
+                         "message": {"role": "assistant", "content": content, "refusal": None}}],
             "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48},
         }
         response = web.Response(text=json.dumps(completion), content_type="application/json")

@@ -12,7 +12,6 @@ saving bought with wrong skips is worthless.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from bot.app.application import Application
 from bot.bench.core import BenchResult
-from bot.bench.llm import LoopbackLLM
+from bot.bench.llm import VALIDATION_REPLY, LoopbackLLM
 from bot.settings import load_settings
 from control_plane import ControlPlane, ControlPlaneConfig
 from knowledge.db import Database
@@ -80,14 +79,6 @@ MESSAGE_MIX: tuple[tuple[int, str, str], ...] = (
     (1, "unknown", "translate this to Spanish"),
 )
 
-# What the fake provider answers to every validation: a well-formed IntentValidation.
-_VALIDATION_REPLY = json.dumps({
-    "intent": "product_question", "confidence": 0.8,
-    "entities": {"person": None, "account": None, "product": None, "plans": [], "topic": None,
-                 "time_range": None, "meeting_kind": None},
-})
-
-
 def replay_mix(size: int, seed: int = 0) -> list[tuple[str, str]]:
     """`size` (intent, message) pairs drawn from MESSAGE_MIX by weight, reproducibly."""
     rng = random.Random(seed)
@@ -117,7 +108,7 @@ async def _measure(workdir: Path, size: int) -> tuple[dict[str, float], dict[str
     try:
         ensure_demo_data(db)
         vocabulary = load_vocabulary(db)
-        async with LoopbackLLM(reply=_VALIDATION_REPLY) as server:
+        async with LoopbackLLM(reply=VALIDATION_REPLY) as server:
             settings = load_settings(openai_api_key="bench-key", openai_base_url=server.base_url,
                                      database_url=db.url, log_dir=workdir / "logs")
             services = AsyncExitStack()  # the gateway and control plane as the process builds them

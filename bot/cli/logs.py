@@ -83,6 +83,8 @@ def _summary_table(stats: LogStats) -> Table:
     table.add_row("skipped LLM validation", _percent(stats.skipped_llm_validation_share))
     validation = ", ".join(f"{name} {count}" for name, count in stats.llm_validation.items()) or "-"
     table.add_row("LLM validation", validation)
+    unavailable = ", ".join(f"{why.replace('_', ' ')} {count}" for why, count in stats.llm_validation_unavailable.items())
+    table.add_row("validation unavailable, why", unavailable or "-")
     per_request = stats.llm_calls_per_request
     table.add_row("LLM calls per request", "-" if per_request is None else f"{per_request:.2f}")
     table.add_row("cache hit rate",

@@ -14,6 +14,7 @@ from bot.observability import record, stage
 logger = logging.getLogger(__name__)
 
 CacheUse = Literal["hit", "miss", "none"]
+VALIDATE_KIND = "validate"
 
 # Expected states of a degraded bot are INFO; failures worth a look are WARNING.
 _QUIET_OUTCOMES = frozenset({Outcome.OK, Outcome.UNCONFIGURED, Outcome.BREAKER_OPEN, Outcome.SILENT})
@@ -76,6 +77,8 @@ class CallRecord:
         fields.update(self.details)
         logger.log(logging.INFO if final in _QUIET_OUTCOMES else logging.WARNING, "llm call", extra=fields)
         record(llm_outcome=final.value)
+        if self.kind == VALIDATE_KIND:  # the request's own validation: why it gave no verdict, when it gave none
+            record(llm_validation_outcome=final.value)
 
 
 def llm_stage() -> AbstractContextManager[None]:

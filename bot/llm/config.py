@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from bot.llm.retry import RetryPolicy
 from bot.settings import Settings
 
-KINDS = ("validate", "answer", "draft", "short")
+KINDS = ("validate", "shadow", "answer", "draft", "short")
+# Calls wait for a slot in their kind's pool: validations have slots of their own, so a burst of written
+# answers (which hold theirs for seconds) never starves the validations every unsure message waits for.
+VALIDATE_POOL = "validate"
+ANSWER_POOL = "answer"
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class KindProfile:
     deadline_s: float  # the whole call, retries included
     first_byte_s: float  # silence allowed before a stream's first chunk (and before any reply once one timed out)
     retry_timeouts: bool  # whether a timed-out attempt is tried again
+    pool: str  # whose concurrency slots it takes: VALIDATE_POOL or ANSWER_POOL
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class GatewayConfig:
     retry_budget_ratio: float
     retry_budget_min: int
     retry_budget_window_s: float
-    max_concurrency: int
+    slots: dict[str, int]  # concurrency slots per pool
     breaker: BreakerLimits
     cache_ttl_s: int
     cache_max_entries: int
@@ -56,13 +61,15 @@ class GatewayConfig:
         # A validation that times out is not tried again: the pattern decision stands at once.
         validate = KindProfile(settings.openai_fast_model, settings.llm_validate_timeout_s,
                                min(settings.llm_validate_deadline_s, settings.llm_deadline_s), first_byte,
-                               retry_timeouts=False)
+                               retry_timeouts=False, pool=VALIDATE_POOL)
         answer = KindProfile(settings.openai_model, settings.llm_answer_timeout_s, settings.llm_deadline_s, first_byte,
-                             retry_timeouts=True)
+                             retry_timeouts=True, pool=ANSWER_POOL)
         short = KindProfile(settings.openai_fast_model, settings.llm_answer_timeout_s, settings.llm_deadline_s,
-                            first_byte, retry_timeouts=True)
+                            first_byte, retry_timeouts=True, pool=ANSWER_POOL)
         return cls(
-            kinds={"validate": validate, "answer": answer, "draft": answer, "short": short},
+            # "shadow": the background check of a decision made without the LLM (a validation in all but name,
+            # so that its outcome is never taken for the request's own validation's).
+            kinds={"validate": validate, "shadow": validate, "answer": answer, "draft": answer, "short": short},
             request_deadline_s=settings.llm_deadline_s,
             connect_timeout_s=settings.llm_connect_timeout_s,
             retry=RetryPolicy(max_attempts=settings.llm_max_attempts, backoff_initial_s=settings.llm_backoff_initial_s,
@@ -70,7 +77,7 @@ class GatewayConfig:
             retry_budget_ratio=settings.llm_retry_budget_ratio,
             retry_budget_min=settings.llm_retry_budget_min,
             retry_budget_window_s=settings.llm_retry_budget_window_s,
-            max_concurrency=settings.llm_max_concurrency,
+            slots={VALIDATE_POOL: settings.llm_validate_max_concurrency, ANSWER_POOL: settings.llm_max_concurrency},
             breaker=BreakerLimits(
                 failure_threshold=settings.llm_breaker_failure_threshold,
                 timeout_threshold=settings.llm_breaker_timeout_threshold,

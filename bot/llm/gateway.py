@@ -1,9 +1,12 @@
 """The LLM gateway: every LLM call of the process goes through one `LLMGateway`.
 
-A call is refused at once when no key is configured or the circuit breaker is open; otherwise it waits
-for one of `LLM_MAX_CONCURRENCY` slots, then makes up to `LLM_MAX_ATTEMPTS` attempts, each under its
-kind's timeout, all under the call's deadline (which also never passes `LLM_DEADLINE_S` after the start of
-the request being served). Connecting may take `LLM_CONNECT_TIMEOUT_S`; a stream's first chunk may be
+A call is refused at once when no key is configured or the circuit breaker is open. Callers asking for the
+same thing while it is being fetched share one provider call (single flight, `bot.llm.single_flight`): a
+written answer by its response-cache key, a validation by its prompt and schema. The call itself waits for
+a slot of its kind's pool (`LLM_VALIDATE_MAX_CONCURRENCY` for validations, `LLM_MAX_CONCURRENCY` for
+written answers), then makes up to `LLM_MAX_ATTEMPTS` attempts, each under its kind's timeout, all under
+the call's deadline (which also never passes `LLM_DEADLINE_S` after the start of the request being
+served). Connecting may take `LLM_CONNECT_TIMEOUT_S`; a stream's first chunk may be
 `LLM_FIRST_BYTE_TIMEOUT_S` in coming, and so may any reply while the provider is silent (its latest
 attempt timed out), so a provider that takes connections and never answers is found out in seconds. A
 request pays for such a stall once: while the provider stays silent, its later calls and retries are not
@@ -14,10 +17,11 @@ their deterministic answers, the bot never crashes or hangs because of the LLM.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -35,6 +39,8 @@ from bot.llm.outcomes import (
 )
 from bot.llm.prompts import LeakDetector, SystemPromptGuard, messages
 from bot.llm.retry import RetryBudget, retrying
+from bot.llm.single_flight import Flight, SingleFlight
+from bot.llm.structured import ResponseFormats, parse_reply
 from bot.observability import count_llm_call, current_request, record
 from bot.settings import Settings
 from knowledge.db import Database
@@ -85,6 +91,41 @@ class _OpenStream:
     ends_at: float  # loop time by which the rest must have arrived
 
 
+@dataclass(eq=False)
+class _Shared:
+    """What one provider call hands everyone aboard its flight, filled in as it goes."""
+
+    call: CallRecord  # the provider call's record (the caller that started it owns and logs it)
+    chunks: list[str] = field(default_factory=list)  # a written answer's text so far
+    complete: bool = False  # the whole written answer arrived
+    parsed: Any = None  # a structured reply, validated
+    ended: bool = False
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, text: str) -> None:
+        self.chunks.append(text)
+        self._wake()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake()
+
+    async def change(self) -> None:
+        """Until the next chunk, or the end."""
+        await self._changed.wait()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.call.outcome or Outcome.ERROR
+
+
+Fly = Callable[[_Shared], Coroutine[Any, Any, None]]
+
+
 class LLMGateway:
     def __init__(
         self,
@@ -101,7 +142,11 @@ class LLMGateway:
         self.breaker = CircuitBreaker(**asdict(config.breaker))  # the limits are the breaker's arguments
         self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio, minimum=config.retry_budget_min,
                                         window_s=config.retry_budget_window_s)
-        self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._slots = {pool: asyncio.Semaphore(size) for pool, size in config.slots.items()}
+        self._texts: SingleFlight[_Shared] = SingleFlight()
+        self._replies: SingleFlight[_Shared] = SingleFlight()
+        self._formats = ResponseFormats()
+        self._solo = itertools.count()  # keys of calls no one else can share
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None) -> LLMGateway:
@@ -137,14 +182,18 @@ class LLMGateway:
         return self._cache
 
     async def aclose(self) -> None:
+        """Give up the calls still under way (their callers get None), then close the connection pool."""
+        await self._texts.close()
+        await self._replies.close()
         if self._client is not None:
             await self._client.close()
 
     # Calls --------------------------------------------------------------------------------------------
 
     async def structured(self, *, system: str, user: str, schema: type[T], kind: str = "validate") -> T | None:
-        """A reply parsed into `schema` (a Pydantic model) through structured outputs; None when unavailable
-        or when the reply does not validate."""
+        """A reply validated into `schema` (a Pydantic model) through structured outputs; None when unavailable
+        or when the reply does not validate. The same prompt and schema asked for again while the first call is
+        under way share its reply."""
         profile = self.config.profile(kind)
         call = CallRecord(kind=kind, model=profile.model)
         client = self._client
@@ -152,22 +201,39 @@ class LLMGateway:
             call.finish(Outcome.UNCONFIGURED)
             return None
         chat = messages(self._guard.system_message(system), user)
+        response_format = self._formats(schema)
+        key = ("structured", kind, profile.model, id(schema), *(message["content"] for message in chat))
 
-        async def attempt(limits: AttemptLimits) -> T:
-            completion = await client.chat.completions.parse(
-                model=profile.model, messages=chat, response_format=schema, timeout=limits.http_timeout()  # type: ignore[arg-type]
-            )
-            call.add_usage(completion.usage)
-            if not completion.choices:
-                raise MalformedReply("no choices")
-            parsed = completion.choices[0].message.parsed
-            if parsed is None:
-                raise MalformedReply("refused or empty")
-            return parsed
+        async def fly(shared: _Shared) -> None:
+            async def attempt(limits: AttemptLimits) -> T:
+                completion = await client.chat.completions.create(
+                    model=profile.model, messages=chat, response_format=response_format,  # type: ignore[arg-type]
+                    timeout=limits.http_timeout(),
+                )
+                shared.call.add_usage(completion.usage)
+                return parse_reply(completion, schema)
+
+            try:
+                shared.parsed = await self._call(shared.call, profile, attempt)
+            except Unavailable:
+                pass
+            finally:
+                shared.end()
 
         with llm_stage():
             try:
-                return await self._call(call, profile, attempt)
+                flight = self._board(self._replies, key, call, profile, fly)
+                try:
+                    await self._wait(flight, call, profile, lambda: flight.state.ended)
+                finally:
+                    self._replies.leave(flight)
+                shared = flight.state
+                if shared.parsed is None:
+                    self._share_failure(shared, call)
+                    return None
+                call.outcome = Outcome.OK
+                parsed: T = shared.parsed
+                return parsed
             except Unavailable:
                 return None
             finally:
@@ -182,7 +248,8 @@ class LLMGateway:
         cache_key: Mapping[str, Any] | None = None,
     ) -> str | None:
         """A text reply; None when unavailable. With `cache_key` (question, intent, entities,
-        snapshot_version, prompt_version) the response cache is used; the model is added to the key.
+        snapshot_version, prompt_version) the response cache is used, the model added to the key, and
+        callers asking with the same key meanwhile share the call.
 
         The reply is asked for as a stream and gathered: its first chunk shows within the first-byte
         timeout that the provider is answering, where a plain reply says nothing until it is complete.
@@ -195,7 +262,6 @@ class LLMGateway:
             return None
         system_message = self._guard.system_message(system)
         chat = messages(system_message, user)
-        attempt = self._stream_opener(client, profile, chat, call)
 
         with llm_stage():
             try:
@@ -203,21 +269,23 @@ class LLMGateway:
                 if cached is not None:
                     call.outcome = Outcome.OK
                     return cached
-                opened = await self._call(call, profile, attempt, keep_slot=True, streamed=True)
+                flight = self._board_text(client, profile, chat, call, key, system_message)
                 try:
-                    answer = await self._gather(opened, call)
+                    await self._wait(flight, call, profile, lambda: flight.state.ended)
                 finally:
-                    self._slots.release()
-                if answer is None:
+                    self._texts.leave(flight)
+                shared = flight.state
+                if not shared.complete:
+                    self._share_failure(shared, call)
                     return None
+                answer = "".join(shared.chunks)
+                call.outcome = Outcome.OK
                 if not answer.strip():
                     call.fail(Outcome.MALFORMED)
                     return None
                 if self._guard.leaks(answer, system_message):
                     call.fail(Outcome.LEAK)
                     return None
-                if key is not None and self._cache is not None:
-                    await asyncio.to_thread(self._cache.put, key, answer, profile.model)
                 return answer
             except Unavailable:
                 return None
@@ -234,7 +302,7 @@ class LLMGateway:
     ) -> AsyncIterator[str] | None:
         """Text chunks as the model writes them; None when unavailable before the first chunk. A cached
         answer comes as one chunk. A failure after the first chunk ends the stream early (logged); a
-        complete stream is cached like `complete`."""
+        complete stream is cached like `complete`, and shared like it while under way."""
         profile = self.config.profile(kind)
         call = CallRecord(kind=kind, model=profile.model, stream=True)
         client = self._client
@@ -244,7 +312,6 @@ class LLMGateway:
         system_message = self._guard.system_message(system)
         chat = messages(system_message, user)
         detector = self._guard.detector(system_message)
-        attempt = self._stream_opener(client, profile, chat, call)
 
         with llm_stage():
             try:
@@ -252,24 +319,177 @@ class LLMGateway:
                 if cached is not None:
                     call.finish(Outcome.OK)
                     return _single_chunk(cached)
-                opened = await self._call(call, profile, attempt, keep_slot=True, streamed=True)
+                flight = self._board_text(client, profile, chat, call, key, system_message)
+                try:
+                    await self._wait(flight, call, profile, lambda: bool(flight.state.chunks) or flight.state.ended)
+                except BaseException:
+                    self._texts.leave(flight)
+                    raise
             except Unavailable:
                 call.finish()
                 return None
             except BaseException:
                 call.finish(call.outcome or Outcome.ERROR)
                 raise
+        shared = flight.state
+        if not shared.chunks:
+            self._texts.leave(flight)
+            self._share_failure(shared, call)
+            call.finish()
+            return None
         call.first_chunk_ms = round((time.perf_counter() - call.started) * 1000.0, 3)
-        if detector.feed(opened.first):
-            await opened.chunks.close()
-            self._slots.release()
+        if detector.feed(shared.chunks[0]):
+            self._texts.leave(flight)  # the last to leave closes the provider's stream
             call.finish(Outcome.LEAK)
             return None
-        relay = self._relay(opened, call, detector, key, profile.model)
-        # Prime it: from now on its `finally` returns the slot and closes the connection, even if the
-        # consumer never iterates (the event loop closes abandoned async generators).
+        relay = self._relay(flight, call, detector)
+        # Prime it: from now on its `finally` leaves the flight and logs the call, even if the consumer
+        # never iterates (the event loop closes abandoned async generators).
         await relay.__anext__()
         return relay
+
+    # Single flight ------------------------------------------------------------------------------------
+
+    def _board(self, flights: SingleFlight[_Shared], key: Hashable, call: CallRecord, profile: KindProfile,
+               fly: Fly) -> Flight[_Shared]:
+        """The flight for `key`, started with `call` as its record if none is under way. A new call is refused
+        at once while the breaker is open (raises `Unavailable`), without a task."""
+        if not flights.has(key) and self.breaker.rejects():
+            call.fail(Outcome.BREAKER_OPEN)
+            raise Unavailable(Outcome.BREAKER_OPEN)
+        flight, started = flights.join(key, lambda: _Shared(call), fly)
+        if not started:
+            call.details["coalesced"] = True
+        return flight
+
+    def _board_text(self, client: AsyncOpenAI, profile: KindProfile, chat: Any, call: CallRecord, key: str | None,
+                    system_message: str) -> Flight[_Shared]:
+        """The written answer's flight: shared by its cache key; an answer without one is never shared."""
+
+        async def fly(shared: _Shared) -> None:
+            await self._fly_text(shared, client, profile, chat, key, system_message)
+
+        return self._board(self._texts, key or ("solo", next(self._solo)), call, profile, fly)
+
+    async def _wait(self, flight: Flight[_Shared], call: CallRecord, profile: KindProfile,
+                    ready: Callable[[], bool]) -> None:
+        """Until `ready()`. The caller that started the flight waits as long as it runs (its deadline is the
+        flight's); one that boarded it gives up at its own deadline (raises `Unavailable`), leaving it running."""
+        shared = flight.state
+        if shared.call is call:
+            while not ready():
+                await shared.change()
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(self._deadline(profile, loop.time())):
+                while not ready():
+                    await shared.change()
+        except TimeoutError:
+            call.fail(Outcome.DEADLINE)
+            raise Unavailable(Outcome.DEADLINE) from None
+
+    @staticmethod
+    def _share_failure(shared: _Shared, call: CallRecord) -> None:
+        """Note on a caller's record that the shared call failed, and why (its own record already says so)."""
+        if shared.call is call:
+            return
+        call.outcome = shared.outcome
+        for name in ("error", "status", "truncated"):
+            if name in shared.call.details:
+                call.details[name] = shared.call.details[name]
+        if shared.outcome is Outcome.TIMEOUT:
+            record(llm_stalled=True)  # this request, too, has waited for the provider in vain
+
+    async def _fly_text(self, shared: _Shared, client: AsyncOpenAI, profile: KindProfile, chat: Any,
+                        key: str | None, system_message: str) -> None:
+        """One written answer, from the provider's stream into `shared`; cached when it arrived whole."""
+        call = shared.call
+        try:
+            try:
+                opened = await self._call(call, profile, self._stream_opener(client, profile, chat, call),
+                                          keep_slot=True, streamed=True)
+            except Unavailable:
+                return
+            try:
+                shared.add(opened.first)
+                shared.complete = await self._read_rest(opened, shared)
+            finally:
+                try:
+                    await opened.chunks.close()
+                finally:
+                    self._slots[profile.pool].release()
+            answer = "".join(shared.chunks)
+            if (shared.complete and key is not None and self._cache is not None and answer.strip()
+                    and not self._guard.leaks(answer, system_message)):
+                try:
+                    await asyncio.to_thread(self._cache.put, key, answer, profile.model)
+                except Exception as exc:  # the answer stands; only the next asker pays for it again
+                    logger.warning("response cache write failed", extra={"error": type(exc).__name__})
+        finally:
+            shared.end()
+
+    @staticmethod
+    async def _read_rest(opened: _OpenStream, shared: _Shared) -> bool:
+        """The rest of an opened stream into `shared`; False (the call failed) if it breaks off."""
+        call = shared.call
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(opened.ends_at):
+                        chunk = await opened.chunks.__anext__()
+                except StopAsyncIteration:
+                    return True
+                call.add_usage(chunk.usage)
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    shared.add(text)
+        except asyncio.CancelledError:
+            call.details["cancelled"] = True
+            raise
+        except Exception as exc:
+            call.fail(classify(exc), exc)
+            call.details["truncated"] = True
+            return False
+
+    async def _relay(self, flight: Flight[_Shared], call: CallRecord,
+                     detector: LeakDetector) -> AsyncGenerator[str, None]:
+        """Yield the shared answer's text to one caller, first chunk included; leave the flight and log the call
+        when done, however it ends."""
+        shared = flight.state
+        outcome = Outcome.OK
+        sent = 1
+        try:
+            yield ""  # priming step, consumed by stream()
+            yield shared.chunks[0]
+            while True:
+                if sent < len(shared.chunks):
+                    text = shared.chunks[sent]
+                    sent += 1
+                    if detector.feed(text):
+                        outcome = Outcome.LEAK
+                        break
+                    yield text
+                elif shared.ended:
+                    break
+                else:
+                    await shared.change()
+            if outcome is Outcome.OK and shared.complete and detector.finish():
+                outcome = Outcome.LEAK  # only the last word was left to send
+        except asyncio.CancelledError:
+            call.details["cancelled"] = True
+            raise
+        except GeneratorExit:
+            call.details["closed_early"] = True
+            raise
+        finally:
+            self._texts.leave(flight)  # the last to leave a stream still coming closes it
+            if outcome is Outcome.OK and shared.ended and not shared.complete:
+                self._share_failure(shared, call)  # it broke off: the shared call's outcome says why
+                outcome = shared.outcome
+            elif outcome is Outcome.OK and not shared.ended:
+                call.details["truncated"] = True
+            call.finish(outcome)
 
     # Machinery ----------------------------------------------------------------------------------------
 
@@ -299,36 +519,15 @@ class LLMGateway:
 
         return attempt
 
-    @staticmethod
-    async def _gather(opened: _OpenStream, call: CallRecord) -> str | None:
-        """The rest of an opened stream, joined to its first chunk; None (the call failed) if it breaks off."""
-        parts = [opened.first]
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout_at(opened.ends_at):
-                        chunk = await opened.chunks.__anext__()
-                except StopAsyncIteration:
-                    return "".join(parts)
-                call.add_usage(chunk.usage)
-                text = chunk.choices[0].delta.content if chunk.choices else None
-                if text:
-                    parts.append(text)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            call.fail(classify(exc), exc)
-            call.details["truncated"] = True
-            return None
-        finally:
-            await opened.chunks.close()
-
     async def _cache_lookup(self, call: CallRecord, fields: Mapping[str, Any] | None,
                             profile: KindProfile) -> tuple[str | None, str | None]:
-        """(entry key, cached answer); both None when the call does not use the cache."""
-        if fields is None or self._cache is None:
+        """(entry key, cached answer); both None without key fields. The entry key is also the key the call
+        is shared by, so it is made even when the cache is off."""
+        if fields is None:
             return None, None
         key = cache_key(fields, profile.model)
+        if self._cache is None:
+            return key, None
         cached = await asyncio.to_thread(self._cache.get, key)  # a write (hit count): off the event loop
         call.cache = "hit" if cached is not None else "miss"
         record(cache=call.cache)
@@ -351,9 +550,10 @@ class LLMGateway:
         if deadline - loop.time() < min_attempt_s:  # too late for an attempt to be of any use
             call.fail(Outcome.DEADLINE)
             raise Unavailable(Outcome.DEADLINE)
+        slots = self._slots[profile.pool]
         try:
             async with asyncio.timeout_at(deadline):
-                await self._slots.acquire()
+                await slots.acquire()
         except TimeoutError:
             call.fail(Outcome.DEADLINE)
             raise Unavailable(Outcome.DEADLINE) from None
@@ -385,7 +585,7 @@ class LLMGateway:
             return result
         finally:
             if not (succeeded and keep_slot):
-                self._slots.release()
+                slots.release()
 
     async def _retry(self, first_failure: Exception, call: CallRecord, profile: KindProfile, attempt: Attempt[R],
                      deadline: float, min_attempt_s: float, streamed: bool) -> R:
@@ -457,53 +657,6 @@ class LLMGateway:
         if request is not None:
             deadline = min(deadline, now + self.config.request_deadline_s - request.elapsed_ms() / 1000.0)
         return deadline
-
-    async def _relay(self, opened: _OpenStream, call: CallRecord, detector: LeakDetector, key: str | None,
-                     model: str) -> AsyncGenerator[str, None]:
-        """Yield the stream's text, first chunk included; release everything when done, however it ends."""
-        parts = [opened.first]
-        outcome = Outcome.OK
-        complete = False
-        try:
-            yield ""  # priming step, consumed by stream()
-            yield opened.first
-            while True:
-                try:
-                    async with asyncio.timeout_at(opened.ends_at):
-                        chunk = await opened.chunks.__anext__()
-                except StopAsyncIteration:
-                    complete = True
-                    break
-                call.add_usage(chunk.usage)
-                text = chunk.choices[0].delta.content if chunk.choices else None
-                if not text:
-                    continue
-                if detector.feed(text):
-                    outcome = Outcome.LEAK
-                    break
-                parts.append(text)
-                yield text
-            if complete and detector.finish():
-                outcome = Outcome.LEAK  # only the last word was left to send; do not cache it
-        except asyncio.CancelledError:
-            call.details["cancelled"] = True
-            raise
-        except GeneratorExit:
-            call.details["closed_early"] = True
-            raise
-        except Exception as exc:
-            outcome = classify(exc)
-            call.fail(outcome, exc)
-        finally:
-            try:
-                await opened.chunks.close()
-            finally:
-                self._slots.release()
-                if outcome is Outcome.OK and complete and key is not None and self._cache is not None:
-                    await asyncio.to_thread(self._cache.put, key, "".join(parts), model)
-                if not complete and outcome is Outcome.OK:
-                    call.details["truncated"] = True
-                call.finish(outcome)
 
 
 async def _single_chunk(text: str) -> AsyncGenerator[str, None]:

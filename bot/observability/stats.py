@@ -15,6 +15,8 @@ from bot.observability.day_file import day_file_name, day_of_file
 from bot.observability.request_log import SUMMARY_FAILED, SUMMARY_OK
 
 SHADOW_FIELD = "shadow_agreement"
+VALIDATION_OUTCOME_FIELD = "llm_validation_outcome"
+NOT_ASKED = "not_asked"  # an unavailable validation with no call behind it (no LLM configured, or the breaker open)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -68,6 +70,9 @@ class LogStats:
     delivery: Distribution | None = None  # Slack requests: posting the reply (`delivery_ms`)
     intents: dict[str, int] = field(default_factory=dict)
     llm_validation: dict[str, int] = field(default_factory=dict)
+    # Requests whose validation gave no verdict, by why: the validation call's outcome (`deadline`, `timeout`,
+    # `breaker_open`, ...) or NOT_ASKED.
+    llm_validation_unavailable: dict[str, int] = field(default_factory=dict)
     llm_calls: int = 0
     cache: dict[str, int] = field(default_factory=dict)
     snapshot_path: dict[str, int] = field(default_factory=dict)
@@ -118,6 +123,7 @@ class LogStats:
             "intents": self.intents,
             "llm_validation": self.llm_validation,
             "llm_validation_skipped_share": self.skipped_llm_validation_share,
+            "llm_validation_unavailable": self.llm_validation_unavailable,
             "llm_calls": self.llm_calls,
             "llm_calls_per_request": self.llm_calls_per_request,
             "cache": {"hit": self.cache.get("hit", 0), "miss": self.cache.get("miss", 0)},
@@ -173,6 +179,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
     deliveries: list[float] = []
     intents: Counter[str] = Counter()
     validation: Counter[str] = Counter()
+    unavailable: Counter[str] = Counter()
     cache: Counter[str] = Counter()
     snapshot_path: Counter[str] = Counter()
     # Shadow results by request, so a request that reports its shadow result twice counts once.
@@ -218,6 +225,9 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
             value = item.get(key)
             if isinstance(value, str) and value:
                 counter[value] += 1
+        if item.get("llm_validation") == "unavailable":
+            reason = item.get(VALIDATION_OUTCOME_FIELD)
+            unavailable[reason if isinstance(reason, str) and reason else NOT_ASKED] += 1
         calls = _number(item.get("llm_calls"))
         if calls is not None and calls > 0:
             stats.llm_calls += int(calls)
@@ -229,6 +239,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
     stats.delivery = Distribution.of(deliveries)
     stats.intents = dict(intents.most_common())
     stats.llm_validation = dict(validation.most_common())
+    stats.llm_validation_unavailable = dict(unavailable.most_common())
     stats.cache = dict(cache)
     stats.snapshot_path = dict(snapshot_path)
     shadow_results = list(shadow_by_request.values()) + shadow_unattributed

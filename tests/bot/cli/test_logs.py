@@ -58,9 +58,12 @@ def write_fixture(log_dir: Path) -> dict:
         lines.append(json.dumps({"ts": f"{DAY}T10:00:00.000Z", "level": "INFO", "logger": "control_plane.classifier",
                                  "message": "classified", "correlation_id": cid}))
         delivery = {"delivery_ms": round(rng.uniform(50, 900), 3)} if n % 2 else {}  # Slack requests only
+        # Why a validation gave no verdict: the validation call's outcome, none when no call was made.
+        why = {"used": {"llm_validation_outcome": "ok"}, "unavailable": {"llm_validation_outcome": "deadline"}
+               if n % 8 == 3 else {}}.get(validation, {})
         lines.append(json.dumps(summary(cid, total, stages, failed=failed, intent="product_question",
                                         llm_validation=validation, cache=cache, snapshot_path=path,
-                                        llm_calls=llm_calls, **delivery)))
+                                        llm_calls=llm_calls, **delivery, **why)))
         deliveries.extend(delivery.values())
         totals.append(total)
         for name, value in stages.items():
@@ -134,6 +137,7 @@ def test_stats_json_gives_expected_percentiles_and_counts(isolated_environment: 
     for key, value in percentiles(fixture["deliveries"]).items():
         assert stats["delivery_ms"][key] == pytest.approx(value, abs=1e-3), key
     assert stats["llm_validation"] == {"skipped": 40, "used": 20, "unavailable": 20}
+    assert stats["llm_validation_unavailable"] == {"deadline": 10, "not_asked": 10}
     assert stats["llm_validation_skipped_share"] == pytest.approx(counts["skipped"] / 80, abs=1e-4)
     assert stats["llm_calls_per_request"] == pytest.approx(counts["llm_calls"] / 80, abs=1e-4)
     assert stats["cache"] == {"hit": counts["hit"], "miss": counts["miss"]}
@@ -157,6 +161,7 @@ def test_stats_table_is_readable(isolated_environment: Path, runner: CliRunner) 
     assert "requests" in out and " 80 " in out
     assert "5 (6.2%)" in out  # errors and their rate
     assert "6 malformed, 4 foreign" in out
+    assert "deadline 10, not asked 10" in out  # why validations gave no verdict
     total_row = next(line for line in out.splitlines() if "total" in line and "80" in line)
     assert f"{percentiles(fixture['totals'])['p50']:.2f}" in total_row
     for name in ("meeting_resolution", "control_plane", "handler", "llm", "delivery (Slack post)"):

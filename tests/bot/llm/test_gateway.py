@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from tests.support.fake_openai import (
     Reply,
     Stall,
     fast_llm_settings,
+    sensible_reply,
 )
 
 MakeGateway = Callable[..., LLMGateway]
@@ -257,14 +258,17 @@ async def test_a_caller_waiting_for_a_slot_gives_up_at_its_deadline(fake_openai:
                                                                     make_gateway: MakeGateway,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.llm")
-    gateway = make_gateway(llm_max_concurrency=1, llm_answer_timeout_s=1.0, llm_validate_deadline_s=0.2)
-    fake_openai.script(Reply("slow", delay_s=0.6))
-    holder = asyncio.create_task(gateway.complete(system=SYSTEM, user="first"))
+    gateway = make_gateway(llm_validate_max_concurrency=1, llm_validate_timeout_s=1.5, llm_validate_deadline_s=2.0,
+                           llm_deadline_s=3.0)
+    fake_openai.script(Reply('{"intent": "unknown", "confidence": 0.5}', delay_s=1.0))
+    holder = asyncio.create_task(gateway.structured(system=SYSTEM, user="first", schema=Validation))
     await asyncio.sleep(0.05)
-    waited, elapsed = await timed(gateway.structured(system=SYSTEM, user="second", schema=Validation))
+    late = RequestContext(correlation_id="1a7e1a7e", started=time.perf_counter() - 2.6)  # 0.4 s of its LLM time left
+    with bind_request(late):
+        waited, elapsed = await timed(gateway.structured(system=SYSTEM, user="second", schema=Validation))
     assert waited is None
-    assert elapsed < 0.4
-    assert await holder == "slow"
+    assert elapsed < 0.9  # its own deadline, not the slot's release at 1 s
+    assert await holder == Validation(intent="unknown", confidence=0.5)
     assert fake_openai.request_count == 1
     assert "deadline" in {r.outcome for r in llm_records(caplog)}
 
@@ -338,3 +342,204 @@ async def test_a_stream_that_starts_leaking_is_cut_off(fake_openai: FakeOpenAI, 
     assert SYSTEM not in sent
     assert len(sent.split()) < 3 + 10  # cut before the prompt's tenth word
     assert llm_records(caplog)[0].outcome == "leak"
+
+
+# Single flight ----------------------------------------------------------------------------------------------
+
+QUESTION_KEY = {"question": "How much is Pro?", "intent": "product_question", "snapshot_version": 1}
+
+
+@pytest.mark.parametrize("cache_ttl_s", [3600, 0], ids=["cache-on", "cache-off"])
+async def test_twelve_identical_questions_in_flight_make_one_call_and_all_get_its_answer(
+        fake_openai: FakeOpenAI, make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture, cache_ttl_s: int) -> None:
+    caplog.set_level(logging.INFO, logger="bot.llm")
+    fake_openai.latency_s = 0.2
+    gateway = make_gateway(response_cache_ttl_s=cache_ttl_s)
+    requests = [RequestContext(correlation_id=f"{n:08x}") for n in range(12)]
+
+    async def ask(request: RequestContext) -> str | None:
+        with bind_request(request):
+            return await gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY)
+
+    answers = await asyncio.gather(*(ask(request) for request in requests))
+    assert answers == [DEFAULT_REPLY] * 12
+    assert fake_openai.request_count == 1
+    records = llm_records(caplog)
+    assert len(records) == 12 and {r.outcome for r in records} == {"ok"}
+    assert sum(bool(getattr(r, "coalesced", False)) for r in records) == 11  # one made the call, 11 shared it
+    assert sorted(request.llm_calls for request in requests) == [0] * 11 + [1]
+
+
+async def test_identical_streams_in_flight_share_one_call_and_each_gets_every_chunk(
+        fake_openai: FakeOpenAI, make_gateway: MakeGateway) -> None:
+    fake_openai.latency_s = 0.2
+    gateway = make_gateway()
+
+    async def read() -> list[str]:
+        chunks = await gateway.stream(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY)
+        assert chunks is not None
+        return [chunk async for chunk in chunks]
+
+    received = await asyncio.gather(*(read() for _ in range(12)))
+    assert fake_openai.request_count == 1
+    assert all(len(chunks) > 1 and "".join(chunks) == DEFAULT_REPLY for chunks in received)
+
+
+async def test_identical_validations_in_flight_share_one_call(fake_openai: FakeOpenAI,
+                                                              make_gateway: MakeGateway) -> None:
+    fake_openai.latency_s = 0.2
+    gateway = make_gateway()
+    same = [gateway.structured(system=SYSTEM, user="how much is the pro plan?", schema=Validation) for _ in range(12)]
+    other = gateway.structured(system=SYSTEM, user="find calls about pricing", schema=Validation)
+    *validations, different = await asyncio.gather(*same, other)
+    assert validations == [Validation(intent="product_question", confidence=0.85)] * 12
+    assert different == Validation(intent="call_search", confidence=0.85)
+    assert fake_openai.request_count == 2  # a different message is a call of its own
+
+
+async def test_answers_without_a_cache_key_are_never_shared(fake_openai: FakeOpenAI,
+                                                            make_gateway: MakeGateway) -> None:
+    fake_openai.latency_s = 0.1
+    gateway = make_gateway()
+    drafts = await asyncio.gather(*(gateway.complete(system=SYSTEM, user="Draft a follow-up", kind="draft")
+                                    for _ in range(3)))
+    assert drafts == [DEFAULT_REPLY] * 3
+    assert fake_openai.request_count == 3  # asking again for a draft may give a different one
+
+
+@pytest.mark.parametrize("call", ["complete", "structured"])
+async def test_a_provider_error_in_a_shared_call_reaches_every_caller_and_the_next_call_tries_again(
+        fake_openai: FakeOpenAI, make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture, call: str) -> None:
+    caplog.set_level(logging.INFO, logger="bot.llm")
+    fake_openai.latency_s = 0.2
+    fake_openai.script(Fail(503))
+    gateway = make_gateway(llm_max_attempts=1)
+
+    def ask() -> Awaitable[Any]:
+        if call == "complete":
+            return gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY)
+        return gateway.structured(system=SYSTEM, user="how much is the pro plan?", schema=Validation)
+
+    assert await asyncio.gather(*(ask() for _ in range(12))) == [None] * 12
+    assert fake_openai.request_count == 1
+    failed = llm_records(caplog)
+    assert len(failed) == 12 and {(r.outcome, r.status) for r in failed} == {("server_error", 503)}
+    assert await ask() is not None  # the failure was not kept: the next caller asks again
+    assert fake_openai.request_count == 2
+
+
+async def test_a_cancelled_caller_leaves_the_shared_call_to_the_others(fake_openai: FakeOpenAI,
+                                                                       make_gateway: MakeGateway) -> None:
+    fake_openai.latency_s = 0.3
+    gateway = make_gateway()
+    callers = [asyncio.create_task(gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY))
+               for _ in range(3)]
+    await asyncio.sleep(0.05)
+    callers[0].cancel()  # the one that started the call
+    assert await asyncio.gather(*callers[1:]) == [DEFAULT_REPLY] * 2
+    assert callers[0].cancelled()
+    assert fake_openai.request_count == 1
+
+
+async def test_a_shared_call_nobody_waits_for_any_more_is_given_up_and_frees_its_slot(
+        fake_openai: FakeOpenAI, make_gateway: MakeGateway) -> None:
+    fake_openai.script(Stall())  # would hold the only slot for the whole answer timeout
+    gateway = make_gateway(llm_max_concurrency=1, llm_answer_timeout_s=5.0, llm_first_byte_timeout_s=5.0,
+                           llm_deadline_s=8.0)
+    callers = [asyncio.create_task(gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY))
+               for _ in range(2)]
+    await asyncio.sleep(0.1)
+    for caller in callers:
+        caller.cancel()
+    await asyncio.gather(*callers, return_exceptions=True)
+    late = RequestContext(correlation_id="5107f1e5", started=time.perf_counter() - 7.0)  # 1 s of its LLM time left
+    with bind_request(late):
+        assert await gateway.complete(system=SYSTEM, user="Something else") == DEFAULT_REPLY
+
+
+async def test_closing_the_gateway_gives_up_the_calls_under_way(fake_openai: FakeOpenAI,
+                                                                make_gateway: MakeGateway) -> None:
+    fake_openai.always(Stall())
+    gateway = make_gateway(llm_answer_timeout_s=5.0, llm_first_byte_timeout_s=5.0, llm_deadline_s=8.0)
+    waiting = asyncio.create_task(gateway.complete(system=SYSTEM, user="How much is Pro?", cache_key=QUESTION_KEY))
+    await asyncio.sleep(0.1)
+    closing, elapsed = await timed(gateway.aclose())
+    assert await waiting is None
+    assert elapsed < 2.0  # not the 5 s the stalled call would have waited
+
+
+# Concurrency pools -------------------------------------------------------------------------------------------
+
+
+def _slow_answers(body: dict[str, Any]) -> Any:
+    """Validations at once, written answers after 1 s."""
+    if (body.get("response_format") or {}).get("type") == "json_schema":
+        return sensible_reply(body)
+    return Reply(DEFAULT_REPLY, delay_s=1.0)
+
+
+async def test_validations_proceed_while_every_answer_slot_is_busy(fake_openai: FakeOpenAI,
+                                                                   make_gateway: MakeGateway) -> None:
+    fake_openai.responder = _slow_answers
+    gateway = make_gateway(llm_max_concurrency=2, llm_validate_max_concurrency=2, llm_answer_timeout_s=3.0,
+                           llm_first_byte_timeout_s=3.0, llm_deadline_s=6.0)
+    answers = [asyncio.create_task(gateway.complete(system=SYSTEM, user=f"question {n}")) for n in range(4)]
+    await asyncio.sleep(0.1)  # two answers hold both answer slots, two wait for one
+    validations = await asyncio.gather(*(gateway.structured(system=SYSTEM, user=f"how much is plan {n}?",
+                                                            schema=Validation) for n in range(3)))
+    assert validations == [Validation(intent="product_question", confidence=0.85)] * 3
+    assert not any(answer.done() for answer in answers)  # validated while every answer was still waiting
+    assert await asyncio.gather(*answers) == [DEFAULT_REPLY] * 4
+    assert fake_openai.max_in_flight <= 4  # each pool kept to its 2 slots
+
+
+# Structured outputs without per-call schema work -------------------------------------------------------------
+
+
+class CountedValidation(Validation):
+    """Counts how often its JSON schema is built."""
+
+    builds: ClassVar[int] = 0
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        CountedValidation.builds += 1
+        return super().model_json_schema(*args, **kwargs)
+
+
+async def test_the_response_format_is_built_once_per_schema(fake_openai: FakeOpenAI,
+                                                            make_gateway: MakeGateway) -> None:
+    CountedValidation.builds = 0
+    gateway = make_gateway()
+    for question in ("how much is pro?", "find calls about pricing", "what does starter cost?", "hello"):
+        assert await gateway.structured(system=SYSTEM, user=question, schema=CountedValidation) is not None
+    assert CountedValidation.builds == 1
+    formats = [request["response_format"] for request in fake_openai.requests]
+    assert all(sent == formats[0] for sent in formats)  # the one prepared format, sent every time
+    assert formats[0]["type"] == "json_schema"
+    assert (formats[0]["json_schema"]["name"], formats[0]["json_schema"]["strict"]) == ("CountedValidation", True)
+    assert formats[0]["json_schema"]["schema"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("reply", [Reply('{"intent": "unknown", "confidence": 1}', finish_reason="length"),
+                                   Reply('{"intent": "unknown", "confidence": 1}', finish_reason="content_filter"),
+                                   Reply("")])
+async def test_a_structured_reply_cut_off_or_empty_is_malformed(fake_openai: FakeOpenAI, make_gateway: MakeGateway,
+                                                               caplog: pytest.LogCaptureFixture, reply: Reply) -> None:
+    caplog.set_level(logging.INFO, logger="bot.llm")
+    fake_openai.script(reply)
+    assert await make_gateway().structured(system=SYSTEM, user="hi", schema=Validation) is None
+    assert [r.outcome for r in llm_records(caplog)] == ["malformed"]
+
+
+async def test_a_validation_without_a_verdict_says_why_in_the_request_summary(fake_openai: FakeOpenAI,
+                                                                             make_gateway: MakeGateway) -> None:
+    fake_openai.always(Fail(400))
+    gateway = make_gateway()
+    validated, shadowed = RequestContext(correlation_id="0000beef"), RequestContext(correlation_id="0000cafe")
+    with bind_request(validated):
+        assert await gateway.structured(system=SYSTEM, user="hi", schema=Validation) is None
+    with bind_request(shadowed):  # a background check of a skipped decision is not the request's validation
+        assert await gateway.structured(system=SYSTEM, user="hello", schema=Validation, kind="shadow") is None
+    assert validated.facts["llm_validation_outcome"] == "client_error"
+    assert "llm_validation_outcome" not in shadowed.facts

@@ -80,7 +80,8 @@ async def test_two_stalled_calls_open_the_breaker_and_later_questions_are_answer
 
 async def test_many_questions_at_once_wait_one_first_byte_timeout_not_the_answer_timeout(
         silent: FakeOpenAI, demo_db: Database, offline: Pipeline) -> None:
-    settings = silent_settings(silent)  # confident patterns: no validation, straight to the written answer
+    # Confident patterns: no validation, straight to the written answer; fewer slots than questions.
+    settings = silent_settings(silent, llm_max_concurrency=2)
     llm = LLMGateway.from_settings(settings, demo_db)
     pipeline = make_pipeline(settings, demo_db, llm)
     try:
