@@ -132,6 +132,10 @@ class CatalogNames:
         return found
 
 
+NO_NAMES = CatalogNames(signature=(-1, -1, -1), display={}, by_length=[], lengths=[], ranks=array("q"), ordered=[],
+                        products={}, shared={}, plans={}, product_count=0)
+
+
 def load_catalog_names(connection: Connection) -> CatalogNames:
     """Read every product and plan name (call inside one read transaction of `connection`)."""
     signature = _read_signature(connection)
@@ -226,7 +230,8 @@ def _holder(db: Database) -> _Holder:
 
 def catalog_names(db: Database) -> CatalogNames:
     """The names as of now; but read in a thread running an event loop, the names already loaded (when the
-    catalog changed since, a background thread reloads them). Only the very first load happens inline."""
+    catalog changed since, a background thread reloads them), or none at all while a server's first load
+    runs in the background (`load_in_background`). Otherwise the first load happens here."""
     holder = _holder(db)
     names = holder.names
     if names is not None:
@@ -235,6 +240,8 @@ def catalog_names(db: Database) -> CatalogNames:
         if _in_event_loop():
             _reload_in_background(db, holder)
             return names
+    elif holder.reloading and _in_event_loop():
+        return NO_NAMES  # a server's first load is under way: no request waits for it
     return _load(db, holder)
 
 

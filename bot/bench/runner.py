@@ -27,6 +27,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "long_message",
     "llm",
     "slack",
+    "catalog",
     "faults",
 )
 
