@@ -200,6 +200,7 @@ class _Holder:
     def __init__(self) -> None:
         self.names: CatalogNames | None = None
         self.lock = threading.Lock()
+        self.loading = threading.Lock()  # one load at a time: a thread needing names waits for the load under way
         self.reloading = False
         self._tickets = itertools.count(1)
         self._stored_ticket = 0
@@ -256,6 +257,14 @@ def refresh_catalog_names(db: Database) -> CatalogNames:
 
 
 def _load(db: Database, holder: _Holder) -> CatalogNames:
+    with holder.loading:
+        names = holder.names
+        if names is not None and names.signature == read_catalog_signature(db):
+            return names  # loaded by the thread this one waited for
+        return _load_now(db, holder)
+
+
+def _load_now(db: Database, holder: _Holder) -> CatalogNames:
     started = time.perf_counter()
     ticket = holder.ticket()
     with db.engine.connect() as connection:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+import knowledge.catalog_names as catalog_names_module
 
 from knowledge.catalog_names import catalog_names, refresh_catalog_names
 from knowledge.db import Database
@@ -78,6 +84,25 @@ def test_a_worker_thread_reloads_at_once(database: Database, tmp_path: Path) -> 
     assert refresh_catalog_names(database) is before  # nothing changed: nothing reloaded
     add_product(database, "zephyr", "Zephyr")  # written without an import: the new id is noticed all the same
     assert "zephyr" in refresh_catalog_names(database).display
+
+
+def test_threads_that_need_the_names_at_once_share_one_load(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample_catalog(database)
+    loads: list[int] = []
+    real_load = catalog_names_module.load_catalog_names
+
+    def counted(connection: Connection) -> catalog_names_module.CatalogNames:
+        loads.append(1)
+        time.sleep(0.05)  # a large catalog: the other threads arrive while this load runs
+        return real_load(connection)
+
+    monkeypatch.setattr(catalog_names_module, "load_catalog_names", counted)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda _: suggest_products(database, "orbt"), range(8)))
+    assert found == [["Orbit"]] * 8
+    assert len(loads) == 1
 
 
 def _difflib_suggestions(names: list[str], key: str, limit: int = 3) -> list[str]:
