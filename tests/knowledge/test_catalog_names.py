@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import Connection
 
 import knowledge.catalog_names as catalog_names_module
 
-from knowledge.catalog_names import catalog_names, refresh_catalog_names
+from knowledge.catalog_names import catalog_names, load_in_background, refresh_catalog_names
 from knowledge.db import Database
 from knowledge.importer import import_folder
 from knowledge.reader import list_products, read_product, suggest_products
@@ -76,6 +77,30 @@ async def test_on_an_event_loop_stale_names_are_served_while_they_reload_in_the_
     while catalog_names(database) is before and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert suggest_products(database, "stelarium") == ["Stellarium"]
+
+
+async def test_while_a_servers_first_load_runs_a_request_on_the_loop_does_not_wait_for_it(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample_catalog(database)
+    release = threading.Event()
+    real_load = catalog_names_module.load_catalog_names
+
+    def slow(connection: Connection) -> catalog_names_module.CatalogNames:
+        release.wait(10)
+        return real_load(connection)
+
+    monkeypatch.setattr(catalog_names_module, "load_catalog_names", slow)
+    load_in_background(database)
+    try:
+        assert suggest_products(database, "orbt") == []  # no names yet, and no waiting
+        assert read_product(database, "platinum") is None
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while suggest_products(database, "orbt") == [] and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert suggest_products(database, "orbt") == ["Orbit"]
 
 
 def test_a_worker_thread_reloads_at_once(database: Database, tmp_path: Path) -> None:
