@@ -3,7 +3,7 @@
 Two jobs that would otherwise read every product on a request: close matches for a "did you mean"
 (rapidfuzz over the names, plus names the asked one starts or is the start of), and which products
 answer to a name that has no snapshot yet (the reader's slow path). The names are loaded in a few
-bulk queries (about half a second at 100,000 products) once per catalog change: the knowledge
+bulk queries (about a second at 100,000 products) once per catalog change: the knowledge
 revision an import bumps, and the newest product and plan ids (rows written without an import, by
 the generator or a test, count too). Checking costs one query of three indexed reads.
 
@@ -111,7 +111,7 @@ class CatalogNames:
         longest = math.floor(len(wanted) * (200 - SUGGESTION_CUTOFF) / SUGGESTION_CUTOFF)
         start = bisect.bisect_left(self.lengths, shortest)
         end = bisect.bisect_right(self.lengths, longest)
-        scored: list[tuple[float, int]] = []
+        scored: list[tuple[float, int, int]] = []  # (-similarity, rank, position)
         for offset in range(start, end, COMPARE_SLICE):
             stop = min(offset + COMPARE_SLICE, end)
             for _choice, score, index in process.extract(wanted, self.by_length[offset:stop], scorer=fuzz.ratio,
@@ -141,14 +141,14 @@ def load_catalog_names(connection: Connection) -> CatalogNames:
     signature = _read_signature(connection)
     driver = connection.connection.driver_connection
     products: dict[str, int] = {}
-    shared: dict[str, tuple[int, ...]] = {}
+    shared: dict[str, list[int]] = {}
     display: dict[str, str] = {}
     count = 0
     for product_id, name, slug in driver.execute(_PRODUCTS):  # type: ignore[union-attr]
         count += 1
         alias = normalize_alias(name)
         if alias in products:
-            shared[alias] = (*shared.get(alias, (products[alias],)), product_id)
+            shared.setdefault(alias, [products[alias]]).append(product_id)
         elif alias:
             products[alias] = product_id
         display.setdefault(alias, name)
@@ -172,7 +172,8 @@ def load_catalog_names(connection: Connection) -> CatalogNames:
     by_length = [(names[rank] + " ")[:-1] for rank in ranks]
     return CatalogNames(signature=signature, display=display, by_length=by_length,
                         lengths=[len(name) for name in by_length], ranks=array("q", ranks), ordered=sorted(names),
-                        products=products, shared=shared, plans=plans, product_count=count)
+                        products=products, shared={alias: tuple(ids) for alias, ids in shared.items()}, plans=plans,
+                        product_count=count)
 
 
 def _winning_order(ids: array, primaries: list[int]) -> array:
