@@ -272,7 +272,8 @@ def _http_request(port: int, raw_body: str, headers: dict[str, str]) -> bytes:
 
 
 async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure: bool, size: int = BURST,
-                 first_question: int = 0, questions: Sequence[str] = QUESTIONS) -> None:
+                 first_question: int = 0, questions: Sequence[str] = QUESTIONS, gap_s: float = 0.0) -> None:
+    """Send `size` events at once (or one every `gap_s`) and wait for every reply."""
     assert target.sender is not None
     sender = target.sender
     prepared = []
@@ -283,7 +284,9 @@ async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure:
         prepared.append((ts, event_id, _http_request(target.port, raw, headers)))
     sent: dict[str, float] = {}
 
-    async def send(ts: str, request: bytes) -> None:
+    async def send(ts: str, request: bytes, delay_s: float) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
         sent[ts] = time.perf_counter()
         try:
             status, ack_ms = await sender.post(request)
@@ -294,7 +297,7 @@ async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure:
         elif measure:
             target.acks_ms.append(ack_ms)
 
-    await asyncio.gather(*(send(ts, request) for ts, _, request in prepared))
+    await asyncio.gather(*(send(ts, request, i * gap_s) for i, (ts, _, request) in enumerate(prepared)))
     replied_at = await replies.wait([ts for ts, *_ in prepared])
     if measure:
         for ts, event_id, _ in prepared:
