@@ -8,6 +8,7 @@ and `_render` writes just that. A follow-up naming only a plan asks the previous
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections import Counter
@@ -142,13 +143,14 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     frame = ctx.frame
     view, asked_plans, unknown_plan = _choose_product(ctx)
     if view is None:
-        return _no_product(ctx, frame.product or unknown_plan)
+        return await _no_product(ctx, frame.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
                           quantity=frame.quantity, term=frame.term)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
-        return HandlerResult.from_marked(readings + _unknown_plan(ctx, view, unknown_plan), snapshot_path=view.path,
+        close = [name for name in await _close_names(ctx, unknown_plan) if name.lower() != view.name.lower()]
+        return HandlerResult.from_marked(readings + _unknown_plan(view, unknown_plan, close), snapshot_path=view.path,
                                          context=context, readings_noted=True)
     previous = frame.aspect
     previous_kind = previous.split(":", 2)[1] if previous and previous.startswith("item:") else None
@@ -253,7 +255,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             answer = _prices(view, []) + "\n\n" + answer
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
-        close = suggest_products(ctx.db, unknown[0])
+        close = await _close_names(ctx, unknown[0])
         note = f"I don't know a product or plan called {bold(unknown[0])}."
         if close:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
@@ -390,9 +392,15 @@ def _llm_question(text: str, asked_plans: Sequence[PlanEntry], previous_aspect: 
 # --- replies when the product or plan is unknown -------------------------------------------------
 
 
-def _no_product(ctx: HandlerContext, key: str | None) -> HandlerResult:
+async def _close_names(ctx: HandlerContext, name: str) -> list[str]:
+    """Product and plan names close to `name`, compared in a worker thread: over a large catalog that takes
+    milliseconds the event loop must not wait for."""
+    return await asyncio.to_thread(suggest_products, ctx.db, name)
+
+
+async def _no_product(ctx: HandlerContext, key: str | None) -> HandlerResult:
     if key:
-        close = suggest_products(ctx.db, key)
+        close = await _close_names(ctx, key)
         text = f"I don't know a product or plan called {bold(key)}."
         if close:
             text += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
@@ -403,8 +411,7 @@ def _no_product(ctx: HandlerContext, key: str | None) -> HandlerResult:
     )
 
 
-def _unknown_plan(ctx: HandlerContext, view: ProductView, name: str) -> str:
-    close = [n for n in suggest_products(ctx.db, name) if n.lower() != view.name.lower()]
+def _unknown_plan(view: ProductView, name: str, close: Sequence[str]) -> str:
     plans = view.payload["plans"]
     text = f"{view.name} has no plan called {bold(name.title())}."
     if plans:

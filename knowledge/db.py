@@ -45,6 +45,18 @@ FTS_DDL = (
 )
 
 
+# Indexes that keep the request path's reads independent of the catalog's size, created for existing
+# databases too (`create_all` adds indexes only with new tables). Each serves one ordered read in
+# knowledge.reader: the alias a name resolves to (product name before plan name, then rank, then the
+# oldest product), the primary product (else the oldest), and the product listing.
+READ_INDEX_DDL = (
+    "CREATE INDEX IF NOT EXISTS ix_snapshotalias_winner"
+    " ON snapshotalias (alias, (kind <> 'product'), rank, product_id)",
+    "CREATE INDEX IF NOT EXISTS ix_product_primary ON product (is_primary DESC, id)",
+    "CREATE INDEX IF NOT EXISTS ix_product_listing ON product (is_primary DESC, name)",
+)
+
+
 class DatabaseError(Exception):
     """The database cannot be opened or used; the message is meant for a person."""
 
@@ -88,10 +100,12 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_c
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and the FTS5 index if missing (idempotent)."""
+    """Create every table, the read indexes and the FTS5 index if missing (idempotent)."""
     SQLModel.metadata.create_all(engine)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
+    with engine.begin() as connection:
+        for statement in READ_INDEX_DDL:
+            connection.execute(text(statement))
+        if engine.dialect.name == "sqlite":
             for statement in FTS_DDL:
                 connection.execute(text(statement))
 

@@ -2,19 +2,23 @@
 
 Fast path: one indexed query (alias JOIN snapshot) and one `json.loads`. Slow path, for a product
 that exists but has no snapshot yet: the same structure assembled from the catalog tables by the
-same builder the rebuild uses, so both paths return equal views.
+same builder the rebuild uses, so both paths return equal views. No read walks the catalog: which
+product a name resolves to comes in index order (see knowledge.db.READ_INDEX_DDL), and which
+products answer to a name without a snapshot from the names held in memory (knowledge.catalog_names).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnClause, Connection, Integer, String, TextClause, column, text
+from sqlalchemy import ColumnClause, Connection, Integer, String, column, text
 
+from knowledge.catalog_names import CatalogNames, catalog_names
 from knowledge.db import Database
 from knowledge.snapshot_prompt import render_prompt
 from knowledge.snapshot_schema import ProductPayload
@@ -22,15 +26,13 @@ from knowledge.snapshots import (
     SnapshotBuildError,
     build_payload,
     canonical_json,
-    install_alias_function,
+    chunked,
     normalize_alias,
 )
 
 logger = logging.getLogger(__name__)
 
 MatchKind = Literal["product", "plan", "primary"]
-
-SUGGESTION_CUTOFF = 0.75  # difflib similarity below which a name is not worth suggesting
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class ProductView:
 
 # Module-level constructs: SQLAlchemy compiles each once and reuses it from its statement cache.
 # A name shared by several products resolves to a product name before a plan name, then to the
-# primary product (rank 0), then to the oldest product.
+# primary product (rank 0), then to the oldest product: the order of the ix_snapshotalias_winner
+# index, so the first row is read without sorting every product that answers to "pro".
 # Typed result columns let SQLAlchemy cache the result metadata along with the compiled statement.
 def _snapshot_columns() -> list[ColumnClause[Any]]:
     names = ("slug", "name", "version", "payload", "prompt")
@@ -58,37 +61,20 @@ _FAST_BY_ALIAS = text(
     " FROM snapshotalias AS a JOIN productsnapshot AS s ON s.product_id = a.product_id"
     " WHERE a.alias = :alias ORDER BY a.kind <> 'product', a.rank, a.product_id LIMIT 1"
 ).columns(*_snapshot_columns(), column("kind", String))
+# The primary product, else the oldest: the first entry of the ix_product_primary index.
 _FAST_PRIMARY = text(
     "SELECT p.id, s.slug, s.name, s.version, s.payload, s.prompt"
     " FROM product AS p LEFT JOIN productsnapshot AS s ON s.product_id = p.id"
     " ORDER BY p.is_primary DESC, p.id LIMIT 1"
 ).columns(column("id", Integer), *_snapshot_columns())
-# The slow path serves products that have no snapshot yet: the catalog's products minus the snapshots.
 _STORED_VERSION = text("SELECT version, payload FROM productsnapshot WHERE product_id = :product_id")
-_ANY_UNBUILT = text(
-    "SELECT EXISTS (SELECT 1 FROM product AS p"
-    " WHERE NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id))"
+# The slow path serves products that have no snapshot yet, among the few that answer to the name.
+_UNBUILT_AMONG = (
+    "SELECT p.id FROM product AS p WHERE ({condition})"
+    " AND NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id)"
+    " ORDER BY p.is_primary DESC, p.id LIMIT 1"
 )
-
-
-def _slow_by_name(fold: str) -> TextClause:
-    """Find an unbuilt product by name, slug or plan name, with `fold` (a SQL function) normalizing names."""
-    return text(
-        "WITH unbuilt AS MATERIALIZED (SELECT p.id, p.slug, p.name, p.is_primary FROM product AS p"
-        " WHERE NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id))"
-        " SELECT product_id, kind FROM ("
-        f" SELECT id AS product_id, 'product' AS kind, is_primary FROM unbuilt"
-        f" WHERE {fold}(slug) = :alias OR {fold}(name) = :alias"
-        " UNION ALL"
-        " SELECT plan.product_id, 'plan', unbuilt.is_primary FROM unbuilt JOIN plan ON plan.product_id = unbuilt.id"
-        f" WHERE {fold}(plan.name) = :alias"
-        ") ORDER BY kind <> 'product', is_primary DESC, product_id LIMIT 1"
-    )
-
-
-# SQLite's lower() settles ASCII names in C; the aliases' own normalization (a Python function)
-# catches the rest, so both paths accept exactly the same names.
-_SLOW_LOOKUPS = (_slow_by_name("lower"), _slow_by_name("pitcrew_alias"))
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # how slugs are written (knowledge.import_rows): stored normalized
 
 
 def read_product(db: Database, key: str | None) -> ProductView | None:
@@ -103,10 +89,10 @@ def read_product(db: Database, key: str | None) -> ProductView | None:
         return None
     with db.engine.connect() as connection:
         row = connection.execute(_FAST_BY_ALIAS, {"alias": alias}).first()
-        if row is not None:
-            slug, name, version, payload, prompt, kind = row
-            return ProductView(slug, name, version, json.loads(payload), prompt, "fast", kind)
-        return _read_slow_by_name(connection, alias)
+    if row is not None:
+        slug, name, version, payload, prompt, kind = row
+        return ProductView(slug, name, version, json.loads(payload), prompt, "fast", kind)
+    return _read_slow_by_name(db, catalog_names(db), alias)
 
 
 def _read_primary(db: Database) -> ProductView | None:
@@ -120,16 +106,42 @@ def _read_primary(db: Database) -> ProductView | None:
         return _build_view(connection, product_id, "primary")
 
 
-def _read_slow_by_name(connection: Connection, alias: str) -> ProductView | None:
-    if not connection.execute(_ANY_UNBUILT).scalar():
-        return None  # every product has a snapshot: the fast path's miss is final
-    install_alias_function(connection)
-    for lookup in _SLOW_LOOKUPS:
-        row = connection.execute(lookup, {"alias": alias}).first()
-        if row is not None:
-            product_id, kind = row
-            return _build_view(connection, product_id, kind)
+def _read_slow_by_name(db: Database, names: CatalogNames, alias: str) -> ProductView | None:
+    """A product without a snapshot that answers to `alias`: by its name or slug first, then by a plan's name.
+
+    Only the products the names in memory say answer to it are looked at (and the product with that
+    slug, by the slug index); a name nothing answers to costs at most that one indexed read.
+    """
+    named = names.products_named(alias)
+    with_plan = names.products_with_plan(alias)
+    slug = alias if _SLUG.fullmatch(alias) else None
+    if not named and not with_plan and slug is None:
+        return None
+    with db.engine.connect() as connection:
+        found = _first_unbuilt(connection, named, slug)
+        if found is not None:
+            return _build_view(connection, found, "product")
+        for chunk in chunked(with_plan):  # in winning order: the first chunk holding one decides
+            found = _first_unbuilt(connection, chunk, None)
+            if found is not None:
+                return _build_view(connection, found, "plan")
     return None
+
+
+def _first_unbuilt(connection: Connection, product_ids: Sequence[int], slug: str | None) -> int | None:
+    """Of `product_ids` and the product called `slug`, the first without a snapshot (primary, then oldest)."""
+    conditions, params = [], []
+    if product_ids:
+        conditions.append(f"p.id IN ({','.join('?' * len(product_ids))})")
+        params.extend(product_ids)
+    if slug is not None:
+        conditions.append("p.slug = ?")
+        params.append(slug)
+    if not conditions:
+        return None
+    statement = _UNBUILT_AMONG.format(condition=" OR ".join(conditions))
+    row = connection.exec_driver_sql(statement, tuple(params)).first()
+    return None if row is None else int(row[0])
 
 
 def _build_view(connection: Connection, product_id: int, matched_by: Any) -> ProductView | None:
@@ -153,39 +165,18 @@ def _build_view(connection: Connection, product_id: int, matched_by: Any) -> Pro
     return ProductView(slug, payload["product"]["name"], version, payload, render_prompt(payload), "slow", matched_by)
 
 
+_LISTING = text("SELECT name, tagline FROM product ORDER BY is_primary DESC, name LIMIT :limit")  # ix_product_listing
+
+
 def list_products(db: Database, limit: int) -> tuple[list[tuple[str, str]], int]:
     """Up to `limit` products (the primary first) as (name, tagline), and how many there are."""
     with db.engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT name, tagline FROM product ORDER BY is_primary DESC, name LIMIT ?", (limit,)
-        ).all()
-        total = connection.exec_driver_sql("SELECT count(*) FROM product").scalar_one()
-    return [(name, tagline or "") for name, tagline in rows], int(total)
+        rows = connection.execute(_LISTING, {"limit": limit}).all()
+    total = catalog_names(db).product_count
+    return [(name, tagline or "") for name, tagline in rows], max(total, len(rows))
 
 
 def suggest_products(db: Database, key: str, limit: int = 3) -> list[str]:
-    """Product and plan names close to `key`, best first, for a "did you mean" reply."""
-    wanted = normalize_alias(key)
-    if not wanted or limit <= 0:
-        return []
-    with db.engine.connect() as connection:
-        products = connection.exec_driver_sql("SELECT name, slug FROM product ORDER BY is_primary DESC, id").all()
-        plans = connection.exec_driver_sql("SELECT DISTINCT name FROM plan ORDER BY name").all()
-    display: dict[str, str] = {}  # normalized candidate -> the name to show
-    for name, slug in products:
-        display.setdefault(normalize_alias(name), name)
-        display.setdefault(normalize_alias(slug), name)
-    for (name,) in plans:
-        display.setdefault(normalize_alias(name), name)
-    prefixed = [
-        candidate
-        for candidate in display
-        if len(candidate) >= 3 and len(wanted) >= 3 and (candidate.startswith(wanted) or wanted.startswith(candidate))
-    ]
-    close = difflib.get_close_matches(wanted, list(display), n=limit * 3, cutoff=SUGGESTION_CUTOFF)
-    suggestions: list[str] = []
-    for candidate in [*close, *prefixed]:
-        name = display[candidate]
-        if name not in suggestions:
-            suggestions.append(name)
-    return suggestions[:limit]
+    """Product and plan names close to `key`, best first, for a "did you mean" reply (see
+    knowledge.catalog_names: rapidfuzz over the names held in memory)."""
+    return catalog_names(db).suggest(key, limit)

@@ -6,7 +6,7 @@ again after an import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -55,7 +55,8 @@ class Vocabulary:
     accounts: tuple[str, ...] = ()  # account names
     contacts: tuple[KnownContact, ...] = ()
     products: tuple[KnownProduct, ...] = ()
-    plans: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))  # plan name -> product slugs
+    # plan name -> the slugs of the products that have it (a set: "pro" may be a plan of 50,000 products)
+    plans: Mapping[str, Collection[str]] = field(default_factory=lambda: MappingProxyType({}))
     account_slugs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # account name -> slug
     meeting_kinds: tuple[str, ...] = ()  # the kinds recorded meetings have: discovery, demo, qbr, ...
     # Names of what the catalog offers (features, integrations, limits, compliance, add-ons) and the
@@ -120,7 +121,7 @@ def load_vocabulary(db: Database) -> Vocabulary:
         accounts=tuple(name for name, _slug in account_rows),
         contacts=tuple(KnownContact(name=name, email=email or "", account=account) for name, email, account in contact_rows),
         products=tuple(KnownProduct(name=name, slug=slug) for name, slug in product_rows),
-        plans=MappingProxyType({name: tuple(slugs) for name, slugs in plans.items()}),
+        plans=MappingProxyType({name: frozenset(slugs) for name, slugs in plans.items()}),
         account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
         meeting_kinds=tuple(kind for (kind,) in kind_rows),
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),

@@ -21,6 +21,7 @@ from bot.app.knowledge_watch import KnowledgeWatcher
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
 from bot.settings import Settings
+from knowledge.catalog_names import load_in_background as load_catalog_names_in_background
 from knowledge.db import Database
 from knowledge.schedule import (
     SnapshotSchedule,
@@ -65,6 +66,7 @@ class Application:
             stack.push_async_callback(pipeline.aclose)  # background shadow validations still use the gateway
             app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline)
             if background:
+                load_catalog_names_in_background(db)  # before the first unknown name needs them
                 app.schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron,
                                                        default_lock_path(settings.database_url))
                 stack.callback(app.schedule.shutdown)

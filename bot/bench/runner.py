@@ -28,6 +28,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "llm",
     "slack",
     "concurrency",
+    "catalog",
     "faults",
 )
 

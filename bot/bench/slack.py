@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,18 +272,21 @@ def _http_request(port: int, raw_body: str, headers: dict[str, str]) -> bytes:
 
 
 async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure: bool, size: int = BURST,
-                 first_question: int = 0) -> None:
+                 first_question: int = 0, questions: Sequence[str] = QUESTIONS, gap_s: float = 0.0) -> None:
+    """Send `size` events at once (or one every `gap_s`) and wait for every reply."""
     assert target.sender is not None
     sender = target.sender
     prepared = []
     for i in range(size):
         ts = f"{1_800_000_000 + burst_no}.{i:06d}"
         event_id = f"Ev{target.name}{burst_no}x{i}"
-        raw, headers = _signed(_mention(QUESTIONS[(first_question + i) % len(QUESTIONS)], ts, event_id))
+        raw, headers = _signed(_mention(questions[(first_question + i) % len(questions)], ts, event_id))
         prepared.append((ts, event_id, _http_request(target.port, raw, headers)))
     sent: dict[str, float] = {}
 
-    async def send(ts: str, request: bytes) -> None:
+    async def send(ts: str, request: bytes, delay_s: float) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
         sent[ts] = time.perf_counter()
         try:
             status, ack_ms = await sender.post(request)
@@ -293,7 +297,7 @@ async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure:
         elif measure:
             target.acks_ms.append(ack_ms)
 
-    await asyncio.gather(*(send(ts, request) for ts, _, request in prepared))
+    await asyncio.gather(*(send(ts, request, i * gap_s) for i, (ts, _, request) in enumerate(prepared)))
     replied_at = await replies.wait([ts for ts, *_ in prepared])
     if measure:
         for ts, event_id, _ in prepared:
@@ -326,6 +330,22 @@ async def _peak_rss_with_catalog(env: dict[str, str], http: aiohttp.ClientSessio
         await target.stop()
 
 
+def serve_env(urls: dict[str, str], db_path: Path, log_dir: Path, *, llm: bool = True) -> dict[str, str]:
+    """The environment `pitcrew serve` runs under in a benchmark: this process's, with Slack (and, with `llm`,
+    the LLM) pointed at the loopback providers and the database and logs at the benchmark's own."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "RESPONSE_CACHE_"))}
+    env.update({
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": urls["slack"],
+        "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(log_dir), "LOG_LEVEL": "INFO",  # the default: each request's summary is written
+        "STREAMING": "off",  # answers are posted whole, like the echo's (not streamed into the thread)
+        "RESPONSE_CACHE_TTL_S": "0",  # every LLM-written answer asks the (instant) LLM
+    })
+    if llm:
+        env.update({"OPENAI_API_KEY": BENCH_KEY, "OPENAI_BASE_URL": urls["llm"]})
+    return env
+
+
 def _result(name: str, samples: list[float], target: str, passed: bool, detail: str, unit: str = "ms") -> BenchResult:
     p50, p95, p99 = percentiles(samples)
     return BenchResult(name=name, unit=unit, p50=round(p50, 3), p95=round(p95, 3), p99=round(p99, 3),
@@ -354,15 +374,7 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
     singles = 40 if quick else 200
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * BURST)) as http:
         replies = RepliesClient(urls["slack"], http)
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "RESPONSE_CACHE_"))}
-        env.update({
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": urls["slack"],
-            "OPENAI_API_KEY": BENCH_KEY, "OPENAI_BASE_URL": urls["llm"],
-            "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(workdir / "logs"), "LOG_LEVEL": "INFO",  # the default: each request's summary is written
-            "STREAMING": "off",  # answers are posted whole, like the echo's (not streamed into the thread)
-            "RESPONSE_CACHE_TTL_S": "0",  # every LLM-written answer asks the (instant) LLM
-        })
+        env = serve_env(urls, db_path, workdir / "logs")
         pitcrew = Target("pitcrew", [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
                                      str(port := _free_port())], port)
         echo = Target("echo", [sys.executable, "-m", "bot.bench.slack", "--echo-server", str(port := _free_port())],

@@ -31,6 +31,7 @@ from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
 from handlers.registry import Registry, RegistryError, default_registry
+from knowledge.catalog_names import refresh_catalog_names
 from knowledge.db import Database
 from knowledge.revision import read_revision
 from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
@@ -154,6 +155,7 @@ class Pipeline:
     def _build_knowledge(self) -> _Knowledge:
         revision = read_revision(self.db)  # first: an import committed meanwhile is seen again later
         vocabulary = load_vocabulary(self.db)
+        refresh_catalog_names(self.db)  # the handlers' "did you mean" names, current with the control plane's
         if not isinstance(self.control_plane, ControlPlane):
             return _Knowledge(revision, None, self.resolver)
         lookups = self.control_plane.build_lookups(vocabulary)

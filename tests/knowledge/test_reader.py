@@ -105,13 +105,73 @@ def test_lost_aliases_are_restored_by_the_next_rebuild(database: Database) -> No
     assert view is not None and (view.path, view.version) == ("fast", 1)
 
 
-def test_a_miss_costs_two_queries_when_every_product_is_built(database: Database) -> None:
+def _full_reads(db: Database, statements: list[tuple[str, object]]) -> list[str]:
+    """The query-plan lines of `statements` that read a table or index in full (or sort what they read)."""
+    lines = []
+    with db.engine.connect() as connection:
+        for statement, parameters in list(statements):  # (the EXPLAINs are recorded too)
+            for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all():
+                detail = str(row[-1])
+                if ("SCAN" in detail and "CONSTANT ROW" not in detail) or "TEMP B-TREE" in detail:
+                    lines.append(f"{detail}  <- {statement}")
+    return lines
+
+
+def _recorded(db: Database) -> list[tuple[str, object]]:
+    statements: list[tuple[str, object]] = []
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, parameters, *_: statements.append((statement, parameters)))
+    return statements
+
+
+def test_a_miss_reads_no_table_in_full(database: Database) -> None:
     sample_catalog(database)
     rebuild_snapshots(database)
-    statements: list[str] = []
-    event.listen(database.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert read_product(database, "platinum") is None  # loads the names held in memory
+    statements = _recorded(database)
     assert read_product(database, "platinum") is None
-    assert len(statements) == 2
+    assert read_product(database, "two words") is None
+    assert suggest_products(database, "platinum") == []
+    assert statements and _full_reads(database, statements) == []
+
+
+def test_shared_names_resolve_in_index_order(database: Database) -> None:
+    """"pro" answers to many products: the winner is read first from an index, not sorted out of them all."""
+    sample_catalog(database)
+    rebuild_snapshots(database)
+    read_product(database, "pro")
+    statements = _recorded(database)
+    assert read_product(database, "pro") is not None
+    assert read_product(database, None) is not None
+    plan_lines = _full_reads(database, statements)
+    # The primary product is the first entry of its index: a scan that stops at once (LIMIT 1), never a sort.
+    assert all("ix_product_primary" in line for line in plan_lines), plan_lines
+
+
+def test_shared_names_resolve_as_they_always_did(database: Database) -> None:
+    """On a catalog full of conflicts, every alias and the primary product resolve as the ordering rule says:
+    a product name before a plan name, then the primary product, then the oldest."""
+    add_product(database, "alpha", "Alpha", plans=[{"slug": "pro", "name": "Pro"}, {"slug": "max", "name": "Beta"}])
+    add_product(database, "beta", "Beta", plans=[{"slug": "pro", "name": "pro"}, {"slug": "lite", "name": "Lite"}])
+    add_product(database, "gamma", "Gamma", is_primary=True,
+                plans=[{"slug": "pro", "name": "PRO"}, {"slug": "alpha", "name": "Alpha"}])
+    add_product(database, "lite", "Delta", plans=[{"slug": "lite", "name": "Lite"}])
+    add_product(database, "epsilon", "Epsilon", plans=[{"slug": "gamma", "name": "Gamma"}, {"slug": "l", "name": "Lite"}])
+    rebuild_snapshots(database)
+    with database.engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT a.alias, a.kind, a.rank, a.product_id, s.slug FROM snapshotalias AS a"
+            " JOIN productsnapshot AS s ON s.product_id = a.product_id")).all()
+    expected: dict[str, tuple[str, str]] = {}
+    for alias, kind, _rank, _id, slug in sorted(rows, key=lambda row: (row[1] != "product", row[2], row[3])):
+        expected.setdefault(alias, (slug, kind))
+    assert expected["pro"] == ("gamma", "plan") and expected["beta"] == ("beta", "product")
+    assert expected["lite"] == ("lite", "product")
+    for alias, winner in expected.items():
+        view = read_product(database, alias)
+        assert view is not None and (view.slug, view.matched_by) == winner, alias
+    primary = read_product(database, None)
+    assert primary is not None and primary.slug == "gamma"
 
 
 def test_primary_product_falls_back_to_the_oldest(database: Database) -> None:
