@@ -20,14 +20,16 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from knowledge.snapshot_changes import TRIGGER_DDL as SNAPSHOT_CHANGE_DDL
 
 BUSY_TIMEOUT_MS = 5000
 # Per connection. SQLite's 2 MiB default made cold reads of a 10k-product catalog 10x slower (p95 ~4 ms vs
 # 0.25 ms); 32 MiB holds the hot snapshot pages and keeps `pitcrew serve` well under its memory target.
 PAGE_CACHE_KIB = 32 * 1024
-# Connections that only write small runtime tables (thread memory, response cache, event inbox) from
-# worker threads: sharing the readers' pool would give each of them a 32 MiB cache of catalog pages
-# (measured: peak RSS of `serve` 153 -> 289 MB on a 10k-product catalog).
+# Connections that write from worker threads (thread memory, response cache, event inbox, snapshot
+# rebuilds): sharing the readers' pool would give each of them a 32 MiB cache of catalog pages
+# (measured: peak RSS of `serve` 153 -> 289 MB on a 10k-product catalog). A rebuild reads each page
+# once, so a small cache costs it nothing measurable.
 WRITER_PAGE_CACHE_KIB = 2 * 1024
 
 # External-content FTS5 index over transcript segments, kept in step by triggers.
@@ -100,13 +102,14 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_c
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table, the read indexes and the FTS5 index if missing (idempotent)."""
+    """Create every table, the read indexes, the FTS5 index and the snapshot change log's triggers if missing
+    (idempotent)."""
     SQLModel.metadata.create_all(engine)
     with engine.begin() as connection:
         for statement in READ_INDEX_DDL:
             connection.execute(text(statement))
         if engine.dialect.name == "sqlite":
-            for statement in FTS_DDL:
+            for statement in (*FTS_DDL, *SNAPSHOT_CHANGE_DDL.values()):
                 connection.execute(text(statement))
 
 
@@ -124,8 +127,8 @@ class Database:
 
     @property
     def write_engine(self) -> Engine:
-        """Connections for small writes made from worker threads (thread memory, response cache), apart from
-        the readers' pool and with a small page cache; the same engine for an in-memory database."""
+        """Connections for writes made from worker threads (thread memory, response cache, snapshot rebuilds),
+        apart from the readers' pool and with a small page cache; the same engine for an in-memory database."""
         if self._write_engine is None:
             self._write_engine = (self.engine if not is_sqlite_file(self.url)
                                   else create_db_engine(self.url, page_cache_kib=WRITER_PAGE_CACHE_KIB))

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from knowledge.db import FTS_DDL, Database
+from knowledge.snapshot_changes import untracked_bulk_load
 from knowledge.models import (
     Account,
     AddOn,
@@ -112,7 +113,8 @@ def generate(db: Database, *, products: int = 10_000, calls: int = 0, segments_p
         for model in (Product, Account):
             if connection.execute(select(model.id).limit(1)).first() is not None:
                 raise GenerateError("the database already has data; generate into a new file")
-        _CatalogWriter(connection, random.Random(f"catalog:{seed}"), report).write(products)
+        with untracked_bulk_load(connection):  # one change-log entry per product, not one per row
+            _CatalogWriter(connection, random.Random(f"catalog:{seed}"), report).write(products)
         with _fts_indexed_in_bulk(connection):
             _CallWriter(connection, random.Random(f"calls:{seed}"), report, now).write(calls, segments_per_call)
     report.seconds = time.perf_counter() - started

@@ -1,9 +1,11 @@
 """Build product snapshots from the catalog tables in bulk, and rebuild them incrementally.
 
-A rebuild reads everything it needs inside one read transaction (a consistent view of the
-catalog, taking no write lock while it works), then writes every new snapshot in ONE short write
-transaction. Any failure, a product whose data breaks the builder included, writes nothing: every
-previous snapshot stays in place and keeps serving.
+A rebuild checks products a chunk at a time inside one read transaction (a consistent view of the
+catalog, taking no write lock while it works), building the out-of-date ones into a scratch table,
+so its memory does not grow with the catalog; then it publishes them in short write transactions.
+A product whose data breaks the builder fails the run before anything is published: every previous
+snapshot stays in place and keeps serving. Which products a scheduled run checks comes from the
+change log (knowledge.snapshot_changes), so with nothing changed it does no work per product.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from knowledge import snapshot_changes
 from knowledge.db import Database
 from knowledge.snapshot_prompt import render_prompt
 from knowledge.snapshot_schema import (
@@ -58,6 +62,7 @@ class RebuildReport:
     seconds: float
     errors: list[str] = field(default_factory=list)
     removed: int = 0  # snapshots of deleted products dropped
+    scope: str = "all"  # which products were checked: "changed" (the change log), "all" or "named"
 
     def as_json(self) -> dict[str, Any]:
         """The `--json` object: exactly built, unchanged, failed and seconds."""
@@ -404,30 +409,45 @@ _HASH_SQL = (
 def source_hashes(session: Session | Connection, product_ids: Sequence[int] | None = None) -> dict[int, str]:
     """product id -> sha256 of its source rows (every product when `product_ids` is None)."""
     connection = _connection(session)
-    batches: list[tuple[str, tuple[int, ...]]] = []
-    if product_ids is None:
-        batches.append(("1", ()))
-    else:
-        for chunk in chunked(list(product_ids)):
-            batches.append(("{column} IN (" + _placeholders(len(chunk)) + ")", tuple(chunk)))
+    chunks = _all_product_ids(connection) if product_ids is None else chunked(list(product_ids))
+    hashes: dict[int, str] = {}
+    for chunk in chunks:
+        hashes.update(_hash_chunk(connection, chunk))
+    return hashes
+
+
+def _hash_chunk(connection: Connection, product_ids: Sequence[int]) -> dict[int, str]:
+    """Source hashes of up to CHUNK_SIZE products (missing ids are left out)."""
+    condition = "{column} IN (" + _placeholders(len(product_ids)) + ")"
+    params = tuple(product_ids)
     sections: dict[int, list[str]] = {}
-    for condition, params in batches:
-        for index, (column, sql) in enumerate(_HASH_SQL):
-            statement = sql.format(cond=condition.format(column=column))
-            for product_id, text in _fetch_all(connection, statement, params):
-                if index == 0:
-                    sections[product_id] = [""] * len(_HASH_SQL)
-                entry = sections.get(product_id)
-                if entry is not None:  # rows of a product that is not there are nobody's source
-                    # group_concat's order follows the query plan (SQLite before 3.44 cannot order inside an
-                    # aggregate), so one product's rows came out in another order when read with all products.
-                    # Sorted, the hash is the same however the rows were read. (json_array escapes newlines.)
-                    entry[index] = "\n".join(sorted((text or "").split("\n")))
+    for index, (column, sql) in enumerate(_HASH_SQL):
+        for product_id, text in _fetch_all(connection, sql.format(cond=condition.format(column=column)), params):
+            if index == 0:
+                sections[product_id] = [""] * len(_HASH_SQL)
+            entry = sections.get(product_id)
+            if entry is not None:  # rows of a product that is not there are nobody's source
+                # group_concat's order follows the query plan (SQLite before 3.44 cannot order inside an
+                # aggregate), so one product's rows could come out in another order when read with other
+                # products. Sorted, the hash is the same however the rows were read. (json_array escapes newlines.)
+                entry[index] = "\n".join(sorted((text or "").split("\n")))
     prefix = f"pitcrew-snapshot/{PAYLOAD_FORMAT}\x1e"
     return {
         product_id: hashlib.sha256((prefix + "\x1e".join(parts)).encode()).hexdigest()
         for product_id, parts in sections.items()
     }
+
+
+def _all_product_ids(connection: Connection, size: int = CHUNK_SIZE) -> Iterator[list[int]]:
+    """Every product id, `size` at a time in id order (keyset pages: no list of the whole catalog)."""
+    after = -1
+    while True:
+        ids = [row[0] for row in _fetch_all(connection, "SELECT id FROM product WHERE id > ? ORDER BY id LIMIT ?",
+                                            (after, size))]
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
 
 
 # --- aliases -------------------------------------------------------------------------------------
@@ -449,6 +469,21 @@ def snapshot_aliases(product_id: int, payload: ProductPayload) -> list[tuple[str
 
 
 # --- rebuild -------------------------------------------------------------------------------------
+# A rebuild has two phases. Checking: inside one read transaction (a consistent view of the catalog, no
+# write lock), the products in scope come CHUNK_SIZE at a time; each chunk is hashed, and the products
+# whose hash differs from their snapshot's are built into a scratch table (a TEMP table: on disk and
+# private to the connection), so memory holds one chunk whatever the catalog's size. A build failure
+# means nothing is published. Publishing: the scratch rows replace the snapshots WRITE_SLICE products
+# per short write transaction; a last one drops the snapshots of deleted products and clears the
+# change-log entries the run checked.
+
+RebuildScope = Literal["changed", "all", "named"]
+
+_SCRATCH_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS snapshotbuild (seq INTEGER PRIMARY KEY, product_id INTEGER, slug TEXT,"
+    " name TEXT, payload TEXT, prompt TEXT, source_hash TEXT, aliases TEXT)"
+)
+_DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error)  # bulk reads go straight to the driver's cursor
 
 
 @dataclass
@@ -462,9 +497,19 @@ class _Built:
     aliases: list[tuple[str, int, str, int]]
 
 
-def _target_products(connection: Connection, product_slugs: Sequence[str] | None) -> list[int]:
-    if product_slugs is None:
-        return [row[0] for row in _fetch_all(connection, "SELECT id FROM product ORDER BY id")]
+@dataclass
+class _Checked:
+    """What the checking phase found."""
+
+    to_build: int = 0  # products whose snapshot is out of date (or all of them, forced)
+    unchanged: int = 0
+    scratched: int = 0  # built into the scratch table
+    gone: list[int] = field(default_factory=list)  # logged products that no longer exist
+    named: list[int] = field(default_factory=list)  # the ids of `product_slugs`
+    errors: list[SnapshotBuildError] = field(default_factory=list)
+
+
+def _target_products(connection: Connection, product_slugs: Sequence[str]) -> list[int]:
     wanted = list(dict.fromkeys(slug.strip().lower() for slug in product_slugs))
     found: dict[str, int] = {}
     for start in range(0, len(wanted), CHUNK_SIZE):
@@ -482,112 +527,212 @@ def rebuild_snapshots(
     *,
     product_slugs: Sequence[str] | None = None,
     force: bool = False,
+    changed_only: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RebuildReport:
-    """Rebuild the snapshots of changed products (all of `product_slugs`, or every product), atomically.
+    """Rebuild the snapshots of changed products: checking every product, the named ones, or (`changed_only`,
+    the schedule's runs) those in the change log, whose run with nothing logged reads two rows and returns.
 
-    Unchanged products (same source hash) are skipped unless `force`. Raises UnknownProductError for
-    slugs that do not exist; any other failure is reported in the result and writes nothing.
+    A product is rebuilt when its source hash differs from its snapshot's, or always with `force`. Raises
+    UnknownProductError for slugs that do not exist; any other failure is reported in the result and
+    publishes nothing.
     """
     started = time.perf_counter()
-    with db.engine.connect() as connection:
+    # The small-cache writers' engine: a rebuild reads each page once, and must neither grow the process by a
+    # reader's 32 MiB page cache nor evict the snapshot pages the readers' connections keep hot for replies.
+    with db.write_engine.connect() as connection:
+        scope: RebuildScope = "named" if product_slugs is not None else "all"
+        if changed_only and product_slugs is None:
+            logged = snapshot_changes.changed_scope(connection, PAYLOAD_FORMAT)
+            if logged == "none":
+                return RebuildReport(built=0, unchanged=0, failed=0, seconds=_seconds(started), scope="changed")
+            scope = logged
         try:
-            connection.exec_driver_sql("BEGIN")  # one consistent view of the catalog for all the reads
-            targets = _target_products(connection, product_slugs)
-            to_build, unchanged, hashes = _plan_rebuild(connection, targets, product_slugs is None, force)
-            if progress is not None:
-                progress(unchanged, len(targets))
-            built, errors = _build_all(connection, to_build, hashes, unchanged, len(targets), progress)
+            tick = snapshot_changes.start_run(connection)
+        except _DATABASE_ERRORS as exc:
+            connection.rollback()
+            return _failed(started, scope, 0, 0, [f"cannot start the rebuild: {_first_line(exc)}"])
+        try:
+            checked = _check(connection, scope, product_slugs, force, progress)
         except UnknownProductError:
             raise
-        except SQLAlchemyError as exc:
-            return _failed(started, 0, len(product_slugs or ()), [f"cannot read the catalog: {_first_line(exc)}"])
-        finally:
-            connection.rollback()  # ends the read transaction; nothing was written
+        except _DATABASE_ERRORS as exc:
+            _drop_scratch(connection)
+            return _failed(started, scope, 0, len(product_slugs or ()), [f"cannot read the catalog: {_first_line(exc)}"])
 
-        if errors:
-            return _failed(started, unchanged, len(to_build), [str(error) for error in errors])
+        if checked.errors:
+            _drop_scratch(connection)
+            return _failed(started, scope, checked.unchanged, checked.to_build, [str(error) for error in checked.errors])
         try:
-            removed = _write_in_slices(connection, built)
-        except SQLAlchemyError as exc:
+            removed = _write_in_slices(connection, scope, tick, checked)
+        except _DATABASE_ERRORS as exc:
             connection.rollback()
-            return _failed(started, unchanged, len(to_build), [f"cannot write snapshots: {_first_line(exc)}"])
+            return _failed(started, scope, checked.unchanged, checked.to_build,
+                           [f"cannot write snapshots: {_first_line(exc)}"])
+        finally:
+            _drop_scratch(connection)
 
-    report = RebuildReport(
-        built=len(built), unchanged=unchanged, failed=0, seconds=_seconds(started), removed=removed
-    )
+    report = RebuildReport(built=checked.scratched, unchanged=checked.unchanged, failed=0, seconds=_seconds(started),
+                           removed=removed, scope=scope)
     logger.info(
         "snapshots rebuilt",
-        extra={"built": report.built, "unchanged": report.unchanged, "removed": removed, "seconds": report.seconds},
+        extra={"scope": scope, "built": report.built, "unchanged": report.unchanged, "removed": removed,
+               "seconds": report.seconds},
     )
     return report
 
 
-def _plan_rebuild(
-    connection: Connection, targets: list[int], every_product: bool, force: bool
-) -> tuple[list[int], int, dict[int, str]]:
-    """(ids to build, how many are unchanged, source hashes)."""
-    hashes = source_hashes(connection, None if every_product else targets)
-    if force:
-        return [pid for pid in targets if pid in hashes], 0, hashes
-    stored = dict(_fetch_all(connection, "SELECT product_id, source_hash FROM productsnapshot"))
-    aliased = {row[0] for row in _fetch_all(connection, "SELECT DISTINCT product_id FROM snapshotalias")}
-    to_build = [
-        pid for pid in targets if pid in hashes and (stored.get(pid) != hashes[pid] or pid not in aliased)
-    ]
-    return to_build, len(targets) - len(to_build), hashes
-
-
-def _build_all(
+def _check(
     connection: Connection,
-    to_build: list[int],
-    hashes: dict[int, str],
-    done: int,
-    total: int,
+    scope: RebuildScope,
+    product_slugs: Sequence[str] | None,
+    force: bool,
     progress: ProgressCallback | None,
-) -> tuple[list[_Built], list[SnapshotBuildError]]:
-    built: list[_Built] = []
-    errors: list[SnapshotBuildError] = []
-    for chunk in chunked(to_build):
-        payloads, chunk_errors = _build_chunk(connection, chunk)
-        errors.extend(chunk_errors)
-        for product_id, payload in payloads.items():
-            built.append(
-                _Built(
-                    product_id=product_id,
-                    slug=payload["product"]["slug"],
-                    name=payload["product"]["name"],
-                    payload=canonical_json(payload),
-                    prompt=render_prompt(payload),
-                    source_hash=hashes[product_id],
-                    aliases=snapshot_aliases(product_id, payload),
-                )
+) -> _Checked:
+    """Hash the products in scope chunk by chunk and build the out-of-date ones into the scratch table."""
+    checked = _Checked()
+    connection.exec_driver_sql("BEGIN")  # one consistent view of the catalog for all the reads
+    try:
+        chunks: Iterable[Sequence[int]]
+        if scope == "named":
+            checked.named = _target_products(connection, product_slugs or ())
+            total, chunks = len(checked.named), chunked(checked.named)
+        elif scope == "changed":
+            total, chunks = snapshot_changes.count_logged(connection), snapshot_changes.logged_products(
+                connection, CHUNK_SIZE
             )
-        done += len(chunk)
+        else:
+            total, chunks = _fetch_all(connection, "SELECT count(*) FROM product")[0][0], _all_product_ids(connection)
+        connection.exec_driver_sql(_SCRATCH_DDL)
         if progress is not None:
-            progress(done, total)
-    return built, errors
+            progress(0, total)
+        done = 0
+        for chunk in chunks:
+            _check_chunk(connection, chunk, force, checked)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    except BaseException:
+        connection.rollback()
+        raise
+    # Ends the read transaction; it wrote only the scratch table. A failed run drops that instead.
+    connection.commit()
+    return checked
 
 
-def _write_in_slices(connection: Connection, built: list[_Built]) -> int:
-    """Replace the snapshots and aliases of `built`, `WRITE_SLICE` products per transaction, then drop those
-    of deleted products; returns how many were dropped.
+def _check_chunk(connection: Connection, product_ids: Sequence[int], force: bool, checked: _Checked) -> None:
+    hashes = _hash_chunk(connection, product_ids)
+    present = [pid for pid in product_ids if pid in hashes]
+    checked.gone.extend(pid for pid in product_ids if pid not in hashes)
+    if not present:
+        return
+    if force:
+        to_build = present
+    else:
+        marks = _placeholders(len(present))
+        stored = dict(
+            _fetch_all(connection, f"SELECT product_id, source_hash FROM productsnapshot WHERE product_id IN ({marks})",
+                       present)
+        )
+        aliased = {
+            row[0]
+            for row in _fetch_all(
+                connection, f"SELECT DISTINCT product_id FROM snapshotalias WHERE product_id IN ({marks})", present
+            )
+        }
+        to_build = [pid for pid in present if stored.get(pid) != hashes[pid] or pid not in aliased]
+    checked.unchanged += len(present) - len(to_build)
+    checked.to_build += len(to_build)
+    if not to_build:
+        return
+    payloads, errors = _build_chunk(connection, to_build)
+    checked.errors.extend(errors)
+    if checked.errors:
+        return  # nothing will be published; keep checking only to report every failing product
+    rows = []
+    for product_id, payload in payloads.items():
+        rows.append(
+            (
+                checked.scratched + len(rows),
+                product_id,
+                payload["product"]["slug"],
+                payload["product"]["name"],
+                canonical_json(payload),
+                render_prompt(payload),
+                hashes[product_id],
+                json.dumps(snapshot_aliases(product_id, payload)),
+            )
+        )
+    connection.exec_driver_sql("INSERT INTO snapshotbuild VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    checked.scratched += len(rows)
+
+
+def _scratch_slices(connection: Connection, size: int) -> Iterator[list[_Built]]:
+    """The scratch table's rows as _Built, `size` at a time."""
+    after = -1
+    while True:
+        rows = _fetch_all(
+            connection,
+            "SELECT seq, product_id, slug, name, payload, prompt, source_hash, aliases FROM snapshotbuild"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, size),
+        )
+        if not rows:
+            return
+        yield [
+            _Built(product_id, slug, name, payload, prompt, source_hash, [tuple(alias) for alias in json.loads(aliases)])
+            for _seq, product_id, slug, name, payload, prompt, source_hash, aliases in rows
+        ]
+        after = rows[-1][0]
+
+
+def _drop_scratch(connection: Connection) -> None:
+    try:
+        connection.rollback()
+        connection.exec_driver_sql("DROP TABLE IF EXISTS snapshotbuild")
+        connection.commit()
+    except _DATABASE_ERRORS:  # the connection is going back to the pool broken anyway; the pool discards it
+        logger.debug("could not drop the rebuild's scratch table", exc_info=True)
+
+
+def _write_in_slices(connection: Connection, scope: RebuildScope, tick: int, checked: _Checked) -> int:
+    """Publish the scratch table, `WRITE_SLICE` products per transaction, then finish in one last transaction;
+    returns how many snapshots of deleted products were dropped.
 
     Each product's snapshot and aliases change together; a large rebuild lands over several short
     transactions with a pause between them, so no other writer (the Slack inbox) waits long for the lock.
     """
     built_at = datetime.now(UTC).replace(tzinfo=None).strftime(SQLITE_DATETIME)
-    for start in range(0, len(built), WRITE_SLICE):
+    for batch in _scratch_slices(connection, WRITE_SLICE):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-        _write(connection, built[start : start + WRITE_SLICE], built_at)
+        _write(connection, batch, built_at)
         connection.commit()
         time.sleep(WRITE_PAUSE_S)
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-    connection.exec_driver_sql("DELETE FROM snapshotalias WHERE product_id NOT IN (SELECT id FROM product)")
-    removed = connection.exec_driver_sql(
-        "DELETE FROM productsnapshot WHERE product_id NOT IN (SELECT id FROM product)"
-    ).rowcount
+    removed = _finish(connection, scope, tick, checked)
     connection.commit()
+    return removed
+
+
+def _finish(connection: Connection, scope: RebuildScope, tick: int, checked: _Checked) -> int:
+    """The last write of a successful run (in the caller's transaction): drop the snapshots of deleted
+    products, clear the change-log entries the run checked; returns how many snapshots were dropped."""
+    if scope == "all":
+        connection.exec_driver_sql("DELETE FROM snapshotalias WHERE product_id NOT IN (SELECT id FROM product)")
+        removed = connection.exec_driver_sql(
+            "DELETE FROM productsnapshot WHERE product_id NOT IN (SELECT id FROM product)"
+        ).rowcount
+    else:
+        removed = 0
+        for chunk in chunked(checked.gone):
+            # NOT IN: an id SQLite handed to a new product since the read keeps that product's snapshot.
+            condition = f"product_id IN ({_placeholders(len(chunk))}) AND product_id NOT IN (SELECT id FROM product)"
+            connection.exec_driver_sql(f"DELETE FROM snapshotalias WHERE {condition}", tuple(chunk))
+            removed += max(connection.exec_driver_sql(f"DELETE FROM productsnapshot WHERE {condition}",
+                                                      tuple(chunk)).rowcount, 0)
+    snapshot_changes.clear_checked(connection, tick, checked.named if scope == "named" else None)
+    if scope == "all":
+        snapshot_changes.mark_verified(connection, PAYLOAD_FORMAT)
     return max(removed, 0)
 
 
@@ -630,8 +775,10 @@ def _write(connection: Connection, built: list[_Built], built_at: str) -> None:
             )
 
 
-def _failed(started: float, unchanged: int, failed: int, errors: list[str]) -> RebuildReport:
-    report = RebuildReport(built=0, unchanged=unchanged, failed=failed, seconds=_seconds(started), errors=errors)
+def _failed(started: float, scope: RebuildScope, unchanged: int, failed: int, errors: list[str]) -> RebuildReport:
+    report = RebuildReport(
+        built=0, unchanged=unchanged, failed=failed, seconds=_seconds(started), errors=errors, scope=scope
+    )
     logger.error(
         "snapshot rebuild failed, previous snapshots kept",
         extra={"failed": failed, "unchanged": unchanged, "errors": errors[:20]},

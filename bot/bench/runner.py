@@ -21,6 +21,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "classify",
     "llm_avoidance",
     "snapshots",
+    "rebuild",
     "search",
     "logging",
     "pipeline",

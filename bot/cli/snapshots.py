@@ -40,17 +40,27 @@ def rebuild(
         list[str] | None, typer.Option("--product", metavar="SLUG", help="Only this product (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the source data is unchanged.")] = False,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Check only the products in the change log, as serve's schedule does, instead of every product.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help='Print only {"built", "unchanged", "failed", "seconds"} as JSON.')
     ] = False,
 ) -> None:
-    """Rebuild the snapshots of products whose catalog data changed, in one transaction."""
+    """Rebuild the snapshots of products whose catalog data changed (every product's is checked by default)."""
+    if changed and product:
+        fail("--changed and --product cannot be combined: --changed checks the products the change log names", 2)
     settings = settings_or_exit()
     db, demo_loaded = _open_database(settings)
     try:
         # Loading the demo just built its snapshots; rebuilding them again here makes this run report
         # what it stands for (every product built) instead of "all unchanged".
-        report = _run_rebuild(db, product, force or demo_loaded, show_progress=not as_json and sys.stdout.isatty())
+        report = _run_rebuild(db, product, force or demo_loaded, changed and not demo_loaded,
+                              show_progress=not as_json and sys.stdout.isatty())
     finally:
         db.close()
     if as_json:
@@ -69,10 +79,11 @@ def rebuild(
         raise typer.Exit(1)
 
 
-def _run_rebuild(db: Database, slugs: list[str] | None, force: bool, show_progress: bool) -> RebuildReport:
+def _run_rebuild(db: Database, slugs: list[str] | None, force: bool, changed: bool,
+                 show_progress: bool) -> RebuildReport:
     try:
         if not show_progress:
-            return rebuild_snapshots(db, product_slugs=slugs or None, force=force)
+            return rebuild_snapshots(db, product_slugs=slugs or None, force=force, changed_only=changed)
         with Progress(
             TextColumn("Rebuilding snapshots"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
         ) as bar:
@@ -81,6 +92,7 @@ def _run_rebuild(db: Database, slugs: list[str] | None, force: bool, show_progre
                 db,
                 product_slugs=slugs or None,
                 force=force,
+                changed_only=changed,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except UnknownProductError as exc:

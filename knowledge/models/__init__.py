@@ -19,7 +19,7 @@ from knowledge.models.runtime import (
     SchedulerLease,
     ThreadTurn,
 )
-from knowledge.models.snapshots import ProductSnapshot, SnapshotAlias
+from knowledge.models.snapshots import ProductSnapshot, SnapshotAlias, SnapshotChange, SnapshotState
 
 __all__ = [
     "Account",
@@ -40,6 +40,8 @@ __all__ = [
     "ResponseCacheEntry",
     "SchedulerLease",
     "SnapshotAlias",
+    "SnapshotChange",
+    "SnapshotState",
     "ThreadTurn",
     "TranscriptSegment",
 ]

@@ -121,10 +121,23 @@ async def test_a_firing_rebuilds_the_snapshots_in_a_worker_thread(database: Data
         next_run = schedule.next_run_time
         assert next_run is not None and (next_run.month, next_run.day, next_run.hour) == (1, 1, 0)
 
+        # Nothing changed since: the change log is empty and the run checks no product.
+        with database.engine.connect() as connection:
+            built_at = connection.execute(text("SELECT slug, built_at FROM productsnapshot")).all()
         assert schedule.run_soon() is True
         assert await schedule.wait_for_run(timeout=10)
         report = schedule.last_report
-        assert report is not None and (report.built, report.unchanged) == (0, 3)
+        assert report is not None and (report.built, report.unchanged, report.scope) == (0, 0, "changed")
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT slug, built_at FROM productsnapshot")).all() == built_at
+
+        # A change written straight into the database is logged, and the next firing rebuilds that product only.
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE product SET tagline = 'New' WHERE slug = 'relay'"))
+        assert schedule.run_soon() is True
+        assert await schedule.wait_for_run(timeout=10)
+        report = schedule.last_report
+        assert report is not None and (report.built, report.unchanged, report.scope) == (1, 0, "changed")
     finally:
         schedule.shutdown()
 

@@ -90,3 +90,18 @@ def test_first_rebuild_on_a_fresh_database_builds_the_demo_products(database: Da
     assert (second["built"], second["unchanged"], second["failed"]) == (0, products, 0)
     shown = run_cli("snapshots", "show", "orbit")
     assert shown.exit_code == 0 and "Orbit (orbit) · version 1" in shown.stdout
+
+
+def test_rebuild_changed_checks_only_the_logged_products(database: Database) -> None:
+    sample_catalog(database)
+    first = json.loads(run_cli("snapshots", "rebuild", "--changed", "--json").stdout)
+    assert (first["built"], first["unchanged"]) == (3, 0)  # never checked in full: everything is checked once
+
+    execute(database, "UPDATE product SET tagline = 'Edited' WHERE slug = 'relay'")
+    edited = json.loads(run_cli("snapshots", "rebuild", "--changed", "--json").stdout)
+    assert (edited["built"], edited["unchanged"], edited["failed"]) == (1, 0, 0)
+    idle = json.loads(run_cli("snapshots", "rebuild", "--changed", "--json").stdout)
+    assert (idle["built"], idle["unchanged"]) == (0, 0)  # nothing logged, no product checked
+
+    both = run_cli("snapshots", "rebuild", "--changed", "--product", "relay")
+    assert both.exit_code == 2 and both.stderr.startswith("pitcrew: error: --changed and --product cannot")

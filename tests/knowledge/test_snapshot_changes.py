@@ -1,0 +1,290 @@
+"""The snapshot change log and changed-only rebuilds (the schedule's): a run with nothing changed touches no
+product, a change rebuilds exactly its product whoever wrote it, and chunked rebuilds build what one pass would."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, make_url
+
+import knowledge.snapshots as snapshots
+from knowledge.db import Database
+from knowledge.generate import generate
+from knowledge.importer import import_folder
+from knowledge.snapshot_prompt import render_prompt
+from knowledge.snapshots import build_payload, canonical_json, rebuild_snapshots, snapshot_aliases
+from tests.support.catalog_factory import sample_catalog
+from tests.support.import_folders import sample_rows, write_folder
+
+
+def snapshot_rows(db: Database) -> dict[str, tuple[Any, ...]]:
+    """slug -> (product id, payload, prompt, source hash, version, built_at)."""
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT slug, product_id, payload, prompt, source_hash, version, built_at FROM productsnapshot"
+        ).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def alias_rows(db: Database) -> set[tuple[Any, ...]]:
+    with db.engine.connect() as connection:
+        return {tuple(row) for row in connection.exec_driver_sql("SELECT alias, product_id, kind, rank FROM snapshotalias")}
+
+
+def logged(db: Database) -> set[int]:
+    with db.engine.connect() as connection:
+        return {row[0] for row in connection.exec_driver_sql("SELECT product_id FROM snapshotchange")}
+
+
+def state(db: Database) -> tuple[int, int] | None:
+    with db.engine.connect() as connection:
+        row = connection.exec_driver_sql("SELECT tick, verified_format FROM snapshotstate WHERE id = 1").first()
+    return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def write_outside(db: Database, sql: str) -> None:
+    """A write made the way the sqlite3 shell or a script would: its own connection, no pitcrew code."""
+    connection = sqlite3.connect(make_url(db.url).database or "")
+    try:
+        connection.execute(sql)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def traced_statements(db: Database) -> list[str]:
+    """Every SQL statement the rebuild's connections run from now on (they come from the writers' engine)."""
+    statements: list[str] = []
+    db.write_engine.dispose()
+    event.listen(db.write_engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    return statements
+
+
+@pytest.fixture
+def checked_catalog(database: Database) -> Database:
+    """The sample catalog with every snapshot built by a full check: the change log is empty and trusted."""
+    sample_catalog(database)
+    report = rebuild_snapshots(database)
+    assert (report.built, report.scope) == (3, "all") and logged(database) == set()
+    return database
+
+
+# --- nothing changed -----------------------------------------------------------------------------
+
+
+def test_a_changed_only_run_with_nothing_logged_touches_no_product(checked_catalog: Database) -> None:
+    before, aliases, state_before = snapshot_rows(checked_catalog), alias_rows(checked_catalog), state(checked_catalog)
+    statements = traced_statements(checked_catalog)
+
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+
+    assert (report.built, report.unchanged, report.failed, report.scope) == (0, 0, 0, "changed")
+    assert snapshot_rows(checked_catalog) == before and alias_rows(checked_catalog) == aliases
+    assert state(checked_catalog) == state_before  # not even the tick moved: the run wrote nothing
+    run = [statement for statement in statements if statement.lstrip().upper().startswith(("SELECT", "INSERT",
+                                                                                          "UPDATE", "DELETE"))]
+    assert run and all("snapshotstate" in statement or "snapshotchange" in statement for statement in run), run
+
+
+def test_a_full_check_still_hashes_every_product(checked_catalog: Database) -> None:
+    report = rebuild_snapshots(checked_catalog)
+    assert (report.built, report.unchanged, report.scope) == (0, 3, "all")
+
+
+# --- changes, whoever writes them ----------------------------------------------------------------
+
+
+def test_an_import_changing_one_product_rebuilds_exactly_that_one(database: Database, tmp_path: Path) -> None:
+    rows = sample_rows()
+    import_folder(database, write_folder(tmp_path / "first", rows, "json"))
+    assert rebuild_snapshots(database, changed_only=True).scope == "all"  # the first run checks everything once
+    before = snapshot_rows(database)
+
+    rows["plans"][1]["price_cents"] = 3500  # comet's Pro plan
+    report = import_folder(database, write_folder(tmp_path / "second", rows, "json"), rebuild=False)
+    assert report.changed_products == ["comet"] and logged(database) == {before["comet"][0]}
+
+    run = rebuild_snapshots(database, changed_only=True)
+    assert (run.built, run.unchanged, run.scope) == (1, 0, "changed")
+    after = snapshot_rows(database)
+    assert after["nova"] == before["nova"]  # not rewritten: same built_at
+    assert after["comet"][4] == before["comet"][4] + 1 and after["comet"][5] != before["comet"][5]
+    assert logged(database) == set()
+    assert rebuild_snapshots(database, changed_only=True).built == 0
+
+
+def test_an_import_that_rebuilds_leaves_nothing_for_the_schedule(database: Database, tmp_path: Path) -> None:
+    rows = sample_rows()
+    import_folder(database, write_folder(tmp_path / "first", rows, "json"))
+    rebuild_snapshots(database, changed_only=True)
+    rows["faqs"][0]["answer"] = "Yes, 30 days."
+    report = import_folder(database, write_folder(tmp_path / "second", rows, "json"))
+    assert report.rebuild is not None and report.rebuild.built == 1
+    assert logged(database) == set()
+    assert rebuild_snapshots(database, changed_only=True).scope == "changed"  # nothing to do, nothing checked
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE product SET tagline = 'Edited by hand' WHERE slug = 'orbit'",
+        "UPDATE planlimit SET value = '7' WHERE value = '5'",  # found through its plan
+        "UPDATE planfeature SET detail = 'SAML and SCIM' WHERE detail = 'SAML only'",  # through plan and feature
+        "DELETE FROM faq WHERE question = 'Is there a free trial?'",
+        "INSERT INTO complianceitem (product_id, name, status, details)"
+        " SELECT id, 'FedRAMP', 'in progress', '' FROM product WHERE slug = 'orbit'",
+    ],
+)
+def test_a_change_written_outside_the_importer_is_caught(checked_catalog: Database, statement: str) -> None:
+    before = snapshot_rows(checked_catalog)
+    write_outside(checked_catalog, statement)
+    assert logged(checked_catalog) == {before["orbit"][0]}
+
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert (report.built, report.scope) == (1, "changed")
+    after = snapshot_rows(checked_catalog)
+    assert after["orbit"][4] == before["orbit"][4] + 1
+    assert after["beacon"] == before["beacon"] and after["relay"] == before["relay"]
+
+
+def test_a_write_that_changes_nothing_is_checked_but_not_rebuilt(checked_catalog: Database) -> None:
+    before = snapshot_rows(checked_catalog)
+    write_outside(checked_catalog, "UPDATE plan SET name = name WHERE slug = 'growth'")
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert (report.built, report.unchanged) == (0, 1)
+    assert snapshot_rows(checked_catalog) == before and logged(checked_catalog) == set()
+
+
+def test_a_product_deleted_outside_the_importer_loses_its_snapshot(checked_catalog: Database) -> None:
+    beacon = snapshot_rows(checked_catalog)["beacon"][0]
+    write_outside(checked_catalog, "DELETE FROM product WHERE slug = 'beacon'")  # no foreign keys in this connection
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert (report.built, report.removed) == (0, 1)
+    assert set(snapshot_rows(checked_catalog)) == {"orbit", "relay"}
+    assert all(row[1] != beacon for row in alias_rows(checked_catalog))
+
+
+def test_a_change_made_while_a_rebuild_reads_waits_for_the_next_run(checked_catalog: Database) -> None:
+    write_outside(checked_catalog, "UPDATE plan SET price_cents = 6900 WHERE slug = 'team'")  # orbit
+    relay = snapshot_rows(checked_catalog)["relay"][0]
+
+    def edit_meanwhile(done: int, _total: int) -> None:
+        if done == 0:  # the run has bumped its tick and is reading: this write is not in what it sees
+            write_outside(checked_catalog, "UPDATE product SET tagline = 'Late edit' WHERE slug = 'relay'")
+
+    report = rebuild_snapshots(checked_catalog, changed_only=True, progress=edit_meanwhile)
+    assert report.built == 1 and logged(checked_catalog) == {relay}
+    again = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert again.built == 1 and logged(checked_catalog) == set()
+    assert "Late edit" in snapshot_rows(checked_catalog)["relay"][2]
+
+
+def test_a_build_failure_keeps_the_changes_logged_for_the_next_run(checked_catalog: Database) -> None:
+    before = snapshot_rows(checked_catalog)
+    write_outside(checked_catalog, "UPDATE addon SET available_on = 'team,platinum' WHERE slug = 'analytics'")
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert (report.built, report.failed) == (0, 1) and "platinum" in report.errors[0]
+    assert snapshot_rows(checked_catalog) == before and logged(checked_catalog) == {before["orbit"][0]}
+
+    write_outside(checked_catalog, "UPDATE addon SET available_on = 'team' WHERE slug = 'analytics'")
+    assert rebuild_snapshots(checked_catalog, changed_only=True).built == 1
+    assert logged(checked_catalog) == set()
+
+
+# --- when the log is not trusted yet -------------------------------------------------------------
+
+
+def test_a_database_never_fully_checked_is_checked_in_full_once(database: Database) -> None:
+    sample_catalog(database)
+    assert state(database) is None
+    first = rebuild_snapshots(database, changed_only=True)
+    assert (first.built, first.scope) == (3, "all")
+    assert state(database) == (1, snapshots.PAYLOAD_FORMAT)
+    assert rebuild_snapshots(database, changed_only=True).scope == "changed"
+
+
+def test_a_new_payload_format_makes_the_next_run_check_everything(
+    checked_catalog: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "PAYLOAD_FORMAT", snapshots.PAYLOAD_FORMAT + 1)
+    report = rebuild_snapshots(checked_catalog, changed_only=True)
+    assert (report.built, report.scope) == (3, "all")  # the hash includes the format: every product rebuilt
+
+
+def test_a_database_from_before_the_change_log_is_checked_in_full(tmp_path: Path) -> None:
+    """An old database has neither the log nor its triggers; opening it installs them, the first run checks all."""
+    path = tmp_path / "old.db"
+    db = Database(f"sqlite:///{path}")
+    sample_catalog(db)
+    rebuild_snapshots(db, force=True)
+    db.close()
+    old = sqlite3.connect(path)
+    for (name,) in old.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'snapshot_change%'"):
+        old.execute(f"DROP TRIGGER {name}")
+    old.execute("DROP TABLE snapshotchange")
+    old.execute("DROP TABLE snapshotstate")
+    old.execute("UPDATE plan SET price_cents = 100 WHERE slug = 'growth'")  # stale snapshot, nothing logged
+    old.commit()
+    old.close()
+
+    db = Database(f"sqlite:///{path}")
+    try:
+        report = rebuild_snapshots(db, changed_only=True)
+        assert (report.built, report.unchanged, report.scope) == (1, 2, "all")
+        write_outside(db, "UPDATE product SET tagline = 'x' WHERE slug = 'orbit'")
+        assert logged(db) == {snapshot_rows(db)["orbit"][0]}
+    finally:
+        db.close()
+
+
+def test_generate_logs_each_product_once_and_keeps_the_triggers(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'generated.db'}")
+    try:
+        generate(db, products=30, seed=3)
+        assert len(logged(db)) == 30
+        with db.engine.connect() as connection:
+            triggers = connection.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'snapshot_change%'"
+            ).scalar_one()
+        assert triggers == 27  # nine catalog tables, insert/update/delete each
+    finally:
+        db.close()
+
+
+# --- chunks ------------------------------------------------------------------------------------
+
+
+def test_chunked_rebuilds_build_what_one_pass_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Database(f"sqlite:///{tmp_path / 'source.db'}")
+    generate(source, products=23, seed=5)
+    source.close()
+    shutil.copy(tmp_path / "source.db", tmp_path / "chunked.db")
+
+    whole = Database(f"sqlite:///{tmp_path / 'source.db'}")
+    chunked_db = Database(f"sqlite:///{tmp_path / 'chunked.db'}")
+    try:
+        assert rebuild_snapshots(whole).built == 23  # one chunk, one write slice
+        monkeypatch.setattr(snapshots, "CHUNK_SIZE", 4)
+        monkeypatch.setattr(snapshots, "WRITE_SLICE", 3)
+        assert rebuild_snapshots(chunked_db, changed_only=True).built == 23
+
+        def content(db: Database) -> dict[str, tuple[Any, ...]]:
+            return {slug: row[:5] for slug, row in snapshot_rows(db).items()}  # all but built_at
+
+        assert content(chunked_db) == content(whole)
+        assert alias_rows(chunked_db) == alias_rows(whole)
+        # ... and it is what the builder makes of each product in one pass.
+        with whole.engine.connect() as connection:
+            payloads = build_payload(connection, [row[0] for row in snapshot_rows(whole).values()])
+        for product_id, payload, prompt, *_ in content(chunked_db).values():
+            assert payload == canonical_json(payloads[product_id]) and prompt == render_prompt(payloads[product_id])
+            assert {alias for alias in alias_rows(chunked_db) if alias[1] == product_id} == set(
+                snapshot_aliases(product_id, payloads[product_id])
+            )
+    finally:
+        whole.close()
+        chunked_db.close()
