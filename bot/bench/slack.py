@@ -218,7 +218,7 @@ class Target:
         return self.process.returncode
 
     def cpu_ms(self) -> float:
-        """CPU time the server's threads have run so far (ns-precise schedstat; /proc/PID/stat counts in 10 ms ticks)."""
+        """CPU time the server's threads have run so far, in ms (schedstat counts ns; /proc/PID/stat, 10 ms ticks)."""
         assert self.process is not None
         total = 0
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
@@ -398,8 +398,8 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
                 await _burst(target, replies, burst_no=0 if target is echo else 1, measure=False)
             served_before = len(await provider_handling_ms(urls["llm"]))
             sent = await _singles(echo, pitcrew, replies, singles)
-            provider_ms = _provider_ms_by_event(sent[pitcrew.name], (await provider_handling_ms(urls["llm"]))[served_before:],
-                                                _reply_facts(workdir / "logs"))
+            handling = (await provider_handling_ms(urls["llm"]))[served_before:]  # the singles' completions
+            provider_ms = _provider_ms_by_event(sent[pitcrew.name], handling, _reply_facts(workdir / "logs"))
             for target in (echo, pitcrew):
                 samples[(target.name, "single")] = target.measured()
             # Bursts of 50 at once, alternating which server goes first.

@@ -70,5 +70,5 @@ def test_a_current_index_is_left_alone(tmp_path: Path) -> None:
         connection.execute("INSERT INTO transcript_fts(rowid, text, meeting_id) VALUES (999, 'marker', 1)")
     Database(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH 'marker'").fetchall() == [
-            (999,)]
+        found = connection.execute("SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH 'marker'").fetchall()
+    assert found == [(999,)]

@@ -41,7 +41,8 @@ def test_a_benchmark_logs_into_its_scratch_directory_not_the_operators(
     run = runner.run_benchmarks(quick=True)
 
     assert run.errors == {} and [result.name for result in run.results] == ["fake.requests"]
-    assert [record["message"] for record in seen["records"]] == ["Request completed successfully"]  # type: ignore[union-attr]
+    records: list[dict[str, object]] = seen["records"]  # type: ignore[assignment]
+    assert [record["message"] for record in records] == ["Request completed successfully"]
     assert not (isolated_environment / "logs").exists()  # the operator's LOG_DIR
     assert capfd.readouterr().err == ""
     assert logging.getLogger().handlers == handlers_before
