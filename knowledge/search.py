@@ -8,12 +8,12 @@ fragments are searched as plain words and can never cause an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from knowledge.db import Database
 from knowledge.snapshots import SQLITE_DATETIME, install_alias_function, normalize_alias
@@ -26,6 +26,14 @@ MATCH_START, MATCH_END = "\x02", "\x03"
 # recent calls (bm25 costs ~2-3 µs per matching segment; a common word can match 10% of them).
 SCORED_SEGMENT_BUDGET = 3_000
 MIN_POOL_MEETINGS = 20
+# Two ways to keep the scoring to the pool. Naming its meetings in the FTS5 query (`meeting_id : ("12" OR ...)`)
+# makes FTS5 walk only their segments, but bm25 then looks up each meeting's statistics (~30 µs each);
+# testing each match's rowid against the pool's segments walks every match of the words instead (~10 ns a
+# segment in the index). Measured (2 cores, common words): naming 250 meetings wins from ~500k segments on,
+# 30 meetings from ~100k; so a pool is named when it has at most one meeting per this many segments.
+SEGMENTS_PER_NAMED_MEETING = 3_000
+# bm25 weights of the index's columns (knowledge.db.FTS_COLUMNS): the meeting id only filters.
+_BM25 = "bm25(transcript_fts, 1.0, 0.0)"
 
 # Words that match almost every segment: they make a search slow and its ranking no better.
 STOPWORDS = frozenset(
@@ -113,19 +121,19 @@ def search_calls(
         query = fts_query(topic) if topic else None
         if query is None:
             return _latest_calls(connection, filters, params, limit)
-        pooled = {**params, "pool": _pool_size(connection)}
-        titled, summarized = _titled_calls(connection, filters, pooled, topic or "", limit)
-        saturated: bool | None = None  # whether more calls pass the filters than the pool holds
+        segments, pool_size = _corpus(connection)
+        recent = connection.execute(_statement("latest", filters), {**params, "limit": pool_size + 1}).all()
+        saturated = len(recent) > pool_size  # more calls pass the filters than the pool holds
+        pool = recent[:pool_size]
+        named = len(pool) * SEGMENTS_PER_NAMED_MEETING <= segments
+        titled, summarized = _titled_calls(pool, topic or "", limit)
         broader = fts_query(topic or "", any_term=True)
         for terms in (query, broader if broader != query else None):
             if terms is None:
                 continue
-            hits = _matching_calls(connection, _statement("pooled", filters), pooled, terms, limit)
-            if len(hits) < limit:
-                if saturated is None:
-                    saturated = bool(connection.execute(_statement("saturated", filters), pooled).scalar_one())
-                if saturated:  # older calls may hold better matches than the few recent ones: search them all
-                    hits = _matching_calls(connection, _statement("match", filters), params, terms, limit)
+            hits = _pooled_calls(connection, [row[0] for row in pool], terms, limit, named=named)
+            if len(hits) < limit and saturated:  # older calls may hold better matches than the few recent ones
+                hits = _matching_calls(connection, _statement("match", filters), params, _in_text(terms), terms, limit)
             if hits or titled or summarized:
                 return _merged(titled, hits, summarized, limit)
         return _merged(titled, [], summarized, limit)
@@ -172,19 +180,21 @@ def participant_named(db: Database, word: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def _titled_calls(connection: Connection, filters: _Filters, params: dict[str, Any], topic: str,
-                  limit: int) -> tuple[list[CallHit], list[CallHit]]:
-    """Recent calls whose title holds every word of `topic`, and those whose title and summary together
-    do: the rep's words for a call ("the Salesforce sync call") are often its title, not what was said."""
+def _titled_calls(recent: Sequence[Row[Any]], topic: str, limit: int) -> tuple[list[CallHit], list[CallHit]]:
+    """Of the `recent` calls, those whose title holds every word of `topic`, and those whose title and summary
+    together do: the rep's words for a call ("the Salesforce sync call") are often its title, not what was said."""
     words = [word for word in _TITLE_WORD.findall(topic.lower()) if word not in STOPWORDS][:_MAX_TITLE_WORDS]
     if not words:
         return [], []
+    stems = [_stem(word) for word in words]
     titled: list[CallHit] = []
     summarized: list[CallHit] = []
-    recent = connection.execute(_statement("latest", filters), {**params, "limit": params["pool"]})
     for meeting_id, account, title, kind, started_at, summary in recent:
-        in_title = [_has_word(title.lower(), word) for word in words]
-        if not all(found or _has_word((summary or "").lower(), word) for found, word in zip(in_title, words)):
+        lowered_title, lowered_summary = title.lower(), (summary or "").lower()
+        if not all(stem in lowered_title or stem in lowered_summary for stem in stems):
+            continue  # a word is nowhere, not even inside another word: the common case, settled in C
+        in_title = [_has_word(lowered_title, word) for word in words]
+        if not all(found or _has_word(lowered_summary, word) for found, word in zip(in_title, words)):
             continue
         hit = CallHit(meeting_id=meeting_id, account=account, title=title, kind=kind, started_at=_datetime(started_at),
                       speaker="", snippet=_marked(_shorten(summary or ""), words), score=0.0)
@@ -223,9 +233,14 @@ def _marked(text: str, words: list[str]) -> str:
     return "".join(pieces) + text[last:]
 
 
+def _stem(word: str) -> str:
+    """What `_word_starts` looks for: the word, or its singular for a plural."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
 def _word_starts(text: str, word: str) -> Iterator[int]:
     """Where `word` (or its singular, for a plural) starts a word of `text` (lower case)."""
-    stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+    stem = _stem(word)
     position = text.find(stem)
     while position >= 0:
         if position == 0 or not text[position - 1].isalnum():
@@ -264,12 +279,23 @@ class _Filters:
 # What every match query returns: one row per meeting, from its best-scoring segment. bm25() only
 # works in the FTS query itself, so the segments are scored in a CTE kept apart from the aggregate;
 # min() then makes SQLite take the bare columns (speaker, segment id) from the best segment.
+_HITS = (f"hits AS MATERIALIZED (SELECT rowid AS segment_id, {_BM25} AS score"
+         " FROM transcript_fts WHERE transcript_fts MATCH :query")
 _MATCH_SELECT = (
     " SELECT m.id, a.name, m.title, m.kind, m.started_at, seg.speaker, seg.id, min(hits.score) AS best"
     " FROM hits JOIN transcriptsegment AS seg ON seg.id = hits.segment_id"
     " JOIN meeting AS m ON m.id = seg.meeting_id JOIN account AS a ON a.id = m.account_id"
 )
 _MATCH_ORDER = " GROUP BY m.id ORDER BY best, m.started_at DESC, m.id DESC LIMIT :limit"
+
+# The matches among a pool named in the query itself (`meeting_id : (...)`): FTS5 walks only the pool's segments.
+_NAMED_POOL = text("WITH " + _HITS + ")" + _MATCH_SELECT + _MATCH_ORDER)
+# The matches among a pool too big to name: `+rowid` keeps FTS5 scanning the doclist and testing each match
+# against the pool's segments, instead of re-running the query (and bm25's statistics) once per segment.
+_LISTED_POOL = text(
+    "WITH " + _HITS + " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN :pool))"
+    + _MATCH_SELECT + _MATCH_ORDER
+).bindparams(bindparam("pool", expanding=True))
 
 _statements: dict[tuple[str, _Filters], TextClause] = {}
 
@@ -280,33 +306,8 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
     statement = _statements.get(key)
     if statement is not None:
         return statement
-    if kind == "pooled":
-        # Only segments of the most recent meetings that pass the filters are scored; `+rowid` keeps
-        # FTS5 scanning its doclist and probing the candidates, instead of re-running the query once
-        # per candidate rowid.
-        statement = text(
-            "WITH pool AS MATERIALIZED (SELECT m.id FROM meeting AS m WHERE 1"
-            + filters.where()
-            + " ORDER BY m.started_at DESC, m.id DESC LIMIT :pool),"
-            " hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
-            " FROM transcript_fts WHERE transcript_fts MATCH :query"
-            " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN pool))"
-            + _MATCH_SELECT
-            + _MATCH_ORDER
-        )
-    elif kind == "saturated":
-        statement = text(
-            "SELECT EXISTS (SELECT 1 FROM meeting AS m WHERE 1" + filters.where() + " LIMIT 1 OFFSET :pool)"
-        )
-    elif kind == "match":
-        statement = text(
-            "WITH hits AS MATERIALIZED (SELECT rowid AS segment_id, bm25(transcript_fts) AS score"
-            " FROM transcript_fts WHERE transcript_fts MATCH :query)"
-            + _MATCH_SELECT
-            + " WHERE 1"
-            + filters.where()
-            + _MATCH_ORDER
-        )
+    if kind == "match":
+        statement = text("WITH " + _HITS + ")" + _MATCH_SELECT + " WHERE 1" + filters.where() + _MATCH_ORDER)
     elif kind == "count":
         statement = text("SELECT count(*) FROM meeting AS m WHERE 1" + filters.where())
     else:
@@ -319,12 +320,27 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
     return statement
 
 
-# Snippets for the few winning segments. `+rowid` again: one pass over the doclist costs less than
-# FTS5 running the query afresh for each of the ids.
+# Snippets for the few winning segments. A bare `rowid IN` lets FTS5 seek each id in the doclists
+# (~0.1 ms for five); `+rowid` would walk every match of a common word (5-30 ms at 1M segments).
 _SNIPPETS = text(
     f"SELECT rowid, snippet(transcript_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM transcript_fts"
-    " WHERE transcript_fts MATCH :query AND +rowid IN :ids"
+    " WHERE transcript_fts MATCH :query AND rowid IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
+
+
+def _in_text(terms: str) -> str:
+    """`terms` searched in the transcript text only (the index's other column holds meeting ids)."""
+    return f"text : ({terms})"
+
+
+def _pooled_calls(connection: Connection, pool: list[int], terms: str, limit: int, *, named: bool) -> list[CallHit]:
+    """The best matches of `terms` among the segments of the `pool` meetings, named in the FTS5 query or not."""
+    if not pool:
+        return []
+    if named:
+        query = _in_text(terms) + " AND meeting_id : (" + " OR ".join(f'"{meeting_id}"' for meeting_id in pool) + ")"
+        return _matching_calls(connection, _NAMED_POOL, {}, query, terms, limit)
+    return _matching_calls(connection, _LISTED_POOL, {"pool": pool}, _in_text(terms), terms, limit)
 
 
 def _account_ids(connection: Connection, account: str) -> list[int]:
@@ -342,22 +358,23 @@ def _account_ids(connection: Connection, account: str) -> list[int]:
     return [row[0] for row in rows]
 
 
-def _pool_size(connection: Connection) -> int:
-    """How many recent meetings make about SCORED_SEGMENT_BUDGET segments (ids estimate the counts cheaply)."""
+def _corpus(connection: Connection) -> tuple[int, int]:
+    """About how many transcript segments there are, and how many recent meetings make about
+    SCORED_SEGMENT_BUDGET segments (the pool). Ids estimate the counts cheaply."""
     segments, meetings = connection.exec_driver_sql(
         "SELECT (SELECT max(id) FROM transcriptsegment), (SELECT max(id) FROM meeting)"
     ).one()
     per_meeting = (segments or 0) / meetings if meetings else 1
-    return max(MIN_POOL_MEETINGS, int(SCORED_SEGMENT_BUDGET / max(per_meeting, 1)))
+    return segments or 0, max(MIN_POOL_MEETINGS, int(SCORED_SEGMENT_BUDGET / max(per_meeting, 1)))
 
 
-def _matching_calls(
-    connection: Connection, statement: TextClause, params: dict[str, Any], query: str, limit: int
-) -> list[CallHit]:
-    rows = connection.execute(statement, {**params, "query": query, "limit": limit}).all()
+def _matching_calls(connection: Connection, statement: TextClause, params: dict[str, Any], match: str, terms: str,
+                    limit: int) -> list[CallHit]:
+    """Calls found by `statement` with `match` as its FTS5 query, each with a snippet of its best segment."""
+    rows = connection.execute(statement, {**params, "query": match, "limit": limit}).all()
     if not rows:
         return []
-    snippet_rows = connection.execute(_SNIPPETS, {"query": query, "ids": [row[6] for row in rows]})
+    snippet_rows = connection.execute(_SNIPPETS, {"query": _in_text(terms), "ids": [row[6] for row in rows]})
     snippets = {segment_id: snippet for segment_id, snippet in snippet_rows}
     return [
         CallHit(

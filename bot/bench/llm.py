@@ -239,7 +239,7 @@ def main() -> None:
     import sys
     import tempfile
 
-    logging.disable(logging.CRITICAL)  # as under the benchmark runner: measure the gateway, not log output
+    logging.disable(logging.CRITICAL)  # run alone, without the runner's scratch day file: keep the terminal quiet
     with tempfile.TemporaryDirectory(prefix="pitcrew-bench-llm-") as directory:
         for result in run(quick="--quick" in sys.argv, workdir=Path(directory)):
             print(json.dumps(result.as_json()))

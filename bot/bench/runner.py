@@ -9,12 +9,15 @@ import platform
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.bench.core import BenchResult
+from bot.observability import configure_logging, reset_logging
+from bot.settings import load_settings
 
 # Order matters only for reading the table: cheap, in-process benchmarks first.
 BENCHMARK_MODULES: tuple[str, ...] = (
@@ -83,21 +86,27 @@ def run_benchmarks(
     names = [name for name in BENCHMARK_MODULES if not only or name in only]
     run = BenchRun(machine=describe_machine())
     started = time.perf_counter()
-    # Benchmarks log thousands of requests: keep them out of the operator's day files and terminal.
-    previous_disable = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        for name in names:
-            if on_module is not None:
-                on_module(name)
-            module = importlib.import_module(f"bot.bench.{name}")
-            with tempfile.TemporaryDirectory(prefix=f"pitcrew-bench-{name}-") as workdir:
-                try:
-                    run.results.extend(module.run(quick, Path(workdir)))
-                except Exception as exc:  # a broken benchmark is reported, not fatal to the run
-                    run.errors[name] = f"{type(exc).__name__}: {exc}"
-                    logging.getLogger(__name__).debug("benchmark %s failed\n%s", name, traceback.format_exc())
-    finally:
-        logging.disable(previous_disable)
+    for name in names:
+        if on_module is not None:
+            on_module(name)
+        module = importlib.import_module(f"bot.bench.{name}")
+        with tempfile.TemporaryDirectory(prefix=f"pitcrew-bench-{name}-") as workdir, scratch_logging(Path(workdir)):
+            try:
+                run.results.extend(module.run(quick, Path(workdir)))
+            except Exception as exc:  # a broken benchmark is reported, not fatal to the run
+                run.errors[name] = f"{type(exc).__name__}: {exc}"
+                logging.getLogger(__name__).debug("benchmark %s failed\n%s", name, traceback.format_exc())
     run.seconds = time.perf_counter() - started
     return run
+
+
+@contextmanager
+def scratch_logging(workdir: Path) -> Iterator[None]:
+    """Log as `serve` does (JSON day file, LOG_LEVEL=INFO), but into `workdir/logs`: benchmarks that measure
+    requests measure their logging too, and nothing reaches the operator's day files or terminal. A
+    benchmark whose records would only be noise silences them itself."""
+    configure_logging(load_settings(log_dir=workdir / "logs", log_level="INFO"), stderr=False)
+    try:
+        yield
+    finally:
+        reset_logging()

@@ -221,3 +221,30 @@ def test_relevance_is_scored_over_recent_calls_first_then_all(
 def test_account_names_outside_ascii_match_in_any_case(database: Database) -> None:
     add_meeting(database, ("societe", "Société Générale"), "Kickoff", NOW, [("A", "Kickoff agenda.")])
     assert titles(search_calls(database, topic="kickoff", account="SOCIÉTÉ  générale")) == ["Kickoff"]
+
+
+# --- how the pool is applied ---------------------------------------------------------------------
+
+
+POOL_QUERIES = ["sso", "pricing", "salesforce discount", '"audit logs"', "price seats", "nothing like it"]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_naming_the_pool_in_the_query_or_not_finds_the_same(calls: Database, monkeypatch: pytest.MonkeyPatch,
+                                                             named: bool) -> None:
+    expected = {topic: search_calls(calls, topic=topic) for topic in POOL_QUERIES}
+    monkeypatch.setattr("knowledge.search.SEGMENTS_PER_NAMED_MEETING", 0 if named else 10**9)
+    for topic, hits in expected.items():
+        assert search_calls(calls, topic=topic) == hits
+        assert search_calls(calls, topic=topic, account="acme") == [hit for hit in hits if hit.account == "Acme Corp"]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_numbers_are_searched_in_what_was_said_not_in_meeting_ids(database: Database, monkeypatch: pytest.MonkeyPatch,
+                                                                   named: bool) -> None:
+    monkeypatch.setattr("knowledge.search.SEGMENTS_PER_NAMED_MEETING", 0 if named else 10**9)
+    first = add_meeting(database, ACME, "Kickoff", NOW - timedelta(days=2), [("A", "No figures were given.")])
+    second = add_meeting(database, ACME, "Pricing", NOW - timedelta(days=1), [("A", f"We need {first + 40} seats.")])
+    assert search_calls(database, topic=str(first)) == []
+    assert search_calls(database, topic=str(second)) == []
+    assert titles(search_calls(database, topic=str(first + 40))) == ["Pricing"]

@@ -10,7 +10,7 @@ from bot.bench import logging as logging_bench
 
 
 def test_quick_run_measures_real_day_file_writes(tmp_path: Path) -> None:
-    logging.disable(logging.CRITICAL)  # as the benchmark runner leaves it
+    logging.disable(logging.CRITICAL)  # as a caller may have left it
     handlers_before = list(logging.getLogger().handlers)
     try:
         results = logging_bench.run(True, tmp_path)

@@ -6,7 +6,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.bench.llm import BENCH_KEY, LoopbackLLM
-from bot.bench.pipeline import LLM_LATENCY_S, _llm_samples, _Run, _server_handling_ms
+from bot.bench.pipeline import LLM_LATENCY_S, _llm_samples, _Run, provider_handling_ms
 
 
 async def test_the_fake_provider_reports_its_time_for_each_completion() -> None:
@@ -17,7 +17,7 @@ async def test_the_fake_provider_reports_its_time_for_each_completion() -> None:
                 await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         finally:
             await client.close()
-        handling = await _server_handling_ms(server.base_url)
+        handling = await provider_handling_ms(server.base_url)
     assert handling == server.handling_ms
     assert len(handling) == 3
     assert all(ms >= 50.0 for ms in handling)  # its sleep is part of what it spent

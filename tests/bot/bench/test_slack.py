@@ -10,12 +10,19 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+import pytest
+
+from bot.bench import slack
 from bot.bench.slack import (
     EventSender,
     LoopbackSlack,
+    ReplyFacts,
     RepliesClient,
+    Target,
     _http_request,
+    _provider_ms_by_event,
     _reply_facts,
+    _singles,
 )
 
 
@@ -78,3 +85,75 @@ def test_reply_facts_pair_each_event_with_its_answer_time_and_llm_calls(tmp_path
     assert set(facts) == {"Ev1", "Ev2"}
     assert (facts["Ev1"].answer_ms, facts["Ev1"].llm_calls) == (3.5, 1)
     assert (facts["Ev2"].answer_ms, facts["Ev2"].llm_calls) == (0.8, 0)
+
+
+def test_each_event_gets_the_provider_time_of_its_own_llm_calls() -> None:
+    facts = {"Ev1": ReplyFacts(answer_ms=3.0, llm_calls=1), "Ev2": ReplyFacts(answer_ms=1.0, llm_calls=0),
+             "Ev3": ReplyFacts(answer_ms=5.0, llm_calls=2)}
+    # The completions in arrival order: Ev1's, then Ev3's two (Ev2 made none).
+    provider_ms = _provider_ms_by_event(["Ev1", "Ev2", "Ev3"], [0.5, 0.25, 0.75], facts)
+    assert provider_ms == {"Ev1": 0.5, "Ev2": 0.0, "Ev3": 1.0}
+    with pytest.raises(RuntimeError, match="3 completions, 1 calls"):
+        _provider_ms_by_event(["Ev1", "Ev2"], [0.5, 0.25, 0.75], facts)
+    with pytest.raises(RuntimeError, match="summaries of 1 of 2 events"):
+        _provider_ms_by_event(["Ev1", "Ev9"], [0.5], facts)
+
+
+class _FakeTarget(Target):
+    """A server whose CPU clock advances by a known amount per event it answers."""
+
+    def __init__(self, name: str, cpu_per_event: float, sent: list[str]) -> None:
+        super().__init__(name, [], 0)
+        self.cpu = 0.0
+        self.cpu_per_event = cpu_per_event
+        self.sent = sent
+
+    def cpu_ms(self) -> float:
+        return self.cpu
+
+
+async def test_single_events_alternate_and_each_is_charged_the_cpu_until_its_next(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    order: list[str] = []
+    echo, pitcrew = _FakeTarget("echo", 1.0, order), _FakeTarget("pitcrew", 3.0, order)
+
+    async def answer(target: _FakeTarget, replies: object, burst_no: int, measure: bool, size: int = 1,
+                     first_question: int = 0) -> None:
+        order.append(target.name)
+        target.cpu += target.cpu_per_event + 0.5 * len(order)  # what it does after replying counts too
+
+    monkeypatch.setattr(slack, "_burst", answer)
+    monkeypatch.setattr(slack, "SINGLE_GAP_S", 0.0)
+    sent = await _singles(echo, pitcrew, replies=None, singles=4)  # type: ignore[arg-type]
+    assert order == ["echo", "pitcrew", "pitcrew", "echo", "echo", "pitcrew", "pitcrew", "echo"]
+    assert sent == {"echo": list(echo.cpu_ms_by_event), "pitcrew": list(pitcrew.cpu_ms_by_event)}
+    assert len(sent["echo"]) == len(set(sent["echo"])) == 4
+    assert list(pitcrew.cpu_ms_by_event.values()) == [3.0 + 1.0, 3.0 + 1.5, 3.0 + 3.0, 3.0 + 3.5]
+    assert list(echo.cpu_ms_by_event.values()) == [1.0 + 0.5, 1.0 + 2.0, 1.0 + 2.5, 1.0 + 4.0]
+
+
+def test_a_servers_cpu_time_counts_every_thread() -> None:
+    import os
+    import threading
+    import time
+
+    target = Target("self", [], 0)
+    target.process = type("Process", (), {"pid": os.getpid()})()  # type: ignore[assignment]
+    spun, done = threading.Event(), threading.Event()
+
+    def spin() -> None:  # 50 ms of CPU on a thread of its own, which then waits to be read
+        started = time.thread_time()
+        while time.thread_time() - started < 0.05:
+            pass
+        spun.set()
+        done.wait()
+
+    before = target.cpu_ms()
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        assert spun.wait(10)
+        assert target.cpu_ms() - before >= 50.0
+    finally:
+        done.set()
+        worker.join()
