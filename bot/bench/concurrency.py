@@ -104,7 +104,7 @@ def message_pools(db_url: str) -> tuple[Iterator[str], Iterator[str]]:
         db.close()
     plane = ControlPlane(ControlPlaneConfig.from_settings(load_settings(openai_api_key=None)), vocabulary, None,
                          intent_slots=default_registry().slots())
-    plans = [(plan, products[0]) for plan, products in vocabulary.plans.items()]
+    plans = [(plan, min(products)) for plan, products in vocabulary.plans.items()]
     items = sorted({name for name, _ in vocabulary.offered if len(name) < 30 and not name.endswith("?")})
 
     def pool(templates: tuple[str, ...], sure: bool) -> Iterator[str]:
