@@ -28,13 +28,13 @@ from pathlib import Path
 import aiohttp
 
 from bot.bench.core import BenchResult, percentiles
-from bot.bench.llm import BENCH_KEY, PROMPTS_PATH, VALIDATION_REPLY, LoopbackLLM
+from bot.bench.llm import BENCH_KEY, PROMPTS_PATH, VALIDATION_REPLY
 from bot.bench.providers import provider_process
 from bot.bench.slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
+    BenchProviders,
     EventSender,
-    LoopbackSlack,
     RepliesClient,
     Target,
     _free_port,
@@ -59,25 +59,6 @@ SUMMARY_WAIT_S = 30.0
 UNSURE_TEMPLATES = ("can {plan} do {item}", "what do we charge for {item} on the {plan} tier",
                     "is {plan} good for {item}")
 SURE_TEMPLATES = ("does the {product} {plan} plan include {item}?", "how much is {product} {plan} for {seats} seats?")
-
-
-class ConcurrencyProviders:
-    """The loopback Slack API and a 1 s loopback LLM, served together from their own process."""
-
-    def __init__(self) -> None:
-        self._slack = LoopbackSlack()
-        self._llm = LoopbackLLM(latency_s=LLM_LATENCY_S, validation_reply=VALIDATION_REPLY)
-        self.urls: dict[str, str] = {}
-
-    async def __aenter__(self) -> ConcurrencyProviders:
-        await self._slack.__aenter__()
-        await self._llm.__aenter__()
-        self.urls = {"slack": self._slack.api_url, "llm": self._llm.base_url}
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._llm.__aexit__(*exc_info)
-        await self._slack.__aexit__(*exc_info)
 
 
 @dataclass(frozen=True)
@@ -299,7 +280,7 @@ def _results(burst: Burst) -> list[BenchResult]:
 
 
 def run(quick: bool, workdir: Path) -> list[BenchResult]:
-    with provider_process(ConcurrencyProviders) as urls:
+    with provider_process(BenchProviders, LLM_LATENCY_S, VALIDATION_REPLY) as urls:
         bursts = asyncio.run(_run(quick, workdir, urls))
     return [result for burst in bursts for result in _results(burst)]
 

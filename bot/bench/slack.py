@@ -101,11 +101,12 @@ class LoopbackSlack(LoopbackServer):
 
 
 class BenchProviders:
-    """The loopback Slack API and an instant fake LLM, served together from their own process."""
+    """The loopback Slack API and a fake LLM (instant unless `llm_latency_s`), served together from their own
+    process."""
 
-    def __init__(self) -> None:
+    def __init__(self, llm_latency_s: float = 0.0, validation_reply: str | None = None) -> None:
         self._slack = LoopbackSlack()
-        self._llm = LoopbackLLM()
+        self._llm = LoopbackLLM(latency_s=llm_latency_s, validation_reply=validation_reply)
         self.urls: dict[str, str] = {}
 
     async def __aenter__(self) -> BenchProviders:
