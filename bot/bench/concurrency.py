@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -28,11 +27,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.bench.core import BenchResult, percentiles
-from bot.bench.llm import BENCH_KEY, PROMPTS_PATH, VALIDATION_REPLY
+from bot.bench.llm import PROMPTS_PATH, VALIDATION_REPLY
 from bot.bench.providers import provider_process
 from bot.bench.slack import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     BenchProviders,
     EventSender,
     RepliesClient,
@@ -41,6 +38,8 @@ from bot.bench.slack import (
     _http_request,
     _mention,
     _signed,
+    demo_database,
+    serve_env,
 )
 from bot.observability.stats import LogStats, compute_stats, list_day_files
 
@@ -190,26 +189,10 @@ def _calls_about(counts: dict[str, int], before: dict[str, int], question: str) 
 
 
 async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[Burst]:
-    from knowledge.db import Database
-    from knowledge.demo.loader import ensure_demo_data
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_path = workdir / "concurrency-bench.db"
-    db_path.unlink(missing_ok=True)
-    db = Database(f"sqlite:///{db_path}")
-    ensure_demo_data(db)  # ready before the server starts, as after a first run
-    db.close()
+    db_path = demo_database(workdir, "concurrency-bench.db")
     unsure, sure = message_pools(f"sqlite:///{db_path}")
     log_dir = workdir / "logs"
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "RESPONSE_CACHE_", "LLM_", "CONTROL_PLANE_"))}
-    env.update({
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": urls["slack"],
-        "OPENAI_API_KEY": BENCH_KEY, "OPENAI_BASE_URL": urls["llm"],
-        "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(log_dir), "LOG_LEVEL": "INFO",
-        "STREAMING": "off",  # replies posted whole: the reply's arrival is its first chat.postMessage
-        "RESPONSE_CACHE_TTL_S": "0",  # only single flight may spare a call
-    })
+    env = serve_env(urls, db_path, log_dir)
     bursts: list[Burst] = []
     async with aiohttp.ClientSession() as http:
         replies = RepliesClient(urls["slack"], http)

@@ -351,11 +351,25 @@ async def _peak_rss_with_catalog(env: dict[str, str], http: aiohttp.ClientSessio
         await target.stop()
 
 
+def demo_database(workdir: Path, name: str) -> Path:
+    """A fresh demo database in `workdir`, ready before a server starts (as after a first run)."""
+    from knowledge.db import Database
+    from knowledge.demo.loader import ensure_demo_data
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = workdir / name
+    db_path.unlink(missing_ok=True)
+    db = Database(f"sqlite:///{db_path}")
+    ensure_demo_data(db)
+    db.close()
+    return db_path
+
+
 def serve_env(urls: dict[str, str], db_path: Path, log_dir: Path, *, llm: bool = True) -> dict[str, str]:
     """The environment `pitcrew serve` runs under in a benchmark: this process's, with Slack (and, with `llm`,
     the LLM) pointed at the loopback providers and the database and logs at the benchmark's own."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "RESPONSE_CACHE_"))}
+           if not key.startswith(("SLACK_", "OPENAI_", "DATABASE_", "LOG_", "RESPONSE_CACHE_", "LLM_", "CONTROL_PLANE_"))}
     env.update({
         "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": urls["slack"],
         "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(log_dir), "LOG_LEVEL": "INFO",  # the default: each request's summary is written
@@ -385,15 +399,8 @@ def _ratio(name: str, samples: list[float], baseline: list[float], target: float
 
 async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchResult]:
     from bot.bench.pipeline import log_records, provider_handling_ms  # here: the echo app, run from here, stays bare
-    from knowledge.db import Database
-    from knowledge.demo.loader import ensure_demo_data
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_path = workdir / "slack-bench.db"
-    db_path.unlink(missing_ok=True)
-    db = Database(f"sqlite:///{db_path}")
-    ensure_demo_data(db)  # ready before the server starts, as after a first run
-    db.close()
+    db_path = demo_database(workdir, "slack-bench.db")
     bursts = 3 if quick else 10
     singles = 40 if quick else 200
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * BURST)) as http:
