@@ -20,7 +20,7 @@ MAX_NAME_WORDS = 5
 TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
-_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{5,30}(?![\w@/-]|\.\w)")
+_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w)")
 
 # Meeting-kind words -> the kind recorded on meetings.
 KIND_SYNONYMS = {

@@ -62,7 +62,7 @@ _MONTH = re.compile(r"\b(?:(this|last|per|a) |(\d+) ?)mos?\b", re.IGNORECASE)
 # "diff q", "diff question": a different question, not a comparison.
 _DIFFERENT = re.compile(r"\bdiff(?= (?:q|qs|question|questions|topic|subject|thing|one)\b)", re.IGNORECASE)
 # "the min", "min contract/seats/term": minimum, not minutes.
-_MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number)\b)",
+_MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number|size|team|users?|employees?|licen[cs]es?)\b)",
                       re.IGNORECASE)
 
 

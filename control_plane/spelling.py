@@ -1,7 +1,7 @@
 """Typos in names and key words: "startr" is read as Starter, "globx" as Globex, "integation" as integration.
 
-A word is corrected only when it is not an English word (the word list symspellpy ships), is at
-least `MIN_WORD_CHARS` long, and is one edit (insert, delete, substitute or swap two neighbours)
+A word is corrected only when it is not an English word (the word list symspellpy ships), it or the
+name is at least `MIN_WORD_CHARS` long (neither shorter than `MIN_SHORT_CHARS`), and is one edit (insert, delete, substitute or swap two neighbours)
 away from exactly one known spelling (two edits for a name of `LONG_WORD_CHARS` letters or more). Candidates come from a symmetric-deletion index (every
 spelling with each one letter left out), so a lookup is a few dictionary probes whatever the size
 of the catalog; rapidfuzz's optimal-string-alignment distance confirms them.
@@ -19,6 +19,9 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 MIN_WORD_CHARS = 5
+# A typo of four letters ("tylr") or of a four-letter name ("acmee") is read only where the longer of the two
+# has five letters or more: between two four-letter words one edit is too easy a coincidence.
+MIN_SHORT_CHARS = 4
 # Long names ("vandelay", "umbrella") are also read through two edits ("vandaly"), compared one by one
 # with rapidfuzz, so only while there are at most this many of them.
 LONG_WORD_CHARS = 7
@@ -83,7 +86,7 @@ class Speller:
         """Known spellings of `kind` (multi-word names are added word by word)."""
         for phrase in words:
             for word in _WORD.findall(phrase.lower()):
-                if len(word) < MIN_WORD_CHARS or word in self._kinds:
+                if len(word) < (MIN_SHORT_CHARS if kind != "word" else MIN_WORD_CHARS) or word in self._kinds:
                     continue
                 if len(self._kinds) >= MAX_SPELLINGS:
                     return
@@ -95,14 +98,15 @@ class Speller:
 
     def correct(self, word: str) -> Correction | None:
         """The one known spelling `word` (lower case) is a typo of, or None."""
-        if len(word) < MIN_WORD_CHARS or word in self._kinds or word in self._english:
+        if len(word) < MIN_SHORT_CHARS or word in self._kinds or word in self._english:
             return None
         if word.endswith("s") and word[:-1] in self._kinds:  # a plural or a possessive without its apostrophe
             return Correction(word[:-1], self._kinds[word[:-1]], typo=False)
         found: set[str] = set()
         for key in (word, *_deletions(word)):
             found |= self._by_deletion.get(key, set())
-        close = [spelling for spelling in found if OSA.distance(word, spelling, score_cutoff=1) <= 1]
+        close = [spelling for spelling in found if OSA.distance(word, spelling, score_cutoff=1) <= 1
+                 and max(len(word), len(spelling)) >= MIN_WORD_CHARS]
         if not close and len(word) >= LONG_WORD_CHARS - 1 and self._long:
             two = process.extract(word, self._long, scorer=OSA.distance, score_cutoff=2, limit=2)
             close = [spelling for spelling, distance, _ in two if distance <= 2]

@@ -72,6 +72,8 @@ _LEANING_WORDS = frozenset(
 )
 _NEW_SUBJECT_WORDS = 2
 _BARE_QUESTION_WORDS = 4
+_BARE_TOPIC_WORDS = 3
+_SURE_CATALOG = 0.9  # a catalog question this sure ("does pro include sso") is never about the meeting
 _WORD = re.compile(r"[a-z0-9']+")
 _HOW_MANY = re.compile(r"^(?:(?:and|so|ok|okay|also|btw)\W+)*how (?:many|much)\b")
 _DEAL_ASK = re.compile(r"\b(?:what|which) (?:plan|tier)\b|\b(?:numbers|terms|final|deal|discount)\b")
@@ -87,7 +89,7 @@ _PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:which|what|any)
 _REFINES_SEARCH = re.compile(r"\b(?:ones?|calls?|meetings?|demos?|conversations?|recordings?|transcripts?|results?|matches)\b"
                              r"|\bhow many (?:is|are|was|were) (?:that|there|those|they)\b|\bhow many (?:of )?(?:them|those)\b|\bin total\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
-_SHORT_COUNT_WORDS = 6
+_SHORT_COUNT_WORDS = 10
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
@@ -151,6 +153,11 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
+    names_the_catalog = decision.intent is Intent.PRODUCT_QUESTION and bool(decision.entities.plans or decision.entities.product)
+    if last is Intent.DRAFT_EMAIL and names_the_catalog:
+        return decision.intent, False  # "also whats the uptime sla on enterprise" after a draft: a catalog question
+    if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
+        return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
@@ -184,6 +191,21 @@ def _asks_what_the_call_said(decision: Decision, slots_for: IntentSlots | None) 
         return False
     text = decision.normalized_text
     return bool(_ASKS_CONTENT.search(text)) and not _REFINES_SEARCH.search(text)
+
+
+def _asks_after_the_meeting(decision: Decision) -> bool:
+    """A bare topic ("payment terms?") or a question naming nothing ("when's go-live") that the patterns
+    cannot place, after a meeting turn."""
+    entities = decision.entities
+    if entities.product or entities.plans or entities.account or entities.person or entities.quantity:
+        return False
+    text = decision.normalized_text
+    words = len(_WORD.findall(text))
+    if decision.intent is Intent.UNKNOWN and decision.confidence < _OUT_OF_SCOPE_CONFIDENCE:
+        return words <= _BARE_QUESTION_WORDS or (words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text)))
+    weak_catalog = decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped" \
+        and decision.confidence < _SURE_CATALOG
+    return weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text)
 
 
 def _counts_what_was_agreed(decision: Decision) -> bool:

@@ -119,7 +119,7 @@ class _Unanswered:
 _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
     r"latest|status|update|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
-    r"action items|notes)\b"
+    r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )
 
 

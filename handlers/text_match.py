@@ -45,6 +45,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:mov|bring|brought|carr(?:y|ied)|port)\w* (?:\w+ ){0,2}(?:over|across)\b|\bmigrat\w*", r" migrate \g<0> "),
         (r"\bfor good\b|\bpermanent(?:ly)?\b|\bindefinitely\b|\bfor ever\b|\bforever\b", " forever "),
         (r"\bapps?\b", " application "),
+        # "how long are recordings kept": how long something is kept is its retention
+        (r"\b(?:kept|keep|keeps|keeping|stored|store|stores|storing|held|hold|holds|saved|save) (?:for )?(?:how long|around)\b"
+         r"|\bhow long (?:\w+ ){0,3}(?:kept|keep|stored|store|held|hold|saved|save|retained|retain|last|lasts)\b", r" retention \g<0> "),
         (r"\bsubs\b", " subscriptions "),
         # The size of customer a product is sold to is a minimum headcount.
         (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"

@@ -50,6 +50,8 @@ class MeetingResolver:
         base = MeetingResolution(account=account, contact=contact, kind=kind, namesakes=tuple(contacts[1:]))
         if frame.intent not in MEETING_INTENTS:
             return base
+        if frame.intent is Intent.DRAFT_EMAIL and account is None and contact is None and frame.meeting_id is None:
+            return base  # a draft to someone unknown is grounded in nobody else's meeting
         # A thread's meeting is kept unless the message names another by its title ("the sso one").
         titled = self._by_title(base, frame, lowered, now) if frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500]) else None
         if titled is not None:

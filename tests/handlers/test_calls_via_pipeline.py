@@ -264,3 +264,28 @@ async def test_a_draft_after_a_call_the_contact_missed_uses_their_own_meeting(of
     await ask(offline, f"recap the {latest.title}", thread="shell:missed")
     reply = await ask(offline, "draft elena a f/u", thread="shell:missed")
     assert f"Based on: Globex, {hers.title}" in reply.plain
+
+
+async def test_a_bare_topic_after_a_meeting_answer_is_about_that_account(offline: Pipeline) -> None:
+    await ask(offline, "globex renewal - what discount did they land on", thread="shell:terms")
+    reply = await ask(offline, "payment terms?", thread="shell:terms")
+    assert reply.handler == "meeting_summary" and "net 60" in reply.plain.lower()
+
+
+async def test_a_catalog_question_after_a_draft_is_answered_from_the_catalog(offline: Pipeline, demo_db: Database) -> None:
+    await ask(offline, "write a quick follow-up to Priya Raman w/ the SOC 2 report", thread="shell:draft-then")
+    reply = await ask(offline, "also whats the uptime sla on enterprise", thread="shell:draft-then")
+    assert reply.handler == "product_question" and "Draft email" not in reply.plain
+
+
+async def test_short_typos_of_names_are_read(offline: Pipeline, demo_db: Database) -> None:
+    latest = find_meetings(demo_db, account="Acme Corp", end=NOW, limit=1)[0]
+    reply = await ask(offline, "recap my last call with acmee")
+    assert "I read “acmee” as Acme Corp" in reply.plain and latest.title in reply.plain
+    reply = await ask(offline, "draft a follow up email to Tylr Nguyen about the bulk export")
+    assert "Draft email to Tyler Nguyen" in reply.plain
+
+
+async def test_a_draft_to_someone_unknown_is_grounded_in_no_meeting(offline: Pipeline) -> None:
+    reply = await ask(offline, "draft a follow up email to Zorp Quux about pricing")
+    assert "Based on:" not in reply.plain

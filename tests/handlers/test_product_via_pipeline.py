@@ -272,3 +272,18 @@ async def test_a_quote_after_a_comparison_is_for_the_plan_typed(offline: Pipelin
     reply = await ask(offline, "price for 60 employees on advanced", thread="shell:cmp")
     advanced = plan(demo_db, "sentinel", "Advanced")
     assert f"60 × ${advanced['price_cents'] // 100}" in reply.plain and "Essentials" not in reply.plain
+
+
+async def test_how_long_something_is_kept_is_its_retention(offline: Pipeline, demo_db: Database) -> None:
+    pro = plan(demo_db, None, "Pro")
+    retention = next(value for name, value in pro["limits"].items() if "recording" in name.lower())
+    reply = await ask(offline, "how long are recordings kept on pro")
+    assert retention in reply.plain and "onboarding" not in reply.plain.lower()
+
+
+async def test_a_bare_minimum_after_a_price_is_the_plans_minimum(offline: Pipeline, demo_db: Database) -> None:
+    await ask(offline, "sentinel pricing?", thread="shell:min")
+    reply = await ask(offline, "min size?", thread="shell:min")
+    essentials = plan(demo_db, "sentinel", "Essentials")
+    minimum = next(value for name, value in essentials["limits"].items() if name.lower().startswith("minimum"))
+    assert minimum in reply.plain
