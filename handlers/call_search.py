@@ -12,6 +12,7 @@ from control_plane.time_ranges import without_time_expressions
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, highlight, italic
+from knowledge.meetings import find_meetings
 from knowledge.search import STOPWORDS, CallHit, count_calls, participant_named, search_calls
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact, account_aliases
@@ -61,6 +62,10 @@ def _answer(ctx: HandlerContext) -> HandlerResult:
     kind = ctx.resolution.kind  # a kind the recorded meetings have
     topic = frame.topic or _topic_from_text(ctx.words, account, ctx.resolution.contact, time_range, frame.meeting_kind)
     participant, topic = _participant_in(ctx, topic)
+    contact = ctx.resolution.contact
+    if participant is None and contact is not None and frame.typed("person") and find_meetings(
+            ctx.db, account=contact.account, participant=contact.name, limit=1):
+        participant = contact.name.lower()  # "kestrel calls w henrik": the calls Henrik was on, not all of Kestrel's
     start, end = (time_range.start, time_range.end) if time_range else (None, None)
     if end is not None:
         end = min(end, ctx.now + timedelta(seconds=1))
@@ -136,10 +141,10 @@ def _describe_search(topic: str | None, account: str | None, time_label: str | N
                      participant: str | None = None) -> str:
     parts = [f"({clean(kind)})"] if kind else []
     if participant:
-        parts.append(f"with {bold(participant.title())} on the call")
+        parts.append(f"with {bold(participant.title())}" + (f" ({bold(account)})" if account else " on the call"))
     if topic:
         parts.append(f"about “{clean(topic)}”")
-    if account:
+    if account and not participant:
         parts.append(f"with {bold(account)}")
     if time_label:
         parts.append(f"({clean(time_label)})")

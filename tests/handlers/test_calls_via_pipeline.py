@@ -289,3 +289,11 @@ async def test_short_typos_of_names_are_read(offline: Pipeline, demo_db: Databas
 async def test_a_draft_to_someone_unknown_is_grounded_in_no_meeting(offline: Pipeline) -> None:
     reply = await ask(offline, "draft a follow up email to Zorp Quux about pricing")
     assert "Based on:" not in reply.plain
+
+
+async def test_calls_with_a_contact_are_the_calls_they_were_on(offline: Pipeline, demo_db: Database) -> None:
+    theirs = find_meetings(demo_db, account="Kestrel Financial", participant="Henrik Larsen", end=NOW, limit=20)
+    others = [m for m in find_meetings(demo_db, account="Kestrel Financial", end=NOW, limit=20) if m not in theirs]
+    assert others, "the test needs a Kestrel call Henrik was not on"
+    reply = await ask(offline, "kestrel calls w henrik")
+    assert all(m.title in reply.plain for m in theirs[:5]) and not any(m.title in reply.plain for m in others)
