@@ -47,6 +47,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bgo(?:ing|es)?[\s-]+live\b|\bwent[\s-]+live\b", " golive "),
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
+        # "whats on tylers plate", "what does leo owe them": someone's action items
+        (r"\bon (?:[\w']+|his|her|their|our|my) plate\b|\bto-?dos?\b|\bowes?\b|\bwaiting on\b|\bsupposed to (?:do|send|deliver)\b",
+         r" actionitem \g<0> "),
         # "what did initech sign up for": the plan and seats agreed, as the notes write them down
         (r"\bsign(?:ed|ing)? up for\b|\b(?:end(?:ed|s)? up )?(?:bought|buy(?:ing)?|purchas\w*|went with|go(?:ing)? with)\b"
          r"|\bend(?:ed|s)? up with\b", " seats agreed "),
@@ -188,6 +191,9 @@ def has_content(question: Question, beyond: MeetingRef | None = None) -> bool:
     return bool(left)
 
 
+_ACTION_ITEM = "actionitem"
+
+
 def best_passages(question: Question, passages: Sequence[Passage], *, preferred: frozenset[int] = frozenset(),
                   now: datetime | None = None) -> list[Passage]:
     """Up to `MAX_ANSWERS` passages answering the question, best first; none when nothing matches a
@@ -202,6 +208,9 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
     if question.wants_outcome:  # a decision answers "what did they decide" in other words ("chose Team")
         outcome = frozenset(q for q in question.words if _OUTCOME.fullmatch(q))
         matched = [hits | outcome if passage.source == "decision" else hits for hits, passage in zip(matched, passages)]
+    if _ACTION_ITEM in question.words:  # an action item answers "whats on tylers plate" in its own words
+        matched = [hits | {_ACTION_ITEM} if passage.source == "action item" else hits
+                   for hits, passage in zip(matched, passages)]
     total = len(passages)
     frequency = {q: sum(1 for m in matched if q in m) for q in question.words}
     weight = {q: math.log(1 + total / (1 + frequency[q])) * (0.3 if q in _WEAK else 0.5 if q in question.meeting_words else 1.0)
@@ -219,12 +228,16 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         if not hits - _WEAK and not (hits and named) and not by_person:
             continue
         score = sum(weight[q] for q in hits)
-        if by_person and not question.wants_outcome:  # "what did ken ask about": Ken's words count as the best word
+        if by_person and not question.wants_outcome and _ACTION_ITEM not in question.words:
+            # "what did ken ask about": Ken's words count as the best word (not for what is on his plate)
             score += top_weight
         if question.wants_number and _DIGIT.search(passage.text):
             score *= 1.3
         if named:
             score *= 1.4
+            if _ACTION_ITEM in question.words and any(passage.text.lower().startswith(person.split()[0] + " ")
+                                                      for person in question.people):
+                score *= 1.3  # "Tyler to send the list" is on Tyler's plate; "Sam to send Tyler..." is Sam's
         if passage.meeting.id in preferred:
             score *= 1.5
         score *= 1 + 0.5 * min(title_hits.get(passage.meeting.id, 0), 2)

@@ -297,3 +297,14 @@ async def test_calls_with_a_contact_are_the_calls_they_were_on(offline: Pipeline
     assert others, "the test needs a Kestrel call Henrik was not on"
     reply = await ask(offline, "kestrel calls w henrik")
     assert all(m.title in reply.plain for m in theirs[:5]) and not any(m.title in reply.plain for m in others)
+
+
+async def test_whats_on_someones_plate_is_their_action_items(offline: Pipeline, demo_db: Database) -> None:
+    latest = find_meetings(demo_db, account="Hooli", end=NOW, limit=1)[0]
+    detail = get_meeting(demo_db, latest.id)
+    assert detail is not None
+    theirs = [item for item in detail.action_items if item.lower().startswith("tyler ")]
+    assert theirs, "the test needs an action item of Tyler's"
+    await ask(offline, "recap the last hooli call", thread="shell:plate")
+    reply = await ask(offline, "whats on tylers plate", thread="shell:plate")
+    assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
