@@ -77,7 +77,21 @@ def fts_query(text: str, *, any_term: bool = False) -> str | None:
     kept = list(dict.fromkeys([term for term, common in terms if not common] or [term for term, _ in terms]))
     if not kept:
         return None
-    return (" OR " if any_term else " ").join('"' + term.replace('"', '""') + '"' for term in kept)
+    return (" OR " if any_term else " AND ").join(_with_synonyms(term) for term in kept)
+
+
+# Shorthand reps type for what calls say in full: "pen testing" finds "penetration test" too.
+CALL_SYNONYMS = {
+    "pen": "penetration", "2fa": "two-factor", "mfa": "multi-factor", "dpa": "data processing agreement",
+    "msa": "master services agreement", "poc": "proof of concept", "sow": "statement of work",
+    "sfdc": "salesforce", "infosec": "security",
+}
+
+
+def _with_synonyms(term: str) -> str:
+    quoted = '"' + term.replace('"', '""') + '"'
+    synonym = CALL_SYNONYMS.get(term.lower())
+    return f'({quoted} OR "{synonym}")' if synonym else quoted
 
 
 def search_calls(

@@ -64,15 +64,16 @@ def titles(hits: list) -> list[str]:
     ("user_text", "expected"),
     [
         ("pricing", '"pricing"'),
-        ("SSO pricing", '"SSO" "pricing"'),
-        ('the "per seat" price', '"per seat" "price"'),
-        ("what about the", '"what" "about" "the"'),
-        ('"the" deal', '"the" "deal"'),
-        ('say "hello   world', '"say" """hello" "world"'),
+        ("SSO pricing", '"SSO" AND "pricing"'),
+        ("DPA terms", '("DPA" OR "data processing agreement") AND "terms"'),  # shorthand finds the words in full too
+        ('the "per seat" price', '"per seat" AND "price"'),
+        ("what about the", '"what" AND "about" AND "the"'),
+        ('"the" deal', '"the" AND "deal"'),
+        ('say "hello   world', '"say" AND """hello" AND "world"'),
         ('a"b', '"a""b"'),
-        ("NEAR(pricing, sso) OR x AND -y NOT z*", '"NEAR(pricing," "sso)" "x" "-y" "z*"'),
-        ("AND OR NOT", '"AND" "OR" "NOT"'),
-        ("text: 1; DROP TABLE meeting; --", '"text:" "1;" "DROP" "TABLE" "meeting;"'),
+        ("NEAR(pricing, sso) OR x AND -y NOT z*", '"NEAR(pricing," AND "sso)" AND "x" AND "-y" AND "z*"'),
+        ("AND OR NOT", '"AND" AND "OR" AND "NOT"'),
+        ("text: 1; DROP TABLE meeting; --", '"text:" AND "1;" AND "DROP" AND "TABLE" AND "meeting;"'),
         ("", None),
         ("   ", None),
         ('- * : ( ) "" ^', None),
@@ -83,7 +84,8 @@ def test_fts_query_quotes_every_term(user_text: str, expected: str | None) -> No
 
 
 def test_fts_query_any_term() -> None:
-    assert fts_query("sso pricing", any_term=True) == '"sso" OR "pricing"'
+    assert fts_query("rollout pricing", any_term=True) == '"rollout" OR "pricing"'
+    assert fts_query("pen test", any_term=True) == '("pen" OR "penetration") OR "test"'
 
 
 # Text made of FTS5 query syntax: operators, quotes, prefixes, columns, NUL.
@@ -248,3 +250,9 @@ def test_numbers_are_searched_in_what_was_said_not_in_meeting_ids(database: Data
     assert search_calls(database, topic=str(first)) == []
     assert search_calls(database, topic=str(second)) == []
     assert titles(search_calls(database, topic=str(first + 40))) == ["Pricing"]
+
+
+def test_shorthand_finds_calls_that_say_it_in_full(database: Database) -> None:
+    add_meeting(database, ACME, "Security", NOW - timedelta(days=2), [("Luis", "And the penetration test report?")])
+    add_meeting(database, ACME, "Pricing", NOW - timedelta(days=1), [("Tom", "What about the price per seat?")])
+    assert titles(search_calls(database, topic="pen test")) == ["Security"]
