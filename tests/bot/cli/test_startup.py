@@ -1,0 +1,50 @@
+"""What starting the console script loads: each command imports only what it needs, when it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.paths import REPO_ROOT
+
+# Loaded only by the commands that use them: `pitcrew --help` and the command line's parsing need none.
+HEAVY = ("openai", "slack_bolt", "slack_sdk", "aiohttp", "sqlalchemy", "sqlmodel", "pydantic_settings", "bot.settings",
+         "control_plane", "handlers", "knowledge", "bot.app", "bot.pipeline", "bot.llm", "rapidfuzz", "rich")
+
+
+def _modules_after(code: str, cwd: Path) -> set[str]:
+    """The modules a fresh interpreter holds after running `code` (which prints nothing itself)."""
+    script = code + "\nimport json as _j, sys as _s\nprint(_j.dumps(sorted(_s.modules)))\n"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    completed = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    return set(json.loads(completed.stdout.splitlines()[-1]))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in names))
+
+
+def test_importing_the_console_script_loads_no_heavy_module(isolated_environment: Path) -> None:
+    modules = _modules_after("import bot.cli.main", isolated_environment)
+    assert "bot.cli.main" in modules and "typer" in modules
+    assert _loaded(modules, HEAVY) == []
+
+
+def test_help_loads_nothing_a_command_needs(isolated_environment: Path) -> None:
+    code = ("from bot.cli.main import app\n"
+            "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n")
+    modules = _modules_after(code, isolated_environment)
+    assert _loaded(modules, tuple(name for name in HEAVY if name != "rich")) == []  # rich formats the help
+
+
+def test_ask_without_an_llm_loads_neither_the_llm_sdk_nor_slack(isolated_environment: Path) -> None:
+    code = ("from bot.cli.main import app\n"
+            "try:\n    app(['ask', 'hi'], standalone_mode=False)\nexcept SystemExit:\n    pass\n")
+    modules = _modules_after(code, isolated_environment)
+    assert "control_plane" in modules and "sqlalchemy" in modules  # it did answer
+    assert _loaded(modules, ("openai", "slack_bolt", "slack_sdk", "aiohttp")) == []
