@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -46,6 +45,7 @@ def shell(
 ) -> None:
     """Chat with pitcrew in the terminal (demo knowledge base when the database is empty). Ctrl-D quits."""
     import asyncio
+    import secrets
 
     from rich.console import Console
     from rich.text import Text
@@ -98,6 +98,7 @@ def ask(
     if not text.strip():
         fail('nothing to ask: give the message, e.g. pitcrew ask "what does the Pro plan cost?"', EXIT_USAGE)
     import asyncio
+    import secrets
 
     settings = settings_or_exit()
     thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
