@@ -103,9 +103,11 @@ class NameIndex:
         for product in vocabulary.products:
             self._product_slugs.setdefault(product.name.casefold(), product.slug)
             self._product_slugs.setdefault(product.slug.casefold(), product.slug)
-            entry = Name("product", product.name)  # one for both: the slug's is usually the name's key again
+            entry = Name("product", product.name)
             named_keys.append(self._add(product.name, entry))
-            named_keys.append(self._add(product.slug.replace("-", " "), entry))
+            spaced = product.slug.replace("-", " ")
+            if spaced.lower() != product.name.lower():  # the same key again otherwise (name_key reads lower case)
+                named_keys.append(self._add(spaced, entry))
         for plan in vocabulary.plans:
             named_keys.append(self._add(plan, Name("plan", plan)))
         for word, kind in KIND_SYNONYMS.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from knowledge.db import Database
 
@@ -44,8 +44,9 @@ class KnownContact:
     account: str  # the account's name
 
 
-@dataclass(frozen=True)
-class KnownProduct:
+class KnownProduct(NamedTuple):
+    """A tuple, not a frozen dataclass: a catalog has 100,000s and each is made at every start (~3x cheaper)."""
+
     name: str
     slug: str
 
