@@ -17,10 +17,7 @@ from importlib import resources
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
-
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
+from typing import Any, NamedTuple
 
 from control_plane import user_cache
 
@@ -80,6 +77,21 @@ def word_counts() -> dict[str, int]:
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     return frozenset(_word_list())
+
+
+@lru_cache(maxsize=1)
+def _rapidfuzz() -> tuple[Any, Any]:
+    """rapidfuzz's `process` and `OSA`, imported on the first spelling check (a process answering "hi" needs none)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    return process, OSA
+
+
+def prepare() -> None:
+    """Load now what the first spelling check would (the word list, rapidfuzz)."""
+    english_words()
+    _rapidfuzz()
 
 
 @lru_cache(maxsize=4)
@@ -145,6 +157,7 @@ class Speller:
             return None
         if word.endswith("s") and word[:-1] in self._kinds:  # a plural or a possessive without its apostrophe
             return Correction(word[:-1], self._kinds[word[:-1]], typo=False)
+        process, OSA = _rapidfuzz()
         found: set[str] = set()
         for key in (word, *_deletions(word)):
             found |= self._by_deletion.get(key, set())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -181,6 +180,8 @@ def _history_file() -> Path | None:
 
 
 def _user_name() -> str | None:
+    import getpass  # here: it loads termios, which `pitcrew --help` need not
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers): the user is optional
