@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from control_plane.intents import Reading
 from control_plane.normalize import NormalizedText, lower_same_length
@@ -19,6 +20,7 @@ MAX_NAME_WORDS = 5
 
 TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
 _SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w)")
 
@@ -54,8 +56,7 @@ _GENERIC_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):  # a tuple: one per product and alias, 100,000s on a large catalog, made at every start
     kind: str  # account | contact | first_name | product | plan | kind
     canonical: str
     needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
@@ -72,6 +73,8 @@ class Found:
 
 def name_key(text: str) -> str:
     """A name as the index keys it: lower-case words, possessive "'s" dropped."""
+    if _PLAIN_NAME.fullmatch(text):  # most names ("Solar Forge 1"): its words are the tokens, as they are
+        return text.lower()
     tokens = TOKEN.findall(text.lower())
     if "'" not in text:  # most names: no possessive to drop (a catalog has 100,000s of them)
         return " ".join(tokens)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from control_plane.names import TOKEN, name_key
 from control_plane.normalize import MAX_INPUT_CHARS, normalize, normalize_name
 from control_plane.shorthand import SHORTHAND
 
@@ -87,3 +88,9 @@ def test_plain_names_skip_the_passes_but_shorthand_still_applies() -> None:
     assert normalize_name("Solar Forge 1") == "solar forge 1"
     assert normalize_name("Ent Suite") == "enterprise suite"  # "ent" is shorthand for enterprise
     assert normalize_name("Pulse 3mo") == normalize("Pulse 3mo").lowered == "pulse 3 month"
+
+
+@given(st.text(alphabet="aZ9 '.-&é_", max_size=30))
+def test_a_name_key_is_the_lower_case_tokens_without_possessives(name: str) -> None:
+    tokens = TOKEN.findall(name.lower())
+    assert name_key(name) == " ".join(token.removesuffix("'s") for token in tokens)
