@@ -33,6 +33,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "concurrency",
     "catalog",
     "faults",
+    "cold_start",
 )
 
 

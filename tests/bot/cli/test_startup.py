@@ -48,3 +48,21 @@ def test_ask_without_an_llm_loads_neither_the_llm_sdk_nor_slack(isolated_environ
     modules = _modules_after(code, isolated_environment)
     assert "control_plane" in modules and "sqlalchemy" in modules  # it did answer
     assert _loaded(modules, ("openai", "slack_bolt", "slack_sdk", "aiohttp")) == []
+
+
+def _classify(cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XDG_CACHE_HOME": str(cache)}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "classify", "what does orbit pro cost?"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_corrupt_pattern_cache_changes_nothing_and_is_replaced(isolated_environment: Path) -> None:
+    cache = isolated_environment / "cache"
+    first = _classify(isolated_environment, cache)
+    assert first.returncode == 0, first.stderr
+    stored = list((cache / "pitcrew").glob("patterns-*.json"))
+    assert len(stored) == 1
+    stored[0].write_bytes(b'{"key": {"python": "3.11"}, "data": {"(": [[["x"]], true]}')  # half-written, foreign
+    again = _classify(isolated_environment, cache)
+    assert again.returncode == 0 and "Traceback" not in again.stderr and again.stdout == first.stdout
+    assert json.loads(stored[0].read_text(encoding="utf-8"))["key"] != {"python": "3.11"}  # written anew
