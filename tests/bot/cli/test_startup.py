@@ -66,3 +66,16 @@ def test_a_corrupt_pattern_cache_changes_nothing_and_is_replaced(isolated_enviro
     again = _classify(isolated_environment, cache)
     assert again.returncode == 0 and "Traceback" not in again.stderr and again.stdout == first.stdout
     assert json.loads(stored[0].read_text(encoding="utf-8"))["key"] != {"python": "3.11"}  # written anew
+
+
+def test_a_command_run_as_a_process_still_flushes_its_output_and_day_file(isolated_environment: Path) -> None:
+    # main() skips the final garbage collection on the way out, never the exit handlers.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    completed = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "what does orbit pro cost?", "--json"],
+                               cwd=isolated_environment, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    reply = json.loads(completed.stdout)
+    records = [json.loads(line) for path in (isolated_environment / "logs").glob("slack-*.log")
+               for line in path.read_text(encoding="utf-8").splitlines()]
+    assert any(record.get("correlation_id") == reply["correlation_id"] and "total_time_ms" in record
+               for record in records)
