@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/pitcrew.db"
+DEFAULT_SNAPSHOT_CRON = "0 * * * *"  # hourly, on the hour
 
 
 class SettingsError(Exception):
@@ -81,7 +82,7 @@ class Settings(BaseSettings):
     control_plane_shadow_rate: float = Field(default=0.0, ge=0, le=1)
 
     # Knowledge
-    snapshot_rebuild_cron: str = "0 * * * *"
+    snapshot_rebuild_cron: str = DEFAULT_SNAPSHOT_CRON
     knowledge_check_s: float = Field(default=30.0, gt=0)  # how often serve looks for an import to pick up
     thread_memory_ttl_s: int = Field(default=86_400, ge=60)
     thread_memory_max_turns: int = Field(default=20, ge=1)
@@ -109,6 +110,8 @@ class Settings(BaseSettings):
     @field_validator("snapshot_rebuild_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
+        if value == DEFAULT_SNAPSHOT_CRON:  # known good: spares every command loading APScheduler to check it
+            return value
         from apscheduler.triggers.cron import CronTrigger
 
         try:

@@ -2,6 +2,8 @@
 
 Matching is the hot path (every message, a 50 µs budget), so the rules are flattened into one list
 in evaluation order and a literal prefilter (see `prefilter`) picks the few worth a regex search.
+A rule's regex is compiled the first time it is searched: a process that answers one message (`pitcrew
+ask`) compiles the few that message needs, not all ~200.
 Rules naming `{product}` or `{plan}` search a copy of the message with the catalog names masked (see
 `mentions`), so they cost the same whatever the size of the catalog.
 """
@@ -10,14 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import NamedTuple
 
 from control_plane.intents import Candidate, Intent
-from control_plane.mentions import PLACEHOLDER_PATTERNS, MentionIndex, Mentions, placeholder_bits
+from control_plane.mentions import MentionIndex, Mentions, placeholder_bits
 from control_plane.normalize import normalize
-from control_plane.patterns import Negative, Pattern, PatternSet, expand
-from control_plane.prefilter import LiteralScanner, fast_search, required_literals
+from control_plane.patterns import Negative, Pattern, PatternSet
+from control_plane.prefilter import LiteralScanner, boundary_search
 from knowledge.vocabulary import Vocabulary
 
 _PATTERN, _VETO, _PENALTY = 0, 1, 2
@@ -41,11 +42,12 @@ def _alternations(terms: Mapping[str, Iterable[str]]) -> dict[str, str]:
 
 
 class _Rule(NamedTuple):
-    """One pattern or negative, flattened for the hot loop."""
+    """One pattern or negative, flattened for the hot loop (its search function is in `_searches`)."""
 
     intent: Intent
     kind: int  # _PATTERN | _VETO | _PENALTY
-    search: Callable[[str], object]  # truthy when the rule matches
+    source: str  # the regex searched
+    boundary: bool  # `source` is searched without its leading `\b` (see `prefilter.fast_search`)
     value: float  # a pattern's confidence or a negative's penalty
     id: str
     needs: tuple[frozenset[str], ...]  # literal sets it needs one literal of each of (see `prefilter`)
@@ -71,16 +73,20 @@ def _rule(intent: Intent, rule: Pattern | Negative, mentions: MentionIndex) -> _
         # the rest of the regex lie outside the masked names: they are in the unmasked text too. A
         # rule with placeholders is searched only in a message naming something, which holds one of
         # the names' first words.
-        rule = replace(rule, regex=re.compile(expand(rule.template, PLACEHOLDER_PATTERNS)))
         view = placeholder_bits(rule.placeholders)
         first_words = mentions.first_words(view)
         gate = (first_words,) if first_words else ()
-    needs = required_literals(rule.regex.pattern) + gate
+    needs = rule.needs + gate
     key = max(needs, key=lambda g: (min(map(len, g)), -len(g))) if needs else frozenset()
-    search = fast_search(rule.regex)
+    source, boundary = rule.search_source, rule.boundary
     if isinstance(rule, Pattern):
-        return _Rule(intent, _PATTERN, search, rule.confidence, rule.id, needs, key, view)
-    return _Rule(intent, _VETO if rule.veto else _PENALTY, search, rule.penalty, rule.id, needs, key, view)
+        return _Rule(intent, _PATTERN, source, boundary, rule.confidence, rule.id, needs, key, view)
+    return _Rule(intent, _VETO if rule.veto else _PENALTY, source, boundary, rule.penalty, rule.id, needs, key, view)
+
+
+def compiled_search(source: str, boundary: bool) -> Callable[[str], object]:
+    """The search function of a rule's regex (truthy when it matches)."""
+    return boundary_search(re.compile(source[2:])) if boundary else re.compile(source).search
 
 
 class PatternClassifier:
@@ -100,6 +106,8 @@ class PatternClassifier:
                 rules += positives
                 rules += [r for r in (_rule(group.intent, n, self._mentions) for n in group.negatives) if r]
         self._rules = tuple(rules)
+        # Each rule's search, compiled on first use: a stand-in compiles it and puts the real one in its place.
+        self._searches: list[Callable[[str], object]] = [self._compile_first(number) for number in range(len(rules))]
         self._always = frozenset(number for number, rule in enumerate(rules) if not rule.key)
         # A rule is looked at when a literal of its key is present (by_literal), and searched only when
         # every literal set it needs is satisfied: one bit per distinct set, compared as integers.
@@ -123,6 +131,19 @@ class PatternClassifier:
             for found, prefixes in self._scanner.prefixes.items()
         }
 
+    def _compile_first(self, number: int) -> Callable[[str], object]:
+        def search_compiling(text: str) -> object:
+            rule = self._rules[number]
+            search = self._searches[number] = compiled_search(rule.source, rule.boundary)
+            return search(text)
+
+        return search_compiling
+
+    def compile_all(self) -> None:
+        """Compile every rule's regex now (a long-running process may prefer to pay it before the first message)."""
+        for number, rule in enumerate(self._rules):
+            self._searches[number] = compiled_search(rule.source, rule.boundary)
+
     def candidates(self, lowered: str) -> list[Candidate]:
         """Every intent with a positive score, best first. `lowered` is normalized, lower-case text."""
         text = lowered[: self._limits.match_chars]
@@ -133,7 +154,7 @@ class PatternClassifier:
             keyed, found_bits = found_table[found]
             numbers |= keyed
             present |= found_bits
-        rules, masks = self._rules, self._masks
+        rules, masks, searches = self._rules, self._masks, self._searches
         found_candidates: list[Candidate] = []
         current: Intent | None = None
         score: float | None = None
@@ -141,7 +162,7 @@ class PatternClassifier:
         mentions: Mentions | None = None  # looked for once, when a rule first needs them
         looked_for_mentions = False
         for number in sorted(numbers):
-            intent, kind, search, value, rule_id, _needs, _key, view = rules[number]
+            intent, kind, _source, _boundary, value, rule_id, _needs, _key, view = rules[number]
             if intent is not current:
                 if score is not None and current is not None:
                     found_candidates.append(Candidate(current, score, pattern_id))
@@ -159,9 +180,9 @@ class PatternClassifier:
                     continue  # the message names nothing its placeholders stand for
                 subject = masked
             if kind == _PATTERN:
-                if search(subject):
+                if searches[number](subject):
                     score, pattern_id = value, rule_id
-            elif search(subject):  # a negative, for an intent that matched
+            elif searches[number](subject):  # a negative, for an intent that matched
                 if kind == _VETO:
                     score = None
                 else:

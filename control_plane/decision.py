@@ -21,6 +21,7 @@ from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.shadow import ShadowValidator
+from control_plane import spelling
 from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
 from control_plane.validation import (
@@ -105,6 +106,12 @@ class ControlPlane:
         return NameLookups(
             PatternClassifier(self.patterns, placeholder_terms(vocabulary)), EntityExtractor(vocabulary, names), names
         )
+
+    def warm_up(self) -> None:
+        """Do now what the first messages would otherwise do on their way: compile every pattern's regex and
+        read the spelling word list (a long-running process calls this in a worker thread once it serves)."""
+        self._classifier.compile_all()
+        spelling.prepare()
 
     def use_lookups(self, lookups: NameLookups) -> None:
         """Swap in lookups from `build_lookups` (after an import); requests in flight keep the ones they started with."""

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from control_plane.normalize import normalize
+from control_plane.normalize import normalize_name
 from control_plane.prefilter import MIN_LITERAL_CHARS
 
 KINDS = ("product", "plan")  # the placeholders, one bit each
@@ -59,6 +59,10 @@ def placeholder_bits(placeholders: Iterable[str]) -> int:
 class _Name(NamedTuple):
     bits: int  # the kinds it is a name of
     open_end: bool  # ends with a non-word character: no word end needed after it
+
+
+# The few distinct values, shared by every name (a catalog has 100,000s of names).
+_NAME_VALUES = {(bits, open_end): _Name(bits, open_end) for bits in range(1, 1 << len(KINDS)) for open_end in (False, True)}
 
 
 class Mentions:
@@ -108,26 +112,34 @@ class MentionIndex:
     def __init__(self, terms: Mapping[str, Iterable[str]]) -> None:
         """`terms`: placeholder -> the names it stands for, as written in the catalog."""
         bits_of: dict[str, int] = {}
+        named = 0  # the kinds with at least one name
         for kind, values in terms.items():
             if kind not in _BIT:
                 raise ValueError(f"unknown placeholder {kind!r} (known: {', '.join(KINDS)})")
+            bit = _BIT[kind]
             for value in values:
-                name = normalize(value).lowered
+                name = normalize_name(value)
                 if name:
-                    bits_of[name] = bits_of.get(name, 0) | _BIT[kind]
-        self.kinds = frozenset(kind for kind, bit in _BIT.items() if any(bits & bit for bits in bits_of.values()))
+                    bits_of[name] = bits_of.get(name, 0) | bit
+                    named |= bit
+        self.kinds = frozenset(kind for kind, bit in _BIT.items() if named & bit)
         self._names: dict[str, _Name] = {}
         lengths: dict[str, set[int]] = {}
         self._first_words: dict[int, set[str]] = {bit: set() for bit in _BIT.values()}
+        first_words = self._first_words
         for name, bits in bits_of.items():
             first = _WORD.match(name)
             if first is None:  # opens with a non-word character: never at a word start
                 continue
-            self._names[name] = _Name(bits, not _is_word_char(name[-1]))
-            lengths.setdefault(first.group(), set()).add(len(name))
-            for bit in _BIT.values():
+            word = first.group()
+            self._names[name] = _NAME_VALUES[bits, not _is_word_char(name[-1])]
+            found = lengths.get(word)
+            if found is None:
+                found = lengths[word] = set()
+            found.add(len(name))
+            for bit, words in first_words.items():
                 if bits & bit:
-                    self._first_words[bit].add(first.group())
+                    words.add(word)
         # First word -> the lengths of the names it opens, longest first ("orbit analytics" before
         # "orbit"): a few slices and dictionary lookups per mention, however many names share the word.
         self._lengths = {word: tuple(sorted(found, reverse=True)) for word, found in lengths.items()}

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from control_plane.intents import Reading
 from control_plane.normalize import NormalizedText, lower_same_length
-from control_plane.spelling import KEYWORDS, Speller, word_counts
+from control_plane.spelling import KEYWORDS, Speller, common_words
 from knowledge.vocabulary import KnownContact, Vocabulary
 
 MAX_NAME_WORDS = 5
 
 TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
 _SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w)")
 
@@ -54,8 +56,7 @@ _GENERIC_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):  # a tuple: one per product and alias, 100,000s on a large catalog, made at every start
     kind: str  # account | contact | first_name | product | plan | kind
     canonical: str
     needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
@@ -72,7 +73,12 @@ class Found:
 
 def name_key(text: str) -> str:
     """A name as the index keys it: lower-case words, possessive "'s" dropped."""
-    return " ".join(token.removesuffix("'s") for token in TOKEN.findall(text.lower()))
+    if _PLAIN_NAME.fullmatch(text):  # most names ("Solar Forge 1"): its words are the tokens, as they are
+        return text.lower()
+    tokens = TOKEN.findall(text.lower())
+    if "'" not in text:  # most names: no possessive to drop (a catalog has 100,000s of them)
+        return " ".join(tokens)
+    return " ".join(token.removesuffix("'s") for token in tokens)
 
 
 class NameIndex:
@@ -96,13 +102,17 @@ class NameIndex:
                 self._add(first, Name("first_name", first))
                 self._contacts_by_first.setdefault(first.lower(), []).append(contact)
         self._product_slugs: dict[str, str] = {}  # product name or slug, folded -> slug
+        named_keys: list[str | None] = []  # the keys of products and plans, for `named` below
         for product in vocabulary.products:
             self._product_slugs.setdefault(product.name.casefold(), product.slug)
             self._product_slugs.setdefault(product.slug.casefold(), product.slug)
-            self._add(product.name, Name("product", product.name))
-            self._add(product.slug.replace("-", " "), Name("product", product.name))
+            entry = Name("product", product.name)
+            named_keys.append(self._add(product.name, entry))
+            spaced = product.slug.replace("-", " ")
+            if spaced.lower() != product.name.lower():  # the same key again otherwise (name_key reads lower case)
+                named_keys.append(self._add(spaced, entry))
         for plan in vocabulary.plans:
-            self._add(plan, Name("plan", plan))
+            named_keys.append(self._add(plan, Name("plan", plan)))
         for word, kind in KIND_SYNONYMS.items():
             self._add(word, Name("kind", kind))
         for kind in vocabulary.meeting_kinds:
@@ -110,9 +120,8 @@ class NameIndex:
                 continue
             for alias in {kind, kind.replace("-", " ")}:  # "security-review" is also said "security review"
                 self._add(alias, Name("kind", kind, needs_meeting_word=True))
-        counts = word_counts()
-        named = {word for key, names in self._names.items() if any(n.kind in ("product", "plan") for n in names)
-                 for word in key.split(" ")}
+        common = common_words(COMMON_WORD_COUNT)
+        named = {word for key in set(named_keys) if key is not None for word in key.split(" ")}
         self.limit_terms = frozenset(
             _singular(word) for name in vocabulary.limit_names for word in _WORD.findall(name.lower())
             if word not in _GENERIC_WORDS and word not in named
@@ -121,14 +130,14 @@ class NameIndex:
         for phrase, product in vocabulary.offered:
             for word in _WORD.findall(phrase.lower()):
                 word = _singular(word)
-                if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT:
+                if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and word not in common:
                     owners.setdefault(word, set()).add(product)
         # Words few products offer say which product is meant; a word every product has says nothing.
         self._term_products = {word: frozenset(products) for word, products in owners.items()
                                if len(products) <= MAX_OFFERING_PRODUCTS}
         self.catalog_terms = frozenset(
             _singular(word) for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
-            if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and counts.get(word, 0) < COMMON_WORD_COUNT
+            if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and word not in common
         )
         self.speller = Speller()
         # Most-asked-about kinds first: on a huge catalog the speller's budget goes to them.
@@ -139,17 +148,21 @@ class NameIndex:
         self.speller.add(self.account_aliases, "account")
         self.speller.add((p.name for p in vocabulary.products), "product")
 
-    def _add(self, alias: str, name: Name) -> None:
+    def _add(self, alias: str, name: Name) -> str | None:
+        """Index `name` under `alias`; the key it went under, or None when the alias cannot be a name."""
         key = name_key(alias)
         if not key or len(key) < 2:
-            return
-        words = key.split(" ")
-        if len(words) > MAX_NAME_WORDS:
-            return
-        self._widths[words[0]] = max(self._widths.get(words[0], 0), len(words))
+            return None
+        width = key.count(" ") + 1
+        if width > MAX_NAME_WORDS:
+            return None
+        first = key.partition(" ")[0]
+        if self._widths.get(first, 0) < width:
+            self._widths[first] = width
         entries = self._names.setdefault(key, [])
         if name not in entries:
             entries.append(name)
+        return key
 
     # Lookups ------------------------------------------------------------------------------------------
 

@@ -17,6 +17,9 @@ Regexes are matched against the lower-cased normalized text with `re.search`. A 
 catalog with `{product}` (product names and slugs) or `{plan}` (plan names): the classifier finds the
 names a message mentions and matches the placeholder against them (see `mentions`), so a pattern with
 a placeholder matches only where a name is, and is dropped when the vocabulary has no names for it.
+
+Checking and analysing the regexes is done once per template and kept on disk (see `pattern_cache`);
+a regex is compiled when it is first searched.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from control_plane.intents import Intent
+from control_plane.mentions import PLACEHOLDER_PATTERNS
+from control_plane.pattern_cache import Analysis, AnalysisCache
+from control_plane.prefilter import boundary_stripped, required_literals
 
 try:  # the stdlib's own regex parser, used only to reject patterns that can backtrack catastrophically
     from re import _constants as _sre_constants
@@ -54,23 +60,44 @@ class PatternError(ValueError):
     """The patterns file is unusable; the message names the file, the intent and the pattern."""
 
 
+class _Regex:
+    """The regex of a pattern or negative, from its template (the fields of the dataclasses below)."""
+
+    template: str  # as written in the file
+    placeholders: tuple[str, ...]
+    needs: tuple[frozenset[str], ...]  # literal sets a match of `search_source` needs (prefilter.required_literals)
+    boundary: bool  # `search_source` opens with `\b` then a word character (prefilter.fast_search)
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The regex, placeholders filled with stand-ins; compiled on first use."""
+        return re.compile(expand(self.template, PLACEHOLDERS) if self.placeholders else self.template)
+
+    @property
+    def search_source(self) -> str:
+        """What the classifier searches: each placeholder matching the marks of masked names (see `mentions`)."""
+        return expand(self.template, PLACEHOLDER_PATTERNS) if self.placeholders else self.template
+
+
 @dataclass(frozen=True)
-class Pattern:
+class Pattern(_Regex):
     id: str
-    regex: re.Pattern[str]  # with placeholders, compiled with stand-ins: use `expand` to match
     confidence: float
-    template: str = ""
+    template: str
     placeholders: tuple[str, ...] = ()
+    needs: tuple[frozenset[str], ...] = ()
+    boundary: bool = False
 
 
 @dataclass(frozen=True)
-class Negative:
+class Negative(_Regex):
     id: str
-    regex: re.Pattern[str]
     penalty: float  # subtracted from the intent's score; ignored when `veto`
     veto: bool
-    template: str = ""
+    template: str
     placeholders: tuple[str, ...] = ()
+    needs: tuple[frozenset[str], ...] = ()
+    boundary: bool = False
 
 
 def expand(template: str, terms: dict[str, str]) -> str:
@@ -139,7 +166,9 @@ def _load(path: Path) -> PatternSet:
     intents_table = data.get("intents")
     if not isinstance(intents_table, dict) or not intents_table:
         raise PatternError(f"{source}: no [intents.<name>] tables")
-    groups = [_intent_group(source, name, table) for name, table in intents_table.items()]
+    cache = AnalysisCache(path)
+    groups = [_intent_group(source, name, table, cache) for name, table in intents_table.items()]
+    cache.save()  # only a file that loaded without a mistake is cached
     return PatternSet(source=source, limits=limits, intents=tuple(groups))
 
 
@@ -159,7 +188,7 @@ def _limits(source: str, table: Any) -> Limits:
     return Limits(match_chars=values["match_chars"], confident_chars=values["confident_chars"], long_message_cap=float(cap))
 
 
-def _intent_group(source: str, name: str, table: Any) -> IntentPatterns:
+def _intent_group(source: str, name: str, table: Any, cache: AnalysisCache) -> IntentPatterns:
     try:
         intent = Intent(name)
     except ValueError as exc:
@@ -170,8 +199,9 @@ def _intent_group(source: str, name: str, table: Any) -> IntentPatterns:
     unknown = set(table) - {"description", "patterns", "negatives"}
     if unknown:
         raise PatternError(f"{where}: unknown key(s) {sorted(unknown)}")
-    patterns = [_pattern(where, index, entry) for index, entry in enumerate(_entries(where, table, "patterns"), 1)]
-    negatives = [_negative(where, index, entry) for index, entry in enumerate(_entries(where, table, "negatives"), 1)]
+    patterns = [_pattern(where, index, entry, cache) for index, entry in enumerate(_entries(where, table, "patterns"), 1)]
+    negatives = [_negative(where, index, entry, cache)
+                 for index, entry in enumerate(_entries(where, table, "negatives"), 1)]
     ids = [p.id for p in patterns] + [n.id for n in negatives]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -192,7 +222,7 @@ def _entries(where: str, table: dict[str, Any], key: str) -> list[dict[str, Any]
     return entries
 
 
-def _pattern(where: str, index: int, entry: dict[str, Any]) -> Pattern:
+def _pattern(where: str, index: int, entry: dict[str, Any], cache: AnalysisCache) -> Pattern:
     label = _label("pattern", entry, index)
     unknown = set(entry) - _PATTERN_KEYS
     if unknown:
@@ -200,13 +230,12 @@ def _pattern(where: str, index: int, entry: dict[str, Any]) -> Pattern:
     confidence = entry.get("confidence")
     if not _is_unit_number(confidence):
         raise PatternError(f"{where}, {label}: confidence must be a number between 0 and 1, got {confidence!r}")
-    regex, placeholders = _compile(where, label, entry)
-    return Pattern(
-        id=_id(entry, index), regex=regex, confidence=float(confidence), template=entry["regex"], placeholders=placeholders
-    )
+    placeholders, analysis = _compile(where, label, entry, cache)
+    return Pattern(id=_id(entry, index), confidence=float(confidence), template=entry["regex"],
+                   placeholders=placeholders, needs=analysis.needs, boundary=analysis.boundary)
 
 
-def _negative(where: str, index: int, entry: dict[str, Any]) -> Negative:
+def _negative(where: str, index: int, entry: dict[str, Any], cache: AnalysisCache) -> Negative:
     label = _label("negative", entry, index)
     unknown = set(entry) - _NEGATIVE_KEYS
     if unknown:
@@ -217,11 +246,9 @@ def _negative(where: str, index: int, entry: dict[str, Any]) -> Negative:
         raise PatternError(f"{where}, {label}: give either veto = true or a penalty")
     if penalty is not None and not _is_unit_number(penalty):
         raise PatternError(f"{where}, {label}: penalty must be a number between 0 and 1, got {penalty!r}")
-    regex, placeholders = _compile(where, label, entry)
-    return Negative(
-        id=_id(entry, index), regex=regex, penalty=float(penalty or 0.0), veto=veto,
-        template=entry["regex"], placeholders=placeholders,
-    )
+    placeholders, analysis = _compile(where, label, entry, cache)
+    return Negative(id=_id(entry, index), penalty=float(penalty or 0.0), veto=veto, template=entry["regex"],
+                    placeholders=placeholders, needs=analysis.needs, boundary=analysis.boundary)
 
 
 def _label(kind: str, entry: dict[str, Any], index: int) -> str:
@@ -237,7 +264,8 @@ def _is_unit_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
-def _compile(where: str, label: str, entry: dict[str, Any]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+def _compile(where: str, label: str, entry: dict[str, Any], cache: AnalysisCache) -> tuple[tuple[str, ...], Analysis]:
+    """The template's placeholders and analysis; a template the cache does not hold is checked first."""
     template = entry.get("regex")
     if not isinstance(template, str) or not template:
         raise PatternError(f"{where}, {label}: regex must be a non-empty string")
@@ -246,6 +274,16 @@ def _compile(where: str, label: str, entry: dict[str, Any]) -> tuple[re.Pattern[
     if unknown:
         known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         raise PatternError(f"{where}, {label}: unknown placeholder {{{unknown[0]}}} (known: {known})")
+    analysis = cache.get(template)
+    if analysis is None:
+        analysis = _check_and_analyse(where, label, template, placeholders)
+        cache.put(template, analysis)
+    return placeholders, analysis
+
+
+def _check_and_analyse(where: str, label: str, template: str, placeholders: tuple[str, ...]) -> Analysis:
+    """Refuse a regex that is broken, matches empty text or can backtrack catastrophically; then read from it
+    what the classifier needs (all of it a function of the template alone)."""
     regex = expand(template, PLACEHOLDERS) if placeholders else template
     try:
         compiled = re.compile(regex)
@@ -261,7 +299,8 @@ def _compile(where: str, label: str, entry: dict[str, Any]) -> tuple[re.Pattern[
     problem = _backtracking_risk(regex)
     if problem:
         raise PatternError(f"{where}, {label}: regex {regex!r} {problem}")
-    return compiled, placeholders
+    searched = re.compile(expand(template, PLACEHOLDER_PATTERNS)) if placeholders else compiled
+    return Analysis(required_literals(searched.pattern), boundary_stripped(searched.pattern, searched.flags) is not None)
 
 
 def _backtracking_risk(regex: str) -> str | None:

@@ -119,20 +119,28 @@ def fast_search(regex: re.Pattern[str]) -> Callable[[str], object]:
     with them; a leading `\\b` turns that off and costs 2-3x. `\\bR` is searched as `R`, keeping the
     first match whose start is a word start.
     """
-    pattern = regex.pattern
-    if _sre_parser is None or not pattern.startswith("\\b") or regex.flags & ~re.UNICODE:
-        return regex.search
+    rest = boundary_stripped(regex.pattern, regex.flags)
+    return regex.search if rest is None else boundary_search(re.compile(rest))
+
+
+def boundary_stripped(pattern: str, flags: int = 0) -> str | None:
+    """`R` when `pattern` is `\\bR` and `R` opens with a word character (see `fast_search`), else None."""
+    if _sre_parser is None or not pattern.startswith("\\b") or flags & ~re.UNICODE:
+        return None
     rest = pattern[2:]
     try:
         opens_with_word_char = _opens_with_word_char(_sre_parser.parse(rest))
-        stripped = re.compile(rest)
+        re.compile(rest)
     except Exception:
-        return regex.search
-    if not opens_with_word_char:
-        return regex.search
+        return None
+    return rest if opens_with_word_char else None
+
+
+def boundary_search(stripped: re.Pattern[str]) -> Callable[[str], re.Match[str] | None]:
+    """Search `\\bR` given `R` compiled: `R`'s first match that starts at a word start."""
     search = stripped.search
 
-    def boundary_search(text: str) -> re.Match[str] | None:
+    def search_at_word_start(text: str) -> re.Match[str] | None:
         match = search(text)
         while match is not None:
             start = match.start()
@@ -141,7 +149,7 @@ def fast_search(regex: re.Pattern[str]) -> Callable[[str], object]:
             match = search(text, start + 1)
         return None
 
-    return boundary_search
+    return search_at_word_start
 
 
 def _opens_with_word_char(items: Any) -> bool:

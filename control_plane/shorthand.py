@@ -66,6 +66,21 @@ _MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commit
                       re.IGNORECASE)
 
 
+# Each expansion above needs one of these as a whole word of the text (or, for "mo", a number just before it:
+# "3mo"); the other written forms hold "/", "&", "+" or ".". A text of letters, digits and spaces holding none
+# of them is left as it is (see `normalize.normalize_name`, which relies on this: keep the two in step).
+TRIGGER_WORDS = frozenset(key for key in SHORTHAND if key.isalnum()) | {"diff", "mo", "mos", "ms", "min"}
+_NUMBER_THEN_MONTHS = re.compile(r"\d+mos?")
+
+
+def leaves_unchanged(lowered: str) -> bool:
+    """Whether `expand_shorthand` leaves `lowered` (lower-case letters and digits, words apart by one space) as it is."""
+    words = lowered.split(" ")
+    if not TRIGGER_WORDS.isdisjoint(words):
+        return False
+    return "mo" not in lowered or not any(_NUMBER_THEN_MONTHS.fullmatch(word) for word in words)
+
+
 def _expand(match: re.Match[str]) -> str:
     written = match.group()
     meaning = SHORTHAND[written.lower()]

@@ -27,7 +27,6 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, text
 
 from knowledge.db import Database
@@ -107,6 +106,8 @@ class CatalogNames:
         Similarity is 2 x common characters / both lengths, so only names between 0.6 and 1.67 times as long
         as `wanted` can reach the cutoff: the others are never compared.
         """
+        from rapidfuzz import fuzz, process  # here: a process that never suggests a name never loads it
+
         shortest = math.ceil(len(wanted) * SUGGESTION_CUTOFF / (200 - SUGGESTION_CUTOFF))
         longest = math.floor(len(wanted) * (200 - SUGGESTION_CUTOFF) / SUGGESTION_CUTOFF)
         start = bisect.bisect_left(self.lengths, shortest)

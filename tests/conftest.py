@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,16 @@ from knowledge.db import Database
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_slack import FakeSlack
 from tests.support.pipeline import build_demo_template, make_pipeline
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The user cache (the checked patterns) of the whole session, and of every process it starts, is its own:
+    a developer's ~/.cache/pitcrew is neither read nor written."""
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pitcrew-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.get("XDG_CACHE_HOME", ""), ignore_errors=True)
+
 
 # Variables a developer's shell may carry that must never leak into a test.
 _ISOLATED_PREFIXES = (

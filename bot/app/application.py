@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,11 +23,9 @@ from bot.pipeline import Pipeline
 from bot.settings import Settings
 from knowledge.catalog_names import load_in_background as load_catalog_names_in_background
 from knowledge.db import Database
-from knowledge.schedule import (
-    SnapshotSchedule,
-    default_lock_path,
-    start_snapshot_schedule,
-)
+
+if TYPE_CHECKING:  # the scheduler (APScheduler, a file lock) loads only for a process that runs it
+    from knowledge.schedule import SnapshotSchedule
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +64,8 @@ class Application:
             stack.push_async_callback(pipeline.aclose)  # background shadow validations still use the gateway
             app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline)
             if background:
+                from knowledge.schedule import default_lock_path, start_snapshot_schedule
+
                 load_catalog_names_in_background(db)  # before the first unknown name needs them
                 app.schedule = start_snapshot_schedule(db, settings.snapshot_rebuild_cron,
                                                        default_lock_path(settings.database_url))

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.settings import DEFAULT_DATABASE_URL, Settings
 from knowledge.db import Database, DatabaseError, redact_url
 from knowledge.demo import ensure_demo_data
-from knowledge.import_files import ImportRejected
+from knowledge.import_problems import ImportRejected
 
 
 class StartupError(Exception):

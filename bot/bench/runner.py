@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.bench.core import BenchResult
-from bot.observability import configure_logging, reset_logging
-from bot.settings import load_settings
+if TYPE_CHECKING:  # `pitcrew --help` reads BENCHMARK_MODULES; the rest loads when benchmarks run
+    from bot.bench.core import BenchResult
 
 # Order matters only for reading the table: cheap, in-process benchmarks first.
 BENCHMARK_MODULES: tuple[str, ...] = (
@@ -34,6 +33,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "concurrency",
     "catalog",
     "faults",
+    "cold_start",
 )
 
 
@@ -105,6 +105,9 @@ def scratch_logging(workdir: Path) -> Iterator[None]:
     """Log as `serve` does (JSON day file, LOG_LEVEL=INFO), but into `workdir/logs`: benchmarks that measure
     requests measure their logging too, and nothing reaches the operator's day files or terminal. A
     benchmark whose records would only be noise silences them itself."""
+    from bot.observability import configure_logging, reset_logging
+    from bot.settings import load_settings
+
     configure_logging(load_settings(log_dir=workdir / "logs", log_level="INFO"), stderr=False)
     try:
         yield

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bot.bench.core import BenchResult
-from bot.bench.runner import BENCHMARK_MODULES, BenchRun, run_benchmarks
+from bot.bench.runner import (
+    BENCHMARK_MODULES,  # the names, for --help (runner loads each module when it runs)
+)
 from bot.cli.common import fail
+
+if TYPE_CHECKING:  # loaded by the command when it runs: `pitcrew --help` loads none of it
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.bench.runner import BenchRun
 
 
 def _format(value: float) -> str:
@@ -24,6 +29,8 @@ def _format(value: float) -> str:
 
 
 def _table(run: BenchRun) -> Table:
+    from rich.table import Table
+
     machine = run.machine
     table = Table(
         title=f"pitcrew bench: {machine.get('cores')} cores, {machine.get('cpu') or 'unknown CPU'}, "
@@ -58,6 +65,10 @@ def bench(
     only: Annotated[list[str] | None, typer.Option("--only", help=f"Run only these: {', '.join(BENCHMARK_MODULES)}.")] = None,
 ) -> None:
     """Run the benchmarks against their targets (never touches your database)."""
+    from rich.console import Console
+
+    from bot.bench.runner import run_benchmarks
+
     unknown = sorted(set(only or ()) - set(BENCHMARK_MODULES))
     if unknown:
         fail(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARK_MODULES)}", 2)
@@ -85,4 +96,4 @@ def register(app: typer.Typer) -> None:
     app.command(name="bench")(bench)
 
 
-__all__ = ["BenchResult", "bench", "register"]
+__all__ = ["bench", "register"]

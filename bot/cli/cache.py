@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import database_or_exit, settings_or_exit
 
 if TYPE_CHECKING:  # loaded by the command itself: `pitcrew --help` does not pay for the database layer
+    from rich.table import Table
+
     from bot.llm.cache import CacheStats, ResponseCache
 
 cache_app = typer.Typer(help="The LLM response cache: statistics and clearing.", no_args_is_help=True)
@@ -41,6 +41,8 @@ def stats_command(as_json: Annotated[bool, typer.Option("--json", help="Print on
     if as_json:
         typer.echo(json.dumps(stats.as_json()))
         return
+    from rich.console import Console
+
     Console(highlight=False).print(_stats_table(stats))
 
 
@@ -63,6 +65,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _stats_table(stats: CacheStats) -> Table:
+    from rich.table import Table
+
     table = Table(title="Response cache", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import json
-import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -13,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from bot.cli.common import (
     EXIT_USAGE,
@@ -23,11 +18,13 @@ from bot.cli.common import (
     settings_or_exit,
     tolerant_stdin,
 )
-from bot.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
+    import asyncio
+
     from bot.app.application import Application
     from bot.pipeline import IncomingMessage, Reply
+    from bot.settings import Settings
 
 HISTORY_NAME = ".pitcrew_history"  # in the home directory
 HISTORY_LENGTH = 1000
@@ -46,6 +43,12 @@ def shell(
     ] = False,
 ) -> None:
     """Chat with pitcrew in the terminal (demo knowledge base when the database is empty). Ctrl-D quits."""
+    import asyncio
+    import secrets
+
+    from rich.console import Console
+    from rich.text import Text
+
     settings = settings_or_exit()
     tolerant_stdin()
     console = Console(highlight=False, soft_wrap=True)  # the terminal wraps; piped output keeps its lines
@@ -93,6 +96,9 @@ def ask(
     """Send one message and print the reply (exit 1 only if answering failed; the reply says so)."""
     if not text.strip():
         fail('nothing to ask: give the message, e.g. pitcrew ask "what does the Pro plan cost?"', EXIT_USAGE)
+    import asyncio
+    import secrets
+
     settings = settings_or_exit()
     thread_key = f"shell:{thread}" if thread else f"shell:ask:{secrets.token_hex(4)}"
     message = _message(text, thread_key, _user_name())
@@ -119,7 +125,7 @@ def _message(text: str, thread_key: str, user: str | None) -> IncomingMessage:
 def _opened(settings: Settings, runner: asyncio.Runner) -> Iterator[Application]:
     """The process as Slack gets it (same logging to the day files, database, gateway and pipeline),
     opened and closed on `runner`'s loop."""
-    # Imported here: the pipeline pulls in the openai SDK, which other commands need not load.
+    # Imported here: the application stack (database, pipeline, LLM gateway) is for the commands that answer.
     from bot.app.application import Application
     from bot.app.database import StartupError
     from bot.observability import configure_logging
@@ -174,6 +180,8 @@ def _history_file() -> Path | None:
 
 
 def _user_name() -> str | None:
+    import getpass  # here: it loads termios, which `pitcrew --help` need not
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers): the user is optional

@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from bot.cli.common import (
     EXIT_USAGE,
@@ -20,19 +17,12 @@ from bot.cli.common import (
     settings_or_exit,
     tolerant_stdin,
 )
-from bot.settings import Settings
-from control_plane import ControlPlane, ControlPlaneConfig, Decision, PatternError
-from control_plane.evaluation import (
-    EvalReport,
-    LabelledFileError,
-    evaluate,
-    read_labelled,
-)
-from control_plane.thread import ThreadContext
-from knowledge.vocabulary import load_vocabulary
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
     from bot.evaluation.conversations import Conversation, ConversationReport
+    from bot.settings import Settings
+    from control_plane import ControlPlane, Decision
+    from control_plane.evaluation import EvalReport
 
 _SHORT_NAMES = {"product_question": "product", "call_search": "search", "meeting_summary": "summary",
                 "draft_email": "email", "smalltalk": "chat"}
@@ -47,7 +37,9 @@ def register(app: typer.Typer) -> None:
 
 def offline_control_plane(settings: Settings) -> ControlPlane:
     """The control plane with the database's vocabulary and no LLM: the pattern tier alone."""
+    from control_plane import ControlPlane, ControlPlaneConfig, PatternError
     from handlers.registry import default_registry
+    from knowledge.vocabulary import load_vocabulary
 
     db = database_or_exit(settings)
     try:
@@ -82,9 +74,8 @@ def classify_command(
     now: NowOption = None,
 ) -> None:
     """Classify messages with the patterns alone (no network, no credentials): one JSON object per line."""
-    from bot.pipeline.clean_text import (
-        clean_text,  # here: bot.pipeline is heavy for `pitcrew --help`
-    )
+    from bot.pipeline.clean_text import clean_text
+    from control_plane.thread import ThreadContext
 
     settings = settings_or_exit()
     moment = _now_option(now)
@@ -134,6 +125,7 @@ def eval_intents_command(
     A conversations file (see `eval conversations`) is run through the pipeline, each turn decided in its
     thread as production decides it (follow-ups included), on a fresh demo database."""
     from bot.evaluation.conversations import intent_report, is_conversation_file
+    from control_plane.evaluation import LabelledFileError, evaluate, read_labelled
 
     settings = settings_or_exit()
     if is_conversation_file(path):
@@ -152,6 +144,10 @@ def eval_intents_command(
 
 
 def _print_report(report: EvalReport, threshold: float, margin: float, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = Console(highlight=False)
     summary = Table(title=title, show_header=False, title_justify="left")
     summary.add_column("metric", style="bold")
@@ -227,6 +223,7 @@ def _conversation_report(path: Path, settings: Settings, *, use_database: bool) 
     import tempfile
 
     from bot.evaluation.conversations import read_conversations
+    from control_plane.evaluation import LabelledFileError
 
     try:
         conversations = read_conversations(path)
@@ -257,6 +254,10 @@ async def _run_conversations(settings: Settings, conversations: list[Conversatio
 
 
 def _print_conversations(report: ConversationReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = Console(highlight=False)
     passed, total = report.conversations()
     summary = Table(title="Conversations", show_header=False, title_justify="left")

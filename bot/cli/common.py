@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from bot.settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:  # loaded by the commands that open the database, so `pitcrew --help` stays quick
+if TYPE_CHECKING:  # loaded by the commands themselves, so `pitcrew --help` stays quick
     from bot.app.database import DatabaseSummary
+    from bot.settings import Settings
     from knowledge.db import Database
 
 EXIT_USAGE = 2
@@ -31,6 +30,11 @@ def tolerant_stdin() -> None:
 
 
 def settings_or_exit() -> Settings:
+    from bot.settings import (  # pydantic-settings: only for a command that runs
+        SettingsError,
+        load_settings,
+    )
+
     try:
         return load_settings()
     except SettingsError as exc:

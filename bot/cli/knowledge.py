@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
-from knowledge.db import Database, DatabaseError
-from knowledge.generate import GenerateReport, generate
-from knowledge.import_files import ImportRejected
-from knowledge.importer import ImportReport, import_folder
+
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
+    from knowledge.generate import GenerateReport
+    from knowledge.importer import ImportReport
 
 EXIT_REBUILD_INCOMPLETE = 3  # the import is committed, some snapshots were not rebuilt
 
@@ -28,6 +24,11 @@ def import_command(
     path: Annotated[Path, typer.Argument(help="A folder of JSON/CSV files, one per table kind (or one such file).")],
 ) -> None:
     """Import a folder of JSON or CSV files, all or nothing, then rebuild the changed product snapshots."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from knowledge.import_files import ImportRejected
+    from knowledge.importer import import_folder
+
     settings = settings_or_exit()
     db = database_or_exit(settings, load_demo=False)  # importing your own data must not pull the demo in
     try:
@@ -48,6 +49,9 @@ def import_command(
 
 
 def _print_import(report: ImportReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     table = Table(title=f"Imported {report.source}", title_justify="left")
     for column in ("file", "rows", "new", "updated", "unchanged"):
@@ -77,6 +81,11 @@ def generate_command(
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Generate a deterministic synthetic catalog and call history into a new SQLite file, for benchmarks."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from knowledge.db import Database, DatabaseError
+    from knowledge.generate import generate
+
     settings = settings_or_exit()
     target = out.expanduser().resolve()
     if _same_file(target, settings.database_url):
@@ -102,6 +111,8 @@ def generate_command(
 
 
 def _print_generate(report: GenerateReport, target: Path) -> None:
+    from rich.console import Console
+
     console = Console()
     rows = ", ".join(f"{table}={count:,}" for table, count in report.rows.items() if count)
     console.print(f"Generated into {target} in {report.seconds:.2f} s: {rows or 'nothing'}.", soft_wrap=True)
@@ -110,6 +121,9 @@ def _print_generate(report: GenerateReport, target: Path) -> None:
 
 def _same_file(target: Path, database_url: str) -> bool:
     """Whether `target` is the SQLite file DATABASE_URL points at (never overwrite the real database)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(database_url)
     except ArgumentError:

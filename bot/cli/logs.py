@@ -5,21 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
-from bot.observability.stats import (
-    Distribution,
-    LogStats,
-    compute_stats,
-    day_window,
-    files_for_days,
-)
-from bot.observability.trace import CORRELATION_ID, describe_record, trace
+
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
+    from rich.table import Table
+
+    from bot.observability.stats import Distribution, LogStats
 
 logs_app = typer.Typer(help="Read the JSON day files: request statistics and one request's trace.", no_args_is_help=True)
 
@@ -46,6 +41,10 @@ def stats_command(
     directory: DirOption = None,
 ) -> None:
     """Requests, errors, latency percentiles per stage, LLM use, cache and SLA breaches (default: today)."""
+    from rich.console import Console
+
+    from bot.observability.stats import compute_stats, day_window, files_for_days
+
     if date is not None and days is not None:
         fail("use --date or --days, not both", EXIT_USAGE)
     settings = settings_or_exit()
@@ -72,6 +71,8 @@ def _percent(value: float | None) -> str:
 
 
 def _summary_table(stats: LogStats) -> Table:
+    from rich.table import Table
+
     table = Table(title="Requests", show_header=False, title_justify="left")
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
@@ -99,6 +100,8 @@ def _summary_table(stats: LogStats) -> Table:
 
 
 def _timings_table(stats: LogStats) -> Table:
+    from rich.table import Table
+
     table = Table(title="Timings (ms)", title_justify="left")
     for name in ("stage", "n", "p50", "p95", "p99", "max"):
         table.add_column(name, justify="left" if name == "stage" else "right")
@@ -121,6 +124,8 @@ def trace_command(
     directory: DirOption = None,
 ) -> None:
     """Every record of one request, in order, across the day files."""
+    from bot.observability.trace import CORRELATION_ID, describe_record, trace
+
     wanted = correlation_id.strip().lower()
     if not CORRELATION_ID.match(wanted):
         fail(f"a correlation id is 8 hex characters, like a1b2c3d4; got {correlation_id!r}", EXIT_USAGE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 app = typer.Typer(
@@ -34,7 +36,14 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process is ending: its last garbage collection would walk every object the start built (the
+        # libraries, the patterns, the catalog's names) only to free memory the OS takes back anyway, ~0.15 s
+        # of every command. Frozen objects are skipped; exit handlers still run (log files flushed and
+        # closed, temporary folders removed), and stdout and stderr are still flushed.
+        gc.freeze()
 
 
 if __name__ == "__main__":

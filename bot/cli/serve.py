@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.common import EXIT_USAGE, fail, settings_or_exit
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 # Where each credential lives in the Slack app's settings (https://api.slack.com/apps).
 WHERE_TO_FIND = {
@@ -56,6 +58,8 @@ def register(app: typer.Typer) -> None:
         if problem is not None:
             fail(problem, EXIT_USAGE)
         # The Slack stack loads only for this command.
+        import asyncio
+
         from bot.observability.setup import configure_logging
         from bot.slack.runtime import run_server
 

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from bot.cli.common import database_or_exit, fail, settings_or_exit
-from bot.settings import Settings
-from knowledge.db import Database, redact_url
-from knowledge.demo import ensure_demo_data
-from knowledge.reader import read_product, suggest_products
-from knowledge.snapshots import RebuildReport, UnknownProductError, rebuild_snapshots
+
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
+    from bot.settings import Settings
+    from knowledge.db import Database
+    from knowledge.snapshots import RebuildReport
 
 snapshots_app = typer.Typer(
     name="snapshots",
@@ -52,6 +44,8 @@ def rebuild(
     ] = False,
 ) -> None:
     """Rebuild the snapshots of products whose catalog data changed (every product's is checked by default)."""
+    from rich.console import Console
+
     if changed and product:
         fail("--changed and --product cannot be combined: --changed checks the products the change log names", 2)
     settings = settings_or_exit()
@@ -81,6 +75,17 @@ def rebuild(
 
 def _run_rebuild(db: Database, slugs: list[str] | None, force: bool, changed: bool,
                  show_progress: bool) -> RebuildReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from knowledge.reader import suggest_products
+    from knowledge.snapshots import UnknownProductError, rebuild_snapshots
+
     try:
         if not show_progress:
             return rebuild_snapshots(db, product_slugs=slugs or None, force=force, changed_only=changed)
@@ -106,6 +111,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the snapshot as one JSON object.")] = False,
 ) -> None:
     """Print one product's snapshot: its metadata and the fact sheet given to the LLM."""
+    from rich.console import Console
+
+    from knowledge.reader import read_product, suggest_products
+
     db = database_or_exit(settings_or_exit())
     try:
         view = read_product(db, slug)
@@ -161,6 +170,9 @@ def _snapshot_meta(db: Database, slug: str) -> dict[str, Any]:
 
 def _open_database(settings: Settings) -> tuple[Database, bool]:
     """The database, with the demo knowledge base loaded into it if it was empty; and whether it was."""
+    from knowledge.db import redact_url
+    from knowledge.demo import ensure_demo_data
+
     db = database_or_exit(settings, load_demo=False)
     try:
         return db, ensure_demo_data(db)

@@ -146,6 +146,12 @@ class Pipeline:
         pipeline.knowledge_revision = revision
         return pipeline
 
+    def warm_up(self) -> None:
+        """What the first messages would otherwise pay for (compiling patterns, reading the word list); blocking:
+        a server runs it in a worker thread once it answers."""
+        if isinstance(self.control_plane, ControlPlane):
+            self.control_plane.warm_up()
+
     async def reload_knowledge(self) -> None:
         """Reload the names (accounts, contacts, products, plans, meeting kinds) after an import: they are
         read and indexed in a worker thread (on a large catalog that takes a noticeable fraction of a

@@ -70,6 +70,13 @@ class StopSignals:
             self._loop.remove_signal_handler(sig)
 
 
+async def _warm_up(app: Application) -> None:
+    try:
+        await asyncio.to_thread(app.pipeline.warm_up)
+    except Exception:  # the first messages do it on their way instead
+        log.exception("warming up failed")
+
+
 async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, str | None]:
     """Serve until SIGTERM/SIGINT; returns the exit code and, for a failed start, a one-line reason."""
     inflight = InflightTasks()
@@ -87,10 +94,13 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             # Registered before the start: a start that fails half way still closes what it opened.
             slack.push_async_callback(service.shutdown, settings.shutdown_grace_s)
             await service.start()
+            # Now that /healthz answers: what the first events would otherwise pay for, off the event loop.
+            warming = asyncio.create_task(_warm_up(app), name="warm-up")
             log.info("pitcrew serve started: %s, /healthz on port %s",
                      "Socket Mode" if service.mode == "socket" else "HTTP events", service.port,
                      extra={"mode": service.mode, "port": service.port})
             await signals.stop.wait()
+            await warming
     except StartupError as exc:
         code, problem = EXIT_CONFIG, str(exc)
     except SlackStartupError as exc:

@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from importlib.resources import as_file, files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
 from knowledge.db import Database
-from knowledge.import_files import SourceFile, SourceRow, read_folder
-from knowledge.importer import import_files
 from knowledge.models import Account, Product
+
+if TYPE_CHECKING:  # the import machinery loads only when the demo is loaded, not at every start
+    from knowledge.import_files import SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ def ensure_demo_data(db: Database, now: datetime | None = None) -> bool:
     with db.engine.connect() as connection:
         if not is_empty(connection):
             return False
+    from knowledge.importer import import_files
+
     report = import_files(db, demo_files(now), source="demo knowledge base", precondition=is_empty)
     loaded = bool(report.kinds)
     if loaded:
@@ -56,6 +59,8 @@ def is_empty(connection: Connection) -> bool:
 
 def demo_files(now: datetime | None = None) -> list[SourceFile]:
     """The demo files, read and with every meeting's `when` turned into `started_at` relative to `now`."""
+    from knowledge.import_files import read_folder
+
     now = _naive_utc(now or datetime.now(UTC))
     with as_file(DEMO_DATA) as folder:
         sources = read_folder(folder)
@@ -63,6 +68,8 @@ def demo_files(now: datetime | None = None) -> list[SourceFile]:
 
 
 def _with_absolute_times(source: SourceFile, now: datetime) -> SourceFile:
+    from knowledge.import_files import SourceFile, SourceRow
+
     rows = []
     for row in source.rows:
         data = dict(row.data)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from control_plane.normalize import MAX_INPUT_CHARS, normalize
+from control_plane.names import TOKEN, name_key
+from control_plane.normalize import MAX_INPUT_CHARS, normalize, normalize_name
+from control_plane.shorthand import SHORTHAND
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,40 @@ def test_any_text_normalizes_and_lowered_lines_up_with_clean(text: str) -> None:
     assert normalized.lowered == normalized.lowered.lower() or any(len(c.lower()) != 1 for c in normalized.clean)
     assert normalized.clean == normalized.clean.strip()
     assert "  " not in normalized.clean
+
+
+# Words a catalog name may hold, and every word shorthand reacts to, so the fast path meets its triggers.
+_NAME_WORDS = sorted({key for key in SHORTHAND if key.isalnum()} | {
+    "Solar", "forge", "PRO", "mo", "mos", "3mo", "12mos", "mo3", "ms", "ms365", "teams", "this", "a", "the", "per",
+    "diff", "q", "question", "min", "Min", "contract", "W", "R", "you", "it", "2", "x1"})
+
+
+@given(st.lists(st.sampled_from(_NAME_WORDS), min_size=1, max_size=6))
+def test_a_plain_name_normalizes_as_normalize_does(words: list[str]) -> None:
+    name = " ".join(words)
+    assert normalize_name(name) == normalize(name).lowered
+
+
+@given(st.text(alphabet="aBm o1-.&/:<*_ \n", max_size=40))
+def test_any_name_normalizes_as_normalize_does(name: str) -> None:
+    assert normalize_name(name) == normalize(name).lowered
+
+
+def test_every_short_name_of_words_shorthand_looks_at_normalizes_as_normalize_does() -> None:
+    # Shorthand reads neighbouring words ("ms teams", "3 mo", "the min", "hw much"): every sequence of three.
+    words = ["ms", "teams", "mo", "3", "3mo", "this", "min", "contract", "the", "diff", "q", "w", "x", "r", "you",
+             "hw", "much", "cn", "it", "v", "a", "Pro"]
+    for name in (" ".join(combo) for size in (1, 2, 3) for combo in itertools.product(words, repeat=size)):
+        assert normalize_name(name) == normalize(name).lowered, name
+
+
+def test_plain_names_skip_the_passes_but_shorthand_still_applies() -> None:
+    assert normalize_name("Solar Forge 1") == "solar forge 1"
+    assert normalize_name("Ent Suite") == "enterprise suite"  # "ent" is shorthand for enterprise
+    assert normalize_name("Pulse 3mo") == normalize("Pulse 3mo").lowered == "pulse 3 month"
+
+
+@given(st.text(alphabet="aZ9 '.-&é_", max_size=30))
+def test_a_name_key_is_the_lower_case_tokens_without_possessives(name: str) -> None:
+    tokens = TOKEN.findall(name.lower())
+    assert name_key(name) == " ".join(token.removesuffix("'s") for token in tokens)
