@@ -25,6 +25,9 @@ MIN_WORD_CHARS = 5
 # A typo of four letters ("tylr") or of a four-letter name ("acmee") is read only where the longer of the two
 # has five letters or more: between two four-letter words one edit is too easy a coincidence.
 MIN_SHORT_CHARS = 4
+# Names whose possessive without an apostrophe may be an English word ("umbrellas budget"): an account's or a
+# person's, never a plan's ("teams" is not the Team plan's) or a key word's.
+_POSSESSED_KINDS = frozenset({"account", "contact"})
 # Long names ("vandelay", "umbrella") are also read through two edits ("vandaly"), compared one by one
 # with rapidfuzz, so only while there are at most this many of them.
 LONG_WORD_CHARS = 7
@@ -153,7 +156,11 @@ class Speller:
     def correct(self, word: str) -> Correction | None:
         """The one known spelling `word` (lower case) is a typo of, or None."""
         # The word list loads on the first word worth a check (a process answering "hi" never reads it).
-        if len(word) < MIN_SHORT_CHARS or word in self._kinds or word in english_words():
+        if len(word) < MIN_SHORT_CHARS or word in self._kinds:
+            return None
+        if word.endswith("s") and self._kinds.get(word[:-1]) in _POSSESSED_KINDS:
+            return Correction(word[:-1], self._kinds[word[:-1]], typo=False)  # "umbrellas budget": Umbrella's
+        if word in english_words():
             return None
         if word.endswith("s") and word[:-1] in self._kinds:  # a plural or a possessive without its apostrophe
             return Correction(word[:-1], self._kinds[word[:-1]], typo=False)

@@ -59,6 +59,7 @@ _PERIOD_WORDS = frozenset({"monthly", "annual", "annually", "yearly", "month", "
 _COMPARE = re.compile(
     r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b|\badds? over\b|"
     r"\bthat \w+ (?:doesn'?t|does not|don'?t|do not) have\b|\bmore than\b|\bover (?:the )?\w+ plan\b"
+    r"|\bhave that \w+ (?:doesn'?t|does not|don'?t|do not)\b|\b(?:get|gets|getting) (?:\w+ )?extra (?:on|with|in)\b"
 )
 _PRICE = re.compile(
     r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
