@@ -152,3 +152,15 @@ def test_an_account_is_found_among_thousands() -> None:
     got = extract(extractor, "recap the call with Wonka", Intent.MEETING_SUMMARY)
     assert got["account"] == "Wonka Industries"
     assert extract(extractor, "recap the call with company 04242", Intent.MEETING_SUMMARY)["account"] == "Company 04242"
+
+
+def test_an_accounts_possessive_without_apostrophe_names_it_even_when_it_is_a_word() -> None:
+    """"umbrellas budget": Umbrella Health's, though "umbrellas" is an English word; "teams" stays a word."""
+    from control_plane.spelling import Speller
+
+    speller = Speller()
+    speller.add(["umbrella"], "account")
+    speller.add(["team"], "plan")
+    corrected = speller.correct("umbrellas")
+    assert corrected is not None and corrected.spelling == "umbrella" and not corrected.typo
+    assert speller.correct("teams") is None
