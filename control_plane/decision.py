@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from control_plane import spelling
 from control_plane.classifier import PatternClassifier, placeholder_terms
 from control_plane.config import ControlPlaneConfig
 from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
@@ -21,7 +22,6 @@ from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.shadow import ShadowValidator
-from control_plane import spelling
 from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
 from control_plane.validation import (
