@@ -59,7 +59,7 @@ def _write_outputs(run: BenchRun, out: Path, console: Console) -> None:
 
 
 def bench(
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data sets and fewer repeats (under 60 s).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller data sets and fewer repeats (about two minutes).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write bench.json and stage-timings.png here.")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help=f"Run only these: {', '.join(BENCHMARK_MODULES)}.")] = None,
