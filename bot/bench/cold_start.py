@@ -32,6 +32,7 @@ from aiohttp import web
 
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.providers import LoopbackServer
+from bot.bench.slack import generated_catalog
 
 HELP_TARGET_S = 0.4
 ASK_TARGET_S = 0.8
@@ -131,19 +132,6 @@ def _row(name: str, samples: list[float], target_s: float, detail: str) -> Bench
                        target=f"p50 < {target_s:g} s", passed=p50 < target_s, detail=detail)
 
 
-def _catalog(path: Path, products: int) -> None:
-    from knowledge.db import Database
-    from knowledge.generate import generate
-    from knowledge.snapshots import rebuild_snapshots
-
-    db = Database(f"sqlite:///{path}")
-    try:
-        generate(db, products=products, calls=200)
-        rebuild_snapshots(db)
-    finally:
-        db.close()
-
-
 def _demo(path: Path) -> None:
     from knowledge.db import Database
     from knowledge.demo import ensure_demo_data
@@ -197,7 +185,7 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
                             f"{what}; {runs} runs; first start with an empty user cache {first:.2f} s; "
                             f"{_bytecode_note()}"))
     catalog_started = time.perf_counter()
-    _catalog(catalog_db, products)
+    generated_catalog(catalog_db, products=products, calls=200)
     catalog_s = time.perf_counter() - catalog_started
     label = f"{products // 1000}k"
     results += asyncio.run(_serve_rows(workdir, serve_runs, [

@@ -329,17 +329,7 @@ async def _burst(target: Target, replies: RepliesClient, burst_no: int, measure:
 async def _peak_rss_with_catalog(env: dict[str, str], http: aiohttp.ClientSession, replies: RepliesClient,
                                  workdir: Path, bursts: int) -> float | None:
     """Peak RSS of a `pitcrew serve` whose database holds a generated 10k-product catalog, after bursts of events."""
-    from knowledge.db import Database
-    from knowledge.generate import generate
-    from knowledge.snapshots import rebuild_snapshots
-
-    path = workdir / "slack-bench-catalog.db"
-    db = Database(f"sqlite:///{path}")
-    try:
-        generate(db, products=RSS_CATALOG_PRODUCTS, calls=1_000)
-        rebuild_snapshots(db)
-    finally:
-        db.close()
+    path = generated_catalog(workdir / "slack-bench-catalog.db", products=RSS_CATALOG_PRODUCTS, calls=1_000)
     target = Target("pitcrew-catalog", [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
                                         str(port := _free_port())], port)
     await target.start({**env, "DATABASE_URL": f"sqlite:///{path}"}, http, workdir / "pitcrew-catalog.stderr")
@@ -363,6 +353,21 @@ def demo_database(workdir: Path, name: str) -> Path:
     ensure_demo_data(db)
     db.close()
     return db_path
+
+
+def generated_catalog(path: Path, *, products: int, calls: int) -> Path:
+    """A generated catalog of `products` with `calls` recorded calls at `path`, its snapshots built."""
+    from knowledge.db import Database
+    from knowledge.generate import generate
+    from knowledge.snapshots import rebuild_snapshots
+
+    db = Database(f"sqlite:///{path}")
+    try:
+        generate(db, products=products, calls=calls)
+        rebuild_snapshots(db)
+    finally:
+        db.close()
+    return path
 
 
 def serve_env(urls: dict[str, str], db_path: Path, log_dir: Path, *, llm: bool = True) -> dict[str, str]:
