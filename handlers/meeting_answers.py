@@ -48,7 +48,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
         # "whats on tylers plate", "what does leo owe them": someone's action items
-        (r"\bon (?:[\w']+|his|her|their|our|my) plate\b|\bto-?dos?\b|\bowes?\b|\bwaiting on\b|\bsupposed to (?:do|send|deliver)\b",
+        (r"\bon (?:[\w']+|his|her|their|our|my) plate\b|\bon the hook\b|\bto-?dos?\b|\bowes?\b|\bwaiting on\b"
+         r"|\bsupposed to (?:do|send|deliver)\b|\b(?:has|have|got) to (?:do|send|deliver)\b|\btasks?\b",
          r" actionitem \g<0> "),
         # "what did initech sign up for": the plan and seats agreed, as the notes write them down
         (r"\bsign(?:ed|ing)? up for\b|\b(?:end(?:ed|s)? up )?(?:bought|buy(?:ing)?|purchas\w*|went with|go(?:ing)? with)\b"

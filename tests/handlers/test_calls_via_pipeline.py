@@ -308,3 +308,5 @@ async def test_whats_on_someones_plate_is_their_action_items(offline: Pipeline, 
     await ask(offline, "recap the last hooli call", thread="shell:plate")
     reply = await ask(offline, "whats on tylers plate", thread="shell:plate")
     assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
+    reply = await ask(offline, "what is tyler on the hook for", thread="shell:plate")
+    assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
