@@ -31,7 +31,8 @@ _ASKING = terms(
     call calls meeting meetings session sync latest last recent previous yesterday today week again what who
     when how happened happen discuss discussed talk talked go went did were was the a an please thanks
     email draft follow anything everything know before ping need should remember remind right ok okay
-    so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't"""
+    so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
+    details detail info rundown overview"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "

@@ -310,3 +310,10 @@ async def test_whats_on_someones_plate_is_their_action_items(offline: Pipeline, 
     assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
     reply = await ask(offline, "what is tyler on the hook for", thread="shell:plate")
     assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
+
+
+async def test_a_meetings_details_are_its_recap(offline: Pipeline, demo_db: Database) -> None:
+    """"hooli contract details?": the contract review, recapped, not lines that happen to say "details"."""
+    review = find_meetings(demo_db, account="Hooli", kind="negotiation", end=NOW, limit=1)[0]
+    reply = await ask(offline, "hooli contract details?")
+    assert reply.plain.startswith(f"Hooli: {review.title}")
