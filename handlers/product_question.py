@@ -572,6 +572,7 @@ class _ItemIndex:
     near: dict[str, str]  # a catalog word with one letter deleted (or as is) -> that word, when only one gives it
     prefixes: dict[str, str]  # the first 4-8 letters of a catalog word -> that word, when only one begins so
     initials: dict[str, frozenset[str]]  # "ci" -> the words of "Conversation intelligence", when only one item gives it
+    clipped: dict[str, frozenset[str]]  # "rev rec" -> the words of "Revenue recognition", when only one item gives it
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -615,7 +616,7 @@ def _item_index(view: ProductView) -> _ItemIndex:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
         tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes,
-        _initialisms(items, weights),
+        _initialisms(items, weights), _clipped_names(items),
     )
     return _indexes[key]
 
@@ -636,6 +637,19 @@ def _initialisms(items: Sequence[Indexed], weights: dict[str, float]) -> dict[st
             words = [word.lower() for word in words]
             found.setdefault("".join(word[0] for word in words), set()).add(item.name_terms)
     return {letters: next(iter(names)) for letters, names in found.items() if len(names) == 1 and letters not in weights}
+
+
+_CLIP = 3  # "rev rec": each word of a two-word name cut to its first three letters
+
+
+def _clipped_names(items: Sequence[Indexed]) -> dict[str, frozenset[str]]:
+    """Two-word item names as reps clip them ("rev rec" for Revenue recognition), where exactly one item has it."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for item in items:
+        words = re.findall(r"[a-z]+", item.name.lower())
+        if item.kind != "faq" and len(words) == 2 and all(len(word) > _CLIP + 1 for word in words):
+            found.setdefault(" ".join(word[:_CLIP] for word in words), set()).add(item.name_terms)
+    return {clip: next(iter(names)) for clip, names in found.items() if len(names) == 1}
 
 
 # Words read as a typo of a catalog word: long enough to be sure, short enough to be a word.
@@ -660,6 +674,12 @@ def _asked(question: str, index: _ItemIndex, named: frozenset[str]) -> frozenset
         elif word not in index.weights and word in index.prefixes:
             fixed.discard(word)  # "calc", "config": shorthand for the one catalog word it begins
             fixed.add(index.prefixes[word])
+    typed = re.findall(r"[a-z]+", question[:MAX_SCAN_CHARS].lower())
+    for first, second in zip(typed, typed[1:]):
+        clip = f"{first} {second}"
+        if len(first) == len(second) == _CLIP and clip in index.clipped:
+            fixed -= terms(clip)  # "does launch do rev rec": Revenue recognition
+            fixed |= index.clipped[clip]
     return frozenset(fixed) - named
 
 

@@ -287,3 +287,13 @@ async def test_a_bare_minimum_after_a_price_is_the_plans_minimum(offline: Pipeli
     essentials = plan(demo_db, "sentinel", "Essentials")
     minimum = next(value for name, value in essentials["limits"].items() if name.lower().startswith("minimum"))
     assert minimum in reply.plain
+
+
+async def test_a_two_word_name_clipped_to_three_letters_names_it(offline: Pipeline, demo_db: Database) -> None:
+    view = read_product(demo_db, "ledger")
+    assert view is not None
+    feature = next(f for f in view.payload["features"] if f["name"].lower() == "revenue recognition")
+    launch = plan(demo_db, view.slug, "Launch")
+    reply = await ask(offline, "does ledger launch do rev rec")
+    assert reply.plain.startswith("Yes" if launch["slug"] in feature["plans"] else "No")
+    assert feature["name"] in reply.plain
