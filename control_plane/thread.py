@@ -138,10 +138,13 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.CALL_SEARCH and thread.meeting_id is not None and _asks_what_the_call_said(decision, slots_for):
         return Intent.MEETING_SUMMARY, True  # "how long is the ramp" after finding the call about it: that call says
     if decision.intent is last:
-        # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its own
-        return decision.intent, marked or (short and _only_slots_for(decision, last, slots_for)
-                                           and _subject_words(decision) < _NEW_SUBJECT_WORDS) or (
-            len(text.split()) <= _BARE_QUESTION_WORDS and _subject_words(decision) == 0)  # "which plan?", "how much"
+        if marked:
+            return decision.intent, True
+        # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its
+        # own; "which plan?", "how much", naming nothing, follow up
+        subject = _subject_words(decision)
+        return decision.intent, (short and _only_slots_for(decision, last, slots_for) and subject < _NEW_SUBJECT_WORDS) \
+            or (len(text.split()) <= _BARE_QUESTION_WORDS and subject == 0)
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False
     if decision.intent is Intent.UNKNOWN and decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
@@ -172,8 +175,7 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
 def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     """A question about the customer, not the catalog: "their"/"his"/"her" facts, or (with little evidence of
     another intent) what they or we said, asked or promised."""
-    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
-    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not unsure_search:
+    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not _unsure_search(decision):
         return False
     if decision.entities.product or decision.entities.plans:
         return False
@@ -181,11 +183,17 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text)))
 
 
+def _unsure_search(decision: Decision) -> bool:
+    """A call search the patterns are not sure of ("what did they say about pricing" may ask a meeting)."""
+    return decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
+
+
 def _asks_what_the_call_said(decision: Decision, slots_for: IntentSlots | None) -> bool:
     """After a search: a question about something's content, not another search ("which ones were with acme")."""
     entities = decision.entities
-    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
-    if not (decision.intent is Intent.UNKNOWN or unsure_search) or not _continuable(Intent.MEETING_SUMMARY, slots_for):
+    if not (decision.intent is Intent.UNKNOWN or _unsure_search(decision)):
+        return False
+    if not _continuable(Intent.MEETING_SUMMARY, slots_for):
         return False
     if entities.account or entities.person or entities.time_range or entities.meeting_kind:
         return False
@@ -225,8 +233,7 @@ def _counts_what_was_agreed(decision: Decision) -> bool:
 def _asks_about_the_meeting(decision: Decision) -> bool:
     """After a recap: a question about what was said or agreed, about the account's own plans, or one that
     only adds a topic, read by the patterns as a catalog or out-of-scope question."""
-    unsure_search = decision.intent is Intent.CALL_SEARCH and decision.confidence < _SURE_SEARCH
-    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not unsure_search:
+    if decision.intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not _unsure_search(decision):
         return False
     text = decision.normalized_text
     if asks_what_happened(text) or ABOUT_THEIR_PLANS.search(text):
