@@ -90,18 +90,27 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     return "\n".join([minimum_note, *lines] if minimum_note else lines)
 
 
+def _seats_limit(plan: PlanEntry) -> str:
+    """The plan's Seats limit as written ("25 minimum, no maximum", "up to 25"); "" when it has none."""
+    return next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "") or ""
+
+
 def _seat_minimum(plan: PlanEntry) -> int | None:
     """The fewest seats a plan is sold with ("25 minimum, no maximum"), None when it has no minimum."""
-    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "")
-    minimum = _MINIMUM.search(seat_limit or "")
+    minimum = _MINIMUM.search(_seats_limit(plan))
     return int((minimum.group(1) or minimum.group(2)).replace(",", "")) if minimum else None
 
 
 def _seat_cap(plan: PlanEntry) -> int | None:
     """The most seats a plan allows ("up to 25"), None when it has no maximum."""
-    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), "")
-    maximum = _MAXIMUM.search(seat_limit)
+    maximum = _MAXIMUM.search(_seats_limit(plan))
     return int(maximum.group(1).replace(",", "")) if maximum else None
+
+
+def _smallest_plan_for(view: ProductView, plan: PlanEntry, seats: int) -> PlanEntry | None:
+    """The first plan above `plan` that takes `seats`."""
+    return next((p for p in view.payload["plans"] if p["position"] > plan["position"]
+                 and ((cap := _seat_cap(p)) is None or cap >= seats)), None)
 
 
 _MINIMUM_KEY = re.compile(r"^minimum (\w+)$", re.IGNORECASE)
@@ -125,24 +134,20 @@ def instead_of(view: ProductView, plan: PlanEntry, seats: int | None) -> tuple[i
     cap = _seat_cap(plan)
     if seats is None or cap is None or seats <= cap:
         return None
-    bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"]
-                   and ((c := _seat_cap(p)) is None or c >= seats)), None)
+    bigger = _smallest_plan_for(view, plan, seats)
     return (cap, bigger) if bigger is not None else None
 
 
 def _seat_limits(view: ProductView, plan: PlanEntry, seats: int) -> list[str]:
-    seat_limit = next((value for key, value in plan["limits"].items() if key.lower() == "seats"), None)
+    seat_limit = _seats_limit(plan)
     if not seat_limit:
         return []
-    minimum = _MINIMUM.search(seat_limit)
-    if minimum:
-        least = int((minimum.group(1) or minimum.group(2)).replace(",", ""))
-        if seats < least:
-            return [f"Note: {plan['name']} has a {least}-seat minimum ({seat_limit})."]
+    least = _seat_minimum(plan)
+    if least is not None and seats < least:
+        return [f"Note: {plan['name']} has a {least}-seat minimum ({seat_limit})."]
     cap = _seat_cap(plan)
     if cap is not None and seats > cap:
-        bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"]
-                       and ((c := _seat_cap(p)) is None or c >= seats)), None)
+        bigger = _smallest_plan_for(view, plan, seats)
         note = f"Note: {plan['name']} allows {seat_limit} seats"
         if bigger is None:
             return [note + f"; no plan takes {seats} seats."]
