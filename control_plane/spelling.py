@@ -1,10 +1,11 @@
 """Typos in names and key words: "startr" is read as Starter, "globx" as Globex, "integation" as integration.
 
 A word is corrected only when it is not an English word (the word list symspellpy ships), it or the
-name is at least `MIN_WORD_CHARS` long (neither shorter than `MIN_SHORT_CHARS`), and is one edit (insert, delete, substitute or swap two neighbours)
-away from exactly one known spelling (two edits for a name of `LONG_WORD_CHARS` letters or more). Candidates come from a symmetric-deletion index (every
-spelling with each one letter left out), so a lookup is a few dictionary probes whatever the size
-of the catalog; rapidfuzz's optimal-string-alignment distance confirms them.
+name is at least `MIN_WORD_CHARS` long (neither shorter than `MIN_SHORT_CHARS`), and it is one edit
+(insert, delete, substitute or swap two neighbours) away from exactly one known spelling (two edits
+for a name of `LONG_WORD_CHARS` letters or more). Candidates come from a symmetric-deletion index
+(every spelling with each one letter left out), so a lookup is a few dictionary probes whatever the
+size of the catalog; rapidfuzz's optimal-string-alignment distance confirms them.
 """
 
 from __future__ import annotations
@@ -158,12 +159,13 @@ class Speller:
         # The word list loads on the first word worth a check (a process answering "hi" never reads it).
         if len(word) < MIN_SHORT_CHARS or word in self._kinds:
             return None
-        if word.endswith("s") and self._kinds.get(word[:-1]) in _POSSESSED_KINDS:
-            return Correction(word[:-1], self._kinds[word[:-1]], typo=False)  # "umbrellas budget": Umbrella's
+        # A plural or a possessive without its apostrophe; an account's or a person's even when it is an
+        # English word ("umbrellas budget")
+        singular_kind = self._kinds.get(word[:-1]) if word.endswith("s") else None
+        if singular_kind is not None and (singular_kind in _POSSESSED_KINDS or word not in english_words()):
+            return Correction(word[:-1], singular_kind, typo=False)
         if word in english_words():
             return None
-        if word.endswith("s") and word[:-1] in self._kinds:  # a plural or a possessive without its apostrophe
-            return Correction(word[:-1], self._kinds[word[:-1]], typo=False)
         process, OSA = _rapidfuzz()
         found: set[str] = set()
         for key in (word, *_deletions(word)):

@@ -12,7 +12,7 @@ from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
-from handlers.text_match import terms
+from handlers.text_match import typed_words
 from handlers.meeting_answers import MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question
 from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import (
@@ -37,10 +37,10 @@ from knowledge.vocabulary import KnownContact
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
-    # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
-    # event loop keeps acknowledging other events meanwhile.
     if resolution.contact is not None and _WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
+    # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
+    # event loop keeps acknowledging other events meanwhile.
     answered = await asyncio.to_thread(_answer, ctx)
     if isinstance(answered, HandlerResult):
         return answered
@@ -154,8 +154,8 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         preferred |= {m.id for m in refs if m.kind == frame.meeting_kind}
     found = best_passages(question, passages_of(meetings), preferred=frozenset(preferred), now=ctx.now)
     if not found:
-        typed = [word for word in re.findall(r"[\w'-]+", asked[:500]) if terms(word) & question.words]
-        return _Unanswered(" ".join(dict.fromkeys(typed))) if typed and not named_meeting else None
+        typed = typed_words(asked[:500], question.words)
+        return _Unanswered(" ".join(typed)) if typed and not named_meeting else None
     lines = [f"{bold(found[0].meeting.account)}: what the meetings say"]
     lines += [f"• {_quoted(passage, ctx)}" for passage in found]
     shown = {passage.meeting.id for passage in found}

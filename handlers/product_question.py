@@ -25,7 +25,7 @@ from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
 from handlers.quotes import instead_of, money, quote
-from handlers.text_match import Indexed, index_item, score, terms, unmatched
+from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry, ProductPayload
@@ -540,7 +540,7 @@ _ASKING_WORDS = terms(
     "plan plans tier tiers option options our we us you your they them it its kind sort type hey hi please pls thanks"
 )
 _MAX_SUBJECT_WORDS = 3
-SHORTHAND_WORDS = frozenset(SHORTHAND) | frozenset("lol ok okay hmm hm yeah yep nope k kk haha".split())
+_CHAT_WORDS = frozenset(SHORTHAND) | frozenset("lol ok okay hmm hm yeah yep nope k kk haha".split())
 
 
 def _unknown_subject(question: str, view: ProductView) -> list[str]:
@@ -552,10 +552,10 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
     if not unknown:
         return []
     english = english_words()
-    typed = [word for index, word in enumerate(re.findall(r"[\w'-]+", question[:MAX_SCAN_CHARS]))
-             if terms(word) & unknown and word.lower() not in SHORTHAND_WORDS
-             and (word.lower() not in english or (index > 0 and word[:1].isupper()))]  # a name: "zoho", "Gong"
-    return list(dict.fromkeys(typed))[:_MAX_SUBJECT_WORDS]
+    # A name: "zoho", or an English word capitalised inside the message ("Gong"), not as its opening word
+    typed = typed_words(question[:MAX_SCAN_CHARS], frozenset(unknown), skip_first=lambda word: word.lower() in english)
+    names = [word for word in typed if word.lower() not in _CHAT_WORDS and (word.lower() not in english or word[:1].isupper())]
+    return names[:_MAX_SUBJECT_WORDS]
 
 
 # "tiers and viewer limits", "plans + their task limits": the plans themselves are asked for too

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -124,6 +124,17 @@ def score(question: frozenset[str], item: Indexed) -> float:
         if hits == len(item.name_terms):
             result += 1.0
     return result + 0.25 * len(question & item.extra_terms)
+
+
+def typed_words(text: str, wanted: frozenset[str], *, skip_first: Callable[[str], bool] | None = None) -> list[str]:
+    """The distinct words of `text`, as typed and in order, whose content words are among `wanted`; the
+    message's opening word only if `skip_first` (when given) does not refuse it there."""
+    words = _TYPED_WORD.findall(text)
+    return list(dict.fromkeys(word for position, word in enumerate(words) if terms(word) & wanted
+                              and not (position == 0 and skip_first is not None and skip_first(word))))
+
+
+_TYPED_WORD = re.compile(r"[\w'-]+")
 
 
 def unmatched(question: frozenset[str], known: Iterable[str]) -> list[str]:

@@ -81,7 +81,7 @@ class TurnContext:
             aspect=_str_or_none(data.get("aspect")),
             quantity=_positive_int(data.get("quantity")),
             term=data.get("term") if data.get("term") in ("month", "year") else None,
-            topic=_str_or_none(data.get("topic"))[:MAX_TOPIC_CHARS] if _str_or_none(data.get("topic")) else None,
+            topic=(_str_or_none(data.get("topic")) or "")[:MAX_TOPIC_CHARS] or None,
             plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
             if isinstance(data.get("plans"), list) else (),
         )
