@@ -20,7 +20,9 @@ from bot.pipeline import Pipeline
 from knowledge.db import Database
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_slack import FakeSlack
-from tests.support.pipeline import build_demo_template, make_pipeline
+from tests.support.pipeline import NOW, build_demo_template, make_pipeline
+from tests.support.postgres import PostgresDatabases, pg_test_url
+from knowledge.demo import ensure_demo_data
 
 def pytest_configure(config: pytest.Config) -> None:
     """The user cache (the checked patterns) of the whole session, and of every process it starts, is its own:
@@ -30,6 +32,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(os.environ.get("XDG_CACHE_HOME", ""), ignore_errors=True)
+    if _postgres is not None:
+        _postgres.close()
+
+
+# The PostgreSQL pass (PG_TEST_URL set): every test that uses a database runs on a fresh PostgreSQL database;
+# tests that use none ran in the SQLite pass already, and are left out.
+_postgres: PostgresDatabases | None = PostgresDatabases(url) if (url := pg_test_url()) else None
+_DATABASE_FIXTURES = frozenset({"settings", "database", "demo_db", "offline", "demo_template"})
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """The test opens DATABASE_URL: through a fixture, or (marked `database`) through a command."""
+    return bool(_DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))) or item.get_closest_marker("database") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _postgres is None:
+        skip = pytest.mark.skip(reason="PostgreSQL only: set PG_TEST_URL (.ci/run does)")
+        for item in items:
+            if item.get_closest_marker("postgres_only"):
+                item.add_marker(skip)
+        return
+    kept = [item for item in items if uses_database(item) and not item.get_closest_marker("sqlite_only")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+def _build_empty(url: str) -> None:
+    Database(url).close()
+
+
+def _build_demo(url: str) -> None:
+    db = Database(url)
+    ensure_demo_data(db, now=NOW)
+    db.close()
 
 
 # Variables a developer's shell may carry that must never leak into a test.
@@ -39,15 +76,24 @@ _ISOLATED_PREFIXES = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run in a fresh directory with no credentials or pitcrew settings from the outside world."""
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Run in a fresh directory with no credentials or pitcrew settings from the outside world, on a database of
+    its own: a SQLite file that does not exist yet, or in the PostgreSQL pass a fresh PostgreSQL database (with the
+    schema; with the demo knowledge base when the test asks for `demo_db`)."""
     for name in list(os.environ):
-        if name.startswith(_ISOLATED_PREFIXES) or name in {"PORT", "SLA_MS", "STREAMING"}:
+        if name.startswith(_ISOLATED_PREFIXES) or name in {"PORT", "SLA_MS", "STREAMING", "PG_TEST_URL"}:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pitcrew.db'}")
+    postgres_url = None
+    if _postgres is not None and uses_database(request.node):
+        wants_demo = "demo_db" in request.fixturenames
+        template = _postgres.template("demo" if wants_demo else "empty", _build_demo if wants_demo else _build_empty)
+        postgres_url = _postgres.create(template)
+    monkeypatch.setenv("DATABASE_URL", postgres_url or f"sqlite:///{tmp_path / 'pitcrew.db'}")
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
     yield tmp_path
+    if postgres_url is not None:
+        _postgres.drop(postgres_url)  # type: ignore[union-attr]
     # Commands and pipelines configure logging for the process; the next test starts from a clean slate.
     reset_logging()
 
@@ -74,6 +120,11 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_db(settings: Settings, demo_template: Path) -> Iterator[Database]:
     """A fresh copy of the demo knowledge base at DATABASE_URL (tests may write to it)."""
+    if _postgres is not None:  # the test's PostgreSQL database is a clone of the demo already
+        db = Database(settings.database_url)
+        yield db
+        db.close()
+        return
     database = make_url(settings.database_url).database
     assert database, "the tests' DATABASE_URL is a file"
     shutil.copyfile(demo_template, database)
@@ -103,3 +154,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = await FakeSlack().start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+def postgres_databases() -> PostgresDatabases:
+    """The PostgreSQL pass's databases, for tests that need more than their own (skipped without PG_TEST_URL)."""
+    if _postgres is None:
+        pytest.skip("PostgreSQL only: set PG_TEST_URL (.ci/run does)")
+    return _postgres
