@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,7 +24,8 @@ from knowledge.db import FTS_DDL, Database, DatabaseError, create_db_engine
 from knowledge.migrations import VERSIONS_DIR, head_revision, revision_ids
 from knowledge.migrations.config import alembic_config
 from knowledge.migrations.unmanaged import is_unmanaged
-from knowledge.schema import SchemaState, schema_state, upgrade_schema
+from knowledge.dialects.upgrade_lock import upgrade_transaction
+from knowledge.schema import SchemaState, read_schema_state, schema_state, upgrade_schema
 from knowledge.snapshot_changes import TRIGGER_DDL
 from tests.support.schema_rows import (
     blank_database_url,
@@ -118,6 +120,25 @@ def test_a_database_from_before_migrations_is_adopted(blank_url: str, demo_templ
     assert after.pop("inboxevent")[0] == 0  # made again, empty
     assert after == {name: content for name, content in before.items() if name != "inboxevent"}
     assert {"ix_snapshotalias_winner", "ix_product_primary", "ix_product_listing"} <= _index_names(blank_url)
+
+
+@pytest.mark.database
+def test_a_failed_upgrade_leaves_the_database_as_it_was(blank_url: str) -> None:
+    """Every migration of an upgrade runs in one transaction (DDL included, on SQLite too): an error rolls all back."""
+    upgrade_to(blank_url, FIRST)
+    engine = create_db_engine(blank_url)
+    with pytest.raises(RuntimeError, match="a migration failed"):
+        with engine.connect() as connection, upgrade_transaction(connection):
+            command.upgrade(alembic_config(connection), "head")
+            assert read_schema_state(connection).up_to_date  # done, inside the transaction
+            raise RuntimeError("a migration failed")
+    assert schema_state(engine).current == FIRST
+    if engine.dialect.name == "postgresql":  # what 0002 adds, gone with the rollback
+        with engine.connect() as connection:
+            columns = connection.execute(text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'transcriptsegment'")).scalars()
+            assert "search" not in set(columns)
+    engine.dispose()
 
 
 @pytest.mark.database
