@@ -72,26 +72,37 @@ def copy_database(source_url: str, target_url: str, *, replace: bool = False, ba
         raise CopyError("the source and the target are the same database")
     _check_source_exists(source_url)
     source = target = None
+    step = _Step()
     try:
         source = create_db_engine(source_url)
         target = create_db_engine(target_url)
-        return _copy(source, target, replace=replace, batch_rows=batch_rows, on_table=on_table)
+        return _copy(source, target, step, replace=replace, batch_rows=batch_rows, on_table=on_table)
     except SchemaError as exc:
         raise CopyError(f"target database {redact_url(target_url)} {exc}") from None
     except SQLAlchemyError as exc:
-        raise CopyError(f"the copy failed and was rolled back: {_first_line(exc)}") from None
+        raise CopyError(f"{step.doing} failed: {_first_line(exc)}; nothing was committed to the target") from None
     finally:
         for engine in (source, target):
             if engine is not None:
                 engine.dispose()
 
 
-def _copy(source: Engine, target: Engine, *, replace: bool, batch_rows: int,
+@dataclass
+class _Step:
+    """What the copy is doing, for the message of a database error."""
+
+    doing: str = "opening the databases"
+
+
+def _copy(source: Engine, target: Engine, step: _Step, *, replace: bool, batch_rows: int,
           on_table: Callable[[TableCopy], None] | None) -> CopyReport:
+    step.doing = f"reading the source database {redact_url(str(source.url))}"
     state = schema_state(source)
     if not state.up_to_date:
         raise CopyError(f"source database {redact_url(str(source.url))} {state.refusal()} on it first")
+    step.doing = f"upgrading the target database {redact_url(str(target.url))}"
     upgrade_schema(target)
+    step.doing = "the copy"
     report = CopyReport()
     started = time.perf_counter()
     tables = copy_order()
@@ -144,8 +155,8 @@ def _check_counts(reader: Connection, writer: Connection, tables: list[Table]) -
         if source_rows != target_rows:
             differ.append(f"{table.name}: {source_rows} in the source, {target_rows} in the target")
     if differ:
-        raise CopyError("row counts differ after the copy (" + "; ".join(differ) + "): rolled back, the target "
-                        "is as it was")
+        raise CopyError("row counts differ after the copy (" + "; ".join(differ) + "): rolled back, no row was "
+                        "written to the target")
 
 
 def _same_database(source_url: str, target_url: str) -> bool:

@@ -36,7 +36,8 @@ _REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 @lru_cache(maxsize=1)
 def revision_ids() -> tuple[str, ...]:
     """Every revision, oldest first, read from the file names (no Alembic import)."""
-    return tuple(sorted(match.group(1) for name in _listdir(VERSIONS_DIR) if (match := _REVISION_FILE.match(name))))
+    names = (path.name for path in VERSIONS_DIR.iterdir())
+    return tuple(sorted(match.group(1) for name in names if (match := _REVISION_FILE.match(name))))
 
 
 def head_revision() -> str:
@@ -46,7 +47,3 @@ def head_revision() -> str:
 
 def next_revision_id() -> str:
     return f"{int(head_revision()) + 1:04d}"
-
-
-def _listdir(directory: Path) -> list[str]:
-    return [path.name for path in directory.iterdir()]
