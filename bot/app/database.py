@@ -68,7 +68,8 @@ def open_database(settings: Settings, *, load_demo: bool) -> tuple[Database, boo
             "cannot start an empty one)"
         )
     try:
-        db = Database(url, create_directory=directory is not None, pool=pool_settings(settings))
+        db = Database(url, create_directory=directory is not None, auto_upgrade=settings.auto_upgrade,
+                      pool=pool_settings(settings))
     except DatabaseError as exc:
         raise StartupError(str(exc)) from None
     if not load_demo:

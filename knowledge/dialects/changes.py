@@ -78,7 +78,7 @@ class ChangeListener:
         delay = RECONNECT_MIN_S
         while True:
             try:
-                connection = await dedicated_async_connection(self._url, f"knowledge listener {instance_id()}")
+                connection = await dedicated_async_connection(self._url, "knowledge-listener", instance_id())
                 async with connection:
                     await connection.execute(f"LISTEN {CHANNEL}")
                     self.listening, delay = True, RECONNECT_MIN_S

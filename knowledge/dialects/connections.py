@@ -69,22 +69,23 @@ def conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def dedicated_connection(url: str, purpose: str) -> psycopg.Connection[Any]:
-    """A connection of its own (autocommit, keepalives), outside every pool, named `pitcrew <purpose>` in
-    pg_stat_activity."""
+def dedicated_connection(url: str, purpose: str, instance: str) -> psycopg.Connection[Any]:
+    """A connection of its own (autocommit, keepalives), outside every pool, named `pitcrew-<purpose> <instance>`
+    in pg_stat_activity (e.g. `pitcrew-schedule host:4242`)."""
     import psycopg
 
-    return psycopg.connect(conninfo(url), autocommit=True, **_dedicated_kwargs(url, purpose))
+    return psycopg.connect(conninfo(url), autocommit=True, **_dedicated_kwargs(url, purpose, instance))
 
 
-async def dedicated_async_connection(url: str, purpose: str) -> psycopg.AsyncConnection[Any]:
+async def dedicated_async_connection(url: str, purpose: str, instance: str) -> psycopg.AsyncConnection[Any]:
     """`dedicated_connection` on the running event loop (for LISTEN)."""
     import psycopg
 
-    return await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True, **_dedicated_kwargs(url, purpose))
+    return await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True,
+                                                 **_dedicated_kwargs(url, purpose, instance))
 
 
-def _dedicated_kwargs(url: str, purpose: str) -> dict[str, Any]:
+def _dedicated_kwargs(url: str, purpose: str, instance: str) -> dict[str, Any]:
     server_keepalives = {
         "tcp_keepalives_idle": str(KEEPALIVE_IDLE_S),
         "tcp_keepalives_interval": str(KEEPALIVE_INTERVAL_S),
@@ -92,7 +93,7 @@ def _dedicated_kwargs(url: str, purpose: str) -> dict[str, Any]:
         "timezone": "UTC",
     }
     kwargs = _connect_args(make_url(url), server_keepalives)
-    kwargs["application_name"] = f"{APPLICATION_NAME} {purpose}"[:63]  # the server keeps 63 bytes
+    kwargs["application_name"] = f"{APPLICATION_NAME}-{purpose} {instance}"[:63]  # the server keeps 63 bytes
     return kwargs | {
         "keepalives": 1,
         "keepalives_idle": KEEPALIVE_IDLE_S,

@@ -89,7 +89,7 @@ class AdvisoryLockLeadership:
                 return True
             try:
                 if self._connection is None or self._connection.closed:
-                    self._connection = dedicated_connection(self._url, f"schedule {instance_id()}")
+                    self._connection = dedicated_connection(self._url, "schedule", instance_id())
                 row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
             except psycopg.Error as exc:  # the database is unreachable: a follower for now, try again later
                 log.warning("could not try the schedule's leadership lock", extra={"error": type(exc).__name__})

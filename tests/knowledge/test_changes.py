@@ -78,7 +78,7 @@ async def test_a_listener_whose_session_ended_reconnects_and_looks_again(databas
         with database.engine.begin() as connection:
             ended = connection.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name LIKE 'pitcrew knowledge listener%' AND datname = current_database()"
+                " WHERE application_name LIKE 'pitcrew-knowledge-listener %' AND datname = current_database()"
             )).scalars().all()
         assert ended == [True]
         assert await wait_until(lambda: not listener.listening, timeout=5)

@@ -109,9 +109,9 @@ def test_options_in_the_url_are_kept_beside_pitcrews(settings: Settings) -> None
 
 @pytest.mark.postgres_only
 def test_a_dedicated_connection_has_keepalives_on_both_sides_and_a_name(settings: Settings) -> None:
-    with dedicated_connection(settings.database_url, "schedule host:1") as connection:
+    with dedicated_connection(settings.database_url, "schedule", "host:1") as connection:
         assert connection.execute("SHOW tcp_keepalives_idle").fetchone() == (str(KEEPALIVE_IDLE_S),)
-        assert connection.execute("SHOW application_name").fetchone() == ("pitcrew schedule host:1",)
+        assert connection.execute("SHOW application_name").fetchone() == ("pitcrew-schedule host:1",)
         assert connection.info.get_parameters()["keepalives_idle"] == str(KEEPALIVE_IDLE_S)
         assert connection.autocommit
 
