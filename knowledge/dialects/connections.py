@@ -32,12 +32,15 @@ APPLICATION_NAME = "pitcrew"
 @dataclass(frozen=True)
 class PoolSettings:
     """One process's PostgreSQL connections (DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT_S) and how long one
-    statement may run (DB_STATEMENT_TIMEOUT_MS, 0 = no limit). SQLite ignores them (see docs/configuration.md)."""
+    statement may run (DB_STATEMENT_TIMEOUT_MS, 0 = no limit). SQLite ignores them (see docs/configuration.md).
+
+    The defaults are the settings' except the statement timeout: an engine made without settings (`pitcrew db
+    upgrade`, `db copy`: long bulk statements, run by an operator) has none."""
 
     size: int = 5
     max_overflow: int = 10
     timeout_s: float = 5.0
-    statement_timeout_ms: int = 30_000
+    statement_timeout_ms: int = 0
 
     def sized(self, size: int, max_overflow: int) -> PoolSettings:
         """The same timeouts for a smaller pool of its own (e.g. the event inbox's writer)."""

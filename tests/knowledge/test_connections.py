@@ -39,7 +39,7 @@ def test_a_statement_slower_than_the_timeout_is_cancelled_with_a_clear_error(set
 
 
 @pytest.mark.postgres_only
-def test_no_statement_timeout_when_set_to_zero(settings: Settings) -> None:
+def test_no_statement_timeout_when_set_to_zero_or_opened_without_settings(settings: Settings) -> None:
     db, _ = open_database(load_settings(db_statement_timeout_ms=0), load_demo=False)
     try:
         assert show(db, "statement_timeout") == "0"
@@ -48,6 +48,11 @@ def test_no_statement_timeout_when_set_to_zero(settings: Settings) -> None:
     db, _ = open_database(settings, load_demo=False)
     try:
         assert show(db, "statement_timeout") == "30s"  # the default, DB_STATEMENT_TIMEOUT_MS=30000
+    finally:
+        db.close()
+    db = Database(settings.database_url)  # no settings (`pitcrew db upgrade`, `db copy`): long bulk statements
+    try:
+        assert show(db, "statement_timeout") == "0"
     finally:
         db.close()
 
