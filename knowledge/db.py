@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from knowledge.dialects.search import SEARCH_SCHEMA_DDL
 from knowledge.snapshot_changes import TRIGGER_DDL as SNAPSHOT_CHANGE_DDL
 
 BUSY_TIMEOUT_MS = 5000
@@ -111,13 +112,13 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_c
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table, the read indexes, the FTS5 index and the snapshot change log's triggers if missing
-    (idempotent)."""
+    """Create every table, the read indexes, the call search index (FTS5 on SQLite, a tsvector column on
+    PostgreSQL) and the snapshot change log's triggers if missing (idempotent)."""
     SQLModel.metadata.create_all(engine)
     if engine.dialect.name == "sqlite":
         _migrate_fts(engine)
     with engine.begin() as connection:
-        for statement in READ_INDEX_DDL:
+        for statement in (*READ_INDEX_DDL, *SEARCH_SCHEMA_DDL.get(engine.dialect.name, ())):
             connection.execute(text(statement))
         if engine.dialect.name == "sqlite":
             for statement in (*FTS_DDL, *SNAPSHOT_CHANGE_DDL.values()):
