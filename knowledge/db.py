@@ -21,7 +21,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from knowledge.snapshot_changes import TRIGGER_DDL as SNAPSHOT_CHANGE_DDL
+from knowledge.dialects.snapshot_changes import install_triggers as install_snapshot_change_triggers
 
 BUSY_TIMEOUT_MS = 5000
 # Per connection. SQLite's 2 MiB default made cold reads of a 10k-product catalog 10x slower (p95 ~4 ms vs
@@ -120,8 +120,9 @@ def create_schema(engine: Engine) -> None:
         for statement in READ_INDEX_DDL:
             connection.execute(text(statement))
         if engine.dialect.name == "sqlite":
-            for statement in (*FTS_DDL, *SNAPSHOT_CHANGE_DDL.values()):
+            for statement in FTS_DDL:
                 connection.execute(text(statement))
+        install_snapshot_change_triggers(connection)
 
 
 def _migrate_fts(engine: Engine) -> None:

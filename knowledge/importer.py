@@ -4,7 +4,8 @@ Rows are validated with pydantic, then upserted on their natural keys inside ONE
 any problem (a bad value, a duplicate key, a dangling reference) rolls everything back. Importing the
 same folder twice changes nothing the second time. Import never deletes rows. Into a SQLite file, that
 transaction runs on a private copy and its changes reach the live database in short slices
-(`knowledge.staged_import`), so `serve` never waits long on the write lock.
+(`knowledge.staged_import`), so `serve` never waits long on the write lock. Into PostgreSQL it runs on the
+live database: readers keep seeing the committed rows until it commits (MVCC), and imports take turns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, select, updat
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.db import Database
+from knowledge.dialects.transactions import begin_import
 from knowledge.import_files import ImportProblem, ImportRejected, SourceFile, SourceRow, read_folder
 from knowledge.import_rows import ROW_MODELS, ImportRow
 from knowledge.models import (
@@ -179,10 +181,10 @@ def _describe(file: str, raw: SourceRow, model: type[ImportRow], exc: Validation
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction that holds SQLite's write lock from its first statement, so reads and writes agree."""
+    """An import's one transaction: on SQLite it holds the write lock from its first statement, so reads and writes
+    agree; on PostgreSQL other imports wait for it, and readers keep seeing the committed rows until it commits."""
     with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_import(connection)
         try:
             yield connection
         except BaseException:
