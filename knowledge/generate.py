@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from knowledge.db import Database
-from knowledge.dialects.bulk_load import continue_sequences, insert_rows, transcripts_indexed_in_bulk
+from knowledge.dialects.bulk_load import continue_sequences, refresh_statistics, transcripts_indexed_in_bulk
+from knowledge.dialects.bulk_writes import insert_rows
 from knowledge.snapshot_changes import untracked_bulk_load
 from knowledge.models import (
     Account,
@@ -122,6 +123,7 @@ def generate(db: Database, *, products: int = 10_000, calls: int = 0, segments_p
         with transcripts_indexed_in_bulk(connection):
             _CallWriter(connection, random.Random(f"calls:{seed}"), report, now).write(calls, segments_per_call)
         continue_sequences(connection, GENERATED_TABLES)
+        refresh_statistics(connection, GENERATED_TABLES)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -144,7 +146,7 @@ class _Buffers:
         # Straight to the driver: values are therefore stored-ready (JSON text, naive UTC datetimes).
         for table, rows in self.rows.items():  # insertion order: parents before children
             if rows:
-                insert_rows(self.connection, table, rows)
+                insert_rows(self.connection, table.name, rows)
                 self.report.rows[table.name] = self.report.rows.get(table.name, 0) + len(rows)
         self.rows = {}
 

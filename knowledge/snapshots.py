@@ -20,15 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from knowledge import snapshot_changes
 from knowledge.db import Database
 from knowledge.dialects.bulk_reads import fetch_all, id_marks
+from knowledge.dialects.bulk_writes import insert_rows
 from knowledge.dialects.snapshot_hashes import hash_queries
-from knowledge.dialects.transactions import begin_consistent_read, begin_write
+from knowledge.dialects.transactions import (
+    begin_consistent_read,
+    begin_derived_write,
+    begin_write,
+    writers_take_turns,
+)
 from knowledge.snapshot_prompt import render_prompt
 from knowledge.snapshot_schema import (
     AddOnEntry,
@@ -430,10 +436,6 @@ _PRODUCTS_AFTER = text("SELECT id FROM product WHERE id > :after ORDER BY id LIM
 _PRODUCTS_BY_SLUG = _by_ids("SELECT lower(slug), id FROM product WHERE lower(slug) IN :slugs", "slugs")
 _STORED_HASHES = _by_ids("SELECT product_id, source_hash FROM productsnapshot WHERE product_id IN :ids")
 _ALIASED = _by_ids("SELECT DISTINCT product_id FROM snapshotalias WHERE product_id IN :ids")
-_SCRATCH_INSERT = text(
-    "INSERT INTO snapshotbuild (seq, product_id, slug, name, payload, prompt, source_hash, aliases)"
-    " VALUES (:seq, :product_id, :slug, :name, :payload, :prompt, :source_hash, :aliases)"
-)
 _SCRATCH_AFTER = text(
     "SELECT seq, product_id, slug, name, payload, prompt, source_hash, aliases FROM snapshotbuild"
     " WHERE seq > :after ORDER BY seq LIMIT :size"
@@ -442,11 +444,6 @@ _PREVIOUS_SNAPSHOTS = _by_ids("SELECT product_id, version, payload FROM products
 _DELETE_SNAPSHOTS = _by_ids("DELETE FROM productsnapshot WHERE product_id IN :ids")
 _DELETE_SNAPSHOTS_BY_SLUG = _by_ids("DELETE FROM productsnapshot WHERE slug IN :slugs", "slugs")
 _DELETE_ALIASES = _by_ids("DELETE FROM snapshotalias WHERE product_id IN :ids")
-_INSERT_SNAPSHOT = text(
-    "INSERT INTO productsnapshot (product_id, slug, name, payload, prompt, source_hash, version, built_at)"
-    " VALUES (:product_id, :slug, :name, :payload, :prompt, :source_hash, :version, :built_at)"
-).bindparams(bindparam("built_at", type_=DateTime()))
-_INSERT_ALIAS = text("INSERT INTO snapshotalias (alias, product_id, kind, rank) VALUES (:alias, :product_id, :kind, :rank)")
 _DROP_GONE_ALIASES = _by_ids(
     "DELETE FROM snapshotalias WHERE product_id IN :ids AND product_id NOT IN (SELECT id FROM product)"
 )
@@ -622,7 +619,7 @@ def _check_chunk(connection: Connection, product_ids: Sequence[int], force: bool
                 "aliases": json.dumps(snapshot_aliases(product_id, payload)),
             }
         )
-    connection.execute(_SCRATCH_INSERT, rows)
+    insert_rows(connection, "snapshotbuild", rows)
     checked.scratched += len(rows)
 
 
@@ -654,14 +651,18 @@ def _write_in_slices(connection: Connection, scope: RebuildScope, tick: int, che
     returns how many snapshots of deleted products were dropped.
 
     Each product's snapshot and aliases change together; a large rebuild lands over several short
-    transactions with a pause between them, so no other writer (the Slack inbox) waits long for the lock.
+    transactions, on SQLite with a pause between them, so no other writer (the Slack inbox) waits long for the
+    lock. Snapshots are derived data: their commits need not wait for the disk (a crash loses at most the last
+    few, which the next rebuild redoes; the change log is cleared only by the durable last transaction).
     """
     built_at = datetime.now(UTC).replace(tzinfo=None)
+    pause = writers_take_turns(connection)
     for batch in _scratch_slices(connection, WRITE_SLICE):
-        begin_write(connection)
+        begin_derived_write(connection)
         _write(connection, batch, built_at)
         connection.commit()
-        time.sleep(WRITE_PAUSE_S)
+        if pause:
+            time.sleep(WRITE_PAUSE_S)
     begin_write(connection)
     removed = _finish(connection, scope, tick, checked)
     connection.commit()
@@ -708,11 +709,9 @@ def _write(connection: Connection, built: list[_Built], built_at: datetime) -> N
             rows.append({"product_id": item.product_id, "slug": item.slug, "name": item.name, "payload": item.payload,
                          "prompt": item.prompt, "source_hash": item.source_hash, "version": version,
                          "built_at": built_at})
-        connection.execute(_INSERT_SNAPSHOT, rows)
-        aliases = [{"alias": alias, "product_id": product_id, "kind": kind, "rank": rank}
-                   for item in batch for alias, product_id, kind, rank in item.aliases]
-        if aliases:
-            connection.execute(_INSERT_ALIAS, aliases)
+        insert_rows(connection, "productsnapshot", rows)
+        insert_rows(connection, "snapshotalias", [{"alias": alias, "product_id": product_id, "kind": kind, "rank": rank}
+                                                  for item in batch for alias, product_id, kind, rank in item.aliases])
 
 
 def _failed(started: float, scope: RebuildScope, unchanged: int, failed: int, errors: list[str]) -> RebuildReport:

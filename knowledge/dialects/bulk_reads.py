@@ -8,7 +8,8 @@ tuples back. Driver SQL is written in the driver's own placeholder style: caller
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,13 +28,22 @@ def fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> l
     raised as SQLAlchemy's DBAPIError, as from any other statement."""
     if not connection.in_transaction():
         connection.begin()  # as SQLAlchemy's own statements would: commit() and rollback() then end this read too
-    driver_error = connection.dialect.loaded_dbapi.Error
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-    except driver_error as exc:
-        raise DBAPIError.instance(sql, params, exc, driver_error, hide_parameters=True,
-                                  dialect=connection.dialect) from exc
+        with driver_errors_raised_as_sqlalchemy(connection, sql):
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     finally:
         cursor.close()
+
+
+@contextmanager
+def driver_errors_raised_as_sqlalchemy(connection: Connection, statement: str) -> Iterator[None]:
+    """A driver error inside the block is raised as SQLAlchemy's DBAPIError (parameters hidden), as SQLAlchemy
+    raises it for its own statements: callers catch one kind of error whatever ran the SQL."""
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as exc:
+        raise DBAPIError.instance(statement, None, exc, driver_error, hide_parameters=True,
+                                  dialect=connection.dialect) from exc

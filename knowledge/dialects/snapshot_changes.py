@@ -22,8 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Connection, text
 
-# Catalog table -> how a row (NEW or OLD; in PostgreSQL a transition table's row) names the product(s) whose
-# snapshot it is a source of. A plan feature belongs to its plan's product and its feature's product (the
+# Catalog table -> how a row (NEW or OLD) names the product(s) whose snapshot it is a source of. A plan feature belongs to its plan's product and its feature's product (the
 # builder rejects a mismatch). A lookup finds no row when its parent went first (a cascade): the parent's own
 # trigger logged the product.
 PRODUCT_OF: dict[str, tuple[str, ...]] = {
@@ -96,12 +95,20 @@ def _sqlite_begin_tick(connection: Connection) -> None:
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 _TRANSITION = {"new": "new_rows", "old": "old_rows"}
+# PRODUCT_OF as joins from a transition table `r` (one lookup per row would cost a bulk load as much again).
+_POSTGRESQL_PRODUCT_OF: dict[str, tuple[str, ...]] = {
+    **{table: ("SELECT r.product_id FROM {rows} r",) for table in PRODUCT_OF},
+    "product": ("SELECT r.id FROM {rows} r",),
+    "planfeature": ("SELECT p.product_id FROM {rows} r JOIN plan p ON p.id = r.plan_id",
+                    "SELECT f.product_id FROM {rows} r JOIN feature f ON f.id = r.feature_id"),
+    "planlimit": ("SELECT p.product_id FROM {rows} r JOIN plan p ON p.id = r.plan_id",),
+}
 
 
 def _postgresql_log(table: str, rows: tuple[str, ...]) -> str:
     """The statement logging the products of the rows in the transition tables `rows`, each product once."""
-    sources = " UNION ".join(f"SELECT {product.format(row='r')} FROM {_TRANSITION[row]} r"
-                             for row in rows for product in PRODUCT_OF[table])
+    sources = " UNION ".join(product.format(rows=_TRANSITION[row])
+                             for row in rows for product in _POSTGRESQL_PRODUCT_OF[table])
     return ("INSERT INTO snapshotchange (product_id, tick)"
             f" SELECT product_id, {_CURRENT_TICK} FROM ({sources}) AS changed (product_id)"
             " WHERE product_id IS NOT NULL GROUP BY product_id"

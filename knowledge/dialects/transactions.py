@@ -1,10 +1,16 @@
 """How the knowledge layer's transactions begin: to write, to import, or to read one consistent view.
 
 SQLite has one write lock per database: a transaction that will write takes it first (`BEGIN IMMEDIATE`), so it
-never deadlocks upgrading a read, and a deferred `BEGIN` keeps the WAL snapshot of its first read. PostgreSQL
-locks rows, so a write needs nothing up front; imports take turns through a transaction-scoped advisory lock
-(readers are never blocked: they keep seeing the committed rows until the import commits), and a consistent
-read is a REPEATABLE READ transaction.
+never deadlocks upgrading a read, and a deferred `BEGIN` keeps the WAL snapshot of its first read; long write
+work is cut into short transactions with pauses between them, so other writers get their turn. PostgreSQL locks
+rows, so a write needs nothing up front and writers do not wait for each other's transactions; imports take
+turns through a transaction-scoped advisory lock (readers are never blocked: they keep seeing the committed rows
+until the import commits), and a consistent read is a REPEATABLE READ transaction.
+
+Writes of derived data (snapshots, rebuilt from the catalog whenever lost) need not wait for their commit to
+reach the disk: a crash may lose the last of them, never corrupt them, and the next rebuild redoes them. SQLite's
+`synchronous=NORMAL` already commits every write so (knowledge.db); on PostgreSQL such a transaction turns
+`synchronous_commit` off for itself.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ def _postgresql_write(connection: Connection) -> None:
     pass  # row locks are taken as rows are written; the first statement begins the transaction
 
 
+def _postgresql_derived_write(connection: Connection) -> None:
+    connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def _postgresql_import(connection: Connection) -> None:
     # One import at a time, as SQLite's write lock (and its staged import's file lock) make them: the second
     # waits, then finds the first one's rows and upserts over them instead of failing on their unique keys.
@@ -41,6 +51,9 @@ def _postgresql_consistent_read(connection: Connection) -> None:
 
 
 _WRITE: dict[str, Callable[[Connection], None]] = {"sqlite": _sqlite_write, "postgresql": _postgresql_write}
+_DERIVED_WRITE: dict[str, Callable[[Connection], None]] = {
+    "sqlite": _sqlite_write, "postgresql": _postgresql_derived_write}
+_WRITERS_TAKE_TURNS = {"sqlite": True, "postgresql": False}
 _IMPORT: dict[str, Callable[[Connection], None]] = {"sqlite": _sqlite_write, "postgresql": _postgresql_import}
 _CONSISTENT_READ: dict[str, Callable[[Connection], None]] = {
     "sqlite": _sqlite_consistent_read, "postgresql": _postgresql_consistent_read}
@@ -56,6 +69,16 @@ def _for(table: dict[str, Callable[[Connection], None]], connection: Connection)
 def begin_write(connection: Connection) -> None:
     """Begin a transaction that will write, on `connection` (not in a transaction yet)."""
     _for(_WRITE, connection)(connection)
+
+
+def begin_derived_write(connection: Connection) -> None:
+    """Begin a transaction writing derived data (snapshots): its commit need not wait for the disk."""
+    _for(_DERIVED_WRITE, connection)(connection)
+
+
+def writers_take_turns(connection: Connection) -> bool:
+    """Whether one writer's transaction holds up every other writer (SQLite): pause between long work's slices."""
+    return _WRITERS_TAKE_TURNS[connection.dialect.name]
 
 
 def begin_import(connection: Connection) -> None:

@@ -115,6 +115,14 @@ def test_generated_catalog_builds_snapshots(generated: Database) -> None:
 
 
 @pytest.mark.postgres_only
+def test_a_generated_postgresql_catalog_has_planner_statistics(generated: Database) -> None:
+    estimated = dict(query(generated, "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                                      "('product', 'planfeature', 'transcriptsegment')"))
+    counts = {table: query(generated, f"SELECT count(*) FROM {table}")[0][0] for table in estimated}
+    assert estimated == counts  # analyzed after the load (a never-analyzed table says -1)
+
+
+@pytest.mark.postgres_only
 def test_postgresql_gets_the_same_rows_as_sqlite(database: Database, tmp_path: Path) -> None:
     generate(database, products=10, calls=5, segments_per_call=4, seed=3, now=NOW)
     sqlite = Database(f"sqlite:///{tmp_path / 'same.db'}")

@@ -158,6 +158,19 @@ def test_a_single_file_can_be_imported(database: Database, tmp_path: Path) -> No
     assert report.kinds["accounts"].inserted == 1
 
 
+@pytest.mark.postgres_only
+def test_a_large_import_refreshes_the_planner_statistics(database: Database, tmp_path: Path) -> None:
+    """Without them PostgreSQL plans the rebuild that follows for empty tables: whole-table scans per chunk."""
+    rows = sample_rows()
+    rows["faqs"] = [{"product": "comet", "question": f"Question {n}?", "answer": "Yes."} for n in range(1_200)]
+    import_folder(database, write_folder(tmp_path / "in", rows, "json"))
+    with database.engine.connect() as connection:
+        estimated = dict(connection.execute(text(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN ('faq', 'plan')")).all())
+    assert estimated["faq"] == 1_200  # analyzed (a never-analyzed table says -1)
+    assert estimated["plan"] == -1  # 4 rows: not worth it
+
+
 # --- rejection and rollback ----------------------------------------------------------------------
 
 

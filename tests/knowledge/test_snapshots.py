@@ -223,6 +223,39 @@ def test_hash_follows_content_not_row_ids(database: Database) -> None:
     assert snapshot_rows(database)["orbit"][6] == 4
 
 
+# Text a JSON encoder must escape or may pass through: quotes, backslashes, control characters, non-ASCII.
+AWKWARD = 'Qu\u00e9bec "Pro" \\ tab\there\nnew line \u0001 \u2028 \U0001f680 \u00a0'
+
+
+def awkward_catalog(db: Database) -> None:
+    add_product(db, "awkward", AWKWARD, tagline=AWKWARD, is_primary=True,
+                plans=[{"slug": "pro", "name": AWKWARD, "price_cents": None, "description": AWKWARD,
+                        "limits": {AWKWARD: AWKWARD}}],
+                features=[{"slug": "f", "name": AWKWARD, "plans": ["pro"], "details": {"pro": AWKWARD}}],
+                integrations=[{"slug": "i", "name": AWKWARD, "min_plan_slug": "pro"}],
+                compliance=[{"name": AWKWARD, "details": AWKWARD}],
+                addons=[{"slug": "a", "name": AWKWARD, "price_cents": None, "available_on": "pro"}],
+                faqs=[(AWKWARD, AWKWARD)])
+
+
+@pytest.mark.postgres_only
+def test_a_catalog_hashes_the_same_on_both_backends(database: Database, tmp_path: Any) -> None:
+    """Snapshots copied from SQLite into PostgreSQL (`pitcrew db copy`) stay current: no rebuild of every product."""
+    sqlite = Database(f"sqlite:///{tmp_path / 'same.db'}")
+    try:
+        for db in (database, sqlite):
+            sample_catalog(db)
+            awkward_catalog(db)
+        by_slug = []
+        for db in (database, sqlite):
+            with db.engine.connect() as connection:
+                slugs = dict(connection.execute(text("SELECT id, slug FROM product")).all())
+                by_slug.append({slugs[pid]: digest for pid, digest in source_hashes(connection).items()})
+        assert len(by_slug[0]) == 4 and by_slug[0] == by_slug[1]
+    finally:
+        sqlite.close()
+
+
 def test_force_rebuilds_everything_without_bumping_unchanged_payloads(database: Database) -> None:
     sample_catalog(database)
     rebuild_snapshots(database)
