@@ -123,7 +123,7 @@ def generate(db: Database, *, products: int = 10_000, calls: int = 0, segments_p
         with transcripts_indexed_in_bulk(connection):
             _CallWriter(connection, random.Random(f"calls:{seed}"), report, now).write(calls, segments_per_call)
         continue_sequences(connection, GENERATED_TABLES)
-        refresh_statistics(connection, GENERATED_TABLES)
+        refresh_statistics(connection, [table.name for table in GENERATED_TABLES])
     report.seconds = time.perf_counter() - started
     return report
 

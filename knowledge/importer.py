@@ -198,7 +198,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 def _refresh_statistics(db: Database, writer: _Writer) -> None:
     """After a large import, tell the query planner (PostgreSQL) the tables' new sizes before the rebuild reads them."""
-    tables = [table for table, rows in writer.rows_written.items() if rows >= STATISTICS_AFTER_ROWS]
+    tables = [table.name for table, rows in writer.rows_written.items() if rows >= STATISTICS_AFTER_ROWS]
     if tables:
         with db.engine.begin() as connection:
             refresh_statistics(connection, tables)

@@ -26,7 +26,8 @@ from sqlmodel import Session
 
 from knowledge import snapshot_changes
 from knowledge.db import Database
-from knowledge.dialects.bulk_reads import fetch_all, id_marks
+from knowledge.dialects.bulk_load import refresh_statistics
+from knowledge.dialects.bulk_reads import fetch_all, id_marks, prefer_index_reads
 from knowledge.dialects.bulk_writes import insert_rows
 from knowledge.dialects.snapshot_hashes import hash_queries
 from knowledge.dialects.transactions import (
@@ -54,8 +55,9 @@ PAYLOAD_FORMAT = 1
 
 # Product ids per bulk query: well under SQLite's bound-parameter limit, big enough to keep queries few.
 CHUNK_SIZE = 500
-WRITE_SLICE = 50  # products per write transaction of a rebuild (~10-20 ms of write lock each)
+WRITE_SLICE = 50  # products per write transaction of a rebuild on SQLite (~10-20 ms of write lock each)
 WRITE_PAUSE_S = 0.01
+STATISTICS_AFTER_PRODUCTS = 1_000  # snapshots built that make a rebuild refresh the planner's statistics
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime columns in SQLite
 
@@ -557,6 +559,7 @@ def _check(
     """Hash the products in scope chunk by chunk and build the out-of-date ones into the scratch table."""
     checked = _Checked()
     begin_consistent_read(connection)  # one consistent view of the catalog for all the reads
+    prefer_index_reads(connection)
     try:
         chunks: Iterable[Sequence[int]]
         if scope == "named":
@@ -567,7 +570,8 @@ def _check(
                 connection, CHUNK_SIZE
             )
         else:
-            total, chunks = connection.execute(text("SELECT count(*) FROM product")).scalar_one(), _all_product_ids(connection)
+            total = connection.execute(text("SELECT count(*) FROM product")).scalar_one()
+            chunks = _all_product_ids(connection)
         connection.exec_driver_sql(_SCRATCH_DDL)
         if progress is not None:
             progress(0, total)
@@ -647,17 +651,17 @@ def _drop_scratch(connection: Connection) -> None:
 
 
 def _write_in_slices(connection: Connection, scope: RebuildScope, tick: int, checked: _Checked) -> int:
-    """Publish the scratch table, `WRITE_SLICE` products per transaction, then finish in one last transaction;
+    """Publish the scratch table a slice of products per transaction, then finish in one last transaction;
     returns how many snapshots of deleted products were dropped.
 
     Each product's snapshot and aliases change together; a large rebuild lands over several short
-    transactions, on SQLite with a pause between them, so no other writer (the Slack inbox) waits long for the
-    lock. Snapshots are derived data: their commits need not wait for the disk (a crash loses at most the last
+    transactions, on SQLite `WRITE_SLICE` products each with a pause between them, so no other writer (the Slack
+    inbox) waits long for the lock; on PostgreSQL, whose writers do not wait for each other, `CHUNK_SIZE` each. Snapshots are derived data: their commits need not wait for the disk (a crash loses at most the last
     few, which the next rebuild redoes; the change log is cleared only by the durable last transaction).
     """
     built_at = datetime.now(UTC).replace(tzinfo=None)
     pause = writers_take_turns(connection)
-    for batch in _scratch_slices(connection, WRITE_SLICE):
+    for batch in _scratch_slices(connection, WRITE_SLICE if pause else CHUNK_SIZE):
         begin_derived_write(connection)
         _write(connection, batch, built_at)
         connection.commit()
@@ -665,6 +669,8 @@ def _write_in_slices(connection: Connection, scope: RebuildScope, tick: int, che
             time.sleep(WRITE_PAUSE_S)
     begin_write(connection)
     removed = _finish(connection, scope, tick, checked)
+    if checked.scratched >= STATISTICS_AFTER_PRODUCTS:  # the readers' queries are planned for the new sizes
+        refresh_statistics(connection, ("productsnapshot", "snapshotalias"))
     connection.commit()
     return removed
 
@@ -680,7 +686,7 @@ def _finish(connection: Connection, scope: RebuildScope, tick: int, checked: _Ch
     else:
         removed = 0
         for chunk in chunked(checked.gone):
-            # NOT IN: an id SQLite handed to a new product since the read keeps that product's snapshot.
+            # NOT IN: an id handed to a new product since the read (SQLite reuses the largest) keeps its snapshot.
             connection.execute(_DROP_GONE_ALIASES, {"ids": chunk})
             removed += max(connection.execute(_DROP_GONE_SNAPSHOTS, {"ids": chunk}).rowcount, 0)
     snapshot_changes.clear_checked(connection, tick, checked.named if scope == "named" else None)

@@ -4,16 +4,17 @@ SQLite: the transcript index built once instead of row by row (measured 3-4x fas
 query planner needs no statistics. PostgreSQL: each id sequence moved past the ids written with explicit ids,
 so rows inserted later get new ids; its transcript search column is computed by the server as rows arrive.
 And the planner's statistics refreshed (ANALYZE): a table loaded since its last ANALYZE looks empty or much
-smaller to the planner, which then reads whole tables for the rebuild's per-chunk queries (measured: the first
+smaller to the planner, which then reads whole tables for queries that want a few rows (measured: the first
 rebuild of a freshly generated 100,000-product catalog crawled at seconds per 500 products, whole-table scans
-of 2 million plan-feature rows each time). Autovacuum would analyze them too, but later, and not at all where
-it is off.
+of 2 million plan-feature rows each time; after a first build, each check of 500 snapshots scanned all the
+aliases). Autovacuum would analyze them too, but later, and not at all where it is off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Integer, Table, text
 
@@ -36,7 +37,7 @@ def _postgresql_transcripts(connection: Connection) -> Iterator[None]:
     yield
 
 
-def _nothing(connection: Connection, tables: Iterable[Table]) -> None:
+def _nothing(connection: Connection, tables: Iterable[Any]) -> None:
     pass  # SQLite gives a new row max(rowid) + 1, and plans well without statistics
 
 
@@ -55,14 +56,14 @@ def _postgresql_sequences(connection: Connection, tables: Iterable[Table]) -> No
 
 _TRANSCRIPTS: dict[str, Callable[[Connection], AbstractContextManager[None]]] = {
     "sqlite": _sqlite_transcripts, "postgresql": _postgresql_transcripts}
-def _postgresql_statistics(connection: Connection, tables: Iterable[Table]) -> None:
+def _postgresql_statistics(connection: Connection, tables: Iterable[str]) -> None:
     quote = connection.dialect.identifier_preparer.quote
-    connection.exec_driver_sql("ANALYZE " + ", ".join(quote(table.name) for table in tables))
+    connection.exec_driver_sql("ANALYZE " + ", ".join(quote(table) for table in tables))
 
 
 _SEQUENCES: dict[str, Callable[[Connection, Iterable[Table]], None]] = {
     "sqlite": _nothing, "postgresql": _postgresql_sequences}
-_STATISTICS: dict[str, Callable[[Connection, Iterable[Table]], None]] = {
+_STATISTICS: dict[str, Callable[[Connection, Iterable[str]], None]] = {
     "sqlite": _nothing, "postgresql": _postgresql_statistics}
 
 
@@ -76,8 +77,8 @@ def continue_sequences(connection: Connection, tables: Iterable[Table]) -> None:
     _SEQUENCES[connection.dialect.name](connection, tables)
 
 
-def refresh_statistics(connection: Connection, tables: Iterable[Table]) -> None:
-    """Let the query planner know the tables' new sizes (in the caller's transaction)."""
+def refresh_statistics(connection: Connection, tables: Iterable[str]) -> None:
+    """Let the query planner know the new sizes of the tables named `tables` (in the caller's transaction)."""
     tables = list(tables)
     if tables:
         _STATISTICS[connection.dialect.name](connection, tables)

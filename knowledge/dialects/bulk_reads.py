@@ -18,9 +18,26 @@ from sqlalchemy.exc import DBAPIError
 _MARK = {"sqlite": "?", "postgresql": "%s"}
 
 
+def _postgresql_chunked_reads(connection: Connection) -> None:
+    # The default cost of a random page read (4, set for spinning disks) makes the planner answer "the rows of
+    # these 500 products" with whole-table scans of the child tables: on a 100,000-product catalog the limits
+    # query scanned all 800,000 limits for every chunk, and a full check took 27 s instead of 16 s. Index reads
+    # are cheap for a catalog on SSD or in cache: say so, for this transaction only.
+    connection.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+
+
+_CHUNKED_READS = {"sqlite": lambda connection: None, "postgresql": _postgresql_chunked_reads}
+
+
 def id_marks(connection: Connection, count: int) -> str:
     """`count` positional placeholders of this connection's driver, comma-separated (for `IN (...)`)."""
     return ",".join([_MARK[connection.dialect.name]] * count)
+
+
+def prefer_index_reads(connection: Connection) -> None:
+    """Plan the rest of this transaction's reads for a few rows by indexed ids at a time (SQLite's queries pin
+    their joins in the SQL instead)."""
+    _CHUNKED_READS[connection.dialect.name](connection)
 
 
 def fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
