@@ -27,7 +27,7 @@ from sqlmodel import Session
 from knowledge import snapshot_changes
 from knowledge.db import Database
 from knowledge.dialects.bulk_load import refresh_statistics
-from knowledge.dialects.bulk_reads import fetch_all, id_marks, prefer_index_reads
+from knowledge.dialects.bulk_reads import fetch_all, id_condition, prefer_index_reads
 from knowledge.dialects.bulk_writes import insert_rows
 from knowledge.dialects.snapshot_hashes import hash_queries
 from knowledge.dialects.transactions import (
@@ -125,23 +125,24 @@ def _connection(session: Session | Connection) -> Connection:
 # Row order here is the payload's order and uses only the catalog's own ordering (plan position,
 # insertion order); the hash queries below read the same rows in the same order.
 
+# name -> (the product id column the chunk's condition is on, the query with a `{cond}` slot for it)
 _SOURCE_SQL = {
-    "products": "SELECT id, slug, name, tagline, description, category, is_primary FROM product WHERE id IN ({ids})",
-    "plans": "SELECT id, product_id, slug, name, position, price_cents, currency, billing_period, per_seat,"
-    " annual_discount_pct, description FROM plan WHERE product_id IN ({ids}) ORDER BY product_id, position, id",
-    "limits": "SELECT l.plan_id, l.name, l.value FROM planlimit l JOIN plan p ON p.id = l.plan_id"
-    " WHERE p.product_id IN ({ids}) ORDER BY l.plan_id, l.id",
-    "features": "SELECT id, product_id, slug, name, category, description FROM feature"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "plan_features": "SELECT f.product_id, pf.feature_id, pf.plan_id, pf.detail FROM planfeature pf"
-    " JOIN feature f ON f.id = pf.feature_id WHERE f.product_id IN ({ids})",
-    "integrations": "SELECT product_id, slug, name, category, description, min_plan_slug FROM integration"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "compliance": "SELECT product_id, name, status, details FROM complianceitem"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "addons": "SELECT product_id, slug, name, price_cents, currency, billing_period, per_seat, available_on,"
-    " description FROM addon WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "faqs": "SELECT product_id, question, answer FROM faq WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "products": ("id", "SELECT id, slug, name, tagline, description, category, is_primary FROM product WHERE {cond}"),
+    "plans": ("product_id", "SELECT id, product_id, slug, name, position, price_cents, currency, billing_period,"
+              " per_seat, annual_discount_pct, description FROM plan WHERE {cond} ORDER BY product_id, position, id"),
+    "limits": ("p.product_id", "SELECT l.plan_id, l.name, l.value FROM planlimit l JOIN plan p ON p.id = l.plan_id"
+               " WHERE {cond} ORDER BY l.plan_id, l.id"),
+    "features": ("product_id", "SELECT id, product_id, slug, name, category, description FROM feature"
+                 " WHERE {cond} ORDER BY product_id, id"),
+    "plan_features": ("f.product_id", "SELECT f.product_id, pf.feature_id, pf.plan_id, pf.detail FROM planfeature pf"
+                      " JOIN feature f ON f.id = pf.feature_id WHERE {cond}"),
+    "integrations": ("product_id", "SELECT product_id, slug, name, category, description, min_plan_slug"
+                     " FROM integration WHERE {cond} ORDER BY product_id, id"),
+    "compliance": ("product_id", "SELECT product_id, name, status, details FROM complianceitem"
+                   " WHERE {cond} ORDER BY product_id, id"),
+    "addons": ("product_id", "SELECT product_id, slug, name, price_cents, currency, billing_period, per_seat,"
+               " available_on, description FROM addon WHERE {cond} ORDER BY product_id, id"),
+    "faqs": ("product_id", "SELECT product_id, question, answer FROM faq WHERE {cond} ORDER BY product_id, id"),
 }
 
 
@@ -169,11 +170,10 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]
 
 
 def _fetch_sources(connection: Connection, product_ids: Sequence[int]) -> _SourceRows:
-    ids = id_marks(connection, len(product_ids))
-    params = tuple(product_ids)
-
     def rows(name: str) -> list[tuple[Any, ...]]:
-        return fetch_all(connection, _SOURCE_SQL[name].format(ids=ids), params)
+        column, sql = _SOURCE_SQL[name]
+        condition, params = id_condition(connection, column, product_ids)
+        return fetch_all(connection, sql.format(cond=condition), params)
 
     products = {row[0]: row for row in rows("products")}
     plans: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -361,12 +361,11 @@ def source_hashes(session: Session | Connection, product_ids: Sequence[int] | No
 
 def _hash_chunk(connection: Connection, product_ids: Sequence[int]) -> dict[int, str]:
     """Source hashes of up to CHUNK_SIZE products (missing ids are left out)."""
-    condition = "{column} IN (" + id_marks(connection, len(product_ids)) + ")"
-    params = tuple(product_ids)
     queries = hash_queries(connection)
     sections: dict[int, list[str]] = {}
     for index, (column, sql) in enumerate(queries):
-        for product_id, lines in fetch_all(connection, sql.format(cond=condition.format(column=column)), params):
+        condition, params = id_condition(connection, column, product_ids)
+        for product_id, lines in fetch_all(connection, sql.format(cond=condition), params):
             if index == 0:
                 sections[product_id] = [""] * len(queries)
             entry = sections.get(product_id)

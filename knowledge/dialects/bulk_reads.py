@@ -2,20 +2,31 @@
 
 Over the hundreds of thousands of rows of a full snapshot rebuild, SQLAlchemy's per-row result machinery costs
 more than the database itself, so those reads hand their SQL to the driver (sqlite3 or psycopg) and get plain
-tuples back. Driver SQL is written in the driver's own placeholder style: callers build their id lists with
-`id_marks`.
+tuples back. Driver SQL is written in the driver's own placeholder style: callers get their id-list conditions
+from `id_condition`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-_MARK = {"sqlite": "?", "postgresql": "%s"}
+
+def _sqlite_ids(column: str, ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+    return f"{column} IN ({','.join('?' * len(ids))})", tuple(ids)
+
+
+def _postgresql_ids(column: str, ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+    # One array parameter: one statement text whatever the count, measured ~15% faster than 500 placeholders.
+    return f"{column} = ANY(%s)", (list(ids),)
+
+
+_ID_CONDITION: dict[str, Callable[[str, Sequence[int]], tuple[str, tuple[Any, ...]]]] = {
+    "sqlite": _sqlite_ids, "postgresql": _postgresql_ids}
 
 
 def _postgresql_chunked_reads(connection: Connection) -> None:
@@ -26,22 +37,26 @@ def _postgresql_chunked_reads(connection: Connection) -> None:
     connection.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
 
 
-_CHUNKED_READS = {"sqlite": lambda connection: None, "postgresql": _postgresql_chunked_reads}
+def _sqlite_chunked_reads(connection: Connection) -> None:
+    pass  # the queries pin their joins in the SQL (CROSS JOIN)
 
 
-def id_marks(connection: Connection, count: int) -> str:
-    """`count` positional placeholders of this connection's driver, comma-separated (for `IN (...)`)."""
-    return ",".join([_MARK[connection.dialect.name]] * count)
+_CHUNKED_READS: dict[str, Callable[[Connection], None]] = {
+    "sqlite": _sqlite_chunked_reads, "postgresql": _postgresql_chunked_reads}
+
+
+def id_condition(connection: Connection, column: str, ids: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+    """"`column` is one of `ids`" as driver SQL, with its parameters."""
+    return _ID_CONDITION[connection.dialect.name](column, ids)
 
 
 def prefer_index_reads(connection: Connection) -> None:
-    """Plan the rest of this transaction's reads for a few rows by indexed ids at a time (SQLite's queries pin
-    their joins in the SQL instead)."""
+    """Plan the rest of this transaction's reads for a few rows by indexed ids at a time."""
     _CHUNKED_READS[connection.dialect.name](connection)
 
 
 def fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Every row of driver-level `sql` as a plain tuple (its placeholders from `id_marks`); a driver error is
+    """Every row of driver-level `sql` as a plain tuple (its condition from `id_condition`); a driver error is
     raised as SQLAlchemy's DBAPIError, as from any other statement."""
     if not connection.in_transaction():
         connection.begin()  # as SQLAlchemy's own statements would: commit() and rollback() then end this read too

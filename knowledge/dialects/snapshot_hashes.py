@@ -8,7 +8,8 @@ and snapshots copied from one to the other (`pitcrew db copy`) stay current.
 
 SQLite: `json_array` and `group_concat`; the joins are pinned (CROSS JOIN) so SQLite walks the product_id
 indexes and the lines come in one fixed order without a sort. PostgreSQL: `to_json` per value and
-`string_agg`. Each query has a `{cond}` slot for its `column IN (...)` condition on the chunk's product ids.
+`string_agg`. Each query has a `{cond}` slot for the condition on its product id column (the chunk's ids,
+from knowledge.dialects.bulk_reads.id_condition).
 """
 
 from __future__ import annotations
