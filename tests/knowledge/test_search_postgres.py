@@ -75,7 +75,7 @@ def test_words_said_together_rank_above_the_same_words_said_apart(database: Data
     assert [hit.title for hit in hits] == ["Together", "Apart"] and hits[0].score > hits[1].score
 
 
-def test_time_bounds_and_times_are_utc_whatever_the_session_time_zone(database: Database) -> None:
+def test_time_bounds_and_times_are_utc_whatever_the_databases_time_zone(database: Database) -> None:
     add_meeting(database, ACME, "Late", datetime(2025, 4, 30, 23, 30), [("Tyler", "SSO question.")])
     add_meeting(database, ACME, "Early", datetime(2025, 5, 1, 0, 30), [("Tyler", "SSO answer.")])
     url = make_url(database.url)
@@ -84,8 +84,6 @@ def test_time_bounds_and_times_are_utc_whatever_the_session_time_zone(database: 
         connection.commit()
     shifted = Database(database.url)
     try:
-        with shifted.engine.connect() as connection:
-            assert connection.execute(text("SHOW timezone")).scalar_one() == "America/New_York"
         may = {"start": datetime(2025, 5, 1), "end": datetime(2025, 5, 2)}
         assert [hit.title for hit in search_calls(shifted, topic="sso", **may)] == ["Early"]
         assert [hit.title for hit in search_calls(shifted, topic=None, **may)] == ["Early"]

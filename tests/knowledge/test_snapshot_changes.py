@@ -320,8 +320,8 @@ def test_a_postgresql_database_upgraded_to_the_change_log_gets_the_triggers_and_
 @pytest.mark.postgres_only
 def test_the_migration_makes_the_codes_postgresql_change_log(database: Database) -> None:
     with database.engine.connect() as connection:
-        functions = dict(connection.exec_driver_sql(
-            "SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'snapshot\\_change\\_%'").all())
+        functions = dict(connection.execute(text("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE :pattern"),
+                                            {"pattern": "snapshot\\_change\\_%"}).all())
     assert set(functions) == set(POSTGRESQL_FUNCTION_DDL)
     for name, ddl in POSTGRESQL_FUNCTION_DDL.items():
         assert functions[name].strip() in ddl, name
