@@ -28,6 +28,9 @@ class Settings(BaseSettings):
 
     # Storage and logs
     database_url: str = DEFAULT_DATABASE_URL
+    # Bring the schema to this release's revision on open: on/off; unset: on for SQLite, off for PostgreSQL
+    # (where `pitcrew db upgrade` is a deployment step). Read through `auto_upgrade`.
+    db_auto_upgrade: bool | None = None
     log_dir: Path = Path("./logs")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -102,6 +105,11 @@ class Settings(BaseSettings):
                              "postgresql://user@host/dbname") from None
         return value
 
+    @field_validator("db_auto_upgrade", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
@@ -134,6 +142,15 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return http_url(value, example="https://api.openai.com/v1")
+
+    @property
+    def auto_upgrade(self) -> bool:
+        """DB_AUTO_UPGRADE, or its default for the backend: on for SQLite, off for PostgreSQL."""
+        if self.db_auto_upgrade is not None:
+            return self.db_auto_upgrade
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).get_backend_name() == "sqlite"
 
     @property
     def llm_configured(self) -> bool:

@@ -1,4 +1,4 @@
-"""The database: engine with SQLite pragmas, schema creation and the transcript FTS5 index.
+"""The database: engine with SQLite pragmas, the schema brought to this pitcrew's revision on open (knowledge.schema).
 
 The knowledge layer is synchronous on purpose. Measured on the 2-core dev machine, an indexed
 point read costs ~0.10 ms inline with the sqlite3 driver, ~0.34 ms through one thread hop and
@@ -8,20 +8,19 @@ event loop; bulk work (rebuild, import) is run in a worker thread by its async c
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from knowledge.snapshot_changes import TRIGGER_DDL as SNAPSHOT_CHANGE_DDL
+from knowledge.schema import SchemaError, ensure_schema
 
 BUSY_TIMEOUT_MS = 5000
 # Per connection. SQLite's 2 MiB default made cold reads of a 10k-product catalog 10x slower (p95 ~4 ms vs
@@ -36,6 +35,7 @@ WRITER_PAGE_CACHE_KIB = 2 * 1024
 # External-content FTS5 index over transcript segments, kept in step by triggers. Besides the text it
 # indexes each segment's meeting id, so a search can restrict its matches to a few meetings inside FTS5
 # (`meeting_id : ("12" OR "15")`) instead of testing every match of a common word against a list.
+# Migration 0001 creates it; these statements (the head schema's, a test checks) recreate a trigger after a bulk load.
 FTS_COLUMNS = ("text", "meeting_id")
 FTS_DDL = (
     """CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5(
@@ -51,22 +51,6 @@ FTS_DDL = (
         VALUES ('delete', old.id, old.text, old.meeting_id);
         INSERT INTO transcript_fts(rowid, text, meeting_id) VALUES (new.id, new.text, new.meeting_id); END""",
 )
-FTS_TRIGGERS = ("transcript_fts_ai", "transcript_fts_ad", "transcript_fts_au")
-
-log = logging.getLogger(__name__)
-
-
-# Indexes that keep the request path's reads independent of the catalog's size, created for existing
-# databases too (`create_all` adds indexes only with new tables). Each serves one ordered read in
-# knowledge.reader: the alias a name resolves to (product name before plan name, then rank, then the
-# oldest product), the primary product (else the oldest), and the product listing.
-READ_INDEX_DDL = (
-    "CREATE INDEX IF NOT EXISTS ix_snapshotalias_winner"
-    " ON snapshotalias (alias, (kind <> 'product'), rank, product_id)",
-    "CREATE INDEX IF NOT EXISTS ix_product_primary ON product (is_primary DESC, id)",
-    "CREATE INDEX IF NOT EXISTS ix_product_listing ON product (is_primary DESC, name)",
-)
-
 
 class DatabaseError(Exception):
     """The database cannot be opened or used; the message is meant for a person."""
@@ -110,58 +94,19 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_c
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table, the read indexes, the FTS5 index and the snapshot change log's triggers if missing
-    (idempotent)."""
-    SQLModel.metadata.create_all(engine)
-    if engine.dialect.name == "sqlite":
-        _migrate_fts(engine)
-    with engine.begin() as connection:
-        for statement in READ_INDEX_DDL:
-            connection.execute(text(statement))
-        if engine.dialect.name == "sqlite":
-            for statement in (*FTS_DDL, *SNAPSHOT_CHANGE_DDL.values()):
-                connection.execute(text(statement))
-
-
-def _migrate_fts(engine: Engine) -> None:
-    """Replace a transcript index of an older shape (text only) with the current one, rebuilt from the
-    segments: once per database, in one transaction (~6 s for a million segments)."""
-    def columns() -> tuple[str, ...]:
-        return tuple(row[1] for row in connection.exec_driver_sql("PRAGMA table_info(transcript_fts)"))
-
-    with engine.connect() as connection:
-        if columns() in ((), FTS_COLUMNS):
-            return
-        # Explicit: the driver would run the DDL outside any transaction, and a crash between the new
-        # table and its rebuild would leave an empty index that looks current.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            if columns() == FTS_COLUMNS:  # another process migrated it while this one waited for the lock
-                connection.rollback()
-                return
-            log.warning("rebuilding the call search index in its new shape (once; a few seconds per million "
-                        "transcript segments)")
-            for trigger in FTS_TRIGGERS:
-                connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-            connection.exec_driver_sql("DROP TABLE transcript_fts")
-            for statement in FTS_DDL:
-                connection.exec_driver_sql(statement)
-            connection.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('rebuild')")
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.commit()
-
-
 class Database:
     """The process's database handle: one engine, sessions on demand."""
 
-    def __init__(self, url: str, *, create_directory: bool = False) -> None:
+    def __init__(self, url: str, *, create_directory: bool = False, auto_upgrade: bool = True) -> None:
+        """Open `url` and bring its schema to this pitcrew's revision (`auto_upgrade`), or refuse a database
+        that is not at it (DB_AUTO_UPGRADE=off: `pitcrew db upgrade` upgrades it)."""
         self.url = url
         try:
             self.engine = create_db_engine(url, create_directory=create_directory)
-            create_schema(self.engine)
+            ensure_schema(self.engine, auto_upgrade=auto_upgrade)
+        except SchemaError as exc:
+            self.engine.dispose()
+            raise DatabaseError(f"database {redact_url(url)} {exc}") from None
         except Exception as exc:  # the driver's message is the useful part; hide the traceback
             raise DatabaseError(f"cannot open database {redact_url(url)}: {exc}") from exc
         self._write_engine: Engine | None = None

@@ -3,7 +3,7 @@
 Fast path: one indexed query (alias JOIN snapshot) and one `json.loads`. Slow path, for a product
 that exists but has no snapshot yet: the same structure assembled from the catalog tables by the
 same builder the rebuild uses, so both paths return equal views. No read walks the catalog: which
-product a name resolves to comes in index order (see knowledge.db.READ_INDEX_DDL), and which
+product a name resolves to comes in index order (see READ_INDEX_DDL in knowledge/migrations/versions/0001_baseline.py), and which
 products answer to a name without a snapshot from the names held in memory (knowledge.catalog_names).
 """
 

@@ -68,7 +68,7 @@ def open_database(settings: Settings, *, load_demo: bool) -> tuple[Database, boo
             "cannot start an empty one)"
         )
     try:
-        db = Database(url, create_directory=directory is not None)
+        db = Database(url, create_directory=directory is not None, auto_upgrade=settings.auto_upgrade)
     except DatabaseError as exc:
         raise StartupError(str(exc)) from None
     if not load_demo:

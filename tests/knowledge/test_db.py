@@ -1,10 +1,13 @@
-"""The database's schema: the transcript index of an older shape is migrated in place."""
+"""The database's schema: the transcript index of an older shape is migrated in place when a database made by an
+earlier release is adopted, and a current one is left alone."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from sqlalchemy import delete
 
@@ -14,8 +17,10 @@ from knowledge.search import search_calls
 from tests.support.catalog_factory import add_meeting
 
 NOW = datetime(2025, 5, 1, 12, 0)
-# The index and triggers as databases made before the meeting id was indexed have them.
+# The index and triggers as databases made before the meeting id was indexed have them (and before migrations:
+# no alembic_version).
 TEXT_ONLY_INDEX = """
+DROP TABLE alembic_version;
 DROP TRIGGER transcript_fts_ai; DROP TRIGGER transcript_fts_ad; DROP TRIGGER transcript_fts_au;
 DROP TABLE transcript_fts;
 CREATE VIRTUAL TABLE transcript_fts USING fts5(
@@ -62,12 +67,15 @@ def test_a_text_only_transcript_index_is_rebuilt_in_the_current_shape(tmp_path: 
         db.close()
 
 
-def test_a_current_index_is_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("before_migrations", [False, True], ids=["at-head", "adopted"])
+def test_a_current_index_is_left_alone(tmp_path: Path, before_migrations: bool) -> None:
     path = tmp_path / "current.db"
     Database(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as connection:
         # An entry the segments do not have: a rebuild of the index would drop it.
         connection.execute("INSERT INTO transcript_fts(rowid, text, meeting_id) VALUES (999, 'marker', 1)")
+        if before_migrations:
+            connection.execute("DROP TABLE alembic_version")
     Database(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as connection:
         found = connection.execute("SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH 'marker'").fetchall()

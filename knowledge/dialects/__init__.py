@@ -1,0 +1,1 @@
+"""What differs between SQLite and PostgreSQL, one module per concern; callers ask for their engine's version."""

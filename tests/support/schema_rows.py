@@ -1,0 +1,109 @@
+"""Databases for schema tests: a blank one on the pass's backend, a row in every table, and what every table holds
+(counts and a checksum of the rows) to compare before and after an upgrade or a copy."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from knowledge.copy_database import copy_order
+from knowledge.db import create_db_engine
+from knowledge.models import InboxEvent, ResponseCacheEntry, SchedulerLease, SnapshotChange, ThreadTurn
+
+WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@contextmanager
+def blank_database_url(settings_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database on the backend of the pass (PostgreSQL when DATABASE_URL is), dropped afterwards."""
+    if make_url(settings_url).get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    postgres = request.getfixturevalue("postgres_databases")
+    url = postgres.create()
+    try:
+        yield url
+    finally:
+        postgres.drop(url)
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Bring the database at `url` to `revision` (not further), as that release would have."""
+    from alembic import command
+
+    from knowledge.dialects.upgrade_lock import upgrade_transaction
+    from knowledge.migrations.config import alembic_config
+
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection, upgrade_transaction(connection):
+            command.upgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+def fill_every_table(url: str, demo_template: Path) -> None:
+    """The demo knowledge base (catalog, calls, snapshots, revision) and runtime rows: a row in every table."""
+    demo = create_engine(f"sqlite:///{demo_template}")
+    engine = create_db_engine(url)
+    try:
+        with demo.connect() as source, engine.begin() as target:
+            for table in copy_order():
+                rows = [row._asdict() for row in source.execute(select(table))]
+                if rows:
+                    target.execute(insert(table), rows)
+            _add_runtime_rows(target)
+    finally:
+        demo.dispose()
+        engine.dispose()
+    empty = [name for name, (count, _) in table_contents(url).items() if count == 0]
+    assert not empty, f"tables left empty: {empty}"
+
+
+def _add_runtime_rows(connection: Connection) -> None:
+    connection.execute(insert(InboxEvent), [{
+        "event_id": f"Ev{number}", "envelope": '{"event": {"text": "hi"}}', "state": "answered", "attempts": 1,
+        "owner": "host:1:a", "lease_until": WHEN, "received_at": WHEN, "updated_at": WHEN} for number in range(3)])
+    connection.execute(insert(ResponseCacheEntry), [{
+        "key": f"k{number}", "value": "an answer", "model": "gpt", "created_at": WHEN,
+        "expires_at": WHEN + timedelta(hours=1), "last_access_at": WHEN, "hits": number} for number in range(4)])
+    connection.execute(insert(ThreadTurn), [{
+        "thread_key": "slack:C1:1.0", "created_at": WHEN + timedelta(seconds=number), "intent": "product",
+        "context": '{"product": "orbit"}'} for number in range(5)])
+    connection.execute(insert(SchedulerLease), [{"name": "snapshots", "holder": "host:1", "expires_at": WHEN}])
+    connection.execute(SnapshotChange.__table__.delete())  # type: ignore[attr-defined]  (SQLite's triggers' entries)
+    connection.execute(insert(SnapshotChange), [{"product_id": 1, "tick": 3}, {"product_id": 4, "tick": 2}])
+
+
+def table_contents(url_or_engine: str | Engine) -> dict[str, tuple[int, str]]:
+    """Table -> (rows, checksum of the rows as Python values in key order): equal across SQLite and PostgreSQL."""
+    engine = create_db_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    contents = {}
+    try:
+        with engine.connect() as connection:
+            for table in copy_order():
+                key = [column.name for column in table.primary_key.columns]
+                rows = sorted((tuple(row) for row in connection.execute(select(table))),
+                              key=lambda row, names=[table.columns.keys().index(name) for name in key]:
+                              repr([row[index] for index in names]))
+                contents[table.name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+    return contents
+
+
+def stored_revision(url: str) -> str | None:
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
