@@ -28,6 +28,11 @@ class Settings(BaseSettings):
 
     # Storage and logs
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections of one process (SQLite ignores these: see docs/configuration.md)
+    db_pool_size: int = Field(default=5, ge=1, le=1000)  # kept open
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)  # opened beyond those under load, closed after
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)  # waiting for a free connection, then an error
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)  # one statement, then cancelled; 0 = no limit
     # Bring the schema to this release's revision on open: on/off; unset: on for SQLite, off for PostgreSQL
     # (where `pitcrew db upgrade` is a deployment step). Read through `auto_upgrade`.
     db_auto_upgrade: bool | None = None

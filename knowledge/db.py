@@ -20,6 +20,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 import knowledge.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from knowledge.dialects.connections import PoolSettings, postgresql_engine
 from knowledge.schema import SchemaError, ensure_schema
 
 BUSY_TIMEOUT_MS = 5000
@@ -73,13 +74,19 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, busy_timeout_ms: i
     cursor.close()
 
 
-def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_cache_kib: int = PAGE_CACHE_KIB,
-                     create_directory: bool = False) -> Engine:
+def create_db_engine(url: str, *, busy_timeout_ms: int | None = None, page_cache_kib: int = PAGE_CACHE_KIB,
+                     create_directory: bool = False, pool: PoolSettings = PoolSettings()) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout, a page cache and foreign keys on every connection.
-    A SQLite file's directory is made only with `create_directory` (a missing one is usually a typo)."""
+    A SQLite file's directory is made only with `create_directory` (a missing one is usually a typo).
+
+    `busy_timeout_ms` bounds a statement's wait for another writer's lock: SQLite's busy timeout (default
+    BUSY_TIMEOUT_MS), PostgreSQL's lock_timeout (default none). PostgreSQL's pool and statement timeout come from
+    `pool`, which SQLite ignores."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return postgresql_engine(url, pool, lock_timeout_ms=busy_timeout_ms)
+    if busy_timeout_ms is None:
+        busy_timeout_ms = BUSY_TIMEOUT_MS
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory and create_directory:
@@ -97,12 +104,15 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, page_c
 class Database:
     """The process's database handle: one engine, sessions on demand."""
 
-    def __init__(self, url: str, *, create_directory: bool = False, auto_upgrade: bool = True) -> None:
+    def __init__(self, url: str, *, create_directory: bool = False, auto_upgrade: bool = True,
+                 pool: PoolSettings = PoolSettings()) -> None:
         """Open `url` and bring its schema to this pitcrew's revision (`auto_upgrade`), or refuse a database
-        that is not at it (DB_AUTO_UPGRADE=off: `pitcrew db upgrade` upgrades it)."""
+        that is not at it (DB_AUTO_UPGRADE=off: `pitcrew db upgrade` upgrades it). `pool`: PostgreSQL's
+        connections and statement timeout."""
         self.url = url
+        self.pool = pool
         try:
-            self.engine = create_db_engine(url, create_directory=create_directory)
+            self.engine = create_db_engine(url, create_directory=create_directory, pool=pool)
             ensure_schema(self.engine, auto_upgrade=auto_upgrade)
         except SchemaError as exc:
             self.engine.dispose()
@@ -129,6 +139,12 @@ class Database:
         if self._write_engine is not None and self._write_engine is not self.engine:
             self._write_engine.dispose()
         self.engine.dispose()
+
+
+def is_in_memory(url: str) -> bool:
+    """A SQLite database in memory: one connection shared by everything (no engine of its own for anyone)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (parsed.database or "") in ("", ":memory:")
 
 
 def is_sqlite_file(url: str) -> bool:

@@ -1,8 +1,11 @@
-"""The scheduled snapshot rebuild: APScheduler on the running event loop, one leader per host.
+"""The scheduled snapshot rebuild: APScheduler on the running event loop, one leader among the instances.
 
-Leadership is a non-blocking file lock next to the database: the process that holds it runs the
-rebuild on the cron schedule; any other process on the host is a follower, schedules no rebuild
-and retries the lock now and then, so it takes over when the leader exits.
+Leadership is a lock (knowledge.dialects.leader: a file lock next to a SQLite database, a PostgreSQL advisory
+lock on a connection of its own): the instance that holds it runs the rebuild on the cron schedule. Every
+instance fires the cron job: the leader first checks that its lock is still its own (a lost connection loses
+it) and rebuilds; a follower tries the lock and, if the leader is gone, takes it and rebuilds in the same
+firing, so a dead leader's run passes to another instance within one tick. Followers also retry every
+`leadership_retry_s`, so /healthz names the new leader before the next tick. Every run logs the instance.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from filelock import FileLock, Timeout
 from sqlalchemy.engine import make_url
 
 from knowledge.db import Database
+from knowledge.dialects.leader import Leadership, for_database
+from knowledge.instance import instance_id
 from knowledge.snapshots import RebuildReport, rebuild_snapshots
 
 logger = logging.getLogger(__name__)
@@ -34,7 +39,8 @@ Role = Literal["leader", "follower"]
 
 
 def default_lock_path(database_url: str, data_dir: Path = Path("data")) -> Path:
-    """Next to a SQLite database file; under `data_dir` for in-memory or non-SQLite databases."""
+    """The leadership lock's file on SQLite: next to a database file, under `data_dir` for an in-memory one
+    (PostgreSQL uses an advisory lock instead)."""
     url = make_url(database_url)
     database = url.database or ""
     if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
@@ -46,30 +52,36 @@ def default_lock_path(database_url: str, data_dir: Path = Path("data")) -> Path:
 class SnapshotSchedule:
     """A started schedule. Use `start_snapshot_schedule`; call `shutdown()` when the process stops."""
 
-    def __init__(self, db: Database, cron: str, lock_path: Path, leadership_retry_s: float | None) -> None:
+    def __init__(self, db: Database, cron: str, trigger: BaseTrigger, leadership: Leadership,
+                 leadership_retry_s: float | None) -> None:
         self._db = db
-        self._trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+        self._trigger = trigger
         self.cron = cron
-        self.lock_path = lock_path
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        # Not thread-local: shutdown may release from another thread than the one that acquired.
-        self._lock = FileLock(str(lock_path), blocking=False, thread_local=False)
+        self._leadership = leadership
+        self.instance = instance_id()
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._role: Role = "follower"
         self._leadership_retry_s = leadership_retry_s
         self.last_report: RebuildReport | None = None
         self.last_run_at: datetime | None = None
+        self.runs = 0  # rebuilds this instance ran
         self._stopped = False
         self._run_finished = asyncio.Event()
+        self._leadership_turn = asyncio.Lock()  # the firing and the retry job must not try the lock at once
 
     @property
     def role(self) -> Role:
         return self._role
 
     @property
+    def lock(self) -> str:
+        """Where the leadership lock is (a file, or an advisory lock on the database)."""
+        return self._leadership.description
+
+    @property
     def next_run_time(self) -> datetime | None:
         """When the next rebuild runs (aware, UTC); None on a follower or after shutdown."""
-        if self._stopped or not self._scheduler.running:
+        if self._stopped or self._role != "leader" or not self._scheduler.running:
             return None
         job = self._scheduler.get_job(REBUILD_JOB_ID)
         return job.next_run_time if job is not None else None
@@ -80,6 +92,7 @@ class SnapshotSchedule:
         report = self.last_report
         return {
             "role": self._role,
+            "instance": self.instance,
             "cron": self.cron,
             "next_run_time": next_run.isoformat() if next_run else None,
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
@@ -88,30 +101,8 @@ class SnapshotSchedule:
 
     def start(self) -> None:
         self._scheduler.start()  # binds to the running loop
-        if self._try_lead():
-            return
-        logger.info(
-            "snapshot schedule: follower, another process holds the lock",
-            extra={"lock_path": str(self.lock_path), "retry_s": self._leadership_retry_s},
-        )
-        if self._leadership_retry_s:
-            self._scheduler.add_job(
-                self._retry_leadership,
-                IntervalTrigger(seconds=self._leadership_retry_s, timezone=UTC),
-                id=LEADERSHIP_JOB_ID,
-                coalesce=True,
-                max_instances=1,
-                replace_existing=True,
-            )
-
-    def _try_lead(self) -> bool:
-        try:
-            self._lock.acquire()
-        except Timeout:
-            return False
-        self._role = "leader"
         self._scheduler.add_job(
-            self._rebuild,
+            self._tick,
             self._trigger,
             id=REBUILD_JOB_ID,
             coalesce=True,
@@ -119,30 +110,78 @@ class SnapshotSchedule:
             misfire_grace_time=MISFIRE_GRACE_S,
             replace_existing=True,
         )
+        if self._leadership_retry_s:
+            self._scheduler.add_job(
+                self._check_leadership,
+                IntervalTrigger(seconds=self._leadership_retry_s, timezone=UTC),
+                id=LEADERSHIP_JOB_ID,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+        if self._leadership.try_acquire():  # blocking, once at start (the retries run in a worker thread)
+            self._become_leader()
+            return
+        logger.info(
+            "snapshot schedule: follower, another process holds the lock",
+            extra={"lock": self.lock, "instance": self.instance, "retry_s": self._leadership_retry_s},
+        )
+
+    def _become_leader(self) -> None:
+        self._role = "leader"
         logger.info(
             "snapshot schedule: leader",
-            extra={"lock_path": str(self.lock_path), "cron": self.cron, "next_run_time": str(self.next_run_time)},
+            extra={"lock": self.lock, "instance": self.instance, "cron": self.cron,
+                   "next_run_time": str(self.next_run_time)},
         )
-        return True
 
-    async def _retry_leadership(self) -> None:
-        if self._stopped or self._role == "leader" or not self._try_lead():
-            return
-        if self._scheduler.get_job(LEADERSHIP_JOB_ID):
-            self._scheduler.remove_job(LEADERSHIP_JOB_ID)
+    def _lose_leadership(self) -> None:
+        self._role = "follower"
+        logger.warning("snapshot schedule: lost the leadership lock (its database connection ended); "
+                       "another instance takes over", extra={"lock": self.lock, "instance": self.instance})
+
+    async def _claim_or_confirm(self) -> bool:
+        """Whether this instance leads now: a leader confirms its lock, a follower tries to take it."""
+        async with self._leadership_turn:
+            return await self._claim_or_confirm_now()
+
+    async def _claim_or_confirm_now(self) -> bool:
+        if self._role == "leader":
+            if await asyncio.to_thread(self._leadership.still_held):
+                return True
+            if self._stopped:
+                return False
+            self._lose_leadership()
+        if not self._stopped and await asyncio.to_thread(self._leadership.try_acquire):
+            if self._stopped:  # shut down meanwhile: the lock must not outlive the schedule
+                self._leadership.release()
+                return False
+            self._become_leader()
+            return True
+        return False
+
+    async def _check_leadership(self) -> None:
+        if not self._stopped:
+            await self._claim_or_confirm()
+
+    async def _tick(self) -> None:
+        """A cron firing: the leader (or the follower that finds the leader gone) rebuilds."""
+        if not self._stopped and await self._claim_or_confirm():
+            await self._rebuild()
 
     async def _rebuild(self) -> None:
         started = datetime.now(UTC)
+        facts: dict[str, Any] = {"instance": self.instance, "started_at": started.isoformat()}
         try:
             # The change log says which products to check: with nothing changed, two reads and no per-product work.
             report = await asyncio.to_thread(functools.partial(rebuild_snapshots, self._db, changed_only=True))
         except Exception:  # the schedule must outlive a bad run; the next one may succeed
-            logger.exception("scheduled snapshot rebuild crashed")
+            logger.exception("scheduled snapshot rebuild crashed", extra=facts)
         else:
             self.last_report = report
             logger.info(
                 "scheduled snapshot rebuild finished",
-                extra={
+                extra=facts | {
                     "scope": report.scope,
                     "built": report.built,
                     "unchanged": report.unchanged,
@@ -153,11 +192,14 @@ class SnapshotSchedule:
             )
         finally:
             self.last_run_at = started
+            self.runs += 1
             self._run_finished.set()
 
     def run_soon(self) -> bool:
         """Make the leader's rebuild job due now, run by the scheduler as a cron firing is; False on a follower."""
-        job = self._scheduler.get_job(REBUILD_JOB_ID) if not self._stopped and self._scheduler.running else None
+        if self._role != "leader" or self._stopped or not self._scheduler.running:
+            return False
+        job = self._scheduler.get_job(REBUILD_JOB_ID)
         if job is None:
             return False
         self._run_finished.clear()
@@ -180,18 +222,26 @@ class SnapshotSchedule:
                 self._scheduler.shutdown(wait=False)
             except RuntimeError:  # the event loop is already closed: nothing left to stop
                 pass
-        if self._lock.is_locked:
-            self._lock.release()
+        self._leadership.release()
         self._role = "follower"
 
 
 def start_snapshot_schedule(
-    db: Database, cron: str, lock_path: Path, *, leadership_retry_s: float | None = LEADERSHIP_RETRY_S
+    db: Database,
+    cron: str,
+    lock_path: Path,
+    *,
+    leadership_retry_s: float | None = LEADERSHIP_RETRY_S,
+    trigger: BaseTrigger | None = None,
 ) -> SnapshotSchedule:
     """Start the scheduled rebuild on the running event loop (call it from async code).
 
+    `lock_path` is the leadership lock's file on SQLite (PostgreSQL uses an advisory lock). Followers try the
+    lock at every firing and every `leadership_retry_s` (None: at firings only). `trigger`, for tests and
+    benchmarks, fires in place of the cron expression (e.g. every second).
     Raises ValueError for a cron expression that is not 5-field crontab syntax.
     """
-    schedule = SnapshotSchedule(db, cron, lock_path, leadership_retry_s)
+    trigger = trigger or CronTrigger.from_crontab(cron, timezone=UTC)
+    schedule = SnapshotSchedule(db, cron, trigger, for_database(db, lock_path), leadership_retry_s)
     schedule.start()
     return schedule

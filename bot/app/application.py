@@ -24,7 +24,7 @@ from bot.settings import Settings
 from knowledge.catalog_names import load_in_background as load_catalog_names_in_background
 from knowledge.db import Database
 
-if TYPE_CHECKING:  # the scheduler (APScheduler, a file lock) loads only for a process that runs it
+if TYPE_CHECKING:  # the scheduler (APScheduler, the leadership lock) loads only for a process that runs it
     from knowledge.schedule import SnapshotSchedule
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,14 @@ class Application:
             "scheduler": self.schedule.state() if self.schedule is not None else None,
             "llm": {"configured": self.llm.configured, "breaker": self.llm.breaker_state},
             "knowledge_revision": self.pipeline.knowledge_revision,
+            # PostgreSQL: whether imports are announced to this instance now (else the revision check covers)
+            "knowledge_listener": _listener_state(self.watcher),
         }
+
+
+def _listener_state(watcher: KnowledgeWatcher | None) -> str | None:
+    listening = watcher.listening if watcher is not None else None
+    return None if listening is None else "listening" if listening else "reconnecting"
 
 
 def database_reachable(db: Database) -> bool:

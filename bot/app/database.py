@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import DEFAULT_DATABASE_URL, Settings
-from knowledge.db import Database, DatabaseError, redact_url
+from knowledge.db import Database, DatabaseError, PoolSettings, redact_url
 from knowledge.demo import ensure_demo_data
 from knowledge.import_problems import ImportRejected
 
@@ -68,7 +68,8 @@ def open_database(settings: Settings, *, load_demo: bool) -> tuple[Database, boo
             "cannot start an empty one)"
         )
     try:
-        db = Database(url, create_directory=directory is not None, auto_upgrade=settings.auto_upgrade)
+        db = Database(url, create_directory=directory is not None, auto_upgrade=settings.auto_upgrade,
+                      pool=pool_settings(settings))
     except DatabaseError as exc:
         raise StartupError(str(exc)) from None
     if not load_demo:
@@ -78,6 +79,12 @@ def open_database(settings: Settings, *, load_demo: bool) -> tuple[Database, boo
     except (ImportRejected, SQLAlchemyError) as exc:
         db.close()
         raise StartupError(f"cannot load the demo knowledge base into {redact_url(url)}: {exc}") from None
+
+
+def pool_settings(settings: Settings) -> PoolSettings:
+    """The DB_POOL_* and DB_STATEMENT_TIMEOUT_MS settings, as the knowledge layer takes them."""
+    return PoolSettings(size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                        timeout_s=settings.db_pool_timeout_s, statement_timeout_ms=settings.db_statement_timeout_ms)
 
 
 _PRODUCTS = text("SELECT count(*) FROM product")

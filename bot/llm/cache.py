@@ -54,8 +54,8 @@ _DELETE_LEAST_RECENT = text(
     f"DELETE FROM {TABLE} WHERE key IN (SELECT key FROM {TABLE} ORDER BY last_access_at ASC LIMIT :excess)"
 )
 _STATS = _statement(
-    f"SELECT count(*), coalesce(sum(expires_at <= :now), 0), coalesce(sum(hits), 0), coalesce(sum(hits > 0), 0), "
-    f"min(created_at), max(created_at), max(last_access_at) FROM {TABLE}",
+    f"SELECT count(*), count(CASE WHEN expires_at <= :now THEN 1 END), coalesce(sum(hits), 0), "
+    f"count(CASE WHEN hits > 0 THEN 1 END), min(created_at), max(created_at), max(last_access_at) FROM {TABLE}",
     "now",
 )
 
@@ -189,7 +189,9 @@ class ResponseCache:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    """Aggregates over DATETIME columns come back from SQLite as strings."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    """Naive UTC: aggregates over DATETIME columns come back from SQLite as strings, from PostgreSQL's timestamptz
+    aware."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment

@@ -9,8 +9,9 @@ died, answers those younger than INBOX_RECOVERY_S and marks older ones `failed` 
 confuse the thread).
 
 Every statement runs on one dedicated writer thread (claims first, those of a burst in one
-transaction; then answered marks), never on the event loop: a write that meets SQLite's lock (an import committing) waits there, with a short busy
-timeout retried within a budget.
+transaction; then answered marks), never on the event loop, on a connection of its own: a write that
+meets another's lock (SQLite's database lock while an import commits; on PostgreSQL another instance's
+claim of the same event) waits there for a short busy or lock timeout, and is retried within a budget.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from knowledge.db import (
     WRITER_PAGE_CACHE_KIB,
     Database,
     create_db_engine,
-    is_sqlite_file,
+    is_in_memory,
 )
+from knowledge.dialects import lock_errors
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ LEASE_S = 30.0  # how long an owner that stopped renewing keeps its events (anot
 SWEEP_S = 5.0  # lease renewal and the look for dead owners' events
 CLAIM_BUDGET_S = 1.0  # Slack wants the ack within 3 s; past this the event is left unacknowledged
 STATE_BUDGET_S = 10.0  # answering/answered marks: retried this long, then again at the next sweep
-BUSY_TIMEOUT_MS = 100  # per attempt, on the writer thread's own connection
+BUSY_TIMEOUT_MS = 100  # per attempt, on the writer thread's own connection (PostgreSQL: its lock_timeout)
 RETRY_PAUSE_S = 0.005
 MAX_ATTEMPTS = 3  # answers started for one event (each crash took one): then it is `failed`
 PURGE_EVERY_S = 3600.0
@@ -62,12 +64,6 @@ class InboxUnavailable(Exception):
     """The claim could not be written in time: the event must not be acknowledged."""
 
 
-def is_lock_error(exc: BaseException) -> bool:
-    """SQLite's `database is locked` / `busy` (or a snapshot too old to write from): worth retrying."""
-    return isinstance(exc, OperationalError) and any(
-        word in str(exc.orig).lower() for word in ("locked", "busy"))
-
-
 class EventInbox:
     """The inbox of one `pitcrew serve` instance; call `close()` when done."""
 
@@ -75,6 +71,7 @@ class EventInbox:
                  sweep_s: float = SWEEP_S, claim_budget_s: float = CLAIM_BUDGET_S) -> None:
         self._engine = _writer_engine(db)
         self._own_engine = self._engine is not db.engine
+        self._is_lock_error = lock_errors.for_engine(self._engine)  # worth retrying at once
         self.store = InboxStore(self._engine, new_owner_id(), lease_s=lease_s)
         self.recovery_s = recovery_s
         self.retention_s = retention_s
@@ -102,7 +99,7 @@ class EventInbox:
             try:
                 return await self._claim_in_batch(event_id, envelope)
             except SQLAlchemyError as exc:
-                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                if not self._is_lock_error(exc) or time.monotonic() >= deadline:
                     log.warning("could not record a Slack event; leaving it unacknowledged so Slack sends it again",
                                 extra={"event_id": event_id, "error": type(exc).__name__})
                     raise InboxUnavailable(event_id) from exc
@@ -223,13 +220,16 @@ class EventInbox:
             try:
                 return await self._writer.run(write, priority)
             except OperationalError as exc:
-                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                if not self._is_lock_error(exc) or time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(RETRY_PAUSE_S)
 
 
 def _writer_engine(db: Database) -> Engine:
-    """A connection of its own with a short busy timeout (SQLite files), so one attempt never waits long."""
-    if not is_sqlite_file(db.url):
+    """Connections of its own with a short busy (lock) timeout, so one attempt never waits long; an in-memory
+    database has only its one connection."""
+    if is_in_memory(db.url):
         return db.engine
-    return create_db_engine(db.url, busy_timeout_ms=BUSY_TIMEOUT_MS, page_cache_kib=WRITER_PAGE_CACHE_KIB)
+    # One writer thread, plus a read now and then (the unanswered count of /healthz).
+    return create_db_engine(db.url, busy_timeout_ms=BUSY_TIMEOUT_MS, page_cache_kib=WRITER_PAGE_CACHE_KIB,
+                            pool=db.pool.sized(1, 2))

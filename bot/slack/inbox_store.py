@@ -3,7 +3,12 @@
 Every method is one short write transaction (blocking; `bot.slack.inbox` runs them off the event loop).
 A claim is one atomic upsert: a fresh event id inserts; an id whose owner's lease ran out while it was
 still unanswered is taken over; anything else (answered, failed, or owned by a live instance) changes
-no row. Concurrent deliveries of one id therefore yield exactly one winner, across processes.
+no row. Concurrent deliveries of one id therefore yield exactly one winner, across processes (and on
+PostgreSQL across hosts: the upsert is the same statement there, and a second claim of an id waits on the
+first one's unique-key lock, then sees its row).
+
+Times are naive UTC in SQLite and in the statements; a PostgreSQL `timestamptz` column reads them in the
+session's UTC time zone (knowledge.dialects.connections) and hands them back aware, made naive again here.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Engine, bindparam, text
+from sqlalchemy import Boolean, DateTime, Engine, bindparam, text
+
+from knowledge.instance import instance_id
 
 RECEIVED, ANSWERING, ANSWERED, FAILED = "received", "answering", "answered", "failed"
 UNANSWERED = (RECEIVED, ANSWERING)
@@ -34,9 +41,9 @@ _START = text(
 # An answered event keeps its id (to drop redeliveries) but not the message it carried.
 _FINISH = text(
     "UPDATE inboxevent SET state = :state, updated_at = :now, "
-    "envelope = CASE WHEN :state = 'answered' THEN '' ELSE envelope END "
+    "envelope = CASE WHEN :forget_envelope THEN '' ELSE envelope END "
     "WHERE event_id = :event_id AND owner = :owner AND state IN ('received', 'answering')"
-).bindparams(bindparam("now", type_=DateTime()))
+).bindparams(bindparam("now", type_=DateTime()), bindparam("forget_envelope", type_=Boolean()))
 _RENEW = text(
     "UPDATE inboxevent SET lease_until = :lease_until "
     "WHERE owner = :owner AND state IN ('received', 'answering')"
@@ -64,7 +71,7 @@ def utc_now() -> datetime:
 
 def new_owner_id() -> str:
     """This instance's name in the inbox: host and pid (to see at once that a local owner died), then a nonce."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{instance_id()}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_process_alive(owner: str) -> bool:
@@ -114,10 +121,16 @@ class InboxStore:
     def claim_many(self, events: list[tuple[str, str]]) -> list[bool]:
         """`claim` for each (event id, envelope), in one transaction (a burst's claims share one commit)."""
         now = self.clock()
+        claimed = [False] * len(events)
         with self.engine.begin() as connection:
-            return [connection.execute(_CLAIM, {"event_id": event_id, "envelope": envelope, "owner": self.owner,
-                                                "lease_until": now + self.lease, "now": now}).rowcount == 1
-                    for event_id, envelope in events]
+            # In event id order: two instances claiming overlapping bursts take the ids' locks in the same
+            # order, so on PostgreSQL one waits for the other instead of both deadlocking.
+            for index in sorted(range(len(events)), key=lambda index: events[index][0]):
+                event_id, envelope = events[index]
+                claimed[index] = connection.execute(_CLAIM, {
+                    "event_id": event_id, "envelope": envelope, "owner": self.owner,
+                    "lease_until": now + self.lease, "now": now}).rowcount == 1
+        return claimed
 
     def start(self, event_id: str) -> bool:
         """Mark an owned event `answering` (one more attempt); False if it is no longer this instance's."""
@@ -130,7 +143,7 @@ class InboxStore:
         assert state in (ANSWERED, FAILED)
         with self.engine.begin() as connection:
             result = connection.execute(_FINISH, {"event_id": event_id, "owner": self.owner, "state": state,
-                                                  "now": self.clock()})
+                                                  "forget_envelope": state == ANSWERED, "now": self.clock()})
         return result.rowcount == 1
 
     def renew(self) -> int:
@@ -168,5 +181,6 @@ class InboxStore:
 
 
 def _as_datetime(value: datetime | str) -> datetime:
-    """Raw SQL reads of DATETIME columns come back from SQLite as strings."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    """Naive UTC from a raw read: SQLite hands DATETIME columns back as strings, PostgreSQL timestamptz aware."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment

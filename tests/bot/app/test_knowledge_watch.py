@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from bot.app.knowledge_watch import KnowledgeWatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from knowledge.db import Database
-from tests.support.import_folders import import_new_accounts
+from knowledge.importer import import_folder
+from tests.support.import_folders import import_new_accounts, write_folder
 from tests.support.pipeline import make_pipeline
 
 QUESTION = "summarize my last call with Quasar Freight"
@@ -51,3 +53,41 @@ async def test_the_watcher_reloads_only_when_the_revision_moved(
     assert pipeline.control_plane.classify(QUESTION).entities.account == "Quasar Freight"
     assert [r.getMessage() for r in caplog.records].count("reloaded the knowledge base's names after an import") == 1
     assert not await watcher.check()
+
+
+@pytest.mark.postgres_only
+async def test_a_product_imported_on_one_instance_is_recognised_by_another_without_waiting_for_its_check(
+    settings: Settings, demo_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_db = Database(demo_db.url)  # the other instance's engine
+    other = make_pipeline(settings, other_db, None)
+    watcher = KnowledgeWatcher(other, interval_s=3600)  # its check would come in an hour: only the announcement can
+    caplog.set_level(logging.INFO, logger="bot.app.knowledge_watch")
+    watcher.start()
+    question = "how much is Zephyr Pro?"
+    try:
+        for _ in range(500):
+            if watcher.listening:
+                break
+            await asyncio.sleep(0.01)
+        assert watcher.listening and other.control_plane.classify(question).entities.product is None
+        folder = write_folder(tmp_path / "zephyr", {
+            "products": [{"slug": "zephyr", "name": "Zephyr", "tagline": "Feedback in the wind"}],
+            "plans": [{"product": "zephyr", "slug": "pro", "name": "Pro", "price_cents": 1500, "per_seat": True}],
+        }, "json")
+        started = time.monotonic()
+        importing = asyncio.create_task(asyncio.to_thread(import_folder, demo_db, folder))  # this instance imports
+        recognised_s = None
+        while time.monotonic() - started < 15:
+            if other.control_plane.classify(question).entities.product == "Zephyr":
+                recognised_s = time.monotonic() - started
+                break
+            await asyncio.sleep(0.01)
+        await importing
+    finally:
+        await watcher.stop()
+        other_db.close()
+    assert recognised_s is not None
+    reloads = [r for r in caplog.records if r.getMessage() == "reloaded the knowledge base's names after an import"]
+    assert [r.trigger for r in reloads] == ["notify"]  # type: ignore[attr-defined]
+    print(f"the other instance recognised the new product {recognised_s:.3f} s after the import started")

@@ -1,4 +1,5 @@
-"""The event inbox on a real SQLite file: claims, take-over of a dead owner's events, a locked database."""
+"""The event inbox on a real database (a SQLite file, or PostgreSQL in the PostgreSQL pass): claims, take-over of a
+dead owner's events, a locked database, several instances claiming at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -118,9 +120,8 @@ def test_a_dead_local_owner_is_seen_at_once_without_waiting_for_its_lease(databa
     assert taken.event_id == "Ev1"
 
 
-def test_concurrent_claims_from_separate_engines_have_exactly_one_winner(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    databases = [Database(url) for _ in range(4)]  # separate engines, as separate processes would have
+def test_concurrent_claims_from_separate_engines_have_exactly_one_winner(database: Database) -> None:
+    databases = [Database(database.url) for _ in range(4)]  # separate engines, as separate processes would have
     clock = Clock()
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -132,6 +133,7 @@ def test_concurrent_claims_from_separate_engines_have_exactly_one_winner(tmp_pat
             db.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's database lock; PostgreSQL's row locks are tested below
 async def test_a_claim_on_a_locked_database_is_not_acknowledged_and_no_duplicate_follows(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     db = Database(f"sqlite:///{path}")
@@ -152,6 +154,7 @@ async def test_a_claim_on_a_locked_database_is_not_acknowledged_and_no_duplicate
         db.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's database lock; PostgreSQL's row locks are tested below
 async def test_a_claim_waits_out_a_short_lock_within_its_budget(tmp_path: Path) -> None:
     path = tmp_path / "brief.db"
     db = Database(f"sqlite:///{path}")
@@ -194,6 +197,7 @@ async def test_a_sweep_answers_young_orphans_and_gives_up_old_or_crash_looping_o
     assert row(database, "EvLooping")["state"] == FAILED
 
 
+@pytest.mark.sqlite_only  # SQLite's database lock; PostgreSQL's row locks are tested below
 async def test_a_claim_does_not_queue_behind_another_write_waiting_on_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     db = Database(f"sqlite:///{path}")
@@ -246,3 +250,71 @@ async def test_an_error_on_the_writer_thread_reaches_the_caller() -> None:
         assert await writer.run(lambda: 42) == 42  # and the thread goes on
     finally:
         await asyncio.to_thread(writer.close)
+
+
+def test_overlapping_bursts_claimed_by_two_instances_at_once_never_deadlock(database: Database) -> None:
+    clock = Clock()
+    first, second = Database(database.url), Database(database.url)
+    stores = [store(first, "host-a:1:a", clock), store(second, "host-b:2:b", clock)]
+    together = threading.Barrier(2)
+
+    def claim_burst(index: int, round_: int) -> list[bool]:
+        burst = [(f"Ev{round_}-{n}", ENVELOPE) for n in range(20)]
+        together.wait()
+        return stores[index].claim_many(burst if index == 0 else burst[::-1])  # the same ids, opposite order
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for round_ in range(15):
+                a, b = pool.map(claim_burst, (0, 1), (round_, round_))
+                assert all(x != y for x, y in zip(a, b[::-1], strict=True))  # each id claimed exactly once
+    finally:
+        first.close()
+        second.close()
+
+
+def _hold_claim(url: str, event_id: str) -> Any:
+    """Another instance's claim of `event_id`, written and not committed yet (a raw connection, in a transaction)."""
+    import psycopg
+
+    from knowledge.dialects.connections import conninfo
+
+    connection = psycopg.connect(conninfo(url))
+    connection.execute(
+        "INSERT INTO inboxevent (event_id, envelope, state, attempts, owner, lease_until, received_at, updated_at)"
+        " VALUES (%s, '', 'received', 0, 'other-host:1:x', now() + interval '30 seconds', now(), now())", (event_id,))
+    return connection
+
+
+@pytest.mark.postgres_only
+async def test_a_claim_waits_out_another_instances_claim_of_the_same_event(database: Database) -> None:
+    inbox = EventInbox(database, recovery_s=600, retention_s=3600, claim_budget_s=2.0)
+    other = _hold_claim(database.url, "EvShared")
+    release = threading.Timer(0.4, other.commit)  # longer than one lock timeout (100 ms): retried, not refused
+    release.start()
+    try:
+        started = time.monotonic()
+        assert await inbox.claim("EvShared", ENVELOPE) is False  # the other instance's, once it committed
+        assert time.monotonic() - started >= 0.3
+        assert row(database, "EvShared")["owner"] == "other-host:1:x"
+    finally:
+        release.join()
+        other.close()
+        await inbox.close()
+
+
+@pytest.mark.postgres_only
+async def test_a_claim_blocked_past_its_budget_is_not_acknowledged_and_the_redelivery_is_answered(
+    database: Database
+) -> None:
+    inbox = EventInbox(database, recovery_s=600, retention_s=3600, claim_budget_s=0.3)
+    other = _hold_claim(database.url, "EvStuck")
+    try:
+        with pytest.raises(InboxUnavailable):
+            await inbox.claim("EvStuck", ENVELOPE)
+        other.rollback()  # the other instance's claim never happened
+        assert await inbox.claim("EvStuck", ENVELOPE) is True
+        assert await inbox.claim("EvStuck", ENVELOPE) is False
+    finally:
+        other.close()
+        await inbox.close()
