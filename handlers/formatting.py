@@ -23,7 +23,7 @@ _BOLD_ON, _BOLD_OFF = "\x0e", "\x0f"
 _ITALIC_ON, _ITALIC_OFF = "\x10", "\x11"
 _CODE_ON, _CODE_OFF = "\x12", "\x13"
 _PRE_ON, _PRE_OFF = "\x14", "\x15"
-# FTS5 snippet highlight markers (knowledge.search), turned into bold by `highlight()`.
+# Call search's snippet highlight markers (knowledge.dialects.search), turned into bold by `highlight()`.
 SNIPPET_START, SNIPPET_END = "\x02", "\x03"
 
 _SNIPPET_MARK = re.compile(f"([{SNIPPET_START}{SNIPPET_END}])")

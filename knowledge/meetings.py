@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, TextClause, bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 from knowledge.db import Database
+from knowledge.dialects import json_lists
+from knowledge.models import Meeting
 from knowledge.vocabulary import KnownContact
 
 _MEETING_COLUMNS = (
@@ -40,8 +42,21 @@ class MeetingDetail:
     action_items: tuple[str, ...]
 
 
+# Times are bound as the column's type, aware UTC: SQLite gets SQLAlchemy's naive UTC text, PostgreSQL a
+# timestamptz (a naive timestamp would be read in the session's time zone).
+_STARTED_AT = Meeting.__table__.c.started_at.type  # type: ignore[attr-defined]
+
+
 def _as_datetime(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    """A stored time as naive UTC: SQLite gives text, PostgreSQL an aware datetime."""
+    if not isinstance(value, datetime):
+        return datetime.fromisoformat(str(value))
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _bound(value: datetime) -> datetime:
+    """A time bound (naive means UTC) as the column takes it."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _as_list(value: Any) -> tuple[str, ...]:
@@ -84,13 +99,14 @@ def find_meetings(
     if kind:
         params["kind"] = kind
     if start is not None:
-        params["start"] = start
+        params["start"] = _bound(start)
     if end is not None:
-        params["end"] = end
+        params["end"] = _bound(end)
     if participant:
         params["participant"] = participant.lower()
     with db.engine.connect() as conn:
-        return [_meeting(row) for row in conn.execute(_find_statement(frozenset(params)), params)]
+        statement = _find_statement(frozenset(params), json_lists.for_engine(conn))
+        return [_meeting(row) for row in conn.execute(statement, params)]
 
 
 _FILTERS = {
@@ -98,20 +114,21 @@ _FILTERS = {
     "kind": "m.kind = :kind",
     "start": "m.started_at >= :start",
     "end": "m.started_at < :end",
-    "participant": "EXISTS (SELECT 1 FROM json_each(m.participants) p WHERE instr(lower(p.value), :participant) > 0)",
 }
 
 
 @lru_cache(maxsize=64)
-def _find_statement(filters: frozenset[str]) -> TextClause:
-    """One statement per combination of filters, so SQLAlchemy compiles each once."""
+def _find_statement(filters: frozenset[str], json: json_lists.JsonListSQL) -> TextClause:
+    """One statement per combination of filters (and engine), so SQLAlchemy compiles each once."""
     where = [clause for name, clause in _FILTERS.items() if name in filters]
+    if "participant" in filters:
+        where.append(json.any_element("m.participants", json.holds("lower(p.value)", ":participant")))
     sql = (
         f"SELECT {_MEETING_COLUMNS} FROM meeting m JOIN account a ON a.id = m.account_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
     )
-    return text(sql).bindparams(*(bindparam(name, type_=DateTime()) for name in ("start", "end") if name in filters))
+    return text(sql).bindparams(*(bindparam(name, type_=_STARTED_AT) for name in ("start", "end") if name in filters))
 
 
 _GET_MEETING = text(
@@ -202,7 +219,7 @@ _DETAILS = text(
     f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items "
     "FROM meeting m JOIN account a ON a.id = m.account_id WHERE lower(a.name) = :account AND m.started_at < :end "
     "ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
-).bindparams(bindparam("end", type_=DateTime()))
+).bindparams(bindparam("end", type_=_STARTED_AT))
 _SEGMENTS = text(
     "SELECT meeting_id, speaker, text FROM transcriptsegment WHERE meeting_id IN :ids ORDER BY meeting_id, seq LIMIT :limit"
 ).bindparams(bindparam("ids", expanding=True))
@@ -213,7 +230,7 @@ def account_meetings(db: Database, account: str, end: datetime, *, limit: int = 
     """The account's latest `limit` meetings before `end`, each with its transcript turns (at most
     `max_segments` turns in all): what a question about the account's meetings is answered from."""
     with db.engine.connect() as conn:
-        rows = conn.execute(_DETAILS, {"account": account.lower(), "end": end, "limit": max(1, limit)}).all()
+        rows = conn.execute(_DETAILS, {"account": account.lower(), "end": _bound(end), "limit": max(1, limit)}).all()
         details = [
             MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
                           action_items=_as_list(row.action_items))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnClause, Connection, Integer, String, column, text
+from sqlalchemy import ColumnClause, Connection, Integer, String, TextClause, bindparam, column, text
 
 from knowledge.catalog_names import CatalogNames, catalog_names
 from knowledge.db import Database
@@ -68,12 +68,22 @@ _FAST_PRIMARY = text(
     " ORDER BY p.is_primary DESC, p.id LIMIT 1"
 ).columns(column("id", Integer), *_snapshot_columns())
 _STORED_VERSION = text("SELECT version, payload FROM productsnapshot WHERE product_id = :product_id")
-# The slow path serves products that have no snapshot yet, among the few that answer to the name.
-_UNBUILT_AMONG = (
-    "SELECT p.id FROM product AS p WHERE ({condition})"
-    " AND NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id)"
-    " ORDER BY p.is_primary DESC, p.id LIMIT 1"
-)
+# The slow path serves products that have no snapshot yet, among the few that answer to the name: by id, by
+# slug, or either (one statement each, compiled once).
+def _unbuilt_among(condition: str) -> TextClause:
+    statement = text(
+        f"SELECT p.id FROM product AS p WHERE ({condition})"
+        " AND NOT EXISTS (SELECT 1 FROM productsnapshot AS s WHERE s.product_id = p.id)"
+        " ORDER BY p.is_primary DESC, p.id LIMIT 1"
+    )
+    return statement.bindparams(bindparam("ids", expanding=True)) if ":ids" in condition else statement
+
+
+_UNBUILT_AMONG = {
+    (True, False): _unbuilt_among("p.id IN :ids"),
+    (False, True): _unbuilt_among("p.slug = :slug"),
+    (True, True): _unbuilt_among("p.id IN :ids OR p.slug = :slug"),
+}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # how slugs are written (knowledge.import_rows): stored normalized
 
 
@@ -130,17 +140,10 @@ def _read_slow_by_name(db: Database, names: CatalogNames, alias: str) -> Product
 
 def _first_unbuilt(connection: Connection, product_ids: Sequence[int], slug: str | None) -> int | None:
     """Of `product_ids` and the product called `slug`, the first without a snapshot (primary, then oldest)."""
-    conditions, params = [], []
-    if product_ids:
-        conditions.append(f"p.id IN ({','.join('?' * len(product_ids))})")
-        params.extend(product_ids)
-    if slug is not None:
-        conditions.append("p.slug = ?")
-        params.append(slug)
-    if not conditions:
+    statement = _UNBUILT_AMONG.get((bool(product_ids), slug is not None))
+    if statement is None:
         return None
-    statement = _UNBUILT_AMONG.format(condition=" OR ".join(conditions))
-    row = connection.exec_driver_sql(statement, tuple(params)).first()
+    row = connection.execute(statement, {"ids": list(product_ids), "slug": slug}).first()
     return None if row is None else int(row[0])
 
 

@@ -1,8 +1,10 @@
-"""Search recorded sales calls: FTS5 over transcript segments, one hit per meeting.
+"""Search recorded sales calls: the transcript index, one hit per meeting.
 
-User text never reaches FTS5's query syntax: `fts_query` turns it into double-quoted strings,
-bound as a parameter, so quotes, `*`, `AND`/`OR`/`NOT`, `NEAR(`, parentheses, `-`, `:` and SQL
-fragments are searched as plain words and can never cause an error.
+What every engine shares lives here: the user's words as terms (knowledge.search_terms), the pool of
+recent calls relevance is scored over, calls named by their title or summary, and the merge. The index
+queries themselves are the engine's (knowledge.dialects.search: FTS5 on SQLite, a tsvector column on
+PostgreSQL); user text reaches neither query syntax, so quotes, `*`, `AND`/`OR`/`NOT`, `NEAR(`,
+parentheses, `-`, `:` and SQL fragments are searched as plain words and can never cause an error.
 """
 
 from __future__ import annotations
@@ -16,37 +18,28 @@ from typing import Any
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from knowledge.db import Database
-from knowledge.snapshots import SQLITE_DATETIME, install_alias_function, normalize_alias
+from knowledge.dialects import json_lists
+from knowledge.dialects import search as dialects
+from knowledge.dialects.search import MATCH_END, MATCH_START, MatchRow
+from knowledge.models import Meeting
+from knowledge.search_terms import STOPWORDS, search_terms
+from knowledge.snapshots import normalize_alias
 
 MAX_LIMIT = 50
-SNIPPET_TOKENS = 16
 SUMMARY_SNIPPET_CHARS = 200
-MATCH_START, MATCH_END = "\x02", "\x03"
 # Relevance is computed over the matches among about this many transcript segments of the most
 # recent calls (bm25 costs ~2-3 µs per matching segment; a common word can match 10% of them).
 SCORED_SEGMENT_BUDGET = 3_000
 MIN_POOL_MEETINGS = 20
-# Two ways to keep the scoring to the pool. Naming its meetings in the FTS5 query (`meeting_id : ("12" OR ...)`)
-# makes FTS5 walk only their segments, but bm25 then looks up each meeting's statistics (~30 µs each);
+# Two ways to keep the scoring to the pool on SQLite. Naming its meetings in the FTS5 query (`meeting_id : ("12"
+# OR ...)`) makes FTS5 walk only their segments, but bm25 then looks up each meeting's statistics (~30 µs each);
 # testing each match's rowid against the pool's segments walks every match of the words instead (~10 ns a
 # segment in the index). Measured (2 cores, common words): naming 250 meetings wins from ~500k segments on,
 # 30 meetings from ~100k; so a pool is named when it has at most one meeting per this many segments.
 SEGMENTS_PER_NAMED_MEETING = 3_000
-# bm25 weights of the index's columns (knowledge.db.FTS_COLUMNS): the meeting id only filters.
-_BM25 = "bm25(transcript_fts, 1.0, 0.0)"
-
-# Words that match almost every segment: they make a search slow and its ranking no better.
-STOPWORDS = frozenset(
-    "a about after all also an and any are as at be been before but by can could did do does for from had has"
-    " have how i if in into is it its me my no not of on or our so some than that the their them then there"
-    " these they this to us was we were what when where which who why will with would you your".split()
-)
 
 _TITLE_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 _MAX_TITLE_WORDS = 6
-
-# A user's "quoted phrase" (closed quotes only), or a run of non-space characters.
-_TERM = re.compile(r'"([^"]*)"|(\S+)')
 
 
 @dataclass(frozen=True)
@@ -58,40 +51,7 @@ class CallHit:
     started_at: datetime  # naive UTC
     speaker: str  # who said the best-matching segment ("" when searching without a topic)
     snippet: str  # matches wrapped in \x02 ... \x03; the meeting summary when there is no topic
-    score: float  # relevance, higher is better (negated bm25); 0.0 without a topic
-
-
-def fts_query(text: str, *, any_term: bool = False) -> str | None:
-    """An FTS5 MATCH expression for `text`: every word or "quoted phrase" as one FTS5 string.
-
-    Common words ("the", "about", ...) outside quotes are left out unless nothing else is left, and a
-    repeated term is kept once (it changes nothing but the query's cost).
-    All terms must match (implicit AND) unless `any_term`. None when `text` has nothing to search for.
-    """
-    terms: list[tuple[str, bool]] = []  # (term, is a common word)
-    for phrase, word in _TERM.findall(text.replace("\x00", " ")):
-        term = " ".join((phrase or word).split())
-        if not any(char.isalnum() for char in term):
-            continue  # punctuation alone tokenizes to nothing
-        terms.append((term, not phrase and term.lower() in STOPWORDS))
-    kept = list(dict.fromkeys([term for term, common in terms if not common] or [term for term, _ in terms]))
-    if not kept:
-        return None
-    return (" OR " if any_term else " AND ").join(_with_synonyms(term) for term in kept)
-
-
-# Shorthand reps type for what calls say in full: "pen testing" finds "penetration test" too.
-CALL_SYNONYMS = {
-    "pen": "penetration", "2fa": "two-factor", "mfa": "multi-factor", "dpa": "data processing agreement",
-    "msa": "master services agreement", "poc": "proof of concept", "sow": "statement of work",
-    "sfdc": "salesforce", "infosec": "security",
-}
-
-
-def _with_synonyms(term: str) -> str:
-    quoted = '"' + term.replace('"', '""') + '"'
-    synonym = CALL_SYNONYMS.get(term.lower())
-    return f'({quoted} OR "{synonym}")' if synonym else quoted
+    score: float  # relevance, higher is better (negated bm25 on SQLite, ts_rank_cd on PostgreSQL); 0.0 without a topic
 
 
 def search_calls(
@@ -105,7 +65,8 @@ def search_calls(
     kind: str | None = None,
     participant: str | None = None,
 ) -> list[CallHit]:
-    """Calls about `topic` (best first: bm25, then most recent), one per meeting; without a topic, the latest calls.
+    """Calls about `topic` (best first: relevance, then most recent), one per meeting; without a topic, the latest
+    calls.
 
     `account` is an account name or slug (any case); `start`/`end` bound the meeting's start time
     (start inclusive, end exclusive); `kind` is a meeting kind. An unknown account finds nothing. Calls
@@ -121,35 +82,25 @@ def search_calls(
             account_ids = _account_ids(connection, account)
             if not account_ids:
                 return []
-        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None,
-                           participant=bool(participant))
-        params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
-        if participant:
-            params["participant"] = participant.strip().lower()
-        if kind is not None:
-            params["kind"] = kind
-        if start is not None:
-            params["start"] = _stored_time(start)
-        if end is not None:
-            params["end"] = _stored_time(end)
-        query = fts_query(topic) if topic else None
-        if query is None:
+        filters, params = _filtered(connection, account_ids, start=start, end=end, kind=kind, participant=participant)
+        terms = search_terms(topic) if topic else ()
+        if not terms:
             return _latest_calls(connection, filters, params, limit)
+        engine = dialects.for_engine(connection)
         segments, pool_size = _corpus(connection)
         recent = connection.execute(_statement("latest", filters), {**params, "limit": pool_size + 1}).all()
         saturated = len(recent) > pool_size  # more calls pass the filters than the pool holds
         pool = recent[:pool_size]
         named = len(pool) * SEGMENTS_PER_NAMED_MEETING <= segments
         titled, summarized = _titled_calls(pool, topic or "", limit)
-        broader = fts_query(topic or "", any_term=True)
-        for terms in (query, broader if broader != query else None):
-            if terms is None:
+        for query in engine.queries(connection, terms):  # every term, then (if that differs) any term
+            if query is None:
                 continue
-            hits = _pooled_calls(connection, [row[0] for row in pool], terms, limit, named=named)
-            if len(hits) < limit and saturated:  # older calls may hold better matches than the few recent ones
-                hits = _matching_calls(connection, _statement("match", filters), params, _in_text(terms), terms, limit)
-            if hits or titled or summarized:
-                return _merged(titled, hits, summarized, limit)
+            rows = engine.pooled(connection, [row[0] for row in pool], query, limit, named=named)
+            if len(rows) < limit and saturated:  # older calls may hold better matches than the few recent ones
+                rows = engine.filtered(connection, filters.where(), params, query, limit)
+            if rows or titled or summarized:
+                return _merged(titled, _hits(connection, engine, query, rows), summarized, limit)
         return _merged(titled, [], summarized, limit)
 
 
@@ -162,26 +113,43 @@ def count_calls(db: Database, *, account: str | None = None, start: datetime | N
             account_ids = _account_ids(connection, account)
             if not account_ids:
                 return 0
-        filters = _Filters(accounts=len(account_ids), start=start is not None, end=end is not None, kind=kind is not None,
-                           participant=bool(participant))
-        params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
-        if participant:
-            params["participant"] = participant.strip().lower()
-        if start is not None:
-            params["start"] = _stored_time(start)
-        if end is not None:
-            params["end"] = _stored_time(end)
-        if kind is not None:
-            params["kind"] = kind
+        filters, params = _filtered(connection, account_ids, start=start, end=end, kind=kind, participant=participant)
         return int(connection.execute(_statement("count", filters), params).scalar_one())
+
+
+def _filtered(connection: Connection, account_ids: list[int], *, start: datetime | None, end: datetime | None,
+              kind: str | None, participant: str | None) -> tuple[_Filters, dict[str, Any]]:
+    """The filters a search or count applies, and their parameters."""
+    filters = _Filters(json=json_lists.for_engine(connection), accounts=len(account_ids), start=start is not None,
+                       end=end is not None, kind=kind is not None, participant=bool(participant))
+    params: dict[str, Any] = {f"account_{index}": account_id for index, account_id in enumerate(account_ids)}
+    if participant:
+        params["participant"] = participant.strip().lower()
+    if kind is not None:
+        params["kind"] = kind
+    if start is not None:
+        params["start"] = _utc(start)
+    if end is not None:
+        params["end"] = _utc(end)
+    return filters, params
 
 
 # Participants are looked for among this many recent meetings: the lookup stays bounded on any knowledge base.
 PARTICIPANT_LOOKUP_MEETINGS = 500
-_PARTICIPANT = text(
-    "SELECT p.value FROM (SELECT participants FROM meeting ORDER BY started_at DESC, id DESC LIMIT :recent) AS m,"
-    " json_each(m.participants) AS p WHERE lower(p.value) LIKE :first LIMIT 1"
-)
+_participant_statements: dict[str, TextClause] = {}
+
+
+def _participant_statement(connection: Connection) -> TextClause:
+    engine = connection.dialect.name
+    statement = _participant_statements.get(engine)
+    if statement is None:
+        elements = json_lists.for_engine(connection).elements.format(column="m.participants")
+        statement = _participant_statements[engine] = text(
+            "SELECT p.value FROM (SELECT id, started_at, participants FROM meeting"
+            f" ORDER BY started_at DESC, id DESC LIMIT :recent) AS m, {elements} AS p"
+            " WHERE lower(p.value) LIKE :first ORDER BY m.started_at DESC, m.id DESC LIMIT 1"
+        )
+    return statement
 
 
 def participant_named(db: Database, word: str) -> str | None:
@@ -190,7 +158,8 @@ def participant_named(db: Database, word: str) -> str | None:
     if not re.fullmatch(r"[a-z][a-z'-]{1,30}", word):
         return None
     with db.engine.connect() as connection:
-        row = connection.execute(_PARTICIPANT, {"recent": PARTICIPANT_LOOKUP_MEETINGS, "first": word + " %"}).first()
+        statement = _participant_statement(connection)
+        row = connection.execute(statement, {"recent": PARTICIPANT_LOOKUP_MEETINGS, "first": word + " %"}).first()
     return str(row[0]) if row else None
 
 
@@ -268,6 +237,7 @@ def _has_word(text: str, word: str) -> bool:
 
 @dataclass(frozen=True)
 class _Filters:
+    json: json_lists.JsonListSQL  # the engine's SQL for the participants list
     accounts: int  # how many account ids are bound (0: no account filter)
     start: bool
     end: bool
@@ -275,6 +245,7 @@ class _Filters:
     participant: bool = False
 
     def where(self) -> str:
+        """The filters as " AND ..." clauses on the meeting `m`."""
         clauses = []
         if self.accounts:
             clauses.append("m.account_id IN (" + ", ".join(f":account_{i}" for i in range(self.accounts)) + ")")
@@ -285,33 +256,13 @@ class _Filters:
         if self.kind:
             clauses.append("m.kind = :kind")
         if self.participant:  # a word of a participant's name: "leo" is Leo Park
-            clauses.append("EXISTS (SELECT 1 FROM json_each(m.participants) AS p"
-                           " WHERE instr(' ' || lower(p.value) || ' ', ' ' || :participant || ' ') > 0)")
+            clauses.append(self.json.any_element("m.participants", self.json.holds("' ' || lower(p.value) || ' '",
+                                                                                   "' ' || :participant || ' '")))
         return "".join(f" AND {clause}" for clause in clauses)
 
 
-# What every match query returns: one row per meeting, from its best-scoring segment. bm25() only
-# works in the FTS query itself, so the segments are scored in a CTE kept apart from the aggregate;
-# min() then makes SQLite take the bare columns (speaker, segment id) from the best segment.
-_HITS = (f"hits AS MATERIALIZED (SELECT rowid AS segment_id, {_BM25} AS score"
-         " FROM transcript_fts WHERE transcript_fts MATCH :query")
-_MATCH_SELECT = (
-    " SELECT m.id, a.name, m.title, m.kind, m.started_at, seg.speaker, seg.id, min(hits.score) AS best"
-    " FROM hits JOIN transcriptsegment AS seg ON seg.id = hits.segment_id"
-    " JOIN meeting AS m ON m.id = seg.meeting_id JOIN account AS a ON a.id = m.account_id"
-)
-_MATCH_ORDER = " GROUP BY m.id ORDER BY best, m.started_at DESC, m.id DESC LIMIT :limit"
-
-# The matches among a pool named in the query itself (`meeting_id : (...)`): FTS5 walks only the pool's segments.
-_NAMED_POOL = text("WITH " + _HITS + ")" + _MATCH_SELECT + _MATCH_ORDER)
-# The matches among a pool too big to name: `+rowid` keeps FTS5 scanning the doclist and testing each match
-# against the pool's segments, instead of re-running the query (and bm25's statistics) once per segment.
-_LISTED_POOL = text(
-    "WITH " + _HITS + " AND +rowid IN (SELECT id FROM transcriptsegment WHERE meeting_id IN :pool))"
-    + _MATCH_SELECT + _MATCH_ORDER
-).bindparams(bindparam("pool", expanding=True))
-
 _statements: dict[tuple[str, _Filters], TextClause] = {}
+_STARTED_AT = Meeting.__table__.c.started_at.type  # type: ignore[attr-defined]
 
 
 def _statement(kind: str, filters: _Filters) -> TextClause:
@@ -320,76 +271,59 @@ def _statement(kind: str, filters: _Filters) -> TextClause:
     statement = _statements.get(key)
     if statement is not None:
         return statement
-    if kind == "match":
-        statement = text("WITH " + _HITS + ")" + _MATCH_SELECT + " WHERE 1" + filters.where() + _MATCH_ORDER)
-    elif kind == "count":
-        statement = text("SELECT count(*) FROM meeting AS m WHERE 1" + filters.where())
+    if kind == "count":
+        statement = text("SELECT count(*) FROM meeting AS m WHERE TRUE" + filters.where())
     else:
         statement = text(
             "SELECT m.id, a.name, m.title, m.kind, m.started_at, m.summary FROM meeting AS m"
-            " JOIN account AS a ON a.id = m.account_id WHERE 1" + filters.where() + ""
+            " JOIN account AS a ON a.id = m.account_id WHERE TRUE" + filters.where() + ""
             " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
         )
+    # Typed as the column: the bounds are then written as it stores times (SQLite: naive UTC text of SQLAlchemy's
+    # format; PostgreSQL: timestamptz, whatever the session's time zone).
+    statement = statement.bindparams(*(bindparam(name, type_=_STARTED_AT) for name, used in
+                                       (("start", filters.start), ("end", filters.end)) if used))
     _statements[key] = statement
     return statement
 
 
-# Snippets for the few winning segments. A bare `rowid IN` lets FTS5 seek each id in the doclists
-# (~0.1 ms for five); `+rowid` would walk every match of a common word (5-30 ms at 1M segments).
-_SNIPPETS = text(
-    f"SELECT rowid, snippet(transcript_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM transcript_fts"
-    " WHERE transcript_fts MATCH :query AND rowid IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-
-
-def _in_text(terms: str) -> str:
-    """`terms` searched in the transcript text only (the index's other column holds meeting ids)."""
-    return f"text : ({terms})"
-
-
-def _pooled_calls(connection: Connection, pool: list[int], terms: str, limit: int, *, named: bool) -> list[CallHit]:
-    """The best matches of `terms` among the segments of the `pool` meetings, named in the FTS5 query or not."""
-    if not pool:
-        return []
-    if named:
-        query = _in_text(terms) + " AND meeting_id : (" + " OR ".join(f'"{meeting_id}"' for meeting_id in pool) + ")"
-        return _matching_calls(connection, _NAMED_POOL, {}, query, terms, limit)
-    return _matching_calls(connection, _LISTED_POOL, {"pool": pool}, _in_text(terms), terms, limit)
+_ACCOUNT_BY_NAME = text("SELECT id FROM account WHERE lower(name) = :wanted OR lower(slug) = :wanted")
+_ACCOUNT_NAMES = "SELECT id, name, slug FROM account"
 
 
 def _account_ids(connection: Connection, account: str) -> list[int]:
     """Accounts whose name or slug is `account`, compared as aliases are (case, spacing)."""
     wanted = normalize_alias(account)
-    # SQLite's lower() settles the usual (ASCII) case in C; the Python comparison catches the rest.
-    rows = connection.exec_driver_sql("SELECT id FROM account WHERE lower(name) = ? OR lower(slug) = ?", (wanted,) * 2)
-    ids = [row[0] for row in rows]
+    if not wanted or "\x00" in wanted:  # no name holds a NUL (and PostgreSQL refuses one in text)
+        return []
+    # The database's lower() settles the usual case (ASCII; a UTF-8 PostgreSQL folds more); comparing every
+    # account's name as an alias in Python catches the rest (spacing, the case of other letters on SQLite).
+    ids = list(connection.execute(_ACCOUNT_BY_NAME, {"wanted": wanted}).scalars())
     if ids:
         return ids
-    install_alias_function(connection)
-    rows = connection.exec_driver_sql(
-        "SELECT id FROM account WHERE pitcrew_alias(name) = ? OR pitcrew_alias(slug) = ?", (wanted,) * 2
-    )
-    return [row[0] for row in rows]
+    # The driver's own rows (no parameters: the drivers' placeholders differ): at 2,000 accounts as fast as
+    # SQLite calling a Python alias function per row, and ~1 ms faster than SQLAlchemy's rows.
+    rows = connection.connection.driver_connection.execute(_ACCOUNT_NAMES).fetchall()  # type: ignore[union-attr]
+    return [account_id for account_id, name, slug in rows
+            if normalize_alias(name) == wanted or normalize_alias(slug) == wanted]
+
+
+_CORPUS = text("SELECT (SELECT max(id) FROM transcriptsegment), (SELECT max(id) FROM meeting)")
 
 
 def _corpus(connection: Connection) -> tuple[int, int]:
     """About how many transcript segments there are, and how many recent meetings make about
     SCORED_SEGMENT_BUDGET segments (the pool). Ids estimate the counts cheaply."""
-    segments, meetings = connection.exec_driver_sql(
-        "SELECT (SELECT max(id) FROM transcriptsegment), (SELECT max(id) FROM meeting)"
-    ).one()
+    segments, meetings = connection.execute(_CORPUS).one()
     per_meeting = (segments or 0) / meetings if meetings else 1
     return segments or 0, max(MIN_POOL_MEETINGS, int(SCORED_SEGMENT_BUDGET / max(per_meeting, 1)))
 
 
-def _matching_calls(connection: Connection, statement: TextClause, params: dict[str, Any], match: str, terms: str,
-                    limit: int) -> list[CallHit]:
-    """Calls found by `statement` with `match` as its FTS5 query, each with a snippet of its best segment."""
-    rows = connection.execute(statement, {**params, "query": match, "limit": limit}).all()
+def _hits(connection: Connection, engine: dialects.CallSearchSQL, query: Any, rows: list[MatchRow]) -> list[CallHit]:
+    """The matched calls, each with a snippet of its best segment."""
     if not rows:
         return []
-    snippet_rows = connection.execute(_SNIPPETS, {"query": _in_text(terms), "ids": [row[6] for row in rows]})
-    snippets = {segment_id: snippet for segment_id, snippet in snippet_rows}
+    snippets = engine.snippets(connection, query, [row[6] for row in rows])
     return [
         CallHit(
             meeting_id=meeting_id,
@@ -399,9 +333,9 @@ def _matching_calls(connection: Connection, statement: TextClause, params: dict[
             started_at=_datetime(started_at),
             speaker=speaker,
             snippet=snippets.get(segment_id, ""),
-            score=-rank,
+            score=score,
         )
-        for meeting_id, account, title, kind, started_at, speaker, segment_id, rank in rows
+        for meeting_id, account, title, kind, started_at, speaker, segment_id, score in rows
     ]
 
 
@@ -422,15 +356,16 @@ def _latest_calls(connection: Connection, filters: _Filters, params: dict[str, A
     ]
 
 
-def _stored_time(value: datetime) -> str:
-    """`value` as the database stores it: naive UTC text (an aware value is converted to UTC first)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime(SQLITE_DATETIME)
+def _utc(value: datetime) -> datetime:
+    """`value` in UTC; a naive value is UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _datetime(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    """A stored time as naive UTC: SQLite gives text, PostgreSQL an aware datetime."""
+    if not isinstance(value, datetime):
+        return datetime.fromisoformat(value)
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _shorten(summary: str) -> str:

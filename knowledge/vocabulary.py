@@ -6,12 +6,15 @@ again after an import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from sqlalchemy import bindparam, text
+
 from knowledge.db import Database
+from knowledge.dialects import aggregates
 
 # Legal-form words dropped to get the name people say: "Acme Corp" -> "acme".
 _LEGAL_SUFFIXES = frozenset(
@@ -90,28 +93,31 @@ def account_aliases(name: str, slug: str = "") -> set[str]:
 
 _PLAN_ROWS = ("SELECT pl.name, p.slug FROM plan AS pl JOIN product AS p ON p.id = pl.product_id"
               " ORDER BY p.slug, pl.position")
-# SQLite hands each plan name's products over in one row: a catalog of 100,000 products has 400,000 plans,
-# and a row each cost ~0.3 s more. char(31) is in no slug an import accepts; the count checks it anyway.
-_PLAN_GROUPS = ("SELECT pl.name, count(*), group_concat(p.slug, char(31)) FROM plan AS pl"
-                " JOIN product AS p ON p.id = pl.product_id GROUP BY pl.name")
-_FIRST_POSITIONS = ("SELECT pl.name, p.slug, pl.position FROM plan AS pl JOIN product AS p ON p.id = pl.product_id"
-                    " WHERE p.slug IN ({})")
+# The database hands each plan name's products over in one row: a catalog of 100,000 products has 400,000 plans,
+# and a row each cost ~0.3 s more on SQLite. Unit separator (31) is in no slug an import accepts; the count
+# checks it anyway.
+_SLUG_SEPARATOR = "\x1f"
+_PLAN_GROUPS = ("SELECT pl.name, count(*), {slugs} FROM plan AS pl JOIN product AS p ON p.id = pl.product_id"
+                " GROUP BY pl.name")
+_FIRST_POSITIONS = text(
+    "SELECT pl.name, p.slug, pl.position FROM plan AS pl JOIN product AS p ON p.id = pl.product_id"
+    " WHERE p.slug IN :slugs"
+).bindparams(bindparam("slugs", expanding=True))
 
 
-def _plan_products(rows: Callable[..., list[Any]], *, grouped: bool) -> dict[str, frozenset[str]]:
+def _plan_products(rows: Callable[[str], list[Any]], first_positions: Callable[[list[str]], list[Any]],
+                   slug_groups: str) -> dict[str, frozenset[str]]:
     """Plan name -> the slugs of the products that have it; names in the order of their first plan, products
-    by slug and each product's plans by position."""
-    if grouped:
-        groups = rows(_PLAN_GROUPS)
-        slugs = {name: joined.split("\x1f") for name, _count, joined in groups}
-        if all(len(slugs[name]) == count for name, count, _joined in groups):
-            first_slug = {name: min(found) for name, found in slugs.items()}
-            wanted = sorted(set(first_slug.values()))
-            first: dict[str, tuple[str, int]] = {}
-            for name, slug, position in rows(_FIRST_POSITIONS.format(", ".join("?" * len(wanted))), wanted):
-                if slug == first_slug.get(name) and (name not in first or position < first[name][1]):
-                    first[name] = (slug, position)
-            return {name: frozenset(slugs[name]) for name in sorted(slugs, key=first.__getitem__)}
+    by slug and each product's plans by position. `slug_groups`: the engine's SQL joining a group's slugs."""
+    groups = rows(_PLAN_GROUPS.format(slugs=slug_groups))
+    slugs = {name: joined.split(_SLUG_SEPARATOR) for name, _count, joined in groups}
+    if all(len(slugs[name]) == count for name, count, _joined in groups):
+        first_slug = {name: min(found) for name, found in slugs.items()}
+        first: dict[str, tuple[str, int]] = {}
+        for name, slug, position in first_positions(sorted(set(first_slug.values()))):
+            if slug == first_slug.get(name) and (name not in first or position < first[name][1]):
+                first[name] = (slug, position)
+        return {name: frozenset(slugs[name]) for name in sorted(slugs, key=first.__getitem__)}
     plans: dict[str, list[str]] = {}
     for name, slug in rows(_PLAN_ROWS):
         plans.setdefault(name, []).append(slug)
@@ -123,21 +129,22 @@ def load_vocabulary(db: Database) -> Vocabulary:
     with db.engine.connect() as connection:
         cursor = connection.connection.cursor()
         try:
-            def rows(statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
+            def rows(statement: str) -> list[Any]:
                 # The driver's own rows: a large catalog has 100,000s, and SQLAlchemy's Row objects cost as much
-                # again as reading them. Parameters only in SQLite's own style (the plans' first positions).
-                if parameters:
-                    cursor.execute(statement, parameters)
-                else:
-                    cursor.execute(statement)
+                # again as reading them. No parameters: each driver has its own placeholder style.
+                cursor.execute(statement)
                 return cursor.fetchall()
+
+            def first_positions(slugs: list[str]) -> list[Any]:  # a few rows: one product per plan name
+                return list(connection.execute(_FIRST_POSITIONS, {"slugs": slugs})) if slugs else []
 
             account_rows = rows("SELECT name, slug FROM account ORDER BY name")
             contact_rows = rows(
                 "SELECT c.name, c.email, a.name FROM contact AS c JOIN account AS a ON a.id = c.account_id ORDER BY c.name"
             )
             product_rows = rows("SELECT name, slug FROM product ORDER BY is_primary DESC, name")
-            plans = _plan_products(rows, grouped=connection.dialect.name == "sqlite")
+            plans = _plan_products(rows, first_positions,
+                                   aggregates.for_engine(connection).join("p.slug", _SLUG_SEPARATOR))
             kind_rows = rows("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")
             distinct: dict[tuple[str, str], list[Any]] = {}  # each table's scan once (plan limits serve twice)
 

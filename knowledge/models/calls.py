@@ -44,7 +44,8 @@ class Meeting(SQLModel, table=True):
 
 
 class TranscriptSegment(SQLModel, table=True):
-    """One speaker turn; its text is indexed by the `transcript_fts` FTS5 table."""
+    """One speaker turn; its text is indexed for call search (SQLite: the `transcript_fts` FTS5 table; PostgreSQL: a
+    generated `search` tsvector column, knowledge.dialects.search)."""
 
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")

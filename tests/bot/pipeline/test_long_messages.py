@@ -43,7 +43,7 @@ from handlers.formatting import (
 from handlers.text_match import terms
 from knowledge.db import Database
 from knowledge.reader import read_product
-from knowledge.search import fts_query
+from knowledge.dialects.search import fts_query
 from knowledge.vocabulary import Vocabulary, load_vocabulary
 from tests.support.pipeline import NOW, ask
 
