@@ -4,7 +4,8 @@ Rows are validated with pydantic, then upserted on their natural keys inside ONE
 any problem (a bad value, a duplicate key, a dangling reference) rolls everything back. Importing the
 same folder twice changes nothing the second time. Import never deletes rows. Into a SQLite file, that
 transaction runs on a private copy and its changes reach the live database in short slices
-(`knowledge.staged_import`), so `serve` never waits long on the write lock.
+(`knowledge.staged_import`), so `serve` never waits long on the write lock. Into PostgreSQL it runs on the
+live database: readers keep seeing the committed rows until it commits (MVCC), and imports take turns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, select, updat
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.db import Database
+from knowledge.dialects.bulk_load import refresh_statistics
+from knowledge.dialects.transactions import begin_import
 from knowledge.import_files import ImportProblem, ImportRejected, SourceFile, SourceRow, read_folder
 from knowledge.import_rows import ROW_MODELS, ImportRow
 from knowledge.models import (
@@ -53,6 +56,7 @@ __all__ = ["ImportProblem", "ImportRejected", "ImportReport", "KindCounts", "imp
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # keys per IN (...) query, well under SQLite's bound-parameter limit
+STATISTICS_AFTER_ROWS = 1_000  # rows written into a table that make an import refresh its planner statistics
 CATALOG_KINDS = ("products", "plans", "features", "plan_features", "integrations", "limits", "compliance",
                  "addons", "faqs")
 
@@ -116,6 +120,7 @@ def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebu
                     raise ImportRejected([ImportProblem(source, f"the database refused the import: {exc}")]) from exc
     if writer is None:
         return report
+    _refresh_statistics(db, writer)
     report.changed_products = sorted(writer.changed_products)
     report.seconds = time.perf_counter() - started
     log.info("import finished", extra={"source": source, "changed_products": len(report.changed_products),
@@ -179,16 +184,24 @@ def _describe(file: str, raw: SourceRow, model: type[ImportRow], exc: Validation
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction that holds SQLite's write lock from its first statement, so reads and writes agree."""
+    """An import's one transaction: on SQLite it holds the write lock from its first statement, so reads and writes
+    agree; on PostgreSQL other imports wait for it, and readers keep seeing the committed rows until it commits."""
     with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_import(connection)
         try:
             yield connection
         except BaseException:
             connection.rollback()
             raise
         connection.commit()
+
+
+def _refresh_statistics(db: Database, writer: _Writer) -> None:
+    """After a large import, tell the query planner (PostgreSQL) the tables' new sizes before the rebuild reads them."""
+    tables = [table.name for table, rows in writer.rows_written.items() if rows >= STATISTICS_AFTER_ROWS]
+    if tables:
+        with db.engine.begin() as connection:
+            refresh_statistics(connection, tables)
 
 
 def _rebuild(db: Database, report: ImportReport) -> None:
@@ -219,6 +232,7 @@ class _Writer:
         self.report = report
         self.problems: list[ImportProblem] = []
         self.changed_products: set[str] = set()
+        self.rows_written: dict[Table, int] = defaultdict(int)  # inserted or updated
 
     def write_all(self, parsed: Mapping[str, list[ParsedRow]]) -> None:
         steps: dict[str, Callable[[list[ParsedRow]], None]] = {
@@ -325,6 +339,7 @@ class _Writer:
         # resolve their references and report only their own problems.
         if inserts:
             self.connection.execute(table.insert(), inserts)
+        self.rows_written[table] += len(inserts) + sum(len(params) for params in updates.values())
         for columns, params in updates.items():
             match_columns = ["id"] if "id" in table.c else list(key_columns)
             statement = (update(table)

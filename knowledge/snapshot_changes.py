@@ -1,76 +1,41 @@
 """The snapshot change log: which products' snapshot sources were written since their snapshots were checked.
 
-Triggers on the nine catalog tables record, in `snapshotchange`, the product of every row inserted,
-updated or deleted, whoever writes it: an import, `knowledge generate`, a script or the sqlite3
-shell. A changed-only rebuild (the schedule's) reads the log instead of hashing every product, so
-with nothing logged it costs two indexed reads, whatever the catalog's size. It still hashes the
-logged products, so a write that changed nothing builds nothing.
+Triggers on the nine catalog tables (knowledge.dialects.snapshot_changes: row triggers on SQLite, statement
+triggers on PostgreSQL) record, in `snapshotchange`, the product of every row inserted, updated or deleted,
+whoever writes it: an import, `knowledge generate`, a script, the sqlite3 shell or psql. A changed-only rebuild
+(the schedule's) reads the log instead of hashing every product, so with nothing logged it costs two indexed
+reads, whatever the catalog's size. It still hashes the logged products, so a write that changed nothing builds
+nothing.
 
 Entries are cleared only by a rebuild that checked them, and only those it could see: every rebuild
 with work first bumps `snapshotstate.tick` in a short write, then reads the catalog; an entry carries
 the tick current when its change was written, and the rebuild clears only entries older than its
-own tick. A change written while a rebuild runs therefore stays logged for the next one.
+own tick. A change written while a rebuild runs therefore stays logged for the next one. The bump waits for
+the catalog writers in flight (SQLite's write lock; an advisory lock on PostgreSQL), so a change logged with
+the old tick is always committed before the rebuild reads.
 
 The safety net is a full check (every product hashed, `rebuild_snapshots` without `changed_only`:
 `pitcrew snapshots rebuild`). A changed-only run makes it by itself until one has been made under
 the current payload format (`snapshotstate.verified_format`): on a database from before the change
-log, after a `PAYLOAD_FORMAT` bump, and on databases without the triggers (only SQLite has them for
-now, so on PostgreSQL every run checks every product).
+log, and after a `PAYLOAD_FORMAT` bump.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from sqlalchemy import Connection, bindparam, text
 
-# Catalog table -> how a row (NEW or OLD) names the product(s) whose snapshot it is a source of. A plan
-# feature belongs to its plan's product and its feature's product (the builder rejects a mismatch).
-_PRODUCT_OF: dict[str, tuple[str, ...]] = {
-    "product": ("{row}.id",),
-    "plan": ("{row}.product_id",),
-    "feature": ("{row}.product_id",),
-    "planfeature": (
-        "(SELECT product_id FROM plan WHERE id = {row}.plan_id)",
-        "(SELECT product_id FROM feature WHERE id = {row}.feature_id)",
-    ),
-    "integration": ("{row}.product_id",),
-    "planlimit": ("(SELECT product_id FROM plan WHERE id = {row}.plan_id)",),
-    "complianceitem": ("{row}.product_id",),
-    "addon": ("{row}.product_id",),
-    "faq": ("{row}.product_id",),
-}
-
-# A lookup finds no row when its parent went first (a cascade): the parent's own trigger logged the product.
-_LOG = (
-    "INSERT INTO snapshotchange (product_id, tick)"
-    " SELECT {product}, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) WHERE {product} IS NOT NULL"
-    " ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick;"
-)
-_EVENTS = (("ai", "INSERT", ("new",)), ("au", "UPDATE", ("new", "old")), ("ad", "DELETE", ("old",)))
-
-
-def _trigger_ddl() -> dict[str, str]:
-    """Trigger name -> its CREATE statement. Created IF NOT EXISTS: a changed body needs a new name."""
-    statements = {}
-    for table, products in _PRODUCT_OF.items():
-        for suffix, event, rows in _EVENTS:
-            name = f"snapshot_change_{table}_{suffix}"
-            body = " ".join(_LOG.format(product=product.format(row=row)) for row in rows for product in products)
-            statements[name] = f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {table} BEGIN {body} END"
-    return statements
-
-
-TRIGGER_DDL = _trigger_ddl()
+from knowledge.dialects import snapshot_changes as triggers
 
 Scope = Literal["none", "changed", "all"]
 
 
 def has_change_log(connection: Connection) -> bool:
-    """Whether catalog writes are logged here (the schema installs the triggers on SQLite only)."""
-    return connection.dialect.name == "sqlite"
+    """Whether catalog writes are logged here (the schema installs the triggers)."""
+    return triggers.has_triggers(connection)
 
 
 def changed_scope(connection: Connection, payload_format: int) -> Scope:
@@ -92,8 +57,7 @@ def changed_scope(connection: Connection, payload_format: int) -> Scope:
 
 def start_run(connection: Connection) -> int:
     """Bump the rebuild tick in its own short write transaction; returns the run's tick (call before reading)."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first: no deadlock upgrading a read
+    triggers.begin_tick(connection)
     connection.execute(
         text(
             "INSERT INTO snapshotstate (id, tick, verified_format) VALUES (1, 1, 0)"
@@ -142,23 +106,10 @@ def mark_verified(connection: Connection, payload_format: int) -> None:
     )
 
 
-@contextmanager
-def untracked_bulk_load(connection: Connection) -> Iterator[None]:
-    """Insert a new catalog in bulk without a trigger firing per row; every product is logged once at the end.
+def untracked_bulk_load(connection: Connection) -> AbstractContextManager[None]:
+    """Insert a new catalog in bulk without a trigger firing per row; every product is logged once.
 
-    For an empty catalog only (`knowledge generate`): the triggers are dropped inside the caller's
-    transaction and recreated from the same DDL, so a failure rolls both back.
+    For an empty catalog only (`knowledge generate`), inside the caller's transaction, so a failure rolls the
+    rows and their log entries back together.
     """
-    if not has_change_log(connection):
-        yield
-        return
-    for name in TRIGGER_DDL:
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-    yield
-    connection.exec_driver_sql(
-        "INSERT INTO snapshotchange (product_id, tick)"
-        " SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM product WHERE true"
-        " ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick"
-    )
-    for statement in TRIGGER_DDL.values():
-        connection.exec_driver_sql(statement)
+    return triggers.untracked_bulk_load(connection)

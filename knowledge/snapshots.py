@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,12 +20,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from knowledge import snapshot_changes
 from knowledge.db import Database
+from knowledge.dialects.bulk_load import refresh_statistics
+from knowledge.dialects.bulk_reads import fetch_all, id_condition, prefer_index_reads
+from knowledge.dialects.bulk_writes import insert_rows
+from knowledge.dialects.snapshot_hashes import hash_queries
+from knowledge.dialects.transactions import (
+    begin_consistent_read,
+    begin_derived_write,
+    begin_write,
+    writers_take_turns,
+)
 from knowledge.snapshot_prompt import render_prompt
 from knowledge.snapshot_schema import (
     AddOnEntry,
@@ -46,8 +55,9 @@ PAYLOAD_FORMAT = 1
 
 # Product ids per bulk query: well under SQLite's bound-parameter limit, big enough to keep queries few.
 CHUNK_SIZE = 500
-WRITE_SLICE = 50  # products per write transaction of a rebuild (~10-20 ms of write lock each)
+WRITE_SLICE = 50  # products per write transaction of a rebuild on SQLite (~10-20 ms of write lock each)
 WRITE_PAUSE_S = 0.01
+STATISTICS_AFTER_PRODUCTS = 1_000  # snapshots built that make a rebuild refresh the planner's statistics
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime columns in SQLite
 
@@ -107,49 +117,32 @@ def chunked(items: Sequence[int], size: int = CHUNK_SIZE) -> Iterator[Sequence[i
         yield items[start : start + size]
 
 
-def _placeholders(count: int) -> str:
-    return ",".join("?" * count)
-
-
 def _connection(session: Session | Connection) -> Connection:
     return session.connection() if isinstance(session, Session) else session
-
-
-def _fetch_all(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Every row as a plain tuple, straight from the driver's cursor on the connection's transaction.
-
-    For bulk reads only: over the hundreds of thousands of rows of a full rebuild, SQLAlchemy's
-    per-row result machinery costs more than SQLite itself.
-    """
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 # --- source rows -------------------------------------------------------------------------------
 # Row order here is the payload's order and uses only the catalog's own ordering (plan position,
 # insertion order); the hash queries below read the same rows in the same order.
 
+# name -> (the product id column the chunk's condition is on, the query with a `{cond}` slot for it)
 _SOURCE_SQL = {
-    "products": "SELECT id, slug, name, tagline, description, category, is_primary FROM product WHERE id IN ({ids})",
-    "plans": "SELECT id, product_id, slug, name, position, price_cents, currency, billing_period, per_seat,"
-    " annual_discount_pct, description FROM plan WHERE product_id IN ({ids}) ORDER BY product_id, position, id",
-    "limits": "SELECT l.plan_id, l.name, l.value FROM planlimit l JOIN plan p ON p.id = l.plan_id"
-    " WHERE p.product_id IN ({ids}) ORDER BY l.plan_id, l.id",
-    "features": "SELECT id, product_id, slug, name, category, description FROM feature"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "plan_features": "SELECT f.product_id, pf.feature_id, pf.plan_id, pf.detail FROM planfeature pf"
-    " JOIN feature f ON f.id = pf.feature_id WHERE f.product_id IN ({ids})",
-    "integrations": "SELECT product_id, slug, name, category, description, min_plan_slug FROM integration"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "compliance": "SELECT product_id, name, status, details FROM complianceitem"
-    " WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "addons": "SELECT product_id, slug, name, price_cents, currency, billing_period, per_seat, available_on,"
-    " description FROM addon WHERE product_id IN ({ids}) ORDER BY product_id, id",
-    "faqs": "SELECT product_id, question, answer FROM faq WHERE product_id IN ({ids}) ORDER BY product_id, id",
+    "products": ("id", "SELECT id, slug, name, tagline, description, category, is_primary FROM product WHERE {cond}"),
+    "plans": ("product_id", "SELECT id, product_id, slug, name, position, price_cents, currency, billing_period,"
+              " per_seat, annual_discount_pct, description FROM plan WHERE {cond} ORDER BY product_id, position, id"),
+    "limits": ("p.product_id", "SELECT l.plan_id, l.name, l.value FROM planlimit l JOIN plan p ON p.id = l.plan_id"
+               " WHERE {cond} ORDER BY l.plan_id, l.id"),
+    "features": ("product_id", "SELECT id, product_id, slug, name, category, description FROM feature"
+                 " WHERE {cond} ORDER BY product_id, id"),
+    "plan_features": ("f.product_id", "SELECT f.product_id, pf.feature_id, pf.plan_id, pf.detail FROM planfeature pf"
+                      " JOIN feature f ON f.id = pf.feature_id WHERE {cond}"),
+    "integrations": ("product_id", "SELECT product_id, slug, name, category, description, min_plan_slug"
+                     " FROM integration WHERE {cond} ORDER BY product_id, id"),
+    "compliance": ("product_id", "SELECT product_id, name, status, details FROM complianceitem"
+                   " WHERE {cond} ORDER BY product_id, id"),
+    "addons": ("product_id", "SELECT product_id, slug, name, price_cents, currency, billing_period, per_seat,"
+               " available_on, description FROM addon WHERE {cond} ORDER BY product_id, id"),
+    "faqs": ("product_id", "SELECT product_id, question, answer FROM faq WHERE {cond} ORDER BY product_id, id"),
 }
 
 
@@ -177,11 +170,10 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[int, list[tuple[Any, ...]]
 
 
 def _fetch_sources(connection: Connection, product_ids: Sequence[int]) -> _SourceRows:
-    ids = _placeholders(len(product_ids))
-    params = tuple(product_ids)
-
     def rows(name: str) -> list[tuple[Any, ...]]:
-        return _fetch_all(connection, _SOURCE_SQL[name].format(ids=ids), params)
+        column, sql = _SOURCE_SQL[name]
+        condition, params = id_condition(connection, column, product_ids)
+        return fetch_all(connection, sql.format(cond=condition), params)
 
     products = {row[0]: row for row in rows("products")}
     plans: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -352,58 +344,9 @@ def build_payload(session: Session | Connection, product_ids: Iterable[int]) -> 
 
 
 # --- source hashes -------------------------------------------------------------------------------
-# One query per table turns every row into a JSON line inside SQLite (no Python per row) and
-# concatenates them per product; the joins are pinned (CROSS JOIN) so SQLite walks the product_id
-# indexes and the lines come in one fixed order without a sort. Surrogate ids are left out, so
-# re-importing identical data keeps the hash. Were SQLite ever to order a group differently, the
-# only cost would be rebuilding an unchanged payload: its version stays put.
-
-_HASH_SQL = (
-    ("id", "SELECT id, json_array(slug, name, tagline, description, category, is_primary) FROM product WHERE {cond}"),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(slug, name, position, price_cents, currency, billing_period,"
-        " per_seat, annual_discount_pct, description), char(10)) FROM plan WHERE {cond} GROUP BY product_id",
-    ),
-    (
-        "plan.product_id",
-        "SELECT plan.product_id, group_concat(json_array(plan.slug, planlimit.name, planlimit.value), char(10))"
-        " FROM plan CROSS JOIN planlimit ON planlimit.plan_id = plan.id WHERE {cond} GROUP BY plan.product_id",
-    ),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(slug, name, category, description), char(10)) FROM feature"
-        " WHERE {cond} GROUP BY product_id",
-    ),
-    (
-        "feature.product_id",
-        "SELECT feature.product_id, group_concat(json_array(feature.slug, plan.slug,"
-        " plan.product_id = feature.product_id, planfeature.detail), char(10)) FROM feature"
-        " CROSS JOIN planfeature ON planfeature.feature_id = feature.id"
-        " CROSS JOIN plan ON plan.id = planfeature.plan_id"
-        " WHERE {cond} GROUP BY feature.product_id",
-    ),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(slug, name, category, description, min_plan_slug), char(10))"
-        " FROM integration WHERE {cond} GROUP BY product_id",
-    ),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(name, status, details), char(10)) FROM complianceitem"
-        " WHERE {cond} GROUP BY product_id",
-    ),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(slug, name, price_cents, currency, billing_period, per_seat,"
-        " available_on, description), char(10)) FROM addon WHERE {cond} GROUP BY product_id",
-    ),
-    (
-        "product_id",
-        "SELECT product_id, group_concat(json_array(question, answer), char(10)) FROM faq WHERE {cond}"
-        " GROUP BY product_id",
-    ),
-)
+# The queries (knowledge.dialects.snapshot_hashes) make one JSON line per source row inside the database and
+# concatenate them per product. Were the database ever to order a group differently, the only cost would be
+# rebuilding an unchanged payload: its version stays put.
 
 
 def source_hashes(session: Session | Connection, product_ids: Sequence[int] | None = None) -> dict[int, str]:
@@ -418,19 +361,19 @@ def source_hashes(session: Session | Connection, product_ids: Sequence[int] | No
 
 def _hash_chunk(connection: Connection, product_ids: Sequence[int]) -> dict[int, str]:
     """Source hashes of up to CHUNK_SIZE products (missing ids are left out)."""
-    condition = "{column} IN (" + _placeholders(len(product_ids)) + ")"
-    params = tuple(product_ids)
+    queries = hash_queries(connection)
     sections: dict[int, list[str]] = {}
-    for index, (column, sql) in enumerate(_HASH_SQL):
-        for product_id, text in _fetch_all(connection, sql.format(cond=condition.format(column=column)), params):
+    for index, (column, sql) in enumerate(queries):
+        condition, params = id_condition(connection, column, product_ids)
+        for product_id, lines in fetch_all(connection, sql.format(cond=condition), params):
             if index == 0:
-                sections[product_id] = [""] * len(_HASH_SQL)
+                sections[product_id] = [""] * len(queries)
             entry = sections.get(product_id)
             if entry is not None:  # rows of a product that is not there are nobody's source
-                # group_concat's order follows the query plan (SQLite before 3.44 cannot order inside an
-                # aggregate), so one product's rows could come out in another order when read with other
-                # products. Sorted, the hash is the same however the rows were read. (json_array escapes newlines.)
-                entry[index] = "\n".join(sorted((text or "").split("\n")))
+                # The order of a group's lines follows the query plan (SQLite before 3.44 cannot order inside
+                # an aggregate), so one product's rows could come out in another order when read with other
+                # products. Sorted, the hash is the same however the rows were read. (JSON escapes newlines.)
+                entry[index] = "\n".join(sorted((lines or "").split("\n")))
     prefix = f"pitcrew-snapshot/{PAYLOAD_FORMAT}\x1e"
     return {
         product_id: hashlib.sha256((prefix + "\x1e".join(parts)).encode()).hexdigest()
@@ -442,8 +385,7 @@ def _all_product_ids(connection: Connection, size: int = CHUNK_SIZE) -> Iterator
     """Every product id, `size` at a time in id order (keyset pages: no list of the whole catalog)."""
     after = -1
     while True:
-        ids = [row[0] for row in _fetch_all(connection, "SELECT id FROM product WHERE id > ? ORDER BY id LIMIT ?",
-                                            (after, size))]
+        ids = list(connection.execute(_PRODUCTS_AFTER, {"after": after, "size": size}).scalars())
         if not ids:
             return
         yield ids
@@ -483,7 +425,32 @@ _SCRATCH_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS snapshotbuild (seq INTEGER PRIMARY KEY, product_id INTEGER, slug TEXT,"
     " name TEXT, payload TEXT, prompt TEXT, source_hash TEXT, aliases TEXT)"
 )
-_DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error)  # bulk reads go straight to the driver's cursor
+_DATABASE_ERRORS = SQLAlchemyError  # bulk reads raise it too (knowledge.dialects.bulk_reads)
+
+
+def _by_ids(sql: str, name: str = "ids") -> TextClause:
+    """`sql` with an expanding list parameter `name` (for `IN :name`)."""
+    return text(sql).bindparams(bindparam(name, expanding=True))
+
+
+_PRODUCTS_AFTER = text("SELECT id FROM product WHERE id > :after ORDER BY id LIMIT :size")
+_PRODUCTS_BY_SLUG = _by_ids("SELECT lower(slug), id FROM product WHERE lower(slug) IN :slugs", "slugs")
+_STORED_HASHES = _by_ids("SELECT product_id, source_hash FROM productsnapshot WHERE product_id IN :ids")
+_ALIASED = _by_ids("SELECT DISTINCT product_id FROM snapshotalias WHERE product_id IN :ids")
+_SCRATCH_AFTER = text(
+    "SELECT seq, product_id, slug, name, payload, prompt, source_hash, aliases FROM snapshotbuild"
+    " WHERE seq > :after ORDER BY seq LIMIT :size"
+)
+_PREVIOUS_SNAPSHOTS = _by_ids("SELECT product_id, version, payload FROM productsnapshot WHERE product_id IN :ids")
+_DELETE_SNAPSHOTS = _by_ids("DELETE FROM productsnapshot WHERE product_id IN :ids")
+_DELETE_SNAPSHOTS_BY_SLUG = _by_ids("DELETE FROM productsnapshot WHERE slug IN :slugs", "slugs")
+_DELETE_ALIASES = _by_ids("DELETE FROM snapshotalias WHERE product_id IN :ids")
+_DROP_GONE_ALIASES = _by_ids(
+    "DELETE FROM snapshotalias WHERE product_id IN :ids AND product_id NOT IN (SELECT id FROM product)"
+)
+_DROP_GONE_SNAPSHOTS = _by_ids(
+    "DELETE FROM productsnapshot WHERE product_id IN :ids AND product_id NOT IN (SELECT id FROM product)"
+)
 
 
 @dataclass
@@ -514,8 +481,7 @@ def _target_products(connection: Connection, product_slugs: Sequence[str]) -> li
     found: dict[str, int] = {}
     for start in range(0, len(wanted), CHUNK_SIZE):
         chunk = wanted[start : start + CHUNK_SIZE]
-        sql = f"SELECT lower(slug), id FROM product WHERE lower(slug) IN ({_placeholders(len(chunk))})"
-        found.update((slug, product_id) for slug, product_id in _fetch_all(connection, sql, chunk))
+        found.update(connection.execute(_PRODUCTS_BY_SLUG, {"slugs": chunk}).all())
     missing = [slug for slug in wanted if slug not in found]
     if missing:
         raise UnknownProductError(missing)
@@ -591,7 +557,8 @@ def _check(
 ) -> _Checked:
     """Hash the products in scope chunk by chunk and build the out-of-date ones into the scratch table."""
     checked = _Checked()
-    connection.exec_driver_sql("BEGIN")  # one consistent view of the catalog for all the reads
+    begin_consistent_read(connection)  # one consistent view of the catalog for all the reads
+    prefer_index_reads(connection)
     try:
         chunks: Iterable[Sequence[int]]
         if scope == "named":
@@ -602,7 +569,8 @@ def _check(
                 connection, CHUNK_SIZE
             )
         else:
-            total, chunks = _fetch_all(connection, "SELECT count(*) FROM product")[0][0], _all_product_ids(connection)
+            total = connection.execute(text("SELECT count(*) FROM product")).scalar_one()
+            chunks = _all_product_ids(connection)
         connection.exec_driver_sql(_SCRATCH_DDL)
         if progress is not None:
             progress(0, total)
@@ -629,17 +597,8 @@ def _check_chunk(connection: Connection, product_ids: Sequence[int], force: bool
     if force:
         to_build = present
     else:
-        marks = _placeholders(len(present))
-        stored = dict(
-            _fetch_all(connection, f"SELECT product_id, source_hash FROM productsnapshot WHERE product_id IN ({marks})",
-                       present)
-        )
-        aliased = {
-            row[0]
-            for row in _fetch_all(
-                connection, f"SELECT DISTINCT product_id FROM snapshotalias WHERE product_id IN ({marks})", present
-            )
-        }
+        stored = dict(connection.execute(_STORED_HASHES, {"ids": present}).all())
+        aliased = set(connection.execute(_ALIASED, {"ids": present}).scalars())
         to_build = [pid for pid in present if stored.get(pid) != hashes[pid] or pid not in aliased]
     checked.unchanged += len(present) - len(to_build)
     checked.to_build += len(to_build)
@@ -652,18 +611,18 @@ def _check_chunk(connection: Connection, product_ids: Sequence[int], force: bool
     rows = []
     for product_id, payload in payloads.items():
         rows.append(
-            (
-                checked.scratched + len(rows),
-                product_id,
-                payload["product"]["slug"],
-                payload["product"]["name"],
-                canonical_json(payload),
-                render_prompt(payload),
-                hashes[product_id],
-                json.dumps(snapshot_aliases(product_id, payload)),
-            )
+            {
+                "seq": checked.scratched + len(rows),
+                "product_id": product_id,
+                "slug": payload["product"]["slug"],
+                "name": payload["product"]["name"],
+                "payload": canonical_json(payload),
+                "prompt": render_prompt(payload),
+                "source_hash": hashes[product_id],
+                "aliases": json.dumps(snapshot_aliases(product_id, payload)),
+            }
         )
-    connection.exec_driver_sql("INSERT INTO snapshotbuild VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(connection, "snapshotbuild", rows)
     checked.scratched += len(rows)
 
 
@@ -671,12 +630,7 @@ def _scratch_slices(connection: Connection, size: int) -> Iterator[list[_Built]]
     """The scratch table's rows as _Built, `size` at a time."""
     after = -1
     while True:
-        rows = _fetch_all(
-            connection,
-            "SELECT seq, product_id, slug, name, payload, prompt, source_hash, aliases FROM snapshotbuild"
-            " WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, size),
-        )
+        rows = connection.execute(_SCRATCH_AFTER, {"after": after, "size": size}).all()
         if not rows:
             return
         yield [
@@ -689,27 +643,33 @@ def _scratch_slices(connection: Connection, size: int) -> Iterator[list[_Built]]
 def _drop_scratch(connection: Connection) -> None:
     try:
         connection.rollback()
-        connection.exec_driver_sql("DROP TABLE IF EXISTS snapshotbuild")
+        connection.execute(text("DROP TABLE IF EXISTS snapshotbuild"))
         connection.commit()
     except _DATABASE_ERRORS:  # the connection is going back to the pool broken anyway; the pool discards it
         logger.debug("could not drop the rebuild's scratch table", exc_info=True)
 
 
 def _write_in_slices(connection: Connection, scope: RebuildScope, tick: int, checked: _Checked) -> int:
-    """Publish the scratch table, `WRITE_SLICE` products per transaction, then finish in one last transaction;
+    """Publish the scratch table a slice of products per transaction, then finish in one last transaction;
     returns how many snapshots of deleted products were dropped.
 
     Each product's snapshot and aliases change together; a large rebuild lands over several short
-    transactions with a pause between them, so no other writer (the Slack inbox) waits long for the lock.
+    transactions, on SQLite `WRITE_SLICE` products each with a pause between them, so no other writer (the Slack
+    inbox) waits long for the lock; on PostgreSQL, whose writers do not wait for each other, `CHUNK_SIZE` each. Snapshots are derived data: their commits need not wait for the disk (a crash loses at most the last
+    few, which the next rebuild redoes; the change log is cleared only by the durable last transaction).
     """
-    built_at = datetime.now(UTC).replace(tzinfo=None).strftime(SQLITE_DATETIME)
-    for batch in _scratch_slices(connection, WRITE_SLICE):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    built_at = datetime.now(UTC).replace(tzinfo=None)
+    pause = writers_take_turns(connection)
+    for batch in _scratch_slices(connection, WRITE_SLICE if pause else CHUNK_SIZE):
+        begin_derived_write(connection)
         _write(connection, batch, built_at)
         connection.commit()
-        time.sleep(WRITE_PAUSE_S)
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if pause:
+            time.sleep(WRITE_PAUSE_S)
+    begin_write(connection)
     removed = _finish(connection, scope, tick, checked)
+    if checked.scratched >= STATISTICS_AFTER_PRODUCTS:  # the readers' queries are planned for the new sizes
+        refresh_statistics(connection, ("productsnapshot", "snapshotalias"))
     connection.commit()
     return removed
 
@@ -718,61 +678,45 @@ def _finish(connection: Connection, scope: RebuildScope, tick: int, checked: _Ch
     """The last write of a successful run (in the caller's transaction): drop the snapshots of deleted
     products, clear the change-log entries the run checked; returns how many snapshots were dropped."""
     if scope == "all":
-        connection.exec_driver_sql("DELETE FROM snapshotalias WHERE product_id NOT IN (SELECT id FROM product)")
-        removed = connection.exec_driver_sql(
-            "DELETE FROM productsnapshot WHERE product_id NOT IN (SELECT id FROM product)"
+        connection.execute(text("DELETE FROM snapshotalias WHERE product_id NOT IN (SELECT id FROM product)"))
+        removed = connection.execute(
+            text("DELETE FROM productsnapshot WHERE product_id NOT IN (SELECT id FROM product)")
         ).rowcount
     else:
         removed = 0
         for chunk in chunked(checked.gone):
-            # NOT IN: an id SQLite handed to a new product since the read keeps that product's snapshot.
-            condition = f"product_id IN ({_placeholders(len(chunk))}) AND product_id NOT IN (SELECT id FROM product)"
-            connection.exec_driver_sql(f"DELETE FROM snapshotalias WHERE {condition}", tuple(chunk))
-            removed += max(connection.exec_driver_sql(f"DELETE FROM productsnapshot WHERE {condition}",
-                                                      tuple(chunk)).rowcount, 0)
+            # NOT IN: an id handed to a new product since the read (SQLite reuses the largest) keeps its snapshot.
+            connection.execute(_DROP_GONE_ALIASES, {"ids": chunk})
+            removed += max(connection.execute(_DROP_GONE_SNAPSHOTS, {"ids": chunk}).rowcount, 0)
     snapshot_changes.clear_checked(connection, tick, checked.named if scope == "named" else None)
     if scope == "all":
         snapshot_changes.mark_verified(connection, PAYLOAD_FORMAT)
     return max(removed, 0)
 
 
-def _write(connection: Connection, built: list[_Built], built_at: str) -> None:
+def _write(connection: Connection, built: list[_Built], built_at: datetime) -> None:
     """Replace the snapshots and aliases of `built` (inside the caller's transaction)."""
     for start in range(0, len(built), CHUNK_SIZE):
         batch = built[start : start + CHUNK_SIZE]
-        ids = tuple(item.product_id for item in batch)
-        marks = _placeholders(len(batch))
+        ids = [item.product_id for item in batch]
         previous = {
             product_id: (version, payload)
-            for product_id, version, payload in _fetch_all(
-                connection,
-                f"SELECT product_id, version, payload FROM productsnapshot WHERE product_id IN ({marks})",
-                ids,
-            )
+            for product_id, version, payload in connection.execute(_PREVIOUS_SNAPSHOTS, {"ids": ids})
         }
-        connection.exec_driver_sql(f"DELETE FROM productsnapshot WHERE product_id IN ({marks})", ids)
+        connection.execute(_DELETE_SNAPSHOTS, {"ids": ids})
         # A stale snapshot of another product may still hold a slug that moved (only on --product runs).
-        connection.exec_driver_sql(
-            f"DELETE FROM productsnapshot WHERE slug IN ({marks})", tuple(item.slug for item in batch)
-        )
-        connection.exec_driver_sql(f"DELETE FROM snapshotalias WHERE product_id IN ({marks})", ids)
+        connection.execute(_DELETE_SNAPSHOTS_BY_SLUG, {"slugs": [item.slug for item in batch]})
+        connection.execute(_DELETE_ALIASES, {"ids": ids})
         rows = []
         for item in batch:
             version, old_payload = previous.get(item.product_id, (0, None))
             version = version if old_payload == item.payload else version + 1
-            rows.append(
-                (item.product_id, item.slug, item.name, item.payload, item.prompt, item.source_hash, version, built_at)
-            )
-        connection.exec_driver_sql(
-            "INSERT INTO productsnapshot (product_id, slug, name, payload, prompt, source_hash, version, built_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        aliases = [alias for item in batch for alias in item.aliases]
-        if aliases:
-            connection.exec_driver_sql(
-                "INSERT INTO snapshotalias (alias, product_id, kind, rank) VALUES (?, ?, ?, ?)", aliases
-            )
+            rows.append({"product_id": item.product_id, "slug": item.slug, "name": item.name, "payload": item.payload,
+                         "prompt": item.prompt, "source_hash": item.source_hash, "version": version,
+                         "built_at": built_at})
+        insert_rows(connection, "productsnapshot", rows)
+        insert_rows(connection, "snapshotalias", [{"alias": alias, "product_id": product_id, "kind": kind, "rank": rank}
+                                                  for item in batch for alias, product_id, kind, rank in item.aliases])
 
 
 def _failed(started: float, scope: RebuildScope, unchanged: int, failed: int, errors: list[str]) -> RebuildReport:

@@ -29,7 +29,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import make_url
 
 from knowledge.db import BUSY_TIMEOUT_MS, Database, is_sqlite_file
-from knowledge.snapshot_changes import TRIGGER_DDL as SNAPSHOT_CHANGE_TRIGGERS
+from knowledge.dialects.snapshot_changes import SQLITE_TRIGGER_DDL as SNAPSHOT_CHANGE_TRIGGERS
 from knowledge.models import (
     Account,
     AddOn,

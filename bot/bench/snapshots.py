@@ -3,7 +3,9 @@
     pitcrew bench --only snapshots [--quick]
 
 Reads run on the demo knowledge base and on a generated catalog of 10,000 products (1,000 with
---quick); the slow path is measured on the same data after the snapshots are deleted.
+--quick); the slow path is measured on the same data after the snapshots are deleted. The rebuilds are
+timed again on PostgreSQL (a scratch database on the local server or PG_BENCH_URL; left out, with the
+reason, when none answers).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.bench.core import BenchResult, percentiles, time_calls
+from bot.bench.postgres import PostgresUnavailable, scratch_postgres
 from knowledge.db import Database
 from knowledge.demo import ensure_demo_data
 from knowledge.generate import generate
@@ -34,6 +37,7 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
     with _quiet("knowledge"):  # the slow path logs a warning per read, rebuilds log their reports
         results = _demo_reads(workdir, quick)
         results += _catalog(workdir, quick)
+        results += _postgresql_rebuilds(quick)
     return results
 
 
@@ -51,38 +55,9 @@ def _demo_reads(workdir: Path, quick: bool) -> list[BenchResult]:
 def _catalog(workdir: Path, quick: bool) -> list[BenchResult]:
     products = QUICK_CATALOG if quick else FULL_CATALOG
     label = f"{products // 1000}k"
-    scale = products / FULL_CATALOG
     db = Database(f"sqlite:///{workdir / 'catalog.db'}")
     try:
-        generated = generate(db, products=products, seed=1)
-        catalog_rows = sum(generated.rows.values())
-
-        full = [_timed(lambda: _expect(rebuild_snapshots(db), built=products))]
-        if not quick:  # a second full build, forced, now replacing every existing snapshot
-            full.append(_timed(lambda: _expect(rebuild_snapshots(db, force=True), built=products)))
-        incremental = [
-            _timed(lambda: _expect(rebuild_snapshots(db), built=0)) for _ in range(3 if quick else 5)
-        ]
-        full_target = FULL_REBUILD_TARGET_S * scale
-        incremental_target = INCREMENTAL_TARGET_S * scale
-        results = [
-            _result(
-                f"rebuild.full.{label}",
-                "s",
-                full,
-                f"< {full_target:g} s for {products:,} products",
-                max(full) < full_target,
-                f"{catalog_rows:,} source rows; first build" + (" and a forced rebuild" if not quick else ""),
-            ),
-            _result(
-                f"rebuild.incremental_unchanged.{label}",
-                "s",
-                incremental,
-                f"< {incremental_target:g} s for {products:,} products",
-                max(incremental) < incremental_target,
-                "nothing changed: source hashes compared, nothing written",
-            ),
-        ]
+        results = _rebuilds(db, products, quick, "")
         rng = random.Random(7)
         keys = [name for (name,) in _rows(db, "SELECT name FROM product")]
         keys = rng.sample(keys, min(len(keys), 2000))
@@ -90,6 +65,54 @@ def _catalog(workdir: Path, quick: bool) -> list[BenchResult]:
         return results
     finally:
         db.close()
+
+
+def _rebuilds(db: Database, products: int, quick: bool, suffix: str) -> list[BenchResult]:
+    """Generate the catalog into the empty `db`, then time full and unchanged rebuilds (rows named ...`suffix`)."""
+    label = f"{products // 1000}k"
+    scale = products / FULL_CATALOG
+    generated = generate(db, products=products, seed=1)
+    catalog_rows = sum(generated.rows.values())
+
+    full = [_timed(lambda: _expect(rebuild_snapshots(db), built=products))]
+    if not quick:  # a second full build, forced, now replacing every existing snapshot
+        full.append(_timed(lambda: _expect(rebuild_snapshots(db, force=True), built=products)))
+    incremental = [_timed(lambda: _expect(rebuild_snapshots(db), built=0)) for _ in range(3 if quick else 5)]
+    full_target = FULL_REBUILD_TARGET_S * scale
+    incremental_target = INCREMENTAL_TARGET_S * scale
+    where = " on PostgreSQL" if suffix else ""
+    return [
+        _result(
+            f"rebuild.full.{label}{suffix}",
+            "s",
+            full,
+            f"< {full_target:g} s for {products:,} products",
+            max(full) < full_target,
+            f"{catalog_rows:,} source rows{where} (generated in {generated.seconds:.1f} s); first build"
+            + (" and a forced rebuild" if not quick else ""),
+        ),
+        _result(
+            f"rebuild.incremental_unchanged.{label}{suffix}",
+            "s",
+            incremental,
+            f"< {incremental_target:g} s for {products:,} products",
+            max(incremental) < incremental_target,
+            f"nothing changed{where}: source hashes compared, nothing written",
+        ),
+    ]
+
+
+def _postgresql_rebuilds(quick: bool) -> list[BenchResult]:
+    try:
+        with scratch_postgres("snapshots") as url:
+            db = Database(url)
+            try:
+                return _rebuilds(db, QUICK_CATALOG if quick else FULL_CATALOG, quick, ".postgresql")
+            finally:
+                db.close()
+    except PostgresUnavailable as exc:
+        return [BenchResult(name="rebuild.postgresql", unit="-", p50=0, p95=0, p99=0, target="a PostgreSQL server",
+                            passed=False, detail=str(exc))]
 
 
 def _reads(db: Database, label: str, keys: list[str], *, fast_repeats: int, slow_repeats: int) -> list[BenchResult]:

@@ -159,9 +159,11 @@ def show(
 
 
 def _snapshot_meta(db: Database, slug: str) -> dict[str, Any]:
+    from sqlalchemy import text
+
     with db.engine.connect() as connection:
-        row = connection.exec_driver_sql(
-            "SELECT built_at, source_hash FROM productsnapshot WHERE slug = ?", (slug,)
+        row = connection.execute(
+            text("SELECT built_at, source_hash FROM productsnapshot WHERE slug = :slug"), {"slug": slug}
         ).first()
     if row is None:
         return {}

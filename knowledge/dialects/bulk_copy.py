@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, Integer, Table, text
 
+from knowledge.dialects import version_for
+
 
 def _sqlite_snapshot_read(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")  # deferred: the WAL snapshot is taken at the first read and kept
@@ -51,14 +53,14 @@ _SEQUENCES: dict[str, Callable[[Connection, Iterable[Table]], None]] = {
 
 def begin_snapshot_read(connection: Connection) -> None:
     """Make every read on `connection` (not in a transaction yet) see the database as of its first read."""
-    _SNAPSHOT_READ[connection.dialect.name](connection)
+    version_for(_SNAPSHOT_READ, connection, "a consistent copy")(connection)
 
 
 def begin_bulk_write(connection: Connection) -> None:
     """Open the one write transaction of a copy on `connection` (not in a transaction yet)."""
-    _WRITE[connection.dialect.name](connection)
+    version_for(_WRITE, connection, "a bulk write")(connection)
 
 
 def reset_sequences(connection: Connection, tables: Iterable[Table]) -> None:
     """After rows were inserted with explicit ids: new rows get ids after them (in the caller's transaction)."""
-    _SEQUENCES[connection.dialect.name](connection, tables)
+    version_for(_SEQUENCES, connection, "resetting id sequences")(connection, tables)

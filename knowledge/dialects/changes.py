@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Connection, text
 
 from knowledge.db import Database
+from knowledge.dialects import version_for
 from knowledge.dialects.connections import dedicated_async_connection
 from knowledge.instance import instance_id
 
@@ -46,7 +47,7 @@ _ANNOUNCE: dict[str, Callable[[Connection, int], None]] = {"sqlite": _announce_n
 
 def announce(connection: Connection, revision: int) -> None:
     """Tell the other instances about `revision` when the transaction on `connection` commits."""
-    _ANNOUNCE[connection.dialect.name](connection, revision)
+    version_for(_ANNOUNCE, connection, "announcing knowledge changes")(connection, revision)
 
 
 class ChangeListener:
@@ -116,4 +117,4 @@ _LISTENER: dict[str, Callable[[Database, OnChange], ChangeListener | None]] = {
 
 def listener_for(db: Database, on_change: OnChange) -> ChangeListener | None:
     """A (not yet started) listener for `db`'s announcements; None where there are none (SQLite)."""
-    return _LISTENER[db.engine.dialect.name](db, on_change)
+    return version_for(_LISTENER, db.engine, "listening for knowledge changes")(db, on_change)

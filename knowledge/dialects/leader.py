@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from filelock import FileLock, Timeout
 
 from knowledge.db import Database, redact_url
+from knowledge.dialects import version_for
 from knowledge.dialects.connections import dedicated_connection
 from knowledge.instance import instance_id
 
@@ -138,7 +139,4 @@ _LEADERSHIP: dict[str, Callable[[Database, Path], Leadership]] = {
 
 def for_database(db: Database, lock_path: Path) -> Leadership:
     """The schedule's lock for `db`'s engine (`lock_path` is the file lock's, used on SQLite only)."""
-    make = _LEADERSHIP.get(db.engine.dialect.name)
-    if make is None:
-        raise NotImplementedError(f"pitcrew runs on SQLite or PostgreSQL, not {db.engine.dialect.name}")
-    return make(db, lock_path)
+    return version_for(_LEADERSHIP, db.engine, "the schedule's leadership")(db, lock_path)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from knowledge.dialects import version_for
+
 # serialization_failure, deadlock_detected, lock_not_available
 POSTGRESQL_LOCK_STATES = frozenset({"40001", "40P01", "55P03"})
 
@@ -30,7 +32,4 @@ _LOCK_ERROR: dict[str, Callable[[BaseException], bool]] = {"sqlite": _sqlite, "p
 
 def for_engine(engine: Engine) -> Callable[[BaseException], bool]:
     """The test for `engine`: takes an exception, True when it is a lock error."""
-    test = _LOCK_ERROR.get(engine.dialect.name)
-    if test is None:
-        raise NotImplementedError(f"pitcrew runs on SQLite or PostgreSQL, not {engine.dialect.name}")
-    return test
+    return version_for(_LOCK_ERROR, engine, "telling lock errors")

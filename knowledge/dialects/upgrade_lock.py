@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Connection, text
 
+from knowledge.dialects import version_for
+
 UPGRADE_WAIT_MS = 10 * 60 * 1000
 # Any constant shared by every pitcrew process: the advisory lock's id (the bytes of "pitcrew!").
 ADVISORY_LOCK_KEY = int.from_bytes(b"pitcrew!", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -66,7 +68,4 @@ _TRANSACTIONS: dict[str, Callable[[Connection], AbstractContextManager[None]]] =
 def upgrade_transaction(connection: Connection) -> AbstractContextManager[None]:
     """The upgrade's transaction on `connection` (not in a transaction yet): locked, committed at the end, rolled
     back on any error."""
-    transaction = _TRANSACTIONS.get(connection.dialect.name)
-    if transaction is None:
-        raise NotImplementedError(f"pitcrew runs on SQLite or PostgreSQL, not {connection.dialect.name}")
-    return transaction(connection)
+    return version_for(_TRANSACTIONS, connection, "a schema upgrade")(connection)

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from knowledge.db import Database
 from knowledge.generate import GenerateError, generate
 from knowledge.snapshots import rebuild_snapshots
+from tests.support.stored_values import stored_datetime, stored_json
 
 NOW = datetime(2025, 6, 1)
 SOURCE_TABLES = ("product", "plan", "feature", "planfeature", "integration", "planlimit", "complianceitem", "addon",
@@ -25,7 +27,25 @@ def query(db: Database, sql: str) -> list[Any]:
 
 
 def dump(db: Database) -> dict[str, list[Any]]:
-    return {table: query(db, f"SELECT * FROM {table} ORDER BY rowid") for table in SOURCE_TABLES}
+    """Every generated row, in key order, with datetimes and JSON as values (as either backend stores them)."""
+    tables = {table.name: table for table in SQLModel.metadata.sorted_tables}
+    rows = {}
+    for name in SOURCE_TABLES:
+        table = tables[name]
+        with db.engine.connect() as connection:
+            found = connection.execute(text(f"SELECT {', '.join(table.c.keys())} FROM {name} ORDER BY "
+                                            + ", ".join(column.name for column in table.primary_key))).all()
+        rows[name] = [tuple(_value(name, column, value) for column, value in zip(table.c.keys(), row, strict=True))
+                      for row in found]
+    return rows
+
+
+def _value(table: str, column: str, value: Any) -> Any:
+    if (table, column) == ("meeting", "started_at"):
+        return stored_datetime(value)
+    if table == "meeting" and column in ("participants", "decisions", "action_items"):
+        return stored_json(value)
+    return bool(value) if column in ("is_primary", "per_seat") else value
 
 
 @pytest.fixture
@@ -56,29 +76,61 @@ def test_catalog_shape_and_references_are_consistent(generated: Database) -> Non
         query(generated, "SELECT count(*) FROM plan")
 
 
-def test_calls_are_searchable_and_in_the_past_year(generated: Database) -> None:
+def test_calls_have_two_speakers_and_are_in_the_past_year(generated: Database) -> None:
     segments = query(generated, "SELECT meeting_id, count(*), count(DISTINCT speaker) FROM transcriptsegment "
                                 "GROUP BY meeting_id")
     assert len(segments) == 12 and all(count == 6 and speakers == 2 for _, count, speakers in segments)
-    started = [datetime.fromisoformat(value) for (value,) in query(generated, "SELECT started_at FROM meeting")]
+    started = [stored_datetime(value) for (value,) in query(generated, "SELECT started_at FROM meeting")]
     assert all(NOW.replace(year=NOW.year - 1) < moment < NOW for moment in started)
+    assert query(generated, "SELECT count(*) FROM meeting m LEFT JOIN account a ON a.id = m.account_id "
+                            "WHERE a.id IS NULL") == [(0,)]
+
+
+@pytest.mark.sqlite_only  # the FTS5 index, built once after the bulk load; PostgreSQL's search column is the server's
+def test_calls_are_searchable_and_the_index_keeps_following_new_segments(generated: Database) -> None:
     assert query(generated, "SELECT count(*) FROM transcript_fts") == [(72,)]
     topic_hits = query(generated, "SELECT count(*) FROM transcript_fts WHERE transcript_fts MATCH 'pricing'")
     assert topic_hits == query(generated, "SELECT count(*) FROM transcriptsegment WHERE text LIKE '%pricing%'")
-
-
-def test_the_transcript_index_keeps_following_new_segments(generated: Database) -> None:
     with generated.engine.begin() as connection:
         connection.execute(text("INSERT INTO transcriptsegment (meeting_id, seq, speaker, text, offset_s) "
                                 "VALUES (1, 99, 'Rep', 'a quokka appeared', 0)"))
     assert query(generated, "SELECT count(*) FROM transcript_fts WHERE transcript_fts MATCH 'quokka'") == [(1,)]
-    assert query(generated, "SELECT count(*) FROM meeting m LEFT JOIN account a ON a.id = m.account_id "
-                            "WHERE a.id IS NULL") == [(0,)]
+
+
+def test_rows_added_after_a_generate_get_new_ids(generated: Database) -> None:
+    """The generator writes explicit ids; a row inserted later without one must not collide with them."""
+    with generated.engine.begin() as connection:
+        product = connection.execute(text(
+            "INSERT INTO product (slug, name, tagline, description, category, is_primary)"
+            " VALUES ('later', 'Later', '', '', '', false) RETURNING id")).scalar_one()
+        segment = connection.execute(text(
+            "INSERT INTO transcriptsegment (meeting_id, seq, speaker, text, offset_s)"
+            " VALUES (1, 99, 'Rep', 'a quokka appeared', 0) RETURNING id")).scalar_one()
+    assert (product, segment) == (26, 73)
 
 
 def test_generated_catalog_builds_snapshots(generated: Database) -> None:
     report = rebuild_snapshots(generated)
     assert (report.built, report.failed) == (25, 0)
+
+
+@pytest.mark.postgres_only
+def test_a_generated_postgresql_catalog_has_planner_statistics(generated: Database) -> None:
+    estimated = dict(query(generated, "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                                      "('product', 'planfeature', 'transcriptsegment')"))
+    counts = {table: query(generated, f"SELECT count(*) FROM {table}")[0][0] for table in estimated}
+    assert estimated == counts  # analyzed after the load (a never-analyzed table says -1)
+
+
+@pytest.mark.postgres_only
+def test_postgresql_gets_the_same_rows_as_sqlite(database: Database, tmp_path: Path) -> None:
+    generate(database, products=10, calls=5, segments_per_call=4, seed=3, now=NOW)
+    sqlite = Database(f"sqlite:///{tmp_path / 'same.db'}")
+    try:
+        generate(sqlite, products=10, calls=5, segments_per_call=4, seed=3, now=NOW)
+        assert dump(database) == dump(sqlite)
+    finally:
+        sqlite.close()
 
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from knowledge.migrations.config import alembic_config
 from knowledge.migrations.unmanaged import is_unmanaged
 from knowledge.dialects.upgrade_lock import upgrade_transaction
 from knowledge.schema import SchemaState, read_schema_state, schema_state, upgrade_schema
-from knowledge.snapshot_changes import TRIGGER_DDL
+from knowledge.dialects.snapshot_changes import SQLITE_TRIGGER_DDL as TRIGGER_DDL
 from tests.support.schema_rows import (
     blank_database_url,
     fill_every_table,

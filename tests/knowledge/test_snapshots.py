@@ -17,6 +17,7 @@ from knowledge.snapshots import (
     rebuild_snapshots,
     source_hashes,
 )
+from tests.support.backend_sql import foreign_keys_off, record_statements, stop_recording
 from tests.support.catalog_factory import add_product, sample_catalog
 
 
@@ -37,6 +38,17 @@ def alias_rows(db: Database) -> set[tuple[str, int, str, int]]:
 def execute(db: Database, sql: str, **params: Any) -> None:
     with db.engine.begin() as connection:
         connection.execute(text(sql), params)
+
+
+# A trigger failing the insert of relay's snapshot.
+REFUSE_RELAY = {
+    "sqlite": ("CREATE TRIGGER refuse_relay BEFORE INSERT ON productsnapshot WHEN NEW.slug = 'relay'"
+               " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",),
+    "postgresql": ("CREATE FUNCTION refuse_relay() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                   " IF NEW.slug = 'relay' THEN RAISE EXCEPTION 'disk on fire'; END IF; RETURN NEW; END $$",
+                   "CREATE TRIGGER refuse_relay BEFORE INSERT ON productsnapshot FOR EACH ROW"
+                   " EXECUTE FUNCTION refuse_relay()"),
+}
 
 
 def current_hashes(db: Database) -> dict[int, str]:
@@ -89,12 +101,12 @@ def test_build_payload_uses_the_same_few_queries_for_many_products(database: Dat
     ]
     statements: list[str] = []
     with database.engine.connect() as connection:
-        connection.connection.driver_connection.set_trace_callback(statements.append)  # every SQL statement run
+        record_statements(connection.connection.driver_connection, statements)  # every SQL statement run
         one = build_payload(connection, product_ids[:1])
         few = len(statements)
         statements.clear()
         many = build_payload(connection, product_ids)
-        connection.connection.driver_connection.set_trace_callback(None)
+        stop_recording(connection.connection.driver_connection)
     assert len(one) == 1 and len(many) == 40
     assert len(statements) == few <= 10  # one query per table, whatever the number of products
 
@@ -211,6 +223,39 @@ def test_hash_follows_content_not_row_ids(database: Database) -> None:
     assert snapshot_rows(database)["orbit"][6] == 4
 
 
+# Text a JSON encoder must escape or may pass through: quotes, backslashes, control characters, non-ASCII.
+AWKWARD = 'Qu\u00e9bec "Pro" \\ tab\there\nnew line \u0001 \u2028 \U0001f680 \u00a0'
+
+
+def awkward_catalog(db: Database) -> None:
+    add_product(db, "awkward", AWKWARD, tagline=AWKWARD, is_primary=True,
+                plans=[{"slug": "pro", "name": AWKWARD, "price_cents": None, "description": AWKWARD,
+                        "limits": {AWKWARD: AWKWARD}}],
+                features=[{"slug": "f", "name": AWKWARD, "plans": ["pro"], "details": {"pro": AWKWARD}}],
+                integrations=[{"slug": "i", "name": AWKWARD, "min_plan_slug": "pro"}],
+                compliance=[{"name": AWKWARD, "details": AWKWARD}],
+                addons=[{"slug": "a", "name": AWKWARD, "price_cents": None, "available_on": "pro"}],
+                faqs=[(AWKWARD, AWKWARD)])
+
+
+@pytest.mark.postgres_only
+def test_a_catalog_hashes_the_same_on_both_backends(database: Database, tmp_path: Any) -> None:
+    """Snapshots copied from SQLite into PostgreSQL (`pitcrew db copy`) stay current: no rebuild of every product."""
+    sqlite = Database(f"sqlite:///{tmp_path / 'same.db'}")
+    try:
+        for db in (database, sqlite):
+            sample_catalog(db)
+            awkward_catalog(db)
+        by_slug = []
+        for db in (database, sqlite):
+            with db.engine.connect() as connection:
+                slugs = dict(connection.execute(text("SELECT id, slug FROM product")).all())
+                by_slug.append({slugs[pid]: digest for pid, digest in source_hashes(connection).items()})
+        assert len(by_slug[0]) == 4 and by_slug[0] == by_slug[1]
+    finally:
+        sqlite.close()
+
+
 def test_force_rebuilds_everything_without_bumping_unchanged_payloads(database: Database) -> None:
     sample_catalog(database)
     rebuild_snapshots(database)
@@ -236,7 +281,7 @@ def test_deleted_products_lose_snapshots_and_aliases(database: Database) -> None
     rebuild_snapshots(database)
     # Without the foreign-key cascade (e.g. a tool with foreign keys off), the rebuild cleans up.
     with database.engine.begin() as connection:
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        foreign_keys_off(connection)
         connection.exec_driver_sql(f"DELETE FROM product WHERE id = {ids['beacon']}")
     database.engine.dispose()
     report = rebuild_snapshots(database)
@@ -293,12 +338,9 @@ def test_a_database_failure_mid_write_rolls_back_every_change(database: Database
     rebuild_snapshots(database)
     snapshots_before, aliases_before = snapshot_rows(database), alias_rows(database)
     execute(database, "UPDATE product SET tagline = 'New' WHERE slug IN ('orbit', 'beacon', 'relay')")
-    # A real SQLite error, raised after the orbit snapshot has already been replaced in the transaction.
-    execute(
-        database,
-        "CREATE TRIGGER refuse_relay BEFORE INSERT ON productsnapshot WHEN NEW.slug = 'relay'"
-        " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
-    )
+    # A real database error, raised after the orbit snapshot has already been replaced in the transaction.
+    for statement in REFUSE_RELAY[database.engine.dialect.name]:
+        execute(database, statement)
     report = rebuild_snapshots(database)
     assert (report.built, report.failed) == (0, 3)
     assert "disk on fire" in report.errors[0]

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from typer.testing import CliRunner
 
 from bot.settings import Settings
 from bot.cli.main import app
 from knowledge.db import Database
+from tests.support.postgres import PostgresDatabases
 from tests.support.import_folders import BROKEN, prepare_broken_import, row_counts, sample_rows, write_folder
 
 
@@ -83,6 +84,7 @@ def test_generate_command_writes_a_new_file_and_refuses_to_overwrite(settings: S
     db.close()
 
 
+@pytest.mark.sqlite_only  # the file form of --out
 def test_generate_command_never_writes_into_the_configured_database(settings: Settings, tmp_path: Path) -> None:
     configured = Path(settings.database_url.removeprefix("sqlite:///"))
     Database(settings.database_url).close()
@@ -92,3 +94,32 @@ def test_generate_command_never_writes_into_the_configured_database(settings: Se
 
     assert result.exit_code == 2 and "DATABASE_URL" in result.stderr
     assert configured.read_bytes() == before
+
+
+def test_generate_command_never_writes_into_the_configured_database_url(database: Database) -> None:
+    result = invoke("knowledge", "generate", "--products", "2", "--out", database.url)
+
+    assert result.exit_code == 2 and "DATABASE_URL" in result.stderr
+    assert row_counts(database)["product"] == 0
+
+
+@pytest.mark.postgres_only
+def test_generate_command_fills_an_empty_database_by_url(database: Database,
+                                                         postgres_databases: PostgresDatabases) -> None:
+    target = make_url(postgres_databases.create()).set(password="not-shown")  # the test server trusts everyone
+    url = target.render_as_string(hide_password=False)
+    try:
+        first = invoke("knowledge", "generate", "--products", "4", "--calls", "3", "--out", url)
+        again = invoke("knowledge", "generate", "--products", "4", "--out", url)
+        forced = invoke("knowledge", "generate", "--products", "4", "--out", url, "--force")
+
+        assert first.exit_code == 0 and "product=4" in first.stdout and "meeting=3" in first.stdout
+        assert again.exit_code == 2 and "already has data" in again.stderr
+        assert forced.exit_code == 2 and "empty database" in forced.stderr
+        assert all("not-shown" not in result.output + result.stderr for result in (first, again, forced))
+        generated = Database(url)
+        assert query(generated, "SELECT count(*) FROM product") == [(4,)]
+        generated.close()
+        assert row_counts(database)["product"] == 0  # the configured database was left alone
+    finally:
+        postgres_databases.drop(url)
