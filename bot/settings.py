@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     slack_api_timeout_s: float = Field(default=10.0, gt=0)  # one Web API call
     slack_delivery_deadline_s: float = Field(default=30.0, gt=0)  # one reply, retries included
     inbox_recovery_s: int = Field(default=600, ge=0)  # events left unanswered by a crash: answered if younger
+    # How long an instance that stopped renewing keeps its unanswered events before another takes them over.
+    inbox_lease_s: float = Field(default=30.0, ge=1.0)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     # LLM

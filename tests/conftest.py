@@ -39,7 +39,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # The PostgreSQL pass (PG_TEST_URL set): every test that uses a database runs on a fresh PostgreSQL database;
 # tests that use none ran in the SQLite pass already, and are left out.
 _postgres: PostgresDatabases | None = PostgresDatabases(url) if (url := pg_test_url()) else None
-_DATABASE_FIXTURES = frozenset({"settings", "database", "demo_db", "offline", "demo_template"})
+_DATABASE_FIXTURES = frozenset({"settings", "database", "demo_db", "offline", "demo_template", "postgres_databases"})
 
 
 def uses_database(item: pytest.Item) -> bool:

@@ -31,6 +31,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "llm",
     "slack",
     "concurrency",
+    "scale_out",
     "catalog",
     "faults",
     "cold_start",

@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from bot.slack.inbox import EventInbox
+from bot.slack.inbox import SWEEP_S, EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.listeners import register_listeners
 from bot.slack.progress import PROGRESS_DELAY_S
@@ -68,7 +68,9 @@ def _whole_seconds(seconds: float) -> int:
 
 def build_inbox(settings: Settings, db: Database) -> EventInbox:
     """The durable event inbox the intake claims events in and the responder records answers in."""
-    return EventInbox(db, recovery_s=settings.inbox_recovery_s, retention_s=settings.event_dedupe_ttl_s)
+    # The sweep renews leases: a few times per lease, so a live instance's events are never taken over.
+    return EventInbox(db, recovery_s=settings.inbox_recovery_s, retention_s=settings.event_dedupe_ttl_s,
+                      lease_s=settings.inbox_lease_s, sweep_s=min(SWEEP_S, settings.inbox_lease_s / 3))
 
 
 def build_app(settings: Settings, pipeline: ReplyPipeline, inbox: EventInbox, *,

@@ -60,12 +60,15 @@ class FakeSlack:
     calls: list[SlackCall] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     method_delay_s: float = 0.0  # simulated Slack latency per call
+    extra_app_tokens: set[str] = field(default_factory=set)  # more app-level tokens of the same app
 
     def __post_init__(self) -> None:
         self._failures: list[InjectedFailure] = []
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
+        self._socket_token: dict[web.WebSocketResponse, str] = {}  # which client (app token) opened it
+        self._clients: list[str] = []  # app tokens that opened connections; a URL carries the index
         self._connected = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -79,7 +82,6 @@ class FakeSlack:
             "chat.startStream": self._start_stream,
             "chat.appendStream": self._stream_step,
             "chat.stopStream": self._stream_step,
-            "apps.connections.open": self._connections_open,
             "conversations.replies": self._conversations_replies,
         }
 
@@ -158,6 +160,25 @@ class FakeSlack:
         for socket in self._sockets:
             await socket.send_str(json.dumps(envelope))
 
+    def connected_apps(self) -> list[str]:
+        """The app-level token of each open Socket Mode connection (one per `pitcrew serve` here)."""
+        return [self._socket_token[socket] for socket in self._sockets if not socket.closed]
+
+    async def wait_connections(self, count: int, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda fake: len(set(fake.connected_apps())) >= count, timeout)
+
+    async def push_to(self, app_token: str, envelope: dict[str, Any]) -> bool:
+        """Send an envelope to one connection of the client holding `app_token`, as Slack delivers each event to
+        one of an app's connections; False when it has none open (Slack would pick another)."""
+        for socket in self._sockets:
+            if self._socket_token.get(socket) == app_token and not socket.closed:
+                try:
+                    await socket.send_str(json.dumps(envelope))
+                except (ConnectionError, RuntimeError):
+                    continue
+                return True
+        return False
+
     async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         await self.wait_for(lambda fake: any(a.get("envelope_id") == envelope_id for a in fake.socket_acks), timeout)
         return next(a for a in self.socket_acks if a.get("envelope_id") == envelope_id)
@@ -193,8 +214,12 @@ class FakeSlack:
 
     def _answer(self, method: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
         """Slack's answer to a call, once it has taken effect (a posted message is stored)."""
-        expected = self.app_token if method == "apps.connections.open" else self.bot_token
-        if token != expected:
+        if method == "apps.connections.open":
+            # An app may have several app-level tokens: each instance its own, so a test can tell them apart.
+            if token != self.app_token and token not in self.extra_app_tokens:
+                return {"ok": False, "error": "invalid_auth"}
+            return self._connections_open(token)
+        if token != self.bot_token:
             return {"ok": False, "error": "invalid_auth"}
         answer = self.answers.get(method)
         if answer is None:
@@ -288,14 +313,22 @@ class FakeSlack:
         return {"ok": True, "messages": page, "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
-    def _connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": self.socket_url}
+    def _connections_open(self, token: str | None) -> dict[str, Any]:
+        """A WebSocket URL that tells the socket which client asked for it (its app token), so a test can deliver
+        an event to one instance of several."""
+        if token not in self._clients:
+            self._clients.append(token or "")
+        return {"ok": True, "url": f"{self.socket_url}?client={self._clients.index(token or '')}"}
 
     # ----- Socket Mode
     async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         self._sockets.append(socket)
+        index = int(request.query.get("client", "-1"))
+        self._socket_token[socket] = self._clients[index] if 0 <= index < len(self._clients) else ""
+        async with self._changed:
+            self._changed.notify_all()
         await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
                                           "connection_info": {"app_id": "A0TEST"}}))
         self._connected.set()
@@ -307,6 +340,8 @@ class FakeSlack:
                         self._changed.notify_all()
         finally:
             self._sockets.remove(socket)
+            async with self._changed:
+                self._changed.notify_all()
         return socket
 
 
