@@ -56,38 +56,44 @@ async def test_the_watcher_reloads_only_when_the_revision_moved(
 
 
 @pytest.mark.postgres_only
-async def test_a_product_imported_on_one_instance_is_recognised_by_another_without_waiting_for_its_check(
+async def test_a_product_imported_on_one_instance_is_recognised_by_the_two_others_without_waiting_for_their_check(
     settings: Settings, demo_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    other_db = Database(demo_db.url)  # the other instance's engine
-    other = make_pipeline(settings, other_db, None)
-    watcher = KnowledgeWatcher(other, interval_s=3600)  # its check would come in an hour: only the announcement can
+    others_db = [Database(demo_db.url) for _ in range(2)]  # the other instances' engines
+    others = [make_pipeline(settings, db, None) for db in others_db]
+    # Their checks would come in an hour: only the announcement can tell them in time.
+    watchers = [KnowledgeWatcher(other, interval_s=3600) for other in others]
     caplog.set_level(logging.INFO, logger="bot.app.knowledge_watch")
-    watcher.start()
+    for watcher in watchers:
+        watcher.start()
     question = "how much is Zephyr Pro?"
+    recognised_s: dict[int, float] = {}
     try:
         for _ in range(500):
-            if watcher.listening:
+            if all(watcher.listening for watcher in watchers):
                 break
             await asyncio.sleep(0.01)
-        assert watcher.listening and other.control_plane.classify(question).entities.product is None
+        assert all(watcher.listening for watcher in watchers)
+        assert all(other.control_plane.classify(question).entities.product is None for other in others)
         folder = write_folder(tmp_path / "zephyr", {
             "products": [{"slug": "zephyr", "name": "Zephyr", "tagline": "Feedback in the wind"}],
             "plans": [{"product": "zephyr", "slug": "pro", "name": "Pro", "price_cents": 1500, "per_seat": True}],
         }, "json")
         started = time.monotonic()
         importing = asyncio.create_task(asyncio.to_thread(import_folder, demo_db, folder))  # this instance imports
-        recognised_s = None
-        while time.monotonic() - started < 15:
-            if other.control_plane.classify(question).entities.product == "Zephyr":
-                recognised_s = time.monotonic() - started
-                break
+        while time.monotonic() - started < 15 and len(recognised_s) < len(others):
+            for n, other in enumerate(others):
+                if n not in recognised_s and other.control_plane.classify(question).entities.product == "Zephyr":
+                    recognised_s[n] = time.monotonic() - started
             await asyncio.sleep(0.01)
         await importing
     finally:
-        await watcher.stop()
-        other_db.close()
-    assert recognised_s is not None
+        for watcher in watchers:
+            await watcher.stop()
+        for db in others_db:
+            db.close()
+    assert sorted(recognised_s) == [0, 1]
     reloads = [r for r in caplog.records if r.getMessage() == "reloaded the knowledge base's names after an import"]
-    assert [r.trigger for r in reloads] == ["notify"]  # type: ignore[attr-defined]
-    print(f"the other instance recognised the new product {recognised_s:.3f} s after the import started")
+    assert [r.trigger for r in reloads] == ["notify", "notify"]  # type: ignore[attr-defined]
+    print(f"the two other instances recognised the new product {sorted(recognised_s.values())} s after the import "
+          "started")
