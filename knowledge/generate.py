@@ -1,7 +1,7 @@
 """A deterministic synthetic catalog and call history at scale, for benchmarks.
 
 Same seed (and same `now`), same data, on SQLite or PostgreSQL. Rows are written in bulk with explicit
-ids, a batch at a time (knowledge.dialects.bulk_load: executemany on SQLite, COPY on PostgreSQL), so
+ids, a batch at a time (knowledge.dialects.bulk_writes: executemany on SQLite, COPY on PostgreSQL), so
 10,000 products with their plans, features, integrations, limits, compliance items, add-ons and FAQs
 (about 500,000 rows) take a few seconds, and SQLite's transcript index is built once at the end. The
 target database must be empty.
@@ -129,7 +129,7 @@ def generate(db: Database, *, products: int = 10_000, calls: int = 0, segments_p
 
 
 class _Buffers:
-    """Rows per table, flushed with one executemany each."""
+    """Rows per table, flushed with one bulk write each."""
 
     def __init__(self, connection: Connection, report: GenerateReport) -> None:
         self.connection = connection

@@ -3,8 +3,9 @@
 SQLite: a row trigger per catalog table and event, logging the product of each row written. Its writers take
 turns on the database's write lock, so a rebuild's tick bump (`BEGIN IMMEDIATE`) waits for every writer in flight.
 
-PostgreSQL: a statement trigger per catalog table and event, with transition tables, so a statement writing
-thousands of rows (an import, a COPY) logs each product once. Writers run side by side there; a rebuild's tick
+PostgreSQL: a statement trigger per catalog table and event, with transition tables joined to their parents, so
+a statement writing thousands of rows (an import, a COPY) logs each product once; a TRUNCATE logs every product.
+Writers run side by side there; a rebuild's tick
 bump must still not happen while a writer that read the old tick is uncommitted (the rebuild would not see its
 rows, yet clear its entry). So each trigger holds a shared transaction-scoped advisory lock and the tick bump
 takes it exclusively: the bump waits for the writers in flight, a writer arriving meanwhile waits for the bump
@@ -26,9 +27,9 @@ from sqlalchemy import Connection, text
 
 from knowledge.dialects import version_for
 
-# Catalog table -> how a row (NEW or OLD) names the product(s) whose snapshot it is a source of. A plan feature belongs to its plan's product and its feature's product (the
-# builder rejects a mismatch). A lookup finds no row when its parent went first (a cascade): the parent's own
-# trigger logged the product.
+# Catalog table -> how a row (NEW or OLD) names the product(s) whose snapshot it is a source of. A plan feature
+# belongs to its plan's product and its feature's product (the builder rejects a mismatch). A lookup finds no row
+# when its parent went first (a cascade): the parent's own trigger logged the product.
 PRODUCT_OF: dict[str, tuple[str, ...]] = {
     "product": ("{row}.id",),
     "plan": ("{row}.product_id",),
@@ -113,10 +114,13 @@ def _postgresql_log(table: str, rows: tuple[str, ...]) -> str:
     """The statement logging the products of the rows in the transition tables `rows`, each product once."""
     sources = " UNION ".join(product.format(rows=_TRANSITION[row])
                              for row in rows for product in _POSTGRESQL_PRODUCT_OF[table])
+    # An entry already at the current tick is left as it is: an import writes a product's rows statement by
+    # statement, and rewriting its entry each time would leave a dead row version per statement.
     return ("INSERT INTO snapshotchange (product_id, tick)"
             f" SELECT product_id, {_CURRENT_TICK} FROM ({sources}) AS changed (product_id)"
             " WHERE product_id IS NOT NULL GROUP BY product_id"
-            " ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick;")
+            " ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick"
+            " WHERE snapshotchange.tick <> excluded.tick;")
 
 
 # TRUNCATE (PostgreSQL only) empties a table without row events: every product may have lost rows.

@@ -189,17 +189,20 @@ def test_a_product_deleted_outside_the_importer_loses_its_snapshot(checked_catal
 
 def test_a_change_made_while_a_rebuild_reads_waits_for_the_next_run(checked_catalog: Database) -> None:
     write_outside(checked_catalog, "UPDATE plan SET price_cents = 6900 WHERE slug = 'team'")  # orbit
-    relay = snapshot_rows(checked_catalog)["relay"][0]
+    orbit, relay = snapshot_rows(checked_catalog)["orbit"][0], snapshot_rows(checked_catalog)["relay"][0]
 
     def edit_meanwhile(done: int, _total: int) -> None:
-        if done == 0:  # the run has bumped its tick and is reading: this write is not in what it sees
+        if done == 0:  # the run has bumped its tick and is reading: these writes are not in what it sees
             write_outside(checked_catalog, "UPDATE product SET tagline = 'Late edit' WHERE slug = 'relay'")
+            # orbit is logged already, with the old tick: its entry must move to the new one
+            write_outside(checked_catalog, "UPDATE product SET tagline = 'Late edit too' WHERE slug = 'orbit'")
 
     report = rebuild_snapshots(checked_catalog, changed_only=True, progress=edit_meanwhile)
-    assert report.built == 1 and logged(checked_catalog) == {relay}
+    assert report.built == 1 and logged(checked_catalog) == {orbit, relay}
     again = rebuild_snapshots(checked_catalog, changed_only=True)
-    assert again.built == 1 and logged(checked_catalog) == set()
+    assert again.built == 2 and logged(checked_catalog) == set()
     assert "Late edit" in snapshot_rows(checked_catalog)["relay"][2]
+    assert "Late edit too" in snapshot_rows(checked_catalog)["orbit"][2]
 
 
 @pytest.mark.postgres_only  # SQLite's writers take turns on its write lock: no writer is in flight during a bump

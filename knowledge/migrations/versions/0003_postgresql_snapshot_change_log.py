@@ -27,34 +27,37 @@ FUNCTION_DDL: dict[str, str] = {
         "BEGIN PERFORM pg_advisory_xact_lock_shared(8098443472860636008); IF TG_OP = 'INSERT' THEN INSERT "
         'INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
         'WHERE id = 1), 0) FROM (SELECT r.id FROM new_rows r) AS changed (product_id) WHERE product_id IS NOT'
-        ' NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP ='
-        " 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT "
-        'tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.id FROM new_rows r UNION SELECT r.id FROM '
-        'old_rows r) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT '
-        "(product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT INTO "
+        ' NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE '
+        "snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange "
+        '(product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) '
+        'FROM (SELECT r.id FROM new_rows r UNION SELECT r.id FROM old_rows r) AS changed (product_id) WHERE '
+        'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT INTO "
         'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
         'id = 1), 0) FROM (SELECT r.id FROM old_rows r) AS changed (product_id) WHERE product_id IS NOT NULL '
-        'GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = '
-        "'TRUNCATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM "
-        'snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = '
-        'excluded.tick; END IF; RETURN NULL; END $body$'
+        'GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE '
+        "snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange "
+        '(product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM '
+        'product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
     ),
     "snapshot_change_plan": (
         'CREATE OR REPLACE FUNCTION snapshot_change_plan() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN '
         "PERFORM pg_advisory_xact_lock_shared(8098443472860636008); IF TG_OP = 'INSERT' THEN INSERT INTO "
         'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
         'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) WHERE product_id IS '
-        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r'
-        ' UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id IS NOT NULL '
-        'GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = '
-        "'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick"
-        ' FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed '
+        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE '
+        "snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange "
+        '(product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) '
+        'FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed '
         '(product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET'
-        " tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange (product_id, tick) "
-        'SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT '
-        '(product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        " tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT"
+        ' INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
+        'WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE '
+        'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
     "snapshot_change_feature": (
         'CREATE OR REPLACE FUNCTION snapshot_change_feature() RETURNS trigger LANGUAGE plpgsql AS $body$ '
@@ -62,16 +65,18 @@ FUNCTION_DDL: dict[str, str] = {
         'INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
         'WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) WHERE '
         'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
-        "excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT "
-        'product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id '
-        'FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id '
-        'IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows '
-        'r) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id)'
-        " DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange "
-        '(product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM '
-        'product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
+        'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS '
+        'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
+        "UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' "
+        'THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
+        'snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) '
+        'WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
     "snapshot_change_planfeature": (
         'CREATE OR REPLACE FUNCTION snapshot_change_planfeature() RETURNS trigger LANGUAGE plpgsql AS $body$ '
@@ -80,20 +85,21 @@ FUNCTION_DDL: dict[str, str] = {
         'WHERE id = 1), 0) FROM (SELECT p.product_id FROM new_rows r JOIN plan p ON p.id = r.plan_id UNION '
         'SELECT f.product_id FROM new_rows r JOIN feature f ON f.id = r.feature_id) AS changed (product_id) '
         'WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
-        "excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT "
-        'product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT p.product_id '
-        'FROM new_rows r JOIN plan p ON p.id = r.plan_id UNION SELECT f.product_id FROM new_rows r JOIN '
-        'feature f ON f.id = r.feature_id UNION SELECT p.product_id FROM old_rows r JOIN plan p ON p.id = '
-        'r.plan_id UNION SELECT f.product_id FROM old_rows r JOIN feature f ON f.id = r.feature_id) AS '
-        'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
-        "UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT INTO snapshotchange (product_id,"
-        ' tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT '
-        'p.product_id FROM old_rows r JOIN plan p ON p.id = r.plan_id UNION SELECT f.product_id FROM old_rows'
-        ' r JOIN feature f ON f.id = r.feature_id) AS changed (product_id) WHERE product_id IS NOT NULL GROUP'
-        " BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE'"
-        ' THEN INSERT INTO snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM '
-        'snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = '
-        'excluded.tick; END IF; RETURN NULL; END $body$'
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
+        'id = 1), 0) FROM (SELECT p.product_id FROM new_rows r JOIN plan p ON p.id = r.plan_id UNION SELECT '
+        'f.product_id FROM new_rows r JOIN feature f ON f.id = r.feature_id UNION SELECT p.product_id FROM '
+        'old_rows r JOIN plan p ON p.id = r.plan_id UNION SELECT f.product_id FROM old_rows r JOIN feature f '
+        'ON f.id = r.feature_id) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON '
+        'CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick;'
+        " ELSIF TG_OP = 'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
+        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT p.product_id FROM old_rows r'
+        ' JOIN plan p ON p.id = r.plan_id UNION SELECT f.product_id FROM old_rows r JOIN feature f ON f.id = '
+        'r.feature_id) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT '
+        '(product_id) DO UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF '
+        "TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT id, coalesce((SELECT "
+        'tick FROM snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick ='
+        ' excluded.tick; END IF; RETURN NULL; END $body$'
     ),
     "snapshot_change_integration": (
         'CREATE OR REPLACE FUNCTION snapshot_change_integration() RETURNS trigger LANGUAGE plpgsql AS $body$ '
@@ -101,16 +107,18 @@ FUNCTION_DDL: dict[str, str] = {
         'INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
         'WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) WHERE '
         'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
-        "excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT "
-        'product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id '
-        'FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id '
-        'IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows '
-        'r) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id)'
-        " DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange "
-        '(product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM '
-        'product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
+        'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS '
+        'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
+        "UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' "
+        'THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
+        'snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) '
+        'WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
     "snapshot_change_planlimit": (
         'CREATE OR REPLACE FUNCTION snapshot_change_planlimit() RETURNS trigger LANGUAGE plpgsql AS $body$ '
@@ -118,18 +126,19 @@ FUNCTION_DDL: dict[str, str] = {
         'INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
         'WHERE id = 1), 0) FROM (SELECT p.product_id FROM new_rows r JOIN plan p ON p.id = r.plan_id) AS '
         'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
-        "UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id,"
-        ' tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT '
-        'p.product_id FROM new_rows r JOIN plan p ON p.id = r.plan_id UNION SELECT p.product_id FROM old_rows'
-        ' r JOIN plan p ON p.id = r.plan_id) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY '
-        "product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'DELETE' THEN "
-        'INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
-        'snapshotstate WHERE id = 1), 0) FROM (SELECT p.product_id FROM old_rows r JOIN plan p ON p.id = '
-        'r.plan_id) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT '
-        "(product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
-        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
-        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
-        'END $body$'
+        "UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' "
+        'THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
+        'snapshotstate WHERE id = 1), 0) FROM (SELECT p.product_id FROM new_rows r JOIN plan p ON p.id = '
+        'r.plan_id UNION SELECT p.product_id FROM old_rows r JOIN plan p ON p.id = r.plan_id) AS changed '
+        '(product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET'
+        " tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT"
+        ' INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
+        'WHERE id = 1), 0) FROM (SELECT p.product_id FROM old_rows r JOIN plan p ON p.id = r.plan_id) AS '
+        'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
+        "UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE'"
+        ' THEN INSERT INTO snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM '
+        'snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = '
+        'excluded.tick; END IF; RETURN NULL; END $body$'
     ),
     "snapshot_change_complianceitem": (
         'CREATE OR REPLACE FUNCTION snapshot_change_complianceitem() RETURNS trigger LANGUAGE plpgsql AS '
@@ -137,50 +146,56 @@ FUNCTION_DDL: dict[str, str] = {
         'INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
         'snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) '
         'WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
-        "excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT "
-        'product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id '
-        'FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id '
-        'IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows '
-        'r) AS changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id)'
-        " DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange "
-        '(product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM '
-        'product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
+        'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS '
+        'changed (product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO '
+        "UPDATE SET tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' "
+        'THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM '
+        'snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) '
+        'WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
     "snapshot_change_addon": (
         'CREATE OR REPLACE FUNCTION snapshot_change_addon() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN '
         "PERFORM pg_advisory_xact_lock_shared(8098443472860636008); IF TG_OP = 'INSERT' THEN INSERT INTO "
         'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
         'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) WHERE product_id IS '
-        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r'
-        ' UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id IS NOT NULL '
-        'GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = '
-        "'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick"
-        ' FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed '
+        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE '
+        "snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange "
+        '(product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) '
+        'FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed '
         '(product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET'
-        " tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange (product_id, tick) "
-        'SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT '
-        '(product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        " tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT"
+        ' INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
+        'WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE '
+        'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
     "snapshot_change_faq": (
         'CREATE OR REPLACE FUNCTION snapshot_change_faq() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN '
         "PERFORM pg_advisory_xact_lock_shared(8098443472860636008); IF TG_OP = 'INSERT' THEN INSERT INTO "
         'snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE '
         'id = 1), 0) FROM (SELECT r.product_id FROM new_rows r) AS changed (product_id) WHERE product_id IS '
-        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF '
-        "TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, "
-        'coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM new_rows r'
-        ' UNION SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE product_id IS NOT NULL '
-        'GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; ELSIF TG_OP = '
-        "'DELETE' THEN INSERT INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick"
-        ' FROM snapshotstate WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed '
+        'NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick WHERE '
+        "snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'UPDATE' THEN INSERT INTO snapshotchange "
+        '(product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) '
+        'FROM (SELECT r.product_id FROM new_rows r UNION SELECT r.product_id FROM old_rows r) AS changed '
         '(product_id) WHERE product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET'
-        " tick = excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO snapshotchange (product_id, tick) "
-        'SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1), 0) FROM product ON CONFLICT '
-        '(product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; END $body$'
+        " tick = excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'DELETE' THEN INSERT"
+        ' INTO snapshotchange (product_id, tick) SELECT product_id, coalesce((SELECT tick FROM snapshotstate '
+        'WHERE id = 1), 0) FROM (SELECT r.product_id FROM old_rows r) AS changed (product_id) WHERE '
+        'product_id IS NOT NULL GROUP BY product_id ON CONFLICT (product_id) DO UPDATE SET tick = '
+        "excluded.tick WHERE snapshotchange.tick <> excluded.tick; ELSIF TG_OP = 'TRUNCATE' THEN INSERT INTO "
+        'snapshotchange (product_id, tick) SELECT id, coalesce((SELECT tick FROM snapshotstate WHERE id = 1),'
+        ' 0) FROM product ON CONFLICT (product_id) DO UPDATE SET tick = excluded.tick; END IF; RETURN NULL; '
+        'END $body$'
     ),
 }
 # Trigger name -> its CREATE OR REPLACE TRIGGER.
