@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from knowledge.db import Database
-from knowledge.dialects.bulk_load import continue_sequences, refresh_statistics, transcripts_indexed_in_bulk
+from knowledge.dialects.bulk_copy import reset_sequences
+from knowledge.dialects.bulk_load import refresh_statistics, transcripts_indexed_in_bulk
 from knowledge.dialects.bulk_writes import insert_rows
-from knowledge.snapshot_changes import untracked_bulk_load
 from knowledge.models import (
     Account,
     AddOn,
@@ -42,6 +42,7 @@ from knowledge.models import (
     Product,
     TranscriptSegment,
 )
+from knowledge.snapshot_changes import untracked_bulk_load
 
 PRODUCT_BATCH = 1_000
 MEETING_BATCH = 2_000
@@ -122,7 +123,7 @@ def generate(db: Database, *, products: int = 10_000, calls: int = 0, segments_p
             _CatalogWriter(connection, random.Random(f"catalog:{seed}"), report).write(products)
         with transcripts_indexed_in_bulk(connection):
             _CallWriter(connection, random.Random(f"calls:{seed}"), report, now).write(calls, segments_per_call)
-        continue_sequences(connection, GENERATED_TABLES)
+        reset_sequences(connection, GENERATED_TABLES)
         refresh_statistics(connection, [table.name for table in GENERATED_TABLES])
     report.seconds = time.perf_counter() - started
     return report
