@@ -106,12 +106,6 @@ def normalize_alias(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def install_alias_function(connection: Connection) -> None:
-    """Make `pitcrew_alias(text)` (normalize_alias) callable in SQL on this connection."""
-    driver = connection.connection.driver_connection
-    driver.create_function("pitcrew_alias", 1, normalize_alias, deterministic=True)  # type: ignore[union-attr]
-
-
 def chunked(items: Sequence[int], size: int = CHUNK_SIZE) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
