@@ -39,7 +39,7 @@ def _postgresql_transcripts(connection: Connection) -> Iterator[None]:
 
 
 def _nothing(connection: Connection, tables: Iterable[Any]) -> None:
-    pass  # SQLite gives a new row max(rowid) + 1, and plans well without statistics
+    pass  # SQLite plans well without statistics
 
 
 def _postgresql_statistics(connection: Connection, tables: Iterable[str]) -> None:
