@@ -311,7 +311,11 @@ class ControlPlane:
 # "morning! whats the latest w acme", "hey quick q - ...": the request starts after the greeting.
 _GREETING = re.compile(
     r"^(?:(?:hi|hey|hello|hiya|yo|morning|good (?:morning|afternoon|evening)|afternoon|evening|quick q(?:uestion)?|"
-    r"quick one|fyi|btw|pls|please|hey there|hi there|hey team|hi team|hi all|hey all|hi folks|pitcrew)\b[\s,!.:;—–-]*)+"
+    r"quick one|fyi|btw|pls|please|hey there|hi there|hey team|hi team|hi all|hey all|hi folks|pitcrew|"
+    # a change of subject announced before the question: "switching gears - ...", "unrelated q: ..."
+    r"(?:switching|changing|shifting|switch|change) (?:gears|topics?|subjects?)|(?:on )?(?:a )?(?:different|another|new|other|separate) "
+    r"(?:note|topic|subject|q|question|thing)|unrelated(?: q| question| but| note)?|random (?:q|question)|side (?:note|q|question)|"
+    r"one more (?:q|question|thing)|another (?:q|question)|also (?:quick )?(?:q|question))\b[\s,!.:;—–-]*)+"
 )
 
 

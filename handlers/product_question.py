@@ -525,10 +525,30 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if aspect == "features" and plans:
         return "\n\n".join(_plan_features(view, plan) for plan in plans)
     overview = "\n\n".join(_plan_overview(view, plan) for plan in plans) if plans else _overview(view)
-    subject = _unknown_subject(question, view)
+    subject = _unknown_subject(question, view) or _capability_asked(question)
     if subject:  # "does orbit replace gong": say it is not in the catalog, rather than answer something else
         return f"I don't see anything about {bold(' '.join(subject))} for {view.name}.\n" + overview
     return overview
+
+
+# "does orbit do rev rec", "can it handle commissions?": a capability asked by name; when nothing in the
+# snapshot matched it, the answer says so rather than give an overview that reads like a yes.
+_CAPABILITY = re.compile(
+    r"^(?:(?:so|ok|and|also|but),? )?(?:does|do|can|will|could) (?:it|we|you|orbit|[a-z][\w-]{1,30}) (?:also |even |actually )?"
+    r"(?:do|handle|support|offer|cover|manage|calculate|track|automate|provide|include|have) ((?:[a-z][\w&/-]{0,30} ?){1,3}?)\W*$"
+)
+_VAGUE_OBJECTS = frozenset("that this it them those these everything anything something stuff things that's".split())
+
+
+def _capability_asked(question: str) -> list[str]:
+    """The one-to-three-word capability a yes/no question asks for ("rev rec"), as typed; [] when it asks none."""
+    match = _CAPABILITY.match(" ".join(question.lower()[:MAX_SCAN_CHARS].split()))
+    if match is None:
+        return []
+    words = [word for word in match.group(1).split() if word not in ("a", "an", "the", "any")]
+    if not words or any(word in _VAGUE_OBJECTS for word in words):
+        return []
+    return words
 
 
 # Words of a question that ask, rather than name what is asked about ("does orbit *replace* gong").
