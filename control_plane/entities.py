@@ -38,7 +38,9 @@ _QUANTITY = re.compile(
     r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?)\b"
 )
 # "if they grow to 8", "when they scale up to 40": a team size with no seat word, in a price or plan question.
-_GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)")
+_GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)"
+                      # "what would 40 of those run us", "40 of them annually": seats of the plan just discussed
+                      r"|(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) of (?:those|them|these|that|it|that plan|those plans)\b")
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -161,7 +163,7 @@ class EntityExtractor:
             topic=topic,
             time_range=parse_time_range(lowered, now) if lowered else None,
             meeting_kind=meeting_kind,
-            quantity=_count(quantity.group(1)) if quantity else None,
+            quantity=_count(next(group for group in quantity.groups() if group)) if quantity else None,
             term=term,
         )
 

@@ -20,6 +20,9 @@ ABOUT_WHAT_HAPPENED = re.compile(
     r"stack(?:ed)? up|wasn't it|was it|were we)\b"
     r"|\b(?:latest|last|most recent|previous)\b (?:[\w&'-]+ ){0,3}(?:call|meeting|check-?in|sync|demo|qbr|kick-?off|"
     r"review|negotiation|session)\b"
+    # what they objected to: "any pushback from henrik on price", "acme's concerns about sso"
+    r"|\b(?:push ?back|pushed back|pushing back|objections?|objected|concerns?|concerned|complain(?:ed|ts?)?|hesitations?|"
+    r"hesitant|red flags?|blockers?|pain points?|worried|worries)\b"
 )
 # A follow-up about the account's own plans ("when are they going live", "are they rolling out sso first").
 ABOUT_THEIR_PLANS = re.compile(

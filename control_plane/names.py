@@ -249,7 +249,8 @@ class NameIndex:
     def catalog_terms_in(self, lowered: str) -> list[str]:
         """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""
         terms = self.catalog_terms
-        return [word for word in _WORD.findall(lowered[:500]) if _singular(word) in terms]
+        return [word for word in _WORD.findall(lowered[:500])
+                if _singular(word) in terms or _CATALOG_SYNONYMS.get(word, "") in terms]
 
     def names_someone(self, lowered: str) -> bool:
         """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
@@ -301,6 +302,13 @@ class NameIndex:
             or match.previous_word in _PERSON_CUES
             or text.lowered[match.end : match.end + 2] == "'s"
         )
+
+
+# Words reps use for what the catalog calls by another name (the handlers fold the same ones: handlers/text_match.py).
+_CATALOG_SYNONYMS = {
+    "churn": "cancel", "churns": "cancel", "churned": "cancel", "churning": "cancel", "terminate": "cancel",
+    "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",
+}
 
 
 def _singular(word: str) -> str:

@@ -32,7 +32,8 @@ _ASKING = terms(
     when how happened happen discuss discussed talk talked go went did were was the a an please thanks
     email draft follow anything everything know before ping need should remember remind right ok okay
     so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
-    details detail info rundown overview"""
+    details detail info rundown overview cover covered covering monday tuesday wednesday thursday friday saturday
+    sunday morning afternoon"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "
@@ -260,8 +261,8 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
             break
         passage = passages[index]
         key = passage.text.lower()
-        if key in seen:
-            continue
+        if key in seen or any(key in shown for shown in seen):
+            continue  # the same words again, or a sentence of a passage already shown (a note and its opening line)
         seen.add(key)
         chosen.append(passage)
     return chosen

@@ -137,6 +137,9 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         # none when it is not there (another meeting's notes would answer a question nobody asked)
         return None
     meetings = account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=MAX_SEGMENTS)
+    if frame.time_range is not None:  # "what did tyler say on tuesday": that day's meetings, not every one
+        meetings = [(detail, turns) for detail, turns in meetings
+                    if frame.time_range.start <= detail.meeting.started_at < frame.time_range.end]
     if not meetings:
         return None
     refs = [detail.meeting for detail, _ in meetings]

@@ -79,6 +79,11 @@ _LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes wi
 # A question of nothing but a plan and one of these asks for the plan's whole list of that kind.
 _BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature features included include includes what whats "
                              "are is the on in of for list show me all its plan tier get gets")
+# A question of nothing but plans and these asks the plans' price (with its period and seats, if given).
+_PRICE_ONLY_WORDS = terms("price prices pricing priced cost costs much per seat seats user users month monthly year yearly "
+                          "annual annually billed billing pay paid list what whats is are the a on for of it run runs go "
+                          "and so ok then we us our they them do does would will each")
+_ASKS_HOW = re.compile(r"\bhow (?:are|is|do|does|will|would|can|should)\b")  # "how are seats billed": the FAQ
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
 _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-?ins?)\b")
 _COMPLIANCE = re.compile(
@@ -442,6 +447,10 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
             return "limits", []
         if _LIST_FEATURES.search(lowered):
             return "features", []
+    if (plans and _PRICE.search(lowered) and not _ASKS_HOW.search(lowered)
+            and not (terms(question[:MAX_SCAN_CHARS]) - named - _PRICE_ONLY_WORDS)):
+        # "whats growth per seat billed annually": the plan's price, not the FAQ on how seats are billed
+        return "price", []
     items = _match_items(question, view, named | _PERIOD_WORDS)  # "ledger scale monthly?" is not a limit
     described = _match_by_description(question, view, named)
     if described and (not items or described[0].name != items[0].name and described[0].score
