@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from control_plane.intents import TimeRange
 from control_plane.names import KIND_SYNONYMS
+from control_plane.spelling import english_words
 from control_plane.time_ranges import without_time_expressions
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
@@ -71,6 +72,11 @@ def _answer(ctx: HandlerContext) -> HandlerResult:
         end = min(end, ctx.now + timedelta(seconds=1))
 
     context = {"context": TurnContext(account=account, topic=topic), "exact": frozenset({"account", "topic"})}
+    stranger = _unknown_party(ctx, topic) if account is None and contact is None and participant is None else None
+    if stranger is not None:  # "calls with wayne enterprises": a party we have no calls with, not a topic
+        return HandlerResult.from_marked(
+            f"I don't know an account or contact called “{clean(stranger)}”, so I have no calls with them. "
+            f"To find calls that mention it, ask “calls about {clean(stranger)}”.", **context)
     searched = _describe_search(topic, account, time_range.label if time_range else None, kind, participant)
     if topic is None and _COUNT.search(ctx.decision.normalized_text):
         total = count_calls(ctx.db, account=account, start=start, end=end, kind=kind, participant=participant)
@@ -101,6 +107,31 @@ def _answer(ctx: HandlerContext) -> HandlerResult:
             return HandlerResult.from_marked("\n\n".join(lines), **context)
     lines.append(_suggestion(topic, account, time_range is not None))
     return HandlerResult.from_marked("\n".join(lines), **context)
+
+
+# "calls with wayne enterprises", "any meetings w/ initrode?": who the calls were with, all the message names.
+_WITH_PARTY = re.compile(r"\b(?:calls?|meetings?|demos?|conversations?|convos?|syncs?)\s+(?:with|w)\s+([^?.!\n]{2,60}?)[\s?.!]*$")
+
+
+def _unknown_party(ctx: HandlerContext, topic: str | None) -> str | None:
+    """The party a search asks for calls *with*, when it is no account or contact we know (it is then the topic)."""
+    if not topic:
+        return None
+    match = _WITH_PARTY.search(ctx.decision.normalized_text[:MAX_TOPIC_SCAN])
+    if match is None or match.group(1).strip().lower() != topic.strip().lower():
+        return None
+    words = topic.lower().split()
+    english = english_words()
+    # A name: a company's ("wayne enterprises", "stark industries") or a word no dictionary has ("initrode");
+    # "calls with pricing" is a topic search typed loosely.
+    if words[-1] in _COMPANY_WORDS or any(word not in english for word in words):
+        return topic.strip()
+    return None
+
+
+_COMPANY_WORDS = frozenset("""inc incorporated corp corporation co company llc ltd limited plc gmbh ag sa group labs lab
+    industries enterprises systems technologies tech holdings partners solutions ventures capital bank financial
+    health healthcare foods retail media networks software logistics motors pharma""".split())
 
 
 def _participant_in(ctx: HandlerContext, topic: str | None) -> tuple[str | None, str | None]:
