@@ -30,14 +30,15 @@ _ASKING = terms(
     """recap summarize summarise summary sum tldr brief debrief notes minutes takeaways highlights key points
     call calls meeting meetings session sync latest last recent previous yesterday today week again what who
     when how happened happen discuss discussed talk talked go went did were was the a an please thanks
-    email draft follow anything everything know before ping need should remember remind right ok okay
+    email draft follow anything everything know before ping should remember remind right ok okay
     so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
     details detail info rundown overview cover covered covering monday tuesday wednesday thursday friday saturday
     sunday morning afternoon"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "
-              "raise raised mention mentioned promise promised want wanted come came far set up us we they them")
+              "raise raised mention mentioned promise promised want wanted need needs needed come came far set up us we "
+              "they them")
 # Rep shorthand and phrasing, folded to the words meetings use for the same thing.
 _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
@@ -266,3 +267,33 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         seen.add(key)
         chosen.append(passage)
     return chosen
+
+
+# What someone asked of us, in the words the notes and transcripts use for it.
+_ASKS_OF_US = re.compile(r"\b(?:needs?|needed|wants?|wanted|asks?|asked|requests?|requested|requires?|required|"
+                         r"would like|'d like)\b")
+
+
+def their_asks(person: str, passages: Sequence[Passage], *, earliest_first: bool = False) -> list[Passage]:
+    """Up to `MAX_ANSWERS` passages where `person` (a participant's full name) asks something of us: their own
+    words and the notes naming them, the most recent first (`earliest_first`: what they asked originally)."""
+    first = person.split()[0].lower()
+    scored: list[tuple[int, float, int]] = []
+    for index, passage in enumerate(passages):
+        by_them = passage.speaker.lower() == person.lower()
+        if not by_them and first not in passage.text.lower():
+            continue
+        asks = bool(_ASKS_OF_US.search(passage.text.lower()))
+        if not asks:
+            continue
+        when = passage.meeting.started_at.timestamp()
+        scored.append((2 if by_them or passage.source != "said" else 1, -when if earliest_first else when, index))
+    scored.sort(key=lambda item: (-item[0], -item[1], item[2]))
+    chosen: list[Passage] = []
+    for _, _, index in scored:
+        if all(passages[index].text.lower() not in shown.text.lower() for shown in chosen):
+            chosen.append(passages[index])
+        if len(chosen) == MAX_ANSWERS:
+            break
+    return chosen
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
@@ -13,7 +13,8 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
 from handlers.text_match import typed_words
-from handlers.meeting_answers import MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question
+from handlers.meeting_answers import (MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question,
+                                      their_asks)
 from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import (
     MeetingDetail,
@@ -145,11 +146,22 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     refs = [detail.meeting for detail, _ in meetings]
     names = [account, *(resolution.contact.name.split() if resolution.contact else ())]
     question = read_question(asked, names, refs)
+    about_them = resolution.contact is not None and not question.people and bool(_POINTS_AT_THEM.search(asked.lower()[:500]))
+    if about_them:  # "what did she need from us" after "who is sofia romano": what Sofia said, in any meeting
+        question = replace(question, people=frozenset({resolution.contact.name.lower()}))
+    originally = bool(_ORIGINALLY.search(asked.lower()[:500]))
+    if len(question.people) == 1 and (originally or (about_them and not has_content(question))) \
+            and _ASKS_WHAT_THEY_WANT.search(asked.lower()[:500]):
+        # "what did she need from us", "what did elena originally want": their asks, the first ones if asked so
+        found = their_asks(next(iter(question.people)), passages_of(meetings), earliest_first=originally)
+        if found:
+            return _what_meetings_say(found, ctx)
     if not has_content(question):
         return None
     if resolution.meeting is not None and question.words and question.words <= _RECAP_SECTIONS:
         return None  # "and the decisions?", "action items from the demo?": that part of the meeting's recap
-    if named_meeting and resolution.meeting is not None and not has_content(question, beyond=resolution.meeting):
+    if named_meeting and resolution.meeting is not None and not has_content(
+            question, beyond=None if about_them else resolution.meeting):
         # "whats the fix we did for tidewater", "what did ken ask in the demo": the meeting named, recapped
         return None
     preferred = {resolution.meeting.id} if resolution.meeting is not None and named_meeting else set()
@@ -159,6 +171,10 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     if not found:
         typed = typed_words(asked[:500], question.words)
         return _Unanswered(" ".join(typed)) if typed and not named_meeting else None
+    return _what_meetings_say(found, ctx)
+
+
+def _what_meetings_say(found: list[Passage], ctx: HandlerContext) -> HandlerResult:
     lines = [f"{bold(found[0].meeting.account)}: what the meetings say"]
     lines += [f"• {_quoted(passage, ctx)}" for passage in found]
     shown = {passage.meeting.id for passage in found}
@@ -168,6 +184,11 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     return HandlerResult.from_marked("\n".join(lines), context=context)
 
 
+_ASKS_WHAT_THEY_WANT = re.compile(r"\bwhat (?:did|does|do|has|have) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
+                                  r"(?:need|want|ask|request|require)\w*\b"
+                                  r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b")
+_ORIGINALLY = re.compile(r"\b(?:originally|initially|at first|in the beginning|at the start|to begin with|first (?:asked|wanted))\b")
+_POINTS_AT_THEM = re.compile(r"\b(?:she|he|her|him|his|hers)\b")
 # Words that name a part of a recap rather than something said in the meeting.
 _RECAP_SECTIONS = frozenset({"decision", "decisions", "decided", "action", "actions", "item", "items", "next", "step",
                              "steps", "summary", "notes", "takeaway", "takeaways", "todo", "todos", "outcome", "outcomes"})
