@@ -528,7 +528,7 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if aspect == "integrations" and (payload["integrations"] or _asks_about_unknown(question, payload)):
         return _list_integrations(view, question)
     if aspect == "compliance":
-        return _list_compliance(view)
+        return _compliance_answer(question, view, plans)
     if aspect == "limits" and plans:
         return "\n\n".join(_plan_limits(view, plan) for plan in plans)
     if aspect == "features" and plans:
@@ -1078,6 +1078,28 @@ def _list_integrations(view: ProductView, question: str) -> str:
         names = [i["name"] for i in integrations]
         lines.append(f"{view.name} integrates with " + _capped(names, MAX_LISTED) + ".")
     return "\n".join(lines)
+
+
+_MAX_COMPLIANCE_ITEMS = 3
+
+
+def _compliance_answer(question: str, view: ProductView, plans: Sequence[PlanEntry]) -> str:
+    """The compliance list; a standard it lacks but an add-on or feature covers ("does sentinel do hipaa") first."""
+    listed = frozenset().union(*(terms(item["name"]) for item in view.payload["compliance"])) if view.payload["compliance"] else frozenset()
+    asked = terms(question[:MAX_SCAN_CHARS]) & frozenset(_COMPLIANCE_TERMS)
+    missing = asked - listed
+    covering = [item for item in _item_index(view).items
+                if item.kind in ("addon", "feature") and missing & (item.name_terms | item.extra_terms)][:_MAX_COMPLIANCE_ITEMS]
+    if not covering:
+        return _list_compliance(view)
+    standard = ", ".join(sorted(word.upper() for word in missing))
+    lines = [f"{view.name} covers {standard} through:"]
+    lines += ["• " + _describe_item(view, Item(item.kind, item.name, item.entry, 0.0), plans) for item in covering]
+    return "\n".join(lines) + "\n\n" + _list_compliance(view)
+
+
+# Standards a rep asks a product to cover, as `terms` spells them.
+_COMPLIANCE_TERMS = ("hipaa", "soc2", "iso27001", "gdpr", "pci", "ccpa", "fedramp")
 
 
 def _list_compliance(view: ProductView) -> str:
