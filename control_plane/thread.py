@@ -94,6 +94,10 @@ _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
 
+# The aspect of a turn that listed an account's people ("who do we know at kestrel").
+PEOPLE_ASPECT = "people"
+
+
 def _continuable(intent: Intent, slots_for: IntentSlots | None) -> bool:
     return intent not in _CONTEXT_FREE if slots_for is None else bool(slots_for.get(intent))
 
@@ -303,6 +307,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
+        if typed["account"] and follow_up and thread.aspect == PEOPLE_ASPECT and not typed["person"]:
+            return {"aspect": PEOPLE_ASPECT}  # "and at umbrella?" after who to talk to at Globex: Umbrella's people
         if typed["account"] or typed["person"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
+from control_plane.thread import PEOPLE_ASPECT
+from handlers.account_roster import ASKS_FOR_PEOPLE, roster_reply
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
@@ -32,7 +34,7 @@ from knowledge.vocabulary import KnownContact
 
 @handles(
     "meeting_summary",
-    slots=("account", "person", "meeting_id", "time_range", "meeting_kind"),
+    slots=("account", "person", "meeting_id", "time_range", "meeting_kind", "aspect"),
     uses_llm=True,
     examples=(HelpExample("Meeting recaps", "summarize my last call with {account}", "summary, decisions and action items"),),
 )
@@ -40,6 +42,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     if resolution.contact is not None and _WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
+    asks_for_people = ASKS_FOR_PEOPLE.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PEOPLE_ASPECT
+    if resolution.account and ctx.frame.typed("account") and asks_for_people:
+        roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
+        if roster is not None:
+            return roster
     # Reading and ranking up to a few thousand passages takes ~10 ms of CPU: in a worker thread, so the
     # event loop keeps acknowledging other events meanwhile.
     answered = await asyncio.to_thread(_answer, ctx)

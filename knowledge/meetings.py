@@ -142,6 +142,12 @@ _ACCOUNT_CONTACTS = text(
 )
 
 
+_ACCOUNT_ROSTER = text(
+    "SELECT c.name, c.email, c.title, a.name AS account FROM contact c JOIN account a ON a.id = c.account_id "
+    "WHERE lower(a.name) = :account ORDER BY c.name LIMIT :limit"
+)
+
+
 _CONTACT_TITLE = text(
     "SELECT c.title FROM contact c JOIN account a ON a.id = c.account_id "
     "WHERE lower(a.name) = :account AND lower(c.name) = :name LIMIT 1"
@@ -223,6 +229,13 @@ _DETAILS = text(
 _SEGMENTS = text(
     "SELECT meeting_id, speaker, text FROM transcriptsegment WHERE meeting_id IN :ids ORDER BY meeting_id, seq LIMIT :limit"
 ).bindparams(bindparam("ids", expanding=True))
+
+
+def account_roster(db: Database, account: str, limit: int = 12) -> list[tuple[KnownContact, str]]:
+    """An account's contacts with their job titles ("" when none is recorded), by name."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(_ACCOUNT_ROSTER, {"account": account.lower(), "limit": limit})
+        return [(KnownContact(name=row.name, email=row.email or "", account=row.account), row.title or "") for row in rows]
 
 
 def account_meetings(db: Database, account: str, end: datetime, *, limit: int = 12,

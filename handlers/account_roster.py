@@ -1,0 +1,63 @@
+"""Who a rep should talk to at an account: its contacts with their titles, those whose role fits the topic first."""
+
+from __future__ import annotations
+
+import re
+
+from control_plane.thread import PEOPLE_ASPECT
+from handlers.context import HandlerContext, HandlerResult
+from handlers.formatting import bold, clean
+from knowledge.meetings import account_roster
+from knowledge.thread_memory import TurnContext
+from knowledge.vocabulary import KnownContact
+
+# "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
+# "who handles procurement at umbrella": the account's people, not its meetings.
+ASKS_FOR_PEOPLE = re.compile(
+    r"^\W*(?:(?:and|so|ok|okay|hey|also)\W+)?(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
+    r"(?:talk|speak|reach out|go|email|ping|contact|loop in|call)\b|who (?:do|did) we (?:know|deal with|work with)\b|"
+    r"who(?:'s| is| are) (?:our |the )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
+    r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
+    r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
+    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$)"
+)
+# What a topic asks of a contact's role, as words of job titles.
+_ROLES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(topic), re.compile(title, re.IGNORECASE))
+    for topic, title in (
+        (r"\b(?:secur\w*|ciso|infosec|soc ?2|pen ?test\w*|vendor risk)\b", r"\bsecurity\b|\bciso\b|\binformation security\b"),
+        (r"\b(?:sso|okta|saml|scim|it|technical|integrations?|api|setup|admin\w*)\b", r"\bit\b|\btechnology\b|\badmin\w*\b|\bsecurity\b"),
+        (r"\b(?:financ\w*|budget|money|pricing|price|cfo|invoice\w*|payment|discount)\b", r"\bfinanc\w*\b|\bcfo\b|\bprocurement\b"),
+        (r"\b(?:procure\w*|purchas\w*|contract|legal|paperwork|order form|dpa|redlines?)\b", r"\bprocurement\b|\blegal\b|\bcounsel\b"),
+        (r"\b(?:privacy|gdpr|data protection|residency|dpo)\b", r"\bdata protection\b|\bprivacy\b|\bsecurity\b"),
+        (r"\b(?:sales|reps?|quota|pipeline|forecast\w*)\b", r"\bsales\b|\brevenue\b"),
+        (r"\b(?:ops|operations|revops|enablement|training|rollout|onboarding)\b", r"\boperations\b|\benablement\b|\bops\b"),
+    )
+)
+_ROSTER_SIZE = 12
+
+
+def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
+    """The account's contacts, the ones whose title fits what the message is about first; None when it has none."""
+    roster = account_roster(ctx.db, account, limit=_ROSTER_SIZE)
+    if not roster:
+        return None
+    asked = ctx.words.lower()[:500]
+    titles = [title for topic, title in _ROLES if topic.search(asked)]
+    fitting = [(contact, title) for contact, title in roster if any(pattern.search(title) for pattern in titles)]
+    lines: list[str] = []
+    if fitting:
+        lines.append(f"At {bold(account)}, for that: " + "; ".join(_line(contact, title) for contact, title in fitting) + ".")
+        rest = [(contact, title) for contact, title in roster if (contact, title) not in fitting]
+        if rest:
+            lines.append("Also at " + clean(account) + ": " + "; ".join(_line(contact, title) for contact, title in rest) + ".")
+    else:
+        lines.append(f"Our contacts at {bold(account)}:")
+        lines += [f"• {_line(contact, title)}" for contact, title in roster]
+    first = (fitting or roster)[0][0]
+    context = TurnContext(account=account, person=first.name if fitting and len(fitting) == 1 else None, aspect=PEOPLE_ASPECT)
+    return HandlerResult.from_marked("\n".join(lines), context=context)
+
+
+def _line(contact: KnownContact, title: str) -> str:
+    return bold(contact.name) + (f", {clean(title)}" if title else "") + (f" ({clean(contact.email)})" if contact.email else "")
