@@ -41,6 +41,11 @@ _QUANTITY = re.compile(
 _GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)"
                       # "what would 40 of those run us", "40 of them annually": seats of the plan just discussed
                       r"|(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) of (?:those|them|these|that|it|that plan|those plans)\b")
+# "pro for 15", "growth x 40": a count right after a plan's name is its seats (not "for 3 years", "for 20%").
+_PLAN_FOR_COUNT = re.compile(
+    r"\b(?:for|x|times|\*)\s?(\d{1,3}(?:,\d{3})?|\d{1,5})\b(?![.,]\d|\s?(?:%|percent|months?|mos?|years?|yrs?|days?|weeks?|"
+    r"minutes?|hours?|gb|tb|mb|k\b|m\b|dollars|usd|eur|bucks|requests|calls|tasks|responses|seconds?))"
+)
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -152,6 +157,8 @@ class EntityExtractor:
             )
         topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
         quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) if intent is Intent.PRODUCT_QUESTION else None
+        if quantity is None and plans and intent is Intent.PRODUCT_QUESTION:
+            quantity = _PLAN_FOR_COUNT.search(lowered)  # "beacon pro for 15": 15 seats of it
         term = None
         if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: "annual?" may follow up a price
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None

@@ -308,6 +308,8 @@ class NameIndex:
 _CATALOG_SYNONYMS = {
     "churn": "cancel", "churns": "cancel", "churned": "cancel", "churning": "cancel", "terminate": "cancel",
     "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",
+    "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
+    "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial",
 }
 
 

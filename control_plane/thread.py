@@ -30,6 +30,7 @@ _CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 # A message that leans on the previous turn: it opens like a continuation or points back at it.
 _FOLLOW_UP = re.compile(
     r"^\W*(?:and|also|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
+    r"(?:ok(?:ay)?,? |and )?now (?:do|for|try)|do the same (?:for|with)|same thing (?:for|with)|repeat (?:that |it )?for|"
     r"so|but|vs\.?|versus|compared to|or|what if)\b|\b(?:instead|then|too|as well|either)\W*$|"
     r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one|each|both|either|there)\b"
 )
@@ -96,6 +97,8 @@ _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:pl
 
 # The aspect of a turn that listed an account's people ("who do we know at kestrel").
 PEOPLE_ASPECT = "people"
+# The aspect of a turn that said who someone is ("who is sofia romano").
+PERSON_ASPECT = "person"
 
 
 def _continuable(intent: Intent, slots_for: IntentSlots | None) -> bool:
@@ -309,6 +312,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
     if intent is Intent.MEETING_SUMMARY:
         if typed["account"] and follow_up and thread.aspect == PEOPLE_ASPECT and not typed["person"]:
             return {"aspect": PEOPLE_ASPECT}  # "and at umbrella?" after who to talk to at Globex: Umbrella's people
+        if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT:
+            return {"aspect": PERSON_ASPECT}  # "and ken ito?" after "who is aisha bello": who Ken Ito is
         if typed["account"] or typed["person"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR

@@ -33,7 +33,7 @@ _ASKING = terms(
     email draft follow anything everything know before ping should remember remind right ok okay
     so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
     details detail info rundown overview cover covered covering monday tuesday wednesday thursday friday saturday
-    sunday morning afternoon"""
+    sunday morning afternoon now same repeat try"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "
@@ -57,6 +57,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "what did initech sign up for": the plan and seats agreed, as the notes write them down
         (r"\bsign(?:ed|ing)? up for\b|\b(?:end(?:ed|s)? up )?(?:bought|buy(?:ing)?|purchas\w*|went with|go(?:ing)? with)\b"
          r"|\bend(?:ed|s)? up with\b", " seats agreed "),
+        # pushback on price is said as a budget, a discount asked or "too expensive"
+        (r"\b(?:objections?|push ?backs?|concerns?|complain\w*|pushed back)\b(?: \w+){0,3} (?:on|about|re|over|around|with) "
+         r"(?:the |our )?(?:price|prices|pricing|cost|costs|the number|the quote)\b", " budget discount expensive pricing "),
         # what reps call objections, meetings write down as concerns, push-back, pressure or a competitor's approach
         (r"\bobjections?\b|\bobject(?:ed|ing)\b|\bpush ?backs?\b", " objection concern pushed pressure approached worried "),
         (r"\bhow (?:many|much)\b", " howmany "),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
-from control_plane.thread import PEOPLE_ASPECT
+from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT
 from handlers.account_roster import ASKS_FOR_PEOPLE, roster_reply
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
@@ -40,7 +40,7 @@ from knowledge.vocabulary import KnownContact
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
-    if resolution.contact is not None and _WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()):
+    if resolution.contact is not None and (_WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
     asks_for_people = ASKS_FOR_PEOPLE.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PEOPLE_ASPECT
     if resolution.account and ctx.frame.typed("account") and asks_for_people:
@@ -112,7 +112,8 @@ def _contact_card(ctx: HandlerContext, contact: KnownContact) -> HandlerResult:
     if meetings:
         lines.append("Their latest meetings with us:")
         lines += [f"• {_candidate_line(meeting, ctx)}" for meeting in meetings]
-    context = TurnContext(account=contact.account, person=contact.name, meeting_id=meetings[0].id if meetings else None)
+    context = TurnContext(account=contact.account, person=contact.name, meeting_id=meetings[0].id if meetings else None,
+                          aspect=PERSON_ASPECT)
     return HandlerResult.from_marked("\n".join(lines), context=context)
 
 

@@ -72,6 +72,7 @@ _EXPLICIT_PRICE = re.compile(
 )
 # A question naming only a category ("how often does the sync run" -> integrations) after a question about one
 # item of it asks about that item.
+_KIND_CATEGORY = {"integration": "integrations", "addon": "addons", "compliance": "compliance"}
 _CATEGORY_KIND = {"integrations": "integration", "compliance": "compliance", "addons": "addon", "limits": "limit"}
 # Items whose answer is the same whatever the plan: a new plan in a follow-up does not ask about them again.
 _PLAN_INDEPENDENT = ("addon", "faq", "compliance")
@@ -173,6 +174,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             context = replace(context, plan=moved["name"], plans=())
             if previous == "quote" or frame.quantity:
                 aspect, items, previous = "quote", [], "quote"
+    stranger = _unknown_subject(ctx.words, view) if previous and previous_kind and aspect is None and not items else []
+    if stranger:
+        # "what about zoho" after the HubSpot integration: the same kind of thing, named anew and not in the catalog
+        previous, aspect = None, _KIND_CATEGORY.get(previous_kind)
     if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):

@@ -39,7 +39,12 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\beu\b|\beurope(?:an)?\b|\bgermany\b|\bfrankfurt\b", " eu residency "),
         (r"\bheadroom\b|\bmore capacity\b|\bthroughput\b", " extra capacity "),
         (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
-        (r"\bpay(?:s|ing)?\b|\bach\b", " payment ach "),
+        (r"\bpay(?:s|ing)?\b|\bach\b|\bbank transfers?\b|\bwires?\b", " payment ach wire "),
+        (r"\bcharit(?:y|ies|able)\b|\bnon[\s-]?profits?\b|\bngos?\b|\b501 ?\(?c\)? ?\(?3\)?", " nonprofit "),
+        (r"\bhost(?:s|ing)?\b|\bdata cent(?:er|re)s?\b", " hosted "),
+        (r"\bkick(?:ing)? the tires\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
+         r"\bproof of concept\b", " trial free "),
+        (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
         (r"\bset[\s-]*up\b", " setup "),
         (r"\b(?:mov|bring|brought|carr(?:y|ied)|port)\w* (?:\w+ ){0,2}(?:over|across)\b|\bmigrat\w*", r" migrate \g<0> "),
