@@ -24,7 +24,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
-from handlers.quotes import instead_of, money, quote
+from handlers.quotes import instead_of, money, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -947,7 +947,9 @@ def _name_and_price(plan: PlanEntry) -> str:
 
 
 def _price(plan: PlanEntry) -> str:
-    return format_price(plan["price_cents"], plan["currency"], plan["billing_period"], plan["per_seat"])
+    """The plan's price in its own unit: "$8/employee/month" when its description says it is priced per employee."""
+    text = format_price(plan["price_cents"], plan["currency"], plan["billing_period"], plan["per_seat"])
+    return text.replace("/seat", "/" + seat_word(plan), 1) if plan["per_seat"] else text
 
 
 def _price_sentence(view: ProductView, plan: PlanEntry) -> str:
@@ -974,7 +976,7 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
         return f"{view.name} has no published plans."
     lines = [f"{bold(view.name)} pricing:"]
     for plan in all_plans:
-        line = f"• {bold(plan['name'])}: {_price(plan)}" + _priced_per(plan)
+        line = f"• {bold(plan['name'])}: {_price(plan)}" + ("" if plan["per_seat"] else _priced_per(plan))
         if plan["annual_discount_pct"]:
             line += f" ({plan['annual_discount_pct']}% off annually)"
         lines.append(line)

@@ -42,8 +42,9 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
         # "annual?" after a plan's price: the per-seat figures, not a quote for one seat
         discount = plan["annual_discount_pct"]
         annual = price * 12 * (100 - discount) / 100
-        return (f"{name}: {money(price, currency)} per seat per month, or {bold(money(annual / 12, currency))} per seat "
-                f"per month billed annually ({discount}% off): {money(annual, currency)} per seat per year.")
+        word = seat_word(plan)
+        return (f"{name}: {money(price, currency)} per {word} per month, or {bold(money(annual / 12, currency))} per {word} "
+                f"per month billed annually ({discount}% off): {money(annual, currency)} per {word} per year.")
     if plan["per_seat"]:
         count = seats or 1
         least = _billed_minimum(plan)
@@ -59,7 +60,8 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             count = seat_least
         unit = money(price, currency)
         monthly = price * count
-        seats_text = f"{count} seat{'s' if count != 1 else ''}"
+        word = seat_word(plan)
+        seats_text = f"{count} {word}{'s' if count != 1 else ''}"
         if per == "year":
             lines.append(f"{name} for {seats_text}: {count} × {unit} = {bold(money(monthly, currency))} per year.")
         else:
@@ -70,7 +72,7 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             if discount:
                 annual = yearly * (100 - discount) / 100
                 line += (f"; billed annually ({discount}% off): {bold(money(annual, currency))} a year "
-                         f"({money(annual / 12 / count, currency)} per seat per month).")
+                         f"({money(annual / 12 / count, currency)} per {word} per month).")
             else:
                 line += " (no annual discount on this plan)."
             lines.append(line)
@@ -122,6 +124,16 @@ def _billed_minimum(plan: PlanEntry) -> int | None:
         if _MINIMUM_KEY.match(key.strip()) and (value or "").strip().replace(",", "").isdigit():
             return int(value.replace(",", ""))
     return None
+
+
+# "Priced per employee: ...": the unit a per-seat plan is counted in, as its description says.
+_PRICED_PER = re.compile(r"priced per ([a-z]{3,20})\b", re.IGNORECASE)
+
+
+def seat_word(plan: PlanEntry) -> str:
+    """What one unit of a per-seat plan is called: "seat", or the unit its description gives ("employee")."""
+    unit = _PRICED_PER.match(plan["description"] or "")
+    return unit.group(1).lower().removesuffix("s") if unit else "seat"
 
 
 def _unit_of(plan: PlanEntry) -> str:

@@ -101,9 +101,11 @@ async def test_the_price_of_something_we_do_not_sell_is_not_answered_with_ours(o
 
 async def test_a_price_list_says_what_a_plan_is_priced_per(offline: Pipeline) -> None:
     reply = await ask(offline, "how is sentinel priced")
-    assert "Essentials: $4/seat/month (priced per employee) (10% off annually)" in reply.plain
+    assert "Essentials: $4/employee/month (10% off annually)" in reply.plain and "/seat" not in reply.plain
+    assert "Advanced costs $8/employee/month" in (await ask(offline, "sentinel advanced price")).plain
     quote = await ask(offline, "advanced for 200 employees monthly")
-    assert "200 × $8 = $1,600 per month" in quote.plain
+    assert "Advanced for 200 employees: 200 × $8 = $1,600 per month" in quote.plain and "per seat" not in quote.plain
+    assert "Orbit Pro for 10 seats" in (await ask(offline, "10 pro seats per month")).plain  # seats stay seats
 
 
 def test_a_per_employee_minimum_bills_the_minimum(demo_db: Database) -> None:
