@@ -521,7 +521,8 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if aspect == "compare":
         return _comparison(view, plans[:3] if len(plans) >= 2 else payload["plans"])
     if items:
-        answer = "\n\n".join(_describe_item(view, item, plans) for item in items)
+        yes_no = bool(_YES_NO.match(question.lower()))
+        answer = "\n\n".join(_describe_item(view, item, plans, yes_no=yes_no) for item in items)
         if items[0].kind == "limit" and plans and _OPTIONS.search(question.lower()[:MAX_SCAN_CHARS]):
             options = _limit_options(view, items[0].name, plans)
             answer += ("\n" + options) if options else ""
@@ -833,7 +834,10 @@ def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]
     return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 
-def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) -> str:
+_YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|but)\W+)?(?:is|are|does|do|can|could|will|would|has|have)\b")
+
+
+def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *, yes_no: bool = False) -> str:
     payload = view.payload
     names = {plan["slug"]: plan["name"] for plan in payload["plans"]}
     if item.kind == "feature":
@@ -863,7 +867,7 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) ->
         entry = item.entry
         price = format_price(entry["price_cents"], entry["currency"], entry["billing_period"], entry["per_seat"])
         plans_available = entry["available_on"]
-        text = f"The {bold(entry['name'])} add-on costs {price}"
+        text = (_addon_on_plans(entry, plans) if yes_no else "") + f"The {bold(entry['name'])} add-on costs {price}"
         if plans_available and len(plans_available) < len(payload["plans"]):
             text += ", available on " + _and_list([names.get(s, s) for s in plans_available])
         else:
@@ -875,6 +879,20 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry]) ->
     if item.kind == "faq":
         return f"{bold(item.entry['question'])}\n{clean(item.entry['answer'])}"
     return _limit_answer(view, item.name, plans)
+
+
+def _addon_on_plans(addon: Any, plans: Sequence[PlanEntry]) -> str:
+    """For an add-on asked of one plan ("is analytics included in enterprise?"): yes or no for that plan first."""
+    if len(plans) != 1:
+        return ""
+    plan = plans[0]
+    if plan["slug"] in addon["available_on"]:
+        return f"Yes: {addon['name']} is available on {plan['name']} as an add-on.\n"
+    if re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE):
+        return f"Yes: {addon['name']} is included on {plan['name']} at no extra cost.\n"
+    if addon["available_on"]:
+        return f"No: {addon['name']} is not available on {plan['name']}.\n"
+    return ""
 
 
 def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> str:
