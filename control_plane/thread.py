@@ -85,8 +85,11 @@ _DEAL_WORDS = frozenset("""many much final renewal renewed numbers number terms 
 # A question about something's content ("how long is the ramp", "who owns it"): after a search, the call found says.
 _ASKS_CONTENT = re.compile(r"^(?:(?:and|so|ok|okay|also)\W+)?(?:how (?:long|much|many|big|often)|what(?:'s| is| was| were| are)?"
                            r"|who(?:'s| is| was)?|when|why|which|where)\b")
-_PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:which|what|any) (?:ones?|of (?:them|those|these|the calls))\b"
-                                 r"(?! (?:said|says|mentioned|talked|discussed))")
+_PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:(?:which|what|any) (?:ones?|of (?:them|those|these|the calls))\b"
+                                 r"(?! (?:said|says|mentioned|talked|discussed))"
+                                 # "which were with sofia", "any with umbrella?", "just the ones from acme"
+                                 r"|(?:which|what) (?:were|was|are|is) (?:with|from|for)\b|(?:any|only|just)(?: the ones| of them)? "
+                                 r"(?:with|from)\b)")
 _REFINES_SEARCH = re.compile(r"\b(?:ones?|calls?|meetings?|demos?|conversations?|recordings?|transcripts?|results?|matches)\b"
                              r"|\bhow many (?:is|are|was|were) (?:that|there|those|they)\b|\bhow many (?:of )?(?:them|those)\b|\bin total\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
