@@ -315,7 +315,9 @@ _GREETING = re.compile(
     # a change of subject announced before the question: "switching gears - ...", "unrelated q: ..."
     r"(?:switching|changing|shifting|switch|change) (?:gears|topics?|subjects?)|(?:on )?(?:a )?(?:different|another|new|other|separate) "
     r"(?:note|topic|subject|q|question|thing)|unrelated(?: q| question| but| note)?|random (?:q|question)|side (?:note|q|question)|"
-    r"one more (?:q|question|thing)|another (?:q|question)|also (?:quick )?(?:q|question))\b[\s,!.:;—–-]*)+"
+    r"one more (?:q|question|thing)|another (?:q|question)|also (?:quick )?(?:q|question)|"
+    # reactions and asides before the question: "oh nice and ...", "actually who is josh", "sorry, ..."
+    r"oh|ah|ooh|aha|hmm+|actually|sorry|oops|nice|cool|great|awesome|perfect|got it|gotcha|sweet|wow)\b[\s,!.:;—–-]*)+"
 )
 
 

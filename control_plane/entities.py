@@ -156,7 +156,9 @@ class EntityExtractor:
                 None,
             )
         topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
-        quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) if intent is Intent.PRODUCT_QUESTION else None
+        # (unknown too: "for 20 ppl yr" after a price is a quote for 20 seats, once the thread says so)
+        quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) \
+            if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else None
         if quantity is None and plans and intent is Intent.PRODUCT_QUESTION:
             quantity = _PLAN_FOR_COUNT.search(lowered)  # "beacon pro for 15": 15 seats of it
         term = None

@@ -265,7 +265,7 @@ class NameIndex:
                     return True
                 if name.kind == "first_name":
                     word = lowered[found.start : found.end].removesuffix("'s")
-                    if word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES:
+                    if word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES or _after_who_is(lowered, found.start):
                         return True
         return False
 
@@ -301,7 +301,13 @@ class NameIndex:
             or word not in WORDLIKE_FIRST_NAMES
             or match.previous_word in _PERSON_CUES
             or text.lowered[match.end : match.end + 2] == "'s"
+            or _after_who_is(text.lowered, match.start)
         )
+
+
+def _after_who_is(lowered: str, start: int) -> bool:
+    """Whether the word at `start` follows "who is" ("who is josh": a person, though "josh" is also a verb)."""
+    return lowered[max(0, start - 8) : start].endswith(("who is ", "who's ", "whos ", "who was "))
 
 
 # Words reps use for what the catalog calls by another name (the handlers fold the same ones: handlers/text_match.py).

@@ -30,7 +30,8 @@ SHORTHAND: dict[str, str] = {
     "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
     "hw": "how", "wat": "what", "wats": "what's", "anual": "annual", "anually": "annually", "cn": "can",
     "ent": "enterprise", "teh": "the", "hte": "the", "taht": "that", "wich": "which", "whcih": "which",
-    "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
+    "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "happend": "happened", "hapened": "happened",
+    "happned": "happened", "tues": "tuesday", "thurs": "thursday", "wensday": "wednesday", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
 }
 # "v" stands for "vs" only between words, "w" for "with" only before one.

@@ -7,10 +7,15 @@ import re
 from control_plane.thread import PEOPLE_ASPECT
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
-from knowledge.meetings import account_roster
+from knowledge.meetings import account_owner, account_roster
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact
 
+# "who owns the kestrel account", "who's the ae on acme": our account executive
+_OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it|legal|procurement))|"
+                r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
+                r"(?:account )?owner (?:of|for|on)\b")
+_ASKS_OWNER = re.compile(_OWNER_WORDS)
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
@@ -19,7 +24,7 @@ ASKS_FOR_PEOPLE = re.compile(
     r"who(?:'s| is| are) (?:our |the )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
-    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$)"
+    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$|" + _OWNER_WORDS + ")"
 )
 # What a topic asks of a contact's role, as words of job titles.
 _ROLES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
@@ -40,12 +45,18 @@ _ROSTER_SIZE = 12
 def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
     """The account's contacts, the ones whose title fits what the message is about first; None when it has none."""
     roster = account_roster(ctx.db, account, limit=_ROSTER_SIZE)
+    asked = ctx.words.lower()[:500]
+    lines: list[str] = []
+    owner = account_owner(ctx.db, account) if _ASKS_OWNER.search(asked) else ""
+    if owner:  # "who owns the kestrel account": ours, then theirs
+        lines.append(f"{bold(owner)} owns the {bold(account)} account on our side.")
+        if roster:
+            lines.append("Their contacts: " + "; ".join(_line(contact, title) for contact, title in roster) + ".")
+        return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=PEOPLE_ASPECT))
     if not roster:
         return None
-    asked = ctx.words.lower()[:500]
     titles = [title for topic, title in _ROLES if topic.search(asked)]
     fitting = [(contact, title) for contact, title in roster if any(pattern.search(title) for pattern in titles)]
-    lines: list[str] = []
     if fitting:
         lines.append(f"At {bold(account)}, for that: " + "; ".join(_line(contact, title) for contact, title in fitting) + ".")
         rest = [(contact, title) for contact, title in roster if (contact, title) not in fitting]

@@ -61,7 +61,14 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:objections?|push ?backs?|concerns?|complain\w*|pushed back)\b(?: \w+){0,3} (?:on|about|re|over|around|with) "
          r"(?:the |our )?(?:price|prices|pricing|cost|costs|the number|the quote)\b", " budget discount expensive pricing "),
         # what reps call objections, meetings write down as concerns, push-back, pressure or a competitor's approach
-        (r"\bobjections?\b|\bobject(?:ed|ing)\b|\bpush ?backs?\b", " objection concern pushed pressure approached worried "),
+        (r"\bobjections?\b|\bobject(?:ed|ing)\b|\bpush(?:ed|ing)? ?backs?\b|\bpush(?:ed|ing)? back\b",
+         " objection concern pushed pressure approached worried issue discount "),
+        # what is still to do, for whom: the open action items
+        (r"\bstill open\b|\b(?:open|outstanding|pending|remaining) (?:items?|tasks?|asks?|points?|questions?)\b|\boutstanding\b|"
+         r"\bleft to do\b|\bwhat(?:'s| is) (?:still )?open\b|\bnext steps\b", " actionitem "),
+        # a customer at risk of leaving talks of competitors, budget pressure and cutting cost
+        (r"\bat risk\b|\bchurn risk\b|\bflight risk\b|\b(?:thinking (?:about|of) )?leaving\b|\bcompetitors?\b|\bcompetition\b",
+         " competitor pressure cutting cost offer "),
         (r"\bhow (?:many|much)\b", " howmany "),
         (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )

@@ -178,6 +178,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if stranger:
         # "what about zoho" after the HubSpot integration: the same kind of thing, named anew and not in the catalog
         previous, aspect = None, _KIND_CATEGORY.get(previous_kind)
+    if (previous and previous.startswith("item:") and aspect in ("features", "limits") and frame.follow_up
+            and not _NAMES_A_LIST.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
+        aspect = None  # "included in enterprise?" after an add-on asks about the add-on, not Enterprise's whole list
     if previous and ((aspect is None and frame.follow_up) or (
         previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
@@ -834,7 +837,10 @@ def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]
     return max((_item_weight(index, asked, item) for item in index.items if item.name == name), default=0.0)
 
 
-_YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|but)\W+)?(?:is|are|does|do|can|could|will|would|has|have)\b")
+_YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|but)\W+)?(?:is|are|does|do|can|could|will|would|has|have|"
+                     r"included|available|offered|part of)\b")
+# "features of growth?", "all the limits": a plan's whole list is asked for, not the thing discussed
+_NAMES_A_LIST = re.compile(r"\b(?:features?|limits?|quotas?|everything|all|what else|list)\b")
 
 
 def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *, yes_no: bool = False) -> str:
@@ -886,10 +892,10 @@ def _addon_on_plans(addon: Any, plans: Sequence[PlanEntry]) -> str:
     if len(plans) != 1:
         return ""
     plan = plans[0]
-    if plan["slug"] in addon["available_on"]:
-        return f"Yes: {addon['name']} is available on {plan['name']} as an add-on.\n"
     if re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE):
         return f"Yes: {addon['name']} is included on {plan['name']} at no extra cost.\n"
+    if not addon["available_on"] or plan["slug"] in addon["available_on"]:
+        return f"Yes: {addon['name']} is available on {plan['name']} as an add-on.\n"
     if addon["available_on"]:
         return f"No: {addon['name']} is not available on {plan['name']}.\n"
     return ""

@@ -231,6 +231,15 @@ _SEGMENTS = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
+_ACCOUNT_OWNER = text("SELECT owner FROM account WHERE lower(name) = :account LIMIT 1")
+
+
+def account_owner(db: Database, account: str) -> str:
+    """The account executive who owns the account ("" when none is recorded)."""
+    with db.engine.connect() as conn:
+        return conn.execute(_ACCOUNT_OWNER, {"account": account.lower()}).scalar() or ""
+
+
 def account_roster(db: Database, account: str, limit: int = 12) -> list[tuple[KnownContact, str]]:
     """An account's contacts with their job titles ("" when none is recorded), by name."""
     with db.engine.connect() as conn:

@@ -168,7 +168,8 @@ _NAMES_A_MEETING = re.compile(
 )
 # Words of a recap or draft request that name no particular meeting.
 _NOT_TITLE_WORDS = frozenset(
-    """the a an and or of for with to from in on at about by my our their his her your its it this that these those
+    """the a an and or of for with to from in on at about by my our their his her your its it it's this that that's these those
+    what's whats who's how's there's let's
     one ones recap recaps summarize summarise summary sum up tldr brief debrief notes minutes takeaways highlights
     key points action items next steps decisions outcome outcomes what was were is are did do does we they i you
     happened happen say said discuss discussed agreed decide decided call calls meeting meetings chat convo
