@@ -45,6 +45,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bkick(?:ing)? the tires\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
          r"\bproof of concept\b", " trial free "),
         (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
+        # "anything off", "20% off", "a break on price": a discount
+        (r"\b(?:anything|something|money|\d+ ?%|\d+ percent) off\b|\ba break on\b|\bdeals? (?:for|on)\b", " discount "),
+        # "blow past", "go over", "run out of": what happens when a limit is exceeded
+        (r"\bblow(?:s|ing)? (?:past|through)\b|\b(?:go|goes|going|went) (?:over|past)(?=\W*$)|\b(?:go|goes|going|went) (?:over|past|beyond) (?:the|their|our|its|a) \w*\s?(?:limit|cap|quota)\b|"
+         r"\bran out of\b|\brun(?:s|ning)? out of\b|\bexceed\w*\b|\bhit(?:s|ting)? (?:the|their|our) (?:limit|cap)\b", " exceed overage "),
         (r"\bsync(?:s|ed|ing|hronization)?\b", " sync "),
         (r"\bset[\s-]*up\b", " setup "),
         (r"\b(?:mov|bring|brought|carr(?:y|ied)|port)\w* (?:\w+ ){0,2}(?:over|across)\b|\bmigrat\w*", r" migrate \g<0> "),
