@@ -99,9 +99,18 @@ class LoopbackAirtable(LoopbackServer):
         self._record_payload(table, changed=[record_id])
 
     def delete(self, table_name: str, record_id: str) -> None:
+        """Delete a record; as in Airtable, links to it are removed from the records that had them."""
         table = self.table(table_name)
         del table.records[record_id]
         self._record_payload(table, destroyed=[record_id])
+        for other in self.tables.values():
+            for record in other.records.values():
+                linked = [name for name, value in record["fields"].items()
+                          if isinstance(value, list) and record_id in value]
+                if linked:
+                    self.update(other.name, record["id"], {
+                        name: [value for value in record["fields"][name] if value != record_id] or None
+                        for name in linked})
 
     def fail_next(self, count: int) -> None:
         """Answer the next `count` API requests with 429, as Airtable's rate limit does."""
