@@ -36,11 +36,20 @@ class Converted:
     file: SourceFile
     keys: dict[str, StoredRecord] = field(default_factory=dict)
     problems: list[ImportProblem] = field(default_factory=list)
+    # Records left out because they link to a record that is invalid or left out: a consequence, not a cause.
+    blocked: list[ImportProblem] = field(default_factory=list)
 
 
-def convert(table: TableMap, records: Iterable[Record], links: MutableMapping[str, StoredRecord]) -> Converted:
+class _Blocked(Exception):
+    """The record links to a record that is not imported this run."""
+
+
+def convert(table: TableMap, records: Iterable[Record], links: MutableMapping[str, StoredRecord],
+            invalid: set[str] | None = None) -> Converted:
     """Read `records` of `table`; `links` (record id -> what it became) resolves linked records and gains the
-    keys of these records, so a later kind can link to them."""
+    keys of these records, so a later kind can link to them. `invalid` (record ids that fail validation or are
+    left out) gains this table's invalid records; a record linking to one is left out, in `blocked`."""
+    invalid = set() if invalid is None else invalid
     rows: list[SourceRow] = []
     converted = Converted(SourceFile(table.kind, table.table, ()))
     model = ROW_MODELS[table.kind]
@@ -48,18 +57,23 @@ def convert(table: TableMap, records: Iterable[Record], links: MutableMapping[st
         record_id = str(record["id"])
         cells = record.get("fields") or {}
         data: dict[str, Any] = {}
-        for name, mapped in table.fields.items():
-            value = cells.get(mapped.airtable)
-            if mapped.link is not None:
-                value = _resolve(value, mapped.link, name in LIST_FIELDS, links, converted, table, record_id,
-                                 mapped.airtable)
-            elif mapped.scale is not None and isinstance(value, int | float) and not isinstance(value, bool):
-                value = round(value * mapped.scale)
-            data[name] = value
+        try:
+            for name, mapped in table.fields.items():
+                value = cells.get(mapped.airtable)
+                if mapped.link is not None:
+                    value = _resolve(value, mapped.link, name in LIST_FIELDS, links, converted, table, record_id,
+                                     mapped.airtable, invalid)
+                elif mapped.scale is not None and isinstance(value, int | float) and not isinstance(value, bool):
+                    value = round(value * mapped.scale)
+                data[name] = value
+        except _Blocked:
+            invalid.add(record_id)
+            continue
         rows.append(SourceRow(where(record_id), data))
         try:
             row = model.model_validate(data)
         except ValidationError:
+            invalid.add(record_id)
             continue  # the importer names the problem
         key = StoredRecord(table.kind, {name: getattr(row, name) for name in KEY_FIELDS[table.kind]})
         converted.keys[record_id] = key
@@ -69,13 +83,18 @@ def convert(table: TableMap, records: Iterable[Record], links: MutableMapping[st
 
 
 def _resolve(value: Any, kind: str, many: bool, links: Mapping[str, StoredRecord], converted: Converted,
-             table: TableMap, record_id: str, airtable_field: str) -> Any:
+             table: TableMap, record_id: str, airtable_field: str, invalid: set[str]) -> Any:
     """Linked record ids -> the slugs of the rows they became (a list for a list field, else one or None)."""
     if value in (None, "", []):
         return [] if many else None
     ids = value if isinstance(value, list) else [value]
     slugs = []
     for linked in ids:
+        if str(linked) in invalid:
+            converted.blocked.append(ImportProblem(
+                table.table, f"links to {linked}, which is invalid or skipped", row=where(record_id),
+                field=airtable_field))
+            raise _Blocked
         target = links.get(str(linked))
         if target is None or target.kind != kind or "slug" not in target.key:
             converted.problems.append(ImportProblem(

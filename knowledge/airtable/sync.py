@@ -187,7 +187,10 @@ def _apply(db: Database, mapping: Mapping, kind: SyncKind, records: MappingType[
         try:
             if problems:
                 raise ImportRejected(problems)
-            return _import(db, mapping, report, converted, deleted, known, keep_deleted)
+            # Records linking to an invalid one: left out; without --skip-invalid the importer rejects the run,
+            # naming the invalid record (the cause), not every record below it.
+            blocked = [problem for c in converted.values() for problem in c.blocked]
+            return _import(db, mapping, report, converted, deleted, known, keep_deleted, blocked)
         except ImportRejected as exc:
             named = [_for_airtable(mapping, problem) for problem in exc.problems]
             if not skip_invalid or any(problem.row is None for problem in named):
@@ -206,21 +209,25 @@ def _apply(db: Database, mapping: Mapping, kind: SyncKind, records: MappingType[
 def _convert(mapping: Mapping, records: MappingType[str, list[dict[str, Any]]], known: MappingType[str, StoredRecord],
              excluded: set[tuple[str, str]]) -> dict[str, Converted]:
     links = dict(known)
+    invalid: set[str] = set()
     converted = {}
     for kind, table in mapping.tables.items():
         if kind not in records:
             continue
-        kept = [record for record in records[kind] if (table.table, where(record["id"])) not in excluded]
-        converted[kind] = convert(table, kept, links)
+        kept = []
+        for record in records[kind]:
+            if (table.table, where(record["id"])) in excluded:
+                invalid.add(record["id"])
+            else:
+                kept.append(record)
+        converted[kind] = convert(table, kept, links, invalid)
     return converted
 
 
 def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[str, Converted],
             deleted: MappingType[str, StoredRecord], known: MappingType[str, StoredRecord],
-            keep_deleted: bool) -> SyncReport:
+            keep_deleted: bool, blocked: list[ImportProblem]) -> SyncReport:
     imported = {record_id: key for c in converted.values() for record_id, key in c.keys.items()}
-    for kind, counts in report.tables.items():
-        counts.skipped = sum(1 for problem in report.skipped if problem.file == mapping.tables[kind].table)
 
     def in_transaction(connection: Connection, changed_products: set[str]) -> None:
         removed = 0
@@ -248,6 +255,9 @@ def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[
 
     files: list[SourceFile] = [c.file for c in converted.values() if c.file.rows]
     result = import_files(db, files, source=f"airtable base {mapping.base}", in_transaction=in_transaction)
+    report.skipped.extend(blocked)
+    for kind, counts in report.tables.items():
+        counts.skipped = sum(1 for problem in report.skipped if problem.file == mapping.tables[kind].table)
     for kind_name, counts in result.kinds.items():
         table = report.tables[kind_name]
         table.created, table.updated, table.unchanged = counts.inserted, counts.updated, counts.unchanged

@@ -231,3 +231,19 @@ async def test_a_notification_is_verified_with_the_stored_secret(database: Datab
     assert not verify_notification(state, body, wrong)
     assert not verify_notification(state, body, None)
     assert not verify_notification(state, body + b" ", good)
+
+
+@pytest.mark.database
+async def test_skip_invalid_leaves_out_the_record_and_the_records_linking_to_it(
+        database: Database, airtable: LoopbackAirtable, catalog: CatalogBase) -> None:
+    pro = catalog.record_id("plans", product="orbit", slug="pro")
+    airtable.update("Plans", pro, {"Billing period": "fortnight"})
+
+    report = await sync(database, airtable, skip_invalid=True)
+
+    assert plan_price(database, "orbit", "pro") is None and plan_price(database, "orbit", "team") == 3900
+    assert report.skipped[0].row == f"record {pro}" and report.skipped[0].field == "Billing period"
+    below = [problem for problem in report.skipped[1:]]
+    assert below and all(f"links to {pro}, which is invalid or skipped" in problem.message for problem in below)
+    assert report.tables["plans"].skipped == 1 and report.tables["plan_features"].skipped > 0
+    assert report.tables["plans"].created == len(airtable.table("Plans").records) - 1
