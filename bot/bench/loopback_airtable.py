@@ -5,7 +5,9 @@ Serves what pitcrew's sync uses, the way Airtable does: listing records (pages o
 webhooks (create with a MAC secret, list, refresh, delete) and their payloads (cursors from 1, pages of at
 most 50 with `mightHaveMore`). Editing records (`add`, `update`, `delete`) records a payload for every webhook,
 and `notify` POSTs the HMAC-signed notification Airtable would send. Faults: the next N requests answered 429
-(`fail_next`), and record listing held until released (`hold_records`).
+(`fail_next`), and record listing held until released (`hold_records`). `fill_catalog` puts an import folder
+(the demo catalog by default) in it as a sales team's base would hold it, through a mapping: one table per kind,
+linked records between them, prices in dollars, checkboxes left out when false.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from bot.bench.providers import LoopbackServer
+from knowledge.airtable.mapping import EXAMPLE_MAPPING, Mapping, load_mapping
+from knowledge.airtable.records import KEY_FIELDS
+from knowledge.demo.loader import DEMO_DATA
+from knowledge.import_files import read_folder
+from knowledge.import_rows import ROW_MODELS
 
 TOKEN = "patFAKE.loopback-airtable-token"
 BASE_ID = "appCATALOG0000001"
@@ -83,7 +91,7 @@ class LoopbackAirtable(LoopbackServer):
                 return table
         raise KeyError(name_or_id)
 
-    def add(self, table_name: str, fields: Mapping[str, Any], *, notify_webhooks: bool = True) -> str:
+    def add(self, table_name: str, fields: MappingType[str, Any], *, notify_webhooks: bool = True) -> str:
         table = self.table(table_name)
         record_id = f"rec{next(self._ids):014d}"
         table.records[record_id] = {"id": record_id, "createdTime": _iso(datetime.now(UTC)), "fields": dict(fields)}
@@ -91,7 +99,7 @@ class LoopbackAirtable(LoopbackServer):
             self._record_payload(table, created=[record_id])
         return record_id
 
-    def update(self, table_name: str, record_id: str, fields: Mapping[str, Any]) -> None:
+    def update(self, table_name: str, record_id: str, fields: MappingType[str, Any]) -> None:
         table = self.table(table_name)
         table.records[record_id]["fields"].update(fields)
         for name in [name for name, value in fields.items() if value is None]:
@@ -247,6 +255,55 @@ class LoopbackAirtable(LoopbackServer):
         next_cursor = cursor + len(page)
         return web.json_response({"payloads": page, "cursor": next_cursor,
                                   "mightHaveMore": next_cursor <= len(webhook.payloads)})
+
+
+class CatalogBase:
+    """Which record holds which row: `record_id("plans", product="orbit", slug="pro")`."""
+
+    def __init__(self, fake: LoopbackAirtable, mapping: Mapping) -> None:
+        self.fake = fake
+        self.mapping = mapping
+        self.ids: dict[tuple[str, tuple[Any, ...]], str] = {}
+
+    def record_id(self, kind: str, **key: Any) -> str:
+        return self.ids[(kind, tuple(key[name] for name in KEY_FIELDS[kind]))]
+
+    def table(self, kind: str) -> str:
+        return self.mapping.tables[kind].table
+
+    def field(self, kind: str, pitcrew_field: str) -> str:
+        return self.mapping.tables[kind].fields[pitcrew_field].airtable
+
+
+def fill_catalog(fake: LoopbackAirtable, mapping: Mapping | None = None, folder: Path | None = None) -> CatalogBase:
+    """Put the rows of `folder` (the demo catalog by default) into the fake as the mapping's tables."""
+    mapping = mapping or load_mapping(EXAMPLE_MAPPING)
+    base = CatalogBase(fake, mapping)
+    files = {source.kind: source for source in read_folder(folder or Path(str(DEMO_DATA)))}
+    for kind, table in mapping.tables.items():
+        fake.add_table(table.table)
+        for raw in files[kind].rows if kind in files else ():
+            row = ROW_MODELS[kind].model_validate(raw.data)
+            fields: dict[str, Any] = {}
+            for name in row.model_fields_set:
+                mapped = table.fields.get(name)
+                value = getattr(row, name)
+                if mapped is None or value is None or value is False or value in ("", []):
+                    continue
+                if mapped.link is not None:
+                    values = value if isinstance(value, list) else [value]
+                    value = [base.ids[(mapped.link, _link_key(mapped.link, row, slug))] for slug in values]
+                elif mapped.scale is not None:
+                    value = value / mapped.scale
+                fields[mapped.airtable] = value
+            record_id = fake.add(table.table, fields, notify_webhooks=False)
+            base.ids[(kind, tuple(getattr(row, name) for name in KEY_FIELDS[kind]))] = record_id
+    return base
+
+
+def _link_key(kind: str, row: Any, slug: str) -> tuple[Any, ...]:
+    """The key of the `kind` record a row links to by `slug` (plans and features are per product)."""
+    return (slug,) if kind in ("products", "accounts") else (row.product, slug)
 
 
 def _error(status: int, kind: str) -> web.Response:

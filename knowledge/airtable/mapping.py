@@ -11,6 +11,8 @@ from typing import Any
 
 from knowledge.import_rows import LIST_FIELDS, ROW_MODELS
 
+EXAMPLE_MAPPING = Path(__file__).with_name("mapping.example.toml")  # a typical catalog base, commented
+
 # Kinds a sync can fill (meetings and transcripts come from call recorders, not the catalog base).
 SYNC_KINDS = ("products", "plans", "features", "plan_features", "integrations", "limits", "compliance", "addons",
               "faqs", "accounts", "contacts")
@@ -61,7 +63,7 @@ def load_mapping(path: Path) -> Mapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MappingError(f"no mapping file at {path}; copy docs/airtable-mapping.example.toml there "
+        raise MappingError(f"no mapping file at {path}; copy knowledge/airtable/mapping.example.toml there "
                            "(or set AIRTABLE_MAPPING) and name your base and tables in it") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(f"cannot read the mapping file {path}: {exc}") from None
