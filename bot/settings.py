@@ -171,7 +171,8 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for redaction."""
-        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key)
+        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key,
+                   self.airtable_token)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 

@@ -53,10 +53,16 @@ def record_error(db: Database, base: str, error: str) -> None:
         save_state(connection, base, last_error=error[:2000], last_sync_at=now())
 
 
-def stored_records(connection: Connection, base: str) -> dict[str, StoredRecord]:
-    """record id -> what it became, for every record of the base imported so far."""
+def stored_records(connection: Connection, base: str, record_ids: Iterable[str] | None = None) -> dict[str, StoredRecord]:
+    """record id -> what it became, for every record of the base imported so far (or those of `record_ids`)."""
     query = select(RECORDS.c.record_id, RECORDS.c.kind, RECORDS.c.natural_key).where(RECORDS.c.base_id == base)
-    return {row.record_id: StoredRecord(row.kind, json.loads(row.natural_key)) for row in connection.execute(query)}
+    if record_ids is None:
+        rows = list(connection.execute(query))
+    else:
+        ids = sorted(set(record_ids))
+        rows = [row for start in range(0, len(ids), CHUNK)
+                for row in connection.execute(query.where(RECORDS.c.record_id.in_(ids[start:start + CHUNK])))]
+    return {row.record_id: StoredRecord(row.kind, json.loads(row.natural_key)) for row in rows}
 
 
 def remember_records(connection: Connection, base: str, records: Mapping[str, StoredRecord],

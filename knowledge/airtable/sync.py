@@ -156,8 +156,10 @@ def sync_changes(db: Database, api: Api, mapping: Mapping, *, keep_deleted: bool
                    for table_id, ids in touched.items() if ids and table_id in kinds}
     except Exception as exc:
         raise _unreachable(db, mapping, exc) from exc
-    with db.engine.connect() as connection:
-        known = stored_records(connection, mapping.base)
+    needed = {record_id for ids in (*touched.values(), *destroyed.values()) for record_id in ids}
+    needed |= _linked_ids(mapping, records)
+    with db.engine.connect() as connection:  # only the records this run names or links to
+        known = stored_records(connection, mapping.base, needed)
     gone = {record_id for ids in destroyed.values() for record_id in ids}
     for table_id, ids in touched.items():  # named by a payload, deleted since
         kind = kinds.get(table_id)
@@ -301,6 +303,18 @@ def _parent_key_changed(mapping: Mapping, records: MappingType[str, list[dict[st
                 if record_id in known and known[record_id] != key:
                     return True
     return False
+
+
+def _linked_ids(mapping: Mapping, records: MappingType[str, list[dict[str, Any]]]) -> set[str]:
+    """Every record id the linked-record fields of `records` name."""
+    linked: set[str] = set()
+    for kind, kind_records in records.items():
+        names = [fm.airtable for fm in mapping.tables[kind].fields.values() if fm.link is not None]
+        for record in kind_records:
+            for name in names:
+                value = (record.get("fields") or {}).get(name)
+                linked.update(str(item) for item in (value if isinstance(value, list) else [value]) if item)
+    return linked
 
 
 def _for_airtable(mapping: Mapping, problem: ImportProblem) -> ImportProblem:
