@@ -103,18 +103,22 @@ def full_sync(db: Database, api: Api, mapping: Mapping, *, keep_deleted: bool = 
     source = AirtableBase(api, mapping)
     state = _state(db, mapping.base)
     cursor = None
-    if state and state.get("webhook_id"):
-        # Read first: changes made while the records are read are in payloads from here on, applied again
-        # (idempotently) by the next changes sync.
-        cursor = _webhook(source, state["webhook_id"]).cursor_for_next_payload
     try:
+        if state and state.get("webhook_id"):
+            # Read first: changes made while the records are read are in payloads from here on, applied again
+            # (idempotently) by the next changes sync.
+            try:
+                cursor = _webhook(source, state["webhook_id"]).cursor_for_next_payload
+            except SyncError as exc:  # the webhook is gone: the full sync still runs, the cursor stays
+                log.warning("airtable: %s", exc)
         records = {kind: source.all_records(kind) for kind in mapping.tables}
     except Exception as exc:
         raise _unreachable(db, mapping, exc) from exc
     with db.engine.connect() as connection:
         known = stored_records(connection, mapping.base)
+    seen = {record["id"] for kind_records in records.values() for record in kind_records}
     deleted = {record_id: stored for record_id, stored in known.items()
-               if stored.kind in mapping.tables and record_id not in {r["id"] for r in records[stored.kind]}}
+               if stored.kind in mapping.tables and record_id not in seen}
     report = _apply(db, mapping, "full", records, deleted, known, cursor=cursor, keep_deleted=keep_deleted,
                     skip_invalid=skip_invalid)
     report.seconds = time.perf_counter() - started

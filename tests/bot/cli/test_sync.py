@@ -114,3 +114,16 @@ async def test_webhook_create_needs_the_public_url(airtable: LoopbackAirtable) -
     result = await run("sync", "airtable", "--webhook", "create")
     assert result.exit_code == 2 and "AIRTABLE_WEBHOOK_URL is not set" in result.stderr
     assert not airtable.webhooks
+
+
+@pytest.mark.database
+async def test_a_refused_token_is_one_line_and_stored_as_the_last_error(airtable: LoopbackAirtable,
+                                                                         catalog: CatalogBase,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRTABLE_TOKEN", "patWRONG.not-the-token-0000")
+    result = await run("sync", "airtable")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"pitcrew: error: cannot read the Airtable base {BASE_ID}: HTTP 401"
+    no_secrets(result, "patWRONG.not-the-token-0000")
+    status = await run("sync", "status")
+    assert "last error: cannot read the Airtable base" in status.stdout
