@@ -1,10 +1,12 @@
 """`pitcrew sync airtable`: the mapped base's records into the knowledge base, through the importer.
 
 A run turns records into import rows (knowledge.airtable.records) and hands them to `import_files`: the same
-validation and the same all-or-nothing upsert as `pitcrew knowledge import`. In that one transaction it also
-deletes the rows of records Airtable deleted, remembers which record became which row, and stores the webhook
-cursor the run read up to, so rows and cursor commit together or not at all: a run killed half-way leaves the
-cursor where it was and the next run reads the same changes again. The products whose rows changed have their
+validation and the same all-or-nothing upsert as `pitcrew knowledge import`. A changes sync (and any sync on
+PostgreSQL) also, in that one transaction, deletes the rows of records Airtable deleted, remembers which record
+became which row, and stores the webhook cursor the run read up to, so rows and cursor commit together or not
+at all: a run killed half-way leaves the cursor where it was and the next run reads the same changes again. A
+full sync into a SQLite file imports its rows staged (as `knowledge import` does, so the write lock is never
+held for seconds) and does the rest in one short transaction after; both halves are idempotent. The products whose rows changed have their
 snapshots rebuilt right after the commit, as an import's are (and the snapshot change log lets the scheduled
 rebuild finish the job should that fail).
 
@@ -41,9 +43,10 @@ from knowledge.airtable.state import (
 from knowledge.db import Database
 from knowledge.import_files import SourceFile
 from knowledge.import_problems import ImportProblem, ImportRejected
-from knowledge.importer import import_files
+from knowledge.importer import import_files, write_transaction
 from knowledge.models import Product
 from knowledge.revision import bump_revision
+from knowledge.staged_import import sqlite_file
 
 if TYPE_CHECKING:
     from pyairtable import Api
@@ -260,7 +263,26 @@ def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[
         save_state(connection, mapping.base, **values)
 
     files: list[SourceFile] = [c.file for c in converted.values() if c.file.rows]
-    result = import_files(db, files, source=f"airtable base {mapping.base}", in_transaction=in_transaction)
+    source = f"airtable base {mapping.base}"
+    if report.kind == "changes" or sqlite_file(db) is None:
+        result = import_files(db, files, source=source, in_transaction=in_transaction)
+        changed_products = list(result.changed_products)
+        rebuild, rebuild_error = result.rebuild, result.rebuild_error
+    else:
+        # A full sync into a SQLite file compares every row: in one transaction on the live file it would hold the
+        # write lock for seconds (2 s for 30,000 unchanged records), keeping serve's inbox waiting. So the rows go
+        # through the staged import (the lock held in short slices only), then deletions, the record map and the
+        # state in one short transaction. Killed between the two, the next full sync does the second part again
+        # (both are idempotent, and the cursor it stores only moves forward over changes re-applied harmlessly).
+        result = import_files(db, files, source=source)
+        extra: set[str] = set()
+        with write_transaction(db.engine) as connection:
+            in_transaction(connection, extra)
+        extra -= set(result.changed_products)
+        changed_products = sorted({*result.changed_products, *extra})
+        rebuild, rebuild_error = result.rebuild, result.rebuild_error
+        if extra:
+            rebuild, rebuild_error = _rebuild_more(db, sorted(extra), rebuild, rebuild_error)
     report.skipped.extend(blocked)
     for kind, counts in report.tables.items():
         counts.skipped = sum(1 for problem in report.skipped if problem.file == mapping.tables[kind].table)
@@ -268,12 +290,32 @@ def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[
         table = report.tables[kind_name]
         table.created, table.updated, table.unchanged = counts.inserted, counts.updated, counts.unchanged
     _store_counts(db, mapping.base, report)
-    report.changed_products = result.changed_products
-    report.rebuild, report.rebuild_error = result.rebuild, result.rebuild_error
+    report.changed_products = changed_products
+    report.rebuild, report.rebuild_error = rebuild, rebuild_error
     log.info("airtable sync finished", extra={
         "base": mapping.base, "sync": report.kind, "cursor": report.cursor, "changed": report.changed,
         "changed_products": len(report.changed_products), "skipped": len(report.skipped)})
     return report
+
+
+def _rebuild_more(db: Database, slugs: list[str], rebuild: RebuildReport | None,
+                  error: str | None) -> tuple[RebuildReport | None, str | None]:
+    """Rebuild the products only the deletions changed, adding to the import's rebuild report."""
+    from knowledge.snapshots import rebuild_snapshots  # the snapshot layer sits above the importer
+
+    try:
+        more = rebuild_snapshots(db, product_slugs=slugs)
+    except Exception as exc:  # the rows are committed either way; the scheduled rebuild retries
+        log.exception("snapshot rebuild after an airtable sync failed")
+        return rebuild, error or str(exc) or type(exc).__name__
+    if rebuild is None:
+        return more, error
+    rebuild.built += more.built
+    rebuild.unchanged += more.unchanged
+    rebuild.failed += more.failed
+    rebuild.errors.extend(more.errors)
+    rebuild.seconds += more.seconds
+    return rebuild, error
 
 
 def _store_counts(db: Database, base: str, report: SyncReport) -> None:
