@@ -7,8 +7,9 @@ became which row, and stores the webhook cursor the run read up to, so rows and 
 at all: a run killed half-way leaves the cursor where it was and the next run reads the same changes again. A
 full sync into a SQLite file imports its rows staged (as `knowledge import` does, so the write lock is never
 held for seconds) and does the rest in one short transaction after; both halves are idempotent. The products whose rows changed have their
-snapshots rebuilt right after the commit, as an import's are (and the snapshot change log lets the scheduled
-rebuild finish the job should that fail).
+snapshots rebuilt right after the commit, from the snapshot change log (the catalog tables' triggers write it in
+the rows' transaction), so a run killed between the commit and the rebuild has its snapshots rebuilt by the
+next run (or the scheduled rebuild).
 
 A full sync reads every record of every mapped table; a changes sync reads the webhook's payloads from the
 stored cursor and fetches only the records they name.
@@ -265,24 +266,20 @@ def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[
     files: list[SourceFile] = [c.file for c in converted.values() if c.file.rows]
     source = f"airtable base {mapping.base}"
     if report.kind == "changes" or sqlite_file(db) is None:
-        result = import_files(db, files, source=source, in_transaction=in_transaction)
+        result = import_files(db, files, source=source, rebuild=False, in_transaction=in_transaction)
         changed_products = list(result.changed_products)
-        rebuild, rebuild_error = result.rebuild, result.rebuild_error
     else:
         # A full sync into a SQLite file compares every row: in one transaction on the live file it would hold the
         # write lock for seconds (2 s for 30,000 unchanged records), keeping serve's inbox waiting. So the rows go
         # through the staged import (the lock held in short slices only), then deletions, the record map and the
         # state in one short transaction. Killed between the two, the next full sync does the second part again
         # (both are idempotent, and the cursor it stores only moves forward over changes re-applied harmlessly).
-        result = import_files(db, files, source=source)
+        result = import_files(db, files, source=source, rebuild=False)
         extra: set[str] = set()
         with write_transaction(db.engine) as connection:
             in_transaction(connection, extra)
-        extra -= set(result.changed_products)
         changed_products = sorted({*result.changed_products, *extra})
-        rebuild, rebuild_error = result.rebuild, result.rebuild_error
-        if extra:
-            rebuild, rebuild_error = _rebuild_more(db, sorted(extra), rebuild, rebuild_error)
+    rebuild, rebuild_error = _rebuild_changed(db)
     report.skipped.extend(blocked)
     for kind, counts in report.tables.items():
         counts.skipped = sum(1 for problem in report.skipped if problem.file == mapping.tables[kind].table)
@@ -298,24 +295,17 @@ def _import(db: Database, mapping: Mapping, report: SyncReport, converted: dict[
     return report
 
 
-def _rebuild_more(db: Database, slugs: list[str], rebuild: RebuildReport | None,
-                  error: str | None) -> tuple[RebuildReport | None, str | None]:
-    """Rebuild the products only the deletions changed, adding to the import's rebuild report."""
+def _rebuild_changed(db: Database) -> tuple[RebuildReport | None, str | None]:
+    """Rebuild the snapshots of the products the snapshot change log holds: those this run changed, plus any a
+    killed run (or another writer) left, so a sync always leaves the snapshots in step with the rows."""
     from knowledge.snapshots import rebuild_snapshots  # the snapshot layer sits above the importer
 
     try:
-        more = rebuild_snapshots(db, product_slugs=slugs)
+        report = rebuild_snapshots(db, changed_only=True)
     except Exception as exc:  # the rows are committed either way; the scheduled rebuild retries
         log.exception("snapshot rebuild after an airtable sync failed")
-        return rebuild, error or str(exc) or type(exc).__name__
-    if rebuild is None:
-        return more, error
-    rebuild.built += more.built
-    rebuild.unchanged += more.unchanged
-    rebuild.failed += more.failed
-    rebuild.errors.extend(more.errors)
-    rebuild.seconds += more.seconds
-    return rebuild, error
+        return None, str(exc) or type(exc).__name__
+    return report, "; ".join(report.errors) or None if report.failed else None
 
 
 def _store_counts(db: Database, base: str, report: SyncReport) -> None:
