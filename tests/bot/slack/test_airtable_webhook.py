@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.app.airtable import WEBHOOK_PATH, AirtableConnection, AirtableService
+from bot.settings import load_settings
 from knowledge.airtable.source import connect
 from knowledge.airtable.state import read_state
 from knowledge.airtable.sync import full_sync, sync_changes
@@ -20,9 +22,10 @@ from knowledge.airtable.webhooks import create_webhook
 from knowledge.db import Database
 from knowledge.models import Plan, Product, ProductSnapshot
 from tests.support.fake_airtable import EXAMPLE_MAPPING, TOKEN, LoopbackAirtable, example_mapping, fill_catalog
-from tests.support.fake_slack import FakeSlack, event_callback, mention_event, signed_headers
+from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_callback, mention_event, signed_headers
 from tests.support.serve_process import ServeProcess, serve_env
-from tests.support.slack_stack import SIGNING_SECRET
+from tests.support.slack_service import start_stack
+from tests.support.slack_stack import SIGNING_SECRET, open_pipeline
 
 
 def pro_price(db: Database) -> int:
@@ -107,3 +110,28 @@ async def test_a_signed_notification_updates_answers_and_a_killed_sync_loses_not
         finally:
             await serve.stop()
             db.close()
+
+
+async def test_in_socket_mode_the_webhook_is_served_next_to_healthz(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """Socket Mode has no events endpoint, but its small HTTP server takes Airtable's notifications."""
+    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake_slack.api_url,
+                             database_url=f"sqlite:///{tmp_path / 'socket.db'}")
+    async with LoopbackAirtable() as airtable, open_pipeline(settings) as (db, pipeline), \
+            aiohttp.ClientSession() as http:
+        catalog = fill_catalog(airtable)
+        api, mapping = connect(TOKEN, airtable.url), example_mapping()
+        await asyncio.to_thread(full_sync, db, api, mapping)
+        await asyncio.to_thread(create_webhook, db, api, mapping, "http://127.0.0.1:9/unused")
+        service = AirtableService(db, AirtableConnection(api, mapping))
+        stack = await start_stack(fake_slack, settings, db, pipeline, http, routes=service.routes())
+        try:
+            assert stack.service.mode == "socket"
+            url = f"http://127.0.0.1:{stack.service.port}{WEBHOOK_PATH}"
+            airtable.update("Plans", catalog.record_id("plans", product="orbit", slug="pro"), {"Price": 111})
+            assert await airtable.notify(url=url, sign=False) == 401
+            assert await airtable.notify(url=url) == 200
+            await service.idle()
+            assert pro_price(db) == 11100
+        finally:
+            await service.stop()
+            await stack.service.shutdown(grace_s=5)
