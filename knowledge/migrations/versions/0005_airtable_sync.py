@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("last_counts", sa.String(), nullable=False),
         sa.Column("last_error", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("base_id"),
+        if_not_exists=True,  # a database made from the models before it was stamped has them already
     )
     op.create_table(
         "airtablerecord",
@@ -38,11 +39,12 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("natural_key", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("record_id"),
+        if_not_exists=True,
     )
-    op.create_index(op.f("ix_airtablerecord_base_id"), "airtablerecord", ["base_id"], unique=False)
+    op.create_index(op.f("ix_airtablerecord_base_id"), "airtablerecord", ["base_id"], unique=False, if_not_exists=True)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_airtablerecord_base_id"), table_name="airtablerecord")
+    op.drop_index(op.f("ix_airtablerecord_base_id"), table_name="airtablerecord", if_exists=True)
     op.drop_table("airtablerecord")
     op.drop_table("airtablesyncstate")
