@@ -86,7 +86,9 @@ class AirtableService:
         from knowledge.airtable.state import read_state
         from knowledge.airtable.webhooks import verify_notification
 
-        body = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
+        if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
+            return web.Response(status=413)
+        body = await request.read()  # bounded by the server's client_max_size too
         if len(body) > MAX_NOTIFICATION_BYTES:
             return web.Response(status=413)
         state = await asyncio.to_thread(read_state, self.db, self.mapping.base)
