@@ -15,7 +15,7 @@ from knowledge.airtable.state import read_state
 from knowledge.airtable.sync import SyncRejected, full_sync, sync_changes
 from knowledge.airtable.webhooks import create_webhook, verify_notification
 from knowledge.db import Database
-from knowledge.models import Faq, Plan, Product, ProductSnapshot
+from knowledge.models import Faq, Plan, PlanLimit, Product, ProductSnapshot
 from tests.support.fake_airtable import TOKEN, CatalogBase, LoopbackAirtable, example_mapping, fill_catalog
 from tests.support.schema_rows import table_contents
 
@@ -247,3 +247,23 @@ async def test_skip_invalid_leaves_out_the_record_and_the_records_linking_to_it(
     assert below and all(f"links to {pro}, which is invalid or skipped" in problem.message for problem in below)
     assert report.tables["plans"].skipped == 1 and report.tables["plan_features"].skipped > 0
     assert report.tables["plans"].created == len(airtable.table("Plans").records) - 1
+
+
+@pytest.mark.database
+async def test_a_renamed_slug_moves_the_rows_below_it(database: Database, airtable: LoopbackAirtable,
+                                                      catalog: CatalogBase) -> None:
+    await sync(database, airtable)
+    await webhook_on(database, airtable)
+    airtable.update("Plans", catalog.record_id("plans", product="orbit", slug="pro"), {"Slug": "professional"})
+
+    report = await sync(database, airtable, changes=True)
+
+    assert report.kind == "full"  # a parent's key changed: the rows linking to it are re-read
+    assert plan_price(database, "orbit", "pro") is None and plan_price(database, "orbit", "professional") == 9900
+    with database.engine.connect() as connection:
+        limits = connection.execute(select(PlanLimit.name).join(Plan, Plan.id == PlanLimit.plan_id)
+                                    .where(Plan.slug == "professional")).scalars().all()
+    assert limits and len(limits) == sum(
+        1 for record in airtable.table("Limits").records.values()
+        if record["fields"]["Plan"] == [catalog.record_id("plans", product="orbit", slug="pro")])
+    assert read_state(database, airtable.base_id)["cursor"] == 2
