@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     thread_memory_ttl_s: int = Field(default=86_400, ge=60)
     thread_memory_max_turns: int = Field(default=20, ge=1)
 
+    # Airtable sync (docs/airtable.md)
+    airtable_token: SecretStr | None = None  # a personal access token: data.records:read, webhook:manage
+    airtable_api_url: str = "https://api.airtable.com"
+    airtable_mapping: Path = Path("airtable.toml")
+    airtable_sync_cron: str = DEFAULT_SNAPSHOT_CRON  # serve's periodic full sync (hourly), a 5-field crontab
+    airtable_webhook_url: str | None = None  # the public URL of serve's POST /airtable/webhook
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:
@@ -110,19 +117,20 @@ class Settings(BaseSettings):
                              "postgresql://user@host/dbname") from None
         return value
 
-    @field_validator("db_auto_upgrade", mode="before")
+    @field_validator("db_auto_upgrade", "airtable_webhook_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", mode="before")
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", "airtable_token",
+                     mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         # `SLACK_APP_TOKEN=` (as .env.example has it) means unset: kept as an empty secret, it chose Socket Mode.
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if isinstance(text, str) and not text.strip() else value
 
-    @field_validator("snapshot_rebuild_cron")
+    @field_validator("snapshot_rebuild_cron", "airtable_sync_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
         if value == DEFAULT_SNAPSHOT_CRON:  # known good: spares every command loading APScheduler to check it
@@ -163,7 +171,8 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for redaction."""
-        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key)
+        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key,
+                   self.airtable_token)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 

@@ -61,6 +61,10 @@ CATALOG_KINDS = ("products", "plans", "features", "plan_features", "integrations
                  "addons", "faqs")
 
 
+# Work an import's caller does in its transaction: (connection, the changed product slugs, to amend).
+InTransaction = Callable[[Connection, set[str]], None]
+
+
 @dataclass
 class KindCounts:
     file: str
@@ -97,18 +101,25 @@ def import_folder(db: Database, path: Path, *, rebuild: bool = True) -> ImportRe
 
 
 def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebuild: bool = True,
-                 precondition: Callable[[Connection], bool] | None = None) -> ImportReport:
+                 precondition: Callable[[Connection], bool] | None = None,
+                 in_transaction: InTransaction | None = None) -> ImportReport:
     """Import already-read files in one write transaction, then rebuild the snapshots of changed products.
 
     `precondition`, checked inside the write transaction, lets a caller (the demo loader) skip the import
-    atomically; when it returns False nothing is written and the report is empty.
+    atomically; when it returns False nothing is written and the report is empty. `in_transaction` runs in the
+    same transaction once the rows are written without a problem (the Airtable sync deletes what the source
+    deleted and stores its cursor there); it may add product slugs to the changed set, or drop deleted ones.
+    Such an import writes on the live database: the staged copy carries only inserted and updated rows.
     """
     started = time.perf_counter()
     parsed = parse_files(files)
     report = ImportReport(source=source, kinds={f.kind: KindCounts(file=f.name, rows=len(f.rows)) for f in files})
     live_file = sqlite_file(db)
     if live_file is None:  # PostgreSQL has no database-wide write lock; an in-memory database has no copy
-        writer = _write(db, parsed, report, source, precondition)
+        writer = _write(db, parsed, report, source, precondition, in_transaction)
+    elif in_transaction is not None:  # on the live file, still taking turns with the staged imports
+        with import_turn(live_file):
+            writer = _write(db, parsed, report, source, precondition, in_transaction)
     else:
         with import_turn(live_file), staged_copy(live_file) as staging:
             revision = read_revision(staging)
@@ -131,7 +142,8 @@ def import_files(db: Database, files: Sequence[SourceFile], *, source: str, rebu
 
 
 def _write(db: Database, parsed: dict[str, list[ParsedRow]], report: ImportReport, source: str,
-           precondition: Callable[[Connection], bool] | None) -> _Writer | None:
+           precondition: Callable[[Connection], bool] | None,
+           in_transaction: InTransaction | None = None) -> _Writer | None:
     """Write the parsed rows into `db` in one transaction; None when `precondition` said no."""
     with write_transaction(db.engine) as connection:
         if precondition is not None and not precondition(connection):
@@ -145,6 +157,8 @@ def _write(db: Database, parsed: dict[str, list[ParsedRow]], report: ImportRepor
             raise ImportRejected([problem]) from exc
         if writer.problems:
             raise ImportRejected(writer.problems)  # rolls the transaction back
+        if in_transaction is not None:
+            in_transaction(connection, writer.changed_products)
         if report.changed:
             bump_revision(connection)
     return writer

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -194,6 +195,31 @@ class SnapshotSchedule:
             self.last_run_at = started
             self.runs += 1
             self._run_finished.set()
+
+    def add_leader_job(self, job_id: str, cron: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` on `cron` too, on the leader only (as the rebuild: a follower that finds the leader gone takes
+        over in the same firing). Raises ValueError for a cron expression that is not 5-field crontab syntax."""
+        trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+
+        async def tick() -> None:
+            if not self._stopped and await self._claim_or_confirm():
+                try:
+                    await job()
+                except Exception:  # the schedule must outlive a bad run
+                    logger.exception("scheduled job crashed", extra={"job": job_id, "instance": self.instance})
+
+        self._scheduler.add_job(tick, trigger, id=job_id, coalesce=True, max_instances=1,
+                                misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
+
+    def run_job_soon(self, job_id: str) -> bool:
+        """Make a job added with `add_leader_job` due now; False if there is no such job or the schedule stopped."""
+        if self._stopped or not self._scheduler.running:
+            return False
+        scheduled = self._scheduler.get_job(job_id)
+        if scheduled is None:
+            return False
+        scheduled.modify(next_run_time=datetime.now(UTC))
+        return True
 
     def run_soon(self) -> bool:
         """Make the leader's rebuild job due now, run by the scheduler as a cron firing is; False on a follower."""

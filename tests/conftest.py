@@ -71,7 +71,7 @@ def _build_demo(url: str) -> None:
 
 # Variables a developer's shell may carry that must never leak into a test.
 _ISOLATED_PREFIXES = (
-    "SLACK_", "OPENAI_", "DATABASE_", "DB_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_", "KNOWLEDGE_", "INBOX_",
+    "SLACK_", "OPENAI_", "DATABASE_", "DB_", "LOG_", "CONTROL_PLANE_", "LLM_", "RESPONSE_CACHE_", "SNAPSHOT_", "KNOWLEDGE_", "INBOX_", "AIRTABLE_",
 )
 
 

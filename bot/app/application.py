@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app.database import DatabaseSummary, open_database, summarize_database
+from bot.app.database import DatabaseSummary, StartupError, open_database, summarize_database
 from bot.app.knowledge_watch import KnowledgeWatcher
 from bot.llm.gateway import LLMGateway
 from bot.pipeline import Pipeline
@@ -25,6 +25,7 @@ from knowledge.catalog_names import load_in_background as load_catalog_names_in_
 from knowledge.db import Database
 
 if TYPE_CHECKING:  # the scheduler (APScheduler, the leadership lock) loads only for a process that runs it
+    from bot.app.airtable import AirtableService
     from knowledge.schedule import SnapshotSchedule
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Application:
     pipeline: Pipeline
     schedule: SnapshotSchedule | None = None
     watcher: KnowledgeWatcher | None = None
+    airtable: AirtableService | None = None  # with AIRTABLE_TOKEN set: the webhook endpoint and scheduled syncs
 
     @classmethod
     @asynccontextmanager
@@ -73,6 +75,9 @@ class Application:
                 app.watcher = KnowledgeWatcher(pipeline, settings.knowledge_check_s)
                 app.watcher.start()
                 stack.push_async_callback(app.watcher.stop)
+                if settings.airtable_token is not None:
+                    app.airtable = _start_airtable(settings, db, app.schedule)
+                    stack.push_async_callback(app.airtable.stop)
             yield app
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -86,7 +91,21 @@ class Application:
             "knowledge_revision": self.pipeline.knowledge_revision,
             # PostgreSQL: whether imports are announced to this instance now (else the revision check covers)
             "knowledge_listener": _listener_state(self.watcher),
+            "airtable": self.airtable.state() if self.airtable is not None else None,
         }
+
+
+def _start_airtable(settings: Settings, db: Database, schedule: SnapshotSchedule) -> AirtableService:
+    """The webhook endpoint's service, and its scheduled run (webhook refresh, full sync) on the leader."""
+    from bot.app.airtable import SYNC_JOB_ID, AirtableNotConfigured, AirtableService, airtable_from_settings
+
+    try:
+        service = AirtableService(db, airtable_from_settings(settings))
+    except AirtableNotConfigured as exc:
+        raise StartupError(str(exc)) from None
+    schedule.add_leader_job(SYNC_JOB_ID, settings.airtable_sync_cron, service.scheduled)
+    log.info("airtable sync on", extra={"base": service.mapping.base, "cron": settings.airtable_sync_cron})
+    return service
 
 
 def _listener_state(watcher: KnowledgeWatcher | None) -> str | None:

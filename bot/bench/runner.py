@@ -35,6 +35,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "catalog",
     "faults",
     "cold_start",
+    "airtable",
 )
 
 

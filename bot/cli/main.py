@@ -27,9 +27,10 @@ def _register_commands() -> None:
     from bot.cli import logs as logs_commands
     from bot.cli import serve as serve_commands
     from bot.cli import snapshots as snapshots_commands
+    from bot.cli import sync as sync_commands
 
     for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
-                   serve_commands, chat_commands, bench_commands, db_commands):
+                   serve_commands, chat_commands, bench_commands, db_commands, sync_commands):
         module.register(app)
 
 

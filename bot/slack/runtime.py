@@ -90,7 +90,8 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
             service = SlackService(bolt, inflight, inbox=inbox, signing_secret=signing_secret(settings),
                                    app_token=app_token, host=host, port=port,
-                                   health=build_health_check(app, inflight, inbox))
+                                   health=build_health_check(app, inflight, inbox),
+                                   routes=app.airtable.routes() if app.airtable is not None else ())
             # Registered before the start: a start that fails half way still closes what it opened.
             slack.push_async_callback(service.shutdown, settings.shutdown_grace_s)
             await service.start()

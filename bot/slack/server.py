@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
+# (method, path, handler) of another endpoint the service's HTTP server answers.
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 # (healthy, details) for GET /healthz; unhealthy answers 503.
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
@@ -47,7 +49,7 @@ class SlackService:
 
     def __init__(self, app: AsyncApp, inflight: InflightTasks, *, inbox: EventInbox, signing_secret: str = "",
                  app_token: str | None = None, host: str = "0.0.0.0", port: int = 3000,
-                 health: HealthCheck | None = None) -> None:
+                 health: HealthCheck | None = None, routes: Sequence[Route] = ()) -> None:
         self.app = app
         self.inflight = inflight
         self.guard = SlackRequestGuard(signing_secret)
@@ -58,6 +60,7 @@ class SlackService:
         self._host = host
         self._port = port
         self._health = health
+        self._routes = tuple(routes)  # served next to /healthz in both modes (e.g. POST /airtable/webhook)
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeIntake | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -91,8 +94,10 @@ class SlackService:
         self.inbox.start_sweeping(self.intake.redispatch)
 
     async def _listen(self, web_app: web.Application) -> None:
-        """Serve `web_app`, plus `/healthz`, on the configured host and port."""
+        """Serve `web_app`, plus `/healthz` and the extra routes, on the configured host and port."""
         web_app.router.add_get(HEALTH_PATH, self._healthz)
+        for method, path, handler in self._routes:
+            web_app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
                                      logger=self.guard.server_log)
         await self._runner.setup()

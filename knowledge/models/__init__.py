@@ -19,9 +19,12 @@ from knowledge.models.runtime import (
     SchedulerLease,
     ThreadTurn,
 )
+from knowledge.models.sync import AirtableRecord, AirtableSyncState
 from knowledge.models.snapshots import ProductSnapshot, SnapshotAlias, SnapshotChange, SnapshotState
 
 __all__ = [
+    "AirtableRecord",
+    "AirtableSyncState",
     "Account",
     "AddOn",
     "ComplianceItem",

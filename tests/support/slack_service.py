@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -13,7 +14,7 @@ from bot.settings import Settings
 from bot.pipeline import IncomingMessage, Pipeline
 from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
-from bot.slack.server import SlackService
+from bot.slack.server import Route, SlackService
 from knowledge.db import Database
 from tests.support.fake_slack import FakeSlack, SlackCall, signed_headers
 from tests.support.slack_stack import SIGNING_SECRET
@@ -54,12 +55,13 @@ class Stack:
 
 
 async def start_stack(fake: FakeSlack, settings: Settings, db: Database, pipeline: Pipeline,
-                      http: aiohttp.ClientSession) -> Stack:
+                      http: aiohttp.ClientSession, routes: Sequence[Route] = ()) -> Stack:
     inflight = InflightTasks()
     inbox = build_inbox(settings, db)
     app = build_app(settings, pipeline, inbox, inflight=inflight)
     service = SlackService(app, inflight, inbox=inbox, host="127.0.0.1", port=0, signing_secret=SIGNING_SECRET,
-                           app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None)
+                           app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None,
+                           routes=routes)
     await service.start()
     return Stack(fake, service, settings, db, pipeline, http)
 
