@@ -1,7 +1,7 @@
 """Airtable sync state: `airtablesyncstate` (cursor, webhook, MAC secret, last run) and `airtablerecord` (which
 Airtable record became which row). Plain tables, the same on SQLite and PostgreSQL.
 
-Revision 0005, after 0003 (re-chained when merged after 0004).
+Revision 0004, after 0003.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
