@@ -116,7 +116,7 @@ async def test_stalled_validation_returns_within_its_timeout(fake_openai: FakeOp
     gateway = make_gateway(llm_validate_timeout_s=0.5, llm_max_attempts=1)
     result, elapsed = await timed(gateway.structured(system=SYSTEM, user="how much is pro", schema=Validation))
     assert result is None
-    assert 0.5 <= elapsed <= 0.55
+    assert 0.5 <= elapsed < 2.0  # its timeout, not the stall (margins for a loaded CI machine)
     assert llm_records(caplog)[0].outcome == "timeout"
 
 
@@ -126,7 +126,7 @@ async def test_stalled_answer_with_retries_stops_at_the_deadline(fake_openai: Fa
     gateway = make_gateway(llm_answer_timeout_s=0.3, llm_deadline_s=0.5, llm_max_attempts=3)
     answer, elapsed = await timed(gateway.complete(system=SYSTEM, user="hi"))
     assert answer is None
-    assert elapsed <= 0.55
+    assert elapsed < 0.85  # the deadline, not three 0.3 s attempts
     assert fake_openai.request_count == 2  # the second attempt got what was left of the deadline
 
 
@@ -141,7 +141,7 @@ async def test_llm_work_never_outlasts_the_request_deadline(fake_openai: FakeOpe
     with bind_request(request):
         answer, elapsed = await timed(gateway.complete(system=SYSTEM, user="hi"))
     assert answer is None
-    assert elapsed < 0.2
+    assert elapsed < 0.6  # not the 1 s stall
     assert fake_openai.request_count == 0  # 50 ms left: too late to be worth a request
     assert llm_records(caplog)[-1].outcome == "deadline"
     request.started += 0.5  # now 0.55 s of the 1 s remain
@@ -197,7 +197,7 @@ async def test_stream_is_none_when_no_text_comes_in_time(fake_openai: FakeOpenAI
     gateway = make_gateway(llm_answer_timeout_s=0.3, llm_max_attempts=1)
     chunks, elapsed = await timed(gateway.stream(system=SYSTEM, user="hi"))
     assert chunks is None
-    assert elapsed <= 0.33
+    assert elapsed < 1.5  # its timeout, not the stall
 
 
 async def test_stream_failing_midway_ends_early_and_frees_its_slot(fake_openai: FakeOpenAI,

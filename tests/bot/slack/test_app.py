@@ -111,7 +111,7 @@ async def test_an_event_is_acknowledged_without_waiting_for_bolt(stack: Stack) -
     started = time.perf_counter()
     assert await stack.post_event(event_callback(mention_event(QUESTION, ts="1712345740.000100"),
                                                  event_id="EvEarlyAck")) == 200
-    assert time.perf_counter() - started < 0.25  # acknowledged before Bolt got to it
+    assert time.perf_counter() - started < 0.45  # acknowledged before Bolt's 0.5 s wait was over
     [reply] = await stack.fake.wait_for_calls("chat.postMessage")
     assert reply.body["thread_ts"] == "1712345740.000100"
     assert time.perf_counter() - started >= 0.5  # and answered once Bolt did
