@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from control_plane import spelling
 from control_plane.classifier import PatternClassifier, placeholder_terms
 from control_plane.config import ControlPlaneConfig
+from control_plane.deals import Deal, deal_in
 from control_plane.entities import MAX_TOPIC_CHARS, EntityExtractor
 from control_plane.frame import Frame
 from control_plane.intents import Candidate, Decision, Entities, Intent, LLMValidation, Reading
@@ -124,6 +125,10 @@ class ControlPlane:
     @property
     def names(self) -> NameIndex:
         return self._names
+
+    def deal_in(self, text: str, now: datetime) -> Deal | None:
+        """The plan and seats an answer about meetings states, for the thread (see `control_plane.deals`)."""
+        return deal_in(text, self._entities, self._names, naive_utc(now))
 
     # The pattern tier ---------------------------------------------------------------------------------
 

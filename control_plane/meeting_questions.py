@@ -20,6 +20,8 @@ ABOUT_WHAT_HAPPENED = re.compile(
     r"stack(?:ed)? up|wasn't it|was it|were we)\b"
     r"|\b(?:latest|last|most recent|previous)\b (?:[\w&'-]+ ){0,3}(?:call|meeting|check-?in|sync|demo|qbr|kick-?off|"
     r"review|negotiation|session)\b"
+    # a deal under way: "how many seats is globex renewing", "what plan are they moving to"
+    r"|\b(?:is|are) (?:\w+ )?(?:renewing|signing|buying|upgrading|downgrading|moving|switching|expanding|adding|getting|taking)\b"
     # what they objected to: "any pushback from henrik on price", "acme's concerns about sso"
     r"|\b(?:push ?back|pushed back|pushing back|objections?|objected|concerns?|concerned|complain(?:ed|ts?)?|hesitations?|"
     r"hesitant|red flags?|blockers?|pain points?|worried|worries)\b"

@@ -315,7 +315,8 @@ _CATALOG_SYNONYMS = {
     "churn": "cancel", "churns": "cancel", "churned": "cancel", "churning": "cancel", "terminate": "cancel",
     "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",
     "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
-    "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial",
+    "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "live": "onboarding",
+    "questionnaires": "questionnaire", "implementation": "onboarding",
 }
 
 

@@ -92,6 +92,11 @@ _PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:(?:which|what|a
                                  r"(?:with|from)\b)")
 _REFINES_SEARCH = re.compile(r"\b(?:ones?|calls?|meetings?|demos?|conversations?|recordings?|transcripts?|results?|matches)\b"
                              r"|\bhow many (?:is|are|was|were) (?:that|there|those|they)\b|\bhow many (?:of )?(?:them|those)\b|\bin total\b")
+_PRICES_THE_DEAL = re.compile(r"\b(?:cost|costs|price|priced|pricing|come to|comes to|total|at list|list price|per seat|"
+                              r"per year|per month|a year|a month|annually|monthly)\b")
+# "how much is that per year", after what an account agreed: that deal's plan and seats
+_POINTS_BACK = re.compile(r"\b(?:that|it|this|those|them|the deal|their deal)\b")
+_PER_UNIT = re.compile(r"\b(?:per|a|each|every) (?:seat|user|license|licence|month|year|head)\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
 _SHORT_COUNT_WORDS = 10
 _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
@@ -163,6 +168,11 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     # latest one" after a search is a recap, "and what about pricing?" after a search is another search.
     if last is Intent.MEETING_SUMMARY and _counts_what_was_agreed(decision):
         return last, True  # "how many seats" after what Globex agreed: their seats, not each plan's limit
+    if (last is Intent.MEETING_SUMMARY and thread.plan and thread.quantity and _continuable(Intent.PRODUCT_QUESTION, slots_for)
+            and decision.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not decision.entities.plans
+            and not asks_what_happened(text) and _subject_words(decision) < _NEW_SUBJECT_WORDS
+            and (_LEANS_BACK.search(text) or _PRICES_THE_DEAL.search(text))):
+        return Intent.PRODUCT_QUESTION, True  # "what does that come to a year" after "Orbit Team, 12 seats": its price
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
@@ -233,8 +243,8 @@ def _counts_what_was_agreed(decision: Decision) -> bool:
         return False
     text = decision.normalized_text
     words = _WORD.findall(text)
-    if len(words) > _SHORT_COUNT_WORDS or _WHAT_IF.search(text):
-        return False
+    if len(words) > _SHORT_COUNT_WORDS or _WHAT_IF.search(text) or _PER_UNIT.search(text):
+        return False  # ("how much is that per seat" asks a price, not what they agreed)
     # "how many seats", "what plan + how many seats", "final renewal numbers?": only words about their deal
     return (bool(_HOW_MANY.search(text)) or bool(_DEAL_ASK.search(text))) and all(
         word in _DEAL_WORDS or word in _LEANING_WORDS for word in words)
@@ -368,7 +378,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         inherited["aspect"] = thread.aspect
     # Seats and a period carry over from a price; "and for startups?" after the nonprofit-discount FAQ asks the FAQ
     about_an_item = (thread.aspect or "").startswith("item:") and not (thread.aspect or "").startswith("item:limit:")
-    if not about_an_item and (follow_up or (not plans and typed["product"] is None and _LEANS_BACK.search(text))):
+    after_a_deal = thread.last_intent == Intent.MEETING_SUMMARY.value and bool(_POINTS_BACK.search(text))
+    if not about_an_item and (follow_up or (not plans and typed["product"] is None and (_LEANS_BACK.search(text) or after_a_deal))):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
         if thread.term in ("month", "year"):
             inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"

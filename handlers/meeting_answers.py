@@ -293,7 +293,8 @@ def their_asks(person: str, passages: Sequence[Passage], *, earliest_first: bool
         by_them = passage.speaker.lower() == person.lower()
         if not by_them and first not in passage.text.lower():
             continue
-        asks = bool(_ASKS_OF_US.search(passage.text.lower()))
+        # (their own questions on the call are asks too: "Sub-processors? — Sam Patel: There's a public list...")
+        asks = bool(_ASKS_OF_US.search(passage.text.lower())) or (by_them and "?" in passage.text.split(" — ")[0])
         if not asks:
             continue
         when = passage.meeting.started_at.timestamp()

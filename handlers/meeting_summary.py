@@ -158,10 +158,14 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     if about_them:  # "what did she need from us" after "who is sofia romano": what Sofia said, in any meeting
         question = replace(question, people=frozenset({resolution.contact.name.lower()}))
     originally = bool(_ORIGINALLY.search(asked.lower()[:500]))
-    if len(question.people) == 1 and (originally or (about_them and not has_content(question))) \
-            and _ASKS_WHAT_THEY_WANT.search(asked.lower()[:500]):
-        # "what did she need from us", "what did elena originally want": their asks, the first ones if asked so
-        found = their_asks(next(iter(question.people)), passages_of(meetings), earliest_first=originally)
+    in_the_meeting = resolution.meeting is not None and (resolution.by_title or bool(frame.meeting_kind))
+    if len(question.people) == 1 and (originally or about_them) and _ASKS_WHAT_THEY_WANT.search(asked.lower()[:500]) and (
+            not has_content(question) or in_the_meeting or originally):
+        # "what did she need from us", "what did elena originally want", "what did she ask for in the security
+        # review": their asks (in the meeting named, if one is), the first ones if asked so
+        named = [(detail, turns) for detail, turns in meetings if detail.meeting.id == resolution.meeting.id] \
+            if in_the_meeting and resolution.meeting is not None else meetings
+        found = their_asks(next(iter(question.people)), passages_of(named or meetings), earliest_first=originally)
         if found:
             return _what_meetings_say(found, ctx)
     if not has_content(question):

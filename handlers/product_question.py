@@ -852,14 +852,18 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *,
         entry = item.entry
         minimum = entry["min_plan"]
         where = f"on {_from_plan(payload, minimum)}" if minimum else "on every plan"
-        text = f"Yes: {view.name} integrates with {bold(entry['name'])}"
-        text += f" ({entry['category']})" if entry["category"] else ""
-        text += f", {where}."
-        if plans and minimum:
-            order = _positions(payload)
-            for plan in plans:
-                if order.get(plan["slug"], 0) < order.get(minimum, 0):
-                    text += f" Not on {bold(plan['name'])}: it needs {bold(names.get(minimum, minimum))} or higher."
+        order = _positions(payload)
+        below = [plan for plan in plans if minimum and order.get(plan["slug"], 0) < order.get(minimum, 0)]
+        if below and len(below) == len(plans):
+            # "zapier on team?": no, first; the plan it needs after
+            text = (f"No: {bold(entry['name'])} is not on {_and_list([bold(p['name']) for p in below])}; "
+                    f"{view.name} integrates with it {where}.")
+        else:
+            text = f"Yes: {view.name} integrates with {bold(entry['name'])}"
+            text += f" ({entry['category']})" if entry["category"] else ""
+            text += f", {where}."
+            for plan in below:
+                text += f" Not on {bold(plan['name'])}: it needs {bold(names.get(minimum, minimum))} or higher."
         if entry["description"]:
             text += f"\n{clean(entry['description'])}"
         return text

@@ -13,6 +13,8 @@ _PRAISE = re.compile(r"\b(lifesaver|life saver|legend|hero|star|genius|champ|roc
                      re.IGNORECASE)
 _BYE = re.compile(r"\b(bye|goodbye|see you|later|good night|have a good)\b", re.IGNORECASE)
 _TIME_OF_DAY = re.compile(r"\bgood (morning|afternoon|evening)\b", re.IGNORECASE)
+_NEVER_MIND = re.compile(r"\b(wrong (window|chat|thread|channel|person|tab|bot)|never ?mind|nvm|disregard|ignore (that|this|me)|my bad)\b",
+                         re.IGNORECASE)
 _HOW_ARE_YOU = re.compile(r"\bhow are (you|u)|how's it going|how is it going\b", re.IGNORECASE)
 
 PROMPT = "Ask me about a product, a call or a meeting, or say “help” for examples."
@@ -24,6 +26,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 
 def reply_to(text: str) -> str:
+    if _NEVER_MIND.search(text):
+        return "No problem. I'm here when you need me."
     if _THANKS.search(text) or _PRAISE.search(text):
         return "You're welcome! Anything else I can look up?"
     if _BYE.search(text):

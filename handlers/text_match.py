@@ -45,6 +45,10 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bkick(?:ing)? the tires\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
          r"\bproof of concept\b", " trial free "),
         (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
+        # "how long til they're live", "time to go live", "ramp time": how long onboarding takes
+        (r"\b(?:til|till|until|before|to) (?:\w+ ){0,4}(?:is|are|goes|go|gets|get|be|being) live\b|\btime to (?:go )?live\b|"
+         r"\btime to value\b|\bimplementation time\b", " onboarding long "),
+        (r"\bturn(?:s|ed|ing)? (?:\w+ ){0,2}around\b|\bturnaround\b", " turnaround answer "),
         # "anything off", "20% off", "a break on price": a discount
         (r"\b(?:anything|something|money|\d+ ?%|\d+ percent) off\b|\ba break on\b|\bdeals? (?:for|on)\b", " discount "),
         # "blow past", "go over", "run out of": what happens when a limit is exceeded

@@ -266,6 +266,10 @@ class Pipeline:
                 meeting_id=resolution.meeting.id if resolution.meeting else None,
             )
             turn = memory.context.follow(named).follow(result.context)
+            if frame.intent is Intent.MEETING_SUMMARY and isinstance(self.control_plane, ControlPlane):
+                deal = self.control_plane.deal_in(result.plain, now)
+                if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
+                    turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(), aspect=None)
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
