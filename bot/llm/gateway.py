@@ -436,6 +436,8 @@ class LLMGateway:
         speculative one only once confirmed: `bot.llm.speculation`)."""
         call = shared.call
         ledger = current_ledger()
+        if ledger is not None:
+            ledger.track(asyncio.current_task())
         try:
             try:
                 opened = await self._call(call, profile, self._stream_opener(profile, chat, call),

@@ -32,6 +32,16 @@ class SpeculationLedger:
     tokens: int = 0
     calls: int = 0
     deferred: list[tuple[ResponseCache, str, str, str]] = field(default_factory=list)  # (cache, key, answer, model)
+    flights: list[asyncio.Task[object]] = field(default_factory=list)  # provider calls it started
+
+    def track(self, task: asyncio.Task[object] | None) -> None:
+        if task is not None:
+            self.flights.append(task)
+
+    async def settled(self) -> None:
+        """Until every provider call it started has ended (a cancelled one closes its request first)."""
+        if self.flights:
+            await asyncio.wait(self.flights)
 
     def spent(self, tokens: int) -> None:
         self.calls += 1
