@@ -4,7 +4,6 @@ OpenAI-compatible server on loopback; confirmed, it is the reply; otherwise it l
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,29 +17,19 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.registry import Registry, default_registry
 from knowledge.db import Database
 from knowledge.thread_memory import recall
-from tests.support.fake_openai import FakeOpenAI, Reply, intent_validation_reply
-from tests.support.pipeline import NOW, RecordingSink, answer_requests, ask, day_file_records, make_pipeline
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.pipeline import (
+    NOW,
+    SPECULATIVE_TEXT,
+    RecordingSink,
+    answer_requests,
+    ask,
+    day_file_records,
+    make_pipeline,
+    validating_as as model,
+)
 
 UNSURE = "what if they cancel"  # the patterns read a product question, not sure enough to skip validation
-SPECULATIVE_TEXT = "SPECULATIVE product answer from the model."
-VALIDATED_TEXT = "VALIDATED answer from the model."
-
-
-def model(validated_intent: str, *, validation_delay_s: float, answer_delay_s: float) -> Callable[[dict[str, Any]], Reply]:
-    """A fake model whose validation names `validated_intent`; a written answer for a product question says
-    SPECULATIVE_TEXT, any other VALIDATED_TEXT."""
-
-    def respond(body: dict[str, Any]) -> Reply:
-        if (body.get("response_format") or {}).get("type") == "json_schema":
-            verdict = json.loads(intent_validation_reply(body).content) | {"intent": validated_intent}
-            return Reply(json.dumps(verdict), delay_s=validation_delay_s)
-        system = " ".join(str(m.get("content")) for m in body["messages"] if m["role"] == "system").lower()
-        text = SPECULATIVE_TEXT if "product" in system or "plan" in system else VALIDATED_TEXT
-        return Reply(text, delay_s=answer_delay_s)
-
-    return respond
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as fake:
