@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/pitcrew.db"
 DEFAULT_SNAPSHOT_CRON = "0 * * * *"  # hourly, on the hour
@@ -102,7 +103,8 @@ class Settings(BaseSettings):
     llm_breaker_window_s: float = Field(default=60.0, gt=0, le=3600)
     llm_breaker_recovery_s: float = Field(default=30.0, gt=0)
     # Providers, hedging and speculation (docs/configuration.md, "LLM providers and hedging")
-    llm_providers: list[ProviderSetting] = Field(default_factory=list)  # JSON list; empty: OPENAI_* is the one
+    # A JSON list (parsed below, so a bad one gets a one-line error); empty: the OPENAI_* provider is the one
+    llm_providers: Annotated[list[ProviderSetting], NoDecode] = Field(default_factory=list)
     llm_hedge_after_ms: float | None = Field(default=None, gt=0)  # unset: the recent p95 of the call's kind
     llm_hedge_max_ratio: float = Field(default=0.05, ge=0, le=1)  # hedges per call at most; 0: no hedging
     llm_speculate: bool = True  # answer the pattern's intent while its validation runs
@@ -140,8 +142,17 @@ class Settings(BaseSettings):
 
     @field_validator("llm_providers", mode="before")
     @classmethod
-    def _blank_providers_is_none(cls, value: object) -> object:
-        return [] if value is None or (isinstance(value, str) and not value.strip()) else value
+    def _providers_from_json(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('not JSON: expected a list like [{"base_url": "https://…/v1", "api_key": "…"}]') from None
+            if not isinstance(value, list):
+                raise ValueError('expected a JSON list like [{"base_url": "https://…/v1", "api_key": "…"}]')
+        return value
 
     @field_validator("db_auto_upgrade", mode="before")
     @classmethod

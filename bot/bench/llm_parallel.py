@@ -111,7 +111,8 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
         _result("llm_parallel.confirmed.over_max_ms", overhead, "ms", f"p95 < {OVERHEAD_TARGET_MS:g} ms over "
                 "max(validation, answer)", percentiles(overhead)[1] < OVERHEAD_TARGET_MS,
                 f"{len(confirm)} confirmed messages, {band}; speculative mean {statistics.fmean(s for s, *_ in confirm):.0f} ms"
-                f" vs sequential {statistics.fmean(q for _, q, *_ in confirm):.0f} ms, alternated"),
+                f" vs sequential {statistics.fmean(q for _, q, *_ in confirm):.0f} ms, alternated; sequential over "
+                f"validation + answer: p50 {statistics.median(q - v - a for _, q, v, a in confirm):.1f} ms"),
         _result("llm_parallel.confirmed.saving_ms", saving, "ms", "mean > 0 (sequential - speculative)",
                 statistics.fmean(saving) > 0,
                 f"mean saving {statistics.fmean(saving):.0f} ms; mean min(validation, answer) "

@@ -172,3 +172,21 @@ async def test_provider_keys_stay_out_of_the_call_log(fake_openai: FakeOpenAI, s
     assert call.provider == "p2" and call.hedged_to == "p2" and call.hedge_won is True
     assert FAKE_API_KEY not in caplog.text
     assert all(FAKE_API_KEY not in repr(vars(record)) for record in caplog.records)
+
+
+@pytest.mark.parametrize("value", ["nope", '{"base_url": "http://127.0.0.1:1/v1"}', '[{"base_url": "ftp://x"}]'])
+def test_a_bad_provider_list_is_one_line_naming_the_variable(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import SettingsError
+
+    monkeypatch.setenv("LLM_PROVIDERS", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "LLM_PROVIDERS" in message and "\n" not in message and "ftp://x" not in message
+
+
+def test_provider_keys_are_secrets_to_redact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDERS", '[{"base_url": "http://127.0.0.1:1/v1", "api_key": "sk-provider-one"}]')
+    settings = load_settings()
+    assert settings.llm_configured and "sk-provider-one" in settings.secret_values()
+    assert "sk-provider-one" not in repr(settings)
