@@ -381,7 +381,7 @@ class LLMGateway:
                fly: Fly) -> Flight[_Shared]:
         """The flight for `key`, started with `call` as its record if none is under way. A new call is refused
         at once while the breaker is open (raises `Unavailable`), without a task."""
-        if not flights.has(key) and not self.providers.order():
+        if not flights.has(key) and not self.providers.any_admits():
             call.fail(Outcome.BREAKER_OPEN)
             raise Unavailable(Outcome.BREAKER_OPEN)
         flight, started = flights.join(key, lambda: _Shared(call), fly)

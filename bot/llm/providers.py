@@ -76,6 +76,10 @@ class Providers:
         primary._credit -= total
         return [primary, *(provider for provider in open_ones if provider is not primary)]
 
+    def any_admits(self) -> bool:
+        """Some provider's breaker would let a call through now (unlike `order`, this moves no weights)."""
+        return any(provider.admits for provider in self.all)
+
     @property
     def available(self) -> bool:
         return any(provider.breaker.state is not BreakerState.OPEN for provider in self.all)
