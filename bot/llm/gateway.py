@@ -619,13 +619,17 @@ class LLMGateway:
         launch(primary)
         first = next(iter(tasks))
         winner: asyncio.Task[R] | None = None
+        refused = False  # slow enough for a hedge, but the hedge share was spent
         try:
             done, _ = await asyncio.wait(tasks, timeout=delay)
-            if not done and self.hedging.try_hedge():
-                backup = order[1] if len(order) > 1 else primary
-                launch(backup)
-                call.details["hedged_to"] = backup.name
-                record(llm_hedged=True)
+            if not done:
+                if self.hedging.try_hedge():
+                    backup = order[1] if len(order) > 1 else primary
+                    launch(backup)
+                    call.details["hedged_to"] = backup.name
+                    record(llm_hedged=True)
+                else:
+                    refused = True
             failure: BaseException | None = None
             pending = set(tasks)
             while pending and winner is None:
@@ -640,7 +644,10 @@ class LLMGateway:
                 assert failure is not None
                 raise failure
             provider, started = tasks[winner]
-            samples.add(loop.time() - started)
+            if refused:  # the tail hedges are for: it must not set the delay (it would stop all hedging)
+                samples.censor()
+            else:
+                samples.add(loop.time() - started)
             if len(tasks) > 1:
                 call.details["hedge_won"] = winner is not first
                 if len(self.providers) > 1:

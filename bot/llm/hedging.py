@@ -1,8 +1,8 @@
 """When to hedge a call: its kind's recent p95 latency (or `LLM_HEDGE_AFTER_MS`), within a share of calls.
 
 Latencies are those of provider calls that ended on their own (a stream's: to its first chunk). A call
-cancelled because its hedge won is *censored*: it took longer than anyone waited, so it counts among the
-slowest without a value. The p95 is read by rank over both; when the rank falls among the censored calls
+cancelled because its hedge won, or one that outlived the delay when the hedge share was spent, is
+*censored*: it is of the tail the hedges are for, so it counts among the slowest without a value. The p95 is read by rank over both; when the rank falls among the censored calls
 the delay is the slowest latency seen to complete, so the tail the hedges are for never sets it.
 """
 
