@@ -4,7 +4,7 @@
 
 Messages the patterns are unsure of (so the LLM validates them) and whose handler asks the LLM for its
 answer go through the real pipeline (`Application.running`), against a fake OpenAI-compatible server on
-127.0.0.1 that takes a planned 300–800 ms for each call (60–160 ms in the quick mode). Each message is
+127.0.0.1 (a process of its own) that takes a planned 300–800 ms for each call (60–160 ms in the quick mode). Each message is
 asked twice in a row, once speculating and once sequentially, with the same planned delays: the pairs
 alternate, so drift hits both modes alike. Confirmed, a message should take max(validation, answer) and
 a few ms; reconciled (the validation names another intent), sequential time and nothing lost.
@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.app.application import Application
 from bot.bench.core import BenchResult, percentiles
 from bot.bench.llm import VALIDATION_REPLY, LoopbackLLM
+from bot.bench.providers import provider_process
 from bot.pipeline import IncomingMessage, Pipeline
 from bot.settings import load_settings
 
@@ -34,23 +36,36 @@ MESSAGES = ("what if they cancel", "hooli pricing", "acme sso", "tell me about o
 DISAGREEING = json.dumps(json.loads(VALIDATION_REPLY) | {"intent": "call_search"})
 
 
+PLAN_PATH = "/bench/plan"
+
+
 class PlannedLLM(LoopbackLLM):
-    """A loopback LLM whose next validation and next written answer take planned delays; it notes each."""
+    """A loopback LLM whose validations and written answers take planned delays, and whose validations agree
+    or not, as last posted to `PLAN_PATH` (which answers with the kinds of calls since the previous plan).
+    Served from a process of its own (`provider_process`), so its work never delays the pipeline's."""
 
     def __init__(self) -> None:
         super().__init__(validation_reply=VALIDATION_REPLY, reply="Orbit Pro is $49 per seat per month.")
         self.plan = {"validate": 0.0, "answer": 0.0}
         self.kinds: list[str] = []
 
+    def routes(self, app: web.Application) -> None:
+        super().routes(app)
+        app.router.add_post(PLAN_PATH, self._set_plan)
+
+    async def _set_plan(self, request: web.Request) -> web.Response:
+        plan = await request.json()
+        kinds, self.kinds = self.kinds, []
+        self.plan = {"validate": float(plan["validate"]), "answer": float(plan["answer"])}
+        self.validation_reply = DISAGREEING if plan["disagree"] else VALIDATION_REPLY
+        return web.json_response(kinds)
+
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()  # aiohttp keeps the body: the parent class reads it again
         kind = "validate" if (body.get("response_format") or {}).get("type") == "json_schema" else "answer"
         self.kinds.append(kind)
-        try:
-            await asyncio.sleep(self.plan[kind])
-            return await super()._complete(request)
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
+        await asyncio.sleep(self.plan[kind])
+        return await super()._complete(request)
 
 
 async def _ask(pipeline: Pipeline, text: str, thread: str) -> float:
@@ -59,10 +74,23 @@ async def _ask(pipeline: Pipeline, text: str, thread: str) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-async def _measure(workdir: Path, pairs: int, scale: float) -> dict[str, Any]:
+class Plans:
+    """The fake LLM's plan, set over HTTP; each change returns the kinds of calls made since the last."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str) -> None:
+        self._http, self._url = http, base_url.removesuffix("/v1") + PLAN_PATH
+
+    async def set(self, validate_s: float, answer_s: float, *, disagree: bool = False) -> list[str]:
+        body = {"validate": validate_s, "answer": answer_s, "disagree": disagree}
+        async with self._http.post(self._url, json=body) as response:
+            return list(await response.json())
+
+
+async def _measure(workdir: Path, base_url: str, pairs: int, scale: float) -> dict[str, Any]:
     rng = random.Random(20)
-    async with PlannedLLM() as server:
-        settings = load_settings(openai_api_key="bench-key", openai_base_url=server.base_url,
+    async with aiohttp.ClientSession() as http:
+        plans = Plans(http, base_url)
+        settings = load_settings(openai_api_key="bench-key", openai_base_url=base_url,
                                  database_url=f"sqlite:///{workdir / 'llm-parallel.db'}", log_dir=workdir / "logs",
                                  response_cache_ttl_s=0, llm_hedge_max_ratio=0.0)
         async with Application.running(settings) as app:
@@ -71,24 +99,23 @@ async def _measure(workdir: Path, pairs: int, scale: float) -> dict[str, Any]:
                                   resolver=speculating.resolver, registry=speculating.registry, speculate=False)
             await _ask(speculating, MESSAGES[0], "bench:warm")  # connections, first-use costs
             await _ask(sequential, MESSAGES[0], "bench:warm2")
-            rows: dict[str, list[tuple[float, float, float, float]]] = {"confirm": [], "reconcile": []}
+            rows: dict[str, Any] = {"confirm": [], "reconcile": []}
+            # The floor: the same messages with an instant LLM (the pipeline's own time, two LLM calls' client CPU)
+            await plans.set(0.0, 0.0)
+            rows["floor"] = [await _ask(speculating, MESSAGES[n % 3], f"bench:floor:{n}") for n in range(9)]
             for index in range(pairs):
                 case = "reconcile" if index % 5 == 4 else "confirm"
-                server.validation_reply = DISAGREEING if case == "reconcile" else VALIDATION_REPLY
                 text = MESSAGES[index % len(MESSAGES)]
-                server.plan = {"validate": rng.uniform(0.3, 0.8) * scale, "answer": rng.uniform(0.3, 0.8) * scale}
+                validate_s, answer_s = rng.uniform(0.3, 0.8) * scale, rng.uniform(0.3, 0.8) * scale
                 first, second = (speculating, sequential) if index % 2 == 0 else (sequential, speculating)
-                server.kinds.clear()
+                await plans.set(validate_s, answer_s, disagree=case == "reconcile")
                 timed = {first: await _ask(first, text, f"bench:{index}:a")}
-                answered = server.kinds.count("answer") >= 1 if first is speculating else None
-                server.kinds.clear()
+                kinds = {first: await plans.set(validate_s, answer_s, disagree=case == "reconcile")}
                 timed[second] = await _ask(second, text, f"bench:{index}:b")
-                if answered is None:
-                    answered = server.kinds.count("answer") >= 1
-                if not answered and case == "confirm":
+                kinds[second] = await plans.set(0.0, 0.0)
+                if "answer" not in kinds[sequential] and case == "confirm":
                     continue  # the handler did not ask the LLM: not a message this benchmark is about
-                validate_ms, answer_ms = server.plan["validate"] * 1000, server.plan["answer"] * 1000
-                rows[case].append((timed[speculating], timed[sequential], validate_ms, answer_ms))
+                rows[case].append((timed[speculating], timed[sequential], validate_s * 1000, answer_s * 1000))
     return rows
 
 
@@ -100,7 +127,8 @@ def _result(name: str, samples: list[float], unit: str, target: str, passed: boo
 
 def run(quick: bool, workdir: Path) -> list[BenchResult]:
     pairs, scale = (10, 0.2) if quick else (40, 1.0)
-    rows = asyncio.run(_measure(workdir, pairs, scale))
+    with provider_process(PlannedLLM) as urls:
+        rows = asyncio.run(_measure(workdir, urls["llm"], pairs, scale))
     confirm, reconcile = rows["confirm"], rows["reconcile"]
     if not confirm:
         raise RuntimeError("no confirmed message asked the LLM for its answer")
@@ -113,6 +141,9 @@ def run(quick: bool, workdir: Path) -> list[BenchResult]:
                 f"{len(confirm)} confirmed messages, {band}; speculative mean {statistics.fmean(s for s, *_ in confirm):.0f} ms"
                 f" vs sequential {statistics.fmean(q for _, q, *_ in confirm):.0f} ms, alternated; sequential over "
                 f"validation + answer: p50 {statistics.median(q - v - a for _, q, v, a in confirm):.1f} ms"),
+        _result("llm_parallel.instant_llm_ms", rows["floor"], "ms", "reference (LLM answering at once)", True,
+                "the same messages, speculating, with a fake LLM that answers at once: the pipeline's own time "
+                "and the client side of its two LLM calls, which any figure over max(validation, answer) includes"),
         _result("llm_parallel.confirmed.saving_ms", saving, "ms", "mean > 0 (sequential - speculative)",
                 statistics.fmean(saving) > 0,
                 f"mean saving {statistics.fmean(saving):.0f} ms; mean min(validation, answer) "
