@@ -599,8 +599,8 @@ class LLMGateway:
         """The call on `order[0]`; still unanswered after the hedge delay (and within the hedge share), one more
         on the next provider (with one, the same): the first to succeed wins, the other is cancelled."""
         primary = order[0]
-        samples = self.hedging.window(f"{call.kind}:{'stream' if streamed else 'reply'}")
-        delay = self.hedging.delay(f"{call.kind}:{'stream' if streamed else 'reply'}")
+        kind = f"{call.kind}:{'stream' if streamed else 'reply'}"  # a stream's latency is to its first chunk
+        samples, delay = self.hedging.window(kind), self.hedging.delay(kind)
         if len(self.providers) > 1:
             call.details["provider"] = primary.name
         loop = asyncio.get_running_loop()
@@ -658,7 +658,8 @@ class LLMGateway:
             for task in losers:
                 if not task.done():
                     task.cancel()
-                    samples.censor()
+                    if winner is not None:  # outrun by its hedge (not a caller that gave up)
+                        samples.censor()
             if losers:
                 await asyncio.gather(*losers, return_exceptions=True)
             for task in losers:  # finished together with the winner: give back what it holds
