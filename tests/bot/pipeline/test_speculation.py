@@ -81,10 +81,10 @@ async def test_a_confirmed_speculative_answer_is_the_reply_and_was_asked_for_onc
 
 async def test_a_disagreeing_validation_cancels_the_speculative_answer_and_answers_the_validated_intent(
         server: FakeOpenAI, build: Build, demo_db: Database, logging_to_files: Settings) -> None:
-    server.responder = model("smalltalk", validation_delay_s=0.05, answer_delay_s=2.0)
+    server.responder = model("smalltalk", validation_delay_s=0.2, answer_delay_s=3.0)
     pipeline = build()
     sink = RecordingSink()
-    reply = await asyncio.wait_for(ask(pipeline, UNSURE, thread="shell:reconcile", sink=sink), 1.5)
+    reply = await asyncio.wait_for(ask(pipeline, UNSURE, thread="shell:reconcile", sink=sink), 2.0)
     await settle(server)
     assert reply.intent == "smalltalk"
     assert "SPECULATIVE" not in reply.plain + reply.mrkdwn + sink.text
@@ -98,11 +98,12 @@ async def test_a_disagreeing_validation_cancels_the_speculative_answer_and_answe
 
 async def test_a_discarded_answer_that_came_back_whole_is_neither_cached_nor_remembered(
         server: FakeOpenAI, build: Build, demo_db: Database) -> None:
-    server.responder = model("call_search", validation_delay_s=0.3, answer_delay_s=0.0)
+    server.responder = model("call_search", validation_delay_s=0.5, answer_delay_s=0.0)
     pipeline = build()
     sink = RecordingSink()
     reply = await ask(pipeline, UNSURE, thread="shell:whole", sink=sink)
     assert reply.intent == "call_search"
+    assert server.completed == 2 and server.disconnects == 0  # the speculative answer came back whole
     assert "SPECULATIVE" not in reply.plain + reply.mrkdwn + sink.text
     assert (await asyncio.to_thread(pipeline.llm.cache.stats)).entries == 0  # type: ignore[union-attr]
     assert all(SPECULATIVE_TEXT not in (value or "") for value in _cached_values(demo_db))

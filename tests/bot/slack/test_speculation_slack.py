@@ -16,7 +16,7 @@ from tests.support.slack_stack import SIGNING_SECRET, open_pipeline
 
 async def test_a_discarded_speculative_answer_is_neither_posted_nor_streamed(fake_slack: FakeSlack) -> None:
     # The speculative answer is whole before the validation (call search) comes back and disagrees.
-    responder = validating_as("call_search", validation_delay_s=0.3, answer_delay_s=0.0)
+    responder = validating_as("call_search", validation_delay_s=0.5, answer_delay_s=0.0)
     async with FakeOpenAI(responder=responder) as llm:
         settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                                  slack_api_url=fake_slack.api_url, streaming=True, **llm.settings_overrides())
