@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/pitcrew.db"
 DEFAULT_SNAPSHOT_CRON = "0 * * * *"  # hourly, on the hour
@@ -15,6 +16,24 @@ DEFAULT_SNAPSHOT_CRON = "0 * * * *"  # hourly, on the hour
 
 class SettingsError(Exception):
     """A configuration value is invalid; the message is one line and names the variable."""
+
+
+class ProviderSetting(BaseModel):
+    """One entry of `LLM_PROVIDERS`: an OpenAI-compatible endpoint, its key, its model names, its weight."""
+
+    model_config = {"extra": "forbid", "hide_input_in_errors": True}
+
+    name: str = Field(default="", max_length=40)  # in logs (`provider`); default: its position, "p1", "p2"...
+    base_url: str
+    api_key: SecretStr
+    model: str | None = None  # the answers' model here; default OPENAI_MODEL
+    fast_model: str | None = None  # validations and short texts; default OPENAI_FAST_MODEL
+    weight: float = Field(default=0.0, ge=0)  # share of first attempts; all 0: the list's order
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_url(cls, value: str) -> str:
+        return http_url(value, example="https://api.openai.com/v1")
 
 
 class Settings(BaseSettings):
@@ -83,6 +102,12 @@ class Settings(BaseSettings):
     llm_breaker_min_calls: int = Field(default=10, ge=1)  # before the failure rate counts
     llm_breaker_window_s: float = Field(default=60.0, gt=0, le=3600)
     llm_breaker_recovery_s: float = Field(default=30.0, gt=0)
+    # Providers, hedging and speculation (docs/configuration.md, "LLM providers and hedging")
+    # A JSON list (parsed below, so a bad one gets a one-line error); empty: the OPENAI_* provider is the one
+    llm_providers: Annotated[list[ProviderSetting], NoDecode] = Field(default_factory=list)
+    llm_hedge_after_ms: float | None = Field(default=None, gt=0)  # unset: the recent p95 of the call's kind
+    llm_hedge_max_ratio: float = Field(default=0.05, ge=0, le=1)  # hedges per call at most; 0: no hedging
+    llm_speculate: bool = True  # answer the pattern's intent while its validation runs
     response_cache_ttl_s: int = Field(default=3600, ge=0)
     response_cache_max_entries: int = Field(default=10_000, ge=1)
 
@@ -117,7 +142,21 @@ class Settings(BaseSettings):
                              "postgresql://user@host/dbname") from None
         return value
 
-    @field_validator("db_auto_upgrade", "airtable_webhook_url", mode="before")
+    @field_validator("llm_providers", mode="before")
+    @classmethod
+    def _providers_from_json(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('not JSON: expected a list like [{"base_url": "https://…/v1", "api_key": "…"}]') from None
+            if not isinstance(value, list):
+                raise ValueError('expected a JSON list like [{"base_url": "https://…/v1", "api_key": "…"}]')
+        return value
+
+    @field_validator("db_auto_upgrade", "airtable_webhook_url", "llm_hedge_after_ms", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -167,13 +206,15 @@ class Settings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+        return bool(self.llm_providers) or (
+            self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value()))
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for redaction."""
         secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key,
                    self.airtable_token)
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        keys = tuple(provider.api_key for provider in self.llm_providers)
+        return [s.get_secret_value() for s in (*secrets, *keys) if s is not None and s.get_secret_value()]
 
 
 def http_url(value: str, *, example: str) -> str:

@@ -69,6 +69,16 @@ class _Analysis:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A message read by the pattern tier, its LLM validation not yet asked for (`ControlPlane.prepare`)."""
+
+    analysis: _Analysis
+    now: datetime
+    decision: Decision  # the pattern tier's: what stands if no validation is asked for or none comes
+    needs_validation: bool  # unsure, and an LLM to ask is available
+
+
+@dataclass(frozen=True)
 class NameLookups:
     """What the control plane knows of the catalog's names: for the patterns and for the entities."""
 
@@ -226,21 +236,35 @@ class ControlPlane:
 
     async def decide(self, text: str, now: datetime | None = None) -> Decision:
         """Intent and entities for one message; never raises for any input (the LLM may be unavailable)."""
+        return await self.finish(self.prepare(text, now))
+
+    def prepare(self, text: str, now: datetime | None = None) -> Prepared:
+        """The pattern tier's reading of one message, and whether it waits for an LLM validation (the
+        pipeline may start answering the pattern's intent meanwhile: `finish` gives the verdict)."""
         now = _now(now)
         analysis = self._analyze(text)
         if self._confident(analysis):
+            return Prepared(analysis, now, self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now),
+                            needs_validation=False)
+        decision = self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+        return Prepared(analysis, now, decision, needs_validation=self._llm is not None and self._llm.available)
+
+    async def finish(self, prepared: Prepared) -> Decision:
+        """The decision for a prepared message: the pattern tier's when it was sure, else the LLM's verdict."""
+        analysis, now = prepared.analysis, prepared.now
+        if prepared.decision.llm_validation == "skipped":
             logger.info(
                 "skipping LLM validation",
                 extra={"intent": analysis.intent.value, "confidence": analysis.confidence, "margin": analysis.margin,
                        "pattern": analysis.candidates[0].pattern if analysis.candidates else "empty"},
             )
-            decision = self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now)
+            decision = prepared.decision
             if analysis.text.lowered and analysis.language == ENGLISH:
                 self._shadow.maybe_validate(analysis.text.clean, analysis.candidates, decision.intent)
             return decision
         validation = await self._validate(analysis)
         if validation is None:
-            return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+            return prepared.decision
         intent = Intent(validation.intent)  # one of the patterns file's: the schema admits no other
         entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
         return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)

@@ -1,6 +1,6 @@
 """How a handler module declares the intent it answers: one decorator on its `handle` coroutine.
 
-    @handles("product_question", slots=("product", "plans"), uses_llm=True,
+    @handles("product_question", slots=("product", "plans"), uses_llm=True,  # side_effects=True: never speculated
              examples=(HelpExample("Product questions", "what does the {plan} plan cost?", "plans, prices"),))
     async def handle(ctx: HandlerContext) -> HandlerResult: ...
 
@@ -51,6 +51,9 @@ class IntentHandler:
     slots: tuple[str, ...] = ()  # frame slots it reads; the thread fills only these, and none: a context-free turn
     uses_llm: bool = False  # without it, the handler is given no LLM even when one is configured
     examples: tuple[HelpExample, ...] = ()  # the first is listed by "help"; the others offered when close
+    # It changes something beyond its reply (writes, sends, calls out): never run speculatively, before the
+    # LLM has confirmed the intent, since a discarded answer must leave no trace.
+    side_effects: bool = False
 
     @property
     def name(self) -> str:
@@ -64,7 +67,7 @@ class IntentHandler:
 
 
 def handles(intent: str, *, slots: Iterable[str] = (), uses_llm: bool = False,
-            examples: Iterable[HelpExample] = ()) -> Callable[[HandleFn], HandleFn]:
+            examples: Iterable[HelpExample] = (), side_effects: bool = False) -> Callable[[HandleFn], HandleFn]:
     """Declare the decorated coroutine as the handler of `intent`."""
     slot_names = tuple(slots)
     unknown = sorted(set(slot_names) - set(SLOT_NAMES))
@@ -72,7 +75,7 @@ def handles(intent: str, *, slots: Iterable[str] = (), uses_llm: bool = False,
         raise ValueError(f"handler of {intent!r} declares unknown frame slot(s) {unknown}; known: {', '.join(SLOT_NAMES)}")
 
     def declare(handle: HandleFn) -> HandleFn:
-        declaration = IntentHandler(Intent(intent), handle, slot_names, uses_llm, tuple(examples))
+        declaration = IntentHandler(Intent(intent), handle, slot_names, uses_llm, tuple(examples), side_effects)
         setattr(handle, DECLARATION_ATTRIBUTE, declaration)
         return handle
 

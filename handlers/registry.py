@@ -75,10 +75,12 @@ class Registry:
                      for intent in sorted(set(self._by_intent) - defined - {Intent.UNKNOWN})]
         return problems
 
-    def replacing(self, intent: Intent, handle: HandleFn) -> Registry:
-        """A copy whose `intent` is answered by `handle` (tests: a handler that fails)."""
-        return Registry([*(h for i, h in self._by_intent.items() if i is not intent),
-                         replace(self.handler_for(intent), intent=intent, handle=handle)])
+    def replacing(self, intent: Intent, handle: HandleFn, *, side_effects: bool | None = None) -> Registry:
+        """A copy whose `intent` is answered by `handle` (tests: a handler that fails, or has side effects)."""
+        handler = replace(self.handler_for(intent), intent=intent, handle=handle)
+        if side_effects is not None:
+            handler = replace(handler, side_effects=side_effects)
+        return Registry([*(h for i, h in self._by_intent.items() if i is not intent), handler])
 
 
 _BUILT_IN_ORDER = {intent: index for index, intent in enumerate(Intent)}

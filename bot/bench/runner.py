@@ -29,6 +29,8 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "pipeline",
     "long_message",
     "llm",
+    "llm_parallel",
+    "llm_hedge",
     "slack",
     "concurrency",
     "scale_out",

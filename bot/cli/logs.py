@@ -93,6 +93,12 @@ def _summary_table(stats: LogStats) -> Table:
     table.add_row("snapshot path",
                   f"{stats.snapshot_path.get('fast', 0)} fast, {stats.snapshot_path.get('slow', 0)} slow")
     table.add_row("shadow agreement", f"{_percent(stats.shadow_agreement_rate)} of {stats.shadow_samples}")
+    speculated = stats.speculation.get("confirmed", 0) + stats.speculation.get("reconciled", 0)
+    table.add_row("speculation reconciled",
+                  f"{_percent(stats.reconcile_rate)} of {speculated} ({stats.speculation.get('off', 0)} off)")
+    table.add_row("speculation saved / wasted",
+                  f"{stats.speculation_saved_ms / 1000:.1f} s saved, {stats.speculation_wasted_tokens} tokens wasted")
+    table.add_row("hedged LLM requests", str(stats.llm_hedged))
     intents = ", ".join(f"{name} {count}" for name, count in stats.intents.items()) or "-"
     table.add_row("intents", intents)
     table.add_row("lines skipped", f"{stats.malformed_lines} malformed, {stats.foreign_lines} foreign")

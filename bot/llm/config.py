@@ -27,6 +27,7 @@ class KindProfile:
     first_byte_s: float  # silence allowed before a stream's first chunk (and before any reply once one timed out)
     retry_timeouts: bool  # whether a timed-out attempt is tried again
     pool: str  # whose concurrency slots it takes: VALIDATE_POOL or ANSWER_POOL
+    fast: bool = False  # asks the fast model (a provider's `fast_model`), not the main one
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class GatewayConfig:
     breaker: BreakerLimits
     cache_ttl_s: int
     cache_max_entries: int
+    hedge_after_s: float | None = None  # fixed hedge delay; None: the recent p95 of the call's kind
+    hedge_max_ratio: float = 0.0  # hedges per call at most (sliding window); 0: never hedge
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -61,11 +64,11 @@ class GatewayConfig:
         # A validation that times out is not tried again: the pattern decision stands at once.
         validate = KindProfile(settings.openai_fast_model, settings.llm_validate_timeout_s,
                                min(settings.llm_validate_deadline_s, settings.llm_deadline_s), first_byte,
-                               retry_timeouts=False, pool=VALIDATE_POOL)
+                               retry_timeouts=False, pool=VALIDATE_POOL, fast=True)
         answer = KindProfile(settings.openai_model, settings.llm_answer_timeout_s, settings.llm_deadline_s, first_byte,
                              retry_timeouts=True, pool=ANSWER_POOL)
         short = KindProfile(settings.openai_fast_model, settings.llm_answer_timeout_s, settings.llm_deadline_s,
-                            first_byte, retry_timeouts=True, pool=ANSWER_POOL)
+                            first_byte, retry_timeouts=True, pool=ANSWER_POOL, fast=True)
         return cls(
             # "shadow": the background check of a decision made without the LLM (a validation in all but name,
             # so that its outcome is never taken for the request's own validation's).
@@ -88,6 +91,8 @@ class GatewayConfig:
             ),
             cache_ttl_s=settings.response_cache_ttl_s,
             cache_max_entries=settings.response_cache_max_entries,
+            hedge_after_s=settings.llm_hedge_after_ms / 1000.0 if settings.llm_hedge_after_ms else None,
+            hedge_max_ratio=settings.llm_hedge_max_ratio,
         )
 
     def profile(self, kind: str) -> KindProfile:

@@ -12,6 +12,12 @@ attempt timed out), so a provider that takes connections and never answers is fo
 request pays for such a stall once: while the provider stays silent, its later calls and retries are not
 made (outcome `silent`). Anything that goes wrong is logged and returned as None: callers fall back to
 their deterministic answers, the bot never crashes or hangs because of the LLM.
+
+Providers (`bot.llm.providers`): each has its own breaker and retry budget; a call goes to the primary, and
+to the next one when the primary's breaker is open or the primary failed. A call still unanswered after its
+kind's recent p95 (`bot.llm.hedging`) sends one hedge to the next provider (with one, to the same): the first
+to answer (a stream: the first to send text) wins and the other is cancelled, its request closed. A cached
+answer makes no call, so it is never hedged.
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from bot.llm.accounting import CallRecord, llm_stage
-from bot.llm.breaker import BreakerState, CircuitBreaker
+from bot.llm.breaker import CircuitBreaker
 from bot.llm.cache import ResponseCache, cache_key
 from bot.llm.config import GatewayConfig, KindProfile
+from bot.llm.hedging import HedgePolicy
 from bot.llm.outcomes import (
     PROVIDER_FAILURES,
     BreakerOpen,
@@ -38,8 +45,10 @@ from bot.llm.outcomes import (
     classify,
 )
 from bot.llm.prompts import LeakDetector, SystemPromptGuard, messages
+from bot.llm.providers import Provider, Providers, make_provider
 from bot.llm.retry import RetryBudget, retrying
 from bot.llm.single_flight import Flight, SingleFlight
+from bot.llm.speculation import current_ledger, estimated_tokens
 from bot.llm.structured import ResponseFormats, parse_reply
 from bot.observability import count_llm_call, current_request, record
 from bot.settings import Settings
@@ -71,7 +80,9 @@ class AttemptLimits:
         return httpx2.Timeout(self.total_s, connect=min(self.connect_s, self.total_s), read=self.first_byte_s)
 
 
-Attempt = Callable[[AttemptLimits], Awaitable[R]]
+Attempt = Callable[[Provider, AttemptLimits], Awaitable[R]]
+# Why a call may try the next provider: the primary is down or refused, not the caller's own limits.
+_FAIL_OVER = PROVIDER_FAILURES | {Outcome.BREAKER_OPEN, Outcome.SILENT}
 
 
 class Unavailable(Exception):
@@ -134,14 +145,21 @@ class LLMGateway:
         cache: ResponseCache | None = None,
         *,
         guard: SystemPromptGuard | None = None,
+        providers: list[Provider] | None = None,
     ) -> None:
+        """`client`: the one provider's; `providers` (made with `make_provider`) replace it when given."""
         self.config = config
-        self._client = client
+        if providers is None:
+            providers = [make_provider("default", client, config)] if client is not None else []
+        self.providers = Providers(providers)
+        self._client = providers[0].client if providers else None
         self._cache = cache if cache is not None and cache.enabled else None
         self._guard = guard or SystemPromptGuard()
-        self.breaker = CircuitBreaker(**asdict(config.breaker))  # the limits are the breaker's arguments
-        self.retry_budget = RetryBudget(ratio=config.retry_budget_ratio, minimum=config.retry_budget_min,
-                                        window_s=config.retry_budget_window_s)
+        # The first provider's, kept by name: with one provider they are the gateway's breaker and budget.
+        self.breaker = providers[0].breaker if providers else CircuitBreaker(**asdict(config.breaker))
+        self.retry_budget = providers[0].retry_budget if providers else RetryBudget(
+            ratio=config.retry_budget_ratio, minimum=config.retry_budget_min, window_s=config.retry_budget_window_s)
+        self.hedging = HedgePolicy(after_s=config.hedge_after_s, max_ratio=config.hedge_max_ratio)
         self._slots = {pool: asyncio.Semaphore(size) for pool, size in config.slots.items()}
         self._texts: SingleFlight[_Shared] = SingleFlight()
         self._replies: SingleFlight[_Shared] = SingleFlight()
@@ -152,15 +170,22 @@ class LLMGateway:
     def from_settings(cls, settings: Settings, db: Database | None) -> LLMGateway:
         """The process's gateway. Without `OPENAI_API_KEY` no client is made and every call returns None."""
         config = GatewayConfig.from_settings(settings)
-        client = None
-        if settings.llm_configured:
+        providers: list[Provider] = []
+        if settings.llm_providers:
+            from bot.llm.client import build_client_for
+
+            for index, entry in enumerate(settings.llm_providers, start=1):
+                client = build_client_for(settings, entry.base_url, entry.api_key.get_secret_value())
+                providers.append(make_provider(entry.name or f"p{index}", client, config, model=entry.model,
+                                               fast_model=entry.fast_model, weight=entry.weight))
+        elif settings.llm_configured:
             from bot.llm.client import build_client
 
-            client = build_client(settings)
+            providers.append(make_provider("default", build_client(settings), config))
         cache = None
         if db is not None:
             cache = ResponseCache(db, ttl_s=settings.response_cache_ttl_s, max_entries=settings.response_cache_max_entries)
-        return cls(config, client, cache)
+        return cls(config, None, cache, providers=providers)
 
     # State --------------------------------------------------------------------------------------------
 
@@ -170,12 +195,13 @@ class LLMGateway:
 
     @property
     def available(self) -> bool:
-        """Configured and the breaker not open: a call now may reach the provider."""
-        return self._client is not None and self.breaker.state is not BreakerState.OPEN
+        """Configured and some provider's breaker not open: a call now may reach a provider."""
+        return self._client is not None and self.providers.available
 
     @property
     def breaker_state(self) -> str:
-        return self.breaker.state.value
+        """The best of the providers' breaker states (`open` only when every provider's is)."""
+        return self.providers.state() if self._client is not None else self.breaker.state.value
 
     @property
     def cache(self) -> ResponseCache | None:
@@ -185,8 +211,8 @@ class LLMGateway:
         """Give up the calls still under way (their callers get None), then close the connection pool."""
         await self._texts.close()
         await self._replies.close()
-        if self._client is not None:
-            await self._client.close()
+        for provider in self.providers.all:
+            await provider.client.close()
 
     # Calls --------------------------------------------------------------------------------------------
 
@@ -205,9 +231,10 @@ class LLMGateway:
         key = ("structured", kind, profile.model, id(schema), *(message["content"] for message in chat))
 
         async def fly(shared: _Shared) -> None:
-            async def attempt(limits: AttemptLimits) -> T:
-                completion = await client.chat.completions.create(
-                    model=profile.model, messages=chat, response_format=response_format,  # type: ignore[arg-type]
+            async def attempt(provider: Provider, limits: AttemptLimits) -> T:
+                completion = await provider.client.chat.completions.create(
+                    model=provider.model_for(profile), messages=chat,
+                    response_format=response_format,  # type: ignore[arg-type]
                     timeout=limits.http_timeout(),
                 )
                 shared.call.add_usage(completion.usage)
@@ -354,7 +381,7 @@ class LLMGateway:
                fly: Fly) -> Flight[_Shared]:
         """The flight for `key`, started with `call` as its record if none is under way. A new call is refused
         at once while the breaker is open (raises `Unavailable`), without a task."""
-        if not flights.has(key) and self.breaker.rejects():
+        if not flights.has(key) and not self.providers.any_admits():
             call.fail(Outcome.BREAKER_OPEN)
             raise Unavailable(Outcome.BREAKER_OPEN)
         flight, started = flights.join(key, lambda: _Shared(call), fly)
@@ -364,12 +391,14 @@ class LLMGateway:
 
     def _board_text(self, client: AsyncOpenAI, profile: KindProfile, chat: Any, call: CallRecord, key: str | None,
                     system_message: str) -> Flight[_Shared]:
-        """The written answer's flight: shared by its cache key; an answer without one is never shared."""
+        """The written answer's flight: shared by its cache key; an answer without one is never shared (nor is
+        a speculative one: its cache write waits for its confirmation)."""
+        shared_by = key if key is not None and current_ledger() is None else ("solo", next(self._solo))
 
         async def fly(shared: _Shared) -> None:
             await self._fly_text(shared, client, profile, chat, key, system_message)
 
-        return self._board(self._texts, key or ("solo", next(self._solo)), call, profile, fly)
+        return self._board(self._texts, shared_by, call, profile, fly)
 
     async def _wait(self, flight: Flight[_Shared], call: CallRecord, profile: KindProfile,
                     ready: Callable[[], bool]) -> None:
@@ -403,11 +432,15 @@ class LLMGateway:
 
     async def _fly_text(self, shared: _Shared, client: AsyncOpenAI, profile: KindProfile, chat: Any,
                         key: str | None, system_message: str) -> None:
-        """One written answer, from the provider's stream into `shared`; cached when it arrived whole."""
+        """One written answer, from the provider's stream into `shared`; cached when it arrived whole (a
+        speculative one only once confirmed: `bot.llm.speculation`)."""
         call = shared.call
+        ledger = current_ledger()
+        if ledger is not None:
+            ledger.track(asyncio.current_task())
         try:
             try:
-                opened = await self._call(call, profile, self._stream_opener(client, profile, chat, call),
+                opened = await self._call(call, profile, self._stream_opener(profile, chat, call),
                                           keep_slot=True, streamed=True)
             except Unavailable:
                 return
@@ -422,11 +455,19 @@ class LLMGateway:
             answer = "".join(shared.chunks)
             if (shared.complete and key is not None and self._cache is not None and answer.strip()
                     and not self._guard.leaks(answer, system_message)):
+                if ledger is not None:
+                    ledger.defer(self._cache, key, answer, profile.model)
+                    return
                 try:
                     await asyncio.to_thread(self._cache.put, key, answer, profile.model)
                 except Exception as exc:  # the answer stands; only the next asker pays for it again
                     logger.warning("response cache write failed", extra={"error": type(exc).__name__})
         finally:
+            if ledger is not None:
+                spent = call.total_tokens
+                if spent is None:  # cut off before the provider said: what was sent and received
+                    spent = estimated_tokens(sum(len(m["content"]) for m in chat), sum(map(len, shared.chunks)))
+                ledger.spent(spent)
             shared.end()
 
     @staticmethod
@@ -494,13 +535,13 @@ class LLMGateway:
     # Machinery ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _stream_opener(client: AsyncOpenAI, profile: KindProfile, chat: Any, call: CallRecord) -> Attempt[_OpenStream]:
+    def _stream_opener(profile: KindProfile, chat: Any, call: CallRecord) -> Attempt[_OpenStream]:
         """An attempt that opens a stream and returns once its first text chunk has arrived."""
 
-        async def attempt(limits: AttemptLimits) -> _OpenStream:
+        async def attempt(provider: Provider, limits: AttemptLimits) -> _OpenStream:
             ends_at = asyncio.get_running_loop().time() + limits.total_s
-            chunks = await client.chat.completions.create(
-                model=profile.model, messages=chat, stream=True, stream_options={"include_usage": True},
+            chunks = await provider.client.chat.completions.create(
+                model=provider.model_for(profile), messages=chat, stream=True, stream_options={"include_usage": True},
                 timeout=limits.http_timeout(),
             )
             try:
@@ -535,13 +576,113 @@ class LLMGateway:
 
     async def _call(self, call: CallRecord, profile: KindProfile, attempt: Attempt[R], *, keep_slot: bool = False,
                     streamed: bool = False) -> R:
-        """Breaker, deadline, concurrency slot and retries around `attempt`; raises `Unavailable` on failure.
-        With `keep_slot`, a successful call keeps its slot (the caller releases it). `streamed`: the attempt
-        returns at the stream's first chunk, so it is limited to the first-byte timeout."""
-        if self.breaker.rejects():
+        """The call on the primary provider (hedged when it is slow), then on the next ones while a provider is
+        down or refuses; raises `Unavailable` on failure. With `keep_slot`, a successful call keeps its slot
+        (the caller releases it). `streamed`: the attempt returns at the stream's first chunk."""
+        order = self.providers.order()
+        if not order:
             call.fail(Outcome.BREAKER_OPEN)
             raise Unavailable(Outcome.BREAKER_OPEN)
-        if self._waited_in_vain():
+        self.hedging.record_call()
+        for index in range(len(order)):
+            if index and len(self.providers) > 1:
+                call.details["failed_over"] = True
+            try:
+                return await self._hedged(order[index:], call, profile, attempt, keep_slot, streamed)
+            except Unavailable as unavailable:
+                if unavailable.outcome not in _FAIL_OVER or index + 1 == len(order):
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _hedged(self, order: list[Provider], call: CallRecord, profile: KindProfile, attempt: Attempt[R],
+                      keep_slot: bool, streamed: bool) -> R:
+        """The call on `order[0]`; still unanswered after the hedge delay (and within the hedge share), one more
+        on the next provider (with one, the same): the first to succeed wins, the other is cancelled."""
+        primary = order[0]
+        kind = f"{call.kind}:{'stream' if streamed else 'reply'}"  # a stream's latency is to its first chunk
+        samples, delay = self.hedging.window(kind), self.hedging.delay(kind)
+        if len(self.providers) > 1:
+            call.details["provider"] = primary.name
+        loop = asyncio.get_running_loop()
+        if delay is None:
+            started = loop.time()
+            result = await self._call_on(primary, call, profile, attempt, keep_slot=keep_slot, streamed=streamed)
+            samples.add(loop.time() - started)
+            return result
+        tasks: dict[asyncio.Task[R], tuple[Provider, float]] = {}
+
+        def launch(provider: Provider) -> None:
+            task = loop.create_task(self._call_on(provider, call, profile, attempt, keep_slot=keep_slot,
+                                                  streamed=streamed), name="llm-attempt")
+            tasks[task] = (provider, loop.time())
+
+        launch(primary)
+        first = next(iter(tasks))
+        winner: asyncio.Task[R] | None = None
+        refused = False  # slow enough for a hedge, but the hedge share was spent
+        try:
+            done, _ = await asyncio.wait(tasks, timeout=delay)
+            if not done:
+                if self.hedging.try_hedge():
+                    backup = order[1] if len(order) > 1 else primary
+                    launch(backup)
+                    call.details["hedged_to"] = backup.name
+                    record(llm_hedged=True)
+                else:
+                    refused = True
+            failure: BaseException | None = None
+            pending = set(tasks)
+            while pending and winner is None:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    error = task.exception()
+                    if error is None and winner is None:
+                        winner = task
+                    elif error is not None:
+                        failure = error
+            if winner is None:
+                assert failure is not None
+                raise failure
+            provider, started = tasks[winner]
+            if refused:  # the tail hedges are for: it must not set the delay (it would stop all hedging)
+                samples.censor()
+            else:
+                samples.add(loop.time() - started)
+            if len(tasks) > 1:
+                call.details["hedge_won"] = winner is not first
+                if len(self.providers) > 1:
+                    call.details["provider"] = provider.name
+            return winner.result()
+        finally:
+            losers = [task for task in tasks if task is not winner]
+            for task in losers:
+                if not task.done():
+                    task.cancel()
+                    if winner is not None:  # outrun by its hedge (not a caller that gave up)
+                        samples.censor()
+            if losers:
+                await asyncio.gather(*losers, return_exceptions=True)
+            for task in losers:  # finished together with the winner: give back what it holds
+                if keep_slot and not task.cancelled() and task.exception() is None:
+                    await self._discard(task.result(), profile)
+
+    async def _discard(self, result: Any, profile: KindProfile) -> None:
+        """A losing attempt that succeeded anyway: close its stream and free its slot."""
+        try:
+            if isinstance(result, _OpenStream):
+                await result.chunks.close()
+        finally:
+            self._slots[profile.pool].release()
+
+    async def _call_on(self, provider: Provider, call: CallRecord, profile: KindProfile, attempt: Attempt[R], *,
+                       keep_slot: bool = False, streamed: bool = False) -> R:
+        """Breaker, deadline, concurrency slot and retries around `attempt` on one provider; raises `Unavailable`
+        on failure. `streamed`: the attempt returns at the stream's first chunk, so it is limited to the
+        first-byte timeout."""
+        if provider.breaker.rejects():
+            call.fail(Outcome.BREAKER_OPEN)
+            raise Unavailable(Outcome.BREAKER_OPEN)
+        if self._waited_in_vain(provider):
             call.fail(Outcome.SILENT)
             raise Unavailable(Outcome.SILENT)
         loop = asyncio.get_running_loop()
@@ -560,16 +701,16 @@ class LLMGateway:
         succeeded = False
         try:
             count_llm_call()
-            self.retry_budget.record_call()
+            provider.retry_budget.record_call()
             try:
                 call.attempts += 1
                 try:
-                    result = await self._attempt(attempt, profile, deadline, streamed)
+                    result = await self._attempt(provider, attempt, profile, deadline, streamed)
                 except asyncio.CancelledError:
                     raise
                 except Exception as first_failure:
-                    result = await self._retry(first_failure, call, profile, attempt, deadline, min_attempt_s,
-                                               streamed)
+                    result = await self._retry(provider, first_failure, call, profile, attempt, deadline,
+                                               min_attempt_s, streamed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -587,8 +728,8 @@ class LLMGateway:
             if not (succeeded and keep_slot):
                 slots.release()
 
-    async def _retry(self, first_failure: Exception, call: CallRecord, profile: KindProfile, attempt: Attempt[R],
-                     deadline: float, min_attempt_s: float, streamed: bool) -> R:
+    async def _retry(self, provider: Provider, first_failure: Exception, call: CallRecord, profile: KindProfile,
+                     attempt: Attempt[R], deadline: float, min_attempt_s: float, streamed: bool) -> R:
         """The attempts after a failed first one, under the tenacity controller; re-raises the last error.
 
         The first attempt runs outside tenacity: most calls succeed at once, and tenacity's own machinery
@@ -596,8 +737,8 @@ class LLMGateway:
         how long to wait (Retry-After) and when to stop are decided exactly as if tenacity had run it.
         """
         controller = retrying(policy=self.config.retry, deadline=deadline, min_attempt_s=min_attempt_s,
-                              breaker=self.breaker, budget=self.retry_budget, retry_timeouts=profile.retry_timeouts,
-                              give_up=self._waited_in_vain)
+                              breaker=provider.breaker, budget=provider.retry_budget,
+                              retry_timeouts=profile.retry_timeouts, give_up=lambda: self._waited_in_vain(provider))
         replayed = False
         async for attempt_manager in controller:
             with attempt_manager:
@@ -605,29 +746,31 @@ class LLMGateway:
                     replayed = True
                     raise first_failure
                 call.attempts += 1
-                result = await self._attempt(attempt, profile, deadline, streamed)
+                result = await self._attempt(provider, attempt, profile, deadline, streamed)
         return result
 
-    async def _attempt(self, attempt: Attempt[R], profile: KindProfile, deadline: float, streamed: bool) -> R:
+    async def _attempt(self, provider: Provider, attempt: Attempt[R], profile: KindProfile, deadline: float,
+                       streamed: bool) -> R:
         """One attempt under the breaker, within min(kind timeout, what is left of the deadline); a stream (or,
         while the provider is silent, any attempt) must also start answering within the first-byte timeout."""
-        if not self.breaker.allow():
+        breaker = provider.breaker
+        if not breaker.allow():
             raise BreakerOpen()
         loop = asyncio.get_running_loop()
         started = loop.time()
         total_ends = min(started + profile.timeout_s, deadline)
         # A non-streamed reply's first byte comes with its last, so it gets the whole timeout, unless the
         # provider has just let an attempt time out: then no caller waits long to find out it still does.
-        first_byte_s = profile.first_byte_s if streamed or self.breaker.silent else profile.timeout_s
+        first_byte_s = profile.first_byte_s if streamed or breaker.silent else profile.timeout_s
         wait_s = min(first_byte_s, profile.timeout_s)
         ends_at = min(started + wait_s, total_ends)
         limits = AttemptLimits(connect_s=self.config.connect_timeout_s, first_byte_s=max(ends_at - started, 0.001),
                                total_s=max(total_ends - started, 0.001))
         try:
             async with asyncio.timeout_at(ends_at):
-                result = await attempt(limits)
+                result = await attempt(provider, limits)
         except asyncio.CancelledError:
-            self.breaker.release()
+            breaker.release()
             raise
         except Exception as exc:
             outcome = classify(exc)
@@ -635,20 +778,20 @@ class LLMGateway:
             if outcome is Outcome.TIMEOUT:
                 record(llm_stalled=True)  # this request has waited for the provider in vain once
             if outcome in PROVIDER_FAILURES and not cut_short:
-                self.breaker.record_failure(timeout=outcome is Outcome.TIMEOUT)
+                breaker.record_failure(timeout=outcome is Outcome.TIMEOUT)
             elif outcome in (Outcome.CLIENT_ERROR, Outcome.MALFORMED):
-                self.breaker.record_success()  # the provider answered: it is up
+                breaker.record_success()  # the provider answered: it is up
             else:
-                self.breaker.release()
+                breaker.release()
             raise
-        self.breaker.record_success()
+        breaker.record_success()
         return result
 
-    def _waited_in_vain(self) -> bool:
+    def _waited_in_vain(self, provider: Provider) -> bool:
         """The request being served already had an LLM attempt time out, and the provider has been silent since:
         asking again would most likely cost it another timeout."""
         request = current_request()
-        return self.breaker.silent and request is not None and bool(request.facts.get("llm_stalled"))
+        return provider.breaker.silent and request is not None and bool(request.facts.get("llm_stalled"))
 
     def _deadline(self, profile: KindProfile, now: float) -> float:
         """The call's deadline on the loop clock: its kind's, but never past the request's LLM deadline."""

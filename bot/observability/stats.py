@@ -79,6 +79,10 @@ class LogStats:
     sla_breaches: int = 0
     shadow_samples: int = 0
     shadow_agreements: int = 0
+    speculation: dict[str, int] = field(default_factory=dict)  # confirmed / reconciled / off
+    speculation_saved_ms: float = 0.0  # confirmed speculative answers: time run beside the validation
+    speculation_wasted_tokens: int = 0  # reconciled: tokens spent on answers thrown away
+    llm_hedged: int = 0  # requests that sent a hedged LLM call
 
     @property
     def error_rate(self) -> float | None:
@@ -99,6 +103,12 @@ class LogStats:
     @property
     def sla_breach_rate(self) -> float | None:
         return _rate(self.sla_breaches, self.requests)
+
+    @property
+    def reconcile_rate(self) -> float | None:
+        """Of the speculative answers, the share thrown away because the validation disagreed."""
+        reconciled = self.speculation.get("reconciled", 0)
+        return _rate(reconciled, reconciled + self.speculation.get("confirmed", 0))
 
     @property
     def shadow_agreement_rate(self) -> float | None:
@@ -135,6 +145,11 @@ class LogStats:
             "shadow_samples": self.shadow_samples,
             "shadow_agreements": self.shadow_agreements,
             "shadow_agreement_rate": self.shadow_agreement_rate,
+            "speculation": {name: self.speculation.get(name, 0) for name in ("confirmed", "reconciled", "off")},
+            "speculation_reconcile_rate": self.reconcile_rate,
+            "speculation_saved_ms": round(self.speculation_saved_ms, 3),
+            "speculation_wasted_tokens": self.speculation_wasted_tokens,
+            "llm_hedged_requests": self.llm_hedged,
         }
 
 
@@ -182,6 +197,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
     unavailable: Counter[str] = Counter()
     cache: Counter[str] = Counter()
     snapshot_path: Counter[str] = Counter()
+    speculation: Counter[str] = Counter()
     # Shadow results by request, so a request that reports its shadow result twice counts once.
     shadow_by_request: dict[str, bool] = {}
     shadow_unattributed: list[bool] = []
@@ -221,7 +237,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
             if ms is not None:
                 stage_samples.setdefault(str(name), []).append(ms)
         for counter, key in ((intents, "intent"), (validation, "llm_validation"), (cache, "cache"),
-                             (snapshot_path, "snapshot_path")):
+                             (snapshot_path, "snapshot_path"), (speculation, "speculation")):
             value = item.get(key)
             if isinstance(value, str) and value:
                 counter[value] += 1
@@ -234,6 +250,14 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
         delivery = _number(item.get("delivery_ms"))
         if delivery is not None and delivery >= 0:
             deliveries.append(delivery)
+        saved = _number(item.get("speculation_saved_ms"))
+        if saved is not None and saved > 0:
+            stats.speculation_saved_ms += saved
+        wasted = _number(item.get("speculation_wasted_tokens"))
+        if wasted is not None and wasted > 0:
+            stats.speculation_wasted_tokens += int(wasted)
+        if item.get("llm_hedged") is True:
+            stats.llm_hedged += 1
     stats.total_time = Distribution.of(totals)
     stats.stages = {name: d for name, samples in stage_samples.items() if (d := Distribution.of(samples))}
     stats.delivery = Distribution.of(deliveries)
@@ -242,6 +266,7 @@ def compute_stats(paths: Iterable[Path], *, sla_ms: float) -> LogStats:
     stats.llm_validation_unavailable = dict(unavailable.most_common())
     stats.cache = dict(cache)
     stats.snapshot_path = dict(snapshot_path)
+    stats.speculation = dict(speculation)
     shadow_results = list(shadow_by_request.values()) + shadow_unattributed
     stats.shadow_samples = len(shadow_results)
     stats.shadow_agreements = sum(shadow_results)

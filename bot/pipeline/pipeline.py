@@ -2,7 +2,8 @@
 
 `meeting_resolution` (thread memory, then the meeting once the frame is known), `control_plane`
 (the intent, and the frame: what the message asks in its thread, each slot typed or from the thread)
-and `handler` (the answer, and this turn stored in thread memory). The whole request runs inside `request_scope`, so it ends with one summary log record,
+and `handler` (the answer, and this turn stored in thread memory). While an unsure intent waits for its
+LLM validation, its handler already runs on the pattern's reading (`bot.pipeline.speculation`). The whole request runs inside `request_scope`, so it ends with one summary log record,
 and it never raises: a failure becomes a friendly reply quoting the correlation id. A caller that
 passes `deliver` gets the reply before the turn is stored and the summary written: the user never
 waits for the bookkeeping, and the summary records how long delivery took.
@@ -23,13 +24,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.observability import RequestContext, record, request_scope, stage
 from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
 from bot.pipeline.resolution import MeetingResolver
+from bot.pipeline.speculation import Answered, Speculation
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
-from control_plane.decision import NameLookups
+from control_plane.decision import NameLookups, Prepared
 from control_plane.frame import Frame
 from control_plane.thread import ThreadContext
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
+from handlers.declaration import IntentHandler
 from handlers.registry import Registry, RegistryError, default_registry
 from knowledge.catalog_names import refresh_catalog_names
 from knowledge.db import Database
@@ -104,8 +107,11 @@ class Pipeline:
         memory_max_turns: int = 20,
         prompt_version: str = PROMPT_VERSION,
         clock: Callable[[], datetime] = utc_now,
+        speculate: bool = False,
     ) -> None:
+        """`speculate`: answer an unsure intent while its LLM validation runs (`LLM_SPECULATE`)."""
         self.db = db
+        self.speculate = speculate
         self.llm = llm
         self.control_plane = control_plane
         self.resolver = resolver
@@ -142,6 +148,7 @@ class Pipeline:
             registry=registry,
             memory_ttl_s=settings.thread_memory_ttl_s,
             memory_max_turns=settings.thread_memory_max_turns,
+            speculate=settings.llm_speculate,
         )
         pipeline.knowledge_revision = revision
         return pipeline
@@ -230,9 +237,23 @@ class Pipeline:
             await asyncio.wait([storing])
         with stage("meeting_resolution"):
             memory = ThreadMemory() if message.new_thread else self._recall(message.thread_key, now)
+        speculation: Speculation | None = None
         with stage("control_plane"):
-            decision = await self.control_plane.decide(text, now)
-            frame = self.control_plane.frame(decision, thread_context(memory), now)
+            if isinstance(self.control_plane, ControlPlane):
+                prepared = self.control_plane.prepare(text, now)
+                if prepared.needs_validation:
+                    speculation = self._speculate(prepared, memory, text, now)
+                verdict = self.control_plane.finish(prepared)
+            else:
+                verdict = self.control_plane.decide(text, now)
+            try:
+                decision = await verdict
+                frame = self.control_plane.frame(decision, thread_context(memory), now)
+            except BaseException:
+                if speculation is not None:
+                    await speculation.discard()
+                raise
+        validated_at = time.perf_counter()
         record(
             intent=frame.intent.value,
             confidence=round(decision.confidence, 3),
@@ -243,23 +264,17 @@ class Pipeline:
             record(follow_up_of=frame.intent.value)
         handler = self.registry.handler_for(frame.intent)
         record(handler=handler.name)
-        with stage("meeting_resolution"):
-            resolution = self.resolver.resolve(frame, decision.normalized_text, now)
+        answered: Answered | None = None
+        if speculation is not None:
+            if speculation.agrees(decision, frame):
+                answered = await speculation.confirm(validated_at)
+            else:
+                await speculation.discard()
         pending: PendingTurn | None = None
+        if answered is None:
+            answered = await self._run_handler(handler, text, decision, frame, now, sink)
+        result, resolution = answered
         with stage("handler"):
-            context = HandlerContext(
-                text=text,
-                decision=decision,
-                frame=frame,
-                resolution=resolution,
-                db=self.db,
-                llm=self.llm if handler.uses_llm else None,
-                prompt_version=self.prompt_version,
-                now=now,
-                sink=sink,
-                examples=self._examples,
-            )
-            result: HandlerResult = (await handler.handle(context)).with_readings(frame.readings)
             named = TurnContext(
                 account=resolution.account,
                 person=resolution.contact.name if resolution.contact else None,
@@ -294,6 +309,39 @@ class Pipeline:
             frame=frame.as_json(),
         )
         return reply, pending
+
+    def _speculate(self, prepared: Prepared, memory: ThreadMemory, text: str, now: datetime) -> Speculation | None:
+        """Start answering the pattern's intent while it is validated; None (recorded `off`) when switched off
+        or when its handler has side effects."""
+        frame = self.control_plane.frame(prepared.decision, thread_context(memory), now)
+        handler = self.registry.handler_for(frame.intent)
+        if not self.speculate or handler.side_effects:
+            record(speculation="off")
+            return None
+        decision = prepared.decision
+        return Speculation.start(decision, frame, handler,
+                                 lambda: self._run_handler(handler, text, decision, frame, now, sink=None))
+
+    async def _run_handler(self, handler: IntentHandler, text: str, decision: Decision, frame: Frame, now: datetime,
+                           sink: StreamSink | None) -> Answered:
+        """The handler's result for one reading of the message, and the meeting resolution it was given."""
+        with stage("meeting_resolution"):
+            resolution = self.resolver.resolve(frame, decision.normalized_text, now)
+        with stage("handler"):
+            context = HandlerContext(
+                text=text,
+                decision=decision,
+                frame=frame,
+                resolution=resolution,
+                db=self.db,
+                llm=self.llm if handler.uses_llm else None,
+                prompt_version=self.prompt_version,
+                now=now,
+                sink=sink,
+                examples=self._examples,
+            )
+            result: HandlerResult = (await handler.handle(context)).with_readings(frame.readings)
+        return result, resolution
 
     def _recall(self, thread_key: str, now: datetime) -> ThreadMemory:
         try:

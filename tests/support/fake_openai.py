@@ -7,7 +7,9 @@ with small timeouts). Each request takes the next scripted
 behaviour (`server.script(Fail(500), Reply("ok"))`); `server.hang()` makes it accept requests and never
 answer them; with the script empty, `server.responder` answers
 (by default `sensible_reply`: a schema-filling intent validation for structured-output requests, a fixed
-text otherwise). `server.requests` keeps every request body, `server.max_in_flight` the peak concurrency.
+text otherwise). `server.requests` keeps every request body, `server.max_in_flight` the peak concurrency,
+`server.disconnects` the requests the client closed before their response was complete (a cancelled call).
+Run two for two providers.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class FakeOpenAI:
         self.authorizations: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.disconnects = 0
+        self.completed = 0  # responses sent whole
         self._script: deque[Behaviour] = deque()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -150,7 +154,13 @@ class FakeOpenAI:
             behaviour = self._script.popleft() if self._script else self.responder(body)
             if self.latency_s:
                 await self._sleep(self.latency_s)
-            return await self._respond(request, body, behaviour)
+            response = await self._respond(request, body, behaviour)
+            self.completed += 1
+            return response
+        except (asyncio.CancelledError, ConnectionResetError):
+            if not self._closing.is_set():  # the client went away mid-response (not our own shutdown)
+                self.disconnects += 1
+            raise
         finally:
             self.in_flight -= 1
 

@@ -61,6 +61,25 @@ def answers_with(text: str) -> Any:
     return responder
 
 
+SPECULATIVE_TEXT = "SPECULATIVE product answer from the model."
+VALIDATED_TEXT = "VALIDATED answer from the model."
+
+
+def validating_as(validated_intent: str, *, validation_delay_s: float, answer_delay_s: float) -> Any:
+    """A fake-model responder whose intent validation names `validated_intent`; a written answer for a
+    product question says SPECULATIVE_TEXT, any other VALIDATED_TEXT (speculation tests)."""
+
+    def respond(body: dict[str, Any]) -> FakeReply:
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            verdict = json.loads(intent_validation_reply(body).content) | {"intent": validated_intent}
+            return FakeReply(json.dumps(verdict), delay_s=validation_delay_s)
+        system = message_text(body, "system").lower()
+        text = SPECULATIVE_TEXT if "product" in system or "plan" in system else VALIDATED_TEXT
+        return FakeReply(text, delay_s=answer_delay_s)
+
+    return respond
+
+
 def answer_requests(server: FakeOpenAI) -> list[dict[str, Any]]:
     """The requests the handlers made (intent validations left out)."""
     return [body for body in server.requests if (body.get("response_format") or {}).get("type") != "json_schema"]

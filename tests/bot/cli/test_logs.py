@@ -261,3 +261,24 @@ def test_trace_says_when_nothing_matches(isolated_environment: Path, runner: Cli
     assert missing.exit_code == 1 and "no records for 22222222" in missing.stderr
     bad = runner.invoke(app, ["logs", "trace", "not-an-id"])
     assert bad.exit_code == 2 and "8 hex characters" in bad.stderr
+
+
+def test_stats_report_the_speculation_reconcile_rate_and_the_tokens_thrown_away(isolated_environment: Path,
+                                                                               runner: CliRunner) -> None:
+    log_dir = isolated_environment / "speculation-logs"
+    log_dir.mkdir()
+    records = [summary("c1", 500.0, {}, speculation="confirmed", speculation_saved_ms=300.0),
+               summary("c2", 520.0, {}, speculation="confirmed", speculation_saved_ms=250.5),
+               summary("c3", 900.0, {}, speculation="reconciled", speculation_wasted_tokens=120, llm_hedged=True),
+               summary("c4", 800.0, {}, speculation="off"),
+               summary("c5", 20.0, {})]
+    (log_dir / f"slack-{DAY}.log").write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = runner.invoke(app, ["logs", "stats", "--date", DAY, "--json", "--dir", str(log_dir)])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["speculation"] == {"confirmed": 2, "reconciled": 1, "off": 1}
+    assert stats["speculation_reconcile_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert stats["speculation_saved_ms"] == pytest.approx(550.5)
+    assert stats["speculation_wasted_tokens"] == 120 and stats["llm_hedged_requests"] == 1
+    table = runner.invoke(app, ["logs", "stats", "--date", DAY, "--dir", str(log_dir)]).stdout
+    assert "33.3% of 3 (1 off)" in table and "120 tokens wasted" in table

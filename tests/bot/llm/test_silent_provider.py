@@ -50,7 +50,9 @@ async def expected(offline: Pipeline, question: str) -> str:
 
 async def test_two_stalled_calls_open_the_breaker_and_later_questions_are_answered_without_the_llm(
         silent: FakeOpenAI, demo_db: Database, offline: Pipeline) -> None:
-    settings = silent_settings(silent, control_plane_skip_threshold=1.5)  # every message is validated
+    # Every message is validated; without speculation (its answer would be a second call stalling beside the
+    # validation: test_speculation_beside_a_silent_provider_waits_one_timeout below).
+    settings = silent_settings(silent, control_plane_skip_threshold=1.5, llm_speculate=False)
     llm = LLMGateway.from_settings(settings, demo_db)
     pipeline = make_pipeline(settings, demo_db, llm)
     try:
@@ -74,6 +76,21 @@ async def test_two_stalled_calls_open_the_breaker_and_later_questions_are_answer
             assert reply.plain == await expected(offline, question)
             assert reply.total_ms < ANSWER_TIMEOUT_S * 1000 / 4
         assert silent.request_count == 2  # the open breaker kept them all off the network
+    finally:
+        await llm.aclose()
+
+
+async def test_speculation_beside_a_silent_provider_waits_one_timeout(
+        silent: FakeOpenAI, demo_db: Database, offline: Pipeline) -> None:
+    settings = silent_settings(silent, control_plane_skip_threshold=1.5)  # every message validated, speculating
+    llm = LLMGateway.from_settings(settings, demo_db)
+    pipeline = make_pipeline(settings, demo_db, llm)
+    try:
+        first = await ask(pipeline, QUESTIONS[0], thread="shell:s0")
+        # The validation and the speculative answer stalled side by side: one wait, not two in a row
+        assert silent.request_count == 2 and llm.breaker_state == "open"
+        assert first.llm_validation == "unavailable" and first.plain == await expected(offline, QUESTIONS[0])
+        assert first.total_ms < 2 * WAIT_S * 1000
     finally:
         await llm.aclose()
 
