@@ -16,6 +16,7 @@ from knowledge.models.runtime import (
     InboxEvent,
     KnowledgeRevision,
     ResponseCacheEntry,
+    RolloutSetting,
     SchedulerLease,
     ThreadTurn,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Product",
     "ProductSnapshot",
     "ResponseCacheEntry",
+    "RolloutSetting",
     "SchedulerLease",
     "SnapshotAlias",
     "SnapshotChange",

@@ -10,12 +10,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from knowledge.copy_database import copy_order
 from knowledge.db import create_db_engine
-from knowledge.models import InboxEvent, ResponseCacheEntry, SchedulerLease, SnapshotChange, ThreadTurn
+from knowledge.models import (
+    InboxEvent,
+    ResponseCacheEntry,
+    RolloutSetting,
+    SchedulerLease,
+    SnapshotChange,
+    ThreadTurn,
+)
 
 WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -50,16 +57,20 @@ def upgrade_to(url: str, revision: str) -> None:
 
 
 def fill_every_table(url: str, demo_template: Path) -> None:
-    """The demo knowledge base (catalog, calls, snapshots, revision) and runtime rows: a row in every table."""
+    """The demo knowledge base (catalog, calls, snapshots, revision) and runtime rows: a row in every table the
+    database has (one at an older revision lacks the tables later migrations add)."""
     demo = create_engine(f"sqlite:///{demo_template}")
     engine = create_db_engine(url)
     try:
         with demo.connect() as source, engine.begin() as target:
+            present = set(inspect(target).get_table_names())
             for table in copy_order():
+                if table.name not in present:
+                    continue
                 rows = [row._asdict() for row in source.execute(select(table))]
                 if rows:
                     target.execute(insert(table), rows)
-            _add_runtime_rows(target)
+            _add_runtime_rows(target, present)
     finally:
         demo.dispose()
         engine.dispose()
@@ -67,7 +78,7 @@ def fill_every_table(url: str, demo_template: Path) -> None:
     assert not empty, f"tables left empty: {empty}"
 
 
-def _add_runtime_rows(connection: Connection) -> None:
+def _add_runtime_rows(connection: Connection, present: set[str]) -> None:
     connection.execute(insert(InboxEvent), [{
         "event_id": f"Ev{number}", "envelope": '{"event": {"text": "hi"}}', "state": "answered", "attempts": 1,
         "owner": "host:1:a", "lease_until": WHEN, "received_at": WHEN, "updated_at": WHEN} for number in range(3)])
@@ -80,15 +91,22 @@ def _add_runtime_rows(connection: Connection) -> None:
     connection.execute(insert(SchedulerLease), [{"name": "snapshots", "holder": "host:1", "expires_at": WHEN}])
     connection.execute(SnapshotChange.__table__.delete())  # type: ignore[attr-defined]  (SQLite's triggers' entries)
     connection.execute(insert(SnapshotChange), [{"product_id": 1, "tick": 3}, {"product_id": 4, "tick": 2}])
+    if RolloutSetting.__tablename__ in present:  # type: ignore[attr-defined]
+        connection.execute(insert(RolloutSetting), [{"mode": "canary", "canary_percent": 20.0, "changed_at": WHEN,
+                                                     "changed_by": "operator", "reason": None}])
 
 
 def table_contents(url_or_engine: str | Engine) -> dict[str, tuple[int, str]]:
-    """Table -> (rows, checksum of the rows as Python values in key order): equal across SQLite and PostgreSQL."""
+    """Table -> (rows, checksum of the rows as Python values in key order): equal across SQLite and PostgreSQL.
+    Tables the database lacks (an older revision) are left out."""
     engine = create_db_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     contents = {}
     try:
         with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
             for table in copy_order():
+                if table.name not in present:
+                    continue
                 key = [column.name for column in table.primary_key.columns]
                 rows = sorted((tuple(row) for row in connection.execute(select(table))),
                               key=lambda row, names=[table.columns.keys().index(name) for name in key]:
