@@ -21,6 +21,7 @@ from control_plane.meeting_questions import asks_a_question, asks_what_happened
 from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
+from control_plane.rollout import RolloutGate
 from control_plane.shadow import ShadowValidator
 from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
@@ -98,7 +99,13 @@ class ControlPlane:
         self._system_prompt = system_prompt(self.patterns.descriptions())
         self._schema = validation_schema(self.patterns.intent_names)
         self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, self._schema, rng or random.Random())
+        self._rollout: RolloutGate | None = None  # None: confident messages always skip (no rollout control)
         self.use_lookups(self.build_lookups(vocabulary))
+
+    def use_rollout(self, gate: RolloutGate | None) -> None:
+        """Follow `gate` (control_plane.rollout) on which confident messages skip LLM validation."""
+        self._rollout = gate
+        self._shadow.on_result = gate.observe_agreement if gate is not None else None
 
     def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
         """The catalog name lookups for `vocabulary`, without using them yet (safe in a worker thread)."""
@@ -223,7 +230,12 @@ class ControlPlane:
         """Intent and entities for one message; never raises for any input (the LLM may be unavailable)."""
         now = _now(now)
         analysis = self._analyze(text)
-        if self._confident(analysis):
+        rollout = self._rollout
+        confident = self._confident(analysis)
+        if confident and rollout is not None and analysis.text.lowered and analysis.language == ENGLISH \
+                and not rollout.skip_allowed():
+            return await self._validate_instead_of_skipping(analysis, rollout, now)
+        if confident:
             logger.info(
                 "skipping LLM validation",
                 extra={"intent": analysis.intent.value, "confidence": analysis.confidence, "margin": analysis.margin,
@@ -237,6 +249,21 @@ class ControlPlane:
         if validation is None:
             return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
         intent = Intent(validation.intent)  # one of the patterns file's: the schema admits no other
+        entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
+        return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
+
+    async def _validate_instead_of_skipping(self, analysis: _Analysis, rollout: RolloutGate, now: datetime) -> Decision:
+        """The rollout withholds the skip: validate as an unsure message is, and measure whether skipping would
+        have given the same intent (the shadow agreement)."""
+        validation = await self._validate(analysis)
+        if validation is None:
+            return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+        intent = Intent(validation.intent)
+        agreed = intent == analysis.intent
+        # The same record as a background shadow validation: `pitcrew logs stats` and the dashboard count both.
+        logger.info("shadow validation", extra={"shadow_agreement": agreed, "intent": analysis.intent.value,
+                                                "llm_intent": validation.intent, "rollout": "withheld"})
+        rollout.observe_agreement(agreed)
         entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
         return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy import DateTime, Float, String, bindparam, text
 
 from knowledge.db import Database
 
 ChangedBy = Literal["operator", "automatic"]
 
-_READ = text("SELECT mode, canary_percent, changed_at, changed_by, reason FROM rolloutsetting WHERE id = 1")
+_READ = text("SELECT mode, canary_percent, changed_at, changed_by, reason FROM rolloutsetting WHERE id = 1").columns(
+    mode=String(), canary_percent=Float(), changed_at=DateTime(), changed_by=String(), reason=String())
 _WRITE = text(
     "INSERT INTO rolloutsetting (id, mode, canary_percent, changed_at, changed_by, reason) "
     "VALUES (1, :mode, :percent, :now, :by, :reason) "

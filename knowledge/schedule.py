@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -194,6 +195,20 @@ class SnapshotSchedule:
             self.last_run_at = started
             self.runs += 1
             self._run_finished.set()
+
+    def add_leader_job(self, job_id: str, trigger: BaseTrigger, run: Callable[[], Awaitable[None]]) -> None:
+        """Run `run` at each firing of `trigger` on the leader only (a follower that finds the leader gone takes
+        over first, as for the rebuild): e.g. the daily alert digest."""
+
+        async def fire() -> None:
+            if not self._stopped and await self._claim_or_confirm():
+                try:
+                    await run()
+                except Exception:  # the schedule must outlive a bad run
+                    logger.exception("scheduled job failed", extra={"job": job_id, "instance": self.instance})
+
+        self._scheduler.add_job(fire, trigger, id=job_id, coalesce=True, max_instances=1,
+                                misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
 
     def run_soon(self) -> bool:
         """Make the leader's rebuild job due now, run by the scheduler as a cron firing is; False on a follower."""

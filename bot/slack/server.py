@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import aiohttp
@@ -28,6 +28,8 @@ HEALTH_PATH = "/healthz"
 
 # (healthy, details) for GET /healthz; unhealthy answers 503.
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+# More GET pages served next to /healthz (/metrics, /dashboard), by path.
+Pages = Mapping[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 # Slack errors that mean a credential is wrong, not that Slack is briefly unreachable.
 _CREDENTIAL_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
@@ -47,7 +49,10 @@ class SlackService:
 
     def __init__(self, app: AsyncApp, inflight: InflightTasks, *, inbox: EventInbox, signing_secret: str = "",
                  app_token: str | None = None, host: str = "0.0.0.0", port: int = 3000,
-                 health: HealthCheck | None = None) -> None:
+                 health: HealthCheck | None = None, pages: Pages | None = None,
+                 pages_port: int | None = None) -> None:
+        """`pages` are served on the port of /healthz; in Socket Mode with `pages_port` set (METRICS_PORT), on a
+        small server of their own on that port instead."""
         self.app = app
         self.inflight = inflight
         self.guard = SlackRequestGuard(signing_secret)
@@ -58,6 +63,10 @@ class SlackService:
         self._host = host
         self._port = port
         self._health = health
+        self._pages = dict(pages or {})
+        self._pages_port = pages_port if self.mode == "socket" else None
+        self._pages_runner: web.AppRunner | None = None
+        self.pages_port: int | None = None  # the bound port of the pages (that of /healthz unless separate)
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeIntake | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -77,6 +86,8 @@ class SlackService:
             log.info("pitcrew is connected to Slack (Socket Mode)")
             await self._listen(web.Application())
             log.info("pitcrew answers health checks", extra={"host": self._host, "port": self.port, "path": HEALTH_PATH})
+            if self._pages and self._pages_port is not None:
+                await self._listen_pages()
             self.inbox.start_sweeping(self.intake.redispatch)
             return
         # Not Bolt's own web_app: this one caps bodies and lets only what the guard signed reach Bolt.
@@ -93,12 +104,30 @@ class SlackService:
     async def _listen(self, web_app: web.Application) -> None:
         """Serve `web_app`, plus `/healthz`, on the configured host and port."""
         web_app.router.add_get(HEALTH_PATH, self._healthz)
+        if self._pages_port is None:
+            for path, page in self._pages.items():
+                web_app.router.add_get(path, page)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
                                      logger=self.guard.server_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self._pages_port is None:
+            self.pages_port = self.port
+
+    async def _listen_pages(self) -> None:
+        """The pages on METRICS_PORT (Socket Mode): nothing but them, no Slack endpoint."""
+        web_app = web.Application()
+        for path, page in self._pages.items():
+            web_app.router.add_get(path, page)
+        self._pages_runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
+                                           logger=self.guard.server_log)
+        await self._pages_runner.setup()
+        await web.TCPSite(self._pages_runner, self._host, self._pages_port).start()
+        self.pages_port = self._pages_runner.addresses[0][1]
+        log.info("pitcrew serves its pages", extra={"host": self._host, "port": self.pages_port,
+                                                   "paths": sorted(self._pages)})
 
     async def _check_bot_token(self) -> None:
         identity = await self._startup_call(
@@ -144,6 +173,9 @@ class SlackService:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        if self._pages_runner is not None:
+            await self._pages_runner.cleanup()
+            self._pages_runner = None
         if self._runner is not None:
             # Closes the listening socket and waits for requests being served (acks: milliseconds).
             await self._runner.cleanup()
