@@ -145,6 +145,7 @@ class AlertService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._evaluating = asyncio.Lock()
+        self._stopped = False
 
     # Intake -------------------------------------------------------------------------------------------
 
@@ -293,11 +294,14 @@ class AlertService:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="alerts")
 
     async def _run(self) -> None:
-        while True:
+        # A flag as well as the cancellation: Python 3.11's wait_for can swallow a cancel that meets a wake-up.
+        while not self._stopped:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.alert_eval_s)
             except TimeoutError:
                 pass
+            if self._stopped:
+                return
             self._wake.clear()
             try:
                 await self.evaluate()
@@ -306,6 +310,8 @@ class AlertService:
 
     async def stop(self) -> None:
         REQUEST_SUMMARIES.remove(self.observe_request)
+        self._stopped = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

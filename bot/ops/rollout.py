@@ -76,6 +76,7 @@ class RolloutController:
         self._checks: deque[bool] = deque(maxlen=settings.rollback_window)
         self._slow: list[str] = []  # correlation ids of the current run of slow requests
         self._rolling_back = False
+        self._rollback_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.on_change: list[Callable[[RolloutState], None]] = []  # told of every change this instance sees
 
@@ -131,28 +132,31 @@ class RolloutController:
         reason = self.rollback_reason()
         if reason is None:
             return
-        self._rolling_back = True
         try:
-            asyncio.get_running_loop().create_task(self._roll_back(self.state, reason), name="rollout-rollback")
-        except RuntimeError:  # no loop (a synchronous caller): roll back here
-            self._rolling_back = False
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): nothing to store the rollback with
+            return
+        judged = self.state
+        self._rolling_back = True
+        # Skipping stops on this instance at once; the database (written off the loop) tells the others.
+        self._use(replace(judged, mode=ROLLBACK_TO, changed_by="automatic", reason=reason,
+                          changed_at=datetime.now(UTC).replace(tzinfo=None)))
+        self._rollback_task = loop.create_task(self._roll_back(judged, reason), name="rollout-rollback")
 
     async def _roll_back(self, judged: RolloutState, reason: str) -> None:
         try:
-            # Skipping stops on this instance at once; the database tells the others.
-            self._use(replace(judged, mode=ROLLBACK_TO, changed_by="automatic", reason=reason,
-                              changed_at=datetime.now(UTC).replace(tzinfo=None)))
             stored = await asyncio.to_thread(roll_back, self._db, judged.mode, ROLLBACK_TO, judged.canary_percent,
                                              reason)
             log.warning("automatic rollback of the LLM-skip optimisation",
                         extra={"from_mode": judged.mode, "to_mode": ROLLBACK_TO, "reason": reason, "stored": stored})
             if self._metrics is not None:
                 self._metrics.rollbacks.inc()
-            await self.refresh()
         except SQLAlchemyError:
             log.exception("could not store the automatic rollback; this instance stays in shadow")
+            return  # and keeps it: a refresh would bring the judged mode back
         finally:
             self._rolling_back = False
+        await self.refresh()
 
     # Following the stored mode ------------------------------------------------------------------------
 
@@ -171,6 +175,8 @@ class RolloutController:
         self._use(current_state(self._db, self._settings))
 
     async def refresh(self) -> None:
+        if self._rolling_back:  # the stored mode is about to change: reading it now would undo the rollback here
+            return
         try:
             state = await asyncio.to_thread(current_state, self._db, self._settings)
         except SQLAlchemyError as exc:
@@ -189,6 +195,8 @@ class RolloutController:
 
     async def stop(self) -> None:
         REQUEST_SUMMARIES.remove(self.observe_request)
+        if self._rollback_task is not None:  # a rollback being stored is finished, not lost
+            await asyncio.gather(self._rollback_task, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
