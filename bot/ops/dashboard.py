@@ -99,6 +99,7 @@ def render_dashboard(figures: PeriodFigures, *, rollout: RolloutState | None, ag
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pitcrew dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
 body {{ font-family: sans-serif; margin: 24px; color: #222; }}
 .tiles {{ display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }}
