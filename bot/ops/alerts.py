@@ -92,6 +92,7 @@ class RequestWindow:
     window_s: float
     clock: Callable[[], float] = time.monotonic
     requests: deque[_Request] = field(default_factory=lambda: deque(maxlen=WINDOW_CAP))
+    total_seen: int = 0  # requests observed since the start
     slow_count: int = 0  # requests in a row over the SLA
     slow_ids: deque[str] = field(default_factory=lambda: deque(maxlen=TRACE_IDS))  # the run's latest
     last_slow_ms: float = 0.0
@@ -102,6 +103,7 @@ class RequestWindow:
             return
         failed = bool(fields.get("failed")) or fields.get("delivery") == "failed"
         cid = str(fields.get("correlation_id"))
+        self.total_seen += 1
         self.requests.append(_Request(self.clock(), float(total_ms), failed, cid))
         if total_ms > self.sla_ms:
             self.slow_count += 1

@@ -12,11 +12,13 @@ from bot.ops.alerts import AlertService
 from bot.settings import load_settings
 from knowledge.db import Database
 from tests.support.fake_openai import FakeOpenAI, fast_llm_settings, intent_reply
-from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack, event_callback, mention_event
+from tests.support.http_stack import raw_post, sign
 from tests.support.ops_stack import OpsStack, ops_stack
 from tests.support.slack_stack import SIGNING_SECRET
 
 OPS = "C0OPS"
+QUESTION = "what does the Pro plan cost?"
 
 
 def alert_posts(fake: FakeSlack) -> list[dict[str, Any]]:
@@ -33,23 +35,48 @@ async def settle(stack: OpsStack) -> None:
     await stack.alerts.evaluate()
 
 
+async def mention(stack: OpsStack, number: int) -> None:
+    """A signed Slack event mentioning the bot with a product question, each in a thread of its own."""
+    ts = f"1712345678.{number:06d}"
+    body = json.dumps(event_callback(mention_event(QUESTION, ts=ts, user=f"U{number:04d}"),
+                                     event_id=f"Ev{number:06d}")).encode()
+    assert await raw_post(stack.service.port, body, {**sign(body), "Content-Type": "application/json"}) == 200
+
+
+async def answered(stack: OpsStack, count: int) -> None:
+    """Wait until `count` requests in all have been answered (their summaries seen by the alert service)."""
+    assert stack.alerts is not None
+    for _ in range(500):
+        if stack.alerts.window.total_seen >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{stack.alerts.window.total_seen} of {count} requests answered")
+
+
 async def test_slow_requests_open_one_incident_updated_in_place(fake_slack: FakeSlack, fake_openai: FakeOpenAI,
                                                                 demo_db: Database) -> None:
     fake_openai.responder = intent_reply("product_question")
     settings = fast_llm_settings(
         fake_openai, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=fake_slack.api_url,
         alert_channel=OPS, sla_ms=100.0, latency_optimization_mode="disabled", alert_update_s=0.0,
-        alert_eval_s=0.05)
+        alert_eval_s=0.05, streaming=False)
     async with ops_stack(settings) as stack:
         await asyncio.to_thread(stack.app.pipeline.warm_up)
-        for _ in range(2):
-            await stack.ask("what does the Pro plan cost?")  # fast: no alert
+        sent = 0
+        for _ in range(2):  # fast: no alert
+            await mention(stack, sent)
+            sent += 1
+            await answered(stack, sent)
         fake_openai.latency_s = 0.15  # the LLM turns slow: every validated message is over the 100 ms SLA
-        for number in range(4):
-            await stack.ask("what does the Pro plan cost?", user=f"U{number}")
+        for _ in range(4):
+            await mention(stack, sent)
+            sent += 1
+            await answered(stack, sent)
         await settle(stack)
         assert alert_posts(fake_slack) == []  # four in a row is not five
-        await stack.ask("what does the Pro plan cost?", user="U5")
+        await mention(stack, sent)
+        sent += 1
+        await answered(stack, sent)
         await settle(stack)
         posts = alert_posts(fake_slack)
         assert len(posts) == 1
@@ -58,22 +85,27 @@ async def test_slow_requests_open_one_incident_updated_in_place(fake_slack: Fake
         assert text.count("pitcrew logs trace") == 3 and "since" in text
 
         fake_openai.latency_s = 0.0  # recovery
-        await stack.ask("what does the Pro plan cost?", user="U6")
+        await mention(stack, sent)
+        sent += 1
+        await answered(stack, sent)
         await settle(stack)
         updates = alert_updates(fake_slack)
         assert updates and "Resolved: latency" in updates[-1]["text"]
         ts = updates[-1]["ts"]
         assert len(alert_posts(fake_slack)) == 1
 
-        fake_openai.latency_s = 0.15  # 100 more slow requests, in bursts, the evaluator running meanwhile
-        for burst in range(10):
-            await asyncio.gather(*(stack.ask("what does the Pro plan cost?", user=f"U{burst}-{n}",
-                                             thread=f"slack:C0SALES:{burst}.{n}") for n in range(10)))
+        fake_openai.latency_s = 0.15  # 100 more slow requests, ten at a time, the evaluator running meanwhile
+        for _ in range(10):
+            await asyncio.gather(*(mention(stack, sent + n) for n in range(10)))
+            sent += 10
+            await answered(stack, sent)
         await settle(stack)
         assert len(alert_posts(fake_slack)) == 1  # still one message: the incident came back to it
         latest = alert_updates(fake_slack)[-1]
         assert latest["ts"] == ts and "pitcrew alert: latency" in latest["text"]
         assert all(update["ts"] == ts for update in alert_updates(fake_slack))
+        replies = [call for call in fake_slack.calls_of("chat.postMessage") if call.body.get("channel") == "C0SALES"]
+        assert len(replies) == sent  # every event was answered in its thread
 
 
 class Recorder:
