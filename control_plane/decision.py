@@ -232,8 +232,9 @@ class ControlPlane:
         analysis = self._analyze(text)
         rollout = self._rollout
         confident = self._confident(analysis)
+        # Without an LLM to ask there is nothing to withhold the skip for: the patterns decide as they always did.
         if confident and rollout is not None and analysis.text.lowered and analysis.language == ENGLISH \
-                and not rollout.skip_allowed():
+                and self._llm is not None and self._llm.available and not rollout.skip_allowed():
             return await self._validate_instead_of_skipping(analysis, rollout, now)
         if confident:
             logger.info(
