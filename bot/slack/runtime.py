@@ -139,7 +139,8 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             warming = asyncio.create_task(_warm_up(app), name="warm-up")
             log.info("pitcrew serve started: %s, /healthz on port %s",
                      "Socket Mode" if service.mode == "socket" else "HTTP events", service.port,
-                     extra={"mode": service.mode, "port": service.port})
+                     extra={"mode": service.mode, "port": service.port, "pages": sorted(pages),
+                            "pages_port": service.pages_port, "alerts": settings.alert_channel is not None})
             await signals.stop.wait()
             await warming
     except StartupError as exc:
