@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/pitcrew.db"
 DEFAULT_SNAPSHOT_CRON = "0 * * * *"  # hourly, on the hour
+DEFAULT_DIGEST_CRON = "0 8 * * *"  # daily at 08:00 UTC
 
 
 class SettingsError(Exception):
@@ -116,6 +117,35 @@ class Settings(BaseSettings):
     control_plane_ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     control_plane_shadow_rate: float = Field(default=0.0, ge=0, le=1)
 
+    # Rollout of the LLM-skip optimisation (a mode stored by `pitcrew rollout set` wins over this one)
+    latency_optimization_mode: Literal["disabled", "shadow", "canary", "enabled"] = "enabled"
+    canary_percent: float = Field(default=10.0, ge=0, le=100)
+    rollback_disagreement: float = Field(default=0.05, ge=0, le=1)  # disagreement share that rolls back...
+    rollback_window: int = Field(default=200, ge=1)  # ...over the last this many checked skip decisions...
+    rollback_min_checks: int = Field(default=50, ge=1)  # ...once at least this many were checked
+    rollback_slow_ms: float = Field(default=3000.0, gt=0)  # or total time over this...
+    rollback_slow_consecutive: int = Field(default=10, ge=1)  # ...for this many requests in a row
+    rollout_refresh_s: float = Field(default=5.0, gt=0)  # how often an instance reads the stored mode
+
+    # Operations: metrics, alerts, dashboard
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # Socket Mode: /metrics here (unset: PORT)
+    alert_channel: str | None = None  # Slack channel id for alerts; unset: no alerts
+    alert_slow_consecutive: int = Field(default=5, ge=1)
+    alert_window_s: float = Field(default=300.0, gt=0)
+    alert_min_requests: int = Field(default=20, ge=1)  # in the window, before p95 and error rate are judged
+    alert_error_rate: float = Field(default=0.05, ge=0, le=1)
+    alert_breaker_open_s: float = Field(default=60.0, ge=0)
+    alert_shadow_agreement: float = Field(default=0.95, ge=0, le=1)
+    alert_min_shadow_checks: int = Field(default=20, ge=1)
+    alert_eval_s: float = Field(default=10.0, gt=0)  # how often the rules are evaluated (and after requests)
+    alert_update_s: float = Field(default=60.0, ge=0)  # an open incident's message is refreshed at most this often
+    alert_reopen_s: float = Field(default=1800.0, ge=0)  # an incident back within this reuses its message
+    alert_digest_cron: str = DEFAULT_DIGEST_CRON
+    quality_baseline_score: float = Field(default=75.0, ge=0, le=100)
+    quality_alert_threshold: float = Field(default=5.0, ge=0, le=100)
+    quality_alert_answers: int = Field(default=50, ge=1)
+    dashboard_token: SecretStr | None = None  # GET /dashboard needs it; unset: no dashboard
+
     # Knowledge
     snapshot_rebuild_cron: str = DEFAULT_SNAPSHOT_CRON
     knowledge_check_s: float = Field(default=30.0, gt=0)  # how often serve looks for an import to pick up
@@ -162,6 +192,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key", "airtable_token",
+                     "dashboard_token",
                      mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
@@ -169,10 +200,15 @@ class Settings(BaseSettings):
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if isinstance(text, str) and not text.strip() else value
 
-    @field_validator("snapshot_rebuild_cron", "airtable_sync_cron")
+    @field_validator("alert_channel", "metrics_port", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("snapshot_rebuild_cron", "airtable_sync_cron", "alert_digest_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
-        if value == DEFAULT_SNAPSHOT_CRON:  # known good: spares every command loading APScheduler to check it
+        if value in (DEFAULT_SNAPSHOT_CRON, DEFAULT_DIGEST_CRON):  # known good: spares every command loading APScheduler to check it
             return value
         from apscheduler.triggers.cron import CronTrigger
 
@@ -212,7 +248,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret, for redaction."""
         secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.openai_api_key,
-                   self.airtable_token)
+                   self.airtable_token, self.dashboard_token)
         keys = tuple(provider.api_key for provider in self.llm_providers)
         return [s.get_secret_value() for s in (*secrets, *keys) if s is not None and s.get_secret_value()]
 

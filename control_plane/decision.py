@@ -22,6 +22,7 @@ from control_plane.meeting_questions import asks_a_question, asks_what_happened
 from control_plane.names import NameIndex
 from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
+from control_plane.rollout import RolloutGate
 from control_plane.shadow import ShadowValidator
 from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
@@ -76,6 +77,7 @@ class Prepared:
     now: datetime
     decision: Decision  # the pattern tier's: what stands if no validation is asked for or none comes
     needs_validation: bool  # unsure, and an LLM to ask is available
+    withheld: bool = False  # sure, but the rollout withholds the skip: validated, and the agreement measured
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,13 @@ class ControlPlane:
         self._system_prompt = system_prompt(self.patterns.descriptions())
         self._schema = validation_schema(self.patterns.intent_names)
         self._shadow = ShadowValidator(llm, config.shadow_rate, self._system_prompt, self._schema, rng or random.Random())
+        self._rollout: RolloutGate | None = None  # None: confident messages always skip (no rollout control)
         self.use_lookups(self.build_lookups(vocabulary))
+
+    def use_rollout(self, gate: RolloutGate | None) -> None:
+        """Follow `gate` (control_plane.rollout) on which confident messages skip LLM validation."""
+        self._rollout = gate
+        self._shadow.on_result = gate.observe_agreement if gate is not None else None
 
     def build_lookups(self, vocabulary: Vocabulary) -> NameLookups:
         """The catalog name lookups for `vocabulary`, without using them yet (safe in a worker thread)."""
@@ -243,7 +251,14 @@ class ControlPlane:
         pipeline may start answering the pattern's intent meanwhile: `finish` gives the verdict)."""
         now = _now(now)
         analysis = self._analyze(text)
-        if self._confident(analysis):
+        confident = self._confident(analysis)
+        rollout = self._rollout
+        # Without an LLM to ask there is nothing to withhold the skip for: the patterns decide as they always did.
+        if confident and rollout is not None and analysis.text.lowered and analysis.language == ENGLISH \
+                and self._llm is not None and self._llm.available and not rollout.skip_allowed():
+            decision = self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+            return Prepared(analysis, now, decision, needs_validation=True, withheld=True)
+        if confident:
             return Prepared(analysis, now, self._decision(analysis, analysis.intent, analysis.confidence, "skipped", now),
                             needs_validation=False)
         decision = self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
@@ -252,6 +267,8 @@ class ControlPlane:
     async def finish(self, prepared: Prepared) -> Decision:
         """The decision for a prepared message: the pattern tier's when it was sure, else the LLM's verdict."""
         analysis, now = prepared.analysis, prepared.now
+        if prepared.withheld and self._rollout is not None:
+            return await self._validate_instead_of_skipping(analysis, self._rollout, now)
         if prepared.decision.llm_validation == "skipped":
             logger.info(
                 "skipping LLM validation",
@@ -266,6 +283,21 @@ class ControlPlane:
         if validation is None:
             return prepared.decision
         intent = Intent(validation.intent)  # one of the patterns file's: the schema admits no other
+        entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
+        return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
+
+    async def _validate_instead_of_skipping(self, analysis: _Analysis, rollout: RolloutGate, now: datetime) -> Decision:
+        """The rollout withholds the skip: validate as an unsure message is, and measure whether skipping would
+        have given the same intent (the shadow agreement)."""
+        validation = await self._validate(analysis)
+        if validation is None:
+            return self._decision(analysis, analysis.intent, analysis.confidence, "unavailable", now)
+        intent = Intent(validation.intent)
+        agreed = intent == analysis.intent
+        # The same record as a background shadow validation: `pitcrew logs stats` and the dashboard count both.
+        logger.info("shadow validation", extra={"shadow_agreement": agreed, "intent": analysis.intent.value,
+                                                "llm_intent": validation.intent, "rollout": "withheld"})
+        rollout.observe_agreement(agreed)
         entities = self._merge_entities(self._entities.extract(analysis.text, intent, now), validation.entities, intent, now)
         return self._decision(analysis, intent, _unit(validation.confidence), "used", now, entities)
 

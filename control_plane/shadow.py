@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from control_plane.intents import Candidate, Intent
 from control_plane.validation import IntentLLM, IntentValidation, user_prompt
@@ -29,6 +29,7 @@ class ShadowValidator:
         self._schema = schema
         self._rng = rng
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_result: Callable[[bool], None] | None = None  # told each agreement (the rollout's measure)
 
     @property
     def pending(self) -> int:
@@ -62,6 +63,8 @@ class ShadowValidator:
         if validation is None:
             logger.info("shadow validation unavailable", extra={"intent": intent.value})
             return
+        if self.on_result is not None:
+            self.on_result(validation.intent == intent)
         logger.info(
             "shadow validation",
             extra={

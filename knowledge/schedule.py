@@ -196,10 +196,11 @@ class SnapshotSchedule:
             self.runs += 1
             self._run_finished.set()
 
-    def add_leader_job(self, job_id: str, cron: str, job: Callable[[], Awaitable[None]]) -> None:
-        """Run `job` on `cron` too, on the leader only (as the rebuild: a follower that finds the leader gone takes
-        over in the same firing). Raises ValueError for a cron expression that is not 5-field crontab syntax."""
-        trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+    def add_leader_job(self, job_id: str, when: str | BaseTrigger, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` on `when` (a 5-field crontab expression, or a trigger) too, on the leader only (as the rebuild:
+        a follower that finds the leader gone takes over in the same firing): the Airtable sync, the alert digest.
+        Raises ValueError for a cron expression that is not crontab syntax."""
+        trigger = CronTrigger.from_crontab(when, timezone=UTC) if isinstance(when, str) else when
 
         async def tick() -> None:
             if not self._stopped and await self._claim_or_confirm():

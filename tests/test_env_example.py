@@ -56,7 +56,7 @@ def test_every_variable_has_a_one_line_comment_above_it() -> None:
 def test_the_secrets_are_there_and_empty() -> None:
     by_name = {name.lower(): (value, commented) for _, name, value, commented in variables()}
     assert SECRET_FIELDS == {"slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key",
-                             "airtable_token"}
+                             "airtable_token", "dashboard_token"}
     for field in SECRET_FIELDS:
         assert by_name[field] == ("", False), f"{field.upper()} should be present, uncommented and empty"
     assert by_name["slack_api_url"][1], "SLACK_API_URL is an advanced option: commented out"

@@ -8,7 +8,7 @@ Slack adds only what is Slack's (the inbox, the Bolt app, the HTTP or Socket Mod
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,8 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app.database import DatabaseSummary, StartupError, open_database, summarize_database
 from bot.app.knowledge_watch import KnowledgeWatcher
 from bot.llm.gateway import LLMGateway
+from bot.observability.metrics import Metrics
+from bot.ops.rollout import RolloutController
 from bot.pipeline import Pipeline
 from bot.settings import Settings
+from control_plane import ControlPlane
 from knowledge.catalog_names import load_in_background as load_catalog_names_in_background
 from knowledge.db import Database
 
@@ -40,9 +43,13 @@ class Application:
     database: DatabaseSummary  # which database was opened, for the start-up line
     llm: LLMGateway
     pipeline: Pipeline
+    rollout: RolloutController
     schedule: SnapshotSchedule | None = None
     watcher: KnowledgeWatcher | None = None
     airtable: AirtableService | None = None  # with AIRTABLE_TOKEN set: the webhook endpoint and scheduled syncs
+    metrics: Metrics | None = None  # a process that keeps running (serve) exports them
+    # The quality score over the last N scored answers (None: none scored); the feedback store provides it.
+    quality: Callable[[int], float | None] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -64,8 +71,21 @@ class Application:
             stack.push_async_callback(llm.aclose)
             pipeline = Pipeline.from_settings(settings, db, llm if use_llm else None)
             stack.push_async_callback(pipeline.aclose)  # background shadow validations still use the gateway
-            app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline)
+            metrics = Metrics(sla_ms=settings.sla_ms, fast_model=settings.openai_fast_model) if background else None
+            # Every process follows the stored rollout of the LLM-skip optimisation; serve keeps following it.
+            rollout = RolloutController(db, settings, metrics=metrics)
+            await rollout.refresh()
+            if isinstance(pipeline.control_plane, ControlPlane):
+                pipeline.control_plane.use_rollout(rollout)
+            app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline, rollout=rollout,
+                      metrics=metrics)
             if background:
+                assert metrics is not None
+                metrics.start()
+                stack.callback(metrics.stop)
+                rollout.start()
+                stack.push_async_callback(rollout.stop)
+                app.add_probes()
                 from knowledge.schedule import default_lock_path, start_snapshot_schedule
 
                 load_catalog_names_in_background(db)  # before the first unknown name needs them
@@ -79,6 +99,26 @@ class Application:
                     app.airtable = _start_airtable(settings, db, app.schedule)
                     stack.push_async_callback(app.airtable.stop)
             yield app
+
+    def add_probes(self) -> None:
+        """The gauges read at each scrape of /metrics: breaker state, rollout mode, quality score."""
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.add_probe("pitcrew_llm_breaker_state", "The LLM circuit breaker's state (1 for the current one).",
+                          lambda: {self.llm.breaker_state: 1.0}, "state")
+        metrics.add_probe("pitcrew_rollout_mode", "The LLM-skip optimisation's rollout mode (1 for the current one).",
+                          lambda: {self.rollout.state.mode: 1.0}, "mode")
+        metrics.add_probe("pitcrew_rollout_canary_ratio", "Share of users in the canary (0 to 1).",
+                          lambda: self.rollout.state.canary_percent / 100.0)
+        metrics.add_probe("pitcrew_shadow_agreement_ratio",
+                          "Agreement of the recently checked skip decisions (0 to 1).", self._agreement)
+        metrics.add_probe("pitcrew_quality_score", "The quality score over the last scored answers.",
+                          lambda: self.quality(self.settings.quality_alert_answers) if self.quality else None)
+
+    def _agreement(self) -> float | None:
+        checked, agreed = self.rollout.agreement()
+        return agreed / checked if checked else None
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while the database answers; the schedule, the LLM breaker and the knowledge revision the

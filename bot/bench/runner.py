@@ -27,6 +27,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "search",
     "logging",
     "pipeline",
+    "operations",
     "long_message",
     "llm",
     "llm_parallel",

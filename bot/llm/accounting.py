@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bot.llm.outcomes import Outcome
 from bot.observability import record, stage
+from bot.observability.observers import LLM_CALLS
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class CallRecord:
             if value is not None:
                 fields[name] = value
         fields.update(self.details)
+        if LLM_CALLS:
+            LLM_CALLS.emit(fields)
         logger.log(logging.INFO if final in _QUIET_OUTCOMES else logging.WARNING, "llm call", extra=fields)
         record(llm_outcome=final.value)
         if self.kind == VALIDATE_KIND:  # the request's own validation: why it gave no verdict, when it gave none

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.observability.context import RequestContext, bind_request, new_correlation_id
 from bot.observability.json_format import STANDARD_RECORD_ATTRS
+from bot.observability.observers import REQUEST_SUMMARIES
 from bot.observability.text_format import SUMMARY_MARKER
 
 SUMMARY_OK = "Request completed successfully"
@@ -69,8 +70,10 @@ def summary_fields(request: RequestContext) -> dict[str, Any]:
 def log_summary(request: RequestContext) -> None:
     """Log the request's one summary record (called by `request_scope`; public for other entry points)."""
     fields = summary_fields(request)
-    fields[SUMMARY_MARKER] = True
     failure = request.failure
+    if REQUEST_SUMMARIES:  # metrics, alerts and the rollout watch every request
+        REQUEST_SUMMARIES.emit(fields | {"failed": failure is not None})
+    fields[SUMMARY_MARKER] = True
     if failure is None:
         logger.info(SUMMARY_OK, extra=fields)
         return

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,13 +18,17 @@ from bot.settings import Settings
 from bot.slack.app import build_app, build_inbox, signing_secret
 from bot.slack.inbox import EventInbox
 from bot.slack.inflight import InflightTasks
-from bot.slack.server import HealthCheck, SlackService, SlackStartupError
+from bot.ops.alerts import AlertPoster, AlertService
+from bot.slack.alert_poster import SlackAlertPoster
+from bot.slack.ops_pages import DASHBOARD_PATH, METRICS_PATH, Page, dashboard_page, metrics_page
+from bot.slack.server import HealthCheck, Pages, SlackService, SlackStartupError
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
 EXIT_CONFIG = 2
+DIGEST_JOB_ID = "alert-digest"
 
 
 def build_health_check(app: Application, inflight: InflightTasks, inbox: EventInbox | None = None) -> HealthCheck:
@@ -45,6 +50,37 @@ def _unanswered(inbox: EventInbox) -> int | None:
     except SQLAlchemyError:
         log.exception("could not count the inbox's unanswered events")
         return None
+
+
+def start_alerts(app: Application, poster: AlertPoster) -> AlertService | None:
+    """The alert service (ALERT_CHANNEL set), posting from the leader, and the daily digest on the schedule."""
+    settings = app.settings
+    if not settings.alert_channel:
+        return None
+    schedule = app.schedule
+    alerts = AlertService(settings, poster, is_leader=lambda: schedule is None or schedule.role == "leader",
+                          breaker_state=lambda: app.llm.breaker_state, rollout=app.rollout, quality=app.quality,
+                          metrics=app.metrics)
+    alerts.start()
+    if schedule is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        schedule.add_leader_job(DIGEST_JOB_ID, CronTrigger.from_crontab(settings.alert_digest_cron, timezone=UTC),
+                                alerts.send_digest)
+    return alerts
+
+
+def operator_pages(app: Application, inbox: EventInbox | None, alerts: AlertService | None) -> Pages:
+    """/metrics (with the inbox's depth), and /dashboard when DASHBOARD_TOKEN is set."""
+    pages: dict[str, Page] = {}
+    if app.metrics is not None:
+        if inbox is not None:
+            app.metrics.add_probe("pitcrew_inbox_unanswered", "Slack events taken in and not answered yet.",
+                                  lambda: _unanswered(inbox))
+        pages[METRICS_PATH] = metrics_page(app.metrics)
+    if app.settings.dashboard_token is not None:
+        pages[DASHBOARD_PATH] = dashboard_page(app.settings, rollout=app.rollout, alerts=alerts, quality=app.quality)
+    return pages
 
 
 class StopSignals:
@@ -88,10 +124,15 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             slack.push_async_callback(inbox.close)
             bolt = build_app(settings, app.pipeline, inbox, inflight=inflight)
             app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+            alerts = start_alerts(app, SlackAlertPoster(bolt.client))
+            if alerts is not None:
+                slack.push_async_callback(alerts.stop)
+            pages = operator_pages(app, inbox, alerts)
             service = SlackService(bolt, inflight, inbox=inbox, signing_secret=signing_secret(settings),
                                    app_token=app_token, host=host, port=port,
                                    health=build_health_check(app, inflight, inbox),
-                                   routes=app.airtable.routes() if app.airtable is not None else ())
+                                   routes=app.airtable.routes() if app.airtable is not None else (),
+                                   pages=pages, pages_port=settings.metrics_port)
             # Registered before the start: a start that fails half way still closes what it opened.
             slack.push_async_callback(service.shutdown, settings.shutdown_grace_s)
             await service.start()
@@ -99,7 +140,8 @@ async def run_server(settings: Settings, *, host: str, port: int) -> tuple[int, 
             warming = asyncio.create_task(_warm_up(app), name="warm-up")
             log.info("pitcrew serve started: %s, /healthz on port %s",
                      "Socket Mode" if service.mode == "socket" else "HTTP events", service.port,
-                     extra={"mode": service.mode, "port": service.port})
+                     extra={"mode": service.mode, "port": service.port, "pages": sorted(pages),
+                            "pages_port": service.pages_port, "alerts": settings.alert_channel is not None})
             await signals.stop.wait()
             await warming
     except StartupError as exc:

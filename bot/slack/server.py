@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -30,6 +30,8 @@ HEALTH_PATH = "/healthz"
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 # (healthy, details) for GET /healthz; unhealthy answers 503.
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+# More GET pages served next to /healthz (/metrics, /dashboard), by path.
+Pages = Mapping[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 # Slack errors that mean a credential is wrong, not that Slack is briefly unreachable.
 _CREDENTIAL_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
@@ -49,7 +51,10 @@ class SlackService:
 
     def __init__(self, app: AsyncApp, inflight: InflightTasks, *, inbox: EventInbox, signing_secret: str = "",
                  app_token: str | None = None, host: str = "0.0.0.0", port: int = 3000,
-                 health: HealthCheck | None = None, routes: Sequence[Route] = ()) -> None:
+                 health: HealthCheck | None = None, routes: Sequence[Route] = (), pages: Pages | None = None,
+                 pages_port: int | None = None) -> None:
+        """`routes` are served next to /healthz in both modes (e.g. POST /airtable/webhook); `pages` on the port of
+        /healthz too, or in Socket Mode with `pages_port` set (METRICS_PORT), on a small server of their own."""
         self.app = app
         self.inflight = inflight
         self.guard = SlackRequestGuard(signing_secret)
@@ -61,6 +66,10 @@ class SlackService:
         self._port = port
         self._health = health
         self._routes = tuple(routes)  # served next to /healthz in both modes (e.g. POST /airtable/webhook)
+        self._pages = dict(pages or {})
+        self._pages_port = pages_port if self.mode == "socket" else None
+        self._pages_runner: web.AppRunner | None = None
+        self.pages_port: int | None = None  # the bound port of the pages (that of /healthz unless separate)
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeIntake | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -80,6 +89,8 @@ class SlackService:
             log.info("pitcrew is connected to Slack (Socket Mode)")
             await self._listen(web.Application())
             log.info("pitcrew answers health checks", extra={"host": self._host, "port": self.port, "path": HEALTH_PATH})
+            if self._pages and self._pages_port is not None:
+                await self._listen_pages()
             self.inbox.start_sweeping(self.intake.redispatch)
             return
         # Not Bolt's own web_app: this one caps bodies and lets only what the guard signed reach Bolt.
@@ -98,12 +109,30 @@ class SlackService:
         web_app.router.add_get(HEALTH_PATH, self._healthz)
         for method, path, handler in self._routes:
             web_app.router.add_route(method, path, handler)
+        if self._pages_port is None:
+            for path, page in self._pages.items():
+                web_app.router.add_get(path, page)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
                                      logger=self.guard.server_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self._pages_port is None:
+            self.pages_port = self.port
+
+    async def _listen_pages(self) -> None:
+        """The pages on METRICS_PORT (Socket Mode): nothing but them, no Slack endpoint."""
+        web_app = web.Application()
+        for path, page in self._pages.items():
+            web_app.router.add_get(path, page)
+        self._pages_runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0,
+                                           logger=self.guard.server_log)
+        await self._pages_runner.setup()
+        await web.TCPSite(self._pages_runner, self._host, self._pages_port).start()
+        self.pages_port = self._pages_runner.addresses[0][1]
+        log.info("pitcrew serves its pages", extra={"host": self._host, "port": self.pages_port,
+                                                   "paths": sorted(self._pages)})
 
     async def _check_bot_token(self) -> None:
         identity = await self._startup_call(
@@ -149,6 +178,9 @@ class SlackService:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        if self._pages_runner is not None:
+            await self._pages_runner.cleanup()
+            self._pages_runner = None
         if self._runner is not None:
             # Closes the listening socket and waits for requests being served (acks: milliseconds).
             await self._runner.cleanup()

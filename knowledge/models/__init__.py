@@ -16,6 +16,7 @@ from knowledge.models.runtime import (
     InboxEvent,
     KnowledgeRevision,
     ResponseCacheEntry,
+    RolloutSetting,
     SchedulerLease,
     ThreadTurn,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Product",
     "ProductSnapshot",
     "ResponseCacheEntry",
+    "RolloutSetting",
     "SchedulerLease",
     "SnapshotAlias",
     "SnapshotChange",

@@ -1,5 +1,5 @@
 """State the running bot keeps in the database: response cache, event inbox, thread memory, scheduler lease,
-knowledge revision."""
+knowledge revision, the rollout of the LLM-skip optimisation."""
 
 from __future__ import annotations
 
@@ -59,3 +59,14 @@ class KnowledgeRevision(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)  # one row
     revision: int = 0
     changed_at: datetime
+
+
+class RolloutSetting(SQLModel, table=True):
+    """The LLM-skip optimisation's rollout, which every instance follows (one row; none: LATENCY_OPTIMIZATION_MODE)."""
+
+    id: int = Field(default=1, primary_key=True)  # one row
+    mode: str  # disabled | shadow | canary | enabled
+    canary_percent: float
+    changed_at: datetime
+    changed_by: str  # operator | automatic
+    reason: str | None = None  # why it changed (an automatic rollback always says)

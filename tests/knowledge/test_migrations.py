@@ -92,7 +92,9 @@ def test_every_row_survives_the_upgrade_from_the_first_revision(blank_url: str, 
     Database(blank_url).close()  # auto-upgrade (the default of Database)
 
     assert stored_revision(blank_url) == head_revision() != FIRST
-    assert table_contents(blank_url) == before
+    after = table_contents(blank_url)
+    assert {name: content for name, content in after.items() if name in before} == before
+    assert all(count == 0 for name, (count, _) in after.items() if name not in before)  # tables added since: empty
 
 
 @pytest.mark.database
@@ -118,7 +120,8 @@ def test_a_database_from_before_migrations_is_adopted(blank_url: str, demo_templ
     assert stored_revision(blank_url) == head_revision()
     after = table_contents(blank_url)
     assert after.pop("inboxevent")[0] == 0  # made again, empty
-    assert after == {name: content for name, content in before.items() if name != "inboxevent"}
+    assert {name: content for name, content in after.items() if name in before} == \
+        {name: content for name, content in before.items() if name != "inboxevent"}
     assert {"ix_snapshotalias_winner", "ix_product_primary", "ix_product_listing"} <= _index_names(blank_url)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
 from knowledge.db import Database
@@ -289,3 +290,21 @@ async def test_three_processes_on_one_database_one_runs_each_firing_and_a_killed
               f"{first_run.microsecond / 1000:.0f} ms after its firing (firings every 1 s)")
     finally:
         instances.close()
+
+
+async def test_a_leader_job_runs_on_the_leader_only(database: Database, tmp_path: Path) -> None:
+    """The daily digest's way onto the schedule: a job that fires on every instance and runs on the leader."""
+    lock = tmp_path / "schedule.lock"
+    leader = start_snapshot_schedule(database, NEVER_SOON, lock)
+    follower = start_snapshot_schedule(database, NEVER_SOON, lock, leadership_retry_s=None)
+    ran: list[str] = []
+    try:
+        for name, schedule in (("leader", leader), ("follower", follower)):
+            async def job(name: str = name) -> None:
+                ran.append(name)
+            schedule.add_leader_job("digest", IntervalTrigger(seconds=0.1, timezone=UTC), job)
+        assert await wait_until(lambda: len(ran) >= 3, timeout=3.0)
+        assert set(ran) == {"leader"}
+    finally:
+        follower.shutdown()
+        leader.shutdown()

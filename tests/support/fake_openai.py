@@ -369,3 +369,15 @@ def fast_llm_settings(server: FakeOpenAI, **overrides: Any) -> Any:
     from bot.settings import load_settings
 
     return load_settings(**(server.settings_overrides() | FAST_LLM_SETTINGS | overrides))
+
+
+def intent_reply(intent: str) -> Responder:
+    """A responder that validates every message as `intent` (confidence 0.85) and answers others with text."""
+
+    def respond(body: dict[str, Any]) -> Behaviour:
+        if (body.get("response_format") or {}).get("type") != "json_schema":
+            return Reply(DEFAULT_REPLY)
+        schema = body["response_format"]["json_schema"]["schema"]
+        return Reply(json.dumps(_fill(schema, schema.get("$defs", {}), intent, name="")))
+
+    return respond

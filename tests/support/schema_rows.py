@@ -15,7 +15,16 @@ from sqlalchemy.engine import make_url
 
 from knowledge.copy_database import copy_order
 from knowledge.db import create_db_engine
-from knowledge.models import AirtableRecord, AirtableSyncState, InboxEvent, ResponseCacheEntry, SchedulerLease, SnapshotChange, ThreadTurn
+from knowledge.models import (
+    AirtableRecord,
+    AirtableSyncState,
+    InboxEvent,
+    ResponseCacheEntry,
+    RolloutSetting,
+    SchedulerLease,
+    SnapshotChange,
+    ThreadTurn,
+)
 
 WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -50,7 +59,8 @@ def upgrade_to(url: str, revision: str) -> None:
 
 
 def fill_every_table(url: str, demo_template: Path) -> None:
-    """The demo knowledge base (catalog, calls, snapshots, revision) and runtime rows: a row in every table."""
+    """The demo knowledge base (catalog, calls, snapshots, revision) and runtime rows: a row in every table the
+    database has (one at an older revision lacks the tables later migrations add)."""
     demo = create_engine(f"sqlite:///{demo_template}")
     engine = create_db_engine(url)
     present: set[str] = set()
@@ -89,10 +99,14 @@ def _add_runtime_rows(connection: Connection, present: set[str]) -> None:
                                                         "last_sync_at": WHEN, "last_counts": "{}"}])
         connection.execute(insert(AirtableRecord), [{"record_id": "rec1", "base_id": "appTEST", "kind": "products",
                                                      "natural_key": '{"slug": "orbit"}'}])
+    if RolloutSetting.__tablename__ in present:  # type: ignore[attr-defined]
+        connection.execute(insert(RolloutSetting), [{"mode": "canary", "canary_percent": 20.0, "changed_at": WHEN,
+                                                     "changed_by": "operator", "reason": None}])
 
 
 def table_contents(url_or_engine: str | Engine) -> dict[str, tuple[int, str]]:
-    """Table -> (rows, checksum of the rows as Python values in key order): equal across SQLite and PostgreSQL."""
+    """Table -> (rows, checksum of the rows as Python values in key order): equal across SQLite and PostgreSQL.
+    Tables the database lacks (an older revision) are left out."""
     engine = create_db_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     contents = {}
     try:
