@@ -12,6 +12,7 @@ from knowledge.models.catalog import (
     PlanLimit,
     Product,
 )
+from knowledge.models.quality import QualityExchange, QualitySignal
 from knowledge.models.runtime import (
     InboxEvent,
     KnowledgeRevision,
@@ -37,6 +38,8 @@ __all__ = [
     "PlanLimit",
     "Product",
     "ProductSnapshot",
+    "QualityExchange",
+    "QualitySignal",
     "ResponseCacheEntry",
     "SchedulerLease",
     "SnapshotAlias",
