@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import RequestContext, record, request_scope, stage
 from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
+from bot.pipeline.quality import QualityRecorder
 from bot.pipeline.resolution import MeetingResolver
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups
@@ -104,6 +105,7 @@ class Pipeline:
         memory_max_turns: int = 20,
         prompt_version: str = PROMPT_VERSION,
         clock: Callable[[], datetime] = utc_now,
+        quality: QualityRecorder | None = None,
     ) -> None:
         self.db = db
         self.llm = llm
@@ -116,6 +118,7 @@ class Pipeline:
         self.memory_max_turns = memory_max_turns
         self.prompt_version = prompt_version
         self.clock = clock
+        self.quality = quality  # None: no quality signals recorded
         self.knowledge_revision = 0  # the knowledge revision the names were loaded at (see knowledge.revision)
         # Turns being stored (in worker threads), by thread: a follow-up reads its thread's memory after them.
         self._storing: dict[str, asyncio.Future[None]] = {}
@@ -142,6 +145,8 @@ class Pipeline:
             registry=registry,
             memory_ttl_s=settings.thread_memory_ttl_s,
             memory_max_turns=settings.thread_memory_max_turns,
+            quality=QualityRecorder(db, keep_exchanges=settings.quality_keep_exchanges,
+                                    retention_days=settings.quality_exchange_retention_days),
         )
         pipeline.knowledge_revision = revision
         return pipeline
@@ -185,6 +190,7 @@ class Pipeline:
         cancellation, and what `deliver` raises, after the summary records the failure): a failure is a
         friendly reply."""
         in_delivery = handed_over = False
+        delivered = True  # the reply reached the user (no `deliver`: the caller shows it)
         try:
             with request_scope(
                 source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
@@ -200,6 +206,7 @@ class Pipeline:
                     in_delivery = True
                     taken = await deliver(reply) is not False
                     in_delivery, handed_over = False, True
+                    delivered = taken
                     record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3),
                            delivery="delivered" if taken else "failed")
                     if not taken:
@@ -209,7 +216,10 @@ class Pipeline:
                 if pending is not None:
                     with stage("handler"):
                         await self._store_turn(pending)
-                return reply
+            # After the summary: quality bookkeeping is not part of the request's time.
+            if self.quality is not None:
+                await self.quality.after_reply(message, reply, delivered=delivered)
+            return reply
         except Exception:
             if in_delivery:
                 raise  # the caller's own delivery failed: the caller deals with it
@@ -233,6 +243,8 @@ class Pipeline:
         with stage("control_plane"):
             decision = await self.control_plane.decide(text, now)
             frame = self.control_plane.frame(decision, thread_context(memory), now)
+        if message.on_intent is not None:
+            message.on_intent(frame.intent.value, frame.as_json())
         record(
             intent=frame.intent.value,
             confidence=round(decision.confidence, 3),
@@ -288,6 +300,9 @@ class Pipeline:
             total_ms=round(request.elapsed_ms(), 3),
             streamed=result.streamed,
             frame=frame.as_json(),
+            pattern=next((c.pattern for c in decision.candidates if c.intent is decision.intent), ""),
+            llm="used" if result.llm_used else "validated" if decision.llm_validation == "used" else "skipped",
+            snapshot_version=result.snapshot_version,
         )
         return reply, pending
 
