@@ -181,6 +181,8 @@ class Pipeline:
     async def aclose(self) -> None:
         """Let background work (shadow validations) finish or cancel it; call before closing the gateway."""
         await self.control_plane.aclose()
+        if self.quality is not None:
+            await self.quality.drain()
 
     async def handle(self, message: IncomingMessage, sink: StreamSink | None = None,
                      deliver: Deliver | None = None) -> Reply:
@@ -216,9 +218,9 @@ class Pipeline:
                 if pending is not None:
                     with stage("handler"):
                         await self._store_turn(pending)
-            # After the summary: quality bookkeeping is not part of the request's time.
+            # After the summary, in the background: quality bookkeeping is not part of the request's time.
             if self.quality is not None:
-                await self.quality.after_reply(message, reply, delivered=delivered)
+                self.quality.after_reply(message, reply, delivered=delivered)
             return reply
         except Exception:
             if in_delivery:

@@ -109,6 +109,7 @@ class QualityRecorder:
         self.retention_days = retention_days
         self.clock = clock
         self.rephrases = RephraseTracker()
+        self._writing: set[asyncio.Task[None]] = set()  # stores under way (in worker threads)
 
     def implicit_signals(self, message: IncomingMessage, reply: Reply, *, delivered: bool) -> list[Signal]:
         """The implicit signals this turn gives (cheap, no I/O)."""
@@ -128,8 +129,9 @@ class QualityRecorder:
                 signals.append(Signal(rephrased, user, REPHRASED, False, now, source=message.source))
         return signals
 
-    async def after_reply(self, message: IncomingMessage, reply: Reply, *, delivered: bool) -> None:
-        """Record what this turn says about quality; never raises (a lost signal must not fail a request)."""
+    def after_reply(self, message: IncomingMessage, reply: Reply, *, delivered: bool) -> None:
+        """Record what this turn says about quality, in the background (`drain()` waits for it); never raises:
+        a lost signal must not fail a request, and no request waits for its signals to be stored."""
         try:
             signals = self.implicit_signals(message, reply, delivered=delivered)
             exchange = None
@@ -137,10 +139,18 @@ class QualityRecorder:
                 exchange = Exchange(reply.correlation_id, self.clock(), reply.intent, reply.handler, message.text,
                                     reply.plain, reply.frame or {})
             if signals or exchange is not None:
-                await asyncio.to_thread(self._write, signals, exchange)
+                task = asyncio.create_task(asyncio.to_thread(self._write, signals, exchange),
+                                           name=f"quality:{reply.correlation_id}")
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
         except Exception:
             log.exception("could not record the quality signals of a request",
                           extra={"correlation_id": reply.correlation_id})
+
+    async def drain(self) -> None:
+        """Wait for the signals being stored (a shutdown, a test about to read them)."""
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
 
     def _write(self, signals: list[Signal], exchange: Exchange | None) -> None:
         try:

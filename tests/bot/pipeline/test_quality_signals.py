@@ -35,8 +35,11 @@ async def say(pipeline: Pipeline, text: str, *, user: str = "U1", thread: str = 
     async def deliver(reply: Reply) -> bool:
         return delivered
 
-    return await pipeline.handle(IncomingMessage(text=text, thread_key=thread, user=user, channel="D1"),
-                                 deliver=deliver)
+    reply = await pipeline.handle(IncomingMessage(text=text, thread_key=thread, user=user, channel="D1"),
+                                  deliver=deliver)
+    assert pipeline.quality is not None
+    await pipeline.quality.drain()  # stored in the background
+    return reply
 
 
 def stored(pipeline: Pipeline) -> list[Signal]:
