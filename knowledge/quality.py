@@ -133,13 +133,16 @@ def read_signals(db: Database, start: datetime, end: datetime) -> list[Signal]:
             for row in rows]
 
 
-def keep_exchange(db: Database, exchange: Exchange, *, retention_days: int) -> None:
-    """Store an exchange's text (at most once per correlation id) and drop those past `retention_days`."""
+def keep_exchanges(db: Database, exchanges: list[Exchange], *, retention_days: int) -> None:
+    """Store exchanges' text (at most once per correlation id) and drop those past `retention_days`."""
+    if not exchanges:
+        return
     with db.write_engine.begin() as conn:
-        conn.execute(_KEEP, {"correlation_id": exchange.correlation_id, "created_at": exchange.created_at,
-                             "intent": exchange.intent, "handler": exchange.handler, "question": exchange.question,
-                             "answer": exchange.answer, "frame": json.dumps(exchange.frame, sort_keys=True)})
-        conn.execute(_PURGE, {"cutoff": exchange.created_at - timedelta(days=retention_days)})
+        conn.execute(_KEEP, [{"correlation_id": e.correlation_id, "created_at": e.created_at, "intent": e.intent,
+                              "handler": e.handler, "question": e.question, "answer": e.answer,
+                              "frame": json.dumps(e.frame, sort_keys=True)} for e in exchanges])
+        newest = max(e.created_at for e in exchanges)
+        conn.execute(_PURGE, {"cutoff": newest - timedelta(days=retention_days)})
 
 
 def read_exchanges(db: Database, since: datetime) -> list[Exchange]:

@@ -5,8 +5,9 @@ within `REPHRASE_WINDOW_S` (`rephrased`, recorded against the earlier answer), t
 ("I'm not sure what you're asking": `fallback`), answering failed (`failed`) or the reply never reached Slack
 (`undelivered`). The rephrase check keeps each thread's last question in memory only (normalized, at most
 `MAX_TRACKED` threads, dropped after the window): text never reaches a log or, unless QUALITY_KEEP_EXCHANGES
-is on, the database. Writes happen after the reply is delivered, in a worker thread, and only when there is
-something to write: a plain answer costs one dictionary update and one string comparison.
+is on, the database. Writes happen after the reply is delivered, gathered for `FLUSH_DELAY_S` and stored in one
+transaction in a worker thread, and only when there is something to write: a plain answer costs one
+dictionary update and one string comparison.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from knowledge.quality import (
     AnswerFacts,
     Exchange,
     Signal,
-    keep_exchange,
+    keep_exchanges,
     record_reason,
     record_signals,
 )
@@ -45,6 +46,9 @@ REPHRASE_SIMILARITY = 60.0  # rapidfuzz token_set_ratio of the two questions, lo
 MAX_TRACKED = 10_000  # threads whose last question is remembered (oldest dropped first)
 REPHRASE_TEXT_CHARS = 500  # only the start of a long message is compared (keeps the check linear and small)
 FALLBACK_HANDLERS = frozenset({"unknown"})  # the handler of "I'm not sure what you're asking"
+# Signals wait this long to be stored together: one transaction per burst instead of one per signal, so
+# storing them costs the requests around them nothing measurable (see docs/quality.md).
+FLUSH_DELAY_S = 0.5
 
 
 def utc_now() -> datetime:
@@ -109,7 +113,10 @@ class QualityRecorder:
         self.retention_days = retention_days
         self.clock = clock
         self.rephrases = RephraseTracker()
-        self._writing: set[asyncio.Task[None]] = set()  # stores under way (in worker threads)
+        self._signals: list[Signal] = []  # waiting to be stored
+        self._exchanges: list[Exchange] = []
+        self._flushing: asyncio.Task[None] | None = None  # the store waiting for FLUSH_DELAY_S
+        self._storing: set[asyncio.Future[None]] = set()  # stores under way in worker threads
 
     def implicit_signals(self, message: IncomingMessage, reply: Reply, *, delivered: bool) -> list[Signal]:
         """The implicit signals this turn gives (cheap, no I/O)."""
@@ -138,25 +145,44 @@ class QualityRecorder:
             if self.keep_exchanges and delivered and not reply.failed:
                 exchange = Exchange(reply.correlation_id, self.clock(), reply.intent, reply.handler, message.text,
                                     reply.plain, reply.frame or {})
-            if signals or exchange is not None:
-                task = asyncio.create_task(asyncio.to_thread(self._write, signals, exchange),
-                                           name=f"quality:{reply.correlation_id}")
-                self._writing.add(task)
-                task.add_done_callback(self._writing.discard)
+            if not signals and exchange is None:
+                return
+            self._signals += signals
+            if exchange is not None:
+                self._exchanges.append(exchange)
+            if self._flushing is None:
+                self._flushing = asyncio.create_task(self._flush_later(FLUSH_DELAY_S), name="quality signals")
         except Exception:
             log.exception("could not record the quality signals of a request",
                           extra={"correlation_id": reply.correlation_id})
 
-    async def drain(self) -> None:
-        """Wait for the signals being stored (a shutdown, a test about to read them)."""
-        while self._writing:
-            await asyncio.gather(*self._writing, return_exceptions=True)
+    async def _flush_later(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._flushing = None
+        await self._flush()
 
-    def _write(self, signals: list[Signal], exchange: Exchange | None) -> None:
+    async def _flush(self) -> None:
+        signals, exchanges, self._signals, self._exchanges = self._signals, self._exchanges, [], []
+        if signals or exchanges:
+            storing = asyncio.ensure_future(asyncio.to_thread(self._write, signals, exchanges))
+            self._storing.add(storing)
+            storing.add_done_callback(self._storing.discard)
+            await storing
+
+    async def drain(self) -> None:
+        """Store the signals waiting now (a shutdown, a test about to read them)."""
+        task, self._flushing = self._flushing, None
+        if task is not None:
+            task.cancel()  # still waiting: stored below instead
+            await asyncio.gather(task, return_exceptions=True)
+        await self._flush()
+        await asyncio.gather(*self._storing, return_exceptions=True)  # stores under way finish first
+
+    def _write(self, signals: list[Signal], exchanges: list[Exchange]) -> None:
         try:
             record_signals(self.db, signals)
-            if exchange is not None:
-                keep_exchange(self.db, exchange, retention_days=self.retention_days)
+            if exchanges:
+                keep_exchanges(self.db, exchanges, retention_days=self.retention_days)
         except SQLAlchemyError as exc:
             log.warning("could not store quality signals", extra={"error": type(exc).__name__,
                                                                   "signals": len(signals)})

@@ -14,7 +14,7 @@ from knowledge.quality import (
     AnswerFacts,
     Exchange,
     Signal,
-    keep_exchange,
+    keep_exchanges,
     read_exchanges,
     read_signals,
     record_reason,
@@ -68,8 +68,7 @@ def test_signals_are_read_by_their_window(database: Database) -> None:
 
 def test_exchanges_are_kept_once_and_purged_after_their_retention(database: Database) -> None:
     old = Exchange("c-old", T0 - timedelta(days=40), "help", "help", "hi", "hello", {})
-    keep_exchange(database, old, retention_days=30)
+    keep_exchanges(database, [old], retention_days=30)
     new = Exchange("c-new", T0, "product_question", "product_question", "pro price?", "$99", {"plan": "pro"})
-    keep_exchange(database, new, retention_days=30)
-    keep_exchange(database, Exchange("c-new", T0, "x", "x", "again", "again", {}), retention_days=30)
+    keep_exchanges(database, [new, Exchange("c-new", T0, "x", "x", "again", "again", {})], retention_days=30)
     assert read_exchanges(database, T0 - timedelta(days=100)) == [new]
