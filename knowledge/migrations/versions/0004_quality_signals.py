@@ -1,6 +1,8 @@
 """Quality signals (feedback clicks, implicit signals) and the opt-in text of answered exchanges.
 
-The same DDL on SQLite and PostgreSQL. Revision 0004, after 0003.
+The same DDL on SQLite and PostgreSQL. Idempotent (`if_not_exists`), like the baseline: a database adopted from
+before migrations, made by a release that already had these tables, is stamped at 0001 and runs this too.
+Revision 0004, after 0003.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("correlation_id", "user_id", "kind", name="uq_qualitysignal_answer_user_kind"),
+        if_not_exists=True,
     )
-    op.create_index("ix_qualitysignal_correlation_id", "qualitysignal", ["correlation_id"])
-    op.create_index("ix_qualitysignal_created_at", "qualitysignal", ["created_at"])
+    op.create_index("ix_qualitysignal_correlation_id", "qualitysignal", ["correlation_id"], if_not_exists=True)
+    op.create_index("ix_qualitysignal_created_at", "qualitysignal", ["created_at"], if_not_exists=True)
     op.create_table(
         "qualityexchange",
         sa.Column("correlation_id", sa.String(), nullable=False),
@@ -47,8 +50,9 @@ def upgrade() -> None:
         sa.Column("answer", sa.String(), nullable=False),
         sa.Column("frame", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("correlation_id"),
+        if_not_exists=True,
     )
-    op.create_index("ix_qualityexchange_created_at", "qualityexchange", ["created_at"])
+    op.create_index("ix_qualityexchange_created_at", "qualityexchange", ["created_at"], if_not_exists=True)
 
 
 def downgrade() -> None:
