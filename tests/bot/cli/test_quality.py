@@ -53,6 +53,7 @@ def wilson(positive: int, n: int) -> list[float]:
             round(100 * min(1.0, (centre + spread) / (1 + z * z / n)), 1)]
 
 
+@pytest.mark.database
 def test_quality_scores_clicks_rephrasings_and_fallbacks_and_compares_periods() -> None:
     shell = CliRunner().invoke(app, ["shell"], input=SESSION)
     assert shell.exit_code == 0, shell.output
@@ -90,6 +91,7 @@ def test_quality_scores_clicks_rephrasings_and_fallbacks_and_compares_periods() 
 SLACK_IDS = ("U0ALICE123", "W0GRID4567", "C0SALES999")
 
 
+@pytest.mark.database
 def test_export_replaces_every_contact_email_and_slack_id(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QUALITY_KEEP_EXCHANGES", "on")
     db = Database(load_settings().database_url)  # the demo data, to know what must not survive
@@ -134,6 +136,7 @@ def test_export_replaces_every_contact_email_and_slack_id(monkeypatch: pytest.Mo
     assert everything.exit_code == 0 and len(out.read_text().splitlines()) == 4
 
 
+@pytest.mark.database
 def test_export_says_how_to_keep_exchanges_when_none_are(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "exchanges", "--since", "2020-01-01", "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 1 and "QUALITY_KEEP_EXCHANGES=on" in result.stderr
