@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(default=14, ge=1)
     sla_ms: float = Field(default=5000.0, gt=0)
     log_message_text: bool = False  # message text and reply bodies in the logs (LOG_MESSAGE_TEXT=on)
+    # Quality: keep each exchange's question and answer in the database for `pitcrew export exchanges` (off:
+    # only signals without text are stored), and for how long.
+    quality_keep_exchanges: bool = False
+    quality_exchange_retention_days: int = Field(default=30, ge=1)
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -70,6 +74,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     port: int = Field(default=3000, ge=1, le=65535)
     streaming: bool = True
+    slack_feedback_buttons: bool = True  # 👍/👎 under every answer (a `context_actions` block)
     event_dedupe_ttl_s: int = Field(default=86_400, ge=60)  # how long answered events are remembered
     slack_api_timeout_s: float = Field(default=10.0, gt=0)  # one Web API call
     slack_delivery_deadline_s: float = Field(default=30.0, gt=0)  # one reply, retries included

@@ -76,6 +76,7 @@ class HandlerResult:
     text: str  # Slack mrkdwn
     plain: str
     snapshot_path: Literal["fast", "slow"] | None = None
+    snapshot_version: int | None = None  # the product snapshot's version the answer was read from
     cache: Literal["hit", "miss"] | None = None
     llm_used: bool = False
     streamed: bool = False

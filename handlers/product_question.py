@@ -220,7 +220,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
     if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
-    facts: dict[str, Any] = {"snapshot_path": view.path, "context": replace(context, aspect=aspect)}
+    facts: dict[str, Any] = {"snapshot_path": view.path, "snapshot_version": view.version,
+                             "context": replace(context, aspect=aspect)}
 
     written = await llm_text.write(
         ctx,

@@ -20,6 +20,7 @@ from bot.app.database import DatabaseSummary, StartupError, open_database, summa
 from bot.app.knowledge_watch import KnowledgeWatcher
 from bot.llm.gateway import LLMGateway
 from bot.observability.metrics import Metrics
+from bot.ops.quality_feed import RecentQuality
 from bot.ops.rollout import RolloutController
 from bot.pipeline import Pipeline
 from bot.settings import Settings
@@ -48,7 +49,7 @@ class Application:
     watcher: KnowledgeWatcher | None = None
     airtable: AirtableService | None = None  # with AIRTABLE_TOKEN set: the webhook endpoint and scheduled syncs
     metrics: Metrics | None = None  # a process that keeps running (serve) exports them
-    # The quality score over the last N scored answers (None: none scored); the feedback store provides it.
+    # The quality score over the last N scored answers (None: none scored), from the stored quality signals.
     quality: Callable[[int], float | None] | None = None
 
     @classmethod
@@ -78,7 +79,7 @@ class Application:
             if isinstance(pipeline.control_plane, ControlPlane):
                 pipeline.control_plane.use_rollout(rollout)
             app = cls(settings=settings, db=db, database=database, llm=llm, pipeline=pipeline, rollout=rollout,
-                      metrics=metrics)
+                      metrics=metrics, quality=RecentQuality(db))
             if background:
                 assert metrics is not None
                 metrics.start()

@@ -151,6 +151,43 @@ def _signed(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
                  "Content-Type": "application/json"}
 
 
+def _feedback_click(number: int, positive: bool) -> tuple[str, dict[str, str]]:
+    """A signed `block_actions` form: a rep's 👍/👎 under an answer (its value as pitcrew writes it)."""
+    from urllib.parse import urlencode
+
+    from slack_sdk.signature import SignatureVerifier
+
+    from bot.slack.feedback import FEEDBACK_ACTION_ID, button_value
+    from knowledge.quality import AnswerFacts
+
+    value = button_value("good" if positive else "bad",
+                         AnswerFacts(f"bench-{number}", "product_question", "product_question", "bench", "skipped", 1))
+    payload = {"type": "block_actions", "user": {"id": "U0BENCH", "team_id": TEAM_ID}, "api_app_id": "A0BENCH",
+               "team": {"id": TEAM_ID}, "channel": {"id": "C0BENCH"}, "token": "bench",
+               "container": {"type": "message", "channel_id": "C0BENCH", "message_ts": f"{number}.000100"},
+               "message": {"ts": f"{number}.000100", "thread_ts": f"{number}.000001", "text": "an answer"},
+               "actions": [{"type": "feedback_buttons", "action_id": FEEDBACK_ACTION_ID, "value": value}]}
+    raw = urlencode({"payload": json.dumps(payload)})
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=raw)
+    return raw, {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
+                 "Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def _feedback_clicks(pitcrew: Target, count: int) -> list[float]:
+    """Milliseconds from sending each feedback click to its HTTP 200 (one at a time; a 👎 every third)."""
+    assert pitcrew.sender is not None
+    acks = []
+    for number in range(count):
+        raw, headers = _feedback_click(number, positive=number % 3 != 2)
+        status, elapsed_ms = await pitcrew.sender.post(_http_request(pitcrew.port, raw, headers))
+        if status != 200:
+            raise RuntimeError(f"a feedback click got HTTP {status}")
+        acks.append(elapsed_ms)
+        await asyncio.sleep(SINGLE_GAP_S)
+    return acks
+
+
 def _mention(question: str, ts: str, event_id: str) -> dict[str, Any]:
     event = {"type": "app_mention", "user": "U0BENCH", "text": f"<@{BOT_USER_ID}> {question}", "ts": ts,
              "channel": "C0BENCH", "team": TEAM_ID, "event_ts": ts}
@@ -380,6 +417,9 @@ def serve_env(urls: dict[str, str], db_path: Path, log_dir: Path, *, llm: bool =
         "DATABASE_URL": f"sqlite:///{db_path}", "LOG_DIR": str(log_dir), "LOG_LEVEL": "INFO",  # the default: each request's summary is written
         "STREAMING": "off",  # answers are posted whole, like the echo's (not streamed into the thread)
         "RESPONSE_CACHE_TTL_S": "0",  # every LLM-written answer asks the (instant) LLM
+        # One provider call per counted call, in order: the speculative answer beside a validation (whose
+        # discarded calls never complete) has its own benchmark, `llm_parallel`.
+        "LLM_SPECULATE": "off",
     })
     if llm:
         env.update({"OPENAI_API_KEY": BENCH_KEY, "OPENAI_BASE_URL": urls["llm"]})
@@ -434,6 +474,7 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
                     await _burst(target, replies, burst_no=10 + 2 * burst_no + (target is pitcrew), measure=True)
             for target in (echo, pitcrew):
                 samples[(target.name, "burst")] = target.measured()
+            click_acks = await _feedback_clicks(pitcrew, 20 if quick else 100)
             sdk_call_ms, sdk_cpu_ms = await _bare_llm_calls(urls["llm"], singles)
         finally:
             exit_codes = {target.name: await target.stop() for target in (pitcrew, echo)}
@@ -444,6 +485,9 @@ async def _run(quick: bool, workdir: Path, urls: dict[str, str]) -> list[BenchRe
         *_single_results(samples, pitcrew, echo, facts, provider_ms, (sdk_call_ms, sdk_cpu_ms), singles,
                          log_records(workdir / "logs")),
         *_burst_results(samples, pitcrew, echo, bursts),
+        _result("slack.feedback_click.ack", click_acks, "p95 < 100 ms", percentiles(click_acks)[1] < 100.0,
+                f"{len(click_acks)} signed block_actions feedback clicks one at a time (a 👎 every third): sent to "
+                "HTTP 200; each is then stored and thanked for (chat.postEphemeral)"),
         BenchResult(name="slack.serve_peak_rss", unit="MB", p50=round(rss_mb or 0.0, 1), p95=round(rss_mb or 0.0, 1),
                     p99=round(rss_mb or 0.0, 1), target=f"< {RSS_TARGET_MB} MB",
                     passed=rss_mb is not None and rss_mb < RSS_TARGET_MB,

@@ -30,6 +30,7 @@ HISTORY_NAME = ".pitcrew_history"  # in the home directory
 HISTORY_LENGTH = 1000
 PROMPT = "you> "
 QUIT_WORDS = frozenset({"exit", "quit", ":q", "/quit", "/exit"})
+FEEDBACK_COMMANDS = {"/good": True, "/bad": False}  # rate the last answer, as the Slack buttons do
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +61,8 @@ def shell(
             Text.assemble(("pitcrew", "bold"), f" shell, {llm_note}. Ask a question; \"help\" for examples, Ctrl-D to quit.")
         )
         console.print(Text(app.database.describe(), style="dim"))
+        console.print(Text("After an answer, /good or /bad [what was wrong] rates it.", style="dim"))
+        last: Reply | None = None
         while True:
             try:
                 text = input(PROMPT)
@@ -73,16 +76,43 @@ def shell(
                 continue
             if text.strip().lower() in QUIT_WORDS:
                 break
+            command, _, reason = text.strip().partition(" ")
+            if command.lower() in FEEDBACK_COMMANDS:
+                console.print(Text(_rate(runner, app, last, user, FEEDBACK_COMMANDS[command.lower()], reason),
+                                   style="dim"))
+                continue
             message = _message(text, thread_key, user)
             try:
                 reply = runner.run(app.pipeline.handle(message))
             except KeyboardInterrupt:
                 console.print(Text("(cancelled)", style="dim"))
                 continue
+            last = reply
             console.print(Text(reply.plain))
             if verbose:
                 console.print(Text(describe(reply), style="dim"))
             console.print()
+
+
+def _rate(runner: asyncio.Runner, app: Application, last: Reply | None, user: str | None, positive: bool,
+          reason: str) -> str:
+    """Store /good or /bad for the last answer; the line to show."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.pipeline.quality import answer_facts
+
+    if last is None or last.failed:
+        return "Nothing to rate yet: /good and /bad rate the last answer."
+    quality = app.pipeline.quality
+    if quality is None:
+        return "Feedback is not recorded in this setup."
+    try:
+        runner.run(quality.feedback(answer_facts(last), user or "", positive=positive, source="shell",
+                                    reason=None if positive else reason.strip() or None))
+    except SQLAlchemyError as exc:
+        return f"Could not record that ({type(exc).__name__}); try again."
+    verdict = "👍" if positive else "👎" + (" with your note" if reason.strip() else "")
+    return f"Thanks: {verdict} recorded for {last.correlation_id}."
 
 
 def ask(

@@ -26,13 +26,14 @@ def _register_commands() -> None:
     from bot.cli import knowledge as knowledge_commands
     from bot.cli import logs as logs_commands
     from bot.cli import rollout as rollout_commands
+    from bot.cli import quality as quality_commands
     from bot.cli import serve as serve_commands
     from bot.cli import snapshots as snapshots_commands
     from bot.cli import sync as sync_commands
 
     for module in (knowledge_commands, logs_commands, cache_commands, snapshots_commands, classify_commands,
                    serve_commands, chat_commands, bench_commands, db_commands, sync_commands,
-                   rollout_commands):
+                   rollout_commands, quality_commands):
         module.register(app)
 
 

@@ -16,6 +16,8 @@ class IncomingMessage:
     event_id: str | None = None
     source: Literal["slack", "shell"] = "slack"
     new_thread: bool = False  # the message starts its thread, so there is no thread memory to recall
+    # Told the intent and frame as soon as the control plane has them (Slack's per-stage status); never blocks.
+    on_intent: Callable[[str, dict[str, Any]], None] | None = None
 
 
 class StreamSink(Protocol):
@@ -38,6 +40,9 @@ class Reply:
     streamed: bool = False  # the answer already went out through the sink
     failed: bool = False
     frame: dict[str, Any] | None = None  # the message's frame: intent, slots and their sources (no text)
+    pattern: str = ""  # the id of the pattern that decided the intent ("" when none did)
+    llm: str = "skipped"  # the LLM's part: "skipped", "validated" (the intent) or "used" (the answer)
+    snapshot_version: int | None = None  # the product snapshot the answer was read from
 
     def as_json(self) -> dict[str, Any]:
         """The reply and its metadata as one JSON-ready object (`pitcrew ask --json`)."""
@@ -54,6 +59,9 @@ class Reply:
             "streamed": self.streamed,
             "failed": self.failed,
             "frame": self.frame,
+            "pattern": self.pattern,
+            "llm": self.llm,
+            "snapshot_version": self.snapshot_version,
         }
 
 

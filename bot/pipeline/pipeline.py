@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import RequestContext, record, request_scope, stage
 from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
+from bot.pipeline.quality import QualityRecorder
 from bot.pipeline.resolution import MeetingResolver
 from bot.pipeline.speculation import Answered, Speculation
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
@@ -108,6 +109,7 @@ class Pipeline:
         prompt_version: str = PROMPT_VERSION,
         clock: Callable[[], datetime] = utc_now,
         speculate: bool = False,
+        quality: QualityRecorder | None = None,
     ) -> None:
         """`speculate`: answer an unsure intent while its LLM validation runs (`LLM_SPECULATE`)."""
         self.db = db
@@ -122,6 +124,7 @@ class Pipeline:
         self.memory_max_turns = memory_max_turns
         self.prompt_version = prompt_version
         self.clock = clock
+        self.quality = quality  # None: no quality signals recorded
         self.knowledge_revision = 0  # the knowledge revision the names were loaded at (see knowledge.revision)
         # Turns being stored (in worker threads), by thread: a follow-up reads its thread's memory after them.
         self._storing: dict[str, asyncio.Future[None]] = {}
@@ -149,6 +152,8 @@ class Pipeline:
             memory_ttl_s=settings.thread_memory_ttl_s,
             memory_max_turns=settings.thread_memory_max_turns,
             speculate=settings.llm_speculate,
+            quality=QualityRecorder(db, keep_exchanges=settings.quality_keep_exchanges,
+                                    retention_days=settings.quality_exchange_retention_days),
         )
         pipeline.knowledge_revision = revision
         return pipeline
@@ -183,6 +188,8 @@ class Pipeline:
     async def aclose(self) -> None:
         """Let background work (shadow validations) finish or cancel it; call before closing the gateway."""
         await self.control_plane.aclose()
+        if self.quality is not None:
+            await self.quality.drain()
 
     async def handle(self, message: IncomingMessage, sink: StreamSink | None = None,
                      deliver: Deliver | None = None) -> Reply:
@@ -192,6 +199,7 @@ class Pipeline:
         cancellation, and what `deliver` raises, after the summary records the failure): a failure is a
         friendly reply."""
         in_delivery = handed_over = False
+        delivered = True  # the reply reached the user (no `deliver`: the caller shows it)
         try:
             with request_scope(
                 source=message.source, channel=message.channel, user=message.user, event_id=message.event_id
@@ -207,6 +215,7 @@ class Pipeline:
                     in_delivery = True
                     taken = await deliver(reply) is not False
                     in_delivery, handed_over = False, True
+                    delivered = taken
                     record(delivery_ms=round((time.perf_counter() - started) * 1000.0, 3),
                            delivery="delivered" if taken else "failed")
                     if not taken:
@@ -216,7 +225,10 @@ class Pipeline:
                 if pending is not None:
                     with stage("handler"):
                         await self._store_turn(pending)
-                return reply
+            # After the summary, in the background: quality bookkeeping is not part of the request's time.
+            if self.quality is not None:
+                self.quality.after_reply(message, reply, delivered=delivered)
+            return reply
         except Exception:
             if in_delivery:
                 raise  # the caller's own delivery failed: the caller deals with it
@@ -254,6 +266,8 @@ class Pipeline:
                     await speculation.discard()
                 raise
         validated_at = time.perf_counter()
+        if message.on_intent is not None:
+            message.on_intent(frame.intent.value, frame.as_json())
         record(
             intent=frame.intent.value,
             confidence=round(decision.confidence, 3),
@@ -307,6 +321,9 @@ class Pipeline:
             total_ms=round(request.elapsed_ms(), 3),
             streamed=result.streamed,
             frame=frame.as_json(),
+            pattern=next((c.pattern for c in decision.candidates if c.intent is decision.intent), ""),
+            llm="used" if result.llm_used else "validated" if decision.llm_validation == "used" else "skipped",
+            snapshot_version=result.snapshot_version,
         )
         return reply, pending
 

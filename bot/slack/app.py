@@ -14,7 +14,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.pipeline import Pipeline
 from bot.settings import Settings
+from bot.slack.assistant import AssistantPanel
+from bot.slack.feedback import register_feedback
 from bot.slack.inbox import SWEEP_S, EventInbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.listeners import register_listeners
@@ -78,22 +81,30 @@ def build_app(settings: Settings, pipeline: ReplyPipeline, inbox: EventInbox, *,
     """The Bolt app answering through `pipeline`; no network call happens until the first event.
 
     `inflight` is the tracker a server drains on shutdown (a fresh one if not given); `inbox` must be
-    the one the server's intake claims events in.
+    the one the server's intake claims events in. A full `Pipeline` also gives the assistant panel its
+    suggested prompts and feedback clicks their storage (`Pipeline.quality`).
     """
+    quality = pipeline.quality if isinstance(pipeline, Pipeline) else None
     app = AsyncApp(
         name="pitcrew",
         client=build_web_client(settings),
         # Verifies every HTTP request; Bolt skips it for Socket Mode envelopes (authenticated WebSocket).
         signing_secret=signing_secret(settings),
-        attaching_conversation_kwargs_enabled=False,  # pitcrew does not use Bolt's assistant helpers
+        # Only the assistant middleware's listeners get say/set_status/...; the others do not need them.
+        attaching_conversation_kwargs_enabled=False,
         logger=BOLT_LOGGER,
     )
     responder = Responder(pipeline, inbox,
                           inflight if inflight is not None else InflightTasks(),
                           streaming=settings.streaming, progress_delay_s=progress_delay_s,
                           delivery_deadline_s=settings.slack_delivery_deadline_s,
-                          attempt_timeout_s=settings.slack_api_timeout_s)
-    register_listeners(app, responder)
+                          attempt_timeout_s=settings.slack_api_timeout_s,
+                          feedback_buttons=settings.slack_feedback_buttons and quality is not None)
+    panel = AssistantPanel(responder, pipeline.db if isinstance(pipeline, Pipeline) else None,
+                           lambda: pipeline.knowledge_revision if isinstance(pipeline, Pipeline) else 0)
+    register_listeners(app, responder, panel)
+    if quality is not None:
+        register_feedback(app, quality)
     return app
 
 

@@ -132,7 +132,7 @@ class ReplyDelivery:
     def time_left_s(self) -> float:
         return self._deadline - asyncio.get_running_loop().time()
 
-    async def post(self, text: str) -> str | None:
+    async def post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> str | None:
         """Post `text` in the thread; its ts once it is there (posted now or found after an ambiguous failure),
         None when it could not be delivered by the deadline or Slack refused it for good. Slack always
         answers a post with its ts; should it not, the reply still counts as delivered ("")."""
@@ -143,7 +143,7 @@ class ReplyDelivery:
                 if found is not None:
                     return found
             response = await self._client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=text, metadata=self.metadata,
+                channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, metadata=self.metadata,
                 unfurl_links=False, unfurl_media=False)
             return str(response.get("ts") or "")
 
@@ -159,11 +159,11 @@ class ReplyDelivery:
                                 extra={**self._ids(), "slack_error": slack_error(exc)})
             return None
 
-    async def update(self, ts: str, text: str) -> bool:
+    async def update(self, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
         """Replace message `ts` with the reply (idempotent, so simply retried); False if it never took."""
 
         async def attempt() -> bool:
-            await self._client.chat_update(channel=self.channel, ts=ts, text=text, metadata=self.metadata)
+            await self._client.chat_update(channel=self.channel, ts=ts, text=text, blocks=blocks, metadata=self.metadata)
             return True
 
         try:

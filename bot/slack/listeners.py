@@ -16,6 +16,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from slack_bolt.request.payload_utils import is_other_message_sub_event_in_assistant_thread
+
+from bot.slack.assistant import AssistantPanel
 from bot.slack.responder import Responder, SlackTurn
 
 log = logging.getLogger(__name__)
@@ -31,19 +34,22 @@ QUIET_EVENTS = (
     "tokens_revoked",
     "member_joined_channel",
     "member_left_channel",
-    "assistant_thread_started",
-    "assistant_thread_context_changed",
 )
 
 
-def register_listeners(app: AsyncApp, responder: Responder) -> None:
+def register_listeners(app: AsyncApp, responder: Responder, assistant: AssistantPanel | None = None) -> None:
     @app.middleware
     async def note_routed(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002 (Bolt's name)
         """Past Bolt's own filters: a listener below finishes the event in the inbox (answer or skip)."""
         event_id = body.get("event_id")
         if isinstance(event_id, str):
             responder.inbox.routed.add(event_id)
+            if assistant is not None and is_other_message_sub_event_in_assistant_thread(body):
+                await _skip(responder, body, "edit or deletion in an assistant thread")  # the middleware only acks
         await next()
+
+    if assistant is not None:  # after note_routed: its listeners finish their events like the ones below
+        app.use(assistant.build())
 
     async def on_app_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
                              client: AsyncWebClient, request: AsyncBoltRequest) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -25,6 +26,22 @@ PROGRESS_DELAY_S = 0.25
 STATUS_TEXT = "is thinking…"
 LOADING_MESSAGES = ["Looking that up…", "Checking the knowledge base…", "Putting the answer together…"]
 PLACEHOLDER_TEXT = ":hourglass_flowing_sand: _Working on it…_"
+
+
+def stage_messages(intent: str, frame: dict[str, Any]) -> list[str] | None:
+    """What the status says once the intent is known ("Looking up Orbit plans…"); None: the general messages."""
+    slots = frame.get("slots") or {}
+    product = str((slots.get("product") or {}).get("value") or "").strip()
+    if intent == "product_question":
+        return [f"Looking up {product.title()} plans…" if product else "Looking up our plans…",
+                "Checking prices and features…"]
+    if intent == "call_search":
+        return ["Searching calls…", "Reading the best matches…"]
+    if intent == "meeting_summary":
+        return ["Finding the meeting…", "Reading the call notes…"]
+    if intent == "draft_email":
+        return ["Reading the call notes…", "Drafting…"]
+    return None
 
 
 class Progress:
@@ -43,12 +60,26 @@ class Progress:
         self.placeholder_ts: str | None = None
         self.placeholder_key = secrets.token_hex(4)  # in the placeholder's metadata, to find it again
         self.placeholder_unsure = False  # its post failed in a way that may hide that it is there
+        self.loading_messages = LOADING_MESSAGES
+        self._restatus: asyncio.Task[None] | None = None  # a status update for the stage now known
+
+    def note_intent(self, intent: str, frame: dict[str, Any]) -> None:
+        """The control plane has decided: the status names the stage under way (updated if already shown)."""
+        messages = stage_messages(intent, frame)
+        if messages is None:
+            return
+        self.loading_messages = messages
+        if self.status_shown and self._restatus is None:
+            self._restatus = asyncio.create_task(self._set_status(), name=f"progress-stage:{self._channel}")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._show_after_delay(), name=f"progress:{self._channel}")
 
     async def settle(self) -> None:
         """Stop a pending indicator, or wait for one being posted so the answer can replace it."""
+        restatus, self._restatus = self._restatus, None
+        if restatus is not None:  # a status call under way: let it land before the answer clears the status
+            await asyncio.gather(restatus, return_exceptions=True)
         task, self._task = self._task, None
         if task is None:
             return
@@ -76,7 +107,7 @@ class Progress:
     async def _set_status(self) -> bool:
         try:
             await self._client.assistant_threads_setStatus(channel_id=self._channel, thread_ts=self._thread_ts,
-                                                           status=STATUS_TEXT, loading_messages=LOADING_MESSAGES)
+                                                           status=STATUS_TEXT, loading_messages=self.loading_messages)
         except SLACK_CALL_ERRORS as exc:
             self._features.note_refusal("thread_status", exc)
             log.info("thread status refused; posting a placeholder", extra={"slack_error": slack_error(exc)})

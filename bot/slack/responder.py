@@ -20,6 +20,7 @@ from bot.slack.delivery import (
     Failure,
     ReplyDelivery,
 )
+from bot.slack.feedback import answer_blocks, feedback_block
 from bot.slack.format import fit_message, strip_bot_mention
 from bot.slack.inbox import EventInbox
 from bot.slack.inbox_store import ANSWERED, FAILED
@@ -78,7 +79,7 @@ class Responder:
     def __init__(self, pipeline: ReplyPipeline, inbox: EventInbox, inflight: InflightTasks, *,
                  streaming: bool, features: WorkspaceFeatures | None = None,
                  progress_delay_s: float = PROGRESS_DELAY_S, delivery_deadline_s: float = DEFAULT_DEADLINE_S,
-                 attempt_timeout_s: float = ATTEMPT_TIMEOUT_S) -> None:
+                 attempt_timeout_s: float = ATTEMPT_TIMEOUT_S, feedback_buttons: bool = False) -> None:
         self._pipeline = pipeline
         self.inbox = inbox
         self._inflight = inflight
@@ -87,6 +88,7 @@ class Responder:
         self._progress_delay_s = progress_delay_s
         self._delivery_deadline_s = delivery_deadline_s
         self._attempt_timeout_s = attempt_timeout_s
+        self.feedback_buttons = feedback_buttons  # 👍/👎 under every answer (not under an apology)
 
     async def respond(self, turn: SlackTurn, client: AsyncWebClient) -> None:
         """Answer `turn` in its thread (the intake claimed its event in the inbox), then record it answered."""
@@ -134,7 +136,8 @@ class Responder:
                                    features=self.features, user=turn.user, team=turn.team,
                                    channel_type=turn.channel_type)
         message = IncomingMessage(text=turn.text, thread_key=turn.thread_key, user=turn.user, channel=turn.channel,
-                                  event_id=turn.event_id, source="slack", new_thread=turn.starts_thread)
+                                  event_id=turn.event_id, source="slack", new_thread=turn.starts_thread,
+                                  on_intent=progress.note_intent)
         outcome = _Outcome()
 
         async def deliver(reply: Reply) -> bool:
@@ -143,9 +146,12 @@ class Responder:
             delivery = ReplyDelivery(client, channel=turn.channel, thread_ts=turn.thread_ts,
                                      correlation_id=reply.correlation_id, deadline_s=self._delivery_deadline_s,
                                      attempt_timeout_s=self._attempt_timeout_s, event_id=turn.event_id)
+            with_buttons = self.feedback_buttons and not reply.failed
+            final = fit_message(reply.mrkdwn)
             outcome.streamed = sink is not None and sink.started and await sink.finish(
-                fit_message(reply.mrkdwn), failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None,
-                delivery=delivery)
+                final, failure_note=f"\n\n{reply.mrkdwn}" if reply.failed else None, delivery=delivery,
+                feedback=[feedback_block(reply)] if with_buttons else None,
+                repair_blocks=answer_blocks(final, reply) if with_buttons else None)
             await progress.settle()
             outcome.delivered = outcome.streamed or await self._post(delivery, progress, reply)
             outcome.attempts = delivery.attempts
@@ -180,16 +186,17 @@ class Responder:
     async def _post(self, delivery: ReplyDelivery, progress: Progress, reply: Reply) -> bool:
         """Post the answer (replacing the placeholder if there is one); False if Slack never took it."""
         text = fit_message(reply.mrkdwn)
+        blocks = answer_blocks(text, reply) if self.feedback_buttons and not reply.failed else None
         if progress.placeholder_ts is None and progress.placeholder_unsure:  # it may be there all the same
             progress.placeholder_ts = await delivery.find_placeholder(progress.placeholder_key)
         if progress.placeholder_ts is not None:
-            if await delivery.update(progress.placeholder_ts, text):
+            if await delivery.update(progress.placeholder_ts, text, blocks):
                 return True
             if delivery.last_failure is not Failure.PERMANENT:  # out of time: posting would not fare better
                 return self._undelivered(delivery)
             log.warning("could not replace the placeholder; posting the answer instead",
                         extra={"correlation_id": reply.correlation_id, "slack_error": delivery.last_error})
-        if await delivery.post(text) is not None:
+        if await delivery.post(text, blocks) is not None:
             return True
         return self._undelivered(delivery)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
@@ -69,18 +70,20 @@ class SlackStreamSink:
         await self._remove_placeholder_once_visible()
 
     async def finish(self, final_mrkdwn: str, *, failure_note: str | None = None,
-                     delivery: ReplyDelivery | None = None) -> bool:
+                     delivery: ReplyDelivery | None = None, feedback: list[dict[str, Any]] | None = None,
+                     repair_blocks: list[dict[str, Any]] | None = None) -> bool:
         """Stop the stream; True if the answer reached the thread through it, False if the caller must post it.
 
         `final_mrkdwn` replaces the streamed message if the stream broke after it became visible;
         `failure_note` is appended when the answer failed part way. With `delivery`, the finished message
-        carries the reply's metadata and the repair is retried within the delivery's deadline.
+        carries the reply's metadata and the repair is retried within the delivery's deadline. `feedback`: blocks
+        shown under the finished message (the 👍/👎); `repair_blocks`: the whole answer's blocks for a repair.
         """
         if self._stream is None:
             return False
         if not self._broken:
             try:
-                await self._stream.stop(markdown_text=failure_note,
+                await self._stream.stop(markdown_text=failure_note, blocks=feedback,
                                         metadata=delivery.metadata if delivery is not None else None)
                 await self._remove_placeholder_once_visible()
                 return True
@@ -90,7 +93,7 @@ class SlackStreamSink:
             return False  # nothing reached the thread; post the answer normally
         # A partial streamed message is visible: make it the whole answer.
         if delivery is not None:
-            repaired = await delivery.update(self.stream_ts, final_mrkdwn)
+            repaired = await delivery.update(self.stream_ts, final_mrkdwn, repair_blocks)
         else:
             try:
                 await self._client.chat_update(channel=self._channel, ts=self.stream_ts, text=final_mrkdwn)

@@ -12,6 +12,7 @@ from knowledge.models.catalog import (
     PlanLimit,
     Product,
 )
+from knowledge.models.quality import QualityExchange, QualitySignal
 from knowledge.models.runtime import (
     InboxEvent,
     KnowledgeRevision,
@@ -41,6 +42,8 @@ __all__ = [
     "PlanLimit",
     "Product",
     "ProductSnapshot",
+    "QualityExchange",
+    "QualitySignal",
     "ResponseCacheEntry",
     "RolloutSetting",
     "SchedulerLease",

@@ -3,7 +3,10 @@
 It records every method call with its body, answers the methods pitcrew uses the way Slack does
 (HTTP 200 with `ok`, or 429 with `Retry-After` when a rate limit is injected) and serves the
 WebSocket that `apps.connections.open` points Socket Mode at, so a test can push envelopes.
-It keeps the messages the bot posted (text and metadata), per thread, as Slack would show them:
+It also answers the assistant panel's methods (`assistant.threads.setSuggestedPrompts`, `setTitle`), ephemeral
+messages and `views.open`, recording them like any call, and builds the interactivity payloads Slack sends
+(`block_actions`, `view_submission`) and the assistant events, for a test to post over HTTP or push over the
+socket (`interactive_envelope`). It keeps the messages the bot posted (text, blocks and metadata), per thread, as Slack would show them:
 `conversations.replies` lists them, and `thread_messages()` is what a person would see. Failures
 can be injected for the next N calls of a method: an HTTP status, an `ok: false` error, or a slow
 answer; `processed=True` makes the call take effect before it fails, as Slack sometimes does.
@@ -83,6 +86,10 @@ class FakeSlack:
             "chat.appendStream": self._stream_step,
             "chat.stopStream": self._stream_step,
             "conversations.replies": self._conversations_replies,
+            "assistant.threads.setSuggestedPrompts": lambda body: {"ok": True},
+            "assistant.threads.setTitle": lambda body: {"ok": True},
+            "chat.postEphemeral": lambda body: {"ok": True, "message_ts": self._next_ts()},
+            "views.open": self._views_open,
         }
 
     # ----- lifecycle
@@ -253,6 +260,9 @@ class FakeSlack:
         metadata = _metadata(body.get("metadata"))
         if metadata is not None:
             message["metadata"] = metadata
+        blocks = _blocks(body.get("blocks"))
+        if blocks is not None:
+            message["blocks"] = blocks
         self.messages.append(message)
         return message
 
@@ -273,6 +283,9 @@ class FakeSlack:
         metadata = _metadata(body.get("metadata"))
         if metadata is not None:
             message["metadata"] = metadata
+        blocks = _blocks(body.get("blocks"))
+        if blocks is not None:
+            message["blocks"] = blocks
         return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text", "")}
 
     def _delete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -293,7 +306,17 @@ class FakeSlack:
             metadata = _metadata(body.get("metadata"))
             if metadata is not None:
                 message["metadata"] = metadata
+            blocks = _blocks(body.get("blocks"))
+            if blocks is not None:  # chat.stopStream's blocks show under the streamed text
+                message["blocks"] = blocks
         return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+
+    def _views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = body.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", **(view or {})}}
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         """The thread's messages, oldest first: the parent (a stand-in for the user's message) and the bot's
@@ -371,6 +394,13 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _blocks(value: Any) -> list[dict[str, Any]] | None:
+    """Blocks as the client sent them: a JSON array, or a JSON string in a form body."""
+    if isinstance(value, str) and value:
+        value = json.loads(value)
+    return value if isinstance(value, list) else None
+
+
 def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
@@ -421,3 +451,61 @@ def socket_envelope(body: dict[str, Any], *, envelope_id: str, retry_attempt: in
     """A Socket Mode `events_api` envelope carrying an Events API body."""
     return {"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False,
             "retry_attempt": retry_attempt, "retry_reason": "", "payload": body}
+
+
+def assistant_thread_started_event(*, channel: str = "D0ALICE", user: str = "U0ALICE",
+                                   thread_ts: str = "1712346000.000100") -> dict[str, Any]:
+    """What Slack sends when a rep opens the assistant panel (a new assistant thread in their DM with the app)."""
+    return {"type": "assistant_thread_started", "event_ts": thread_ts,
+            "assistant_thread": {"user_id": user, "context": {"channel_id": "C0SALES", "team_id": TEAM_ID},
+                                 "channel_id": channel, "thread_ts": thread_ts}}
+
+
+def feedback_buttons_of(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The `feedback_buttons` element under a posted message, if it has one."""
+    for block in message.get("blocks") or []:
+        if block.get("type") == "context_actions":
+            for element in block.get("elements") or []:
+                if element.get("type") == "feedback_buttons":
+                    return element
+    return None
+
+
+def block_actions_payload(message: dict[str, Any], *, positive: bool, user: str = "U0ALICE",
+                          trigger_id: str = "1337.42.trigger") -> dict[str, Any]:
+    """A click on the 👍 (or 👎) under `message` (one the fake stored), as Slack sends it."""
+    element = feedback_buttons_of(message)
+    assert element is not None, "the message has no feedback buttons"
+    button = element["positive_button" if positive else "negative_button"]
+    container = {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"],
+                 "is_ephemeral": False, "thread_ts": message.get("thread_ts")}
+    return {
+        "type": "block_actions", "user": {"id": user, "username": "alice", "team_id": TEAM_ID},
+        "api_app_id": "A0TEST", "token": "legacy-verification-token", "container": container,
+        "trigger_id": trigger_id, "team": {"id": TEAM_ID, "domain": "pitcrew-test"},
+        "channel": {"id": message["channel"], "name": "directmessage"},
+        "message": {k: v for k, v in message.items() if k != "channel"},
+        "actions": [{"type": "feedback_buttons", "action_id": element["action_id"], "block_id": "fb",
+                     "value": button["value"], "action_ts": f"{time.time():.6f}"}],
+    }
+
+
+def view_submission_payload(view: dict[str, Any], values: dict[str, dict[str, Any]], *,
+                            user: str = "U0ALICE") -> dict[str, Any]:
+    """The submission of a modal pitcrew opened (`view` as given to views.open), with `values` typed in."""
+    return {"type": "view_submission", "user": {"id": user, "team_id": TEAM_ID}, "api_app_id": "A0TEST",
+            "team": {"id": TEAM_ID}, "token": "legacy-verification-token",
+            "view": {**view, "id": "V000001", "state": {"values": values}}}
+
+
+def interactive_envelope(payload: dict[str, Any], *, envelope_id: str) -> dict[str, Any]:
+    """A Socket Mode `interactive` envelope carrying a block_actions / view_submission payload."""
+    return {"envelope_id": envelope_id, "type": "interactive", "accepts_response_payload": True,
+            "payload": payload}
+
+
+def interaction_form(payload: dict[str, Any]) -> str:
+    """The form body Slack POSTs to the request URL for an interaction: `payload=<JSON>`."""
+    from urllib.parse import urlencode
+
+    return urlencode({"payload": json.dumps(payload)})

@@ -19,6 +19,8 @@ from knowledge.models import (
     AirtableRecord,
     AirtableSyncState,
     InboxEvent,
+    QualityExchange,
+    QualitySignal,
     ResponseCacheEntry,
     RolloutSetting,
     SchedulerLease,
@@ -27,8 +29,7 @@ from knowledge.models import (
 )
 
 WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
-
-
+# Tables later migrations add: absent from a database at the first revision.
 @contextmanager
 def blank_database_url(settings_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A new, empty database on the backend of the pass (PostgreSQL when DATABASE_URL is), dropped afterwards."""
@@ -91,6 +92,8 @@ def _add_runtime_rows(connection: Connection, present: set[str]) -> None:
     connection.execute(insert(ThreadTurn), [{
         "thread_key": "slack:C1:1.0", "created_at": WHEN + timedelta(seconds=number), "intent": "product",
         "context": '{"product": "orbit"}'} for number in range(5)])
+    if "qualitysignal" in present:
+        _add_quality_rows(connection)
     connection.execute(insert(SchedulerLease), [{"name": "snapshots", "holder": "host:1", "expires_at": WHEN}])
     connection.execute(SnapshotChange.__table__.delete())  # type: ignore[attr-defined]  (SQLite's triggers' entries)
     connection.execute(insert(SnapshotChange), [{"product_id": 1, "tick": 3}, {"product_id": 4, "tick": 2}])
@@ -102,6 +105,17 @@ def _add_runtime_rows(connection: Connection, present: set[str]) -> None:
     if RolloutSetting.__tablename__ in present:  # type: ignore[attr-defined]
         connection.execute(insert(RolloutSetting), [{"mode": "canary", "canary_percent": 20.0, "changed_at": WHEN,
                                                      "changed_by": "operator", "reason": None}])
+
+
+def _add_quality_rows(connection: Connection) -> None:
+    connection.execute(insert(QualitySignal), [{
+        "correlation_id": f"c{number}", "user_id": "U1", "kind": "feedback", "positive": number % 2 == 0,
+        "intent": "product_question", "handler": "product_question", "pattern": "price.cost", "llm": "skipped",
+        "snapshot_version": 3, "reason": None if number % 2 == 0 else "wrong plan", "source": "slack",
+        "created_at": WHEN + timedelta(seconds=number)} for number in range(2)])
+    connection.execute(insert(QualityExchange), [{
+        "correlation_id": "c0", "created_at": WHEN, "intent": "product_question", "handler": "product_question",
+        "question": "what does pro cost?", "answer": "$99", "frame": "{}"}])
 
 
 def table_contents(url_or_engine: str | Engine) -> dict[str, tuple[int, str]]:

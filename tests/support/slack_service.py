@@ -16,7 +16,7 @@ from bot.slack.app import build_app, build_inbox
 from bot.slack.inflight import InflightTasks
 from bot.slack.server import Route, SlackService
 from knowledge.db import Database
-from tests.support.fake_slack import FakeSlack, SlackCall, signed_headers
+from tests.support.fake_slack import FakeSlack, SlackCall, interaction_form, signed_headers
 from tests.support.slack_stack import SIGNING_SECRET
 
 QUESTION = "how much is Orbit Pro per seat?"
@@ -45,6 +45,15 @@ class Stack:
         async with self.http.post(self.events_url, data=raw, headers=headers) as response:
             await response.read()
             return response.status
+
+    async def post_interaction(self, payload: dict) -> tuple[int, float]:
+        """POST an interactivity payload as Slack does (a signed form); the status and how long the answer took."""
+        raw = interaction_form(payload)
+        headers = {**signed_headers(raw, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+        started = time.perf_counter()
+        async with self.http.post(self.events_url, data=raw, headers=headers) as response:
+            await response.read()
+            return response.status, time.perf_counter() - started
 
     async def expected_answer(self, question: str) -> str:
         """What the pipeline answers `question` with outside Slack (a fresh thread, so no memory)."""

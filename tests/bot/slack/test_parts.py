@@ -36,8 +36,11 @@ from tests.support.fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 def test_the_manifest_asks_for_what_pitcrew_uses() -> None:
     manifest = json.loads((Path(bot.__file__).parent / "manifest.json").read_text())
     assert set(manifest["oauth_config"]["scopes"]["bot"]) >= {"app_mentions:read", "chat:write", "im:history",
-                                                               "im:read", "im:write"}
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+                                                               "im:read", "im:write", "assistant:write"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im", "assistant_thread_started", "assistant_thread_context_changed"}
+    assert manifest["features"]["assistant_view"]["assistant_description"]  # the panel, with suggested prompts
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True  # feedback clicks and the reason modal
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["features"]["bot_user"]["display_name"]
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # people can DM it
