@@ -58,3 +58,15 @@ def say_which_database(summary: DatabaseSummary) -> None:
     """One line on stderr for a person at a terminal (scripts reading the output get nothing extra)."""
     if sys.stderr.isatty():
         print(f"pitcrew: {summary.describe()}", file=sys.stderr)
+
+
+EXIT_REBUILD_INCOMPLETE = 3  # the rows are committed, some snapshots were not rebuilt
+
+
+def fail_if_rebuild_incomplete(rebuild_error: str | None, failed: bool, errors: list[str], what: str) -> None:
+    """Exit `EXIT_REBUILD_INCOMPLETE` when the snapshot rebuild after committed rows (`what`) did not finish."""
+    if rebuild_error or failed:
+        reason = rebuild_error or "; ".join(errors)
+        fail(f"{what}, but rebuilding snapshots failed ({reason}); run `pitcrew snapshots rebuild` to retry",
+             EXIT_REBUILD_INCOMPLETE)
+

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.cli.common import EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, settings_or_exit
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
     from sqlalchemy.engine import URL
@@ -15,7 +15,6 @@ if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --
     from knowledge.generate import GenerateReport
     from knowledge.importer import ImportReport
 
-EXIT_REBUILD_INCOMPLETE = 3  # the import is committed, some snapshots were not rebuilt
 
 knowledge_app = typer.Typer(help="Load your own data, or generate a synthetic one for benchmarks.",
                             no_args_is_help=True)
@@ -44,10 +43,9 @@ def import_command(
     finally:
         db.close()
     _print_import(report)
-    if report.rebuild_error or (report.rebuild and report.rebuild.failed):
-        reason = report.rebuild_error or "; ".join(report.rebuild.errors if report.rebuild else [])
-        fail(f"the data was imported, but rebuilding snapshots failed ({reason}); "
-             "run `pitcrew snapshots rebuild` to retry", EXIT_REBUILD_INCOMPLETE)
+    rebuild = report.rebuild
+    fail_if_rebuild_incomplete(report.rebuild_error, bool(rebuild and rebuild.failed), list(rebuild.errors) if rebuild else [],
+                               "the data was imported")
 
 
 def _print_import(report: ImportReport) -> None:

@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, settings_or_exit
+from bot.cli.common import EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, settings_or_exit
 
 if TYPE_CHECKING:
     from bot.app.airtable import AirtableConnection
     from knowledge.airtable.sync import SyncReport
     from knowledge.db import Database
 
-EXIT_REBUILD_INCOMPLETE = 3  # the rows are synced, some snapshots were not rebuilt
 
 sync_app = typer.Typer(help="Keep the knowledge base in step with Airtable (docs/airtable.md).", no_args_is_help=True)
 
@@ -58,10 +57,9 @@ def airtable_command(
     finally:
         db.close()
     _print_report(report)
-    if report.rebuild_error or (report.rebuild and report.rebuild.failed):
-        reason = report.rebuild_error or "; ".join(report.rebuild.errors if report.rebuild else [])
-        fail(f"the records were synced, but rebuilding snapshots failed ({reason}); "
-             "run `pitcrew snapshots rebuild` to retry", EXIT_REBUILD_INCOMPLETE)
+    rebuild = report.rebuild
+    fail_if_rebuild_incomplete(report.rebuild_error, bool(rebuild and rebuild.failed), list(rebuild.errors) if rebuild else [],
+                               "the records were synced")
 
 
 def _create_webhook(db: Database, connection: AirtableConnection, url: str | None) -> None:
