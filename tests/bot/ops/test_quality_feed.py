@@ -11,7 +11,7 @@ from knowledge.quality import FEEDBACK, AnswerFacts, Signal, record_signals
 
 
 def _click(number: int, positive: bool, at: datetime) -> Signal:
-    facts = AnswerFacts(f"corr{number:04d}", "product_question", "product_question", "price-for-plan", "skipped", "v1")
+    facts = AnswerFacts(f"corr{number:04d}", "product_question", "product_question", "price-for-plan", "skipped", 1)
     return Signal(facts, f"U{number:04d}", FEEDBACK, positive, at, None, "slack")
 
 
