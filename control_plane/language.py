@@ -29,7 +29,10 @@ _FUNCTION_WORDS = {
 _ENGLISH_WORDS = frozenset(
     "the a an is are was were do does did what which who how much many for with and or of to in on at it this "
     "that can could would should will my our your we you i me us have has get any about from plan price cost "
-    "call calls meeting email draft please thanks".split()
+    "call calls meeting email draft please thanks"
+    # English words that are also another language's function words ("per user", "come on", "die"): never
+    # evidence of that language
+    " per come die dove con son sale con pronto no".split()
 )
 _WORDS = {language: frozenset(words.split()) - _ENGLISH_WORDS for language, words in _FUNCTION_WORDS.items()}
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")

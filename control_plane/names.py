@@ -315,7 +315,7 @@ _CATALOG_SYNONYMS = {
     "churn": "cancel", "churns": "cancel", "churned": "cancel", "churning": "cancel", "terminate": "cancel",
     "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",
     "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
-    "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "live": "onboarding",
+    "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "tyres": "trial", "live": "onboarding",
     "questionnaires": "questionnaire", "implementation": "onboarding",
 }
 

@@ -81,7 +81,7 @@ _DEAL_ASK = re.compile(r"\b(?:what|which) (?:plan|tier)\b|\b(?:numbers|terms|fin
 _DEAL_WORDS = frozenset("""many much final renewal renewed numbers number terms term deal discount discounts total contract
     length signed sign agreed agree get got pick picked choose chose go went land landed end ended up their they
     quote quoted proposal proposed order offer offered
-    seat seats users licenses""".split())
+    seat seats users licenses looking considering planning thinking evaluating expecting""".split())
 # A question about something's content ("how long is the ramp", "who owns it"): after a search, the call found says.
 _ASKS_CONTENT = re.compile(r"^(?:(?:and|so|ok|okay|also)\W+)?(?:how (?:long|much|many|big|often)|what(?:'s| is| was| were| are)?"
                            r"|who(?:'s| is| was)?|when|why|which|where)\b")

@@ -15,7 +15,7 @@ from knowledge.vocabulary import KnownContact
 _OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it|legal|procurement))|"
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
                 r"(?:account )?owner (?:of|for|on)\b")
-_ASKS_OWNER = re.compile(_OWNER_WORDS)
+ASKS_OWNER = re.compile(_OWNER_WORDS)
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
@@ -47,7 +47,7 @@ def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
     roster = account_roster(ctx.db, account, limit=_ROSTER_SIZE)
     asked = ctx.words.lower()[:500]
     lines: list[str] = []
-    owner = account_owner(ctx.db, account) if _ASKS_OWNER.search(asked) else ""
+    owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) else ""
     if owner:  # "who owns the kestrel account": ours, then theirs
         lines.append(f"{bold(owner)} owns the {bold(account)} account on our side.")
         if roster:

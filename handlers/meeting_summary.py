@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT
-from handlers.account_roster import ASKS_FOR_PEOPLE, roster_reply
+from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, roster_reply
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
@@ -43,7 +43,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if resolution.contact is not None and (_WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
     asks_for_people = ASKS_FOR_PEOPLE.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PEOPLE_ASPECT
-    if resolution.account and ctx.frame.typed("account") and asks_for_people:
+    # (the thread's account will do for "and who owns that acct on our side")
+    if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(ctx.words[:_WHO_IS_SCAN].lower())):
         roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
         if roster is not None:
             return roster

@@ -62,7 +62,7 @@ _COMPARE = re.compile(
     r"|\bhave that \w+ (?:doesn'?t|does not|don'?t|do not)\b|\b(?:get|gets|getting) (?:\w+ )?extra (?:on|with|in)\b"
 )
 _PRICE = re.compile(
-    r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|expensive|cheap|cheaper|cheapest|"
+    r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|per head|per person|per rep|expensive|cheap|cheaper|cheapest|"
     r"pay|fee|fees|charge|discount|billing|billed|quote)\b|\$|\bwhat (?:does|do|would|will) (?:it|they|that|this|[\w-]+) run\b"
 )
 # A price asked for outright, beside another question ("price + task limit?", "how many MAVs and what does it run").

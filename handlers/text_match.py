@@ -42,7 +42,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpay(?:s|ing)?\b|\bach\b|\bbank transfers?\b|\bwires?\b", " payment ach wire "),
         (r"\bcharit(?:y|ies|able)\b|\bnon[\s-]?profits?\b|\bngos?\b|\b501 ?\(?c\)? ?\(?3\)?", " nonprofit "),
         (r"\bhost(?:s|ing)?\b|\bdata cent(?:er|re)s?\b", " hosted "),
-        (r"\bkick(?:ing)? the tires\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
+        (r"\bkick(?:ing)? the t[iy]res\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
          r"\bproof of concept\b", " trial free "),
         (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
         # "how long til they're live", "time to go live", "ramp time": how long onboarding takes
@@ -62,7 +62,10 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "how long are recordings kept": how long something is kept is its retention
         (r"\b(?:kept|keep|keeps|keeping|stored|store|stores|storing|held|hold|holds|saved|save) (?:for )?(?:how long|around)\b"
          r"|\bhow long (?:\w+ ){0,3}(?:kept|keep|stored|store|held|hold|saved|save|retained|retain|last|lasts)\b", r" retention \g<0> "),
+        # "is it free on enterprise", "thrown in with pro": whether the plan includes it (not the free trial)
+        (r"\b(?:free|no (?:extra )?(?:charge|cost)|at no (?:extra )?cost|comped|thrown in)(?= (?:on|with|in|for) )", " included "),
         (r"\bsubs\b", " subscriptions "),
+        (r"\bper (?:head|person|rep|user|seat|licen[cs]e)\b", " per seat "),
         # The size of customer a product is sold to is a minimum headcount.
         (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
          r"\bcompany size\b|\bheadcount\b", " minimum employees "),
