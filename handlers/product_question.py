@@ -84,6 +84,7 @@ _BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature feature
 _PRICE_ONLY_WORDS = terms("price prices pricing priced cost costs much per seat seats user users month monthly year yearly "
                           "annual annually billed billing pay paid list what whats is are the a on for of it run runs go "
                           "and so ok then we us our they them do does would will each")
+_EVIDENCE = re.compile(r"\b(?:evidence|collect\w*|automat\w*|map\w*|audit prep|controls?|readiness)\b")
 _ASKS_HOW = re.compile(r"\bhow (?:are|is|do|does|will|would|can|should)\b")  # "how are seats billed": the FAQ
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
 _INTEGRATIONS = re.compile(r"\b(integrat\w*|connect\w*|sync\w*|works? with|plug-?ins?)\b")
@@ -469,6 +470,13 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if len(clauses) > len(items) or (clauses and items and clauses[0].name != items[0].name
                                      and all(c.name != i.name for c in clauses for i in items[1:])):
         items = clauses
+    if items and items[0].kind == "compliance" and plans and _EVIDENCE.search(lowered):
+        # "does essentials do soc 2 evidence": what a plan collects for a standard, not the product's own certificate
+        standard = terms(items[0].name) - _item_index(view).name_words
+        covering = [item for item in _item_index(view).items if item.kind in ("feature", "addon")
+                    and standard & (item.name_terms | item.extra_terms)]
+        if covering:
+            items = [Item(item.kind, item.name, item.entry, 0.0) for item in covering[:2]]
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:

@@ -62,6 +62,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "how long are recordings kept": how long something is kept is its retention
         (r"\b(?:kept|keep|keeps|keeping|stored|store|stores|storing|held|hold|holds|saved|save) (?:for )?(?:how long|around)\b"
          r"|\bhow long (?:\w+ ){0,3}(?:kept|keep|stored|store|held|hold|saved|save|retained|retain|last|lasts)\b", r" retention \g<0> "),
+        # "support" is a stopword ("does it support sso"), but a plan's support is a catalog item: "what support do
+        # growth customers get", "support hours on pro", and the item named just "Support"
+        (r"^\s*support\s*$|\bwhat (?:kind of |level of )?support\b|\bsupport (?:levels?|tiers?|hours|options|channels?|"
+         r"response times?|sla)\b|\b(?:phone|email|chat|24/7|priority) support\b|\bhow (?:good|fast) is (?:the )?support\b",
+         " supportlevel "),
         # "is it free on enterprise", "thrown in with pro": whether the plan includes it (not the free trial)
         (r"\b(?:free|no (?:extra )?(?:charge|cost)|at no (?:extra )?cost|comped|thrown in)(?= (?:on|with|in|for) )", " included "),
         (r"\bsubs\b", " subscriptions "),
