@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # loaded by the commands themselves, so `pitcrew --help` stay
     from bot.app.database import DatabaseSummary
     from bot.settings import Settings
     from knowledge.db import Database
+    from knowledge.snapshots import RebuildReport
 
 EXIT_USAGE = 2
 
@@ -63,10 +64,10 @@ def say_which_database(summary: DatabaseSummary) -> None:
 EXIT_REBUILD_INCOMPLETE = 3  # the rows are committed, some snapshots were not rebuilt
 
 
-def fail_if_rebuild_incomplete(rebuild_error: str | None, failed: bool, errors: list[str], what: str) -> None:
+def fail_if_rebuild_incomplete(rebuild_error: str | None, rebuild: RebuildReport | None, what: str) -> None:
     """Exit `EXIT_REBUILD_INCOMPLETE` when the snapshot rebuild after committed rows (`what`) did not finish."""
-    if rebuild_error or failed:
-        reason = rebuild_error or "; ".join(errors)
+    if rebuild_error or (rebuild and rebuild.failed):
+        reason = rebuild_error or "; ".join(rebuild.errors if rebuild else [])
         fail(f"{what}, but rebuilding snapshots failed ({reason}); run `pitcrew snapshots rebuild` to retry",
              EXIT_REBUILD_INCOMPLETE)
 

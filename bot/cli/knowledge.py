@@ -43,9 +43,7 @@ def import_command(
     finally:
         db.close()
     _print_import(report)
-    rebuild = report.rebuild
-    fail_if_rebuild_incomplete(report.rebuild_error, bool(rebuild and rebuild.failed), list(rebuild.errors) if rebuild else [],
-                               "the data was imported")
+    fail_if_rebuild_incomplete(report.rebuild_error, report.rebuild, "the data was imported")
 
 
 def _print_import(report: ImportReport) -> None:

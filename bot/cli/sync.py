@@ -57,9 +57,7 @@ def airtable_command(
     finally:
         db.close()
     _print_report(report)
-    rebuild = report.rebuild
-    fail_if_rebuild_incomplete(report.rebuild_error, bool(rebuild and rebuild.failed), list(rebuild.errors) if rebuild else [],
-                               "the records were synced")
+    fail_if_rebuild_incomplete(report.rebuild_error, report.rebuild, "the records were synced")
 
 
 def _create_webhook(db: Database, connection: AirtableConnection, url: str | None) -> None:
