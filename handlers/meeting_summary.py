@@ -7,9 +7,9 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
+from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
-from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT
 from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, roster_reply
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
@@ -40,11 +40,12 @@ from knowledge.vocabulary import KnownContact
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
-    if resolution.contact is not None and (_WHO_IS.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PERSON_ASPECT):
+    opening = ctx.words[:_WHO_IS_SCAN].lower()
+    if resolution.contact is not None and (_WHO_IS.search(opening) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
-    asks_for_people = ASKS_FOR_PEOPLE.search(ctx.words[:_WHO_IS_SCAN].lower()) or ctx.frame.aspect == PEOPLE_ASPECT
+    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect == PEOPLE_ASPECT
     # (the thread's account will do for "and who owns that acct on our side")
-    if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(ctx.words[:_WHO_IS_SCAN].lower())):
+    if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)):
         roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
         if roster is not None:
             return roster
@@ -155,17 +156,18 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     refs = [detail.meeting for detail, _ in meetings]
     names = [account, *(resolution.contact.name.split() if resolution.contact else ())]
     question = read_question(asked, names, refs)
-    about_them = resolution.contact is not None and not question.people and bool(_POINTS_AT_THEM.search(asked.lower()[:500]))
+    lowered = asked.lower()[:500]
+    about_them = resolution.contact is not None and not question.people and bool(_POINTS_AT_THEM.search(lowered))
     if about_them:  # "what did she need from us" after "who is sofia romano": what Sofia said, in any meeting
         question = replace(question, people=frozenset({resolution.contact.name.lower()}))
-    originally = bool(_ORIGINALLY.search(asked.lower()[:500]))
+    originally = bool(_ORIGINALLY.search(lowered))
     in_the_meeting = resolution.meeting is not None and (resolution.by_title or bool(frame.meeting_kind))
-    if len(question.people) == 1 and (originally or about_them) and _ASKS_WHAT_THEY_WANT.search(asked.lower()[:500]) and (
+    if len(question.people) == 1 and (originally or about_them) and _ASKS_WHAT_THEY_WANT.search(lowered) and (
             not has_content(question) or in_the_meeting or originally):
         # "what did she need from us", "what did elena originally want", "what did she ask for in the security
         # review": their asks (in the meeting named, if one is), the first ones if asked so
         named = [(detail, turns) for detail, turns in meetings if detail.meeting.id == resolution.meeting.id] \
-            if in_the_meeting and resolution.meeting is not None else meetings
+            if in_the_meeting and resolution.meeting is not None else meetings  # (the None check is for the type checker)
         found = their_asks(next(iter(question.people)), passages_of(named or meetings), earliest_first=originally)
         if found:
             return _what_meetings_say(found, ctx)
