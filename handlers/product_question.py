@@ -472,11 +472,9 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
         items = clauses
     if items and items[0].kind == "compliance" and plans and _EVIDENCE.search(lowered):
         # "does essentials do soc 2 evidence": what a plan collects for a standard, not the product's own certificate
-        standard = terms(items[0].name) - _item_index(view).name_words
-        covering = [item for item in _item_index(view).items if item.kind in ("feature", "addon")
-                    and standard & (item.name_terms | item.extra_terms)]
+        covering = _items_covering(view, terms(items[0].name) - _item_index(view).name_words, 2)
         if covering:
-            items = [Item(item.kind, item.name, item.entry, 0.0) for item in covering[:2]]
+            items = covering
     if items:
         return f"item:{items[0].kind}:{items[0].name}", items
     if comparing:
@@ -909,9 +907,7 @@ def _addon_on_plans(addon: Any, plans: Sequence[PlanEntry]) -> str:
         return f"Yes: {addon['name']} is included on {plan['name']} at no extra cost.\n"
     if not addon["available_on"] or plan["slug"] in addon["available_on"]:
         return f"Yes: {addon['name']} is available on {plan['name']} as an add-on.\n"
-    if addon["available_on"]:
-        return f"No: {addon['name']} is not available on {plan['name']}.\n"
-    return ""
+    return f"No: {addon['name']} is not available on {plan['name']}.\n"
 
 
 def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> str:
@@ -1129,21 +1125,26 @@ _MAX_COMPLIANCE_ITEMS = 3
 
 def _compliance_answer(question: str, view: ProductView, plans: Sequence[PlanEntry]) -> str:
     """The compliance list; a standard it lacks but an add-on or feature covers ("does sentinel do hipaa") first."""
-    listed = frozenset().union(*(terms(item["name"]) for item in view.payload["compliance"])) if view.payload["compliance"] else frozenset()
-    asked = terms(question[:MAX_SCAN_CHARS]) & frozenset(_COMPLIANCE_TERMS)
-    missing = asked - listed
-    covering = [item for item in _item_index(view).items
-                if item.kind in ("addon", "feature") and missing & (item.name_terms | item.extra_terms)][:_MAX_COMPLIANCE_ITEMS]
+    listed = frozenset().union(*(terms(item["name"]) for item in view.payload["compliance"]))
+    missing = (terms(question[:MAX_SCAN_CHARS]) & _COMPLIANCE_TERMS) - listed
+    covering = _items_covering(view, missing, _MAX_COMPLIANCE_ITEMS)
     if not covering:
         return _list_compliance(view)
     standard = ", ".join(sorted(word.upper() for word in missing))
     lines = [f"{view.name} covers {standard} through:"]
-    lines += ["• " + _describe_item(view, Item(item.kind, item.name, item.entry, 0.0), plans) for item in covering]
+    lines += ["• " + _describe_item(view, item, plans) for item in covering]
     return "\n".join(lines) + "\n\n" + _list_compliance(view)
 
 
+def _items_covering(view: ProductView, words: frozenset[str], limit: int) -> list[Item]:
+    """The product's features and add-ons (at most `limit`) whose name or description has one of `words`."""
+    found = [item for item in _item_index(view).items
+             if item.kind in ("feature", "addon") and words & (item.name_terms | item.extra_terms)]
+    return [Item(item.kind, item.name, item.entry, 0.0) for item in found[:limit]]
+
+
 # Standards a rep asks a product to cover, as `terms` spells them.
-_COMPLIANCE_TERMS = ("hipaa", "soc2", "iso27001", "gdpr", "pci", "ccpa", "fedramp")
+_COMPLIANCE_TERMS = frozenset({"hipaa", "soc2", "iso27001", "gdpr", "pci", "ccpa", "fedramp"})
 
 
 def _list_compliance(view: ProductView) -> str:
