@@ -166,6 +166,7 @@ class EntityExtractor:
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None
         return Entities(
             person=self._person(text, found, intent),
+            colleague=self._colleague(text, found),
             account=account,
             product=product,
             plans=tuple(plans),
@@ -223,6 +224,15 @@ class EntityExtractor:
                     return name
         return None
 
+    def _colleague(self, text: NormalizedText, found: list[Found]) -> str | None:
+        """One of our own people the message names ("whats on mayas plate", "what does Sam owe acme")."""
+        for match in found:
+            for name in match.names:
+                if name.kind == "colleague" and (" " in text.lowered[match.start : match.end]
+                                                 or self.names.names_first_name(text, match)):
+                    return name.canonical
+        return None
+
     def _recipient(self, text: NormalizedText) -> str | None:
         for match in _RECIPIENT.finditer(text.clean):
             allow_lowercase = bool(_LOWERCASE_RECIPIENT_CUES.search(text.clean[: match.start("name")]))
@@ -257,7 +267,7 @@ class EntityExtractor:
 
     def _is_other_name(self, name: str) -> bool:
         """An account, product, plan or meeting kind rather than a person."""
-        return any(entry.kind not in ("contact", "first_name") for entry in self.names.get(name))
+        return any(entry.kind not in ("contact", "first_name", "colleague") for entry in self.names.get(name))
 
     def _topic(self, text: NormalizedText) -> str | None:
         clean, lowered = text.clean, text.lowered

@@ -16,7 +16,7 @@ SlotSource = Literal["typed", "thread", "typed+thread", "catalog"]
 Term = Literal["month", "year"]
 
 SLOT_NAMES = (
-    "product", "plans", "account", "person", "meeting_id", "meeting_kind", "topic", "time_range",
+    "product", "plans", "account", "person", "colleague", "meeting_id", "meeting_kind", "topic", "time_range",
     "quantity", "term", "aspect",
 )
 
@@ -28,6 +28,7 @@ class Frame:
     plans: tuple[str, ...] = ()  # plan names, in the order mentioned
     account: str | None = None  # a known account's name
     person: str | None = None  # a known contact's name, or a name or address as typed
+    colleague: str | None = None  # one of our own people (only ever typed)
     meeting_id: int | None = None  # the meeting the thread is about (only ever from the thread)
     meeting_kind: str | None = None
     topic: str | None = None

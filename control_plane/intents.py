@@ -90,6 +90,7 @@ class TimeRange:
 @dataclass(frozen=True)
 class Entities:
     person: str | None = None  # the email recipient or person named: a name or an address
+    colleague: str | None = None  # one of our own people named (an account owner, a rep on the calls)
     account: str | None = None  # a known account's canonical name
     product: str | None = None  # a catalog product's name
     plans: tuple[str, ...] = ()  # catalog plan names, in the order mentioned
@@ -110,6 +111,7 @@ class Entities:
             }
         return {
             "person": self.person,
+            "colleague": self.colleague,
             "account": self.account,
             "product": self.product,
             "plans": list(self.plans),

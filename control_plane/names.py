@@ -57,7 +57,7 @@ _GENERIC_WORDS = frozenset(
 
 
 class Name(NamedTuple):  # a tuple: one per product and alias, 100,000s on a large catalog, made at every start
-    kind: str  # account | contact | first_name | product | plan | kind
+    kind: str  # account | contact | first_name | colleague | product | plan | kind
     canonical: str
     needs_meeting_word: bool = False  # a meeting kind known only from the data: "renewal" counts in "renewal call"
 
@@ -101,6 +101,13 @@ class NameIndex:
             if len(first) >= 2:
                 self._add(first, Name("first_name", first))
                 self._contacts_by_first.setdefault(first.lower(), []).append(contact)
+        contact_firsts = set(self._contacts_by_first)
+        for colleague in vocabulary.colleagues:
+            self._add(colleague, Name("colleague", colleague))
+            first = colleague.split()[0] if colleague.split() else ""
+            # A first name a contact also has is the contact's: "sam" stays theirs when the customer has a Sam.
+            if len(first) >= 3 and first.lower() not in contact_firsts:
+                self._add(first, Name("colleague", colleague))
         self._product_slugs: dict[str, str] = {}  # product name or slug, folded -> slug
         named_keys: list[str | None] = []  # the keys of products and plans, for `named` below
         for product in vocabulary.products:
@@ -145,6 +152,7 @@ class NameIndex:
         self.speller.add(KIND_SYNONYMS, "kind")
         self.speller.add(KEYWORDS, "word")
         self.speller.add((c.name for c in vocabulary.contacts), "contact")
+        self.speller.add(vocabulary.colleagues, "colleague")
         self.speller.add(self.account_aliases, "account")
         self.speller.add((p.name for p in vocabulary.products), "product")
 
@@ -216,6 +224,8 @@ class NameIndex:
                 known = self.get(spelling)
                 display = known[0].canonical if known else spelling.title()
                 spelling = display if " " not in display else spelling.title()
+                if not correction.typo:
+                    spelling += "'s"  # "sams plate" is Sam's plate: the possessive is what makes "sam" a person
                 if correction.typo:
                     readings.append(Reading(text.clean[match.start() : match.end()], display, correction.kind))
             elif correction.typo:
@@ -253,19 +263,26 @@ class NameIndex:
                 if _singular(word) in terms or _CATALOG_SYNONYMS.get(word, "") in terms]
 
     def names_someone(self, lowered: str) -> bool:
-        """Whether `lowered` names an account or a contact (what recaps, searches and drafts are about)."""
-        return any(name.kind in ("account", "contact") for found in self.find(lowered[:500]) for name in found.names)
+        """Whether `lowered` names an account, a contact or a colleague by full name (what recaps, searches and
+        drafts are about)."""
+        for found in self.find(lowered[:500]):
+            for name in found.names:
+                if name.kind in ("account", "contact") or (name.kind == "colleague" and " " in name.canonical
+                                                           and " " in lowered[found.start : found.end]):
+                    return True
+        return False
 
     def asks_about_someone(self, lowered: str) -> bool:
-        """Like `names_someone`, counting a contact's first name too ("what did priya say") unless it is an
-        everyday word without a person cue ("will", "grace period")."""
+        """Like `names_someone`, counting a contact's or colleague's first name too ("what did priya say", "whats
+        on mayas plate") unless it is an everyday word without a person cue ("will", "grace period")."""
         for found in self.find(lowered[:500]):
             for name in found.names:
                 if name.kind in ("account", "contact"):
                     return True
-                if name.kind == "first_name":
+                if name.kind in ("first_name", "colleague"):
                     word = lowered[found.start : found.end].removesuffix("'s")
-                    if word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES or _after_who_is(lowered, found.start):
+                    if (word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES
+                            or lowered[found.start : found.end].endswith("'s") or _after_who_is(lowered, found.start)):
                         return True
         return False
 
@@ -300,7 +317,7 @@ class NameIndex:
             text.clean[match.start].isupper()
             or word not in WORDLIKE_FIRST_NAMES
             or match.previous_word in _PERSON_CUES
-            or text.lowered[match.end : match.end + 2] == "'s"
+            or text.lowered[match.start : match.end].endswith("'s")
             or _after_who_is(text.lowered, match.start)
         )
 

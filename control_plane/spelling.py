@@ -28,7 +28,7 @@ MIN_WORD_CHARS = 5
 MIN_SHORT_CHARS = 4
 # Names whose possessive without an apostrophe may be an English word ("umbrellas budget"): an account's or a
 # person's, never a plan's ("teams" is not the Team plan's) or a key word's.
-_POSSESSED_KINDS = frozenset({"account", "contact"})
+_POSSESSED_KINDS = frozenset({"account", "contact", "colleague"})
 # Long names ("vandelay", "umbrella") are also read through two edits ("vandaly"), compared one by one
 # with rapidfuzz, so only while there are at most this many of them.
 LONG_WORD_CHARS = 7
@@ -139,11 +139,15 @@ class Speller:
         self._kinds: dict[str, str] = {}  # spelling -> kind (the first kind it was added as)
         self._by_deletion: dict[str, set[str]] = {}
         self._long: list[str] = []  # long spellings of names (not key words), for two-edit typos
+        # Three-letter names of people and accounts: too short for typos, but "leos plate" is Leo's.
+        self._short_owners: dict[str, str] = {}
 
     def add(self, words: Iterable[str], kind: str) -> None:
         """Known spellings of `kind` (multi-word names are added word by word)."""
         for phrase in words:
             for word in _WORD.findall(phrase.lower()):
+                if len(word) == MIN_SHORT_CHARS - 1 and kind in _POSSESSED_KINDS:
+                    self._short_owners.setdefault(word, kind)
                 if len(word) < (MIN_SHORT_CHARS if kind != "word" else MIN_WORD_CHARS) or word in self._kinds:
                     continue
                 if len(self._kinds) >= MAX_SPELLINGS:
@@ -161,7 +165,7 @@ class Speller:
             return None
         # A plural or a possessive without its apostrophe; an account's or a person's even when it is an
         # English word ("umbrellas budget")
-        singular_kind = self._kinds.get(word[:-1]) if word.endswith("s") else None
+        singular_kind = (self._kinds.get(word[:-1]) or self._short_owners.get(word[:-1])) if word.endswith("s") else None
         if singular_kind is not None and (singular_kind in _POSSESSED_KINDS or word not in english_words()):
             return Correction(word[:-1], singular_kind, typo=False)
         if word in english_words():

@@ -107,6 +107,16 @@ _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:pl
 PEOPLE_ASPECT = "people"
 # The aspect of a turn that said who someone is ("who is sofia romano").
 PERSON_ASPECT = "person"
+# The aspect of a turn that named an account's owner ("who owns the kestrel account").
+OWNER_ASPECT = "owner"
+# The aspect of a turn that listed one of our own people's action items: this prefix, then their name.
+COLLEAGUE_ASPECT = "colleague:"
+_POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
+
+
+def colleague_aspect(colleague: str) -> str:
+    """The aspect a turn about `colleague`'s action items leaves in the thread."""
+    return COLLEAGUE_ASPECT + colleague
 
 
 def _continuable(intent: Intent, slots_for: IntentSlots | None) -> bool:
@@ -271,6 +281,7 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         "product": entities.product, "plans": entities.plans, "account": entities.account,
         "person": entities.person, "meeting_kind": entities.meeting_kind, "topic": entities.topic,
         "time_range": entities.time_range, "quantity": entities.quantity, "term": entities.term,
+        "colleague": entities.colleague,
     }
     if names is not None and typed["person"]:
         contacts = names.contacts_named(typed["person"])
@@ -323,11 +334,19 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
-        if typed["account"] and follow_up and thread.aspect == PEOPLE_ASPECT and not typed["person"]:
-            return {"aspect": PEOPLE_ASPECT}  # "and at umbrella?" after who to talk to at Globex: Umbrella's people
+        if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
+            return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
+        about_colleague = (thread.aspect or "").startswith(COLLEAGUE_ASPECT)
+        if (typed["account"] and about_colleague and not typed["person"] and not typed["colleague"]
+                and (follow_up or _POINTS_AT_SOMEONE.search(text))):
+            # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account
+            return {"colleague": thread.aspect.removeprefix(COLLEAGUE_ASPECT)}
+        if typed["colleague"] and not typed["account"] and not typed["person"]:
+            # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls
+            return {"account": thread.account}
         if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT:
             return {"aspect": PERSON_ASPECT}  # "and ken ito?" after "who is aisha bello": who Ken Ito is
-        if typed["account"] or typed["person"]:
+        if typed["account"] or typed["person"] or typed["colleague"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR
             return {"account": thread.account}

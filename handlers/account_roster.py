@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from control_plane.thread import PEOPLE_ASPECT
+from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
 from knowledge.meetings import account_owner, account_roster
@@ -16,6 +16,11 @@ _OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
                 r"(?:account )?owner (?:of|for|on)\b")
 ASKS_OWNER = re.compile(_OWNER_WORDS)
+_ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|hey|also|wait)\W+)?who(?:'s| is| are|s)? (?:the |their |our |they(?:'re| are) )?"
+               r"(?:main |key |head |lead |primary |best |right )?(?:doing |handling |running |leading |in charge of )?"
+               r"(?:it|security|infosec|finance|financial|procurement|legal|ops|operations|revops|technical|tech|admin|sso|"
+               r"data|privacy|compliance|enablement|sales|cfo|ceo|cto|cio|ciso|coo|cro|dpo|vp \w+|head of \w+|director of \w+|"
+               r"buyer|champion|budget|signer|decision[ -]maker)\b")
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
@@ -24,8 +29,11 @@ ASKS_FOR_PEOPLE = re.compile(
     r"who(?:'s| is| are) (?:our |the )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
-    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$|" + _OWNER_WORDS + ")"
+    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$|" + _OWNER_WORDS + "|"
+    + _ROLE_WORDS + ")"
 )
+# "whos the security guy there", "who's their cfo", "who's doing security on their side": a role at the account
+ASKS_ROLE = re.compile(_ROLE_WORDS)
 # What a topic asks of a contact's role, as words of job titles.
 _ROLES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(topic), re.compile(title, re.IGNORECASE))
@@ -36,6 +44,7 @@ _ROLES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (r"\b(?:procure\w*|purchas\w*|contract|legal|paperwork|order form|dpa|redlines?)\b", r"\bprocurement\b|\blegal\b|\bcounsel\b"),
         (r"\b(?:privacy|gdpr|data protection|residency|dpo)\b", r"\bdata protection\b|\bprivacy\b|\bsecurity\b"),
         (r"\b(?:sales|reps?|quota|pipeline|forecast\w*)\b", r"\bsales\b|\brevenue\b"),
+        (r"\b(?:ceo|chief executive)\b", r"\bceo\b|\bchief executive\b"),
         (r"\b(?:ops|operations|revops|enablement|training|rollout|onboarding)\b", r"\boperations\b|\benablement\b|\bops\b"),
     )
 )
@@ -47,12 +56,12 @@ def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
     roster = account_roster(ctx.db, account, limit=_ROSTER_SIZE)
     asked = ctx.words.lower()[:500]
     lines: list[str] = []
-    owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) else ""
+    owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) or ctx.frame.aspect == OWNER_ASPECT else ""
     if owner:  # "who owns the kestrel account": ours, then theirs
         lines.append(f"{bold(owner)} owns the {bold(account)} account on our side.")
         if roster:
             lines.append("Their contacts: " + "; ".join(_line(contact, title) for contact, title in roster) + ".")
-        return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=PEOPLE_ASPECT))
+        return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=OWNER_ASPECT))
     if not roster:
         return None
     titles = [title for topic, title in _ROLES if topic.search(asked)]

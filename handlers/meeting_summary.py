@@ -7,10 +7,11 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT
+from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT, PERSON_ASPECT
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
-from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, roster_reply
+from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, roster_reply
+from handlers.colleague_work import colleague_reply
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
@@ -34,18 +35,23 @@ from knowledge.vocabulary import KnownContact
 
 @handles(
     "meeting_summary",
-    slots=("account", "person", "meeting_id", "time_range", "meeting_kind", "aspect"),
+    slots=("account", "person", "colleague", "meeting_id", "time_range", "meeting_kind", "aspect"),
     uses_llm=True,
     examples=(HelpExample("Meeting recaps", "summarize my last call with {account}", "summary, decisions and action items"),),
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     opening = ctx.words[:_WHO_IS_SCAN].lower()
+    if ctx.frame.colleague:  # one of our own people: what they owe, or who they are
+        colleague = await asyncio.to_thread(colleague_reply, ctx, ctx.frame.colleague)
+        if colleague is not None:
+            return colleague
     if resolution.contact is not None and (_WHO_IS.search(opening) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
-    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect == PEOPLE_ASPECT
+    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect in (PEOPLE_ASPECT, OWNER_ASPECT)
     # (the thread's account will do for "and who owns that acct on our side")
-    if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)):
+    if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)
+                                                   or (ctx.frame.account and ASKS_ROLE.search(opening))):
         roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
         if roster is not None:
             return roster
@@ -101,7 +107,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 
 _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me)\W+)?(?:who(?:'s| is| was)|tell me about|what do (?:we|you) "
-                     r"know about|remind me who)\b(?![^?.!\n]{0,60}\b(?:call|meeting|demo|said|say|ask|asked|on it)\b)")
+                     r"know about|remind me who)\b(?![^?.!\n]{0,60}\b(?:call|meeting|demo|said|say|ask|asked|on it)\b)"
+                     # "whats carla's title", "lenas email addy?": what the contact card says
+                     r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
+                     r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
 _WHO_IS_SCAN = 120
 _CARD_MEETINGS = 3
 

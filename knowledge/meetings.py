@@ -232,6 +232,31 @@ _SEGMENTS = text(
 
 
 _ACCOUNT_OWNER = text("SELECT owner FROM account WHERE lower(name) = :account LIMIT 1")
+_OWNED_ACCOUNTS = text("SELECT name FROM account WHERE lower(owner) = :owner ORDER BY name LIMIT :limit")
+
+
+def accounts_owned(db: Database, owner: str, limit: int = 50) -> list[str]:
+    """The accounts `owner` (one of our account executives, any case) owns, by name."""
+    with db.engine.connect() as conn:
+        return [row.name for row in conn.execute(_OWNED_ACCOUNTS, {"owner": owner.lower(), "limit": limit})]
+
+
+@lru_cache(maxsize=4)
+def _participant_details(json: json_lists.JsonListSQL) -> TextClause:
+    return text(
+        f"SELECT {_MEETING_COLUMNS}, m.summary, m.decisions, m.action_items FROM meeting m JOIN account a ON a.id = m.account_id"
+        " WHERE m.started_at < :end AND " + json.any_element("m.participants", "lower(p.value) = :participant")
+        + " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
+    ).bindparams(bindparam("end", type_=_STARTED_AT))
+
+
+def meetings_with(db: Database, participant: str, end: datetime, limit: int = 40) -> list[MeetingDetail]:
+    """The latest `limit` meetings before `end` that `participant` (a full name, any case) was on, with their notes."""
+    with db.engine.connect() as conn:
+        statement = _participant_details(json_lists.for_engine(conn))
+        rows = conn.execute(statement, {"participant": participant.lower(), "end": _bound(end), "limit": max(1, limit)})
+        return [MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
+                              action_items=_as_list(row.action_items)) for row in rows]
 
 
 def account_owner(db: Database, account: str) -> str:

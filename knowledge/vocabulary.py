@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, text
 
 from knowledge.db import Database
-from knowledge.dialects import aggregates
+from knowledge.dialects import aggregates, json_lists
 
 # Legal-form words dropped to get the name people say: "Acme Corp" -> "acme".
 _LEGAL_SUFFIXES = frozenset(
@@ -69,6 +69,8 @@ class Vocabulary:
     limit_names: tuple[str, ...] = ()  # what plan limits are called: "Seats", "Survey responses", "API rate limit"
     # (name, product name) of what each product offers, so "sms credits" can point to the product selling them.
     offered: tuple[tuple[str, str], ...] = ()
+    # Our own people: account owners, and whoever joins meetings of several accounts without being their contact.
+    colleagues: tuple[str, ...] = ()
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -124,6 +126,23 @@ def _plan_products(rows: Callable[[str], list[Any]], first_positions: Callable[[
     return {name: frozenset(found) for name, found in plans.items()}
 
 
+# Meetings read for who our colleagues are: the most recent ones (a colleague who joined none of them is still
+# named if they own an account).
+MAX_COLLEAGUE_MEETINGS = 5_000
+_MEETING_PEOPLE = (
+    "SELECT p.value, count(DISTINCT m.account_id) FROM (SELECT participants, account_id FROM meeting"
+    f" ORDER BY started_at DESC LIMIT {MAX_COLLEAGUE_MEETINGS}) AS m, {{elements}} AS p GROUP BY p.value"
+)
+
+
+def _colleagues(owners: list[Any], participants: list[Any], contacts: set[str]) -> tuple[str, ...]:
+    """Account owners, and people on meetings of two accounts or more who are no account's contact."""
+    found = {str(owner).strip() for (owner,) in owners if owner and str(owner).strip()}
+    found |= {str(name).strip() for name, accounts in participants
+              if name and accounts >= 2 and str(name).strip().lower() not in contacts}
+    return tuple(sorted(name for name in found if name))
+
+
 def load_vocabulary(db: Database) -> Vocabulary:
     """Every account, contact, product, plan and meeting kind in the database."""
     with db.engine.connect() as connection:
@@ -146,6 +165,9 @@ def load_vocabulary(db: Database) -> Vocabulary:
             plans = _plan_products(rows, first_positions,
                                    aggregates.for_engine(connection).join("p.slug", _SLUG_SEPARATOR))
             kind_rows = rows("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")
+            owner_rows = rows("SELECT DISTINCT owner FROM account WHERE owner != ''")
+            people_rows = rows(_MEETING_PEOPLE.format(
+                elements=json_lists.for_engine(connection).elements.format(column="m.participants")))
             distinct: dict[tuple[str, str], list[Any]] = {}  # each table's scan once (plan limits serve twice)
 
             def distinct_rows(table: str, column: str) -> list[Any]:
@@ -168,4 +190,5 @@ def load_vocabulary(db: Database) -> Vocabulary:
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
         limit_names=tuple(name for (name,) in limit_rows if name),
         offered=tuple((name, product) for name, product in offered_rows if name),
+        colleagues=_colleagues(owner_rows, people_rows, {name.lower() for name, _email, _account in contact_rows}),
     )

@@ -75,9 +75,12 @@ class MeetingResolver:
                     latest_rows = find_meetings(self._db, account=meeting.account, end=now, limit=1)
                     meeting = latest_rows[0] if latest_rows and latest_rows[0].started_at > meeting.started_at else meeting
                 return replace(base, meeting=meeting, account=meeting.account)
-        named = frame.typed("account") or frame.typed("person") or kind is not None or frame.time_range is not None
+        named = (frame.typed("account") or frame.typed("person") or frame.typed("colleague") or kind is not None
+                 or frame.time_range is not None)
         latest = bool(_LATEST.search(lowered[:500]))
-        return self._find(frame.intent, base, contact, frame.time_range, latest, bool(named), now)
+        # "recap mayas last call": the meetings one of our own people was on, when no customer is named
+        participant = contact.name if contact is not None else frame.colleague
+        return self._find(frame.intent, base, participant, frame.time_range, latest, bool(named), now)
 
     def _by_title(self, base: MeetingResolution, frame: Frame, lowered: str, now: datetime) -> MeetingResolution | None:
         """The meeting whose title the message names ("the contract review", "the security one"), when
@@ -125,7 +128,7 @@ class MeetingResolver:
         self,
         intent: Intent,
         base: MeetingResolution,
-        contact: KnownContact | None,
+        participant: str | None,
         time_range: TimeRange | None,
         latest: bool,
         named: bool,
@@ -133,7 +136,6 @@ class MeetingResolver:
     ) -> MeetingResolution:
         start = time_range.start if time_range else None
         end = min(time_range.end, now) if time_range else now
-        participant = contact.name if contact else None
         rows = find_meetings(
             self._db, account=base.account, kind=base.kind, participant=participant, start=start, end=end,
             limit=CANDIDATES + 1,

@@ -1,0 +1,124 @@
+"""What one of our own people is on: the action items they own, the accounts they own, their latest calls.
+
+"whats on mayas plate", "what does sam owe acme", "which accounts does rachel cover", "who is leo". Our
+colleagues are account owners and the people on several accounts' calls (`knowledge.vocabulary`); a question
+about a customer contact is answered from the meetings instead (`handlers.meeting_summary`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from control_plane.thread import colleague_aspect
+from handlers.call_search import format_date
+from handlers.context import HandlerContext, HandlerResult
+from handlers.formatting import bold, clean
+from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meetings_with
+from knowledge.thread_memory import TurnContext
+
+MAX_MEETINGS = 40  # their latest meetings read, whatever the size of the knowledge base
+MAX_ITEMS = 8
+MAX_ACCOUNT_MEETINGS = 12
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_PROFILE_MEETINGS = 3
+_POINTS_AT_THEM = re.compile(r"\b(?:them|they|their|theirs|there)\b")
+
+# "whats on mayas plate", "what is leo on the hook for", "what does sam owe them", "daniel's to-dos"
+ASKS_TASKS = re.compile(
+    r"\bplate\b|\bon the hook\b|\bowes?\b|\bowing\b|\bto-?dos?\b|\baction items?\b|\btasks?\b|\bfollow[ -]?ups?\b|"
+    r"\bcommit(?:ted|ments?)?\b|\bpromised?\b|\bsupposed to\b|\bwaiting on\b|\bopen items?\b|\bnext steps?\b|"
+    r"\b(?:need|needs|has|have|got) to (?:do|send|deliver|finish)\b|\bworking on\b|\bdeliverables?\b|\bon [\w']+ (?:list|desk)\b|\bleft (?:on|to do)\b"
+)
+# "which accounts does rachel cover", "whats daniels book", "who is leo", "what does maya do"
+ASKS_PROFILE = re.compile(
+    r"\baccounts?\b|\bbook of business\b|\bterritory\b|\bportfolio\b|\bwhat (?:does|do) \w+ (?:own|cover|manage|handle|do)\b|"
+    r"^\W*(?:(?:and|so|ok|okay|wait)\W+)?(?:who(?:'s| is| was)|tell me about|remind me who)\b|\brole\b"
+)
+
+
+def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None:
+    """Their action items or who they are; None when the message asks something else of them (a recap of their
+    call, what they said), which the meetings answer."""
+    asked = ctx.words.lower()[:500]
+    frame = ctx.frame
+    # An account typed, or the thread's when the message points at it ("whats leo got open for them")
+    named = frame.typed("account") or frame.typed("person") or (frame.source("account") == "thread"
+                                                                 and bool(_POINTS_AT_THEM.search(asked)))
+    account = ctx.resolution.account if named else None
+    if ASKS_TASKS.search(asked) or frame.source("colleague") == "thread":
+        return _tasks(ctx, colleague, account)
+    if not named and frame.meeting_kind is None and frame.time_range is None and ASKS_PROFILE.search(asked):
+        return _profile(ctx, colleague)
+    return None
+
+
+def owned_items(colleague: str, detail: MeetingDetail) -> list[str]:
+    """The meeting's action items `colleague` owns: "Maya to send...", "Maya and Jane to...", "Maya Chen will..."."""
+    first = colleague.split()[0].lower()
+    subjects = (f"{colleague.lower()} ", f"{first} ", f"{first}, ")
+    return [item for item in detail.action_items if item.lower().startswith(subjects)]
+
+
+def _tasks(ctx: HandlerContext, colleague: str, account: str | None) -> HandlerResult:
+    meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
+    if account is not None:
+        meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
+    items = [(detail, item) for detail in meetings for item in owned_items(colleague, detail)]
+    where = f" with {bold(account)}" if account else ""
+    context = TurnContext(account=account, meeting_id=items[0][0].meeting.id if items else None,
+                          aspect=colleague_aspect(colleague))
+    if not items:
+        return HandlerResult.from_marked(f"I don't see any action item for {bold(colleague)} in their meetings{where}.",
+                                         context=context)
+    lines = [f"{bold(colleague)}'s action items{where}, latest meetings first:"]
+    lines += [f"• {clean(item)} ({_where(detail, ctx, account is None)})" for detail, item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        lines.append(f"…and {len(items) - MAX_ITEMS} more from older meetings.")
+    return HandlerResult.from_marked("\n".join(lines), context=context)
+
+
+def _profile(ctx: HandlerContext, colleague: str) -> HandlerResult:
+    owned = accounts_owned(ctx.db, colleague)
+    meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
+    lines = [f"{bold(colleague)} is on our side"
+             + (f": account executive for {_listed(owned)}." if owned else ", not a customer contact.")]
+    if meetings:
+        accounts = sorted({detail.meeting.account for detail in meetings} - set(owned))
+        if accounts:
+            lines.append(f"Also on calls with {_listed(accounts)}.")
+        lines.append("Latest meetings:")
+        lines += [f"• {bold(detail.meeting.account)}: {clean(detail.meeting.title)} ({clean(detail.meeting.kind)}, "
+                  f"{format_date(detail.meeting.started_at, ctx.now)})" for detail in meetings[:_PROFILE_MEETINGS]]
+        open_items = sum(len(owned_items(colleague, detail)) for detail in meetings)
+        if open_items:
+            first = colleague.split()[0]
+            lines.append(f"{open_items} action item{'s' if open_items != 1 else ''} in their meetings: ask "
+                         f"“what is {first} on the hook for”.")
+    elif not owned:
+        lines[0] = f"{bold(colleague)} is on our side; I have no meetings of theirs."
+    mention = _mentioned_at(ctx, colleague, ctx.frame.account) if ctx.frame.account else None
+    if mention is not None:  # "who is leo park again" in a thread about Acme: what Acme's notes say of him
+        detail, note = mention
+        lines.insert(1, f"At {bold(detail.meeting.account)}: “{clean(note)}” ({_where(detail, ctx, False)})")
+    return HandlerResult.from_marked("\n".join(lines), context=TurnContext())
+
+
+def _mentioned_at(ctx: HandlerContext, colleague: str, account: str) -> tuple[MeetingDetail, str] | None:
+    """The latest note of the account's meetings (summary sentence, decision or action item) naming `colleague`."""
+    full = colleague.lower()
+    for detail, _ in account_meetings(ctx.db, account, ctx.now, limit=MAX_ACCOUNT_MEETINGS, max_segments=0):
+        for note in (*detail.action_items, *detail.decisions, *_SENTENCE.split(detail.summary)):
+            if full in note.lower():
+                return detail, note
+    return None
+
+
+def _where(detail: MeetingDetail, ctx: HandlerContext, with_account: bool) -> str:
+    meeting = detail.meeting
+    account = f"{clean(meeting.account)}, " if with_account else ""
+    return f"{account}{clean(meeting.title)}, {format_date(meeting.started_at, ctx.now)}"
+
+
+def _listed(names: list[str]) -> str:
+    shown = [bold(name) for name in names]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
