@@ -24,7 +24,7 @@ from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.rollout import RolloutGate
 from control_plane.shadow import ShadowValidator
-from control_plane.thread import IntentSlots, ThreadContext, intent_in_thread, merge_thread
+from control_plane.thread import NAMES_A_PLAN, IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
 from control_plane.validation import (
     IntentLLM,
@@ -43,6 +43,7 @@ _ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.
 _MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is no evidence against the catalog
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
+_ANY_DAY = datetime(2026, 1, 5)  # the names a message gives do not depend on the day (only its time range does)
 # A question about what was said or agreed with a named account or contact: answered from its meetings.
 MEETING_QUESTION_CONFIDENCE = 0.92
 # A question naming an account or contact that no pattern reads as anything else: about its meetings, short
@@ -166,6 +167,7 @@ class ControlPlane:
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0, readings, language)
         candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
         candidates = self._with_catalog_terms(normalized.lowered, candidates)
+        candidates = self._with_named_plans(normalized, candidates)
         if not candidates:
             return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0, readings)
         best = candidates[0]
@@ -213,6 +215,17 @@ class ControlPlane:
         if not self._names.catalog_terms_in(lowered) or self._names.names_someone(lowered):
             return candidates
         return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *candidates)
+
+    def _with_named_plans(self, text: NormalizedText, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """A message no pattern places that names a plan or product where one is meant ("customer has 20 reps,
+        whats growth gonna run them per yr", "can a 10 person team even buy enterprise") is a product question,
+        short of certain."""
+        if candidates:
+            return candidates
+        entities = self._entities.extract(text, Intent.UNKNOWN, _ANY_DAY)
+        if not entities.plans and not entities.product:
+            return candidates
+        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, NAMES_A_PLAN),)
 
     def _confident(self, analysis: _Analysis) -> bool:
         if not analysis.text.lowered or analysis.language != ENGLISH:

@@ -23,9 +23,12 @@ _EVERYDAY_PLAN_NAMES = frozenset(
     "team free basic plus scale launch business developer startup advanced essentials standard premium growth".split()
 )
 _PLAN_SLOT_BEFORE = frozenset(
-    "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's".split()
+    "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's "
+    "would went buy buys buying choose chose pick picked take took want wants".split()
 )
 # "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
+# "pro gets them what growth doesnt", "team lacks it": a plan compared with the one asked about
+_SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack misses dont don't".split())
 _PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
@@ -35,7 +38,8 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
-    r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?)\b"
+    r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?|"
+    r"sellers?|salespeople|sales ?reps?|aes|sdrs?|bdrs?|folks|closers?)\b"
 )
 # "if they grow to 8", "when they scale up to 40": a team size with no seat word, in a price or plan question.
 _GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)"
@@ -143,6 +147,12 @@ class EntityExtractor:
                     text, match, intent, plan_words, short=len(found) == len(lowered.split()) or len(lowered.split()) <= 2
                 ):
                     plans.append(name.canonical)
+        if plans:  # "what does pro get them that growth doesnt": an everyday plan name set against a plan named
+            for match in found:
+                for name in match.names:
+                    if name.kind == "plan" and name.canonical not in plans and match.next_words[:1] \
+                            and match.next_words[0] in _SET_AGAINST_AFTER:
+                        plans.append(name.canonical)
         # "i meant pro not growth", "pro, not growth": the plan ruled out is not asked about (when another is)
         ruled_out = {n.canonical for f in found if f.previous_word in ("not", "n't", "instead of") for n in f.names
                      if n.kind == "plan"}

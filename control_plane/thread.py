@@ -61,7 +61,8 @@ _BARE_QUANTITY = re.compile(
     r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
 )
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
-_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b")
+_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b"
+                         r"|\d\s?(?:%|percent)\s?(?:off|discount)\b")  # "now with 10% off": the quote just given
 # Words that carry no subject of their own: a message of names and these ("and enterprise?", "for acme
 # last week", "growth annually for 15") leans on the previous turn; two other words make a new question.
 _LEANING_WORDS = frozenset(
@@ -103,6 +104,8 @@ _COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
 
+# The pattern id of a product question read from the plan or product a message names, no pattern placing it.
+NAMES_A_PLAN = "names-a-plan"
 # The aspect of a turn that listed an account's people ("who do we know at kestrel").
 PEOPLE_ASPECT = "people"
 # The aspect of a turn that said who someone is ("who is sofia romano").
@@ -168,7 +171,10 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         # "and enterprise?" follows up; "does orbit replace vanta", naming only a product too, is a question of its
         # own; "which plan?", "how much", naming nothing, follow up
         subject = _subject_words(decision)
-        return decision.intent, (short and _only_slots_for(decision, last, slots_for) and subject < _NEW_SUBJECT_WORDS) \
+        # (a message only its plan names made a product question, "oops i meant growth, not team", leans like an unplaced one)
+        only_names = bool(decision.candidates) and decision.candidates[0].pattern == NAMES_A_PLAN
+        return decision.intent, (short and _only_slots_for(decision, last, slots_for)
+                                 and (subject < _NEW_SUBJECT_WORDS or only_names)) \
             or (len(text.split()) <= _BARE_QUESTION_WORDS and subject == 0)
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False

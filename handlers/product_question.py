@@ -24,7 +24,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
 from handlers.formatting import bold, clean, table
-from handlers.quotes import instead_of, money, quote, seat_word
+from handlers.quotes import instead_of, money, negotiated_discount, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -60,6 +60,7 @@ _COMPARE = re.compile(
     r"\b(compare|comparison|compared|difference|differences|differ|versus|vs\.?)\b|\badds? over\b|"
     r"\bthat \w+ (?:doesn'?t|does not|don'?t|do not) have\b|\bmore than\b|\bover (?:the )?\w+ plan\b"
     r"|\bhave that \w+ (?:doesn'?t|does not|don'?t|do not)\b|\b(?:get|gets|getting) (?:\w+ )?extra (?:on|with|in)\b"
+    r"|\bthat \w+ (?:doesn'?t|doesn|does not|don'?t|do not|lacks?|hasn'?t)\b"
 )
 _PRICE = re.compile(
     r"\b(price|prices|pricing|priced|cost|costs|how much|per seat|per user|per head|per person|per rep|expensive|cheap|cheaper|cheapest|"
@@ -83,7 +84,8 @@ _BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature feature
 # A question of nothing but plans and these asks the plans' price (with its period and seats, if given).
 _PRICE_ONLY_WORDS = terms("price prices pricing priced cost costs much per seat seats user users month monthly year yearly "
                           "annual annually billed billing pay paid list what whats is are the a on for of it run runs go "
-                          "and so ok then we us our they them do does would will each")
+                          "and so ok then we us our they them do does would will each cheaper cheap cheapest less if "
+                          "that this be get gets gonna going save saves savings discount discounted instead total")
 _EVIDENCE = re.compile(r"\b(?:evidence|collect\w*|automat\w*|map\w*|audit prep|controls?|readiness)\b")
 _ASKS_HOW = re.compile(r"\bhow (?:are|is|do|does|will|would|can|should)\b")  # "how are seats billed": the FAQ
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
@@ -315,7 +317,8 @@ def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: in
             plan = _plan_named(view.payload, name)
             if plan is not None:
                 counts[plan["slug"]] = int(number.replace(",", ""))
-    answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term) for plan in plans)
+    off = negotiated_discount(words)
+    answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term, off) for plan in plans)
     priced = [p for p in plans if p["slug"] in counts and p["price_cents"] and p["per_seat"]]
     if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
         monthly = sum(p["price_cents"] * counts[p["slug"]] for p in priced)

@@ -16,6 +16,18 @@ from knowledge.snapshot_schema import PlanEntry
 _MINIMUM = re.compile(r"(\d[\d,]*)\s*(?:seats?\s*)?minimum|minimum (?:of )?(\d[\d,]*)", re.IGNORECASE)
 _MAXIMUM = re.compile(r"up to (\d[\d,]*)", re.IGNORECASE)
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+# "w/ the 12% off", "with a 15% discount", "discount of 10%": a negotiated discount on the quote
+_NEGOTIATED = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)\s?(?:off|discount|disc)\b"
+                         r"|\b(?:discount|off) of (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)")
+
+
+def negotiated_discount(words: str) -> float | None:
+    """The percentage off a message asks a quote with ("and w/ the 12% off"), or None."""
+    found = _NEGOTIATED.search(words[:500].lower())
+    if found is None:
+        return None
+    value = float(found.group(1) or found.group(2))
+    return value if 0 < value < 100 else None
 
 
 def money(cents: float, currency: str) -> str:
@@ -27,8 +39,9 @@ def money(cents: float, currency: str) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
 
 
-def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | None) -> str:
-    """The price of `seats` (None: one, or a flat price) on `plan`, per month and per year."""
+def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | None, off: float | None = None) -> str:
+    """The price of `seats` (None: one, or a flat price) on `plan`, per month and per year; `off`: a negotiated
+    percentage off the list price, worked out too."""
     name = f"{view.name} {bold(plan['name'])}"
     price, currency = plan["price_cents"], plan["currency"]
     if price is None:
@@ -64,6 +77,8 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
         seats_text = f"{count} {word}{'s' if count != 1 else ''}"
         if per == "year":
             lines.append(f"{name} for {seats_text}: {count} × {unit} = {bold(money(monthly, currency))} per year.")
+            if off:
+                lines.append(_with_negotiated(monthly, 0, off, count, word, currency))
         else:
             lines.append(f"{name} for {seats_text}: {count} × {unit} = {bold(money(monthly, currency))} per month.")
             yearly = monthly * 12
@@ -76,6 +91,8 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             else:
                 line += " (no annual discount on this plan)."
             lines.append(line)
+            if off and off != discount:
+                lines.append(_with_negotiated(yearly, discount, off, count, word, currency))
         lines.extend(_seat_limits(view, plan, count))
     else:
         lines.append(f"{name} is a flat {format_price(price, currency, plan['billing_period'])}, not priced per seat"
@@ -90,6 +107,19 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     if term == "month" and lines and plan["per_seat"] and per == "month":
         lines = lines[:1] + lines[2:]  # a monthly figure was asked for: the yearly line is noise
     return "\n".join([minimum_note, *lines] if minimum_note else lines)
+
+
+def _with_negotiated(yearly: float, annual_discount: float, off: float, count: int, word: str, currency: str) -> str:
+    """The yearly list amount with a negotiated `off`% taken off, per seat too; and off the annual price when the
+    plan has an annual discount (which one a deal means is the rep's to say)."""
+    share = (100 - off) / 100
+    amount = yearly * share
+    line = (f"With {off:g}% off list: {money(yearly, currency)} × {share:g} = {bold(money(amount, currency))} a year "
+            f"({money(amount / 12 / count, currency)} per {word} per month)")
+    if annual_discount:
+        on_annual = yearly * (100 - annual_discount) / 100 * share
+        line += f"; {off:g}% off the annual price instead: {money(on_annual, currency)} a year"
+    return line + "."
 
 
 def _seats_limit(plan: PlanEntry) -> str:

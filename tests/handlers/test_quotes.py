@@ -6,7 +6,7 @@ import pytest
 
 from bot.pipeline import Pipeline
 from handlers.formatting import render_plain
-from handlers.quotes import money
+from handlers.quotes import money, negotiated_discount
 from handlers.quotes import quote as marked_quote
 from knowledge.db import Database
 from knowledge.reader import ProductView, read_product
@@ -115,3 +115,37 @@ def test_a_per_employee_minimum_bills_the_minimum(demo_db: Database) -> None:
     assert text.startswith("Essentials has a minimum of 50 employees, so 30 are billed as 50.")
     assert "50 × $4 = $200 per month" in text and "$120" not in text
     assert "minimum" not in quote(sentinel, plan_of(sentinel, "Essentials"), 80, "month")
+
+
+@pytest.mark.parametrize(("words", "expected"), [("and w/ the 12% off", 12.0), ("with a 7.5 percent discount", 7.5),
+                                                 ("a discount of 15%", 15.0), ("how much is 20 seats", None),
+                                                 ("99% uptime off peak", None)])
+def test_a_negotiated_discount_is_read_from_the_message(words: str, expected: float | None) -> None:
+    assert negotiated_discount(words) == expected
+
+
+def test_a_negotiated_discount_is_worked_out_off_list_and_off_the_annual_price(orbit: ProductView) -> None:
+    pro = plan_of(orbit, "Pro")
+    text = render_plain(marked_quote(orbit, pro, 60, "year", 15))
+    yearly = 60 * pro["price_cents"] * 12
+    annual = yearly * (100 - pro["annual_discount_pct"]) / 100
+    assert f"With 15% off list: {money(yearly, 'USD')} × 0.85 = {money(yearly * 0.85, 'USD')} a year" in text
+    assert f"15% off the annual price instead: {money(annual * 0.85, 'USD')} a year" in text
+    enterprise = plan_of(orbit, "Enterprise")
+    plain = render_plain(marked_quote(orbit, enterprise, 450, "year", 12))
+    assert money(450 * enterprise["price_cents"] * 12 * 0.88, "USD") in plain and "annual price instead" not in plain
+
+
+async def test_a_discount_named_in_a_follow_up_prices_the_threads_quote(offline: Pipeline, orbit: ProductView) -> None:
+    enterprise = plan_of(orbit, "Enterprise")
+    await ask(offline, "how much is 450 enterprise seats a year", thread="shell:disc")
+    reply = await ask(offline, "and w/ the 12% off", thread="shell:disc")
+    assert money(450 * enterprise["price_cents"] * 12 * 0.88, "USD") in reply.plain
+
+
+async def test_a_message_no_pattern_places_that_names_a_plan_and_seats_gets_the_quote(offline: Pipeline,
+                                                                                    orbit: ProductView) -> None:
+    growth = plan_of(orbit, "Growth")
+    reply = await ask(offline, "customer has 20 reps, whats growth gonna run them per yr")
+    assert reply.handler == "product_question"
+    assert money(20 * growth["price_cents"] * 12, "USD") in reply.plain
