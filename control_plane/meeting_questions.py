@@ -39,7 +39,7 @@ ADDS_A_TOPIC = re.compile(r"^(?:and|also|what about|how about|plus)\b(?![^.?!\n]
 # or closewise?"): about a named account or contact and read as nothing else, it is about their meetings.
 ASKS_A_QUESTION = re.compile(
     r"^(?:[\w&' -]{1,40} ?[-:—–,] )?(?:(?:and|so|ok|okay|but|also),? )?"
-    r"(?:who|what|whats|what's|when|where|why|how|how'd|which|whose|did|didn't|do|does|doesn't|are|aren't|were|"
+    r"(?:who|what|whats|what's|when|where|why|how|how'd|which|whose|did|didn't|do|does|doesn't|are|aren't|were|any|anything|"
     r"has|have|had|(?:is|isn't|was|wasn't)(?! (?:it|there)\b)|tell me (?:more )?about|fill me in on|catch me up on|brief me on|"
     r"(?:any )?(?:background|info|intel|context) on|give me (?:the )?(?:rundown|lowdown|background) on)\b|^(?!(?:[\w&' -]{1,40} ?[-:—–,] )?(?:can|could|will|would|pls|please)\b)[^\n]{0,500}\?\s*$"
 )

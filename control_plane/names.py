@@ -282,7 +282,8 @@ class NameIndex:
                 if name.kind in ("first_name", "colleague"):
                     word = lowered[found.start : found.end].removesuffix("'s")
                     if (word not in WORDLIKE_FIRST_NAMES or found.previous_word in _PERSON_CUES
-                            or lowered[found.start : found.end].endswith("'s") or _after_who_is(lowered, found.start)):
+                            or lowered[found.start : found.end].endswith("'s") or _after_who_is(lowered, found.start)
+                            or found.next_words[:1] in _PERSON_VERBS_AFTER):
                         return True
         return False
 
@@ -318,13 +319,21 @@ class NameIndex:
             or word not in WORDLIKE_FIRST_NAMES
             or match.previous_word in _PERSON_CUES
             or text.lowered[match.start : match.end].endswith("'s")
+            or match.next_words[:1] in _PERSON_VERBS_AFTER
             or _after_who_is(text.lowered, match.start)
         )
 
 
+# "where sam talked about scim", "what sam promised": a verb only a person does, right after the name
+_PERSON_VERBS_AFTER = frozenset((verb,) for verb in (
+    "said talked asked mentioned told promised owes demoed presented showed pitched committed offered proposed "
+    "agreed emailed called replied".split()))
+
+
 def _after_who_is(lowered: str, start: int) -> bool:
-    """Whether the word at `start` follows "who is" ("who is josh": a person, though "josh" is also a verb)."""
-    return lowered[max(0, start - 8) : start].endswith(("who is ", "who's ", "whos ", "who was "))
+    """Whether the word at `start` follows "who is" ("who is josh": a person, though "josh" is also a verb) or
+    "what's" ("whats sam on the hook for")."""
+    return lowered[max(0, start - 8) : start].endswith(("who is ", "who's ", "whos ", "who was ", "what's ", "whats "))
 
 
 # Words reps use for what the catalog calls by another name (the handlers fold the same ones: handlers/text_match.py).
@@ -342,5 +351,6 @@ def _singular(word: str) -> str:
 
 
 _PERSON_CUES = frozenset(
-    "with to for from cc email e-mail mail ping message nudge thank met call meeting and by did has".split()
+    "with to for from cc email e-mail mail ping message nudge thank met call meeting and by did has what's whats is was does "
+    "ask tell owe owes owed promised sent gave give".split()
 )

@@ -30,6 +30,7 @@ SHORTHAND: dict[str, str] = {
     "youre": "you're", "theyre": "they're", "weve": "we've", "whatre": "what're",
     "hw": "how", "wat": "what", "wats": "what's", "anual": "annual", "anually": "annually", "cn": "can",
     "ent": "enterprise", "teh": "the", "hte": "the", "taht": "that", "wich": "which", "whcih": "which",
+    "nxt": "next", "howd": "how'd", "whered": "where'd", "n": "and",
     "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "happend": "happened", "hapened": "happened",
     "happned": "happened", "tues": "tuesday", "thurs": "thursday", "wensday": "wednesday", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
@@ -40,6 +41,8 @@ _CONTEXT = {
     "w": r"(?<![\w/'-])w(?= [a-z0-9@<])",
     "r": r"(?<![\w/'-])r(?= (?:u|you|we|they|things)\b)",
     "+": r"(?<=\w )\+(?= \w)",
+    # "n beacon?", "team n growth": "and" between words or opening a follow-up, never a lone letter elsewhere
+    "n": r"(?:(?<=^)|(?<=[a-z0-9?!] ))n(?= [a-z0-9@<])",
     "&": r"(?<=\w )&(?= \w)",
     # "hw much", "cn it": only where a question opens with them
     "hw": r"(?<![\w/'-])hw(?= (?:much|many|do|does|is|are|can|about|long|often)\b)",

@@ -112,14 +112,14 @@ PEOPLE_ASPECT = "people"
 PERSON_ASPECT = "person"
 # The aspect of a turn that named an account's owner ("who owns the kestrel account").
 OWNER_ASPECT = "owner"
-# The aspect of a turn that listed one of our own people's action items: this prefix, then their name.
-COLLEAGUE_ASPECT = "colleague:"
+# The aspect of a turn that listed someone's action items: this prefix, then their name.
+TASKS_ASPECT = "tasks:"
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
-def colleague_aspect(colleague: str) -> str:
-    """The aspect a turn about `colleague`'s action items leaves in the thread."""
-    return COLLEAGUE_ASPECT + colleague
+def tasks_aspect(person: str) -> str:
+    """The aspect a turn listing `person`'s action items leaves in the thread."""
+    return TASKS_ASPECT + person
 
 
 def _continuable(intent: Intent, slots_for: IntentSlots | None) -> bool:
@@ -197,6 +197,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return decision.intent, False  # "also whats the uptime sla on enterprise" after a draft: a catalog question
     if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
         return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
+    if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.MEETING_SUMMARY and (
+            decision.entities.person or decision.entities.colleague):
+        return decision.intent, False  # "and what does lena owe us" after a price: about Lena, not the catalog
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
@@ -342,11 +345,14 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
     if intent is Intent.MEETING_SUMMARY:
         if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
             return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
-        about_colleague = (thread.aspect or "").startswith(COLLEAGUE_ASPECT)
-        if (typed["account"] and about_colleague and not typed["person"] and not typed["colleague"]
-                and (follow_up or _POINTS_AT_SOMEONE.search(text))):
+        tasks_of = (thread.aspect or "").removeprefix(TASKS_ASPECT) if (thread.aspect or "").startswith(TASKS_ASPECT) else ""
+        if (typed["account"] and tasks_of and names is not None and names.canonical(tasks_of, "colleague")
+                and not typed["person"] and not typed["colleague"] and (follow_up or _POINTS_AT_SOMEONE.search(text))):
             # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account
-            return {"colleague": thread.aspect.removeprefix(COLLEAGUE_ASPECT)}
+            return {"colleague": tasks_of}
+        if (typed["colleague"] or typed["person"]) and tasks_of and (follow_up or _POINTS_AT_SOMEONE.search(text)) \
+                and (typed["colleague"] or not typed["account"] or _POINTS_AT_SOMEONE.search(text)):
+            return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls
             return {"account": thread.account}

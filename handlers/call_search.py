@@ -46,7 +46,7 @@ _REQUEST_WORDS = re.compile(
 
 @handles(
     "call_search",
-    slots=("account", "person", "topic", "time_range", "meeting_kind"),
+    slots=("account", "person", "colleague", "topic", "time_range", "meeting_kind"),
     examples=(HelpExample("Call search", "find calls about pricing with {account} last month",
                           "recorded sales calls by topic, account and time"),),
 )
@@ -63,6 +63,9 @@ def _answer(ctx: HandlerContext) -> HandlerResult:
     kind = ctx.resolution.kind  # a kind the recorded meetings have
     topic = frame.topic or _topic_from_text(ctx.words, account, ctx.resolution.contact, time_range, frame.meeting_kind)
     participant, topic = _participant_in(ctx, topic)
+    if participant is None and frame.colleague and ctx.resolution.contact is None:
+        # "calls where sam talked abt scim": the calls Sam Patel was on, about SCIM
+        participant, topic = frame.colleague.split()[0].lower(), _without_name(topic, frame.colleague)
     contact = ctx.resolution.contact
     if participant is None and contact is not None and frame.typed("person") and find_meetings(
             ctx.db, account=contact.account, participant=contact.name, limit=1):
@@ -146,6 +149,15 @@ def _participant_in(ctx: HandlerContext, topic: str | None) -> tuple[str | None,
         return None, topic
     name = set(full.lower().split())
     return first, " ".join(w for w in words[1:] if w.lower() not in name) or None
+
+
+def _without_name(topic: str | None, name: str) -> str | None:
+    """The topic without the words of `name` (and their possessives)."""
+    if not topic:
+        return topic
+    parts = {word.lower() for word in name.split()}
+    kept = [w for w in topic.split() if w.lower().removesuffix("'s").removesuffix("’s") not in parts]
+    return " ".join(kept) or None
 
 
 def _topic_from_text(text: str, account: str | None, contact: KnownContact | None,

@@ -8,25 +8,28 @@ about a customer contact is answered from the meetings instead (`handlers.meetin
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from control_plane.thread import colleague_aspect
+from control_plane.thread import TASKS_ASPECT, tasks_aspect
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
 from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meetings_with
 from knowledge.thread_memory import TurnContext
+from knowledge.vocabulary import KnownContact
 
 MAX_MEETINGS = 40  # their latest meetings read, whatever the size of the knowledge base
 MAX_ITEMS = 8
 MAX_ACCOUNT_MEETINGS = 12
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _PROFILE_MEETINGS = 3
+_POINTS_AT_SOMEONE = re.compile(r"\b(?:he|she|his|her)\b")
 _POINTS_AT_THEM = re.compile(r"\b(?:them|they|their|theirs|there)\b")
 
 # "whats on mayas plate", "what is leo on the hook for", "what does sam owe them", "daniel's to-dos"
 ASKS_TASKS = re.compile(
     r"\bplate\b|\bon the hook\b|\bowes?\b|\bowing\b|\bto-?dos?\b|\baction items?\b|\btasks?\b|\bfollow[ -]?ups?\b|"
-    r"\bcommit(?:ted|ments?)?\b|\bpromised?\b|\bsupposed to\b|\bwaiting on\b|\bopen items?\b|\bnext steps?\b|"
+    r"\bcommit(?:ted|ments?)?\b|\b(?:take|took|taking|takes) on\b|\bpromised?\b|\bsupposed to\b|\bwaiting on\b|\bopen items?\b|\bnext steps?\b|"
     r"\b(?:need|needs|has|have|got) to (?:do|send|deliver|finish)\b|\bworking on\b|\bdeliverables?\b|\bon [\w']+ (?:list|desk)\b|\bleft (?:on|to do)\b"
 )
 # "which accounts does rachel cover", "whats daniels book", "who is leo", "what does maya do"
@@ -45,8 +48,11 @@ def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None
     named = frame.typed("account") or frame.typed("person") or (frame.source("account") == "thread"
                                                                  and bool(_POINTS_AT_THEM.search(asked)))
     account = ctx.resolution.account if named else None
-    if ASKS_TASKS.search(asked) or frame.source("colleague") == "thread":
-        return _tasks(ctx, colleague, account)
+    if ASKS_TASKS.search(asked) or frame.source("colleague") == "thread" or (frame.aspect or "").startswith(TASKS_ASPECT):
+        meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
+        if account is not None:
+            meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
+        return tasks_reply(ctx, colleague, meetings, account, across_accounts=account is None)
     if not named and frame.meeting_kind is None and frame.time_range is None and ASKS_PROFILE.search(asked):
         return _profile(ctx, colleague)
     return None
@@ -59,19 +65,38 @@ def owned_items(colleague: str, detail: MeetingDetail) -> list[str]:
     return [item for item in detail.action_items if item.lower().startswith(subjects)]
 
 
-def _tasks(ctx: HandlerContext, colleague: str, account: str | None) -> HandlerResult:
-    meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
-    if account is not None:
-        meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
-    items = [(detail, item) for detail in meetings for item in owned_items(colleague, detail)]
+def contact_tasks(ctx: HandlerContext, contact: KnownContact) -> HandlerResult | None:
+    """"whats on tylers plate": the action items a customer contact owns in their account's meetings; None when
+    the message asks something else of them."""
+    asked = ctx.words.lower()[:500]
+    if not (ASKS_TASKS.search(asked) or (ctx.frame.aspect or "").startswith(TASKS_ASPECT)):
+        return None
+    meetings = [detail for detail, _ in account_meetings(ctx.db, contact.account, ctx.now, limit=MAX_ACCOUNT_MEETINGS,
+                                                         max_segments=0)]
+    owner = (ctx.frame.aspect or "").removeprefix(TASKS_ASPECT)
+    if owner and owner != contact.name and _POINTS_AT_SOMEONE.search(asked):
+        # "anything he owes priya?" after what Sam owes: Sam's items that name Priya
+        first = contact.name.split()[0].lower()
+        named = [replace(detail, action_items=tuple(item for item in detail.action_items if first in item.lower()))
+                 for detail in meetings]
+        if not any(owned_items(owner, detail) for detail in named):
+            named = meetings  # none names them: what the owner owes their account
+        return tasks_reply(ctx, owner, named, contact.account, across_accounts=False)
+    return tasks_reply(ctx, contact.name, meetings, contact.account, across_accounts=False)
+
+
+def tasks_reply(ctx: HandlerContext, person: str, meetings: list[MeetingDetail], account: str | None, *,
+                across_accounts: bool) -> HandlerResult:
+    """`person`'s action items in `meetings` (latest first)."""
+    items = [(detail, item) for detail in meetings for item in owned_items(person, detail)]
     where = f" with {bold(account)}" if account else ""
     context = TurnContext(account=account, meeting_id=items[0][0].meeting.id if items else None,
-                          aspect=colleague_aspect(colleague))
+                          aspect=tasks_aspect(person))
     if not items:
-        return HandlerResult.from_marked(f"I don't see any action item for {bold(colleague)} in their meetings{where}.",
+        return HandlerResult.from_marked(f"I don't see any action item for {bold(person)} in the meetings{where}.",
                                          context=context)
-    lines = [f"{bold(colleague)}'s action items{where}, latest meetings first:"]
-    lines += [f"• {clean(item)} ({_where(detail, ctx, account is None)})" for detail, item in items[:MAX_ITEMS]]
+    lines = [f"{bold(person)}'s action items{where}, latest meetings first:"]
+    lines += [f"• {clean(item)} ({_where(detail, ctx, across_accounts)})" for detail, item in items[:MAX_ITEMS]]
     if len(items) > MAX_ITEMS:
         lines.append(f"…and {len(items) - MAX_ITEMS} more from older meetings.")
     return HandlerResult.from_marked("\n".join(lines), context=context)

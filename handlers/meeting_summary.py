@@ -11,7 +11,7 @@ from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT, PERSON_ASPECT
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, roster_reply
-from handlers.colleague_work import colleague_reply
+from handlers.colleague_work import colleague_reply, contact_tasks
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
@@ -46,6 +46,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         colleague = await asyncio.to_thread(colleague_reply, ctx, ctx.frame.colleague)
         if colleague is not None:
             return colleague
+    if resolution.contact is not None and ctx.frame.typed("person"):
+        tasks = await asyncio.to_thread(contact_tasks, ctx, resolution.contact)  # "whats on tylers plate"
+        if tasks is not None:
+            return tasks
     if resolution.contact is not None and (_WHO_IS.search(opening) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
     asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect in (PEOPLE_ASPECT, OWNER_ASPECT)

@@ -307,9 +307,9 @@ async def test_whats_on_someones_plate_is_their_action_items(offline: Pipeline, 
     assert theirs, "the test needs an action item of Tyler's"
     await ask(offline, "recap the last hooli call", thread="shell:plate")
     reply = await ask(offline, "whats on tylers plate", thread="shell:plate")
-    assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
+    assert reply.plain.splitlines()[1].startswith(f"• {theirs[0]} (")
     reply = await ask(offline, "what is tyler on the hook for", thread="shell:plate")
-    assert reply.plain.splitlines()[1].endswith(f"“{theirs[0]}”")
+    assert reply.plain.splitlines()[1].startswith(f"• {theirs[0]} (")
 
 
 async def test_a_meetings_details_are_its_recap(offline: Pipeline, demo_db: Database) -> None:
