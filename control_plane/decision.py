@@ -212,7 +212,8 @@ class ControlPlane:
             # About meetings, or a product question the patterns already weighed (and marked down: "from
             # the sso setup call"): the catalog's words add nothing.
             return candidates
-        if not self._names.catalog_terms_in(lowered) or self._names.names_someone(lowered):
+        if not (self._names.catalog_terms_in(lowered) or self._names.names_a_limit(lowered)) \
+                or self._names.names_someone(lowered):
             return candidates
         return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *candidates)
 

@@ -27,6 +27,8 @@ _PLAN_SLOT_BEFORE = frozenset(
     "would went buy buys buying choose chose pick picked take took want wants".split()
 )
 # "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
+# "a discount on beacon", "20% off beacon", "pricing for relay": the product asked about, when two are named
+_ABOUT_PRODUCT_BEFORE = frozenset("on off for".split())
 # "pro gets them what growth doesnt", "team lacks it": a plan compared with the one asked about
 _SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack misses dont don't".split())
 _PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly".split())
@@ -43,6 +45,8 @@ _QUANTITY = re.compile(
 )
 # "if they grow to 8", "when they scale up to 40": a team size with no seat word, in a price or plan question.
 _GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(?:s|ed|ing)?(?: up)? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d)"
+                      # "n if they hit 120": a head count the team reaches
+                      r"|\b(?:hit|hits|hitting|reach|reaches|reached|reaching) (\d{1,3}(?:,\d{3})?|\d{1,6})\b(?![.,]\d|\s?%)"
                       # "what would 40 of those run us", "40 of them annually": seats of the plan just discussed
                       r"|(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) of (?:those|them|these|that|it|that plan|those plans)\b")
 # "pro for 15", "growth x 40": a count right after a plan's name is its seats (not "for 3 years", "for 20%").
@@ -138,7 +142,11 @@ class EntityExtractor:
         lowered = text.lowered
         found = self.names.find(lowered)
         account = next((n.canonical for f in found for n in f.names if n.kind == "account"), None)
-        product = next((n.canonical for f in found for n in f.names if n.kind == "product"), None)
+        named_products = [(n.canonical, f) for f in found for n in f.names if n.kind == "product"]
+        product = named_products[0][0] if named_products else None
+        if len({name for name, _ in named_products}) > 1:
+            # "do orbit customers get a discount on beacon": the product the discount or price is on
+            product = next((name for name, f in named_products if f.previous_word in _ABOUT_PRODUCT_BEFORE), product)
         plans: list[str] = []
         plan_words = {text.lowered[f.start : f.end] for f in found if any(n.kind == "plan" for n in f.names)}
         for match in found:
@@ -191,6 +199,8 @@ class EntityExtractor:
                      short: bool) -> bool:
         """Plan names are often everyday words ("team", "free", "growth"): they count where a plan is meant,
         or in a message of little more than names ("growth?", "team and pro")."""
+        if match.next_words[:1] in (("trial",), ("trials",)):
+            return False  # "free trial?" asks about trying the product, not the plan called Free
         if short or (match.start > 0 and text.clean[match.start].isupper()):
             return True
         if any(name.kind == "product" for name in self.names.get(match.previous_word)):

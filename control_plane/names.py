@@ -262,6 +262,11 @@ class NameIndex:
         return [word for word in _WORD.findall(lowered[:500])
                 if _singular(word) in terms or _CATALOG_SYNONYMS.get(word, "") in terms]
 
+    def names_a_limit(self, lowered: str) -> bool:
+        """Whether a message of a few words names what a plan limit counts ("storage?", "api limits?", "uptime")."""
+        words = _WORD.findall(lowered[:80])
+        return 0 < len(words) <= 3 and any(_singular(word) in self.limit_terms for word in words)
+
     def names_someone(self, lowered: str) -> bool:
         """Whether `lowered` names an account, a contact or a colleague by full name (what recaps, searches and
         drafts are about)."""

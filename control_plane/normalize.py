@@ -110,6 +110,16 @@ def normalize_name(text: str) -> str:
     return normalize(text).lowered
 
 
+# Emoji that say something on their own: a wave greets ("👋", ":wave:"); the rest are decoration.
+_EMOJI_WORDS = {"\U0001f44b": "hi", ":wave:": "hi"}
+
+
+def _emoji_word(match: re.Match[str]) -> str:
+    """A run of emoji as the word it stands for, if it is one of `_EMOJI_WORDS`, else a space."""
+    found = match.group().lower()
+    return next((f" {word} " for emoji, word in _EMOJI_WORDS.items() if emoji in found), " ")
+
+
 def normalize(text: str) -> NormalizedText:
     """Normalize a raw Slack or shell message; never raises for any string."""
     # Each pass runs only when its trigger character is present: this is on every message's path.
@@ -121,11 +131,11 @@ def normalize(text: str) -> NormalizedText:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
         text = _INVISIBLE.sub("", text)
-        text = _EMOJI.sub(" ", text)
+        text = _EMOJI.sub(_emoji_word, text)
     if not text.isprintable():
         text = _CONTROL.sub(" ", text)
     if ":" in text:
-        text = _EMOJI_CODE.sub(" ", text)
+        text = _EMOJI_CODE.sub(_emoji_word, text)
     if "`" in text or "*" in text or "_" in text or "~" in text:
         text = _FORMATTING.sub(_strip_markers, text)
     text = _REPEATED_PUNCTUATION.sub(r"\1", text)

@@ -47,6 +47,12 @@ def naive_utc(moment: datetime) -> datetime:
     return moment
 
 
+# "what r they using today", "what plan are they on today": "today" as "these days", in a question about the
+# present with no meeting named
+_NOWADAYS = re.compile(r"^(?!.*\b(?:call|calls|meeting|meetings|demo|sync|session|recap|summary)\b).*\b(?:are|is|r)\b"
+                       r"[^.?!\n]{0,40}\b(?:using|on|running|paying|have|doing|at)\b[^.?!\n]{0,20}\btoday\b")
+
+
 def parse_time_range(lowered: str, now: datetime) -> TimeRange | None:
     """The first time expression in lower-case text as a half-open [start, end) range, or None."""
     if _HINT.search(lowered) is None:  # most messages name no time: skip the big regex
@@ -58,6 +64,8 @@ def parse_time_range(lowered: str, now: datetime) -> TimeRange | None:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     tomorrow = today + timedelta(days=1)
     if match.group("today"):
+        if _NOWADAYS.search(lowered[:500]):
+            return None  # "what are they using today": these days, not the meetings of today
         return TimeRange(today, tomorrow, "today")
     if match.group("yesterday"):
         return TimeRange(today - timedelta(days=1), today, "yesterday")

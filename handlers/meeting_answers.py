@@ -59,7 +59,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"|\bend(?:ed|s)? up with\b", " seats agreed "),
         # pushback on price is said as a budget, a discount asked or "too expensive"
         (r"\b(?:objections?|push ?backs?|concerns?|complain\w*|pushed back)\b(?: \w+){0,3} (?:on|about|re|over|around|with) "
-         r"(?:the |our )?(?:price|prices|pricing|cost|costs|the number|the quote)\b", " budget discount expensive pricing "),
+         r"(?:the |our )?(?:price|prices|pricing|cost|costs|the number|the quote)\b",
+         " budget discount expensive pricing competitor cheaper "),
+        # "what did we counter w", "how did daniel counter": what our side offered back
+        (r"\bcounter(?:ed|ing|s)?(?:[- ]?offer(?:ed|s)?)?\b|\bcame back with\b|\bpropose[ds]? instead\b",
+         " offer offered proposed "),
         # what reps call objections, meetings write down as concerns, push-back, pressure or a competitor's approach
         (r"\bobjections?\b|\bobject(?:ed|ing)\b|\bpush(?:ed|ing)? ?backs?\b|\bpush(?:ed|ing)? back\b",
          " objection concern pushed pressure approached worried issue discount "),
@@ -84,6 +88,7 @@ _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
 _HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long)|what (?:discount|price|rate|limit|number|percent\w*|terms?)|budget)\b")
 _DIGIT = re.compile(r"\d")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+_SHARED_SENTENCE = 20  # a sentence this long shown already makes a passage holding it a repeat
 _SHORT_NOTE = 80  # a note this short is quoted with the one after it ("He asked for 25%." and the reply)
 
 
@@ -272,8 +277,9 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
             break
         passage = passages[index]
         key = passage.text.lower()
-        if key in seen or any(key in shown for shown in seen):
-            continue  # the same words again, or a sentence of a passage already shown (a note and its opening line)
+        sentences = [sentence.lower() for sentence in _SENTENCE.split(passage.text) if len(sentence) > _SHARED_SENTENCE]
+        if key in seen or any(key in shown or any(sentence in shown for sentence in sentences) for shown in seen):
+            continue  # the same words again, or a sentence of a passage already shown (notes quoted two ways)
         seen.add(key)
         chosen.append(passage)
     return chosen

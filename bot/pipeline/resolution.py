@@ -162,7 +162,8 @@ _BEFORE_THAT = re.compile(
     r"\b(?:one|call|meeting|session|check-?in|demo|sync) (?:before (?:that|it|this)|the (?:week|day|time) before)\b"
     r"|\b(?:previous|prior|earlier) (?:one|call|meeting|check-?in|demo|sync)\b"
 )
-_IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then)\b")
+_IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then|"
+                         r"where did (?:they|we|it|things) land|landed|w(?:ou|i)nd up)\b")
 # "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
 _NAMES_A_MEETING = re.compile(
     r"\b(?:the|that|our|this) (?:[\w-]+ ){1,4}(?:one|call|meeting|demo|review|session|sync|kick-?off|qbr|"

@@ -240,13 +240,19 @@ async def test_bad_input_always_gets_a_decision(demo_vocabulary: Vocabulary, tex
     assert len(decision.normalized_text) <= 4000
 
 
-@pytest.mark.parametrize("text", ["", "<@U07BOT>", ":wave:", "   ", "\U0001f680\U0001f389"])
+@pytest.mark.parametrize("text", ["", "<@U07BOT>", ":tada:", "   ", "\U0001f680\U0001f389"])
 async def test_nothing_to_classify_is_unknown_and_never_sent_to_the_llm(
     make_plane: MakePlane, fake_openai: FakeOpenAI, text: str
 ) -> None:
     decision = await make_plane(skip_threshold=1.01).decide(text, NOW)
     assert (decision.intent, decision.llm_validation) == (Intent.UNKNOWN, "skipped")
     assert fake_openai.request_count == 0
+
+
+@pytest.mark.parametrize("text", ["\U0001f44b", ":wave:", "<@U07BOT> \U0001f44b"])
+def test_a_wave_alone_is_a_greeting(demo_vocabulary: Vocabulary, text: str) -> None:
+    decision = offline_plane(demo_vocabulary).classify(text, NOW)
+    assert decision.intent is Intent.SMALLTALK
 
 
 @pytest.mark.parametrize("text", ["asdfghjkl", ".*+?[](){}|^$\\", "' OR 1=1 --"])

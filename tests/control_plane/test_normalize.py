@@ -37,7 +37,7 @@ from control_plane.shorthand import SHORTHAND
         ("@pitcrew, what can you do", "what can you do"),
         ("", ""),
         ("<@U1>", ""),
-        (":wave:", ""),
+        (":wave:", "hi"), (":tada:", ""),
     ],
 )
 def test_markup_spacing_and_punctuation(raw: str, clean: str) -> None:
