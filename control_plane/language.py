@@ -14,13 +14,15 @@ ENGLISH = "en"
 _FUNCTION_WORDS = {
     "es": "el los las del que qué cuánto cuanto cuánta cuesta cuestan cuál cuáles está están son para por con una "
           "unos pero cómo dónde precio precios puedo puede hola gracias necesito quiero tiene tienen hay sobre "
-          "llamada reunión correo cliente planes también muy esta este ese esa lo puedes dame resumen última último",
+          "llamada reunión correo cliente planes también muy esta este ese esa lo puedes dame resumen última último "
+          "mes año usuario usuarios descuento anual mensual",
     "fr": "le les des du quel quelle quels combien coûte coûtent est-ce sont pour avec une mais comment où prix "
           "bonjour merci je vous nous peux pouvez appel réunion client forfait aussi très cette ce est résumé dernier "
-          "dernière donne donner moi",
+          "dernière donne donner moi par mois an utilisateur utilisateurs licence",
     "de": "der die das den dem des und oder ist sind wie was wieviel kostet kosten für mit ein eine ich wir "
           "bitte danke hallo gibt preis anruf kunde auch sehr diese dieser haben kannst könntest du mir uns vom zum zur "
-          "letzten letzte letzter geben gib zusammenfassung besprechung wann welche welcher nicht noch schon",
+          "letzten letzte letzter geben gib zusammenfassung besprechung wann welche welcher nicht noch schon "
+          "im monat nutzer benutzer jahr monatlich jährlich viel wieviele lizenz lizenzen angebot",
     "pt": "os do da quanto custa são para com um uma mas como onde preço olá obrigado obrigada você vocês "
           "ligação reunião também muito esse essa isso",
     "it": "il lo gli della dello che quanto costa sono per con una ma come dove prezzo ciao grazie chiamata "

@@ -39,7 +39,8 @@ _REQUEST_WORDS = re.compile(
     r"from|had|have|has|many|much|any|anything|something|else|hey|hi|pull|up|recorded|check|see|need|want|"
     r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had|run|ran|held|hold|touched|touch|touches|"
     r"touching|other|others|covered|cover|covering|went|done|happened|happen|got|go|some|been|into|these|those|"
-    r"joined|attended|led|ran|hosted|at|join|attend|sit|sat|hop|hopped|we've|we're|they've|i've|you've|we'd|ve)\b",
+    r"joined|attended|led|ran|hosted|at|join|attend|sit|sat|hop|hopped|we've|we're|they've|i've|you've|we'd|ve|"
+    r"accounts?|clients?|deals?|companies|logos|needed|needs|wanted|wants|asked|put|signed|bought|chose|picked)\b",
     re.IGNORECASE,
 )
 

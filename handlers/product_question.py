@@ -278,7 +278,35 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if close:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
+    currency = _other_currency(lowered_words, view)
+    if currency is not None:  # "whats orbit pro in euros": the catalog has one currency, said before the answer
+        answer = f"I only have {view.name}'s prices in {_listed_currency(view)}, not in {currency}.\n\n{answer}"
     return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
+
+
+# "in euros", "gbp pricing", "how much in yen": a currency the price is asked in
+_CURRENCY_ASKED = re.compile(r"\b(?:in |into )?(euros?|eur|€|gbp|pounds?(?: sterling)?|sterling|£|yen|jpy|cad|aud|chf|"
+                             r"canadian dollars?|australian dollars?|swiss francs?|rupees?|inr|sek|nok|dkk|pesos?|reais|brl)(?!\w)")
+_CURRENCY_CODES = {"euro": "EUR", "euros": "EUR", "eur": "EUR", "€": "EUR", "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+                   "sterling": "GBP", "pound sterling": "GBP", "pounds sterling": "GBP", "£": "GBP", "yen": "JPY", "jpy": "JPY",
+                   "cad": "CAD", "canadian dollar": "CAD", "canadian dollars": "CAD", "aud": "AUD", "australian dollar": "AUD",
+                   "australian dollars": "AUD", "chf": "CHF", "swiss franc": "CHF", "swiss francs": "CHF"}
+
+
+def _listed_currency(view: ProductView) -> str:
+    currencies = sorted({plan["currency"].upper() for plan in view.payload["plans"] if plan["currency"]})
+    return " and ".join(currencies) or "one currency"
+
+
+def _other_currency(lowered: str, view: ProductView) -> str | None:
+    """The currency a price is asked in when the catalog lists the product in others ("in euros" of USD prices)."""
+    asked = _CURRENCY_ASKED.search(lowered[:MAX_SCAN_CHARS])
+    if asked is None:
+        return None
+    word = asked.group(1)
+    code = _CURRENCY_CODES.get(word, word.upper())
+    listed = {plan["currency"].upper() for plan in view.payload["plans"] if plan["currency"]}
+    return None if not listed or code in listed else (code if len(word) <= 3 else word)
 
 
 def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry], items: Sequence[Item],
