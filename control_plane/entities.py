@@ -173,7 +173,7 @@ class EntityExtractor:
                  if n.kind == "kind" and (not n.needs_meeting_word or (f.next_words[:1] and f.next_words[0] in MEETING_WORDS))),
                 None,
             )
-        topic = self._topic(text) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
+        topic = self._topic(text, intent) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
         # (unknown too: "for 20 ppl yr" after a price is a quote for 20 seats, once the thread says so)
         quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) \
             if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else None
@@ -289,7 +289,7 @@ class EntityExtractor:
         """An account, product, plan or meeting kind rather than a person."""
         return any(entry.kind not in ("contact", "first_name", "colleague") for entry in self.names.get(name))
 
-    def _topic(self, text: NormalizedText) -> str | None:
+    def _topic(self, text: NormalizedText, intent: Intent) -> str | None:
         clean, lowered = text.clean, text.lowered
         quoted = _QUOTED.search(clean)
         if quoted:
@@ -301,6 +301,8 @@ class EntityExtractor:
                 return candidate
         for cue in (_TOPIC_VERB, _TOPIC_ABOUT, _TOPIC_SEARCH_FOR, _TOPIC_COLON):
             match = cue.search(lowered)
+            if match is not None and intent is Intent.DRAFT_EMAIL and match.group().startswith("mention"):
+                continue  # "and mention the 15% discount": something the draft says, not what it is about
             if match is None:
                 continue
             rest = clean[match.end() :]

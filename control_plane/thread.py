@@ -75,6 +75,9 @@ _LEANING_WORDS = frozenset(
 _NEW_SUBJECT_WORDS = 2
 _BARE_QUESTION_WORDS = 4
 _BARE_TOPIC_WORDS = 3
+# Words that say nothing of a subject: a message of only these after an answer is a reaction, not a question.
+_FILLER = frozenset("""hmm hmmm huh lol lmao wow cool nice sure yes yeah yep yup nope okay really why what how when
+    who where which right great thanks thx the and for you got gotcha ugh meh oops sorry wait what's how's""".split())
 _SURE_CATALOG = 0.9  # a catalog question this sure ("does pro include sso") is never about the meeting
 _WORD = re.compile(r"[a-z0-9']+")
 _HOW_MANY = re.compile(r"^(?:(?:and|so|ok|okay|also|btw)\W+)*how (?:many|much)\b")
@@ -204,6 +207,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return last, True
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
         return last, True  # "and if they went annual instead, what does that come to" after a quote
+    if last is Intent.PRODUCT_QUESTION and _bare_topic(decision):
+        return last, True  # "in transit?", "byok?", "what syncs" after a catalog answer: more of the same product
     if last is Intent.MEETING_SUMMARY and weak and _ABOUT_THE_PAST.search(text):
         return last, True  # "what was the competitor price" after a recap asks about that meeting
     if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
@@ -253,6 +258,15 @@ def _asks_after_the_meeting(decision: Decision) -> bool:
     weak_catalog = decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped" \
         and decision.confidence < _SURE_CATALOG
     return weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text)
+
+
+def _bare_topic(decision: Decision) -> bool:
+    """A message of a few words no pattern places, with a word of substance ("in transit?", "pentest frequency?"),
+    not a filler ("hmm", "ok cool")."""
+    if decision.intent is not Intent.UNKNOWN or decision.confidence >= _OUT_OF_SCOPE_CONFIDENCE:
+        return False
+    words = _WORD.findall(decision.normalized_text)
+    return 0 < len(words) <= _BARE_TOPIC_WORDS and any(len(word) >= 3 and word not in _FILLER for word in words)
 
 
 def _counts_what_was_agreed(decision: Decision) -> bool:

@@ -60,6 +60,8 @@ class DraftFacts:
     view: ProductView | None
     plans: list[PlanEntry]
     topic: str | None
+    short: bool = False  # "make it shorter": the opening, what was asked to be said, next steps
+    mention: str | None = None  # "and mention the 15% discount": a line saying it
 
 
 @handles(
@@ -74,7 +76,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     meant = ctx.resolution.meeting or (ctx.resolution.candidates[0] if ctx.resolution.candidates else None)
     meeting = get_meeting(ctx.db, meant.id) if meant else None
     view, plans = _products(ctx)
-    draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx))
+    draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), short=bool(_SHORTER.search(ctx.words[:500])),
+                       mention=_mention(ctx.words))
     context = TurnContext(
         account=recipient.account,
         person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.frame.person,
@@ -214,20 +217,43 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
         if topic:
             opening += f" I wanted to follow up on {topic}."
         paragraphs.append(opening)
-        if meeting and meeting.summary:
+        if draft.short:
+            pass  # "make it shorter": no recap, no list of what was agreed
+        elif meeting and meeting.summary:
             paragraphs.append("A quick recap: " + meeting.summary.strip())
-        if meeting and meeting.decisions:
+        if meeting and meeting.decisions and not draft.short:
             paragraphs.append("What we agreed:\n" + "\n".join(f"- {d}" for d in meeting.decisions))
         if meeting and meeting.action_items:
-            paragraphs.append("Next steps:\n" + "\n".join(f"- {a}" for a in meeting.action_items))
+            items = meeting.action_items[:_SHORT_ITEMS] if draft.short else meeting.action_items
+            paragraphs.append("Next steps:\n" + "\n".join(f"- {a}" for a in items))
     else:
         paragraphs.append(f"I wanted to follow up on {topic}." if topic else "I wanted to follow up on our conversation.")
     if view is not None and (plans or (topic and _PRICING.search(topic))):
         shown = plans or view.payload["plans"][:3]
         paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan)}" for plan in shown))
+    if draft.mention:
+        paragraphs.insert(2 if len(paragraphs) > 1 else 1, f"I also wanted to mention {draft.mention}.")
     paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
     paragraphs.append("Best regards,\n[Your name]")
     return subject, "\n\n".join(paragraphs)
+
+
+# "make it shorter", "shorten it", "tighten it up": the short version of the draft
+_SHORTER = re.compile(r"\b(?:shorter|shorten|briefer|more concise|tighten|trim(?: it| this)? down|keep it short|too long)\b",
+                      re.IGNORECASE)
+# "n mention the 15% discount locked for 2 yrs", "add that the price is locked": something the draft must say
+_MENTION = re.compile(r"\b(?:mention(?:ing)?|add(?:ing)? that|include|saying|say that|tell (?:him|her|them) (?:that|about))\s+"
+                      r"([^.?!\n]{3,160})", re.IGNORECASE)
+_SHORT_ITEMS = 2
+
+
+def _mention(words: str) -> str | None:
+    """What the rep asked the draft to mention, as typed ("the 15% discount locked for 2 years")."""
+    found = _MENTION.search(words[:500])
+    if found is None:
+        return None
+    phrase = clean(found.group(1)).strip(" ,;:")
+    return phrase or None
 
 
 def _llm_facts(draft: DraftFacts) -> str:
@@ -241,6 +267,10 @@ def _llm_facts(draft: DraftFacts) -> str:
     )
     if topic:
         lines.append(f"Topic: {clean(topic)}")
+    if draft.mention:
+        lines.append(f"Must mention: {clean(draft.mention)}")
+    if draft.short:
+        lines.append("Length: short (a few sentences)")
     if meeting is not None:
         m = meeting.meeting
         lines.append(f"Meeting: {m.title} ({m.kind}) with {m.account} on {m.started_at:%A %Y-%m-%d}")

@@ -79,6 +79,10 @@ _CATEGORY_KIND = {"integrations": "integration", "compliance": "compliance", "ad
 _PLAN_INDEPENDENT = ("addon", "faq", "compliance")
 _LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get)\b")
 # A question of nothing but a plan and one of these asks for the plan's whole list of that kind.
+_OR_WORDS = terms("or either which better best should we go pick choose recommend only")
+# "min plan?", "which tier do they need for that" after an item: the item's plans, not the minimum-contract FAQ
+_LOWEST_PLAN = re.compile(r"\b(?:min(?:imum)?|lowest|cheapest|smallest|entry|base|starting|first) (?:plan|tier|level|edition)\b"
+                          r"|^\W*(?:which|what) (?:plan|tier|edition)s?\b")
 _BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature features included include includes what whats "
                              "are is the on in of for list show me all its plan tier get gets")
 # A question of nothing but plans and these asks the plans' price (with its period and seats, if given).
@@ -169,6 +173,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        aspect, items = previous, _items_like(previous, view)  # "min plan?" after the Salesforce integration
     own_items = items
     if asked_plans and not frame.typed("plans"):
         moved = plan_fit.neighbour(view.payload, asked_plans[0], ctx.words)
@@ -178,9 +184,13 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             if previous == "quote" or frame.quantity:
                 aspect, items, previous = "quote", [], "quote"
     stranger = _unknown_subject(ctx.words, view) if previous and previous_kind and aspect is None and not items else []
+    if not stranger and previous and aspect is None and not items and frame.follow_up:
+        # "and in transit?" after Beacon's encryption at rest: words nothing of Beacon's mentions, said so rather
+        # than the last answer again
+        stranger = _unmatched_words(ctx.words, view)
     if stranger:
         # "what about zoho" after the HubSpot integration: the same kind of thing, named anew and not in the catalog
-        previous, aspect = None, _KIND_CATEGORY.get(previous_kind)
+        previous, aspect = None, _KIND_CATEGORY.get(previous_kind or "", previous if previous in _CATEGORY_KIND else None)
     if (previous and previous.startswith("item:") and aspect in ("features", "limits") and frame.follow_up
             and not _NAMES_A_LIST.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
         aspect = None  # "included in enterprise?" after an add-on asks about the add-on, not Enterprise's whole list
@@ -279,6 +289,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
     currency = _other_currency(lowered_words, view)
+    if stranger and aspect is not None and not items:
+        answer = f"I don't see anything about {bold(' '.join(stranger))} for {view.name}.\n\n{answer}"
     if currency is not None:  # "whats orbit pro in euros": the catalog has one currency, said before the answer
         answer = f"I only have {view.name}'s prices in {_listed_currency(view)}, not in {currency}.\n\n{answer}"
     return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
@@ -478,10 +490,12 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     lowered = question.lower()
     if _WHAT_WE_SELL.search(lowered):
         return "products", []
-    comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered)
+    named = _named_words(lowered, view, plans)
+    # "pro or enterprise?" compares; "scim on pro or ent only" asks about SCIM on each
+    comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered and not (
+        terms(question[:MAX_SCAN_CHARS]) - named - _BARE_CATEGORY_WORDS - _OR_WORDS))
     if comparing and len(plans) >= 2:
         return "compare", []
-    named = _named_words(lowered, view, plans)
     if plans and not (terms(question[:MAX_SCAN_CHARS]) - named - _BARE_CATEGORY_WORDS):
         # "beacon basic limits", "features of growth?": the plan's list, not the one item that mentions "limit"
         if _LIMITS.search(lowered):
@@ -632,6 +646,21 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
     typed = typed_words(question[:MAX_SCAN_CHARS], frozenset(unknown), skip_first=lambda word: word.lower() in english)
     names = [word for word in typed if word.lower() not in _CHAT_WORDS and (word.lower() not in english or word[:1].isupper())]
     return names[:_MAX_SUBJECT_WORDS]
+
+
+# Words around a question that ask nothing of the catalog ("what does it do exactly", "what is it anyway")
+_DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically literally still even then also too now "
+                         "currently mean means meant precisely roughly quickly briefly simply just work works")
+
+
+def _unmatched_words(question: str, view: ProductView) -> list[str]:
+    """The words of a short follow-up ("and in transit?") when none of them is a word of the product's catalog."""
+    index = _item_index(view)
+    asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words - _DISCOURSE_WORDS
+    if not asked or any(word in index.weights or word in index.near or word in index.prefixes for word in asked):
+        return []
+    typed = typed_words(question[:MAX_SCAN_CHARS], frozenset(asked), skip_first=lambda word: False)
+    return [word for word in typed if word.lower() not in _CHAT_WORDS][:_MAX_SUBJECT_WORDS]
 
 
 # "tiers and viewer limits", "plans + their task limits": the plans themselves are asked for too

@@ -31,6 +31,10 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bsign[\s-]*in\b|\blog[\s-]*in\b", " login "),
         (r"\bchurn(?:s|ed|ing)?\b|\bterminat\w*\b", " cancel "),
         (r"\bdupes?\b", " duplicate "),
+        (r"\bbyok\b|\bbring your own keys?\b|\bcmks?\b", " customer managed encryption keys bring own key "),
+        (r"\bpen[\s-]?tests?\b|\bpentest\w*\b|\bpen[\s-]?testing\b", " penetration test "),
+        (r"\bidps?\b", " identity provider "),
+        (r"\bsfdc\b", " salesforce "),
         (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
         # What a rep says for a need, folded to the catalog word that meets it ("PHI" is a HIPAA question).
         (r"\bphi\b|\bprotected health (?:information|data)\b|\bpatient (?:data|records)\b", " hipaa "),

@@ -63,7 +63,7 @@ class MeetingResolver:
                 return topical
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
-            if (remembered is not None and frame.intent is Intent.DRAFT_EMAIL and contact is not None
+            if (remembered is not None and frame.intent is Intent.DRAFT_EMAIL and contact is not None and frame.typed("person")
                     and frame.sources.get("meeting_id") == "thread" and contact.name not in remembered.meeting.participants):
                 remembered = None  # "draft elena a f/u" after a call she was not on: her own latest meeting
             if remembered is not None:
