@@ -14,12 +14,14 @@ from typing import NamedTuple
 from control_plane.intents import Reading
 from control_plane.normalize import NormalizedText, lower_same_length
 from control_plane.spelling import KEYWORDS, Speller, common_words
+from control_plane.spelling import rapidfuzz_modules as spelling_rapidfuzz
 from knowledge.vocabulary import KnownContact, Vocabulary
 
 MAX_NAME_WORDS = 5
 
 TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
+_NAME_WORD = re.compile(r"[a-z]{3,20}")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
 _SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w)")
@@ -146,6 +148,13 @@ class NameIndex:
             _singular(word) for phrase in vocabulary.catalog_phrases for word in _WORD.findall(phrase.lower())
             if len(word) >= 3 and word not in _GENERIC_WORDS and word not in named and word not in common
         )
+        # People by each part of their name, for a full name typed with one part misspelt ("sophia romano")
+        self._people_by_part: dict[str, list[tuple[str, str, int]]] = {}  # part -> (full name, kind, index of part)
+        for full, kind in [*((c.name, "contact") for c in vocabulary.contacts), *((c, "colleague") for c in vocabulary.colleagues)]:
+            parts = full.lower().split()
+            if len(parts) == 2 and all(len(part) >= 3 for part in parts):
+                for position, part in enumerate(parts):
+                    self._people_by_part.setdefault(part, []).append((full, kind, position))
         self.speller = Speller()
         # Most-asked-about kinds first: on a huge catalog the speller's budget goes to them.
         self.speller.add(vocabulary.plans, "plan")
@@ -212,8 +221,9 @@ class NameIndex:
 
     def read(self, text: NormalizedText) -> tuple[NormalizedText, tuple[Reading, ...]]:
         """`text` with typos of names and key words replaced by what they spell, and what was read."""
+        text, named = self._read_full_names(text)
         pieces: list[str] = []
-        readings: list[Reading] = []
+        readings: list[Reading] = list(named)
         last = 0
         for match in _SPELLABLE.finditer(text.lowered):
             correction = self.speller.correct(match.group())
@@ -233,9 +243,50 @@ class NameIndex:
             pieces += (text.clean[last : match.start()], spelling)
             last = match.end()
         if not pieces:
+            return text, tuple(readings)
+        clean = "".join(pieces) + text.clean[last:]
+        return NormalizedText(clean, lower_same_length(clean)), tuple(readings)
+
+    def _read_full_names(self, text: NormalizedText) -> tuple[NormalizedText, tuple[Reading, ...]]:
+        """Two words that are a person's first and last name with one of them misspelt ("sophia romano", "tom
+        baker", "marcus hail"): one part exact, the other within two edits (one for short parts)."""
+        if not self._people_by_part:
+            return text, ()
+        words = list(_NAME_WORD.finditer(text.lowered[:500]))
+        pieces: list[str] = []
+        readings: list[Reading] = []
+        last, index = 0, 0
+        while index + 1 < len(words):
+            first, second = words[index], words[index + 1]
+            between = text.lowered[first.end() : second.start()]
+            found = self._full_name(first.group(), second.group()) if between == " " else None
+            if found is None:
+                index += 1
+                continue
+            typed = text.clean[first.start() : second.end()]
+            pieces += (text.clean[last : first.start()], found)
+            readings.append(Reading(typed, found, "person"))
+            last, index = second.end(), index + 2
+        if not pieces:
             return text, ()
         clean = "".join(pieces) + text.clean[last:]
         return NormalizedText(clean, lower_same_length(clean)), tuple(readings)
+
+    def _full_name(self, first: str, second: str) -> str | None:
+        """The one person whose name `first second` is, one part exact and the other a near miss; None otherwise."""
+        if first in self._people_by_part and second in self._people_by_part:
+            return None  # both parts known: a name as typed (or two names), nothing to read
+        _, OSA = spelling_rapidfuzz()
+        found: set[str] = set()
+        for exact, other, position in ((second, first, 0), (first, second, 1)):
+            for full, _kind, part_position in self._people_by_part.get(exact, ()):
+                if part_position == position:
+                    continue  # the exact word must be the other part of the name
+                wanted = full.lower().split()[position]
+                allowed = 2 if max(len(wanted), len(other)) >= 6 else 1
+                if len(other) >= 3 and other != wanted and OSA.distance(other, wanted, score_cutoff=allowed) <= allowed:
+                    found.add(full)
+        return next(iter(found)) if len(found) == 1 else None
 
     def offering_votes(self, lowered: str) -> dict[str, int]:
         """Product name -> how many of the message's rarer catalog words name something it offers."""

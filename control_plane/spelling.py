@@ -84,6 +84,11 @@ def english_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def rapidfuzz_modules() -> tuple[Any, Any]:
+    """rapidfuzz's `process` and `OSA` (imported on first use)."""
+    return _rapidfuzz()
+
+
 def _rapidfuzz() -> tuple[Any, Any]:
     """rapidfuzz's `process` and `OSA`, imported on the first spelling check (a process answering "hi" needs none)."""
     from rapidfuzz import process

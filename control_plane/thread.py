@@ -120,6 +120,15 @@ TASKS_ASPECT = "tasks:"
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
+# The aspect of a turn that said who one of our own people is: this prefix, then their name.
+COLLEAGUE_ASPECT = "colleague:"
+
+
+def colleague_aspect(colleague: str) -> str:
+    """The aspect a turn saying who `colleague` is leaves in the thread."""
+    return COLLEAGUE_ASPECT + colleague
+
+
 def tasks_aspect(person: str) -> str:
     """The aspect a turn listing `person`'s action items leaves in the thread."""
     return TASKS_ASPECT + person
@@ -359,13 +368,17 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
     if intent is Intent.MEETING_SUMMARY:
         if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
             return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
-        tasks_of = (thread.aspect or "").removeprefix(TASKS_ASPECT) if (thread.aspect or "").startswith(TASKS_ASPECT) else ""
-        if (typed["account"] and tasks_of and names is not None and names.canonical(tasks_of, "colleague")
-                and not typed["person"] and not typed["colleague"] and (follow_up or _POINTS_AT_SOMEONE.search(text))):
-            # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account
-            return {"colleague": tasks_of}
-        if (typed["colleague"] or typed["person"]) and tasks_of and (follow_up or _POINTS_AT_SOMEONE.search(text)) \
-                and (typed["colleague"] or not typed["account"] or _POINTS_AT_SOMEONE.search(text)):
+        aspect = thread.aspect or ""
+        about = next((aspect.removeprefix(prefix) for prefix in (TASKS_ASPECT, COLLEAGUE_ASPECT) if aspect.startswith(prefix)), "")
+        colleague = about if about and names is not None and names.canonical(about, "colleague") else ""
+        pointing = bool(_POINTS_AT_SOMEONE.search(text))
+        if colleague and not typed["person"] and not typed["colleague"] and (
+                (typed["account"] and (follow_up or pointing)) or (not typed["account"] and pointing)):
+            # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account;
+            # "what accounts does she own" after who Maya is: Maya's
+            return {"colleague": colleague, "aspect": thread.aspect, "account": thread.account}
+        if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
+                and (typed["colleague"] or not typed["account"] or pointing):
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from control_plane.thread import TASKS_ASPECT, tasks_aspect
+from control_plane.thread import COLLEAGUE_ASPECT, TASKS_ASPECT, colleague_aspect, tasks_aspect
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
@@ -48,12 +48,16 @@ def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None
     named = frame.typed("account") or frame.typed("person") or (frame.source("account") == "thread"
                                                                  and bool(_POINTS_AT_THEM.search(asked)))
     account = ctx.resolution.account if named else None
-    if ASKS_TASKS.search(asked) or frame.source("colleague") == "thread" or (frame.aspect or "").startswith(TASKS_ASPECT):
-        meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
-        if account is not None:
-            meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
-        return tasks_reply(ctx, colleague, meetings, account, across_accounts=account is None)
-    if not named and frame.meeting_kind is None and frame.time_range is None and ASKS_PROFILE.search(asked):
+    aspect = frame.aspect or ""
+    free = not named and frame.meeting_kind is None and frame.time_range is None  # no account or meeting asked
+    # What the message asks outright comes first; then what the thread was listing ("and rachel adams?")
+    if ASKS_TASKS.search(asked):
+        return _tasks_of(ctx, colleague, account)
+    if free and ASKS_PROFILE.search(asked):
+        return _profile(ctx, colleague)
+    if aspect.startswith(TASKS_ASPECT):
+        return _tasks_of(ctx, colleague, account)
+    if free and aspect.startswith(COLLEAGUE_ASPECT):
         return _profile(ctx, colleague)
     return None
 
@@ -63,6 +67,13 @@ def owned_items(colleague: str, detail: MeetingDetail) -> list[str]:
     first = colleague.split()[0].lower()
     subjects = (f"{colleague.lower()} ", f"{first} ", f"{first}, ")
     return [item for item in detail.action_items if item.lower().startswith(subjects)]
+
+
+def _tasks_of(ctx: HandlerContext, colleague: str, account: str | None) -> HandlerResult:
+    meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
+    if account is not None:
+        meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
+    return tasks_reply(ctx, colleague, meetings, account, across_accounts=account is None)
 
 
 def contact_tasks(ctx: HandlerContext, contact: KnownContact) -> HandlerResult | None:
@@ -125,7 +136,7 @@ def _profile(ctx: HandlerContext, colleague: str) -> HandlerResult:
     if mention is not None:  # "who is leo park again" in a thread about Acme: what Acme's notes say of him
         detail, note = mention
         lines.insert(1, f"At {bold(detail.meeting.account)}: “{clean(note)}” ({_where(detail, ctx, False)})")
-    return HandlerResult.from_marked("\n".join(lines), context=TurnContext())
+    return HandlerResult.from_marked("\n".join(lines), context=TurnContext(aspect=colleague_aspect(colleague)))
 
 
 def _mentioned_at(ctx: HandlerContext, colleague: str, account: str) -> tuple[MeetingDetail, str] | None:

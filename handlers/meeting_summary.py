@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT, PERSON_ASPECT
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
+from handlers.account_facts import ASKS_ACCOUNT_FACTS, account_facts_reply, accounts_in_reply, asks_accounts_in
 from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, roster_reply
 from handlers.colleague_work import colleague_reply, contact_tasks
 from handlers.context import HandlerContext, HandlerResult
@@ -42,7 +43,17 @@ from knowledge.vocabulary import KnownContact
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     opening = ctx.words[:_WHO_IS_SCAN].lower()
-    if ctx.frame.colleague:  # one of our own people: what they owe, or who they are
+    if asks_accounts_in(ctx.words):  # "who do we sell to in healthcare"
+        listed = await asyncio.to_thread(accounts_in_reply, ctx)
+        if listed is not None:
+            return listed
+    if resolution.account and resolution.contact is None and ASKS_ACCOUNT_FACTS.search(opening):
+        facts = await asyncio.to_thread(account_facts_reply, ctx, resolution.account)  # "what industry is tidewater in"
+        if facts is not None:
+            return facts
+    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect in (PEOPLE_ASPECT, OWNER_ASPECT)
+    # (not "whos his main contact there" after who Daniel is: that asks the account's people)
+    if ctx.frame.colleague and not (ctx.frame.source("colleague") == "thread" and ASKS_FOR_PEOPLE.search(opening)):
         colleague = await asyncio.to_thread(colleague_reply, ctx, ctx.frame.colleague)
         if colleague is not None:
             return colleague
@@ -52,10 +63,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             return tasks
     if resolution.contact is not None and (_WHO_IS.search(opening) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
-    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect in (PEOPLE_ASPECT, OWNER_ASPECT)
-    # (the thread's account will do for "and who owns that acct on our side")
+    # (the thread's account will do for "and who owns that acct on our side", "whos the main contact there")
     if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)
-                                                   or (ctx.frame.account and ASKS_ROLE.search(opening))):
+                                                   or (ctx.frame.account and (ASKS_ROLE.search(opening)
+                                                                              or _POINTS_AT_ACCOUNT.search(opening)))):
         roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
         if roster is not None:
             return roster
@@ -116,6 +127,7 @@ _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me)\W+)?(?:who(?:'s|
                      r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
                      r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
 _WHO_IS_SCAN = 120
+_POINTS_AT_ACCOUNT = re.compile(r"\b(?:there|their|them|they|that one|that account|that acct|over there)\b")
 _CARD_MEETINGS = 3
 
 

@@ -232,6 +232,45 @@ _SEGMENTS = text(
 
 
 _ACCOUNT_OWNER = text("SELECT owner FROM account WHERE lower(name) = :account LIMIT 1")
+_ACCOUNT_PROFILE = text("SELECT name, industry, segment, owner FROM account WHERE lower(name) = :account LIMIT 1")
+_ACCOUNTS_IN = text(
+    "SELECT name, industry, segment, owner FROM account WHERE lower(industry) LIKE :pattern ESCAPE '\\' "
+    "OR lower(segment) = :word "
+    "ORDER BY name LIMIT :limit"
+)
+_INDUSTRIES = text("SELECT DISTINCT industry FROM account WHERE industry != '' ORDER BY industry LIMIT :limit")
+
+
+@dataclass(frozen=True)
+class AccountProfile:
+    name: str
+    industry: str
+    segment: str
+    owner: str
+
+
+def account_profile(db: Database, account: str) -> AccountProfile | None:
+    """The account's industry, segment and owner, as recorded."""
+    with db.engine.connect() as conn:
+        row = conn.execute(_ACCOUNT_PROFILE, {"account": account.lower()}).first()
+    return AccountProfile(row.name, row.industry or "", row.segment or "", row.owner or "") if row else None
+
+
+def accounts_in(db: Database, word: str, limit: int = 20) -> list[AccountProfile]:
+    """Accounts whose industry mentions `word` or whose segment is `word` (any case), by name."""
+    word = word.lower().strip()
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with db.engine.connect() as conn:
+        rows = conn.execute(_ACCOUNTS_IN, {"pattern": f"%{escaped}%", "word": word, "limit": limit})
+        return [AccountProfile(row.name, row.industry or "", row.segment or "", row.owner or "") for row in rows]
+
+
+def industries(db: Database, limit: int = 30) -> list[str]:
+    """The industries the accounts are in."""
+    with db.engine.connect() as conn:
+        return [row.industry for row in conn.execute(_INDUSTRIES, {"limit": limit})]
+
+
 _OWNED_ACCOUNTS = text("SELECT name FROM account WHERE lower(owner) = :owner ORDER BY name LIMIT :limit")
 
 
