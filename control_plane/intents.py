@@ -129,7 +129,7 @@ class Reading:
 
     typed: str
     read_as: str
-    kind: str  # product | plan | account | contact | kind | word
+    kind: str  # product | plan | account | contact | colleague | person | kind | word | term
 
 
 class Candidate(NamedTuple):

@@ -18,13 +18,14 @@ from control_plane.spelling import rapidfuzz_modules as spelling_rapidfuzz
 from knowledge.vocabulary import KnownContact, Vocabulary
 
 MAX_NAME_WORDS = 5
+MAX_OFFERED_SPELLINGS = 5_000  # names of what the catalog offers given to the speller
 
 TOKEN = re.compile(r"[\w&]+(?:['.\-][\w&]+)*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
 _NAME_WORD = re.compile(r"[a-z]{3,20}")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
-_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w)")
+_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w|'[a-z])")  # (not "doesn" of "doesn't")
 
 # Meeting-kind words -> the kind recorded on meetings.
 KIND_SYNONYMS = {
@@ -164,6 +165,8 @@ class NameIndex:
         self.speller.add(vocabulary.colleagues, "colleague")
         self.speller.add(self.account_aliases, "account")
         self.speller.add((p.name for p in vocabulary.products), "product")
+        # What the catalog offers, by name ("analitycs" is Analytics): last, so a huge catalog spends the budget on names
+        self.speller.add((name for name, _product in vocabulary.offered[:MAX_OFFERED_SPELLINGS]), "term")
 
     def _add(self, alias: str, name: Name) -> str | None:
         """Index `name` under `alias`; the key it went under, or None when the alias cannot be a name."""
@@ -234,7 +237,9 @@ class NameIndex:
                 known = self.get(spelling)
                 display = known[0].canonical if known else spelling.title()
                 spelling = display if " " not in display else spelling.title()
-                if not correction.typo:
+                if correction.kind == "term":
+                    spelling = correction.spelling  # a catalog word stays a word ("analytics"), not a name
+                elif not correction.typo:
                     spelling += "'s"  # "sams plate" is Sam's plate: the possessive is what makes "sam" a person
                 if correction.typo:
                     readings.append(Reading(text.clean[match.start() : match.end()], display, correction.kind))

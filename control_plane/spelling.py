@@ -153,7 +153,7 @@ class Speller:
             for word in _WORD.findall(phrase.lower()):
                 if len(word) == MIN_SHORT_CHARS - 1 and kind in _POSSESSED_KINDS:
                     self._short_owners.setdefault(word, kind)
-                if len(word) < (MIN_SHORT_CHARS if kind != "word" else MIN_WORD_CHARS) or word in self._kinds:
+                if len(word) < (MIN_WORD_CHARS if kind in ("word", "term") else MIN_SHORT_CHARS) or word in self._kinds:
                     continue
                 if len(self._kinds) >= MAX_SPELLINGS:
                     return
@@ -171,6 +171,8 @@ class Speller:
         # A plural or a possessive without its apostrophe; an account's or a person's even when it is an
         # English word ("umbrellas budget")
         singular_kind = (self._kinds.get(word[:-1]) or self._short_owners.get(word[:-1])) if word.endswith("s") else None
+        if singular_kind == "term":
+            return None  # "integrations", "workflows": the plural of what the catalog offers, already understood
         if singular_kind is not None and (singular_kind in _POSSESSED_KINDS or word not in english_words()):
             return Correction(word[:-1], singular_kind, typo=False)
         if word in english_words():

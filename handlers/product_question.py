@@ -194,8 +194,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if (previous and previous.startswith("item:") and aspect in ("features", "limits") and frame.follow_up
             and not _NAMES_A_LIST.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
         aspect = None  # "included in enterprise?" after an add-on asks about the add-on, not Enterprise's whole list
-    if previous and ((aspect is None and frame.follow_up) or (
-        previous.startswith("item:") and not items and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
+    # ("is it cheaper if we pay yearly" after a feature asks the plan's price; after an add-on, the add-on's)
+    priced_item = previous_kind == "addon" or aspect != "price"
+    if previous and ((aspect is None and frame.follow_up) or (aspect == "price" and previous_kind == "addon" and frame.follow_up
+                                                              and not items) or (
+        previous.startswith("item:") and not items and priced_item and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
@@ -271,6 +274,13 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote":
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
+    elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):
+        # "whats our cheapest plan for orbit": that plan, remembered for "how many ppl can be on that one"
+        word, plan = extreme
+        answer = f"The {word} {view.name} plan is {bold(plan['name'])}. " + _price_sentence(view, plan)
+        description = _plan_overview(view, plan).split("\n")[1:2]
+        answer += ("\n" + description[0]) if description else ""
+        facts["context"] = replace(facts["context"], plan=plan["name"], plans=(), aspect="price")
     elif aspect == "products":
         answer = _product_list(ctx)
     else:
@@ -1043,6 +1053,28 @@ def _price(plan: PlanEntry) -> str:
     """The plan's price in its own unit: "$8/employee/month" when its description says it is priced per employee."""
     text = format_price(plan["price_cents"], plan["currency"], plan["billing_period"], plan["per_seat"])
     return text.replace("/seat", "/" + seat_word(plan), 1) if plan["per_seat"] else text
+
+
+# "cheapest plan", "the top tier", "most expensive option": one end of the product's plans
+_EXTREME = re.compile(r"\b(?P<low>cheapest|lowest[- ]priced|least expensive|most affordable|entry[- ]level|lowest|smallest|"
+                      r"basic)\b(?= (?:[a-z]+ )?(?:plan|tier|option|one|edition|package|paid plan)\b)|\b(?P<high>most expensive|"
+                      r"priciest|top|highest|biggest|largest)\b(?= (?:[a-z]+ )?(?:plan|tier|option|one|edition|package)\b)")
+
+
+def _extreme_plan(view: ProductView, lowered: str) -> tuple[str, PlanEntry] | None:
+    """("cheapest", the plan) for "whats our cheapest plan", ("top", the last plan) for "the top tier"; None otherwise.
+    A paid plan is asked for when the message says so."""
+    found = _EXTREME.search(lowered)
+    plans = view.payload["plans"]
+    if found is None or not plans:
+        return None
+    if found.group("high"):
+        return found.group("high"), plans[-1]
+    priced = [plan for plan in plans if plan["price_cents"] is not None
+              and (plan["price_cents"] > 0 or "paid" not in lowered)]
+    if not priced:
+        return None
+    return found.group("low"), min(priced, key=lambda plan: (plan["price_cents"], plan["position"]))
 
 
 def _price_sentence(view: ProductView, plan: PlanEntry) -> str:
