@@ -41,7 +41,10 @@ ASKS_A_QUESTION = re.compile(
     r"^(?:[\w&' -]{1,40} ?[-:—–,] )?(?:(?:and|so|ok|okay|but|also),? )?"
     r"(?:who|what|whats|what's|when|where|why|how|how'd|which|whose|did|didn't|do|does|doesn't|are|aren't|were|any|anything|"
     r"has|have|had|(?:is|isn't|was|wasn't)(?! (?:it|there)\b)|tell me (?:more )?about|fill me in on|catch me up on|brief me on|"
-    r"(?:any )?(?:background|info|intel|context) on|give me (?:the )?(?:rundown|lowdown|background) on)\b|^(?!(?:[\w&' -]{1,40} ?[-:—–,] )?(?:can|could|will|would|pls|please)\b)[^\n]{0,500}\?\s*$"
+    r"(?:any )?(?:background|info|intel|context) on|give me (?:the )?(?:rundown|lowdown|background) on)\b"
+    # "hooli got more than that didnt they", "they signed already right": a statement asked as a question
+    r"|\b(?:didn't|did|don't|do|doesn't|does|isn't|is|aren't|are|wasn't|was|weren't|were|haven't|hasn't)\s+"
+    r"(?:they|we|he|she|it|you)\s*\??\s*$|[,\s](?:right|correct|yeah|no)\s*\?+\s*$|^(?!(?:[\w&' -]{1,40} ?[-:—–,] )?(?:can|could|will|would|pls|please)\b)[^\n]{0,500}\?\s*$"
 )
 
 

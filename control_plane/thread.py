@@ -54,6 +54,15 @@ _ASKS_THE_CATALOG = re.compile(
 # A question about the customer the thread is about: "whats their budget", "who's their champion".
 _THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick q|quick question),? ){0,2}(?:what(?:'s| is| was| were| are)?|who(?:'s| is| was)?|how (?:much|many|big)"
                           r"(?: is| was| are| were)?) (?:their|his|her)\b")
+# "how big is the renewal cap", "what currency is the quote in", "did we charge a setup fee", "whens it going to
+# their board": the account's deal, in words no catalog answers
+_THEIR_DEAL = re.compile(
+    r"\bthe (?:quote|deal|contract|renewal(?: cap)?|proposal|order form|cap|ramp|pilot|rollout|go-?live|terms|redlines?)\b"
+    r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
+    r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
+    r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
+    r"|\bwho (?:there|over there|on their (?:side|end))\b"
+)
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
 # "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
 _BARE_QUANTITY = re.compile(
@@ -75,6 +84,9 @@ _LEANING_WORDS = frozenset(
 _NEW_SUBJECT_WORDS = 2
 _BARE_QUESTION_WORDS = 4
 _BARE_TOPIC_WORDS = 3
+_CORRECTION = re.compile(r"^\W*(?:(?:no|nah|nope|sorry|sry|oops|wait|ugh|my bad|err)\b[,!.:; -]*)+(?:i )?(?:meant |mean )?"
+                         r"|^\W*(?:i )?meant\b\W*")
+_CORRECTION_MAX_WORDS = 4  # "no i meant the beacon one" corrects; a longer message asks something of its own
 # Words that say nothing of a subject: a message of only these after an answer is a reaction, not a question.
 _FILLER = frozenset("""hmm hmmm huh lol lmao wow cool nice sure yes yeah yep yup nope okay really why what how when
     who where which right great thanks thx the and for you got gotcha ugh meh oops sorry wait what's how's""".split())
@@ -169,6 +181,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     short = len(text.split()) <= _FOLLOW_UP_MAX_WORDS
     marked = short and bool(_FOLLOW_UP.search(text))
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if corrects(decision) and _continuable(last, slots_for):
+        return last, True  # "no i meant beacon", "sorry sentinel": the last question again, of what is named now
     if thread.account and _continuable(Intent.MEETING_SUMMARY, slots_for) and _asks_about_the_account(decision, weak):
         # "whats their budget again", "did we promise no setup fee" in a thread about an account, even after a
         # product turn: what its meetings say, not the catalog
@@ -210,8 +224,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
         return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.MEETING_SUMMARY and (
-            decision.entities.person or decision.entities.colleague):
-        return decision.intent, False  # "and what does lena owe us" after a price: about Lena, not the catalog
+            decision.entities.person or decision.entities.colleague or decision.entities.account):
+        # "and what does lena owe us", "hooli got more than that didnt they" after a price: about them, not the catalog
+        return decision.intent, False
     if (marked and weak) or (decision.intent is Intent.UNKNOWN and short and _only_slots_for(decision, last, slots_for)):
         return last, True
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.UNKNOWN and _LEANS_BACK.search(text):
@@ -233,7 +248,8 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     if decision.entities.product or decision.entities.plans:
         return False
     text = decision.normalized_text
-    return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text)))
+    return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text))) \
+        or (weak and bool(_THEIR_DEAL.search(text)))
 
 
 def _unsure_search(decision: Decision) -> bool:
@@ -267,6 +283,15 @@ def _asks_after_the_meeting(decision: Decision) -> bool:
     weak_catalog = decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped" \
         and decision.confidence < _SURE_CATALOG
     return weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text)
+
+
+def corrects(decision: Decision) -> bool:
+    """"no i meant beacon", "sorry sentinel", "i meant tidewater": a name put in place of the last question's."""
+    entities = decision.entities
+    if not (entities.product or entities.plans or entities.account or entities.person or entities.colleague):
+        return False
+    found = _CORRECTION.match(decision.normalized_text)
+    return found is not None and len(_WORD.findall(decision.normalized_text[found.end():])) <= _CORRECTION_MAX_WORDS
 
 
 def _bare_topic(decision: Decision) -> bool:
@@ -366,6 +391,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
+        if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and corrects(decision):
+            return {"topic": thread.topic, "aspect": thread.aspect}  # "no i meant tidewater": the same question of them
         if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
             return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
         aspect = thread.aspect or ""

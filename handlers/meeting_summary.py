@@ -17,8 +17,8 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
 from handlers.text_match import typed_words
-from handlers.meeting_answers import (MAX_MEETINGS, MAX_SEGMENTS, Passage, best_passages, has_content, passages_of, read_question,
-                                      their_asks)
+from handlers.meeting_answers import (MAX_MEETINGS, MAX_SEGMENTS, Passage, Question, best_passages, has_content, passages_of,
+                                      read_question, their_asks)
 from handlers.meeting_passages import passages, question_words
 from knowledge.meetings import (
     MeetingDetail,
@@ -36,7 +36,7 @@ from knowledge.vocabulary import KnownContact
 
 @handles(
     "meeting_summary",
-    slots=("account", "person", "colleague", "meeting_id", "time_range", "meeting_kind", "aspect"),
+    slots=("account", "person", "colleague", "meeting_id", "time_range", "meeting_kind", "aspect", "topic"),
     uses_llm=True,
     examples=(HelpExample("Meeting recaps", "summarize my last call with {account}", "summary, decisions and action items"),),
 )
@@ -127,6 +127,7 @@ _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me)\W+)?(?:who(?:'s|
                      r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
                      r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
 _WHO_IS_SCAN = 120
+_MAX_TOPIC_CHARS = 300
 _POINTS_AT_ACCOUNT = re.compile(r"\b(?:there|their|them|they|that one|that account|that acct|over there)\b")
 _CARD_MEETINGS = 3
 
@@ -180,6 +181,8 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         return None
     refs = [detail.meeting for detail, _ in meetings]
     names = [account, *(resolution.contact.name.split() if resolution.contact else ())]
+    if frame.source("topic") == "thread" and frame.topic:
+        asked = f"{frame.topic} {asked}"  # "no i meant tidewater": the last question, asked of Tidewater
     question = read_question(asked, names, refs)
     lowered = asked.lower()[:500]
     about_them = resolution.contact is not None and not question.people and bool(_POINTS_AT_THEM.search(lowered))
@@ -195,7 +198,7 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
             if in_the_meeting and resolution.meeting is not None else meetings  # (the None check is for the type checker)
         found = their_asks(next(iter(question.people)), passages_of(named or meetings), earliest_first=originally)
         if found:
-            return _what_meetings_say(found, ctx)
+            return _what_meetings_say(found, ctx, question)
     if not has_content(question):
         return None
     if resolution.meeting is not None and question.words and question.words <= _RECAP_SECTIONS:
@@ -211,16 +214,18 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     if not found:
         typed = typed_words(asked[:500], question.words)
         return _Unanswered(" ".join(typed)) if typed and not named_meeting else None
-    return _what_meetings_say(found, ctx)
+    return _what_meetings_say(found, ctx, question)
 
 
-def _what_meetings_say(found: list[Passage], ctx: HandlerContext) -> HandlerResult:
+def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Question) -> HandlerResult:
     lines = [f"{bold(found[0].meeting.account)}: what the meetings say"]
     lines += [f"• {_quoted(passage, ctx)}" for passage in found]
     shown = {passage.meeting.id for passage in found}
     lines.append("\nAsk “recap the " + clean(found[0].meeting.title) + "” for the whole meeting." if len(shown) == 1
                  else "\nAsk for a recap of any of them for the whole meeting.")
-    context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id)
+    # (the question's own words, kept only for a correction naming another account: "no i meant tidewater")
+    context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id,
+                          topic=" ".join(typed_words(ctx.words[:_MAX_TOPIC_CHARS], question.words)) or None)
     return HandlerResult.from_marked("\n".join(lines), context=context)
 
 

@@ -202,6 +202,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
+        if not items and previous.startswith("item:") and frame.typed("product"):
+            stranger = [previous.split(":", 2)[2]]  # "no i meant beacon" after data residency: Beacon has none
         counted = _limit_of(previous, view, asked_plans) if _ASKS_AMOUNT.search(ctx.words.lower()[:MAX_SCAN_CHARS]) else None
         if counted is not None:  # "how many do they get on plus" after "what counts as a task": the Tasks limit
             aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
@@ -565,6 +567,9 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
     return found[0] if len(found) == 1 else None
 
 
+_SAME_KIND_BONUS = 0.5
+
+
 def _items_like(aspect: str, view: ProductView) -> list[Item]:
     """The item an `item:kind:name` aspect refers to, or this product's item of that kind most like it ("and
     beacon?" after Orbit's free-trial FAQ is Beacon's free-trial FAQ); none when it has nothing like it."""
@@ -574,8 +579,10 @@ def _items_like(aspect: str, view: ProductView) -> list[Item]:
     _, kind, name = (aspect.split(":", 2) + ["", ""])[:3]
     asked = terms(name) - terms(view.name)
     index = _item_index(view)
-    scored = sorted(((score(asked, item), item) for item in index.items if item.kind == kind), key=lambda pair: -pair[0])
-    if not scored or scored[0][0] < MATCH_THRESHOLD:
+    # (of its kind first: "and beacon?" after a FAQ is a FAQ; then of any kind: Beacon's data residency is in its GDPR entry)
+    scored = sorted(((score(asked, item) + (_SAME_KIND_BONUS if item.kind == kind else 0.0), item) for item in index.items),
+                    key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < MATCH_THRESHOLD + (_SAME_KIND_BONUS if scored[0][1].kind == kind else 0.0):
         return []
     best = scored[0][1]
     return [Item(best.kind, best.name, best.entry, scored[0][0])]
@@ -660,7 +667,8 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
 
 # Words around a question that ask nothing of the catalog ("what does it do exactly", "what is it anyway")
 _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically literally still even then also too now "
-                         "currently mean means meant precisely roughly quickly briefly simply just work works")
+                         "currently mean means meant precisely roughly quickly briefly simply just work works sorry sry oops "
+                         "nah nope no wait ugh oh ah hmm ok okay yes yeah instead")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:

@@ -33,7 +33,7 @@ _OFFERED_SOURCES = tuple(
     f"SELECT DISTINCT t.{column}, p.name FROM {table} AS t JOIN product AS p ON p.id = t.product_id"
     f" LIMIT {MAX_CATALOG_PHRASES}"
     for table, column in (("feature", "name"), ("integration", "name"), ("addon", "name"), ("faq", "question"),
-                          ("faq", "answer"))
+                          ("faq", "answer"), ("complianceitem", "name"))
 ) + (
     "SELECT DISTINCT l.name, p.name FROM planlimit AS l JOIN plan AS pl ON pl.id = l.plan_id"
     f" JOIN product AS p ON p.id = pl.product_id LIMIT {MAX_CATALOG_PHRASES}",
