@@ -184,6 +184,9 @@ class ControlPlane:
             return candidates  # a search, a draft or help the patterns are sure of
         if not self._names.asks_about_someone(lowered):
             return candidates
+        seats = self._entities.extract(NormalizedText(lowered, lowered), Intent.PRODUCT_QUESTION, _ANY_DAY)
+        if seats.plans and seats.quantity:
+            return candidates  # "whats globex worth per yr after the 12%? 450 ent seats": a quote, whoever it is for
         if asks_what_happened(lowered):
             confidence, pattern = MEETING_QUESTION_CONFIDENCE, "about-a-meeting"
         elif asks_a_question(lowered) and all(

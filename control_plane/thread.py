@@ -71,7 +71,8 @@ _BARE_QUANTITY = re.compile(
 )
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
 _LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b"
-                         r"|\d\s?(?:%|percent)\s?(?:off|discount)\b")  # "now with 10% off": the quote just given
+                         r"|\d\s?(?:%|percent)?\s?(?:off|discount)\b|\bafter (?:the|their|that) \d{1,2}\s?(?:%|percent)")
+# ("now with 10% off", "and after the 12%": the quote just given, discounted)
 # Words that carry no subject of their own: a message of names and these ("and enterprise?", "for acme
 # last week", "growth annually for 15") leans on the previous turn; two other words make a new question.
 _LEANING_WORDS = frozenset(

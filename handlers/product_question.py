@@ -89,7 +89,8 @@ _BARE_CATEGORY_WORDS = terms("limit limits quota quotas cap caps feature feature
 _PRICE_ONLY_WORDS = terms("price prices pricing priced cost costs much per seat seats user users month monthly year yearly "
                           "annual annually billed billing pay paid list what whats is are the a on for of it run runs go "
                           "and so ok then we us our they them do does would will each cheaper cheap cheapest less if "
-                          "that this be get gets gonna going save saves savings discount discounted instead total")
+                          "that this be get gets gonna going save saves savings discount discounted instead total employee "
+                          "employees head rep member viewer license person")
 _EVIDENCE = re.compile(r"\b(?:evidence|collect\w*|automat\w*|map\w*|audit prep|controls?|readiness)\b")
 _ASKS_HOW = re.compile(r"\bhow (?:are|is|do|does|will|would|can|should)\b")  # "how are seats billed": the FAQ
 _LIMITS = re.compile(r"\b(limits?|quotas?|sla|uptime|seats?|storage|caps?|maximum|max)\b")
@@ -112,7 +113,9 @@ _BUY_MORE = re.compile(r"\b(?:buy|purchase|get|add) (?:more|extra|additional)\b|
                        r"\b(?:run|runs|running|ran) out of\b|\b(?:hit|hits|hitting|exceed\w*|outgr\w*) (?:the |their |its )?"
                        r"(?:cap|limit|quota|allowance)s?\b|\b(?:anything|something|what) (?:they|we|you|i) (?:can|could) (?:add|buy|purchase)\b")
 _COMES_TO = re.compile(r"\b(?:comes?|came|adds?|works?) (?:out )?to\b|\bin total\b|\btotal\b")
-_PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year)s?\b", re.IGNORECASE)
+# "per seat", "per employee", "a head": how a price is counted, not a limit on seats or employees
+_PER_UNIT = re.compile(r"\b(per|a|each|by)\s+(seat|user|month|year|employee|head|rep|member|viewer|license|licence|person)s?\b",
+                       re.IGNORECASE)
 _PLAN_PHRASE = re.compile(r"\b([A-Za-z][\w+-]*)\s+(?:plan|tier|edition|package)\b", re.IGNORECASE)
 _NOT_A_PLAN_NAME = frozenset(
     """which what the a an this that our your my each every any same pricing price paid cheapest cheaper most
@@ -173,6 +176,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    if previous == "quote" and frame.quantity and _SAME_SEATS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        aspect, items = "quote", []  # "ok same seat count on pro": the thread's seats, priced on Pro
     if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = previous, _items_like(previous, view)  # "min plan?" after the Salesforce integration
     own_items = items
@@ -568,6 +573,7 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+_SAME_SEATS = re.compile(r"\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
 
 
 def _items_like(aspect: str, view: ProductView) -> list[Item]:

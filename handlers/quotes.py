@@ -17,8 +17,10 @@ _MINIMUM = re.compile(r"(\d[\d,]*)\s*(?:seats?\s*)?minimum|minimum (?:of )?(\d[\
 _MAXIMUM = re.compile(r"up to (\d[\d,]*)", re.IGNORECASE)
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 # "w/ the 12% off", "with a 15% discount", "discount of 10%": a negotiated discount on the quote
-_NEGOTIATED = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)\s?(?:off|discount|disc)\b"
-                         r"|\b(?:discount|off) of (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)")
+_NEGOTIATED = re.compile(r"(?<![\d.$€£])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)?\s?(?:off|discount|disc)\b"
+                         r"|\b(?:discount|off) of (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)"
+                         # "and after the 12%", "after their 12 percent": a discount already named
+                         r"|\bafter (?:the|their|a|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)")
 
 
 def negotiated_discount(words: str) -> float | None:
@@ -26,7 +28,7 @@ def negotiated_discount(words: str) -> float | None:
     found = _NEGOTIATED.search(words[:500].lower())
     if found is None:
         return None
-    value = float(found.group(1) or found.group(2))
+    value = float(next(group for group in found.groups() if group))
     return value if 0 < value < 100 else None
 
 

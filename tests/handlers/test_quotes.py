@@ -118,6 +118,7 @@ def test_a_per_employee_minimum_bills_the_minimum(demo_db: Database) -> None:
 
 
 @pytest.mark.parametrize(("words", "expected"), [("and w/ the 12% off", 12.0), ("with a 7.5 percent discount", 7.5),
+                                                 ("12 team seats w the 10 off", 10.0), ("and after the 12%", 12.0), ("$10 off", None),
                                                  ("a discount of 15%", 15.0), ("how much is 20 seats", None),
                                                  ("99% uptime off peak", None)])
 def test_a_negotiated_discount_is_read_from_the_message(words: str, expected: float | None) -> None:
