@@ -63,6 +63,7 @@ _THEIR_DEAL = re.compile(
     r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
     r"|\bwho (?:there|over there|on their (?:side|end))\b"
 )
+_ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
 # "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
 _BARE_QUANTITY = re.compile(
@@ -409,15 +410,21 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
                 and (typed["colleague"] or not typed["account"] or pointing):
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
         if typed["colleague"] and not typed["account"] and not typed["person"]:
-            # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls
-            return {"account": thread.account}
+            # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls; "what did sam say"
+            # after a search found the call: on that call
+            found_call = thread.last_intent == Intent.CALL_SEARCH.value
+            return {"account": thread.account, "meeting_id": thread.meeting_id if found_call else None,
+                    "topic": thread.topic if found_call and _ABOUT_IT.search(text) else None}
         if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT:
             return {"aspect": PERSON_ASPECT}  # "and ken ito?" after "who is aisha bello": who Ken Ito is
         if typed["account"] or typed["person"] or typed["colleague"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR
             return {"account": thread.account}
-        return {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
+        inherited = {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
+        if thread.last_intent == Intent.CALL_SEARCH.value and thread.topic and _ABOUT_IT.search(text):
+            inherited["topic"] = thread.topic  # "what did they say about it" after a search: about what was searched
+        return inherited
     if intent is Intent.CALL_SEARCH:
         if not follow_up:
             return {}

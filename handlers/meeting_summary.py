@@ -155,6 +155,7 @@ class _Unanswered:
 # A request for the meeting itself rather than for something said in it.
 _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
+    r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|"
     r"latest|status|update|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )
@@ -190,7 +191,9 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         question = replace(question, people=frozenset({resolution.contact.name.lower()}))
     originally = bool(_ORIGINALLY.search(lowered))
     in_the_meeting = resolution.meeting is not None and (resolution.by_title or bool(frame.meeting_kind))
-    if len(question.people) == 1 and (originally or about_them) and _ASKS_WHAT_THEY_WANT.search(lowered) and (
+    # "what did sofia need from us" (not "what did luis ask in the review": his questions, found by their words)
+    named_them = resolution.contact is not None and frame.typed("person") and bool(_NEEDS_FROM_US.search(lowered))
+    if len(question.people) == 1 and (originally or about_them or named_them) and _ASKS_WHAT_THEY_WANT.search(lowered) and (
             not has_content(question) or in_the_meeting or originally):
         # "what did she need from us", "what did elena originally want", "what did she ask for in the security
         # review": their asks (in the meeting named, if one is), the first ones if asked so
@@ -232,6 +235,7 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
 _ASKS_WHAT_THEY_WANT = re.compile(r"\bwhat (?:did|does|do|has|have) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
                                   r"(?:need|want|ask|request|require)\w*\b"
                                   r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b")
+_NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w*|request\w*)\b")
 _ORIGINALLY = re.compile(r"\b(?:originally|initially|at first|in the beginning|at the start|to begin with|first (?:asked|wanted))\b")
 _POINTS_AT_THEM = re.compile(r"\b(?:she|he|her|him|his|hers)\b")
 # Words that name a part of a recap rather than something said in the meeting.

@@ -160,6 +160,7 @@ _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
 # A meeting named relative to the thread's: the one before it, or how things ended up since.
 _BEFORE_THAT = re.compile(
     r"\b(?:one|call|meeting|session|check-?in|demo|sync) (?:before (?:that|it|this)|the (?:week|day|time) before)\b"
+    r"|\b(?:the )?(?:one|call|meeting) before\W*$"
     r"|\b(?:previous|prior|earlier) (?:one|call|meeting|check-?in|demo|sync)\b"
 )
 _IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then|"
