@@ -62,6 +62,7 @@ _THEIR_DEAL = re.compile(
     r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
     r"|\bwho (?:there|over there|on their (?:side|end))\b"
+    r"|\bwhat(?:'s| does| do| did| is)? (?:he|she|they) (?:need|needs|have|has|got|owe|owes) to\b"
 )
 _ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")

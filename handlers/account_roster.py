@@ -16,6 +16,11 @@ _OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
                 r"(?:account )?owner (?:of|for|on)\b")
 ASKS_OWNER = re.compile(_OWNER_WORDS)
+# "who owns the rollout on their side", "who's running the pilot": a task someone owns, not the account
+ASKS_WHO_OWNS_A_TASK = re.compile(
+    r"\bwho(?:'s| is)? (?:owns|owning|covers|manages|managing|runs|running|leads|leading|handles|handling|driving|drives) "
+    r"(?:the |their |our |that |this )?(?!account\b|acct\b|relationship\b|deal\b|logo\b|it\b|them\b|that\b|this\b|"
+    r"contract\b|budget\b|decision\b|security\b|legal\b|procurement\b)[a-z][\w-]+")
 _ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|hey|also|wait)\W+)?who(?:'s| is| are|s)? (?:the |their |our |they(?:'re| are) )?"
                r"(?:main |key |head |lead |primary |best |right )?(?:doing |handling |running |leading |in charge of )?"
                r"(?:it|security|infosec|finance|financial|procurement|legal|ops|operations|revops|technical|tech|admin|sso|"
