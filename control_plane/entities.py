@@ -24,7 +24,7 @@ _EVERYDAY_PLAN_NAMES = frozenset(
 )
 _PLAN_SLOT_BEFORE = frozenset(
     "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's "
-    "would went buy buys buying choose chose pick picked take took want wants".split()
+    "would went buy buys buying choose chose pick picked take took want wants use using".split()
 )
 # "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
 # "a discount on beacon", "20% off beacon", "pricing for relay": the product asked about, when two are named
@@ -54,6 +54,10 @@ _PLAN_FOR_COUNT = re.compile(
     r"\b(?:for|x|times|\*)\s?(\d{1,3}(?:,\d{3})?|\d{1,5})\b(?![.,]\d|\s?(?:%|percent|months?|mos?|years?|yrs?|days?|weeks?|"
     r"minutes?|hours?|gb|tb|mb|k\b|m\b|dollars|usd|eur|bucks|requests|calls|tasks|responses|seconds?))"
 )
+_STARTUP_COMPANY = re.compile(r"\bstartups?\b(?! (?:plan|tier))(?=[^.?!\n]{0,60}\b(?:raised|funding|funded|seed|series [a-d]|vc|"
+                              r"\$?\d+(?:\.\d)?\s?(?:m|mm|million)\b|under|pricing|discount|program|deal)\b)|\bstartups\b")
+# "and 55 growth", "10 pro": a count right before a plan's name is its seats
+_COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) $")
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -179,6 +183,9 @@ class EntityExtractor:
             if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else None
         if quantity is None and plans and intent is Intent.PRODUCT_QUESTION:
             quantity = _PLAN_FOR_COUNT.search(lowered)  # "beacon pro for 15": 15 seats of it
+        if quantity is None and plans and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):
+            quantity = next((counted for f in found if any(n.kind == "plan" for n in f.names)
+                             and (counted := _COUNT_BEFORE.search(lowered, 0, f.start))), None)  # "and 55 growth"
         term = None
         if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: "annual?" may follow up a price
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None
@@ -201,10 +208,14 @@ class EntityExtractor:
         or in a message of little more than names ("growth?", "team and pro")."""
         if match.next_words[:1] in (("trial",), ("trials",)):
             return False  # "free trial?" asks about trying the product, not the plan called Free
+        if text.lowered[match.start : match.end].startswith("startup") and _STARTUP_COMPANY.search(text.lowered):
+            return False  # "startup pricing? prospect raised 3M": the discount for startups, not a plan called Startup
         if short or (match.start > 0 and text.clean[match.start].isupper()):
             return True
         if any(name.kind == "product" for name in self.names.get(match.previous_word)):
             return True  # "relay free", "orbit pro"
+        if match.previous_word.replace(",", "").isdigit() and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):
+            return True  # "and 55 growth": seats of the plan
         following = match.next_words[:1]
         if following and (following[0] in _PLAN_WORDS or following[0].removesuffix("s") in self.names.limit_terms):
             return True  # "pro seats", "basic response limit"

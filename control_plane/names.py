@@ -241,8 +241,9 @@ class NameIndex:
                     spelling = correction.spelling  # a catalog word stays a word ("analytics"), not a name
                 elif not correction.typo:
                     spelling += "'s"  # "sams plate" is Sam's plate: the possessive is what makes "sam" a person
-                if correction.typo:
-                    readings.append(Reading(text.clean[match.start() : match.end()], display, correction.kind))
+                if correction.typo:  # (a catalog word read through a typo is no name worth a note: a "word" reading)
+                    kind = "word" if correction.kind == "term" else correction.kind
+                    readings.append(Reading(text.clean[match.start() : match.end()], display, kind))
             elif correction.typo:
                 readings.append(Reading(text.clean[match.start() : match.end()], spelling, "word"))
             pieces += (text.clean[last : match.start()], spelling)

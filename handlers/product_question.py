@@ -77,7 +77,8 @@ _KIND_CATEGORY = {"integration": "integrations", "addon": "addons", "compliance"
 _CATEGORY_KIND = {"integrations": "integration", "compliance": "compliance", "addons": "addon", "limits": "limit"}
 # Items whose answer is the same whatever the plan: a new plan in a follow-up does not ask about them again.
 _PLAN_INDEPENDENT = ("addon", "faq", "compliance")
-_LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get)\b")
+_LIST_FEATURES = re.compile(r"\b(features?|included|includes?|come with|comes with|get with|what do(?:es)? .+ get|"
+                            r"what(?:'s| is| comes) in)\b")
 # A question of nothing but a plan and one of these asks for the plan's whole list of that kind.
 _OR_WORDS = terms("or either which better best should we go pick choose recommend only")
 # "min plan?", "which tier do they need for that" after an item: the item's plans, not the minimum-contract FAQ
@@ -204,7 +205,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if previous and ((aspect is None and frame.follow_up) or (aspect == "price" and previous_kind == "addon" and frame.follow_up
                                                               and not items) or (
         previous.startswith("item:") and not items and priced_item and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
-    ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans"))):
+    ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans")
+          and not _unknown_subject(ctx.words, view))):  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
         if not items and previous.startswith("item:") and frame.typed("product"):
@@ -573,6 +575,8 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+_SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
+                    "licenses sellers staff agents folks team")
 _SAME_SEATS = re.compile(r"\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
 
 
@@ -680,7 +684,8 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
 def _unmatched_words(question: str, view: ProductView) -> list[str]:
     """The words of a short follow-up ("and in transit?") when none of them is a word of the product's catalog."""
     index = _item_index(view)
-    asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words - _DISCOURSE_WORDS
+    asked = {word for word in terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words - _DISCOURSE_WORDS
+             - _PRICE_ONLY_WORDS - _PERIOD_WORDS - _SEAT_WORDS if not any(ch.isdigit() for ch in word)}  # (a quote's words)
     if not asked or any(word in index.weights or word in index.near or word in index.prefixes for word in asked):
         return []
     typed = typed_words(question[:MAX_SCAN_CHARS], frozenset(asked), skip_first=lambda word: False)
@@ -931,7 +936,7 @@ def _weighted(question: str, view: ProductView, name: str, named: frozenset[str]
 _YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|but)\W+)?(?:is|are|does|do|can|could|will|would|has|have|"
                      r"included|available|offered|part of)\b")
 # "features of growth?", "all the limits": a plan's whole list is asked for, not the thing discussed
-_NAMES_A_LIST = re.compile(r"\b(?:features?|limits?|quotas?|everything|all|what else|list)\b")
+_NAMES_A_LIST = re.compile(r"\b(?:features?|limits?|quotas?|everything|all|what else|list)\b|\bwhat(?:'s| is| comes) in\b")
 
 
 def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *, yes_no: bool = False) -> str:

@@ -35,6 +35,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpen[\s-]?tests?\b|\bpentest\w*\b|\bpen[\s-]?testing\b", " penetration test "),
         (r"\bidps?\b", " identity provider "),
         (r"\bsfdc\b", " salesforce "),
+        (r"\bnet[\s-]?(\d{2})\b", r" \1 day terms invoiced "),
+        (r"\bhow many (?:people|ppl|users|reps|members|persons|folks|employees)\b", " how many seats "),
         (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
         # What a rep says for a need, folded to the catalog word that meets it ("PHI" is a HIPAA question).
         (r"\bphi\b|\bprotected health (?:information|data)\b|\bpatient (?:data|records)\b", " hipaa "),
