@@ -24,7 +24,7 @@ from control_plane.normalize import NormalizedText, normalize
 from control_plane.patterns import PatternSet, load_patterns
 from control_plane.rollout import RolloutGate
 from control_plane.shadow import ShadowValidator
-from control_plane.thread import NAMES_A_PLAN, IntentSlots, ThreadContext, intent_in_thread, merge_thread
+from control_plane.thread import CATALOG_TERM, NAMES_A_PLAN, IntentSlots, ThreadContext, intent_in_thread, merge_thread
 from control_plane.time_ranges import naive_utc, parse_time_range
 from control_plane.validation import (
     IntentLLM,
@@ -43,7 +43,8 @@ _ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.
 _MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is no evidence against the catalog
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
-_ANY_DAY = datetime(2026, 1, 5)  # the names a message gives do not depend on the day (only its time range does)
+_ANY_DAY = datetime(2026, 1, 5)
+_LIMIT_ASKED = re.compile(r"\b(?:limits?|caps?|quotas?|storage|retention|sla|uptime|how many|max(?:imum)?)\b")  # the names a message gives do not depend on the day (only its time range does)
 # A question about what was said or agreed with a named account or contact: answered from its meetings.
 MEETING_QUESTION_CONFIDENCE = 0.92
 # A question naming an account or contact that no pattern reads as anything else: about its meetings, short
@@ -185,8 +186,11 @@ class ControlPlane:
         if not self._names.asks_about_someone(lowered):
             return candidates
         seats = self._entities.extract(NormalizedText(lowered, lowered), Intent.PRODUCT_QUESTION, _ANY_DAY)
-        if seats.plans and seats.quantity:
-            return candidates  # "whats globex worth per yr after the 12%? 450 ent seats": a quote, whoever it is for
+        if seats.plans and (seats.quantity or self._names.catalog_terms_in(lowered) or self._names.names_a_limit(lowered)
+                            or _LIMIT_ASKED.search(lowered)):
+            # "whats globex worth per yr after the 12%? 450 ent seats", "acme is on orbit pro right, whats their api
+            # limit": a quote or a plan's limit, whoever it is for
+            return candidates
         if asks_what_happened(lowered):
             confidence, pattern = MEETING_QUESTION_CONFIDENCE, "about-a-meeting"
         elif asks_a_question(lowered) and all(
@@ -218,7 +222,7 @@ class ControlPlane:
         if not (self._names.catalog_terms_in(lowered) or self._names.names_a_limit(lowered)) \
                 or self._names.names_someone(lowered):
             return candidates
-        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, "catalog-term"), *candidates)
+        return (Candidate(Intent.PRODUCT_QUESTION, CATALOG_TERM_CONFIDENCE, CATALOG_TERM), *candidates)
 
     def _with_named_plans(self, text: NormalizedText, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A message no pattern places that names a plan or product where one is meant ("customer has 20 reps,

@@ -124,6 +124,9 @@ _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:pl
 
 # The pattern id of a product question read from the plan or product a message names, no pattern placing it.
 NAMES_A_PLAN = "names-a-plan"
+# The pattern id of a product question read from a catalog word alone ("storage?", "what if they cancel").
+CATALOG_TERM = "catalog-term"
+_HOW_MANY_THINGS = "how-many-things"  # "how many records got hit": a count, of the catalog or of the thread's meeting
 # The aspect of a turn that listed an account's people ("who do we know at kestrel").
 PEOPLE_ASPECT = "people"
 # The aspect of a turn that said who someone is ("who is sofia romano").
@@ -218,14 +221,14 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
             and not asks_what_happened(text) and _subject_words(decision) < _NEW_SUBJECT_WORDS
             and (_LEANS_BACK.search(text) or _PRICES_THE_DEAL.search(text))):
         return Intent.PRODUCT_QUESTION, True  # "what does that come to a year" after "Orbit Team, 12 seats": its price
+    if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
+        return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
     names_the_catalog = decision.intent is Intent.PRODUCT_QUESTION and bool(decision.entities.plans or decision.entities.product)
     if last is Intent.DRAFT_EMAIL and names_the_catalog:
         return decision.intent, False  # "also whats the uptime sla on enterprise" after a draft: a catalog question
-    if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
-        return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.MEETING_SUMMARY and (
             decision.entities.person or decision.entities.colleague or decision.entities.account):
         # "and what does lena owe us", "hooli got more than that didnt they" after a price: about them, not the catalog
@@ -285,7 +288,15 @@ def _asks_after_the_meeting(decision: Decision) -> bool:
         return words <= _BARE_QUESTION_WORDS or (words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text)))
     weak_catalog = decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped" \
         and decision.confidence < _SURE_CATALOG
-    return weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text)
+    if weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text):
+        return True
+    # "and the rotterdam seats", "how many records got hit": only a catalog word made it a product question
+    only_a_word = bool(decision.candidates) and decision.candidates[0].pattern in (CATALOG_TERM, _HOW_MANY_THINGS)
+    subject = [word for word in _WORD.findall(text) if word not in _LEANING_WORDS]  # ("and the" lean on the thread)
+    if weak_catalog and only_a_word and len(subject) <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text):
+        return True
+    return (weak_catalog and only_a_word and words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text))
+            and not _WHAT_IF.search(text) and not _ASKS_THE_CATALOG.search(text))
 
 
 def corrects(decision: Decision) -> bool:

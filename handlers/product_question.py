@@ -521,7 +521,7 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
             return "limits", []
         if _LIST_FEATURES.search(lowered):
             return "features", []
-    if (plans and _PRICE.search(lowered) and not _ASKS_HOW.search(lowered)
+    if (plans and _PRICE.search(lowered) and not _ASKS_HOW.search(lowered) and not _PAYMENT_METHOD.search(lowered)
             and not (terms(question[:MAX_SCAN_CHARS]) - named - _PRICE_ONLY_WORDS)):
         # "whats growth per seat billed annually": the plan's price, not the FAQ on how seats are billed
         return "price", []
@@ -575,6 +575,8 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+# "can they pay by wire", "net 30 on an invoice": how they pay, not how much
+_PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
 _SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
                     "licenses sellers staff agents folks team")
 _SAME_SEATS = re.compile(r"\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
