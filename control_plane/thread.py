@@ -63,6 +63,9 @@ _THEIR_DEAL = re.compile(
     r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
     r"|\bwho (?:there|over there|on their (?:side|end))\b"
     r"|\bwhat(?:'s| does| do| did| is)? (?:he|she|they) (?:need|needs|have|has|got|owe|owes) to\b"
+    # "who was supposed to spot check after the resync", "whos chasing the rest", "who's fixing it"
+    r"|\bwho(?:'s| is| was| were)? (?:supposed to|meant to|going to|gonna|fixing|chasing|handling|doing|sending|building|"
+    r"setting up|owning|running|taking|on the hook)\b"
 )
 _ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
