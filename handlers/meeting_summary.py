@@ -125,7 +125,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     return HandlerResult.from_marked(header + "\n\n" + said + stored_summary(detail), context=context)
 
 
-_WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me)\W+)?(?:who(?:'s| is| was)|tell me about|what do (?:we|you) "
+_WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me|oh|also|btw|hey|sorry)\W+){0,3}(?:who(?:'s| is| was)|tell me about|what do (?:we|you) "
                      r"know about|remind me who)\b(?![^?.!\n]{0,60}\b(?:call|meeting|demo|said|say|ask|asked|on it)\b)"
                      # "whats carla's title", "lenas email addy?": what the contact card says
                      r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
@@ -159,7 +159,7 @@ class _Unanswered:
 # A request for the meeting itself rather than for something said in it.
 _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
-    r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|"
+    r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
     r"latest|status|update|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )

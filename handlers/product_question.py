@@ -575,6 +575,7 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+_BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
 # "can they pay by wire", "net 30 on an invoice": how they pay, not how much
 _PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
 _SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
@@ -667,7 +668,8 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
     index = _item_index(view)
     asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words
     unknown = {word for word in asked if word not in index.weights and word not in index.near
-               and word not in index.prefixes and word not in index.initials and not word.isdigit()}
+               and word not in index.prefixes and word not in index.initials and not any(ch.isdigit() for ch in word)
+               and word not in _DISCOURSE_WORDS and word not in _BUYING_WORDS}
     if not unknown:
         return []
     english = english_words()

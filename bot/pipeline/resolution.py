@@ -53,7 +53,10 @@ class MeetingResolver:
         if frame.intent is Intent.DRAFT_EMAIL and account is None and contact is None and frame.meeting_id is None:
             return base  # a draft to someone unknown is grounded in nobody else's meeting
         # A thread's meeting is kept unless the message names another by its title ("the sso one").
-        titled = self._by_title(base, frame, lowered, now) if frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500]) else None
+        # ("wheres hooli at w/ onboarding": how things stand, the latest meeting, not the one titled "onboarding")
+        by_title = (frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500])) and not (
+            _STANDING.search(lowered[:500]) and frame.time_range is None)
+        titled = self._by_title(base, frame, lowered, now) if by_title else None
         if titled is not None:
             return titled
         if frame.intent is Intent.DRAFT_EMAIL and frame.topic and account and kind is None and frame.time_range is None:
@@ -71,7 +74,8 @@ class MeetingResolver:
                 if _BEFORE_THAT.search(lowered[:500]):  # "and the one before that?": the account's previous meeting
                     earlier = find_meetings(self._db, account=meeting.account, end=meeting.started_at, limit=1)
                     meeting = earlier[0] if earlier else meeting
-                elif _IN_THE_END.search(lowered[:500]):  # "did they end up signing?": the account's latest meeting
+                elif _IN_THE_END.search(lowered[:500]) or _THE_LAST_ONE.search(lowered[:500]):
+                    # "did they end up signing?", "and the last call w them?": the account's latest meeting
                     latest_rows = find_meetings(self._db, account=meeting.account, end=now, limit=1)
                     meeting = latest_rows[0] if latest_rows and latest_rows[0].started_at > meeting.started_at else meeting
                 return replace(base, meeting=meeting, account=meeting.account)
@@ -163,6 +167,11 @@ _BEFORE_THAT = re.compile(
     r"|\b(?:the )?(?:one|call|meeting) before\W*$"
     r"|\b(?:previous|prior|earlier) (?:one|call|meeting|check-?in|demo|sync)\b"
 )
+# "wheres hooli at with onboarding", "how's the rollout going", "is initech live yet": how things stand now
+_STANDING = re.compile(r"\bwhere(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|\bhow(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing\b|"
+                       r"\b(?:live|done|signed|closed|finished) yet\b|\bstatus\b|\bwhere (?:are|r|do) we\b")
+# "and the last call w them", "their latest meeting": the account's most recent, whichever the thread was on
+_THE_LAST_ONE = re.compile(r"\b(?:the|their|our) (?:last|latest|most recent) (?:call|meeting|one|convo|conversation|sync)\b")
 _IN_THE_END = re.compile(r"\b(?:end(?:ed)? up|in the end|eventually|finally|ever (?:sign|close|buy|renew)\w*|since then|"
                          r"where did (?:they|we|it|things) land|landed|w(?:ou|i)nd up)\b")
 # "the sso one", "that pricing call", "the contract review": a meeting referred to by what it was about.
