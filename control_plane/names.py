@@ -404,7 +404,7 @@ _CATALOG_SYNONYMS = {
     "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",
     "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
     "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "tyres": "trial", "live": "onboarding",
-    "questionnaires": "questionnaire", "implementation": "onboarding",
+    "questionnaires": "questionnaire", "implementation": "onboarding", "setup": "onboarding",
 }
 
 

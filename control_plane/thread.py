@@ -57,7 +57,8 @@ _THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick 
 # "how big is the renewal cap", "what currency is the quote in", "did we charge a setup fee", "whens it going to
 # their board": the account's deal, in words no catalog answers
 _THEIR_DEAL = re.compile(
-    r"\bthe (?:quote|deal|contract|renewal(?: cap)?|proposal|order form|cap|ramp|pilot|rollout|go-?live|terms|redlines?)\b"
+    r"\b(?:the|that|this|their) (?:quote|deal|contract|renewal(?: cap)?|proposal|order form|cap|ramp|pilot|rollout|go-?live|"
+    r"terms|redlines?)\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
     r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
@@ -261,7 +262,7 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
         return False
     text = decision.normalized_text
     return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text))) \
-        or (weak and bool(_THEIR_DEAL.search(text)))
+        or (decision.confidence < _SURE_CATALOG and bool(_THEIR_DEAL.search(text)))
 
 
 def _unsure_search(decision: Decision) -> bool:

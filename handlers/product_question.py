@@ -575,6 +575,7 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+_PLAN_NOUNS = terms("plan plans tier tiers edition option version")
 _BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
 # "can they pay by wire", "net 30 on an invoice": how they pay, not how much
 _PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
@@ -626,6 +627,11 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
         return "\n\n".join(_plan_features(view, plan) for plan in plans)
     overview = "\n\n".join(_plan_overview(view, plan) for plan in plans) if plans else _overview(view)
     subject = _unknown_subject(question, view) or _capability_asked(question)
+    plan_words = {word for plan in plans for word in terms(plan["name"])}
+    if any(plan["price_cents"] == 0 for plan in plans):
+        plan_words |= {"free"}  # "does atlas have a free tier": Developer, which is free
+    if subject and plans and set(terms(" ".join(subject))) - _PLAN_NOUNS <= plan_words:
+        subject = []  # "does relay have a free plan": the plan asked about is the answer, not an unknown
     if subject:  # "does orbit replace gong": say it is not in the catalog, rather than answer something else
         return f"I don't see anything about {bold(' '.join(subject))} for {view.name}.\n" + overview
     return overview

@@ -35,6 +35,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpen[\s-]?tests?\b|\bpentest\w*\b|\bpen[\s-]?testing\b", " penetration test "),
         (r"\bidps?\b", " identity provider "),
         (r"\bsfdc\b", " salesforce "),
+        (r"\bset[\s-]?up\b|\bsetups?\b", " setup set up "),
         (r"\bnet[\s-]?(\d{2})\b", r" \1 day terms invoiced "),
         (r"\bhow many (?:people|ppl|users|reps|members|persons|folks|employees)\b", " how many seats "),
         (r"\bmaus?\b|\bmavs?\b", " monthly active viewers "),
