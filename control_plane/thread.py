@@ -77,7 +77,8 @@ _BARE_QUANTITY = re.compile(
     r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
 )
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
-_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out )?to\b"
+_LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out |up )?to\b"
+                         r"|\b(?:does|would|will) (?:that|it|this) add\b"
                          r"|\d\s?(?:%|percent)?\s?(?:off|discount)\b|\bafter (?:the|their|that) \d{1,2}\s?(?:%|percent)")
 # ("now with 10% off", "and after the 12%": the quote just given, discounted)
 # Words that carry no subject of their own: a message of names and these ("and enterprise?", "for acme
@@ -210,8 +211,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         subject = _subject_words(decision)
         # (a message only its plan names made a product question, "oops i meant growth, not team", leans like an unplaced one)
         only_names = bool(decision.candidates) and decision.candidates[0].pattern == NAMES_A_PLAN
+        leans_back = bool(_LEANS_BACK.search(text)) and _only_slots_for(decision, last, slots_for)
         return decision.intent, (short and _only_slots_for(decision, last, slots_for)
-                                 and (subject < _NEW_SUBJECT_WORDS or only_names)) \
+                                 and (subject < _NEW_SUBJECT_WORDS or only_names)) or leans_back \
             or (len(text.split()) <= _BARE_QUESTION_WORDS and subject == 0)
     if not _continuable(last, slots_for) or decision.intent in (Intent.HELP, Intent.SMALLTALK):
         return decision.intent, False

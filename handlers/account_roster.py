@@ -43,7 +43,8 @@ ASKS_ROLE = re.compile(_ROLE_WORDS)
 _ROLES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(topic), re.compile(title, re.IGNORECASE))
     for topic, title in (
-        (r"\b(?:secur\w*|ciso|infosec|soc ?2|pen ?test\w*|vendor risk)\b", r"\bsecurity\b|\bciso\b|\binformation security\b"),
+        (r"\b(?:secur\w*|ciso|infosec|soc ?2|pen ?test\w*|vendor risk)\b",
+         r"\bsecurity\b|\bciso\b|\binformation security\b|\bit (?:director|manager|administrator|admin|lead)\b"),
         (r"\b(?:sso|okta|saml|scim|it|technical|integrations?|api|setup|admin\w*)\b", r"\bit\b|\btechnology\b|\badmin\w*\b|\bsecurity\b"),
         (r"\b(?:financ\w*|budget|money|pricing|price|cfo|invoice\w*|payment|discount)\b", r"\bfinanc\w*\b|\bcfo\b|\bprocurement\b"),
         (r"\b(?:procure\w*|purchas\w*|contract|legal|paperwork|order form|dpa|redlines?)\b", r"\bprocurement\b|\blegal\b|\bcounsel\b"),

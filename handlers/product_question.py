@@ -238,6 +238,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words))):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
         added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
+        if not added and previous_kind == "addon" and previous and _ADDS_TO.search(lowered_words):
+            # "for 40 pro seats what does that add per month" after the Analytics add-on: that add-on, totalled
+            added = addon_totals.asked_addons(view, asked_plans[0], "with " + previous.split(":", 2)[2])
         bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words) if added else None
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
@@ -575,6 +578,7 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 
 _SAME_KIND_BONUS = 0.5
+_ADDS_TO = re.compile(r"\b(?:that|it|this|the add-?on)\b|\b(?:add|adds|added|on top|with it|w it)\b")
 _PLAN_NOUNS = terms("plan plans tier tiers edition option version")
 _BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
 # "can they pay by wire", "net 30 on an invoice": how they pay, not how much
