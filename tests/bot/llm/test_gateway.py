@@ -123,7 +123,9 @@ async def test_stalled_validation_returns_within_its_timeout(fake_openai: FakeOp
 async def test_stalled_answer_with_retries_stops_at_the_deadline(fake_openai: FakeOpenAI,
                                                                  make_gateway: MakeGateway) -> None:
     fake_openai.always(Stall())
-    gateway = make_gateway(llm_answer_timeout_s=0.3, llm_deadline_s=0.5, llm_max_attempts=3)
+    # (a near-zero backoff: the default's random jitter, up to 0.25 s, could leave too little for a second attempt)
+    gateway = make_gateway(llm_answer_timeout_s=0.3, llm_deadline_s=0.6, llm_max_attempts=3,
+                           llm_backoff_initial_s=0.01, llm_backoff_max_s=0.01)
     answer, elapsed = await timed(gateway.complete(system=SYSTEM, user="hi"))
     assert answer is None
     assert elapsed < 0.85  # the deadline, not three 0.3 s attempts
