@@ -138,6 +138,16 @@ class EventInbox:
                                                                            "error": type(exc).__name__})
             return True
 
+    async def still_ours(self, event_id: str) -> bool:
+        """Whether the event is still this instance's to answer, checked right before its reply is posted: an
+        instance that stalled past its lease while another took the event over must not answer it too."""
+        try:
+            return await self._write(lambda: self.store.owns(event_id), time.monotonic() + STATE_BUDGET_S, SOON)
+        except SQLAlchemyError as exc:  # cannot tell: answer (a lost answer is worse than a rare second one)
+            log.warning("could not check an event's owner before replying", extra={"event_id": event_id,
+                                                                                  "error": type(exc).__name__})
+            return True
+
     async def finish(self, event_id: str, state: str = ANSWERED) -> None:
         """Record the event as `answered` (or `failed`); a write that fails is retried at the next sweep."""
         self.routed.discard(event_id)

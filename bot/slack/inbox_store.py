@@ -56,6 +56,9 @@ _TAKE_OVER = text(
     "UPDATE inboxevent SET owner = :owner, lease_until = :lease_until, updated_at = :now "
     "WHERE event_id = :event_id AND owner = :previous AND state IN ('received', 'answering')"
 ).bindparams(*(bindparam(name, type_=DateTime()) for name in ("now", "lease_until")))
+_OWNED = text(
+    "SELECT 1 FROM inboxevent WHERE event_id = :event_id AND owner = :owner AND state IN ('received', 'answering')"
+)
 _UNANSWERED_COUNT = text("SELECT count(*) FROM inboxevent WHERE state IN ('received', 'answering')")
 _PURGE = text(
     "DELETE FROM inboxevent WHERE state IN ('answered', 'failed') AND updated_at < :cutoff"
@@ -137,6 +140,11 @@ class InboxStore:
         with self.engine.begin() as connection:
             result = connection.execute(_START, {"event_id": event_id, "owner": self.owner, "now": self.clock()})
         return result.rowcount == 1
+
+    def owns(self, event_id: str) -> bool:
+        """Whether the event is still this instance's to answer (not taken over, not finished)."""
+        with self.engine.connect() as connection:
+            return connection.execute(_OWNED, {"event_id": event_id, "owner": self.owner}).first() is not None
 
     def finish(self, event_id: str, state: str) -> bool:
         """Mark an owned, unanswered event `answered` or `failed`; False if it was not this instance's to finish."""

@@ -146,6 +146,12 @@ class Responder:
             delivery = ReplyDelivery(client, channel=turn.channel, thread_ts=turn.thread_ts,
                                      correlation_id=reply.correlation_id, deadline_s=self._delivery_deadline_s,
                                      attempt_timeout_s=self._attempt_timeout_s, event_id=turn.event_id)
+            streaming = sink is not None and sink.started
+            if turn.event_id is not None and not streaming and not await self.inbox.still_ours(turn.event_id):
+                log.info("event taken over by another instance while it was being answered; not posting here",
+                         extra={"event_id": turn.event_id, "channel": turn.channel})
+                await progress.clear_status()
+                return False
             with_buttons = self.feedback_buttons and not reply.failed
             final = fit_message(reply.mrkdwn)
             outcome.streamed = sink is not None and sink.started and await sink.finish(

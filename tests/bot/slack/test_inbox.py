@@ -89,6 +89,19 @@ def test_an_unanswered_event_of_a_stale_owner_is_taken_over_once(database: Datab
     assert dead.finish("Ev1", ANSWERED) is False
 
 
+def test_an_owner_that_stalled_past_its_lease_sees_the_event_is_no_longer_its_own(database: Database) -> None:
+    clock = Clock()
+    slow, other = store(database, "host-a:1:a", clock), store(database, "host-b:2:b", clock)
+    assert slow.claim("Ev1", ENVELOPE) and slow.start("Ev1")
+    assert slow.owns("Ev1") and not other.owns("Ev1")
+    clock.advance(35)  # the lease ran out while the slow owner was still working on its reply
+    assert other.claim("Ev1", ENVELOPE)
+    assert not slow.owns("Ev1")  # so it does not post a second reply
+    assert other.owns("Ev1")
+    assert other.finish("Ev1", ANSWERED)
+    assert not other.owns("Ev1")  # answered: nobody's to answer any more
+
+
 def test_a_renewed_lease_keeps_the_event_and_orphans_are_taken_over_by_one_sweeper(database: Database) -> None:
     clock = Clock()
     owner = store(database, "host-a:1:a", clock)
