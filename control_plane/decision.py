@@ -43,8 +43,9 @@ _ABOUT_MEETINGS = frozenset({Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.
 _MEETING_EVIDENCE = 0.7  # below this, a lone keyword ("email sends per day") is no evidence against the catalog
 # The confidence of a product question known only by the catalog words it names (below the skip threshold).
 CATALOG_TERM_CONFIDENCE = 0.8
-_ANY_DAY = datetime(2026, 1, 5)
-_LIMIT_ASKED = re.compile(r"\b(?:limits?|caps?|quotas?|storage|retention|sla|uptime|how many|max(?:imum)?)\b")  # the names a message gives do not depend on the day (only its time range does)
+_ANY_DAY = datetime(2026, 1, 5)  # the names a message gives do not depend on the day (only its time range does)
+# "whats their api limit", "storage on pro": what a plan allows, asked beside an account
+_LIMIT_ASKED = re.compile(r"\b(?:limits?|caps?|quotas?|storage|retention|sla|uptime|how many|max(?:imum)?)\b")
 # A question about what was said or agreed with a named account or contact: answered from its meetings.
 MEETING_QUESTION_CONFIDENCE = 0.92
 # A question naming an account or contact that no pattern reads as anything else: about its meetings, short

@@ -13,8 +13,7 @@ from typing import NamedTuple
 
 from control_plane.intents import Reading
 from control_plane.normalize import NormalizedText, lower_same_length
-from control_plane.spelling import KEYWORDS, Speller, common_words
-from control_plane.spelling import rapidfuzz_modules as spelling_rapidfuzz
+from control_plane.spelling import KEYWORDS, Speller, common_words, rapidfuzz_modules
 from knowledge.vocabulary import KnownContact, Vocabulary
 
 MAX_NAME_WORDS = 5
@@ -282,7 +281,7 @@ class NameIndex:
         """The one person whose name `first second` is, one part exact and the other a near miss; None otherwise."""
         if first in self._people_by_part and second in self._people_by_part:
             return None  # both parts known: a name as typed (or two names), nothing to read
-        _, OSA = spelling_rapidfuzz()
+        _, OSA = rapidfuzz_modules()
         found: set[str] = set()
         for exact, other, position in ((second, first, 0), (first, second, 1)):
             for full, _kind, part_position in self._people_by_part.get(exact, ()):

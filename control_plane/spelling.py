@@ -85,11 +85,6 @@ def english_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def rapidfuzz_modules() -> tuple[Any, Any]:
-    """rapidfuzz's `process` and `OSA` (imported on first use)."""
-    return _rapidfuzz()
-
-
-def _rapidfuzz() -> tuple[Any, Any]:
     """rapidfuzz's `process` and `OSA`, imported on the first spelling check (a process answering "hi" needs none)."""
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
@@ -100,7 +95,7 @@ def _rapidfuzz() -> tuple[Any, Any]:
 def prepare() -> None:
     """Load now what the first spelling check would (the word list, rapidfuzz)."""
     english_words()
-    _rapidfuzz()
+    rapidfuzz_modules()
 
 
 @lru_cache(maxsize=4)
@@ -177,7 +172,7 @@ class Speller:
             return Correction(word[:-1], singular_kind, typo=False)
         if word in english_words():
             return None
-        process, OSA = _rapidfuzz()
+        process, OSA = rapidfuzz_modules()
         found: set[str] = set()
         for key in (word, *_deletions(word)):
             found |= self._by_deletion.get(key, set())

@@ -141,11 +141,9 @@ PERSON_ASPECT = "person"
 OWNER_ASPECT = "owner"
 # The aspect of a turn that listed someone's action items: this prefix, then their name.
 TASKS_ASPECT = "tasks:"
-_POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
-
-
 # The aspect of a turn that said who one of our own people is: this prefix, then their name.
 COLLEAGUE_ASPECT = "colleague:"
+_POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
 def colleague_aspect(colleague: str) -> str:
@@ -297,15 +295,16 @@ def _asks_after_the_meeting(decision: Decision) -> bool:
         return words <= _BARE_QUESTION_WORDS or (words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text)))
     weak_catalog = decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped" \
         and decision.confidence < _SURE_CATALOG
-    if weak_catalog and words <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text):
+    if not weak_catalog or _WHAT_IF.search(text):
+        return False
+    if words <= _BARE_TOPIC_WORDS:
         return True
     # "and the rotterdam seats", "how many records got hit": only a catalog word made it a product question
-    only_a_word = bool(decision.candidates) and decision.candidates[0].pattern in (CATALOG_TERM, _HOW_MANY_THINGS)
+    if not decision.candidates or decision.candidates[0].pattern not in (CATALOG_TERM, _HOW_MANY_THINGS):
+        return False
     subject = [word for word in _WORD.findall(text) if word not in _LEANING_WORDS]  # ("and the" lean on the thread)
-    if weak_catalog and only_a_word and len(subject) <= _BARE_TOPIC_WORDS and not _WHAT_IF.search(text):
-        return True
-    return (weak_catalog and only_a_word and words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text))
-            and not _WHAT_IF.search(text) and not _ASKS_THE_CATALOG.search(text))
+    return len(subject) <= _BARE_TOPIC_WORDS or (
+        words <= _FOLLOW_UP_MAX_WORDS and bool(_ASKS_CONTENT.search(text)) and not _ASKS_THE_CATALOG.search(text))
 
 
 def corrects(decision: Decision) -> bool:

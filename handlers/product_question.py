@@ -189,7 +189,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             context = replace(context, plan=moved["name"], plans=())
             if previous == "quote" or frame.quantity:
                 aspect, items, previous = "quote", [], "quote"
-    stranger = _unknown_subject(ctx.words, view) if previous and previous_kind and aspect is None and not items else []
+    unknown_here = _unknown_subject(ctx.words, view) if previous else []  # names nothing of this product mentions
+    stranger = unknown_here if previous_kind and aspect is None and not items else []
     if not stranger and previous and aspect is None and not items and frame.follow_up:
         # "and in transit?" after Beacon's encryption at rest: words nothing of Beacon's mentions, said so rather
         # than the last answer again
@@ -206,7 +207,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                                                               and not items) or (
         previous.startswith("item:") and not items and priced_item and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans")
-          and not _unknown_subject(ctx.words, view))):  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
+          and not unknown_here)):  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
         if not items and previous.startswith("item:") and frame.typed("product"):
@@ -290,8 +291,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # "whats our cheapest plan for orbit": that plan, remembered for "how many ppl can be on that one"
         word, plan = extreme
         answer = f"The {word} {view.name} plan is {bold(plan['name'])}. " + _price_sentence(view, plan)
-        description = _plan_overview(view, plan).split("\n")[1:2]
-        answer += ("\n" + description[0]) if description else ""
+        answer += f"\n{clean(plan['description'])}" if plan["description"] else ""
         facts["context"] = replace(facts["context"], plan=plan["name"], plans=(), aspect="price")
     elif aspect == "products":
         answer = _product_list(ctx)
@@ -327,9 +327,13 @@ _CURRENCY_CODES = {"euro": "EUR", "euros": "EUR", "eur": "EUR", "€": "EUR", "g
                    "australian dollars": "AUD", "chf": "CHF", "swiss franc": "CHF", "swiss francs": "CHF"}
 
 
+def _currencies(view: ProductView) -> set[str]:
+    """The currencies the product's plans are priced in."""
+    return {plan["currency"].upper() for plan in view.payload["plans"] if plan["currency"]}
+
+
 def _listed_currency(view: ProductView) -> str:
-    currencies = sorted({plan["currency"].upper() for plan in view.payload["plans"] if plan["currency"]})
-    return " and ".join(currencies) or "one currency"
+    return " and ".join(sorted(_currencies(view))) or "one currency"
 
 
 def _other_currency(lowered: str, view: ProductView) -> str | None:
@@ -339,7 +343,7 @@ def _other_currency(lowered: str, view: ProductView) -> str | None:
         return None
     word = asked.group(1)
     code = _CURRENCY_CODES.get(word, word.upper())
-    listed = {plan["currency"].upper() for plan in view.payload["plans"] if plan["currency"]}
+    listed = _currencies(view)
     return None if not listed or code in listed else (code if len(word) <= 3 else word)
 
 

@@ -167,12 +167,13 @@ def get_meeting(db: Database, meeting_id: int) -> MeetingDetail | None:
         row = conn.execute(_GET_MEETING, {"id": meeting_id}).first()
     if row is None:
         return None
-    return MeetingDetail(
-        meeting=_meeting(row),
-        summary=row.summary or "",
-        decisions=_as_list(row.decisions),
-        action_items=_as_list(row.action_items),
-    )
+    return _detail(row)
+
+
+def _detail(row: Any) -> MeetingDetail:
+    """A meeting row with its notes (summary, decisions, action items) as a `MeetingDetail`."""
+    return MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
+                         action_items=_as_list(row.action_items))
 
 
 def meeting_transcript(db: Database, meeting_id: int, max_chars: int = 24_000) -> list[tuple[str, str]]:
@@ -253,7 +254,7 @@ def account_profile(db: Database, account: str) -> AccountProfile | None:
     """The account's industry, segment and owner, as recorded."""
     with db.engine.connect() as conn:
         row = conn.execute(_ACCOUNT_PROFILE, {"account": account.lower()}).first()
-    return AccountProfile(row.name, row.industry or "", row.segment or "", row.owner or "") if row else None
+    return _profile(row) if row else None
 
 
 def accounts_in(db: Database, word: str, limit: int = 20) -> list[AccountProfile]:
@@ -262,7 +263,11 @@ def accounts_in(db: Database, word: str, limit: int = 20) -> list[AccountProfile
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     with db.engine.connect() as conn:
         rows = conn.execute(_ACCOUNTS_IN, {"pattern": f"%{escaped}%", "word": word, "limit": limit})
-        return [AccountProfile(row.name, row.industry or "", row.segment or "", row.owner or "") for row in rows]
+        return [_profile(row) for row in rows]
+
+
+def _profile(row: Any) -> AccountProfile:
+    return AccountProfile(row.name, row.industry or "", row.segment or "", row.owner or "")
 
 
 def industries(db: Database, limit: int = 30) -> list[str]:
@@ -294,8 +299,7 @@ def meetings_with(db: Database, participant: str, end: datetime, limit: int = 40
     with db.engine.connect() as conn:
         statement = _participant_details(json_lists.for_engine(conn))
         rows = conn.execute(statement, {"participant": participant.lower(), "end": _bound(end), "limit": max(1, limit)})
-        return [MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
-                              action_items=_as_list(row.action_items)) for row in rows]
+        return [_detail(row) for row in rows]
 
 
 def account_owner(db: Database, account: str) -> str:
@@ -317,13 +321,9 @@ def account_meetings(db: Database, account: str, end: datetime, *, limit: int = 
     `max_segments` turns in all): what a question about the account's meetings is answered from."""
     with db.engine.connect() as conn:
         rows = conn.execute(_DETAILS, {"account": account.lower(), "end": _bound(end), "limit": max(1, limit)}).all()
-        details = [
-            MeetingDetail(meeting=_meeting(row), summary=row.summary or "", decisions=_as_list(row.decisions),
-                          action_items=_as_list(row.action_items))
-            for row in rows
-        ]
+        details = [_detail(row) for row in rows]
         turns: dict[int, list[tuple[str, str]]] = {detail.meeting.id: [] for detail in details}
-        if details:
+        if details and max_segments > 0:  # (0: the notes alone, no transcript read)
             for row in conn.execute(_SEGMENTS, {"ids": list(turns), "limit": max_segments}):
                 turns[row.meeting_id].append((row.speaker, row.text))
     return [(detail, turns[detail.meeting.id]) for detail in details]
