@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:  # loaded by the commands themselves, so `pitcrew --help` stays quick
+    from collections.abc import Collection
+
+    from rich.console import Console
+
     from bot.app.database import DatabaseSummary
     from bot.settings import Settings
     from knowledge.db import Database
@@ -62,6 +66,18 @@ def say_which_database(summary: DatabaseSummary) -> None:
 
 
 EXIT_REBUILD_INCOMPLETE = 3  # the rows are committed, some snapshots were not rebuilt
+
+
+def print_snapshot_outcome(console: Console, changed: bool, rebuild: RebuildReport | None,
+                           changed_products: Collection[str]) -> None:
+    """What an import or sync did to the product snapshots, in one line (none when it rebuilt nothing to say)."""
+    if not changed:
+        console.print("Nothing changed; snapshots untouched.")
+    elif rebuild is not None:
+        console.print(f"Snapshots: {rebuild.built} rebuilt, {rebuild.unchanged} unchanged, {rebuild.failed} failed "
+                      f"({rebuild.seconds:.2f} s) for {len(changed_products)} changed product(s).")
+    elif not changed_products:
+        console.print("No product changed; snapshots untouched.")
 
 
 def fail_if_rebuild_incomplete(rebuild_error: str | None, rebuild: RebuildReport | None, what: str) -> None:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, settings_or_exit
+from bot.cli.common import (EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, print_snapshot_outcome,
+                            settings_or_exit)
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `pitcrew --help` loads none of it
     from sqlalchemy.engine import URL
@@ -57,14 +58,7 @@ def _print_import(report: ImportReport) -> None:
     for counts in report.kinds.values():
         table.add_row(counts.file, str(counts.rows), str(counts.inserted), str(counts.updated), str(counts.unchanged))
     console.print(table)
-    if not report.changed:
-        console.print("Nothing changed; snapshots untouched.")
-    elif report.rebuild is not None:
-        rebuild = report.rebuild
-        console.print(f"Snapshots: {rebuild.built} rebuilt, {rebuild.unchanged} unchanged, {rebuild.failed} failed "
-                      f"({rebuild.seconds:.2f} s) for {len(report.changed_products)} changed product(s).")
-    elif not report.changed_products:
-        console.print("No product changed; snapshots untouched.")
+    print_snapshot_outcome(console, report.changed, report.rebuild, report.changed_products)
     console.print(f"Import took {report.seconds:.2f} s.")
 
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, settings_or_exit
+from bot.cli.common import (EXIT_USAGE, database_or_exit, fail, fail_if_rebuild_incomplete, print_snapshot_outcome,
+                            settings_or_exit)
 
 if TYPE_CHECKING:
     from bot.app.airtable import AirtableConnection
@@ -94,12 +95,7 @@ def _print_report(report: SyncReport) -> None:
         console.print(f"skipped: {problem}", markup=False, highlight=False)
     if report.kind == "changes":
         console.print(f"{report.payloads} change payload(s) read; cursor now {report.cursor}.")
-    if not report.changed:
-        console.print("Nothing changed; snapshots untouched.")
-    elif report.rebuild is not None:
-        rebuild = report.rebuild
-        console.print(f"Snapshots: {rebuild.built} rebuilt, {rebuild.unchanged} unchanged, {rebuild.failed} failed "
-                      f"for {len(report.changed_products)} changed product(s).")
+    print_snapshot_outcome(console, report.changed, report.rebuild, report.changed_products)
     console.print(f"Sync took {report.seconds:.2f} s.")
 
 
