@@ -13,7 +13,7 @@ from dataclasses import replace
 from control_plane.thread import COLLEAGUE_ASPECT, TASKS_ASPECT, colleague_aspect, tasks_aspect
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
-from handlers.formatting import bold, clean
+from handlers.formatting import and_list, bold, clean
 from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meetings_with
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact
@@ -73,7 +73,7 @@ def _tasks_of(ctx: HandlerContext, colleague: str, account: str | None) -> Handl
     meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
     if account is not None:
         meetings = [detail for detail in meetings if detail.meeting.account.casefold() == account.casefold()]
-    return tasks_reply(ctx, colleague, meetings, account, across_accounts=account is None)
+    return tasks_reply(ctx, colleague, meetings, account)
 
 
 def contact_tasks(ctx: HandlerContext, contact: KnownContact) -> HandlerResult | None:
@@ -92,13 +92,12 @@ def contact_tasks(ctx: HandlerContext, contact: KnownContact) -> HandlerResult |
                  for detail in meetings]
         if not any(owned_items(owner, detail) for detail in named):
             named = meetings  # none names them: what the owner owes their account
-        return tasks_reply(ctx, owner, named, contact.account, across_accounts=False)
-    return tasks_reply(ctx, contact.name, meetings, contact.account, across_accounts=False)
+        return tasks_reply(ctx, owner, named, contact.account)
+    return tasks_reply(ctx, contact.name, meetings, contact.account)
 
 
-def tasks_reply(ctx: HandlerContext, person: str, meetings: list[MeetingDetail], account: str | None, *,
-                across_accounts: bool) -> HandlerResult:
-    """`person`'s action items in `meetings` (latest first)."""
+def tasks_reply(ctx: HandlerContext, person: str, meetings: list[MeetingDetail], account: str | None) -> HandlerResult:
+    """`person`'s action items in `meetings` (latest first); each names its account unless `account` is given."""
     items = [(detail, item) for detail in meetings for item in owned_items(person, detail)]
     where = f" with {bold(account)}" if account else ""
     context = TurnContext(account=account, meeting_id=items[0][0].meeting.id if items else None,
@@ -107,7 +106,7 @@ def tasks_reply(ctx: HandlerContext, person: str, meetings: list[MeetingDetail],
         return HandlerResult.from_marked(f"I don't see any action item for {bold(person)} in the meetings{where}.",
                                          context=context)
     lines = [f"{bold(person)}'s action items{where}, latest meetings first:"]
-    lines += [f"• {clean(item)} ({_where(detail, ctx, across_accounts)})" for detail, item in items[:MAX_ITEMS]]
+    lines += [f"• {clean(item)} ({_where(detail, ctx, account is None)})" for detail, item in items[:MAX_ITEMS]]
     if len(items) > MAX_ITEMS:
         lines.append(f"…and {len(items) - MAX_ITEMS} more from older meetings.")
     return HandlerResult.from_marked("\n".join(lines), context=context)
@@ -156,5 +155,4 @@ def _where(detail: MeetingDetail, ctx: HandlerContext, with_account: bool) -> st
 
 
 def _listed(names: list[str]) -> str:
-    shown = [bold(name) for name in names]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return and_list([bold(name) for name in names])

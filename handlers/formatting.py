@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 SECTION_LIMIT = 3000  # Slack: a section block's text holds at most 3,000 characters
 MAX_SECTIONS = 12  # beyond this a reply is trimmed; no sales rep reads 36,000 characters in Slack
@@ -86,6 +86,23 @@ def highlight(snippet: str) -> str:
     if bold_open:
         out.append(_BOLD_OFF)
     return "".join(out)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """ "a, b and c" (as given for one item, "" for none)."""
+    return _joined(items, "and")
+
+
+def or_list(items: Sequence[str]) -> str:
+    """ "a, b or c" (as given for one item, "" for none)."""
+    return _joined(items, "or")
+
+
+def _joined(items: Sequence[str], last: str) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

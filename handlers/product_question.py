@@ -23,7 +23,7 @@ from handlers import addon_totals, llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers import plan_fit
-from handlers.formatting import bold, clean, table
+from handlers.formatting import and_list, bold, clean, or_list, table
 from handlers.quotes import instead_of, money, negotiated_discount, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
@@ -275,7 +275,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     foreign = _foreign_subject(ctx, view) if aspect in (None, "price") and not asked_plans and not frame.product else None
     if foreign is not None:
         return HandlerResult.from_marked(
-            f"That's outside what I can help with: I know the prices of what we sell, not of {clean(foreign)}. Ask me about {_or_list([bold(view.name), 'our other products'])}: "
+            f"That's outside what I can help with: I know the prices of what we sell, not of {clean(foreign)}. Ask me about {or_list([bold(view.name), 'our other products'])}: "
             "plans, prices, features, integrations.", **facts)
     if fitted is not None:
         answer = fitted[0]
@@ -308,7 +308,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         close = await _close_names(ctx, unknown[0])
         note = f"I don't know a product or plan called {bold(unknown[0])}."
         if close:
-            note += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
+            note += " Did you mean " + or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
     currency = _other_currency(lowered_words, view)
     if stranger and aspect is not None and not items:
@@ -488,7 +488,7 @@ async def _no_product(ctx: HandlerContext, key: str | None) -> HandlerResult:
         close = await _close_names(ctx, key)
         text = f"I don't know a product or plan called {bold(key)}."
         if close:
-            text += " Did you mean " + _or_list([bold(name) for name in close]) + "?"
+            text += " Did you mean " + or_list([bold(name) for name in close]) + "?"
         return HandlerResult.from_marked(text)
     return HandlerResult.from_marked(
         "I have no product information yet. An admin can load the catalog with "
@@ -500,9 +500,9 @@ def _unknown_plan(view: ProductView, name: str, close: Sequence[str]) -> str:
     plans = view.payload["plans"]
     text = f"{view.name} has no plan called {bold(name.title())}."
     if plans:
-        text += " Its plans are " + _and_list([f"{bold(p['name'])} ({_price(p)})" for p in plans]) + "."
+        text += " Its plans are " + and_list([f"{bold(p['name'])} ({_price(p)})" for p in plans]) + "."
     if close:
-        text += " Close matches: " + _and_list([bold(n) for n in close]) + "."
+        text += " Close matches: " + and_list([bold(n) for n in close]) + "."
     return text
 
 
@@ -970,7 +970,7 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *,
         below = [plan for plan in plans if minimum and order.get(plan["slug"], 0) < order.get(minimum, 0)]
         if below and len(below) == len(plans):
             # "zapier on team?": no, first; the plan it needs after
-            text = (f"No: {bold(entry['name'])} is not on {_and_list([bold(p['name']) for p in below])}; "
+            text = (f"No: {bold(entry['name'])} is not on {and_list([bold(p['name']) for p in below])}; "
                     f"{view.name} integrates with it {where}.")
         else:
             text = f"Yes: {view.name} integrates with {bold(entry['name'])}"
@@ -993,7 +993,7 @@ def _describe_item(view: ProductView, item: Item, plans: Sequence[PlanEntry], *,
         plans_available = entry["available_on"]
         text = (_addon_on_plans(entry, plans) if yes_no else "") + f"The {bold(entry['name'])} add-on costs {price}"
         if plans_available and len(plans_available) < len(payload["plans"]):
-            text += ", available on " + _and_list([names.get(s, s) for s in plans_available])
+            text += ", available on " + and_list([names.get(s, s) for s in plans_available])
         else:
             text += ", available on every plan"
         text += "."
@@ -1042,7 +1042,7 @@ def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry])
     included = [slug for slug in feature["plans"] if slug in names]
     detail = feature["details"]
     name = bold(feature["name"])
-    where = _and_list([names[s] + (f" ({detail[s]})" if s in detail else "") for s in included])
+    where = and_list([names[s] + (f" ({detail[s]})" if s in detail else "") for s in included])
     lines: list[str] = []
     if plans:
         for plan in plans:
@@ -1056,7 +1056,7 @@ def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry])
         others = [names[slug] for slug in included if all(slug != p["slug"] for p in plans)]
         if others and all(p["slug"] in included for p in plans):
             # The other plans by name only: their details ("kept 1 year") read as if about the plan asked.
-            lines.append("Every plan has it." if len(included) == len(names) else f"Also in {_and_list(others)}.")
+            lines.append("Every plan has it." if len(included) == len(names) else f"Also in {and_list(others)}.")
     elif not included:
         lines.append(f"{name} is not included in any {view.name} plan.")
     elif len(included) == len(names):
@@ -1077,7 +1077,7 @@ def _limit_answer(view: ProductView, limit: str, plans: Sequence[PlanEntry]) -> 
     lines = [f"{bold(limit)} by plan:"] + [f"• {plan['name']}: {plan['limits'][limit]}" for plan in chosen]
     missing = [p["name"] for p in plans if limit not in p["limits"]]
     if missing:
-        lines.append(f"No {limit.lower()} is listed for " + _and_list(missing) + ".")
+        lines.append(f"No {limit.lower()} is listed for " + and_list(missing) + ".")
     return "\n".join(lines)
 
 
@@ -1324,19 +1324,5 @@ def _from_plan(payload: ProductPayload, slug: str) -> str:
 
 
 def _capped(names: Sequence[str], limit: int) -> str:
-    shown = _and_list([clean(n) for n in names[:limit]])
+    shown = and_list([clean(n) for n in names[:limit]])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _and_list(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _or_list(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
