@@ -285,8 +285,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = (f"No: {asked_plans[0]['name']} allows up to {cap} seats, so it doesn't fit {quantity}. The smallest "
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
-    elif aspect == "quote":
+    elif aspect == "quote" and asked_plans:
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
+    elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
+        answer = _prices(view, [])
     elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):
         # "whats our cheapest plan for orbit": that plan, remembered for "how many ppl can be on that one"
         word, plan = extreme
