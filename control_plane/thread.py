@@ -29,7 +29,7 @@ IntentSlots = Mapping[Intent, tuple[str, ...]]
 _CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 # A message that leans on the previous turn: it opens like a continuation or points back at it.
 _FOLLOW_UP = re.compile(
-    r"^\W*(?:and|also|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
+    r"^\W*(?:and|also|plus|add|with|w/|\+|throw in|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
     r"(?:ok(?:ay)?,? |and )?now (?:do|for|try)|do the same (?:for|with)|same thing (?:for|with)|repeat (?:that |it )?for|"
     r"so|but|vs\.?|versus|compared to|or|what if)\b|\b(?:instead|then|too|as well|either|more|extra)\W*$|"
     r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one|each|both|either|there)\b"

@@ -21,7 +21,7 @@ MAX_PACKS = 1_000  # a count past this is not a number of packs
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10}
 # What joins a plan and an add-on in a question: "pro with analytics", "scale + tax automation", "plus sms".
-_JOINED = re.compile(r"(?:\bwith|\band|\bplus|\+|\bincluding|\badding|\badd)\W+(?:\w+\W+){0,3}$")
+_JOINED = re.compile(r"(?:\bwith|\band|\bplus|\+|\bincluding|\binclude|\badding|\badd|\bthrow in|\btoss in)\W+(?:\w+\W+){0,3}$")
 # "10,000 more tasks a month", "1,000 SMS survey sends a month": what one pack brings.
 _PACK_BRINGS = re.compile(r"^(?:adds )?(\d[\d,]*)\s+(?:more\s+|extra\s+)?([a-z][a-z ]{0,40}?)\s+(?:a|per|each)\s+month",
                           re.IGNORECASE)
@@ -134,7 +134,8 @@ def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequenc
             cost *= count
         if why:
             lines.append(f"{addon['name']}: {why} = {packs} pack{'s' if packs != 1 else ''}.")
-        lines.append(f"{label}: {' × '.join(factors)} = {money(cost, currency)} per month.")
+        shown = f"{' × '.join(factors)} = " if len(factors) > 1 else ""  # ("$20 = $20" says nothing)
+        lines.append(f"{label}: {shown}{money(cost, currency)} per month.")
         monthly_total += cost
         capacity = _capacity(plan, addon, packs)
         if capacity and _HOW_MANY.search(lowered):

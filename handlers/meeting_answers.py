@@ -33,7 +33,7 @@ _ASKING = terms(
     email draft follow anything everything know before ping should remember remind right ok okay
     so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
     details detail info rundown overview cover covered covering monday tuesday wednesday thursday friday saturday
-    sunday morning afternoon now same repeat try"""
+    sunday morning afternoon now same repeat try exactly exact precisely specifically"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "
@@ -73,6 +73,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # a customer at risk of leaving talks of competitors, budget pressure and cutting cost
         (r"\bat risk\b|\bchurn risk\b|\bflight risk\b|\b(?:thinking (?:about|of) )?leaving\b|\bcompetitors?\b|\bcompetition\b",
          " competitor pressure cutting cost offer "),
+        # "what was she pushing for", "holding out for": what they asked for, as a call says it ("we'd like 18% off")
+        (r"\b(?:push|hold|hop|angl|look)(?:ing|ed|s)? (?:out )?for\b", " like asked "),
         (r"\bhow (?:many|much)\b", " howmany "),
         (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )
@@ -85,7 +87,9 @@ _NUMBER_WORDS = {
     "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
 }
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
-_HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long)|what (?:discount|price|rate|limit|number|percent\w*|terms?)|budget)\b")
+_HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long|big|large|high|steep)|what(?:'s|s| is| was| were)? (?:the |their |our )?"
+                       r"(?:cap|discount|price|rate|limit|number|percent\w*|terms?|count|amount|total|increase|uplift)|"
+                       r"budget|exact(?:ly)?)\b")
 _DIGIT = re.compile(r"\d")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _SHARED_SENTENCE = 20  # a sentence this long shown already makes a passage holding it a repeat
@@ -211,6 +215,7 @@ def has_content(question: Question, beyond: MeetingRef | None = None) -> bool:
 
 
 _ACTION_ITEM = "actionitem"
+_ASKING_WORDS = frozenset({"howmany", _ACTION_ITEM})  # what the phrases make of asking words, not a subject
 
 
 def best_passages(question: Question, passages: Sequence[Passage], *, preferred: frozenset[int] = frozenset(),
@@ -260,6 +265,8 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         if passage.meeting.id in preferred:
             score *= 1.5
         score *= 1 + 0.5 * min(title_hits.get(passage.meeting.id, 0), 2)
+        if " — " in passage.text and (hits - _WEAK - _ASKING_WORDS) & _words(passage.text.split(" — ", 1)[0]):
+            score *= 1.25  # asked on the call in the question's own words ("What cap?"), and answered there
         if passage.source != "said":
             score *= 1.1  # the notes say what was settled, the transcript how it was said
             if question.wants_outcome and passage.source in ("decision", "summary"):

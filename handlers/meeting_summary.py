@@ -236,10 +236,14 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
     return HandlerResult.from_marked("\n".join(lines), context=context)
 
 
+# "pushing for", "holding out for": what someone wanted, said the way negotiations are talked about
+_PUSHING_FOR = r"(?:push|hold|hop|angl|hold out|look)(?:ing|ed|s)? (?:out )?for"
 _ASKS_WHAT_THEY_WANT = re.compile(r"\bwhat (?:did|does|do|has|have) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
-                                  r"(?:need|want|ask|request|require)\w*\b"
-                                  r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b")
-_NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w*|request\w*)\b")
+                                  r"(?:need|want|ask|request|require|" + _PUSHING_FOR + r")\w*\b"
+                                  r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b"
+                                  r"|\bwhat (?:is|was|were|are|s|'s) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
+                                  + _PUSHING_FOR + r"\b")
+_NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w*|request\w*|" + _PUSHING_FOR + r")\b")
 _ORIGINALLY = re.compile(r"\b(?:originally|initially|at first|in the beginning|at the start|to begin with|first (?:asked|wanted))\b")
 _POINTS_AT_THEM = re.compile(r"\b(?:she|he|her|him|his|hers)\b")
 # Words that name a part of a recap rather than something said in the meeting.

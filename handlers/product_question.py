@@ -235,8 +235,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if least:  # "what does that minimum come to": the price of the plan's least seats
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
-    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity"))
-            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words))):
+    adds_to_quote = previous == "quote" and frame.follow_up and bool(_ADDS_AN_ADDON.search(lowered_words))
+    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote)
+            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote)):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
         added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
         if not added and previous_kind == "addon" and previous and _ADDS_TO.search(lowered_words):
@@ -585,6 +586,9 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 
 _SAME_KIND_BONUS = 0.5
 _ADDS_TO = re.compile(r"\b(?:that|it|this|the add-?on)\b|\b(?:add|adds|added|on top|with it|w it)\b")
+# "plus analytics", "add sms credits to it", "throw in the tax add-on": an add-on put on the quote just given
+_ADDS_AN_ADDON = re.compile(r"^\W*(?:(?:and|ok|okay|so|now)\W+)?(?:plus|\+|with|w/?|add|adding|throw in|toss in|incl\w*)\b"
+                            r"|\b(?:add|adding|added|on top|throw(?:n)? in|toss in)\b")
 _PLAN_NOUNS = terms("plan plans tier tiers edition option version")
 _BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
 # "can they pay by wire", "net 30 on an invoice": how they pay, not how much
