@@ -51,6 +51,11 @@ MEETING_QUESTION_CONFIDENCE = 0.92
 # A question naming an account or contact that no pattern reads as anything else: about its meetings, short
 # of certain (the LLM, if any, confirms it).
 ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up still continues its thread
+# "acme deal size", "umbrella final terms", "vandelay closed 🎉": a few words beside a name, asked in no question
+# form, are about that account's meetings too
+_SHORT_ABOUT_SOMEONE = 6
+_LEANING_ON_A_THREAD = frozenset("""a an the and n or so ok okay just only what about how also too pls please thx thanks for with w at
+    on from of to in ones one them those these it that this same again then instead either""".split())
 # What a catalog or out-of-scope reading of such a question is left with (below the skip threshold).
 _OUTWEIGHED = 0.8
 # Intents that keep a message about someone when a pattern is sure of them ("find globex calls where...").
@@ -194,7 +199,7 @@ class ControlPlane:
             return candidates
         if asks_what_happened(lowered):
             confidence, pattern = MEETING_QUESTION_CONFIDENCE, "about-a-meeting"
-        elif asks_a_question(lowered) and all(
+        elif (asks_a_question(lowered) or self._short_about_someone(lowered)) and all(
                 c.confidence < (ACCOUNT_QUESTION_CONFIDENCE if c.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN)
                                 else _MEETING_EVIDENCE) for c in candidates):
             # Only a catalog or out-of-scope reading is outweighed: a search or a draft keeps its own evidence.
@@ -209,6 +214,17 @@ class ControlPlane:
             for c in candidates if c.intent is not Intent.MEETING_SUMMARY
         )
         return tuple(sorted((meeting, *others), key=lambda c: -c.confidence))
+
+    def _short_about_someone(self, lowered: str) -> bool:
+        """A few words beside a name that say what about ("acme deal size"), not only lean on a thread ("just vandelay
+        pls", "and acme?")."""
+        if len(lowered.split()) > _SHORT_ABOUT_SOMEONE:
+            return False
+        found = self._names.find(lowered)
+        rest = list(lowered)
+        for match in found:
+            rest[match.start : match.end] = " " * (match.end - match.start)
+        return any(word not in _LEANING_ON_A_THREAD for word in re.findall(r"[a-z0-9']+", "".join(rest)))
 
     def _with_catalog_terms(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A message no pattern is sure of that names what the catalog offers ("is forecasting in starter",

@@ -61,6 +61,11 @@ _THEIR_DEAL = re.compile(
     r"terms|redlines?)\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
     r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
+    # "what closewise quoted them", "what we promised her": said to the account's people
+    r"|\b(?:quoted|offered|charged|gave|promised|told|sold|pitched|sent) (?:them|him|her)\b"
+    # "are they live yet", "is acme signed": where the account's deal stands
+    r"|\b(?:are|is) (?:they|he|she) (?:live|signed|closed|done|ready|onboarded|rolled out|in production|up and running|on a trial|"
+    r"trialing|still)\b|\b(?:have|has) (?:they|he|she) (?:gone live|signed|closed|launched|started|rolled out|paid)\b"
     r"|\bthrown in\b|\btheir (?:board|cfo|ceo|legal|side|end|budget|team|reps|deadline|timeline|currency)\b"
     r"|\bwho (?:there|over there|on their (?:side|end))\b"
     r"|\bwhat(?:'s| does| do| did| is)? (?:he|she|they) (?:need|needs|have|has|got|owe|owes) to\b"
@@ -143,6 +148,12 @@ OWNER_ASPECT = "owner"
 TASKS_ASPECT = "tasks:"
 # The aspect of a turn that said who one of our own people is: this prefix, then their name.
 COLLEAGUE_ASPECT = "colleague:"
+# "n procurement", "and legal?" after an account's contacts: the people in that role there
+_ANOTHER_ROLE = re.compile(r"^\W*(?:(?:and|n|also|what about|how about|same for)\W+)?(?:the |their |for )?(?:security|infosec|it|finance|"
+                           r"procurement|purchasing|legal|tech\w*|privacy|compliance|ops|operations|sales|exec\w*|billing|cfo|ciso|"
+                           r"cto|ceo|cio|dpo)(?: (?:side|team|person|people|contact|guy|lead))?\W*$")
+_ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|"
+                          r"where do (?:we|things) stand|latest (?:status|update)|any (?:update|news)|status)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
@@ -413,10 +424,14 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
-        if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and corrects(decision):
+        if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and (
+                corrects(decision) or (typed["account"] and not typed["person"] and _subject_words(decision) == 0)):
+            # ("globex?", "and hooli" after how many seats Acme is buying: the same question of them)
             return {"topic": thread.topic, "aspect": thread.aspect}  # "no i meant tidewater": the same question of them
         if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
             return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
+        if thread.aspect == PEOPLE_ASPECT and not typed["person"] and _ANOTHER_ROLE.search(text):
+            return {"account": typed["account"] or thread.account, "aspect": PEOPLE_ASPECT}  # "n procurement" after their security contact
         aspect = thread.aspect or ""
         about = next((aspect.removeprefix(prefix) for prefix in (TASKS_ASPECT, COLLEAGUE_ASPECT) if aspect.startswith(prefix)), "")
         colleague = about if about and names is not None and names.canonical(about, "colleague") else ""
@@ -441,7 +456,10 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR
             return {"account": thread.account}
-        inherited = {"account": thread.account, "person": thread.person, "meeting_id": thread.meeting_id}
+        # ("are they live yet", "where are they at" ask where things stand now: the latest meeting, not the thread's)
+        status = bool(_ASKS_STATUS.search(text))
+        inherited = {"account": thread.account, "person": None if status else thread.person,
+                     "meeting_id": None if status else thread.meeting_id}
         if thread.last_intent == Intent.CALL_SEARCH.value and thread.topic and _ABOUT_IT.search(text):
             inherited["topic"] = thread.topic  # "what did they say about it" after a search: about what was searched
         return inherited

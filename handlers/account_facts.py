@@ -15,7 +15,8 @@ from knowledge.thread_memory import TurnContext
 
 # "what industry is tidewater in", "what segment", "how big are they", "what do they do"
 ASKS_ACCOUNT_FACTS = re.compile(
-    r"\b(?:industry|industries|vertical|sector|segment|line of business|what (?:kind|sort|type) of (?:company|business|customer)|"
+    # (not "the forecast view by segment": a thing built per segment, not the account's own)
+    r"\b(?:industry|industries|vertical|sector|(?<!by )(?<!per )(?<!each )segment(?! (?:view|report|forecast|dashboard)s?\b)|line of business|what (?:kind|sort|type) of (?:company|business|customer)|"
     r"how (?:big|large) (?:is|are)|what do (?:they|[\w&'-]+) (?:do|sell|make)(?: exactly)?[ ?!.]*$)"
 )
 # "who do we sell to in healthcare", "which accounts are in logistics", "our enterprise customers", "any smb accounts"

@@ -36,6 +36,9 @@ ASKS_FOR_PEOPLE = re.compile(
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
     r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$|" + _OWNER_WORDS + "|"
     + _ROLE_WORDS + ")"
+    # "globex security contact", "their procurement person", "finance poc at acme"
+    r"|\b(?:security|infosec|it|finance|financial|procurement|purchasing|legal|technical|tech|admin|privacy|compliance|"
+    r"ops|operations|billing|exec(?:utive)?)\s+(?:contacts?|person|people|guy|gal|lead|poc|point of contact|sponsor)\b"
 )
 # "whos the security guy there", "who's their cfo", "who's doing security on their side": a role at the account
 ASKS_ROLE = re.compile(_ROLE_WORDS)

@@ -75,6 +75,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          " competitor pressure cutting cost offer "),
         # "what was she pushing for", "holding out for": what they asked for, as a call says it ("we'd like 18% off")
         (r"\b(?:push|hold|hop|angl|look)(?:ing|ed|s)? (?:out )?for\b", " like asked "),
+        # "what did omar get on price", "where did they land on pricing": the discount agreed
+        (r"\b(?:on|re|about|for) (?:the )?(?:price|pricing)\b", " \\g<0> discount "),
+        # "acme deal size", "whats the contract worth": the plan, seats and terms agreed
+        (r"\bdeal size\b|\bsize of the deal\b|\b(?:deal|contract) (?:value|worth)\b|\bhow big (?:is|was) the (?:deal|contract)\b"
+         r"|\b(?:deal|contract) (?:is|was) worth\b|\bacv\b|\barr\b", " seats agreed discount "),
         (r"\bhow (?:many|much)\b", " howmany "),
         (r"\b(?:mov|br(?:ing|ought)|carr(?:y|ied)|port)\w* (?:\w+ )?over\b|\bmigrat\w*|\bmigration\b", " migrate "),
     )
@@ -176,7 +181,7 @@ class Question:
 # A question about what was settled: decisions and the notes answer it before anyone's words.
 _OUTCOME = re.compile(r"\b(?:decid(?:e|es|ed|ing)|decisions?|agree(?:s|d|ing)?|land(?:s|ed|ing)?|end(?:s|ed)? up|go(?:ne)? with|"
                       r"went with|sign(?:s|ed|ing)?|chose|choos(?:e|es|ing)|pick(?:s|ed|ing)?|final|outcome|"
-                      r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result)\b")
+                      r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result|accept(?:s|ed|ing)?|g[eo]t|gave|give|given|won)\b")
 
 
 def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:

@@ -69,6 +69,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         asks_for_people = False  # "who owns the rollout on their side": whoever the meetings say, not the account's owner
     # (the thread's account will do for "and who owns that acct on our side", "whos the main contact there")
     if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)
+                                                   or ctx.frame.aspect == PEOPLE_ASPECT
                                                    or (ctx.frame.account and (ASKS_ROLE.search(opening)
                                                                               or _POINTS_AT_ACCOUNT.search(opening)))):
         roster = roster_reply(ctx, resolution.account)  # "who should i talk to at globex about security"
@@ -127,6 +128,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
 
 _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me|oh|also|btw|hey|sorry)\W+){0,3}(?:who(?:'s| is| was)|tell me about|what do (?:we|you) "
                      r"know about|remind me who)\b(?![^?.!\n]{0,60}\b(?:call|meeting|demo|said|say|ask|asked|on it)\b)"
+                     # ("who's setting up the scorecards" asks who does a task, not who someone is)
+                     r"(?! (?:\w+ing|supposed|meant|responsible|in charge|on the hook)\b)"
                      # "whats carla's title", "lenas email addy?": what the contact card says
                      r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
                      r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
