@@ -211,7 +211,15 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
         if not items and previous.startswith("item:") and frame.typed("product"):
-            stranger = [previous.split(":", 2)[2]]  # "no i meant beacon" after data residency: Beacon has none
+            # "and for beacon" after Orbit's annual-billing FAQ: the same question asked of Beacon, if its catalog
+            # answers it some other way (its plans' annual discounts); else "no i meant beacon" after data
+            # residency: Beacon has none
+            asked_anew = _aspect(previous.split(":", 2)[2], view, asked_plans)
+            if asked_anew[0] is not None and not asked_anew[0].startswith("item:"):
+                # (only a whole category: one item sharing a word, "Shared workspaces" for a sandbox, is no answer)
+                aspect, items = asked_anew
+            else:
+                stranger = [previous.split(":", 2)[2]]
         counted = _limit_of(previous, view, asked_plans) if _ASKS_AMOUNT.search(ctx.words.lower()[:MAX_SCAN_CHARS]) else None
         if counted is not None:  # "how many do they get on plus" after "what counts as a task": the Tasks limit
             aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
@@ -439,7 +447,40 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
             # The plan exists, in another product: answer about that product.
             return other, _merge_plans([p for p in [_plan_named(other.payload, word)] if p], []), None
         return view, asked, word
+    if frame.typed("product") and not frame.plans:
+        stray = _after_product_name(ctx.words[:MAX_SCAN_CHARS].lower(), view)
+        if stray is not None:  # "whats the price of orbit ultra": a plan Orbit does not have
+            return view, asked, stray
     return view, asked, None
+
+
+# "orbit ultra pricing", "price of beacon premium?": a word right after the product's name, where a plan's goes
+_AFTER_NAME = r"\s+([a-z][a-z0-9+-]{2,20})(?=\s*(?:$|[?!.,]|(?:plan|tier|edition|price|pricing|cost|costs|seats?|licen[cs]es?)\b))"
+
+
+def _after_product_name(lowered: str, view: ProductView) -> str | None:
+    found = re.search(r"\b" + re.escape(view.name.lower()) + _AFTER_NAME, lowered)
+    if found is None:
+        return None
+    word = found.group(1)
+    if word in _NOT_A_PLAN_NAME or word in _NOT_A_PLAN_AFTER_NAME or _plan_named(view.payload, word):
+        return None
+    payload = view.payload
+    known = [*(f["name"] + " " + f["description"] for f in payload["features"]), *(i["name"] for i in payload["integrations"]),
+             *(c["name"] for c in payload["compliance"]), *(a["name"] for a in payload["addons"]),
+             *(f["question"] + " " + f["answer"] for f in payload["faqs"]), *(p["description"] for p in payload["plans"]),
+             str(view.payload.get("description") or ""), str(view.payload.get("tagline") or "")]
+    stem = word[:5]
+    return None if stem in " ".join(known).lower() else word
+
+
+_NOT_A_PLAN_AFTER_NAME = frozenset(
+    """annually yearly monthly billed billing pricing price prices cost costs seats seat users user licenses discount
+    discounts trial trials demo demos vs versus and or with for on in to is are does do have has can cost costs work works
+    customers customer support supports features feature integrations integration limits limit plans tiers overview
+    security compliance sla uptime api setup onboarding contract contracts renewal renewals quote quotes deal deals
+    too also then again instead please pls thanks thx really exactly""".split()
+)
 
 
 def _readings_note(frame: Frame, view: ProductView, plans: Sequence[PlanEntry]) -> str:
@@ -535,6 +576,11 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
             and not (terms(question[:MAX_SCAN_CHARS]) - named - _PRICE_ONLY_WORDS)):
         # "whats growth per seat billed annually": the plan's price, not the FAQ on how seats are billed
         return "price", []
+    if not plans and _ANNUAL_DISCOUNT.search(lowered) and not _PAYMENT_METHOD.search(lowered):
+        # "do we discount orbit if they pay yearly": the annual-billing discount (its FAQ, else each plan's), not how to pay
+        faq = next((Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items
+                    if i.kind == "faq" and {"discount", "annual"} <= terms(i.name.lower().replace("annually", "annual"))), None)
+        return (f"item:faq:{faq.name}", [faq]) if faq is not None else ("price", [])
     items = _match_items(question, view, named | _PERIOD_WORDS)  # "ledger scale monthly?" is not a limit
     described = _match_by_description(question, view, named)
     if described and (not items or described[0].name != items[0].name and described[0].score
@@ -544,6 +590,14 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if len(clauses) > len(items) or (clauses and items and clauses[0].name != items[0].name
                                      and all(c.name != i.name for c in clauses for i in items[1:])):
         items = clauses
+    if items and items[0].kind == "limit" and _DEFINES.search(lowered):
+        # "whats a task", "what counts as a response": what the thing is (an FAQ or a feature says), not its limit
+        counted = {word.removesuffix("s") for word in terms(items[0].name)}
+        meaning = next((item for item in [*items, *described, *clauses] if item.kind != "limit"), None) or next(
+            (Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items
+             if i.kind == "faq" and counted & {word.removesuffix("s") for word in terms(i.name)}), None)
+        if meaning is not None:
+            items = [meaning]
     if items and items[0].kind == "compliance" and plans and _EVIDENCE.search(lowered):
         # "does essentials do soc 2 evidence": what a plan collects for a standard, not the product's own certificate
         covering = _items_covering(view, terms(items[0].name) - _item_index(view).name_words, 2)
@@ -592,6 +646,8 @@ _ADDS_AN_ADDON = re.compile(r"^\W*(?:(?:and|ok|okay|so|now)\W+)?(?:plus|\+|with|
 _PLAN_NOUNS = terms("plan plans tier tiers edition option version")
 _BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
 # "can they pay by wire", "net 30 on an invoice": how they pay, not how much
+_ANNUAL_DISCOUNT = re.compile(r"\b(?:discount\w*|cheaper|save|saves|savings|off)\b[^.?!\n]{0,40}\b(?:annual\w*|yearly|a year|per year|"
+                              r"for the year|up ?front)\b|\b(?:annual|yearly|up ?front)\b[^.?!\n]{0,25}\b(?:discount\w*|savings?)\b")
 _PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
 _SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
                     "licenses sellers staff agents folks team")
@@ -1199,7 +1255,15 @@ def _plan_limits(view: ProductView, plan: PlanEntry) -> str:
         return f"{view.name} {bold(plan['name'])} lists no limits."
     lines = [f"{view.name} {bold(plan['name'])} limits:"]
     lines.extend(f"• {name}: {value}" for name, value in plan["limits"].items())
+    if plan["description"] and _COUNTED.search(plan["description"]):
+        # ("Up to 5 workflows and 1,000 tasks a month": a cap the plan's description states, not a listed limit)
+        lines.append(f"The plan: {clean(plan['description'])}")
     return "\n".join(lines)
+
+
+_DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry)\W+)*(?:what(?:'s| is|s)? (?:a|an|the)\b(?! (?:limit|cap|max)\b)|what counts as|"
+                      r"define|definition of|meaning of|what do (?:you|we|they) mean by)\b")
+_COUNTED = re.compile(r"\b(?:up to|unlimited|max(?:imum)?|\d[\d,]*\s+[a-z])", re.IGNORECASE)
 
 
 def _plan_overview(view: ProductView, plan: PlanEntry) -> str:
