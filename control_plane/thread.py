@@ -73,6 +73,8 @@ _THEIR_DEAL = re.compile(
     r"|\bwho(?:'s| is| was| were)? (?:supposed to|meant to|going to|gonna|fixing|chasing|handling|doing|sending|building|"
     r"setting up|owning|running|taking|on the hook)\b"
 )
+_ASKS_BACK = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so|hmm)\W+){0,3}(?:who|what|when|where|which|why|how|did|does|do|is|are|was|"
+                        r"were|has|have)\b")
 _ASKS_WHO = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so)\W+){0,3}(?:who(?:'s| is| was| are)|whos)\b")
 _ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
@@ -247,6 +249,11 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return decision.intent, False  # "also whats the uptime sla on enterprise" after a draft: a catalog question
     if last is Intent.DRAFT_EMAIL and decision.intent is Intent.MEETING_SUMMARY and _ASKS_WHO.search(text):
         return decision.intent, False  # "oh also who's josh again" after a draft: who Josh is, not a draft to him
+    if last is Intent.DRAFT_EMAIL and decision.intent is not Intent.DRAFT_EMAIL and _ASKS_BACK.search(text):
+        # "who else is on their side", "what did the managers want out of it" after a draft: a question, not a redraft
+        if decision.intent is Intent.UNKNOWN and thread.account and _continuable(Intent.MEETING_SUMMARY, slots_for):
+            return Intent.MEETING_SUMMARY, True
+        return decision.intent, False
     if last is Intent.PRODUCT_QUESTION and decision.intent is Intent.MEETING_SUMMARY and (
             decision.entities.person or decision.entities.colleague or decision.entities.account):
         # "and what does lena owe us", "hooli got more than that didnt they" after a price: about them, not the catalog

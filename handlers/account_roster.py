@@ -30,11 +30,11 @@ _ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|hey|also|wait)\W+)?who(?:'s| is| are|s
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
     r"^\W*(?:(?:and|so|ok|okay|hey|also)\W+)?(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
-    r"(?:talk|speak|reach out|go|email|ping|contact|loop in|call)\b|who (?:do|did) we (?:know|deal with|work with)\b|"
+    r"(?:talk|speak|reach out|go|email|ping|contact|loop in|call)\b|who(?: else)? (?:do|did) we (?:know|deal with|work with)\b|"
     r"who(?:'s| is| are) (?:our |the |his |her |their )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
-    r"who(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?[ ?!.]*$|" + _OWNER_WORDS + "|"
+    r"who(?: else)?(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?(?:,? [a-z]+)?[ ?!.]*$|" + _OWNER_WORDS + "|"
     + _ROLE_WORDS + ")"
     # "globex security contact", "their procurement person", "finance poc at acme"
     r"|\b(?:security|infosec|it|finance|financial|procurement|purchasing|legal|technical|tech|admin|privacy|compliance|"

@@ -460,8 +460,8 @@ _AFTER_NAME = r"\s+([a-z][a-z0-9+-]{2,20})(?=\s*(?:$|[?!.,]|(?:plan|tier|edition
 
 def _after_product_name(lowered: str, view: ProductView) -> str | None:
     found = re.search(r"\b" + re.escape(view.name.lower()) + _AFTER_NAME, lowered)
-    if found is None:
-        return None
+    if found is None or not _PLAN_CUE.search(lowered):
+        return None  # ("is orbit soc2" asks about a certificate, not a plan)
     word = found.group(1)
     if word in _NOT_A_PLAN_NAME or word in _NOT_A_PLAN_AFTER_NAME or _plan_named(view.payload, word):
         return None
@@ -471,7 +471,11 @@ def _after_product_name(lowered: str, view: ProductView) -> str | None:
              *(f["question"] + " " + f["answer"] for f in payload["faqs"]), *(p["description"] for p in payload["plans"]),
              str(view.payload.get("description") or ""), str(view.payload.get("tagline") or "")]
     stem = word[:5]
-    return None if stem in " ".join(known).lower() else word
+    text = " ".join(known).lower()
+    return None if stem in text or stem in text.replace(" ", "") else word
+
+
+_PLAN_CUE = re.compile(r"\b(?:price|prices|pricing|priced|cost|costs|plan|tier|edition|how much|seats?|quote|per month|a month)\b")
 
 
 _NOT_A_PLAN_AFTER_NAME = frozenset(
