@@ -35,7 +35,10 @@ def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetim
             continue
         plan = found.plans[0]
         offered_by = tuple(names.vocabulary.plans.get(plan, ()))
-        product = names.product_slug(found.product) if found.product else (offered_by[0] if len(offered_by) == 1 else None)
+        primary = names.vocabulary.products[0].slug if names.vocabulary.products else None
+        # ("Pro plan, 60 seats": a plan several products have is the primary product's, unless the line names another)
+        product = names.product_slug(found.product) if found.product else (
+            offered_by[0] if len(offered_by) == 1 else primary if primary in offered_by else None)
         if product is not None and (not offered_by or product in offered_by):
             return Deal(product, plan, found.quantity)
     return None

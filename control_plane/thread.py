@@ -63,6 +63,8 @@ _THEIR_DEAL = re.compile(
     r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     # "what closewise quoted them", "what we promised her": said to the account's people
     r"|\b(?:quoted|offered|charged|gave|promised|told|sold|pitched|sent) (?:them|him|her)\b"
+    # "was onboarding included for them", "or are they paying for it": what their deal gives them
+    r"|\b(?:included|thrown in|free|waived|comped|discounted) (?:for|to) (?:them|him|her)\b|\b(?:are|were) they paying\b"
     # "are they live yet", "is acme signed": where the account's deal stands
     r"|\b(?:are|is) (?:they|he|she) (?:live|signed|closed|done|ready|onboarded|rolled out|in production|up and running|on a trial|"
     r"trialing|still)\b|\b(?:have|has) (?:they|he|she) (?:gone live|signed|closed|launched|started|rolled out|paid)\b"
@@ -157,6 +159,13 @@ _ANOTHER_ROLE = re.compile(r"^\W*(?:(?:and|n|also|what about|how about|same for)
 _ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|"
                           r"where do (?:we|things) stand|latest (?:status|update)|any (?:update|news)|status)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
+
+
+def about_people(aspect: str | None) -> bool:
+    """Whether a turn's aspect is about people (who someone is, their tasks, an account's contacts or owner): a deal
+    its answer also states does not replace it."""
+    return bool(aspect) and (aspect in (PEOPLE_ASPECT, PERSON_ASPECT, OWNER_ASPECT)
+                             or aspect.startswith((TASKS_ASPECT, COLLEAGUE_ASPECT)))
 
 
 def colleague_aspect(colleague: str) -> str:
@@ -279,7 +288,8 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     if decision.entities.product or decision.entities.plans:
         return False
     text = decision.normalized_text
-    return bool(_THEIR_FACTS.search(text)) or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text))) \
+    return bool(_THEIR_FACTS.search(text)) or bool(ABOUT_THEIR_PLANS.search(text)) \
+        or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text))) \
         or (decision.confidence < _SURE_CATALOG and bool(_THEIR_DEAL.search(text)))
 
 

@@ -124,6 +124,8 @@ def _near(typed: str, word: str) -> bool:
     if typed.isdigit() or word.isdigit():
         return False
     shorter = min(len(typed), len(word))
+    if len(typed) >= 4 and word.startswith(typed) and len(word) - len(typed) <= 5:
+        return True  # "sign", "signature"; "renew", "renewal"
     if shorter >= 4 and abs(len(typed) - len(word)) <= 3:
         common = 0
         while common < shorter and typed[common] == word[common]:
@@ -184,6 +186,10 @@ _OUTCOME = re.compile(r"\b(?:decid(?:e|es|ed|ing)|decisions?|agree(?:s|d|ing)?|l
                       r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result|accept(?:s|ed|ing)?|g[eo]t|gave|give|given|won)\b")
 
 
+# "when are they going to sign": when something will happen, not what was settled
+_ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|ok|okay)\W+)?(?:when|whens|what date|how soon|by when)\b")
+
+
 def read_question(question: str, names: Iterable[str], meetings: Sequence[MeetingRef]) -> Question:
     """What the question asks about, without the asking, the account's names and the people it names."""
     question = _PLAN_CHOICE.sub(r" \g<0> seats ", question[:MAX_QUESTION_CHARS])
@@ -202,7 +208,7 @@ def read_question(question: str, names: Iterable[str], meetings: Sequence[Meetin
     meeting_words = frozenset(w for w in content if any(_near(w, t) for t in title_words))
     lowered = question.lower()
     return Question(frozenset(content), frozenset(people), meeting_words, bool(_HOW_MUCH.search(lowered)),
-                    bool(_OUTCOME.search(lowered)))
+                    bool(_OUTCOME.search(lowered)) and not _ASKS_WHEN.search(lowered))
 
 
 def _title_terms(meeting: MeetingRef) -> frozenset[str]:
@@ -260,8 +266,8 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         if by_person and not question.wants_outcome and _ACTION_ITEM not in question.words:
             # "what did ken ask about": Ken's words count as the best word (not for what is on his plate)
             score += top_weight
-        if question.wants_number and _DIGIT.search(passage.text):
-            score *= 1.3
+        if (question.wants_number or question.wants_outcome) and _DIGIT.search(passage.text):
+            score *= 1.3  # (what was agreed is mostly figures: seats, a discount, a term)
         if named:
             score *= 1.4
             if _ACTION_ITEM in question.words and any(passage.text.lower().startswith(person.split()[0] + " ")

@@ -46,7 +46,8 @@ _WHAT_WE_SELL = re.compile(
 _SEATS_ITEM = "item:limit:Seats"
 _FREE_TIER = re.compile(r"\bfree (?:tier|plan|version|edition|level)\b")
 _PRICED_PER = re.compile(r"priced (per [a-z ]{1,30}?)[:.,;]", re.IGNORECASE)
-_SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})\s+(?:seats?|users?|licen[cs]es?)\b")
+# ("55 growth + 10 pro": the seat word may be left out; only a plan's name counts)
+_SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})(?:\s+(?:seats?|users?|licen[cs]es?))?\b")
 # "how much does a tesla model 3 cost": a price asked of something that is not ours
 _PRICE_OF_A_THING = re.compile(
     r"\bhow much (?:does|do|is|are|would|will) (?:a|an|the|one) ([a-z][\w-]{0,30}(?: [a-z0-9][\w-]{0,30}){0,2}) "
@@ -255,6 +256,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
+    if asked_plans and quantity and negotiated_discount(ctx.words) is not None:
+        aspect, items = "quote", []  # "pro 60 seats w the 15 on top": a discounted quote, not the $15 add-on
     # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
     if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
@@ -400,7 +403,12 @@ def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: in
     if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
         monthly = sum(p["price_cents"] * counts[p["slug"]] for p in priced)
         parts = " + ".join(f"{counts[p['slug']]} × {money(p['price_cents'], p['currency'])}" for p in priced)
-        answer += f"\n\n{bold('Together')}: {parts} = {bold(money(monthly, priced[0]['currency']))} per month at list price."
+        currency = priced[0]["currency"]
+        answer += f"\n\n{bold('Together')}: {parts} = {bold(money(monthly, currency))} per month at list price"
+        annual = sum(p["price_cents"] * counts[p["slug"]] * 12 * (100 - (p["annual_discount_pct"] or 0)) / 100 for p in priced)
+        if annual < monthly * 12:  # ("55 growth + 10 pro annual": both billed annually, each with its plan's discount)
+            answer += f"; {money(monthly * 12, currency)} a year, or {bold(money(annual, currency))} a year billed annually"
+        answer += "."
     return answer
 
 

@@ -20,7 +20,10 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 _NEGOTIATED = re.compile(r"(?<![\d.$€£])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)?\s?(?:off|discount|disc)\b"
                          r"|\b(?:discount|off) of (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent)"
                          # "and after the 12%", "after their 12 percent": a discount already named
-                         r"|\bafter (?:the|their|a|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)")
+                         r"|\bafter (?:the|their|a|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)"
+                         # "w the 10", "and the 15 on top": the discount the thread's deal named, by its number alone
+                         r"|\b(?:w|w/|with|plus|and) (?:the|their|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)?"
+                         r"(?=\s*(?:$|[?!.,]|on top\b|too\b|extra\b|discount\b))")
 
 
 def negotiated_discount(words: str) -> float | None:
@@ -120,7 +123,8 @@ def _with_negotiated(yearly: float, annual_discount: float, off: float, count: i
             f"({money(amount / 12 / count, currency)} per {word} per month)")
     if annual_discount:
         on_annual = yearly * (100 - annual_discount) / 100 * share
-        line += f"; {off:g}% off the annual price instead: {money(on_annual, currency)} a year"
+        line += (f"; {off:g}% off the annual price instead: {money(on_annual, currency)} a year "
+                 f"({money(on_annual / 12 / count, currency)} per {word} per month)")
     return line + "."
 
 

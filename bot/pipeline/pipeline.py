@@ -29,7 +29,7 @@ from bot.pipeline.speculation import Answered, Speculation
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups, Prepared
 from control_plane.frame import Frame
-from control_plane.thread import ThreadContext
+from control_plane.thread import ThreadContext, about_people
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
@@ -299,7 +299,8 @@ class Pipeline:
                 # (reading a recap line by line takes ~0.2 ms a line: in a worker thread, off the event loop)
                 deal = await asyncio.to_thread(self.control_plane.deal_in, result.plain, now)
                 if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
-                    turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(), aspect=None)
+                    turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(),
+                                   aspect=turn.aspect if about_people(turn.aspect) else None)
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
