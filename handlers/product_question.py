@@ -244,7 +244,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if least:  # "what does that minimum come to": the price of the plan's least seats
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
-    adds_to_quote = previous == "quote" and frame.follow_up and bool(_ADDS_AN_ADDON.search(lowered_words))
+    adds_to_quote = previous == "quote" and bool(_ADDS_AN_ADDON.search(lowered_words))
     if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote)
             and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote)):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
@@ -256,7 +256,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
-    if asked_plans and quantity and negotiated_discount(ctx.words) is not None:
+    if asked_plans and negotiated_discount(ctx.words) is not None and (
+            quantity or aspect in (None, "price", "quote") or previous == "quote" or (items and items[0].kind == "faq")):
+        # ("and w 10% off": a figure to take off, not a question for the discount FAQs)
         aspect, items = "quote", []  # "pro 60 seats w the 15 on top": a discounted quote, not the $15 add-on
     # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
     if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
@@ -602,6 +604,12 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if len(clauses) > len(items) or (clauses and items and clauses[0].name != items[0].name
                                      and all(c.name != i.name for c in clauses for i in items[1:])):
         items = clauses
+    if items and items[0].kind == "faq" and _LIMIT_CUE.search(lowered):
+        # "whats the ent seat min again": the plan's Seats limit, not the FAQ on how seats are billed
+        limit = next((Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items if i.kind == "limit"
+                      and re.search(r"\b" + re.escape(i.name.lower().split()[0].removesuffix("s")[:12]), lowered)), None)
+        if limit is not None:
+            items = [limit]
     if items and items[0].kind == "limit" and _DEFINES.search(lowered):
         # "whats a task", "what counts as a response": what the thing is (an FAQ or a feature says), not its limit
         counted = {word.removesuffix("s") for word in terms(items[0].name)}
@@ -1273,7 +1281,8 @@ def _plan_limits(view: ProductView, plan: PlanEntry) -> str:
     return "\n".join(lines)
 
 
-_DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry)\W+)*(?:what(?:'s| is|s)? (?:a|an|the)\b(?! (?:limit|cap|max)\b)|what counts as|"
+_LIMIT_CUE = re.compile(r"\b(?:min|mins|minimum|max|maximum|cap|capped|limit|limits|allowance|how many)\b")
+_DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry)\W+)*(?:what(?:'s| is|s)? (?:a|an)\b(?! (?:limit|cap|max)\b)|what counts as|"
                       r"define|definition of|meaning of|what do (?:you|we|they) mean by)\b")
 _COUNTED = re.compile(r"\b(?:up to|unlimited|max(?:imum)?|\d[\d,]*\s+[a-z])", re.IGNORECASE)
 

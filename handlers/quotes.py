@@ -56,6 +56,18 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
     per = "year" if plan["billing_period"] == "year" else "month"
     lines: list[str] = []
     minimum_note = ""
+    if plan["per_seat"] and seats is None and off:
+        # "whats 12% off ent list per seat": the seat price with the discount, off list and off the annual price
+        word = seat_word(plan)
+        share = (100 - off) / 100
+        line = (f"{name}: {money(price, currency)} per {word} per {per} at list; with {off:g}% off: {money(price, currency)} × "
+                f"{share:g} = {bold(money(price * share, currency))} per {word} per {per}")
+        discount = plan["annual_discount_pct"] or 0
+        if discount and per == "month":
+            annual = price * (100 - discount) / 100
+            line += (f"; {off:g}% off the annual price ({money(annual, currency)}, {discount}% off) instead: "
+                     f"{money(annual * share, currency)} per {word} per month")
+        return line + "."
     if plan["per_seat"] and seats is None and per == "month" and plan["annual_discount_pct"]:
         # "annual?" after a plan's price: the per-seat figures, not a quote for one seat
         discount = plan["annual_discount_pct"]
