@@ -7,6 +7,7 @@ and a seat count on the same line counts; anything less certain is not remembere
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import NamedTuple
 
@@ -23,11 +24,17 @@ class Deal(NamedTuple):
     product: str  # the product's slug
     plan: str
     seats: int
+    discount: float | None = None  # the percentage off the answer states ("15% discount"), if one
+
+
+# "12% discount", "10% off": the deal's discount ("the 20% annual discount" is the plan's own, not the deal's)
+_DEAL_DISCOUNT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?% (?:discount|off)\b")
 
 
 def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetime) -> Deal | None:
     """The one plan and seat count a line of `text` states; None when no line states exactly one plan with seats."""
-    for line in text.splitlines()[:MAX_LINES]:
+    lines = text.splitlines()[:MAX_LINES]
+    for index, line in enumerate(lines):
         if not any(ch.isdigit() for ch in line):
             continue  # (most lines state no number: skip them before normalizing)
         found = entities.extract(normalize(line[:MAX_LINE_CHARS]), Intent.PRODUCT_QUESTION, now)
@@ -40,5 +47,7 @@ def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetim
         product = names.product_slug(found.product) if found.product else (
             offered_by[0] if len(offered_by) == 1 else primary if primary in offered_by else None)
         if product is not None and (not offered_by or product in offered_by):
-            return Deal(product, plan, found.quantity)
+            # the discount on the deal's line, else on the next lines quoted ("15% discount with price lock")
+            stated = next((m for later in lines[index:index + 3] if (m := _DEAL_DISCOUNT.search(later[:MAX_LINE_CHARS]))), None)
+            return Deal(product, plan, found.quantity, float(stated.group(1)) if stated else None)
     return None

@@ -53,13 +53,13 @@ _GROWS_TO = re.compile(r"\b(?:grow|expand|scale|increase|jump|bump|go|get|hire)(
                       r"|(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) of (?:those|them|these|that|it|that plan|those plans)\b")
 # "pro for 15", "growth x 40": a count right after a plan's name is its seats (not "for 3 years", "for 20%").
 _PLAN_FOR_COUNT = re.compile(
-    r"\b(?:for|x|times|\*)\s?(\d{1,3}(?:,\d{3})?|\d{1,5})\b(?![.,]\d|\s?(?:%|percent|months?|mos?|years?|yrs?|days?|weeks?|"
-    r"minutes?|hours?|gb|tb|mb|k\b|m\b|dollars|usd|eur|bucks|requests|calls|tasks|responses|seconds?))"
+    r"(?:\b(?:for|x|times)|\*|×)\s?(\d{1,3}(?:,\d{3})?|\d{1,5})\b(?![.,]\d|\s?%|\s?(?:percent|months?|mos?|years?|yrs?|days?|"
+    r"weeks?|minutes?|hours?|gb|tb|mb|k|m|dollars|usd|eur|bucks|requests|calls|tasks|responses|seconds?)\b)"
 )
 _STARTUP_COMPANY = re.compile(r"\bstartups?\b(?! (?:plan|tier))(?=[^.?!\n]{0,60}\b(?:raised|funding|funded|seed|series [a-d]|vc|"
                               r"\$?\d+(?:\.\d)?\s?(?:m|mm|million)\b|under|pricing|discount|program|deal)\b)|\bstartups\b")
 # "and 55 growth", "10 pro": a count right before a plan's name is its seats
-_COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) $")
+_COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) (?:(?:x|×|\*) )?$")  # ("40 x growth" too)
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -221,6 +221,8 @@ class EntityExtractor:
             return True
         if match.previous_word.replace(",", "").isdigit() and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):
             return True  # "and 55 growth": seats of the plan
+        if match.previous_word in ("x", "×", "*") and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):
+            return True  # "40 x growth annual"
         following = match.next_words[:1]
         if following and (following[0] in _PLAN_WORDS or following[0].removesuffix("s") in self.names.limit_terms):
             return True  # "pro seats", "basic response limit"
@@ -232,7 +234,7 @@ class EntityExtractor:
             return True
         if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
             return False
-        if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus"):
+        if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus", "x", "×", "*"):
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE

@@ -85,6 +85,9 @@ _BARE_QUANTITY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|and|what about|how about|same|the same|same thing|same again)\W+)*(?:for|with|at)?\W*"
     r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
 )
+# "and with 10 more seats?", "w/ 2 more", "add 5", "2 fewer": seats added to (or taken off) the thread's
+_SEAT_CHANGE = re.compile(r"\b(\d{1,5}) (?:more|extra|additional|fewer|less)\b(?! (?:than|%|percent|off|discount))"
+                          r"|\b(?:add|adding|plus|another|minus|drop|dropping|remove|removing|lose|cut) (\d{1,5})\b(?!\s?(?:%|percent|off))")
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
 _LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out |up )?to\b"
                          r"|\b(?:does|would|will) (?:that|it|this) add\b"
@@ -202,6 +205,7 @@ class ThreadContext:
     plans: tuple[str, ...] = ()  # the plans a comparison was about
     term: str | None = None  # the period the thread's last figure was for ("year", "month")
     topic: str | None = None  # what the thread's last call search looked for
+    discount: float | None = None  # the percentage off the thread's quotes (typed before, or the deal's)
 
 def intent_in_thread(decision: Decision, thread: ThreadContext,
                      slots_for: IntentSlots | None = None) -> tuple[Intent, bool]:
@@ -401,6 +405,14 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         bare = _BARE_QUANTITY.search(decision.normalized_text)
         if bare:  # "same for 40" after a quote for 25 seats: 40 seats
             typed["quantity"] = int(bare.group(1).replace(",", ""))
+    if intent is Intent.PRODUCT_QUESTION and follow_up and thread.quantity:
+        change = _SEAT_CHANGE.search(decision.normalized_text[:500])
+        if change:  # "and with 10 more seats?", "2 fewer": the thread's seats, changed by that many
+            count = int(next(group for group in change.groups() if group))
+            fewer = bool(re.search(r"fewer|less|minus|drop|remove|lose|cut", change.group(0)))
+            total = thread.quantity - count if fewer else thread.quantity + count
+            if 0 < total <= 1_000_000:
+                typed["quantity"] = total
     slots: dict[str, Any] = {name: value for name, value in typed.items() if value not in (None, ())}
     sources: dict[str, SlotSource] = dict.fromkeys(slots, "typed")
     for name, value in _inherited(intent, follow_up, decision, typed, thread, names).items():
@@ -529,6 +541,7 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     after_a_deal = thread.last_intent == Intent.MEETING_SUMMARY.value and bool(_POINTS_BACK.search(text))
     if not about_an_item and (follow_up or (not plans and typed["product"] is None and (_LEANS_BACK.search(text) or after_a_deal))):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"
+        inherited["discount"] = thread.discount  # "price that out" after a deal at 10% off: with its 10%
         if thread.term in ("month", "year"):
             inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"
     return inherited

@@ -150,7 +150,7 @@ class Item:
 
 @handles(
     "product_question",
-    slots=("product", "plans", "quantity", "term", "aspect"),
+    slots=("product", "plans", "quantity", "term", "aspect", "discount"),
     uses_llm=True,
     examples=(
         HelpExample("Product questions", "what does the {plan} plan cost?",
@@ -165,7 +165,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return await _no_product(ctx, frame.product or unknown_plan)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
-                          quantity=frame.quantity, term=frame.term)
+                          quantity=frame.quantity, term=frame.term,
+                          discount=negotiated_discount(ctx.words) or frame.discount)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         close = [name for name in await _close_names(ctx, unknown_plan) if name.lower() != view.name.lower()]
@@ -300,7 +301,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
-        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term)
+        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, frame.discount)
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
         answer = _prices(view, [])
     elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):
@@ -391,15 +392,17 @@ def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry
 # --- which product and plans --------------------------------------------------------------------
 
 
-def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None) -> str:
-    """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total."""
+def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None,
+            thread_off: float | None = None) -> str:
+    """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total.
+    `thread_off`: the thread's discount (a deal's), used when the message names none."""
     counts = {}
     if len(plans) > 1:
         for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
             plan = _plan_named(view.payload, name)
             if plan is not None:
                 counts[plan["slug"]] = int(number.replace(",", ""))
-    off = negotiated_discount(words)
+    off = negotiated_discount(words) or thread_off
     answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term, off) for plan in plans)
     priced = [p for p in plans if p["slug"] in counts and p["price_cents"] and p["per_seat"]]
     if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
@@ -670,7 +673,7 @@ _ANNUAL_DISCOUNT = re.compile(r"\b(?:discount\w*|cheaper|save|saves|savings|off)
                               r"for the year|up ?front)\b|\b(?:annual|yearly|up ?front)\b[^.?!\n]{0,25}\b(?:discount\w*|savings?)\b")
 _PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
 _SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
-                    "licenses sellers staff agents folks team")
+                    "licenses sellers staff agents folks team more fewer less extra additional")
 _SAME_SEATS = re.compile(r"\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
 
 

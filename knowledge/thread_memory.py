@@ -36,6 +36,7 @@ class TurnContext:
     plans: tuple[str, ...] = ()  # the plans a comparison was about, when more than one
     term: str | None = None  # "year" when a yearly figure was asked, "month" when a monthly one
     topic: str | None = None  # what a call search looked for, so "which ones were with acme" narrows it
+    discount: float | None = None  # a percentage off the thread's quotes: typed ("w/ the 12% off") or the deal's
 
     def follow(self, new: TurnContext) -> TurnContext:
         """The context of a follow-up naming `new`: named fields win, the rest is inherited.
@@ -45,10 +46,10 @@ class TurnContext:
         """
         merged = replace(self)
         if new.product and new.product != self.product:
-            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None, term=None)
+            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None, term=None, discount=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
-        for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term", "topic"):
+        for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term", "topic", "discount"):
             value = getattr(new, name)
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
@@ -84,6 +85,7 @@ class TurnContext:
             topic=(_str_or_none(data.get("topic")) or "")[:MAX_TOPIC_CHARS] or None,
             plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
             if isinstance(data.get("plans"), list) else (),
+            discount=_percentage(data.get("discount")),
         )
 
 
@@ -94,6 +96,10 @@ class ThreadMemory:
     context: TurnContext = TurnContext()
     last_intent: str | None = None
     turns: int = 0  # how many turns the thread has stored (0: a new conversation)
+
+
+def _percentage(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100 else None
 
 
 def _positive_int(value: Any) -> int | None:

@@ -83,7 +83,7 @@ def thread_context(memory: ThreadMemory) -> ThreadContext:
     return ThreadContext(
         last_intent=memory.last_intent, product=context.product, plan=context.plan, account=context.account,
         person=context.person, meeting_id=context.meeting_id, aspect=context.aspect, quantity=context.quantity,
-        plans=context.plans, term=context.term, topic=context.topic,
+        plans=context.plans, term=context.term, topic=context.topic, discount=context.discount,
     )
 
 
@@ -300,7 +300,7 @@ class Pipeline:
                 deal = await asyncio.to_thread(self.control_plane.deal_in, result.plain, now)
                 if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
                     turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(),
-                                   aspect=turn.aspect if about_people(turn.aspect) else None)
+                                   discount=deal.discount, aspect=turn.aspect if about_people(turn.aspect) else None)
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
