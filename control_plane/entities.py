@@ -173,7 +173,7 @@ class EntityExtractor:
         if ruled_out and any(plan not in ruled_out for plan in plans):
             plans = [plan for plan in plans if plan not in ruled_out]
         meeting_kind = None
-        if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY):
+        if intent in (Intent.CALL_SEARCH, Intent.MEETING_SUMMARY, Intent.UNKNOWN):  # (unknown: "no i meant the discovery")
             meeting_kind = next(
                 (n.canonical for f in found for n in f.names
                  if n.kind == "kind" and (not n.needs_meeting_word or (f.next_words[:1] and f.next_words[0] in MEETING_WORDS))),

@@ -48,9 +48,14 @@ ASKS_A_QUESTION = re.compile(
 )
 
 
+_SENTENCE_END = re.compile(r"[.!?;]+\s+")
+_MAX_SENTENCES = 3
+
+
 def asks_a_question(lowered: str) -> bool:
-    """Whether the (normalized, lower-case) message is a question, by its opening word or its question mark."""
-    return bool(ASKS_A_QUESTION.search(lowered[:500]))
+    """Whether the (normalized, lower-case) message is a question, by an opening word or its question mark; any of
+    its first sentences counts ("picking up tidewater from daniel. whats the status")."""
+    return any(ASKS_A_QUESTION.search(sentence) for sentence in _SENTENCE_END.split(lowered[:500], _MAX_SENTENCES)[:_MAX_SENTENCES])
 
 
 def asks_what_happened(lowered: str) -> bool:

@@ -342,7 +342,8 @@ def _asks_after_the_meeting(decision: Decision) -> bool:
 def corrects(decision: Decision) -> bool:
     """"no i meant beacon", "sorry sentinel", "i meant tidewater": a name put in place of the last question's."""
     entities = decision.entities
-    if not (entities.product or entities.plans or entities.account or entities.person or entities.colleague):
+    if not (entities.product or entities.plans or entities.account or entities.person or entities.colleague
+            or entities.meeting_kind):
         return False
     found = _CORRECTION.match(decision.normalized_text)
     return found is not None and len(_WORD.findall(decision.normalized_text[found.end():])) <= _CORRECTION_MAX_WORDS
@@ -471,7 +472,7 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             # "what accounts does she own" after who Maya is: Maya's
             return {"colleague": colleague, "aspect": thread.aspect, "account": thread.account}
         if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
-                and (typed["colleague"] or not typed["account"] or pointing):
+                and (typed["colleague"] or not decision.entities.account or pointing):  # (not the contact's own account)
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls; "what did sam say"

@@ -84,9 +84,14 @@ class MeetingResolver:
         named = (frame.typed("account") or frame.typed("person") or frame.typed("colleague") or kind is not None
                  or frame.time_range is not None)
         latest = bool(_LATEST.search(lowered[:500]))
+        time_range = frame.time_range
+        if time_range is not None and time_range.label == "recent" and (frame.typed("account") or frame.typed("person")):
+            # "whats the latest on globex from the qbr", "whats been happening w hooli lately": the latest such
+            # meeting, however long ago, not only the last 30 days'
+            time_range, latest = None, True
         # "recap mayas last call": the meetings one of our own people was on, when no customer is named
         participant = contact.name if contact is not None else frame.colleague
-        return self._find(frame.intent, base, participant, frame.time_range, latest, bool(named), now)
+        return self._find(frame.intent, base, participant, time_range, latest, bool(named), now)
 
     def _by_title(self, base: MeetingResolution, frame: Frame, lowered: str, now: datetime) -> MeetingResolution | None:
         """The meeting whose title the message names ("the contract review", "the security one"), when
