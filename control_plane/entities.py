@@ -31,8 +31,8 @@ _PLAN_SLOT_BEFORE = frozenset(
 _ABOUT_PRODUCT_BEFORE = frozenset("on off for".split())
 # "pro gets them what growth doesnt", "team lacks it": a plan compared with the one asked about
 _SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack misses dont don't".split())
-# "plus for 5 people", "plus or business": words after "plus" that leave it the name of a plan
-_PLUS_AS_PLAN_BEFORE = frozenset("with for and or vs versus on has have does do is costs cost per include includes".split())
+# "plus the 10% off", "plus another pack": words after "plus" that make it a conjunction, not the plan
+_JOINED_AFTER_PLUS = frozenset("the a an another extra more some one two three tax vat their our".split())
 _PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
@@ -214,9 +214,10 @@ class EntityExtractor:
             return False  # "startup pricing? prospect raised 3M": the discount for startups, not a plan called Startup
         if any(name.kind == "product" for name in self.names.get(match.previous_word)):
             return True  # "relay free", "orbit pro"
-        if (text.lowered[match.start : match.end] == "plus" and match.next_words
-                and match.next_words[0] not in _PLUS_AS_PLAN_BEFORE and match.next_words[0] not in _PLAN_WORDS):
-            return False  # "plus analytics", "plus the 10% off": the word joins, it names no plan
+        if text.lowered[match.start : match.end] == "plus" and match.next_words and (
+                match.next_words[0] in _JOINED_AFTER_PLUS or match.next_words[0][:1].isdigit()
+                or self.names.catalog_terms_in(" ".join(match.next_words))):
+            return False  # "plus analytics", "plus the 10% off", "plus 2 packs": the word joins, it names no plan
         if short or (match.start > 0 and text.clean[match.start].isupper()):
             return True
         if match.previous_word.replace(",", "").isdigit() and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):

@@ -29,7 +29,7 @@ IntentSlots = Mapping[Intent, tuple[str, ...]]
 _CONTEXT_FREE = frozenset({Intent.HELP, Intent.SMALLTALK, Intent.UNKNOWN})
 # A message that leans on the previous turn: it opens like a continuation or points back at it.
 _FOLLOW_UP = re.compile(
-    r"^\W*(?:and|also|plus|add|with|w/|\+|throw in|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
+    r"^\W*\+|^\W*(?:and|also|plus|add|with|w/|throw in|what about|how about|same for|same with|ok(?:ay)?,? (?:and|what about|how about)|then|"
     r"(?:ok(?:ay)?,? |and )?now (?:do|for|try)|do the same (?:for|with)|same thing (?:for|with)|repeat (?:that |it )?for|"
     r"so|but|vs\.?|versus|compared to|or|what if)\b|\b(?:instead|then|too|as well|either|more|extra)\W*$|"
     r"\b(?:it|its|it's|they|them|their|those|these|that|this one|that one|the same|one|each|both|either|there)\b"
@@ -136,7 +136,9 @@ _POINTS_BACK = re.compile(r"\b(?:that|it|this|those|them|the deal|their deal)\b"
 _PER_UNIT = re.compile(r"\b(?:per|a|each|every) (?:seat|user|license|licence|month|year|head)\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
 _SHORT_COUNT_WORDS = 10
-_COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b")
+_COMPARE = re.compile(r"\b(?:compare|comparison|compared|difference|differences|differ|versus|vs)\b"
+                      # "what does it add over pro", "what do they get beyond growth"
+                      r"|\b(?:add|adds|get|gets|give|gives|offer|offers|have|has)\b[^.?!\n]{0,20}\b(?:over|beyond|on top of)\b")
 _WHICH_PLAN = re.compile(r"\b(?:which|what|all|every|each|any) (?:of the )?(?:plans?|tiers?|editions?)\b|\bcompare\b")
 
 

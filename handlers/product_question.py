@@ -179,7 +179,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
-    if previous == "quote" and frame.quantity and _SAME_SEATS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+    if (previous == "quote" or frame.typed("plans")) and frame.quantity and _SAME_SEATS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = "quote", []  # "ok same seat count on pro": the thread's seats, priced on Pro
     if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = previous, _items_like(previous, view)  # "min plan?" after the Salesforce integration
@@ -228,6 +228,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
     own_seats = frame.quantity is not None and frame.typed("quantity")
+    if (own_seats and asked_plans and items and items[0].kind == "limit" and terms(items[0].name) & _SEAT_WORDS
+            and not _LIMIT_CUE.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
+        aspect, items = "quote", []  # "sentinel advanced for 30 employees": its price (the minimum said), not the limit
     if items and items[0].found_by == "name" and not own_seats:
         asks_price = False  # "overage fee on scale" after a quote asks about the overage, not the seats again
     explicit_price = bool(_EXPLICIT_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
@@ -314,6 +317,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = _product_list(ctx)
     else:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
+        if aspect == "compare" and quantity and 2 <= len(asked_plans) <= 3:
+            # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
+            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, frame.discount)
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
@@ -664,7 +670,7 @@ def _limit_of(aspect: str, view: ProductView, plans: Sequence[PlanEntry]) -> str
 _SAME_KIND_BONUS = 0.5
 _ADDS_TO = re.compile(r"\b(?:that|it|this|the add-?on)\b|\b(?:add|adds|added|on top|with it|w it)\b")
 # "plus analytics", "add sms credits to it", "throw in the tax add-on": an add-on put on the quote just given
-_ADDS_AN_ADDON = re.compile(r"^\W*(?:(?:and|ok|okay|so|now)\W+)?(?:plus|\+|with|w/?|add|adding|throw in|toss in|incl\w*)\b"
+_ADDS_AN_ADDON = re.compile(r"^[^\w+]*(?:(?:and|ok|okay|so|now)\W+)?(?:(?:plus|with|w/?|add|adding|throw in|toss in|incl\w*)\b|\+)"
                             r"|\b(?:add|adding|added|on top|throw(?:n)? in|toss in)\b")
 _PLAN_NOUNS = terms("plan plans tier tiers edition option version")
 _BUYING_WORDS = terms("buy buying bought purchase purchasing get getting customer customers client clients prospect")
@@ -674,7 +680,7 @@ _ANNUAL_DISCOUNT = re.compile(r"\b(?:discount\w*|cheaper|save|saves|savings|off)
 _PAYMENT_METHOD = re.compile(r"\b(?:wire|ach|bank transfer|credit card|card|invoice[ds]?|invoicing|check|cheque|paypal|net[\s-]?\d{2})\b")
 _SEAT_WORDS = terms("people ppl person persons users user reps rep seats seat employees employee heads head members "
                     "licenses sellers staff agents folks team more fewer less extra additional")
-_SAME_SEATS = re.compile(r"\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
+_SAME_SEATS = re.compile(r"\bsame \d{1,6}\b|\bsame (?:seat count|number of (?:seats|users|reps)|seats|headcount|users|reps|size|team size|qty|quantity)\b")
 
 
 def _items_like(aspect: str, view: ProductView) -> list[Item]:

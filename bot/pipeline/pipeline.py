@@ -290,7 +290,9 @@ class Pipeline:
         result, resolution = answered
         with stage("handler"):
             named = TurnContext(
-                account=resolution.account,
+                # (an account named beside a quote, "tidewater renewal: 55 growth + 10 pro", is the thread's account too)
+                account=resolution.account or (decision.entities.account if frame.typed("account") or
+                                               frame.intent is Intent.PRODUCT_QUESTION else None),
                 person=resolution.contact.name if resolution.contact else None,
                 meeting_id=resolution.meeting.id if resolution.meeting else None,
             )
