@@ -59,7 +59,8 @@ _PLAN_FOR_COUNT = re.compile(
 _STARTUP_COMPANY = re.compile(r"\bstartups?\b(?! (?:plan|tier))(?=[^.?!\n]{0,60}\b(?:raised|funding|funded|seed|series [a-d]|vc|"
                               r"\$?\d+(?:\.\d)?\s?(?:m|mm|million)\b|under|pricing|discount|program|deal)\b)|\bstartups\b")
 # "and 55 growth", "10 pro": a count right before a plan's name is its seats
-_COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) (?:(?:x|×|\*) )?$")  # ("40 x growth" too)
+# ("40 x growth", "the 55 on growth" too)
+_COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) (?:(?:x|×|\*|on|of|seats? on|seats? of) )?$")
 _YEARLY = re.compile(r"\b(?:per|a|each|every|one|1|for the|for a|by the) (?:year|annum)\b|\bannual(?:ly)?\b|\byearly\b|"
                      r"\b12 months\b|\bper yr\b")
 _MONTHLY = re.compile(r"\b(?:per|a|each|every|one|1|by the) month\b|\bmonthly\b")
@@ -105,7 +106,8 @@ _TRAILING_CALLS = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_FILLER = re.compile(
-    r"\s+(?:please|pls|thanks|thank you|again|at all|ever|(?:in|on|from) (?:there|them|those|these|it|that))$|[\s?.!,;:\"')]+$",
+    r"\s+(?:please|pls|thanks|thank you|again|at all|ever|too|as well|also|either|(?:in|on|from) (?:there|them|those|these|it|that))$"
+    r"|^(?:too|as well|also|either|again)$|[\s?.!,;:\"')]+$",
     re.IGNORECASE,
 )
 _RECIPIENT = re.compile(

@@ -60,7 +60,7 @@ _THEIR_DEAL = re.compile(
     r"\b(?:the|that|this|their) (?:quote|deal|contract|renewal(?: cap)?|proposal|order form|cap|ramp|pilot|rollout|go-?live|"
     r"terms|redlines?)\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
-    r"|\bthey (?:got|get|want|wanted|asked|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
+    r"|\bthey (?:got|get|want|wanted|asked|sign|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     # "what closewise quoted them", "what we promised her": said to the account's people
     r"|\b(?:quoted|offered|charged|gave|promised|told|sold|pitched|sent) (?:them|him|her)\b"
     # "was onboarding included for them", "or are they paying for it": what their deal gives them

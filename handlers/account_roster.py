@@ -12,11 +12,19 @@ from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact
 
 # "who owns the kestrel account", "who's the ae on acme": our account executive
-_OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it|legal|procurement))|"
+# ("who owns the analytics rollout", "who owns the project on hooli's side": a task's owner, not the account's)
+_OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it|legal|procurement))"
+                r"(?! (?:the |their |that |this )?(?:[\w-]+ )?(?:rollout|project|migration|setup|pilot|implementation|onboarding|"
+                r"integration|import|training|dashboard|program|workstream)s?\b)|"
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
                 r"(?:account )?owner (?:of|for|on)\b")
 ASKS_OWNER = re.compile(_OWNER_WORDS)
 # "who owns the rollout on their side", "who's running the pilot": a task someone owns, not the account
+# "who owns the analytics rollout at globex": a named piece of work, whoever's account it is
+ASKS_WHO_OWNS_NAMED_WORK = re.compile(
+    r"\bwho(?:'s| is)? (?:owns|owning|runs|running|leads|leading|handles|handling|drives|driving|manages|managing) "
+    r"(?:the |their |our |that |this )?(?:[\w-]+ )?(?:rollout|project|migration|setup|pilot|implementation|onboarding|integration|"
+    r"import|training|dashboard|program|workstream)s?\b")
 ASKS_WHO_OWNS_A_TASK = re.compile(
     r"\bwho(?:'s| is)? (?:owns|owning|covers|manages|managing|runs|running|leads|leading|handles|handling|driving|drives) "
     r"(?:the |their |our |that |this )?(?!account\b|acct\b|relationship\b|deal\b|logo\b|it\b|them\b|that\b|this\b|"

@@ -37,7 +37,7 @@ _REQUEST_WORDS = re.compile(
     r"mention|talked|talking|discussed|discussing|came\s+up|brought\s+up|on|in|the|a|an|of|our|my|customers?|"
     r"prospects?|did|do|does|we|they|us|please|can|you|is|are|was|were|there|and|what|how|also|then|ok|okay|"
     r"from|had|have|has|many|much|any|anything|something|else|hey|hi|pull|up|recorded|check|see|need|want|"
-    r"i|i'm|my|our|their|them|it|its|just|only|again|thanks|thank|had|run|ran|held|hold|touched|touch|touches|"
+    r"i|i'm|my|our|their|them|it|its|just|only|again|too|either|thanks|thank|had|run|ran|held|hold|touched|touch|touches|"
     r"touching|other|others|covered|cover|covering|went|done|happened|happen|got|go|some|been|into|these|those|"
     r"joined|attended|led|ran|hosted|at|join|attend|sit|sat|hop|hopped|we've|we're|they've|i've|you've|we'd|ve|"
     r"accounts?|clients?|deals?|companies|logos|needed|needs|wanted|wants|asked|put|signed|bought|chose|picked)\b",

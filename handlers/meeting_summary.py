@@ -11,7 +11,8 @@ from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT, PERSON_ASPECT
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.account_facts import ASKS_ACCOUNT_FACTS, account_facts_reply, accounts_in_reply, asks_accounts_in
-from handlers.account_roster import ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, ASKS_WHO_OWNS_A_TASK, roster_reply
+from handlers.account_roster import (ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, ASKS_WHO_OWNS_A_TASK, ASKS_WHO_OWNS_NAMED_WORK,
+                                     roster_reply)
 from handlers.colleague_work import colleague_reply, contact_tasks
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
@@ -65,7 +66,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     role_asked = ASKS_ROLE.search(opening) and not ctx.frame.typed("person")
     if resolution.contact is not None and not role_asked and (_WHO_IS.search(opening) or ctx.frame.aspect == PERSON_ASPECT):
         return _contact_card(ctx, resolution.contact)  # "who is sofia romano": who they are, and their meetings
-    if ASKS_WHO_OWNS_A_TASK.search(opening) and not ctx.frame.typed("account"):
+    if (ASKS_WHO_OWNS_A_TASK.search(opening) and not ctx.frame.typed("account")) or ASKS_WHO_OWNS_NAMED_WORK.search(opening):
         asks_for_people = False  # "who owns the rollout on their side": whoever the meetings say, not the account's owner
     # (the thread's account will do for "and who owns that acct on our side", "whos the main contact there")
     if resolution.account and asks_for_people and (ctx.frame.typed("account") or ASKS_OWNER.search(opening)
