@@ -469,7 +469,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         colleague = about if about and names is not None and names.canonical(about, "colleague") else ""
         pointing = bool(_POINTS_AT_SOMEONE.search(text))
         if colleague and not typed["person"] and not typed["colleague"] and (
-                (typed["account"] and (follow_up or pointing)) or (not typed["account"] and pointing)):
+                (typed["account"] and (follow_up or pointing))
+                or (not typed["account"] and pointing and not thread.person and aspect.startswith(COLLEAGUE_ASPECT))):
+            # ("did she sign off" in a thread about Priya points at Priya, not at whose tasks were listed)
             # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account;
             # "what accounts does she own" after who Maya is: Maya's
             return {"colleague": colleague, "aspect": thread.aspect, "account": thread.account}

@@ -24,7 +24,7 @@ MAX_ACCOUNT_MEETINGS = 12
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _PROFILE_MEETINGS = 3
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|she|his|her)\b")
-_POINTS_AT_THEM = re.compile(r"\b(?:them|they|their|theirs|there)\b")
+_POINTS_AT_THEM = re.compile(r"\b(?:them|they|their|theirs|there|her|him)\b")  # ("what did sam owe her": the thread's contact)
 
 # "whats on mayas plate", "what is leo on the hook for", "what does sam owe them", "daniel's to-dos"
 ASKS_TASKS = re.compile(

@@ -270,6 +270,8 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
             score *= 1.3  # (what was agreed is mostly figures: seats, a discount, a term)
         if named:
             score *= 1.4
+        elif question.people and not question.people & {p.lower() for p in passage.meeting.participants}:
+            score *= 0.7  # ("did she sign off": a passage naming her, before a meeting she was not in)
             if _ACTION_ITEM in question.words and any(passage.text.lower().startswith(person.split()[0] + " ")
                                                       for person in question.people):
                 score *= 1.3  # "Tyler to send the list" is on Tyler's plate; "Sam to send Tyler..." is Sam's
