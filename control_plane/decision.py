@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from control_plane import spelling
+from control_plane.account_kinds import kind_asked, may_ask_for_a_kind
 from control_plane.classifier import PatternClassifier, placeholder_terms
 from control_plane.config import ControlPlaneConfig
 from control_plane.deals import Deal, deal_in
@@ -51,6 +52,8 @@ MEETING_QUESTION_CONFIDENCE = 0.92
 # A question naming an account or contact that no pattern reads as anything else: about its meetings, short
 # of certain (the LLM, if any, confirms it).
 ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up still continues its thread
+# "any healthcare customers": the accounts of a recorded industry or segment, sure enough to skip the LLM
+ACCOUNTS_OF_A_KIND_CONFIDENCE = 0.9
 # "acme deal size", "umbrella final terms", "vandelay closed 🎉": a few words beside a name, asked in no question
 # form, are about that account's meetings too
 _SHORT_ABOUT_SOMEONE = 6
@@ -173,6 +176,7 @@ class ControlPlane:
         if language != ENGLISH:  # answered with "English only": certain, and not worth an LLM call
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0, readings, language)
         candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
+        candidates = self._with_accounts_of_a_kind(normalized.lowered, candidates)
         candidates = self._with_catalog_terms(normalized.lowered, candidates)
         candidates = self._with_named_plans(normalized, candidates)
         if not candidates:
@@ -214,6 +218,21 @@ class ControlPlane:
             for c in candidates if c.intent is not Intent.MEETING_SUMMARY
         )
         return tuple(sorted((meeting, *others), key=lambda c: -c.confidence))
+
+    def _with_accounts_of_a_kind(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """"do we have any healthcare customers", "need a manufacturing reference": the accounts of an industry or
+        segment the accounts are recorded with, which their meetings' handler lists; a search or a draft the
+        patterns are sure of keeps its own reading."""
+        if any(c.intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) and c.confidence >= ACCOUNTS_OF_A_KIND_CONFIDENCE
+               for c in candidates):
+            return candidates
+        if not may_ask_for_a_kind(lowered) or kind_asked(lowered, self._names.industry_words) is None:
+            return candidates
+        if self._names.catalog_terms_in(lowered):
+            return candidates  # "do enterprise customers get a dedicated csm": what the plan includes
+        others = tuple(c._replace(confidence=min(c.confidence, _OUTWEIGHED)) if c.intent is not Intent.MEETING_SUMMARY else c
+                       for c in candidates if c.intent is not Intent.MEETING_SUMMARY or c.confidence < ACCOUNTS_OF_A_KIND_CONFIDENCE)
+        return (Candidate(Intent.MEETING_SUMMARY, ACCOUNTS_OF_A_KIND_CONFIDENCE, "accounts-of-a-kind"), *others)
 
     def _short_about_someone(self, lowered: str) -> bool:
         """A few words beside a name that say what about ("acme deal size"), not only lean on a thread ("just vandelay

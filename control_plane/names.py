@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from control_plane.intents import Reading
 from control_plane.normalize import NormalizedText, lower_same_length
+from control_plane.account_kinds import industry_words
 from control_plane.spelling import KEYWORDS, Speller, common_words, rapidfuzz_modules
 from knowledge.vocabulary import KnownContact, Vocabulary
 
@@ -88,6 +89,7 @@ class NameIndex:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
+        self.industry_words = industry_words(vocabulary.industries)  # "health" -> "Healthcare", "smb" -> "SMB"
         self._names: dict[str, list[Name]] = {}
         self._widths: dict[str, int] = {}  # first word -> the most words a name starting with it has
         self.account_aliases = vocabulary.account_aliases()  # lower-case alias -> account name

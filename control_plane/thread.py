@@ -163,6 +163,8 @@ _ANOTHER_ROLE = re.compile(r"^\W*(?:(?:and|n|also|what about|how about|same for)
                            r"cto|ceo|cio|dpo)(?: (?:side|team|person|people|contact|guy|lead))?\W*$")
 _ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|"
                           r"where do (?:we|things) stand|latest (?:status|update)|any (?:update|news)|status)\b")
+# "api limit diff between the two?", "on both", "each of them": the plans just compared
+_THE_PLANS_COMPARED = re.compile(r"\b(?:the two|both|each of them|either of them|between them|those two|these two)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
@@ -534,7 +536,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
     inherited: dict[str, Any] = {"product": thread.product}
-    if not plans and len(thread.plans) > 1 and (follow_up or text.startswith(("which", "what about", "do they", "does either"))):
+    if not plans and len(thread.plans) > 1 and (follow_up or text.startswith(("which", "what about", "do they", "does either"))
+                                                or _THE_PLANS_COMPARED.search(text)):
         inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
     elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)

@@ -10,7 +10,9 @@ import re
 
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
-from knowledge.meetings import AccountProfile, account_profile, accounts_in, industries
+from control_plane.account_kinds import industry_words, kind_asked, may_ask_for_a_kind
+from knowledge.db import Database
+from knowledge.meetings import AccountProfile, account_kinds, account_profile, accounts_in, industries
 from knowledge.thread_memory import TurnContext
 
 # "what industry is tidewater in", "what segment", "how big are they", "what do they do"
@@ -32,15 +34,22 @@ _MAX_LISTED = 12
 
 
 def asks_accounts_in(words: str) -> bool:
-    return bool(_ACCOUNTS_IN.search(words.lower()[:300]))
+    """Whether the message may ask for the accounts of an industry or segment (`accounts_in_reply` reads which)."""
+    return bool(_ACCOUNTS_IN.search(words.lower()[:300])) or may_ask_for_a_kind(words.lower())
+
+
+def _kind_asked(words: str, db: Database) -> str | None:
+    """"any healthcare customers", "need a manufacturing reference": the industry or segment asked about."""
+    return kind_asked(words.lower(), industry_words(account_kinds(db)))
 
 
 def accounts_in_reply(ctx: HandlerContext) -> HandlerResult | None:
     """The accounts in the industry or segment asked about; None when the message names none."""
     found = _ACCOUNTS_IN.search(ctx.words.lower()[:300])
-    if found is None:
+    kind = _kind_asked(ctx.words, ctx.db) if found is None else None
+    if found is None and kind is None:
         return None
-    asked = (found.group("what") or found.group("segment") or "").strip()
+    asked = (found.group("what") or found.group("segment") or "").strip() if found is not None else (kind or "").lower()
     asked = _SEGMENTS.get(asked, asked)
     matches = accounts_in(ctx.db, asked, limit=_MAX_LISTED) if asked else []
     if not matches and asked.endswith("s"):

@@ -44,7 +44,7 @@ from knowledge.vocabulary import KnownContact
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     opening = ctx.words[:_WHO_IS_SCAN].lower()
-    if asks_accounts_in(ctx.words):  # "who do we sell to in healthcare"
+    if asks_accounts_in(ctx.words):  # "who do we sell to in healthcare", "any healthcare customers" (read off the loop)
         listed = await asyncio.to_thread(accounts_in_reply, ctx)
         if listed is not None:
             return listed

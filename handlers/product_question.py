@@ -588,6 +588,10 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     comparing = bool(_COMPARE.search(lowered)) or (len(plans) >= 2 and " or " in lowered and not (
         terms(question[:MAX_SCAN_CHARS]) - named - _BARE_CATEGORY_WORDS - _OR_WORDS))
     if comparing and len(plans) >= 2:
+        named_items = _match_items(question, view, named | _PERIOD_WORDS | _COMPARE_WORDS)
+        if named_items and named_items[0].kind in ("limit", "feature", "integration", "addon"):
+            # "api limit diff between the two", "support on growth vs pro": that one thing on each plan
+            return f"item:{named_items[0].kind}:{named_items[0].name}", named_items[:1]
         return "compare", []
     if plans and not (terms(question[:MAX_SCAN_CHARS]) - named - _BARE_CATEGORY_WORDS):
         # "beacon basic limits", "features of growth?": the plan's list, not the one item that mentions "limit"
@@ -774,7 +778,7 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
     asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words
     unknown = {word for word in asked if word not in index.weights and word not in index.near
                and word not in index.prefixes and word not in index.initials and not any(ch.isdigit() for ch in word)
-               and word not in _DISCOURSE_WORDS and word not in _BUYING_WORDS}
+               and word not in _DISCOURSE_WORDS and word not in _BUYING_WORDS and word not in index.detail_words}
     if not unknown:
         return []
     english = english_words()
@@ -795,7 +799,8 @@ def _unmatched_words(question: str, view: ProductView) -> list[str]:
     index = _item_index(view)
     asked = {word for word in terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - index.name_words - _DISCOURSE_WORDS
              - _PRICE_ONLY_WORDS - _PERIOD_WORDS - _SEAT_WORDS if not any(ch.isdigit() for ch in word)}  # (a quote's words)
-    if not asked or any(word in index.weights or word in index.near or word in index.prefixes for word in asked):
+    if not asked or any(word in index.weights or word in index.near or word in index.prefixes or word in index.detail_words
+                        for word in asked):
         return []
     typed = typed_words(question[:MAX_SCAN_CHARS], frozenset(asked), skip_first=lambda word: False)
     return [word for word in typed if word.lower() not in _CHAT_WORDS][:_MAX_SUBJECT_WORDS]
@@ -816,6 +821,8 @@ class _ItemIndex:
     prefixes: dict[str, str]  # the first 4-8 letters of a catalog word -> that word, when only one begins so
     initials: dict[str, frozenset[str]]  # "ci" -> the words of "Conversation intelligence", when only one item gives it
     clipped: dict[str, frozenset[str]]  # "rev rec" -> the words of "Revenue recognition", when only one item gives it
+    # words of what each plan's feature says ("1-year retention, streaming to your SIEM"): known, though matched by no item
+    detail_words: frozenset[str] = frozenset()
 
 
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
@@ -860,6 +867,7 @@ def _item_index(view: ProductView) -> _ItemIndex:
     _indexes[key] = _ItemIndex(
         tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes,
         _initialisms(items, weights), _clipped_names(items),
+        frozenset().union(*(terms(note) for f in payload["features"] for note in f["details"].values())),
     )
     return _indexes[key]
 
@@ -1290,6 +1298,7 @@ def _plan_limits(view: ProductView, plan: PlanEntry) -> str:
     return "\n".join(lines)
 
 
+_COMPARE_WORDS = terms("compare comparison compared diff difference differences differ versus vs between two both")
 _LIMIT_CUE = re.compile(r"\b(?:min|mins|minimum|max|maximum|cap|capped|limit|limits|allowance|how many)\b")
 _DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry)\W+)*(?:what(?:'s| is|s)? (?:a|an)\b(?! (?:limit|cap|max)\b)|what counts as|"
                       r"define|definition of|meaning of|what do (?:you|we|they) mean by)\b")

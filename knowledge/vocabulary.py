@@ -71,6 +71,8 @@ class Vocabulary:
     offered: tuple[tuple[str, str], ...] = ()
     # Our own people: account owners, and whoever joins meetings of several accounts without being their contact.
     colleagues: tuple[str, ...] = ()
+    # What the accounts are recorded as: industries ("Healthcare") and segments ("SMB"), for "any healthcare customers"
+    industries: tuple[str, ...] = ()
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -165,6 +167,8 @@ def load_vocabulary(db: Database) -> Vocabulary:
             plans = _plan_products(rows, first_positions,
                                    aggregates.for_engine(connection).join("p.slug", _SLUG_SEPARATOR))
             kind_rows = rows("SELECT DISTINCT kind FROM meeting WHERE kind != '' ORDER BY kind")
+            industry_rows = rows("SELECT DISTINCT industry FROM account WHERE industry != '' UNION "
+                                 "SELECT DISTINCT segment FROM account WHERE segment != ''")
             owner_rows = rows("SELECT DISTINCT owner FROM account WHERE owner != ''")
             people_rows = rows(_MEETING_PEOPLE.format(
                 elements=json_lists.for_engine(connection).elements.format(column="m.participants")))
@@ -187,6 +191,7 @@ def load_vocabulary(db: Database) -> Vocabulary:
         plans=MappingProxyType(plans),
         account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
         meeting_kinds=tuple(kind for (kind,) in kind_rows),
+        industries=tuple(sorted(industry for (industry,) in industry_rows if industry)),
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
         limit_names=tuple(name for (name,) in limit_rows if name),
         offered=tuple((name, product) for name, product in offered_rows if name),
