@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable
 
 MAX_SCAN_CHARS = 300
-_STEM = 5  # a word asks for an industry when its first letters (up to this many) begin one of the industry's words
+_STEM = 5  # a word of at least one letter less than this asks for an industry whose word it begins (or that begins it)
 # "healthcare customers", "manufacturing reference", "smb ones", "logistics accts"
 _KIND_BEFORE_NOUN = re.compile(r"\b(?P<word>[a-z][a-z-]{2,30})\s+(?:customers?|accounts?|accts?|clients?|logos|companies|"
-                               r"references?|ref|ones|prospects?|deals?)\b")
+                               r"references?|ref|ones|prospects?)\b")
 # "any in retail", "who do we have in logistics", "accounts from the banking space"
 _IN_A_KIND = re.compile(r"\b(?:in|from)\s+(?:the\s+)?(?P<word>[a-z][a-z-]{2,30})(?:\s+(?:space|industry|sector|vertical|segment|"
                         r"market|world))?\s*[?!.]*$")
@@ -23,6 +23,12 @@ _IN_A_KIND = re.compile(r"\b(?:in|from)\s+(?:the\s+)?(?P<word>[a-z][a-z-]{2,30})
 _ABOUT_ACCOUNTS = re.compile(r"\b(?:any|anyone|anybody|who|which|customers?|accounts?|accts?|clients?|logos|references?|ones|"
                              r"do we have|we have)\b")
 _NOT_AN_INDUSTRY = frozenset({"and", "the", "our", "any", "other", "all", "new", "existing", "current", "big", "top", "key"})
+
+
+def _same_word(typed: str, known: str) -> bool:
+    """"banks" for banking, "health" for healthcare, "retailers" for retail; not "final" for financial."""
+    bare = typed.removesuffix("s")
+    return (len(bare) >= _STEM - 1 and known.startswith(bare)) or (len(known) >= _STEM - 1 and typed.startswith(known))
 
 
 def industry_words(industries: Iterable[str]) -> dict[str, str]:
@@ -50,8 +56,7 @@ def kind_asked(lowered: str, words: dict[str, str]) -> str | None:
         word = match.group("word")
         if word in _NOT_AN_INDUSTRY or len(word) < 3:
             continue
-        stem = word[:min(_STEM, max(4, len(word) - 1))] if len(word) >= 4 else word  # ("banks": "bank", Banking)
-        found = words.get(word) or next((industry for known, industry in words.items() if known.startswith(stem)), None)
+        found = words.get(word) or next((industry for known, industry in words.items() if _same_word(word, known)), None)
         if found is not None:
             return found
     return None

@@ -23,7 +23,8 @@ _FUNCTION_WORDS = {
           "bitte danke hallo gibt preis anruf kunde auch sehr diese dieser haben kannst könntest du mir uns vom zum zur "
           "letzten letzte letzter geben gib zusammenfassung besprechung wann welche welcher nicht noch schon "
           "im monat nutzer benutzer jahr monatlich jährlich viel wieviele lizenz lizenzen angebot",
-    "pt": "os do da quanto custa são para com um uma mas como onde preço olá obrigado obrigada você vocês "
+    "pt": "os do da quanto custa são para com um uma mas como onde preço olá obrigado obrigada você vocês qual quais é "
+          "não sim ao aos pelo pela preços plano planos "
           "ligação reunião também muito esse essa isso",
     "it": "il lo gli della dello che quanto costa sono per con una ma come dove prezzo ciao grazie chiamata "
           "riunione anche molto questo questa",

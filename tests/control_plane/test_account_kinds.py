@@ -28,6 +28,7 @@ def test_the_industry_or_segment_asked_for(message: str, kind: str) -> None:
     "what does growth cost",
     "in retail",  # an industry we have no account in, and nothing asks for accounts
     "and the pilot in healthcare",  # "in healthcare" without asking for accounts
+    "and the final ones",  # "final" begins no industry's word ("financial" does not begin with it either)
 ])
 def test_no_industry_asked(message: str) -> None:
     assert kind_asked(message, KINDS) is None
