@@ -27,13 +27,15 @@ class Deal(NamedTuple):
     discount: float | None = None  # the percentage off the answer states ("15% discount"), if one
 
 
+_SENTENCE = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
 # "12% discount", "10% off": the deal's discount ("the 20% annual discount" is the plan's own, not the deal's)
 _DEAL_DISCOUNT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?% (?:discount|off)\b")
 
 
 def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetime) -> Deal | None:
     """The one plan and seat count a line of `text` states; None when no line states exactly one plan with seats."""
-    lines = text.splitlines()[:MAX_LINES]
+    # (sentence by sentence: a recap's paragraph names the deal's plan beside others, "on Pro ... an Enterprise feature")
+    lines = [sentence for line in text.splitlines()[:MAX_LINES] for sentence in _SENTENCE.split(line)][:MAX_LINES * 4]
     for index, line in enumerate(lines):
         if not any(ch.isdigit() for ch in line):
             continue  # (most lines state no number: skip them before normalizing)

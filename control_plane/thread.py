@@ -165,6 +165,9 @@ _ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed y
                           r"where do (?:we|things) stand|latest (?:status|update)|any (?:update|news)|status)\b")
 # "api limit diff between the two?", "on both", "each of them": the plans just compared
 _THE_PLANS_COMPARED = re.compile(r"\b(?:the two|both|each of them|either of them|between them|those two|these two)\b")
+# "whats the deal worth per yr", "per yr after disc", "what does that come to at the agreed terms": the deal, priced
+_DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|after (?:the )?disc\w*|at the agreed|"
+                         r"(?:per|a|each) (?:yr|year)|annual (?:value|total|cost)|total (?:per|a) (?:yr|year))\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 
 
@@ -223,6 +226,10 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
     if corrects(decision) and _continuable(last, slots_for):
         return last, True  # "no i meant beacon", "sorry sentinel": the last question again, of what is named now
+    if (last is Intent.MEETING_SUMMARY and thread.plan and thread.quantity and _continuable(Intent.PRODUCT_QUESTION, slots_for)
+            and decision.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN, Intent.MEETING_SUMMARY) and not decision.entities.plans
+            and _DEAL_VALUE.search(text)):
+        return Intent.PRODUCT_QUESTION, True  # "whats the deal worth per yr at the agreed terms": the deal's plan and seats, priced
     if thread.account and _continuable(Intent.MEETING_SUMMARY, slots_for) and _asks_about_the_account(decision, weak):
         # "whats their budget again", "did we promise no setup fee" in a thread about an account, even after a
         # product turn: what its meetings say, not the catalog
