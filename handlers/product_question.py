@@ -326,6 +326,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         elif not asked_plans and items and items[0].kind == "limit" and _TIERS_AND.search(lowered_words):
             # "atlas tiers and viewer limits?": every plan with its price, beside the limit
             answer = _prices(view, []) + "\n\n" + answer
+    second = _second_ask(ctx.words, view, asked_plans, aspect, items, answer)
+    if second:  # "pro for 25 seats and does it have sso": the second question answered too
+        answer = f"{answer}\n\n{second}"
     unknown = _unknown_names(ctx, view) if not asked_plans and not frame.product and not items else []
     if unknown:
         close = await _close_names(ctx, unknown[0])
@@ -339,6 +342,28 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if currency is not None:  # "whats orbit pro in euros": the catalog has one currency, said before the answer
         answer = f"I only have {view.name}'s prices in {_listed_currency(view)}, not in {currency}.\n\n{answer}"
     return HandlerResult.from_marked(readings + answer, readings_noted=True, **facts)
+
+
+# "..., and does it have sso", "... & what does scale cost": a second question joined to the first
+_SECOND_ASK = re.compile(r"(?:[,;?]\s*|\s+)(?:and|&|also|plus|\+|oh and|n)\s+(?=(?:does|do|is|are|can|what|whats|what's|how|which|"
+                         r"will|would|any)\b)|\?\s+(?=(?:and\s+)?(?:does|do|is|are|can|what|whats|what's|how|which)\b)")
+
+
+def _second_ask(words: str, view: ProductView, plans: list[PlanEntry], aspect: str | None, items: list[Item],
+                answer: str) -> str | None:
+    """The answer to a second question joined to the first ("pro for 25 seats and does it have sso"), when it asks
+    about something else of the catalog than the answer already gives; None otherwise."""
+    opening = words[:MAX_SCAN_CHARS]
+    joined = _SECOND_ASK.search(opening)
+    if joined is None:
+        return None
+    second = opening[joined.end():]
+    named = [plan for plan in view.payload["plans"] if re.search(rf"\b{re.escape(plan['name'].lower())}\b", second.lower())]
+    asked, found = _aspect(second, view, named or plans)
+    if asked is None or asked == "products" or (asked == aspect and [i.name for i in found] == [i.name for i in items]):
+        return None
+    text = _render(asked, found, second, view, named or plans)
+    return text if text and text not in answer else None
 
 
 # "in euros", "gbp pricing", "how much in yen": a currency the price is asked in
