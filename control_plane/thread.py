@@ -522,8 +522,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         # A draft to someone named right after a search is about their account's latest meeting, not the
         # call the search found, unless it points back at it ("send mike a note about that call").
         after_search = thread.last_intent == Intent.CALL_SEARCH.value and typed["person"] and not _BACK_REFERENCE.search(text)
+        # (a topic typed, "a note about the baa", finds the meeting about it rather than the thread's)
         if (same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]
-                and not after_search):
+                and not after_search and not typed["topic"]):
             inherited["meeting_id"] = thread.meeting_id
         if _BACK_REFERENCE.search(text) and not typed["product"] and not typed["plans"]:
             inherited |= {"product": thread.product, "plans": (thread.plan,) if thread.plan else ()}

@@ -63,7 +63,7 @@ class MeetingResolver:
             return titled
         if frame.intent is Intent.DRAFT_EMAIL and frame.topic and account and kind is None and frame.time_range is None:
             # "email grace re the rows that failed import": the account's meeting about that, not merely the latest
-            topical = self._by_topic(base, account, frame.topic, now)
+            topical = self._by_topic(base, account, frame.topic, now, contact.name if contact is not None else None)
             if topical is not None:
                 return topical
         if frame.meeting_id is not None:
@@ -118,8 +118,13 @@ class MeetingResolver:
         others = tuple(m for score, _, m in scored[1:4] if score > 0)
         return replace(base, meeting=scored[0][2], candidates=others, account=scored[0][2].account, by_title=True)
 
-    def _by_topic(self, base: MeetingResolution, account: str, topic: str, now: datetime) -> MeetingResolution | None:
-        hits = search_calls(self._db, topic=topic, account=account, end=now + timedelta(seconds=1), limit=1)
+    def _by_topic(self, base: MeetingResolution, account: str, topic: str, now: datetime,
+                  recipient: str | None = None) -> MeetingResolution | None:
+        """The account's meeting about `topic`: one the draft's recipient was in, if any ("a note to alan about the
+        baa": the security review he joined, not the pricing call that also mentions it)."""
+        end = now + timedelta(seconds=1)
+        hits = search_calls(self._db, topic=topic, account=account, end=end, limit=1, participant=recipient) if recipient else []
+        hits = hits or search_calls(self._db, topic=topic, account=account, end=end, limit=1)
         detail = get_meeting(self._db, hits[0].meeting_id) if hits else None
         if detail is None:
             return None
