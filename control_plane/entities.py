@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 
 from control_plane.intents import Entities, Intent
+from control_plane.account_kinds import kind_asked, may_ask_for_a_kind
 from control_plane.names import MAX_NAME_WORDS, MEETING_WORDS, Found, NameIndex, name_key
 from control_plane.normalize import NormalizedText
 from control_plane.time_ranges import COUNT_WORDS, WEEKDAYS, parse_time_range
@@ -193,6 +194,8 @@ class EntityExtractor:
         term = None
         if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: "annual?" may follow up a price
             term = "year" if _YEARLY.search(lowered) else "month" if _MONTHLY.search(lowered) else None
+        industry = kind_asked(lowered, self.names.industry_words) \
+            if intent is Intent.MEETING_SUMMARY and may_ask_for_a_kind(lowered) else None
         return Entities(
             person=self._person(text, found, intent),
             colleague=self._colleague(text, found),
@@ -204,6 +207,7 @@ class EntityExtractor:
             meeting_kind=meeting_kind,
             quantity=_count(next(group for group in quantity.groups() if group)) if quantity else None,
             term=term,
+            industry=industry,
         )
 
     def _plan_counts(self, text: NormalizedText, match: Found, intent: Intent, plan_words: set[str], *,

@@ -17,7 +17,7 @@ Term = Literal["month", "year"]
 
 SLOT_NAMES = (
     "product", "plans", "account", "person", "colleague", "meeting_id", "meeting_kind", "topic", "time_range",
-    "quantity", "term", "aspect", "discount",
+    "quantity", "term", "aspect", "discount", "industry",
 )
 
 
@@ -37,6 +37,7 @@ class Frame:
     term: Term | None = None  # "per year", "annual": a yearly figure is wanted
     aspect: str | None = None  # what the thread's product question asked (only ever from the thread)
     discount: float | None = None  # a percentage off quotes, from the thread (typed ones are read from the words)
+    industry: str | None = None  # "any healthcare customers": the accounts' industry or segment asked about (only typed)
     sources: dict[str, SlotSource] = field(default_factory=dict)  # filled slot -> where it came from
     follow_up: bool = False  # the message leans on the previous turn ("and for enterprise?")
     readings: tuple[Reading, ...] = ()

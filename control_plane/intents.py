@@ -99,6 +99,7 @@ class Entities:
     meeting_kind: str | None = None  # discovery | demo | qbr | kickoff | negotiation | check-in | ...
     quantity: int | None = None  # seats a price is asked for ("10 pro seats")
     term: str | None = None  # "year" or "month": the period a price is asked for
+    industry: str | None = None  # the industry or segment whose accounts are asked about, as the accounts record it
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict (datetimes as ISO strings)."""
@@ -120,6 +121,7 @@ class Entities:
             "meeting_kind": self.meeting_kind,
             "quantity": self.quantity,
             "term": self.term,
+            "industry": self.industry,
         }
 
 

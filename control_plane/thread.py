@@ -404,7 +404,7 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         "product": entities.product, "plans": entities.plans, "account": entities.account,
         "person": entities.person, "meeting_kind": entities.meeting_kind, "topic": entities.topic,
         "time_range": entities.time_range, "quantity": entities.quantity, "term": entities.term,
-        "colleague": entities.colleague,
+        "colleague": entities.colleague, "industry": entities.industry,
     }
     if names is not None and typed["person"]:
         contacts = names.contacts_named(typed["person"])

@@ -10,9 +10,7 @@ import re
 
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
-from control_plane.account_kinds import industry_words, kind_asked, may_ask_for_a_kind
-from knowledge.db import Database
-from knowledge.meetings import AccountProfile, account_kinds, account_profile, accounts_in, industries
+from knowledge.meetings import AccountProfile, account_profile, accounts_in, industries
 from knowledge.thread_memory import TurnContext
 
 # "what industry is tidewater in", "what segment", "how big are they", "what do they do"
@@ -33,20 +31,16 @@ _SEGMENTS = {"midmarket": "mid-market", "mid market": "mid-market"}
 _MAX_LISTED = 12
 
 
-def asks_accounts_in(words: str) -> bool:
-    """Whether the message may ask for the accounts of an industry or segment (`accounts_in_reply` reads which)."""
-    return bool(_ACCOUNTS_IN.search(words.lower()[:300])) or may_ask_for_a_kind(words.lower())
-
-
-def _kind_asked(words: str, db: Database) -> str | None:
-    """"any healthcare customers", "need a manufacturing reference": the industry or segment asked about."""
-    return kind_asked(words.lower(), industry_words(account_kinds(db)))
+def asks_accounts_in(ctx: HandlerContext) -> bool:
+    """Whether the message asks for the accounts of an industry or segment: one the control plane found among the
+    accounts' own ("any healthcare customers", the frame's `industry`), or one named after "accounts in"."""
+    return ctx.frame.industry is not None or bool(_ACCOUNTS_IN.search(ctx.words.lower()[:300]))
 
 
 def accounts_in_reply(ctx: HandlerContext) -> HandlerResult | None:
     """The accounts in the industry or segment asked about; None when the message names none."""
     found = _ACCOUNTS_IN.search(ctx.words.lower()[:300])
-    kind = _kind_asked(ctx.words, ctx.db) if found is None else None
+    kind = ctx.frame.industry if found is None else None
     if found is None and kind is None:
         return None
     asked = (found.group("what") or found.group("segment") or "").strip() if found is not None else (kind or "").lower()

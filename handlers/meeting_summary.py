@@ -37,14 +37,15 @@ from knowledge.vocabulary import KnownContact
 
 @handles(
     "meeting_summary",
-    slots=("account", "person", "colleague", "meeting_id", "time_range", "meeting_kind", "aspect", "topic"),
+    slots=("account", "person", "colleague", "meeting_id", "time_range", "meeting_kind", "aspect", "topic",
+           "industry"),
     uses_llm=True,
     examples=(HelpExample("Meeting recaps", "summarize my last call with {account}", "summary, decisions and action items"),),
 )
 async def handle(ctx: HandlerContext) -> HandlerResult:
     resolution = ctx.resolution
     opening = ctx.words[:_WHO_IS_SCAN].lower()
-    if asks_accounts_in(ctx.words):  # "who do we sell to in healthcare", "any healthcare customers" (read off the loop)
+    if asks_accounts_in(ctx):  # "who do we sell to in healthcare", "any healthcare customers" (read off the loop)
         listed = await asyncio.to_thread(accounts_in_reply, ctx)
         if listed is not None:
             return listed

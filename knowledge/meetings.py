@@ -240,10 +240,6 @@ _ACCOUNTS_IN = text(
     "ORDER BY name LIMIT :limit"
 )
 _INDUSTRIES = text("SELECT DISTINCT industry FROM account WHERE industry != '' ORDER BY industry LIMIT :limit")
-_KINDS = text("SELECT DISTINCT industry AS kind FROM account WHERE industry != '' UNION "
-              "SELECT DISTINCT segment AS kind FROM account WHERE segment != '' ORDER BY kind LIMIT :limit")
-
-
 @dataclass(frozen=True)
 class AccountProfile:
     name: str
@@ -276,12 +272,6 @@ def industries(db: Database, limit: int = 30) -> list[str]:
     """The industries the accounts are in."""
     with db.engine.connect() as conn:
         return [row.industry for row in conn.execute(_INDUSTRIES, {"limit": limit})]
-
-
-def account_kinds(db: Database, limit: int = 200) -> list[str]:
-    """The industries and segments the accounts are recorded with."""
-    with db.engine.connect() as conn:
-        return [row.kind for row in conn.execute(_KINDS, {"limit": limit})]
 
 
 _OWNED_ACCOUNTS = text("SELECT name FROM account WHERE lower(owner) = :owner ORDER BY name LIMIT :limit")

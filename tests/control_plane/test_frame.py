@@ -142,3 +142,13 @@ def test_a_product_named_by_what_it_offers_beats_the_threads(plane: ControlPlane
     assert (frame.product, frame.source("product"), frame.plans) == ("Beacon", "catalog", ())
     # ...but not when the thread's product offers it too
     assert frame_of(plane, "does it have audit logs", PRO_PRICE).product == "orbit"
+
+
+def test_the_industry_asked_about_is_a_typed_slot_never_taken_from_the_thread(plane: ControlPlane,
+                                                                              demo_vocabulary: Vocabulary) -> None:
+    healthcare = next(kind for kind in demo_vocabulary.industries if kind.lower().startswith("health"))
+    frame = frame_of(plane, "do we have any healthcare customers?", GLOBEX_RECAP)
+    assert frame.intent is Intent.MEETING_SUMMARY
+    assert frame.industry == healthcare and frame.source("industry") == "typed"
+    assert frame_of(plane, "any in that space who'd be a reference?", GLOBEX_RECAP).industry is None
+    assert frame_of(plane, "what does healthcare cost on pro").industry is None  # no accounts asked about
