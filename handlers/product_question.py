@@ -509,14 +509,10 @@ def _after_product_name(lowered: str, view: ProductView) -> str | None:
     word = found.group(1)
     if word in _NOT_A_PLAN_NAME or word in _NOT_A_PLAN_AFTER_NAME or _plan_named(view.payload, word):
         return None
-    payload = view.payload
-    known = [*(f["name"] + " " + f["description"] for f in payload["features"]), *(i["name"] for i in payload["integrations"]),
-             *(c["name"] for c in payload["compliance"]), *(a["name"] for a in payload["addons"]),
-             *(f["question"] + " " + f["answer"] for f in payload["faqs"]), *(p["description"] for p in payload["plans"]),
-             str(view.payload.get("description") or ""), str(view.payload.get("tagline") or "")]
-    stem = word[:5]
-    text = " ".join(known).lower()
-    return None if stem in text or stem in text.replace(" ", "") else word
+    # (a word the catalog uses, "orbit analytics pricing", asks about that, as does a stopword ("orbit plan for 30");
+    # one it never uses names a plan)
+    asked = terms(word)
+    return None if not asked or any(term[:_STEM_LETTERS] in _item_index(view).stems for term in asked) else word
 
 
 _PLAN_CUE = re.compile(r"\b(?:price|prices|pricing|priced|cost|costs|plan|tier|edition|how much|seats?|quote|per month|a month)\b")
@@ -848,8 +844,11 @@ class _ItemIndex:
     clipped: dict[str, frozenset[str]]  # "rev rec" -> the words of "Revenue recognition", when only one item gives it
     # words of what each plan's feature says ("1-year retention, streaming to your SIEM"): known, though matched by no item
     detail_words: frozenset[str] = frozenset()
+    # the first letters of every word the product's catalog uses, descriptions included ("analy" for "analytics")
+    stems: frozenset[str] = frozenset()
 
 
+_STEM_LETTERS = 5
 _indexes: dict[tuple[str, int], _ItemIndex] = {}
 
 
@@ -887,12 +886,16 @@ def _item_index(view: ProductView) -> _ItemIndex:
             for end in range(4, min(len(word), _MAX_PREFIX + 1)):
                 starts.setdefault(word[:end], set()).add(word)
     prefixes = {start: next(iter(words)) for start, words in starts.items() if len(words) == 1 and start not in weights}
+    details = frozenset().union(*(terms(note) for f in payload["features"] for note in f["details"].values()))
+    described = frozenset().union(*(terms(plan["description"]) for plan in payload["plans"]),
+                                  terms(str(payload["product"].get("description") or "")),
+                                  terms(str(payload["product"].get("tagline") or "")))
+    stems = frozenset(word[:_STEM_LETTERS] for word in (*weights, *details, *described, *names))
     if len(_indexes) >= _INDEX_CACHE_SIZE:
         _indexes.clear()
     _indexes[key] = _ItemIndex(
         tuple(items), names, frozenset(word for word, count in seen.items() if count == 1), weights, near, prefixes,
-        _initialisms(items, weights), _clipped_names(items),
-        frozenset().union(*(terms(note) for f in payload["features"] for note in f["details"].values())),
+        _initialisms(items, weights), _clipped_names(items), details, stems,
     )
     return _indexes[key]
 
