@@ -163,10 +163,12 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     view, asked_plans, unknown_plan = _choose_product(ctx)
     if view is None:
         return await _no_product(ctx, frame.product or unknown_plan)
+    typed_off = negotiated_discount(ctx.words)  # "w the 10", "at 12% off"
+    off = typed_off or frame.discount  # else the thread's (a deal's), for its quotes
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
                           quantity=frame.quantity, term=frame.term,
-                          discount=negotiated_discount(ctx.words) or frame.discount)
+                          discount=off)
     readings = _readings_note(frame, view, asked_plans)
     if unknown_plan:
         close = [name for name in await _close_names(ctx, unknown_plan) if name.lower() != view.name.lower()]
@@ -260,7 +262,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
-    if asked_plans and negotiated_discount(ctx.words) is not None and (
+    if asked_plans and typed_off is not None and (
             quantity or aspect in (None, "price", "quote") or previous == "quote" or (items and items[0].kind == "faq")):
         # ("and w 10% off": a figure to take off, not a question for the discount FAQs)
         aspect, items = "quote", []  # "pro 60 seats w the 15 on top": a discounted quote, not the $15 add-on
@@ -304,7 +306,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
-        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, frame.discount)
+        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off)
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
         answer = _prices(view, [])
     elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):
@@ -319,7 +321,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
         if aspect == "compare" and quantity and 2 <= len(asked_plans) <= 3:
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
-            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, frame.discount)
+            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off)
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
@@ -358,7 +360,8 @@ def _second_ask(words: str, view: ProductView, plans: list[PlanEntry], aspect: s
     if joined is None:
         return None
     second = opening[joined.end():]
-    named = [plan for plan in view.payload["plans"] if re.search(rf"\b{re.escape(plan['name'].lower())}\b", second.lower())]
+    # (of the plans the control plane read in the message, typos and aliases resolved: not any word that spells one)
+    named = [plan for plan in plans if re.search(rf"\b{re.escape(plan['name'].lower())}\b", second.lower())]
     asked, found = _aspect(second, view, named or plans)
     if asked is None or asked == "products" or (asked == aspect and [i.name for i in found] == [i.name for i in items]):
         return None
@@ -424,16 +427,15 @@ def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry
 
 
 def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None,
-            thread_off: float | None = None) -> str:
+            off: float | None = None) -> str:
     """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total.
-    `thread_off`: the thread's discount (a deal's), used when the message names none."""
+    `off`: the percentage to take off (typed, else the thread's deal's)."""
     counts = {}
     if len(plans) > 1:
         for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
             plan = _plan_named(view.payload, name)
             if plan is not None:
                 counts[plan["slug"]] = int(number.replace(",", ""))
-    off = negotiated_discount(words) or thread_off
     answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term, off) for plan in plans)
     priced = [p for p in plans if p["slug"] in counts and p["price_cents"] and p["per_seat"]]
     if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
