@@ -54,6 +54,9 @@ MEETING_QUESTION_CONFIDENCE = 0.92
 ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up still continues its thread
 # "any healthcare customers": the accounts of a recorded industry or segment, sure enough to skip the LLM
 ACCOUNTS_OF_A_KIND_CONFIDENCE = 0.9
+# A greeting followed by words no pattern reads ("morning!! first week here lol"): small talk, short of certain
+GREETING_CHATTER_CONFIDENCE = 0.85
+_CHATTER_MAX_WORDS = 8
 # "acme deal size", "umbrella final terms", "vandelay closed 🎉": a few words beside a name, asked in no question
 # form, are about that account's meetings too
 _SHORT_ABOUT_SOMEONE = 6
@@ -168,7 +171,8 @@ class ControlPlane:
         return self._decision(analysis, analysis.intent, analysis.confidence, validation, _now(now))
 
     def _analyze(self, text: str) -> _Analysis:
-        normalized, readings = self._names.read(without_greeting(normalize(text if isinstance(text, str) else "")))
+        greeted = normalize(text if isinstance(text, str) else "")
+        normalized, readings = self._names.read(without_greeting(greeted))
         if not normalized.lowered:
             # Nothing left to classify (empty, only a mention or emoji codes): certain, and not worth an LLM call.
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0)
@@ -179,6 +183,8 @@ class ControlPlane:
         candidates = self._with_accounts_of_a_kind(normalized.lowered, candidates)
         candidates = self._with_catalog_terms(normalized.lowered, candidates)
         candidates = self._with_named_plans(normalized, candidates)
+        if not candidates and normalized.lowered != greeted.lowered and self._only_chatter(normalized.lowered):
+            candidates = (Candidate(Intent.SMALLTALK, GREETING_CHATTER_CONFIDENCE, "greeting-then-chatter"),)
         if not candidates:
             return _Analysis(normalized, (), Intent.UNKNOWN, 0.0, None, 0.0, readings)
         best = candidates[0]
@@ -233,6 +239,11 @@ class ControlPlane:
         others = tuple(c._replace(confidence=min(c.confidence, _OUTWEIGHED)) if c.intent is not Intent.MEETING_SUMMARY else c
                        for c in candidates if c.intent is not Intent.MEETING_SUMMARY or c.confidence < ACCOUNTS_OF_A_KIND_CONFIDENCE)
         return (Candidate(Intent.MEETING_SUMMARY, ACCOUNTS_OF_A_KIND_CONFIDENCE, "accounts-of-a-kind"), *others)
+
+    def _only_chatter(self, lowered: str) -> bool:
+        """What follows a greeting asks nothing and names nothing we know: "morning!! first week here lol"."""
+        return ("?" not in lowered and len(lowered.split()) <= _CHATTER_MAX_WORDS and not self._names.find(lowered)
+                and not self._names.catalog_terms_in(lowered))
 
     def _short_about_someone(self, lowered: str) -> bool:
         """A few words beside a name that say what about ("acme deal size"), not only lean on a thread ("just vandelay

@@ -154,3 +154,19 @@ def test_catalog_words_never_outrank_a_request_about_meetings(plane: ControlPlan
     assert plane.frame(decision, thread, NOW).intent is Intent.MEETING_SUMMARY
     # ...nor make a product question of a message about an account
     assert plane.classify("salesforce with acme?", NOW).intent is not Intent.PRODUCT_QUESTION
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("morning!! first week here lol", Intent.SMALLTALK),
+    ("gm all ☕", Intent.SMALLTALK),
+    ("morning all, crazy week huh", Intent.SMALLTALK),
+    ("morning, globex recap", Intent.MEETING_SUMMARY),  # a greeting before a request: the request
+    ("hey sso on growth", Intent.PRODUCT_QUESTION),  # ...or before catalog words
+    ("hi, what did acme sign", Intent.MEETING_SUMMARY),
+])
+def test_a_greeting_with_chatter_is_small_talk_and_one_before_a_request_is_the_request(
+        plane: ControlPlane, text: str, intent: Intent) -> None:
+    decision = plane.classify(text, NOW)
+    assert decision.intent is intent
+    if intent is Intent.SMALLTALK and not text.startswith("gm"):
+        assert decision.llm_validation != "skipped"  # short of certain: an LLM, when there is one, confirms it
