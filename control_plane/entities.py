@@ -243,6 +243,8 @@ class EntityExtractor:
             return False
         if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus", "x", "×", "*"):
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
+        if match.previous_word in ("with", "w", "w/") and not match.next_words:
+            return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
                 or any(word in _PRICE_CUES_AFTER for word in match.next_words))  # "team per seat", "growth run per seat"
