@@ -25,7 +25,7 @@ _EVERYDAY_PLAN_NAMES = frozenset(
 )
 _PLAN_SLOT_BEFORE = frozenset(
     "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's "
-    "would went buy buys buying choose chose pick picked take took want wants use using".split()
+    "would went buy buys buying choose chose pick picked take took want wants use using wait actually oops sorry".split()
 )
 # "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
 # "a discount on beacon", "20% off beacon", "pricing for relay": the product asked about, when two are named
@@ -241,7 +241,8 @@ class EntityExtractor:
             return True
         if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
             return False
-        if match.start == 0 and following and following[0] in ("with", "for", "and", "+", "plus", "x", "×", "*"):
+        if match.start == 0 and following and (following[0] in ("with", "for", "and", "+", "plus", "x", "×", "*")
+                                               or following[0][:1].isdigit()):  # "growth 20 seats annual"
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
         if match.previous_word in ("with", "w", "w/") and not match.next_words:
             return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")

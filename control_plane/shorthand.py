@@ -32,7 +32,9 @@ SHORTHAND: dict[str, str] = {
     "ent": "enterprise", "teh": "the", "hte": "the", "taht": "that", "wich": "which", "whcih": "which",
     "nxt": "next", "howd": "how'd", "whered": "where'd", "n": "and",
     "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "happend": "happened", "hapened": "happened",
-    "happned": "happened", "tues": "tuesday", "thurs": "thursday", "wensday": "wednesday", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
+    "happned": "happened", "px": "price", "pxs": "prices", "yrly": "yearly", "yrl": "yearly", "mthly": "monthly",
+    "mnthly": "monthly", "monthy": "monthly", "b4": "before", "wht": "what", "wut": "what", "rite": "right",
+    "tues": "tuesday", "thurs": "thursday", "wensday": "wednesday", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
 }
 # "v" stands for "vs" only between words, "w" for "with" only before one.
@@ -66,7 +68,7 @@ _MONTH = re.compile(r"\b(?:(this|last|per|a) |(\d+) ?)mos?\b", re.IGNORECASE)
 # "diff q", "diff question": a different question, not a comparison.
 _DIFFERENT = re.compile(r"\bdiff(?= (?:q|qs|question|questions|topic|subject|thing|one)\b)", re.IGNORECASE)
 # "the min", "min contract/seats/term": minimum, not minutes.
-_MINIMUM = re.compile(r"\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number|size|team|users?|employees?|licen[cs]es?)\b)",
+_MINIMUM = re.compile(r"^min(?=[ ?!.]*$)|\b(?:(?<=the )|(?<=a ))min\b|\bmin(?= (?:contract|commitment|seats?|term|spend|order|price|plan|number|size|team|users?|employees?|licen[cs]es?)\b)",
                       re.IGNORECASE)
 
 

@@ -82,8 +82,9 @@ _ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
 # "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
 _BARE_QUANTITY = re.compile(
-    r"^\W*(?:(?:ok(?:ay)?|so|and|what about|how about|same|the same|same thing|same again)\W+)*(?:for|with|at)?\W*"
-    r"(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?\W*$"
+    r"^\W*(?:(?:ok(?:ay)?|k|kk|cool|fine|right|so|and|what about|how about|same|the same|same thing|same again)\W+)*"
+    r"(?:for|with|at)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?"
+    r"(?:\W+(?:a |per |/)?(?:year|yearly|annual|annually|month|monthly|mo))?\W*$"  # "ok 25 then yearly"
 )
 # "and with 10 more seats?", "w/ 2 more", "add 5", "2 fewer": seats added to (or taken off) the thread's
 _SEAT_CHANGE = re.compile(r"\b(\d{1,5}) (?:more|extra|additional|fewer|less)\b(?! (?:than|%|percent|off|discount))"
@@ -413,9 +414,9 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             typed["account"] = typed["account"] or contacts[0].account
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
-    if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and thread.quantity:
+    if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and (thread.quantity or thread.plan):
         bare = _BARE_QUANTITY.search(decision.normalized_text)
-        if bare:  # "same for 40" after a quote for 25 seats: 40 seats
+        if bare:  # "same for 40" after a quote for 25 seats: 40 seats; "ok 25 then yearly" after a plan's minimum
             typed["quantity"] = int(bare.group(1).replace(",", ""))
     if intent is Intent.PRODUCT_QUESTION and follow_up and thread.quantity:
         change = _SEAT_CHANGE.search(decision.normalized_text[:500])

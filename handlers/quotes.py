@@ -79,7 +79,11 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
         count = seats or 1
         least = _billed_minimum(plan)
         seat_least = _seat_minimum(plan)
-        if seats and least and seats < least:
+        if seats is None and (seat_least or least):
+            # "enterprise yearly cost": the least it is sold for, not one seat it cannot be sold at
+            count = seat_least or least or 1
+            minimum_note = f"At {plan['name']}'s minimum of {count} {_unit_of(plan) if least else 'seats'}:"
+        elif seats and least and seats < least:
             # "~30 employees on essentials": billed for the plan's minimum, so the price is of the minimum
             minimum_note = f"{plan['name']} has a minimum of {least} {_unit_of(plan)}, so {seats} are billed as {least}."
             count = least
