@@ -93,8 +93,9 @@ def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[Ad
 
 
 def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequence[tuple[AddOnEntry, int, str | None]],
-          text: str) -> str | None:
-    """The monthly total of the plan and its add-ons, the arithmetic shown; None when the plan has no list price."""
+          text: str, term: str | None = None) -> str | None:
+    """The monthly total of the plan and its add-ons, the arithmetic shown; None when the plan has no list price.
+    `term`: "year" when a yearly figure is asked (typed or kept from the thread): the plan billed annually."""
     price, currency = plan["price_cents"], plan["currency"]
     if price is None or plan["billing_period"] != "month":
         return None
@@ -109,7 +110,7 @@ def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequenc
         plan_cost = price
         lines.append(f"{view.name} {bold(plan['name'])}: {money(price, currency)} per month (not priced per seat).")
     discount = plan["annual_discount_pct"] or 0
-    annual = bool(_ANNUAL_BILLING.search(lowered)) and discount > 0
+    annual = (term == "year" or bool(_ANNUAL_BILLING.search(lowered))) and discount > 0
     if annual:
         plan_cost = plan_cost * (100 - discount) / 100
         lines.append(f"Billed annually ({discount}% off): {money(plan_cost, currency)} per month for the plan.")

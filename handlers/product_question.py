@@ -258,7 +258,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if not added and previous_kind == "addon" and previous and _ADDS_TO.search(lowered_words):
             # "for 40 pro seats what does that add per month" after the Analytics add-on: that add-on, totalled
             added = addon_totals.asked_addons(view, asked_plans[0], "with " + previous.split(":", 2)[2])
-        bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words) if added else None
+        bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words, frame.term) if added else None
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
