@@ -28,8 +28,9 @@ class Deal(NamedTuple):
 
 
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
-# "12% discount", "10% off": the deal's discount ("the 20% annual discount" is the plan's own, not the deal's)
-_DEAL_DISCOUNT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?% (?:discount|off)\b")
+# "12% discount", "10% off", "a 5% first-year discount": the deal's discount ("the 20% annual discount" is the plan's
+# own, not the deal's)
+_DEAL_DISCOUNT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?% (?:(?!annual\b)[a-z-]{2,20} ){0,2}(?:discount|off)\b")
 
 
 def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetime) -> Deal | None:

@@ -61,6 +61,9 @@ _THEIR_DEAL = re.compile(
     r"terms|redlines?)\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
     r"|\bthey (?:got|get|want|wanted|asked|sign|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
+    # "when do they go live", "are they launching monday": their rollout's dates
+    r"|\b(?:they|they're|theyre) (?:(?:are |were )?(?:go|going|went|gone) live|(?:are |were )?(?:launch|launching|launched|start|starting|"
+    r"started|kick(?:ing)? off|roll(?:ing)? out|live|renew|renewing))\b"
     # "what closewise quoted them", "what we promised her": said to the account's people
     r"|\b(?:quoted|offered|charged|gave|promised|told|sold|pitched|sent) (?:them|him|her)\b"
     # "was onboarding included for them", "or are they paying for it": what their deal gives them
@@ -152,8 +155,9 @@ _HOW_MANY_THINGS = "how-many-things"  # "how many records got hit": a count, of 
 PEOPLE_ASPECT = "people"
 # The aspect of a turn that said who someone is ("who is sofia romano").
 PERSON_ASPECT = "person"
-# The aspect of a turn that named an account's owner ("who owns the kestrel account").
+# The aspect of a turn that named an account's owner ("who owns the kestrel account"); `owner_aspect` adds their name
 OWNER_ASPECT = "owner"
+_OWNER_PREFIX = OWNER_ASPECT + ":"
 # The aspect of a turn that listed someone's action items: this prefix, then their name.
 TASKS_ASPECT = "tasks:"
 # The aspect of a turn that said who one of our own people is: this prefix, then their name.
@@ -175,8 +179,18 @@ _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 def about_people(aspect: str | None) -> bool:
     """Whether a turn's aspect is about people (who someone is, their tasks, an account's contacts or owner): a deal
     its answer also states does not replace it."""
-    return bool(aspect) and (aspect in (PEOPLE_ASPECT, PERSON_ASPECT, OWNER_ASPECT)
+    return bool(aspect) and (aspect in (PEOPLE_ASPECT, PERSON_ASPECT) or names_an_owner(aspect)
                              or aspect.startswith((TASKS_ASPECT, COLLEAGUE_ASPECT)))
+
+
+def owner_aspect(owner: str) -> str:
+    """The aspect a turn naming an account's owner leaves: "and his accounts?" then asks about that owner."""
+    return _OWNER_PREFIX + owner if owner else OWNER_ASPECT
+
+
+def names_an_owner(aspect: str | None) -> bool:
+    """Whether a turn's aspect is an account's owner (`owner_aspect`)."""
+    return bool(aspect) and (aspect == OWNER_ASPECT or aspect.startswith(_OWNER_PREFIX))
 
 
 def colleague_aspect(colleague: str) -> str:
@@ -470,14 +484,19 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
                 corrects(decision) or (typed["account"] and not typed["person"] and _subject_words(decision) == 0)):
             # ("globex?", "and hooli" after how many seats Acme is buying: the same question of them)
             return {"topic": thread.topic, "aspect": thread.aspect}  # "no i meant tidewater": the same question of them
-        if typed["account"] and follow_up and thread.aspect in (PEOPLE_ASPECT, OWNER_ASPECT) and not typed["person"]:
+        if typed["account"] and follow_up and (thread.aspect == PEOPLE_ASPECT or names_an_owner(thread.aspect)) \
+                and not typed["person"]:
             return {"aspect": thread.aspect}  # "and at umbrella?" after who to talk to at (or who owns) Globex
         if thread.aspect == PEOPLE_ASPECT and not typed["person"] and _ANOTHER_ROLE.search(text):
             return {"account": typed["account"] or thread.account, "aspect": PEOPLE_ASPECT}  # "n procurement" after their security contact
         aspect = thread.aspect or ""
+        pointing = bool(_POINTS_AT_SOMEONE.search(text))
+        if aspect.startswith(_OWNER_PREFIX) and pointing and not typed["person"] and not typed["colleague"] \
+                and names is not None and names.canonical(aspect.removeprefix(_OWNER_PREFIX), "colleague"):
+            # "and his accounts?", "whats on his plate" after who owns Hooli: the owner's, not Hooli's
+            return {"colleague": aspect.removeprefix(_OWNER_PREFIX), "aspect": colleague_aspect(aspect.removeprefix(_OWNER_PREFIX))}
         about = next((aspect.removeprefix(prefix) for prefix in (TASKS_ASPECT, COLLEAGUE_ASPECT) if aspect.startswith(prefix)), "")
         colleague = about if about and names is not None and names.canonical(about, "colleague") else ""
-        pointing = bool(_POINTS_AT_SOMEONE.search(text))
         if colleague and not typed["person"] and not typed["colleague"] and (
                 (typed["account"] and (follow_up or pointing))
                 or (not typed["account"] and pointing and not thread.person and aspect.startswith(COLLEAGUE_ASPECT))):

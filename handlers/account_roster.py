@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT
+from control_plane.thread import PEOPLE_ASPECT, names_an_owner, owner_aspect
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
 from knowledge.meetings import account_owner, account_roster
@@ -29,7 +29,7 @@ ASKS_WHO_OWNS_A_TASK = re.compile(
     r"\bwho(?:'s| is)? (?:owns|owning|covers|manages|managing|runs|running|leads|leading|handles|handling|driving|drives) "
     r"(?:the |their |our |that |this )?(?!account\b|acct\b|relationship\b|deal\b|logo\b|it\b|them\b|that\b|this\b|"
     r"contract\b|budget\b|decision\b|security\b|legal\b|procurement\b)[a-z][\w-]+")
-_ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|hey|also|wait)\W+)?who(?:'s| is| are|s)? (?:the |their |our |they(?:'re| are) )?"
+_ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|k|hey|also|wait|then|btw|oh|right|cool|thanks)\W+){0,3}who(?:'s| is| are|s)? (?:the |their |our |they(?:'re| are) )?"
                r"(?:main |key |head |lead |primary |best |right )?(?:doing |handling |running |leading |in charge of )?"
                r"(?:it|security|infosec|finance|financial|procurement|legal|ops|operations|revops|technical|tech|admin|sso|"
                r"data|privacy|compliance|enablement|sales|cfo|ceo|cto|cio|ciso|coo|cro|dpo|vp \w+|head of \w+|director of \w+|"
@@ -37,7 +37,7 @@ _ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|hey|also|wait)\W+)?who(?:'s| is| are|s
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
-    r"^\W*(?:(?:and|so|ok|okay|hey|also)\W+)?(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
+    r"^\W*(?:(?:and|so|ok|okay|k|hey|also|then|btw|oh|right|cool|thanks)\W+){0,3}(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
     r"(?:talk|speak|reach out|go|email|ping|contact|loop in|call)\b|who(?: else)? (?:do|did) we (?:know|deal with|work with)\b|"
     r"who(?:'s| is| are) (?:our |the |his |her |their )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
@@ -73,12 +73,12 @@ def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
     roster = account_roster(ctx.db, account, limit=_ROSTER_SIZE)
     asked = ctx.words.lower()[:500]
     lines: list[str] = []
-    owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) or ctx.frame.aspect == OWNER_ASPECT else ""
+    owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) or names_an_owner(ctx.frame.aspect) else ""
     if owner:  # "who owns the kestrel account": ours, then theirs
         lines.append(f"{bold(owner)} owns the {bold(account)} account on our side.")
         if roster:
             lines.append("Their contacts: " + "; ".join(_line(contact, title) for contact, title in roster) + ".")
-        return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=OWNER_ASPECT))
+        return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=owner_aspect(owner)))
     if not roster:
         return None
     titles = [title for topic, title in _ROLES if topic.search(asked)]

@@ -7,7 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from control_plane.thread import OWNER_ASPECT, PEOPLE_ASPECT, PERSON_ASPECT
+from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT, names_an_owner
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
 from handlers.account_facts import ASKS_ACCOUNT_FACTS, account_facts_reply, accounts_in_reply, asks_accounts_in
@@ -53,7 +53,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts = await asyncio.to_thread(account_facts_reply, ctx, resolution.account)  # "what industry is tidewater in"
         if facts is not None:
             return facts
-    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect in (PEOPLE_ASPECT, OWNER_ASPECT)
+    asks_for_people = ASKS_FOR_PEOPLE.search(opening) or ctx.frame.aspect == PEOPLE_ASPECT or names_an_owner(ctx.frame.aspect)
     # (not "whos his main contact there" after who Daniel is: that asks the account's people)
     if ctx.frame.colleague and not (ctx.frame.source("colleague") == "thread" and ASKS_FOR_PEOPLE.search(opening)):
         colleague = await asyncio.to_thread(colleague_reply, ctx, ctx.frame.colleague)
