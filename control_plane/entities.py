@@ -184,8 +184,9 @@ class EntityExtractor:
             )
         topic = self._topic(text, intent) if intent in (Intent.CALL_SEARCH, Intent.DRAFT_EMAIL) else None
         # (unknown too: "for 20 ppl yr" after a price is a quote for 20 seats, once the thread says so)
+        # (a draft quoting plans too: "add team and growth pricing for 20 seats")
         quantity = (_QUANTITY.search(lowered) or _GROWS_TO.search(lowered)) \
-            if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) else None
+            if intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) or (intent is Intent.DRAFT_EMAIL and plans) else None
         if quantity is None and plans and intent is Intent.PRODUCT_QUESTION:
             quantity = _PLAN_FOR_COUNT.search(lowered)  # "beacon pro for 15": 15 seats of it
         if quantity is None and plans and intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):

@@ -78,8 +78,17 @@ _THEIR_DEAL = re.compile(
     r"|\bwho(?:'s| is| was| were)? (?:supposed to|meant to|going to|gonna|fixing|chasing|handling|doing|sending|building|"
     r"setting up|owning|running|taking|on the hook)\b"
 )
+_EDIT_SCAN = 200
 _ASKS_BACK = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so|hmm)\W+){0,3}(?:who|what|when|where|which|why|how|did|does|do|is|are|was|"
                         r"were|has|have)\b")
+# "add team and growth pricing for 20 seats", "mention guided onboarding is included", "drop the last line", "sign it
+# from maya": an edit of the draft just given, whatever catalog words it holds
+_EDITS_THE_DRAFT = re.compile(
+    r"^\W*(?:(?:ok|okay|k|and|also|now|great|nice|cool|perfect|thanks|thx|pls|please|can you|could you|then)\W+){0,3}"
+    r"(?:add|mention|include|put in|throw in|slip in|say|note that|tell (?:them|him|her)|let (?:them|him|her) know|"
+    r"remind (?:them|him|her)|drop|remove|take out|cut|swap|change|use|sign (?:it )?(?:off )?(?:as|from)|cc|address it to|"
+    r"make (?:it|the subject)|lead with|open with|end with|close with)\b"
+)
 _ASKS_WHO = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so)\W+){0,3}(?:who(?:'s| is| was| are)|whos)\b")
 _ABOUT_IT = re.compile(r"\b(?:about|on|re|regarding|for) (?:it|that|this|them)\b")
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
@@ -253,6 +262,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return last, True  # "which ones were with acme" after a search narrows it
     if last is Intent.CALL_SEARCH and thread.meeting_id is not None and _asks_what_the_call_said(decision, slots_for):
         return Intent.MEETING_SUMMARY, True  # "how long is the ramp" after finding the call about it: that call says
+    if last is Intent.DRAFT_EMAIL and decision.intent is last and not decision.entities.person \
+            and not decision.entities.account:
+        return last, True  # "shorter pls", "draft it again but friendlier": the same draft, to the same person
     if decision.intent is last:
         if marked:
             return decision.intent, True
@@ -283,6 +295,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \
             and not asks_what_happened(text):
         return decision.intent, False  # "what would they need to upgrade to for it" after a recap: a catalog question
+    if last is Intent.DRAFT_EMAIL and decision.intent is not Intent.DRAFT_EMAIL and _EDITS_THE_DRAFT.search(text[:_EDIT_SCAN]):
+        return last, True  # "add team and growth pricing for 20 seats" after a draft: the draft, with that added
     names_the_catalog = decision.intent is Intent.PRODUCT_QUESTION and bool(decision.entities.plans or decision.entities.product)
     if last is Intent.DRAFT_EMAIL and names_the_catalog:
         return decision.intent, False  # "also whats the uptime sla on enterprise" after a draft: a catalog question
@@ -546,8 +560,14 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         if (same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]
                 and not after_search and not typed["topic"]):
             inherited["meeting_id"] = thread.meeting_id
-        if _BACK_REFERENCE.search(text) and not typed["product"] and not typed["plans"]:
-            inherited |= {"product": thread.product, "plans": (thread.plan,) if thread.plan else ()}
+        revising = follow_up and thread.last_intent == Intent.DRAFT_EMAIL.value and not typed["person"]
+        if revising and not typed["topic"]:
+            inherited["topic"] = thread.topic  # "make it shorter" after a draft about the okta app: still about it
+        if (_BACK_REFERENCE.search(text) or revising) and not typed["product"] and not typed["plans"]:
+            # ("that pricing"; or a revision of a draft that quoted prices: it still does)
+            inherited |= {"product": thread.product, "plans": thread.plans or ((thread.plan,) if thread.plan else ())}
+            if revising:
+                inherited["quantity"] = thread.quantity  # (the seats its prices were for)
         return inherited
     return {}
 

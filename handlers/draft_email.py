@@ -11,6 +11,7 @@ from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, italic, render_markdown
 from knowledge.meetings import MeetingDetail, account_contacts, get_meeting
 from knowledge.reader import ProductView, read_product
+from handlers.quotes import money
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry
 from knowledge.thread_memory import TurnContext
@@ -60,13 +61,14 @@ class DraftFacts:
     view: ProductView | None
     plans: list[PlanEntry]
     topic: str | None
+    seats: int | None = None  # "add team and growth pricing for 20 seats": the prices quoted for that many
     short: bool = False  # "make it shorter": the opening, what was asked to be said, next steps
     mention: str | None = None  # "and mention the 15% discount": a line saying it
 
 
 @handles(
     "draft_email",
-    slots=("account", "person", "meeting_id", "product", "plans", "topic", "time_range", "meeting_kind"),
+    slots=("account", "person", "meeting_id", "product", "plans", "quantity", "topic", "time_range", "meeting_kind"),
     uses_llm=True,
     examples=(HelpExample("Email drafts", "draft a follow-up email to {person}", "a draft for you to copy; I never send email"),),
 )
@@ -76,14 +78,17 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     meant = ctx.resolution.meeting or (ctx.resolution.candidates[0] if ctx.resolution.candidates else None)
     meeting = get_meeting(ctx.db, meant.id) if meant else None
     view, plans = _products(ctx)
-    draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), short=bool(_SHORTER.search(ctx.words[:500])),
-                       mention=_mention(ctx.words))
+    draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), seats=ctx.frame.quantity if plans else None,
+                       short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words))
     context = TurnContext(
         account=recipient.account,
         person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.frame.person,
         meeting_id=meeting.meeting.id if meeting else None,
         product=view.slug if view else None,
         plan=plans[0]["name"] if plans else None,
+        plans=tuple(p["name"] for p in plans) if len(plans) > 1 else (),
+        quantity=ctx.frame.quantity,
+        topic=draft.topic,  # (a revision, "make it shorter", keeps what the draft is about)
     )
     facts = {"context": context, "snapshot_path": view.path if view else None}
     header = _header(ctx, recipient, meeting)
@@ -185,12 +190,26 @@ def _header(ctx: HandlerContext, recipient: Recipient, meeting: MeetingDetail | 
     return "\n".join(lines)
 
 
-def _price_line(view: ProductView, plan: PlanEntry) -> str:
-    if plan["price_cents"] is None:
+def _was_there(recipient: Recipient, participants: tuple[str, ...] | list[str]) -> bool:
+    """Whether the recipient was on the meeting (a team, or a name we cannot place, is taken to have been)."""
+    if recipient.email == "" and recipient.account and recipient.name.startswith("the "):
+        return True
+    first = recipient.greeting.lower()
+    return not participants or any(name.lower().split()[:1] == [first] for name in participants)
+
+
+def _price_line(view: ProductView, plan: PlanEntry, seats: int | None = None) -> str:
+    price, currency = plan["price_cents"], plan["currency"]
+    if price is None:
         return f"{view.name} {plan['name']} is priced to your needs; I'll send a tailored quote."
-    text = f"{view.name} {plan['name']} is {format_price(plan['price_cents'], plan['currency'], plan['billing_period'], plan['per_seat'])}"
-    if plan["annual_discount_pct"]:
-        text += f" ({plan['annual_discount_pct']}% less when billed annually)"
+    text = f"{view.name} {plan['name']} is {format_price(price, currency, plan['billing_period'], plan['per_seat'])}"
+    discount = plan["annual_discount_pct"] or 0
+    if discount:
+        text += f" ({discount}% less when billed annually)"
+    if seats and plan["per_seat"] and price and plan["billing_period"] == "month":
+        text += f": for {seats} seats, {money(price * seats, currency)} a month"
+        if discount:
+            text += f", or {money(price * seats * 12 * (100 - discount) / 100, currency)} a year billed annually"
     return text + "."
 
 
@@ -212,10 +231,15 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
 
     paragraphs = [f"Hi {draft.recipient.greeting},"]
     if m is not None:
-        opening = f"Thank you for your time on {when} for {_KIND_NOUNS.get(m.kind, 'our call')}"
-        opening += "; it was great to talk with you." if thanks else "."
-        if topic:
-            opening += f" I wanted to follow up on {topic}."
+        noun = _KIND_NOUNS.get(m.kind, "our call")
+        if _was_there(draft.recipient, m.participants):
+            opening = f"Thank you for your time on {when} for {noun}"
+            opening += "; it was great to talk with you." if thanks else "."
+            if topic:
+                opening += f" I wanted to follow up on {topic}."
+        else:  # ("a note to luis re the okta app" he was given on a call he was not on)
+            opening = f"I wanted to follow up on {topic}, from {noun} on {when}." if topic else \
+                f"I wanted to follow up on {noun} on {when}."
         paragraphs.append(opening)
         if draft.short:
             pass  # "make it shorter": no recap, no list of what was agreed
@@ -230,7 +254,7 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
         paragraphs.append(f"I wanted to follow up on {topic}." if topic else "I wanted to follow up on our conversation.")
     if view is not None and (plans or (topic and _PRICING.search(topic))):
         shown = plans or view.payload["plans"][:3]
-        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan)}" for plan in shown))
+        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan, draft.seats)}" for plan in shown))
     if draft.mention:
         paragraphs.insert(2 if len(paragraphs) > 1 else 1, f"I also wanted to mention {draft.mention}.")
     paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
@@ -283,5 +307,5 @@ def _llm_facts(draft: DraftFacts) -> str:
         lines.extend(f"Action item: {a}" for a in meeting.action_items)
     if view is not None:
         shown = draft.plans or view.payload["plans"]
-        lines.extend(f"Price: {_price_line(view, plan)}" for plan in shown)
+        lines.extend(f"Price: {_price_line(view, plan, draft.seats)}" for plan in shown)
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.observability import RequestContext, record, request_scope, stage
 from bot.pipeline.message import Deliver, IncomingMessage, Reply, StreamSink, failure_reply
 from bot.pipeline.quality import QualityRecorder
-from bot.pipeline.resolution import MeetingResolver
+from bot.pipeline.resolution import MEETING_INTENTS, MeetingResolver
 from bot.pipeline.speculation import Answered, Speculation
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups, Prepared
@@ -347,7 +347,10 @@ class Pipeline:
                            sink: StreamSink | None) -> Answered:
         """The handler's result for one reading of the message, and the meeting resolution it was given."""
         with stage("meeting_resolution"):
-            resolution = self.resolver.resolve(frame, decision.normalized_text, now)
+            if frame.intent in MEETING_INTENTS:  # (meetings are read: off the event loop)
+                resolution = await asyncio.to_thread(self.resolver.resolve, frame, decision.normalized_text, now)
+            else:
+                resolution = self.resolver.resolve(frame, decision.normalized_text, now)
         with stage("handler"):
             context = HandlerContext(
                 text=text,

@@ -15,11 +15,12 @@ from control_plane.frame import Frame
 from control_plane.intents import Intent, TimeRange
 from control_plane.names import NameIndex
 from knowledge.db import Database
-from knowledge.meetings import KIND_WORDS, MeetingResolution, find_meetings, get_meeting
+from knowledge.meetings import KIND_WORDS, MeetingDetail, MeetingResolution, find_meetings, get_meeting
 from knowledge.search import search_calls
 from knowledge.vocabulary import KnownContact
 
 CANDIDATES = 5
+_TASK_SEARCH_LIMIT = 5  # meetings read for one given the recipient as a task about the topic
 TITLE_CANDIDATES = 30  # recent meetings whose titles a message naming one is compared with
 MEETING_INTENTS = frozenset({Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
 
@@ -54,6 +55,13 @@ class MeetingResolver:
             return base
         if frame.intent is Intent.DRAFT_EMAIL and account is None and contact is None and frame.meeting_id is None:
             return base  # a draft to someone unknown is grounded in nobody else's meeting
+        drafting_about = frame.intent is Intent.DRAFT_EMAIL and frame.topic and account and kind is None \
+            and frame.time_range is None and not (frame.source("topic") == "thread" and frame.meeting_id is not None)
+        if drafting_about and contact is not None:
+            # "a note to omar about the training schedule": the meeting that gave him that, whatever the titles say
+            tasked = self._tasked_about(account, frame.topic, contact.name, now + timedelta(seconds=1))
+            if tasked is not None:
+                return replace(base, meeting=tasked.meeting, account=tasked.meeting.account)
         # A thread's meeting is kept unless the message names another by its title ("the sso one").
         # ("wheres hooli at w/ onboarding": how things stand, the latest meeting, not the one titled "onboarding")
         by_title = (frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500])) and not (
@@ -61,7 +69,8 @@ class MeetingResolver:
         titled = self._by_title(base, frame, lowered, now) if by_title else None
         if titled is not None:
             return titled
-        if frame.intent is Intent.DRAFT_EMAIL and frame.topic and account and kind is None and frame.time_range is None:
+        # (a revision keeps the draft's meeting: its topic comes from the thread, with the meeting it found)
+        if drafting_about:
             # "email grace re the rows that failed import": the account's meeting about that, not merely the latest
             topical = self._by_topic(base, account, frame.topic, now, contact.name if contact is not None else None)
             if topical is not None:
@@ -129,6 +138,20 @@ class MeetingResolver:
         if detail is None:
             return None
         return replace(base, meeting=detail.meeting, account=detail.meeting.account)
+
+    def _tasked_about(self, account: str, topic: str, recipient: str, end: datetime) -> MeetingDetail | None:
+        """Among the few meetings best about `topic`, one the recipient was not on whose decisions or action items give
+        them that very thing ("Luis to create the Okta app"): "a note to luis re the okta app". (Meetings they were on
+        are found by the search for the topic among their own.)"""
+        phrase = topic.lower().strip()
+        first = recipient.split()[0].lower()
+        for hit in search_calls(self._db, topic=topic, account=account, end=end, limit=_TASK_SEARCH_LIMIT):
+            detail = get_meeting(self._db, hit.meeting_id)
+            if detail is not None and recipient not in detail.meeting.participants and any(
+                    phrase in line.lower() and first in line.lower()
+                                          for line in (*detail.decisions, *detail.action_items)):
+                return detail
+        return None
 
     def _title_words(self, lowered: str, frame: Frame) -> set[str]:
         """The words of the message that may name a meeting's title: not the request, the account, the
