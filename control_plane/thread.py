@@ -79,6 +79,10 @@ _THEIR_DEAL = re.compile(
     r"setting up|owning|running|taking|on the hook)\b"
 )
 _EDIT_SCAN = 200
+# "already on orbit", "existing orbit customers", "a bundle w orbit": the product named is what they have, not the subject
+_CUSTOMERS_OF_ANOTHER = re.compile(r"\balready (?:on|use|using|have|has|run|running|bought|a customer of|customers? of)\b|"
+                                   r"\bexisting [\w-]+ (?:customers?|users?|clients?)\b|\bbundle[sd]?\b|\bbought together\b|"
+                                   r"\bbuy (?:them )?both\b")
 _ASKS_BACK = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so|hmm)\W+){0,3}(?:who|what|when|where|which|why|how|did|does|do|is|are|was|"
                         r"were|has|have)\b")
 # "add team and growth pricing for 20 seats", "mention guided onboarding is included", "drop the last line", "sign it
@@ -473,6 +477,11 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             and typed["plans"] and all(p.casefold() == "free" for p in typed["plans"])
             and not _product_has_plans(names, thread.product, typed["plans"])):
         # "is there a free tier" in a thread about a product without a plan called Free asks about its own free plan
+        slots["product"], sources["product"] = thread.product, "thread"
+        slots.pop("plans", None), sources.pop("plans", None)
+    if (intent is Intent.PRODUCT_QUESTION and thread.product and typed["product"] and not typed["plans"]
+            and not _same_product(typed["product"], thread.product, names) and _CUSTOMERS_OF_ANOTHER.search(decision.normalized_text[:300])):
+        # "any discount if theyre already on orbit" in a thread about Beacon: Beacon, for Orbit's customers
         slots["product"], sources["product"] = thread.product, "thread"
         slots.pop("plans", None), sources.pop("plans", None)
     if intent is Intent.PRODUCT_QUESTION and _compares_with_thread_plan(slots, sources, thread, follow_up, decision):

@@ -646,6 +646,11 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
                       and re.search(r"\b" + re.escape(i.name.lower().split()[0].removesuffix("s")[:12]), lowered)), None)
         if limit is not None:
             items = [limit]
+    if not items and _DEFINES.search(lowered):
+        # "what does a seat mean": the FAQ on what it is or how it counts ("How are seats billed?")
+        defined = {word.removesuffix("s") for word in terms(question[:MAX_SCAN_CHARS]) - named - _ASKING_WORDS - _DISCOURSE_WORDS}
+        items = [Item(i.kind, i.name, i.entry, 0.0) for i in _item_index(view).items
+                 if i.kind == "faq" and defined & {word.removesuffix("s") for word in i.name_terms}][:1]
     if items and items[0].kind == "limit" and _DEFINES.search(lowered):
         # "whats a task", "what counts as a response": what the thing is (an FAQ or a feature says), not its limit
         counted = {word.removesuffix("s") for word in terms(items[0].name)}
@@ -1330,8 +1335,10 @@ def _plan_limits(view: ProductView, plan: PlanEntry) -> str:
 
 _COMPARE_WORDS = terms("compare comparison compared diff difference differences differ versus vs between two both")
 _LIMIT_CUE = re.compile(r"\b(?:min|mins|minimum|max|maximum|cap|capped|limit|limits|allowance|how many)\b")
-_DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry)\W+)*(?:what(?:'s| is|s)? (?:a|an)\b(?! (?:limit|cap|max)\b)|what counts as|"
-                      r"define|definition of|meaning of|what do (?:you|we|they) mean by)\b")
+_DEFINES = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|sorry|dumb q|quick q|stupid q(?:uestion)?|dumb question)\W+)*"
+                      r"(?:what(?:'s| is|s)? (?:a|an)\b(?! (?:limit|cap|max)\b)|what counts as|"
+                      r"define|definition of|meaning of|what do (?:you|we|they) mean by|what (?:does|do) (?:a|an|one) \w+ (?:mean|count)|"
+                      r"what is meant by)\b")
 _COUNTED = re.compile(r"\b(?:up to|unlimited|max(?:imum)?|\d[\d,]*\s+[a-z])", re.IGNORECASE)
 
 

@@ -57,7 +57,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "how long til they're live", "time to go live", "ramp time": how long onboarding takes
         (r"\b(?:til|till|until|before|to) (?:\w+ ){0,4}(?:is|are|goes|go|gets|get|be|being) live\b|\btime to (?:go )?live\b|"
          r"\btime to value\b|\bimplementation time\b", " onboarding long "),
-        (r"\bturn(?:s|ed|ing)? (?:\w+ ){0,2}around\b|\bturnaround\b", " turnaround answer "),
+        (r"\bturn(?:s|ed|ing)? (?:\w+ ){0,2}around\b|\bturnaround\b", r" turnaround answer \g<0> "),
         # "anything off", "20% off", "a break on price": a discount
         (r"\b(?:anything|something|money|\d+ ?%|\d+ percent) off\b|\ba break on\b|\bdeals? (?:for|on)\b", " discount "),
         # "blow past", "go over", "run out of": what happens when a limit is exceeded
@@ -79,6 +79,16 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "is it free on enterprise", "thrown in with pro": whether the plan includes it (not the free trial)
         (r"\b(?:free|no (?:extra )?(?:charge|cost)|at no (?:extra )?cost|comped|thrown in)(?= (?:on|with|in|for) )", " included "),
         (r"\bsubs\b", " subscriptions "),
+        # "how does billing work", "how are seats billed", "is it billed per user": one word for billing
+        (r"\bbill(?:ed|ing|s)?\b", " billing "),
+        # "add ppl mid way thru the year", "seats added mid-cycle": a change part way through a term
+        (r"\bmid[\s-]?(?:way|year|cycle|term|contract|month|stream)\b|\bpart[\s-]?way\b|\bhalf[\s-]?way\b",
+         " mid cycle prorated "),
+        (r"\b(?:add|adding|added|adds|remove|removing|removed|drop|dropping) (?:\w+ )?(?:people|ppl|users|reps|heads|"
+         r"licen[cs]es|members|folks)\b", " seats added "),
+        # "bundle", "bought together", "already on orbit": one product's discount for customers of another
+        (r"\bbundle[sd]?\b|\btogether\b|\balready (?:on|use|using|have|has|run|running|a customer of|customers? of)\b|"
+         r"\bexisting (?:\w+ )?customers?\b|\bcross[\s-]?sell\w*\b", " bundle together "),
         (r"\bper (?:head|person|rep|user|seat|licen[cs]e)\b", " per seat "),
         # The size of customer a product is sold to is a minimum headcount.
         (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
