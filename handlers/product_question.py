@@ -44,7 +44,7 @@ _WHAT_WE_SELL = re.compile(
     r"\b(?:all|list|list of|our|the) (?:products|product line|portfolio|catalog)\b|\bwhat do we sell\b"
 )
 _SEATS_ITEM = "item:limit:Seats"
-_FREE_TIER = re.compile(r"\bfree (?:tier|plan|version|edition|level)\b")
+_FREE_TIER = re.compile(r"\bfree (?:tier|plan|version|edition|level|one|option)\b")
 _PRICED_PER = re.compile(r"priced (per [a-z ]{1,30}?)[:.,;]", re.IGNORECASE)
 # ("55 growth + 10 pro": the seat word may be left out; only a plan's name counts)
 _SEATS_OF_PLAN = re.compile(r"\b(\d[\d,]{0,9})\s+(?:x\s+)?([a-z][\w+-]{0,30})(?:\s+(?:seats?|users?|licen[cs]es?))?\b")
@@ -193,6 +193,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             context = replace(context, plan=moved["name"], plans=())
             if previous == "quote" or frame.quantity:
                 aspect, items, previous = "quote", [], "quote"
+            elif previous and previous.startswith("item:") and aspect == "price" and not own_items:
+                aspect = None  # "and the cheaper one?" after Relay Plus's tasks: Free's tasks ("cheaper" asks no price)
     unknown_here = _unknown_subject(ctx.words, view) if previous else []  # names nothing of this product mentions
     stranger = unknown_here if previous_kind and aspect is None and not items else []
     if not stranger and previous and aspect is None and not items and frame.follow_up:
@@ -325,7 +327,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
-        elif not asked_plans and items and items[0].kind == "limit" and _TIERS_AND.search(lowered_words):
+        if not asked_plans and items and _WHICH_PLAN_HAS.search(lowered_words[:MAX_SCAN_CHARS]) \
+                and (lowest := _lowest_plan_with(view, items[0])) is not None:
+            # "which plan has conversation intelligence": the plan that answers it is "that one" next ("how much is that one")
+            facts["context"] = replace(facts["context"], plan=lowest["name"], plans=())
+        if not asked_plans and items and items[0].kind == "limit" and _TIERS_AND.search(lowered_words):
             # "atlas tiers and viewer limits?": every plan with its price, beside the limit
             answer = _prices(view, []) + "\n\n" + answer
     second = _second_ask(ctx.words, view, asked_plans, aspect, items, answer)
@@ -482,8 +488,10 @@ def _choose_product(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanE
     if view is None:
         return None, [], None
     asked = _merge_plans([p for p in (_plan_named(view.payload, name) for name in frame.plans) if p is not None], [])
-    if not asked and _FREE_TIER.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
-        asked = [p for p in view.payload["plans"] if p["price_cents"] == 0][:1]  # Atlas's free plan is "Developer"
+    opening = ctx.words.lower()[:MAX_SCAN_CHARS]
+    if (not asked or frame.source("plans") == "thread") and _FREE_TIER.search(opening):
+        # Atlas's free plan is "Developer" ("is there a free one" after Scale: that one, if any)
+        asked = [p for p in view.payload["plans"] if p["price_cents"] == 0][:1] or asked
     for written in _PLAN_PHRASE.findall(ctx.words[:MAX_SCAN_CHARS]):
         word = written.lower()
         if word in _NOT_A_PLAN_NAME or _plan_named(view.payload, word) or (word in english_words() and written.islower()):
@@ -1168,6 +1176,20 @@ def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) ->
             nxt = min(above, key=lambda p: p["position"])
             lines.append(f"• Move up to {bold(nxt['name'])} ({_price(nxt)}): {limit} {nxt['limits'][limit]}.")
     return ("Options:\n" + "\n".join(lines)) if lines else ""
+
+
+# "which plan has it", "what tier do they need for sso", "cheapest plan with forecasting"
+_WHICH_PLAN_HAS = re.compile(r"\b(?:which|what|cheapest|lowest|smallest|min(?:imum)?) (?:plan|tier|edition)s?\b|\bwhat do (?:they|we|i) need\b")
+
+
+def _lowest_plan_with(view: ProductView, item: Item) -> PlanEntry | None:
+    """The first plan (by position) that has the feature or integration; None for other items."""
+    plans = sorted(view.payload["plans"], key=lambda plan: plan["position"])
+    if item.kind == "feature":
+        return next((plan for plan in plans if plan["slug"] in item.entry["plans"]), None)
+    if item.kind == "integration" and item.entry.get("min_plan"):
+        return next((plan for plan in plans if plan["slug"] == item.entry["min_plan"]), None)
+    return None
 
 
 def _feature_answer(view: ProductView, feature: Any, plans: Sequence[PlanEntry]) -> str:

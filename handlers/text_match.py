@@ -79,6 +79,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "is it free on enterprise", "thrown in with pro": whether the plan includes it (not the free trial)
         (r"\b(?:free|no (?:extra )?(?:charge|cost)|at no (?:extra )?cost|comped|thrown in)(?= (?:on|with|in|for) )", " included "),
         (r"\bsubs\b", " subscriptions "),
+        (r"\bcsms?\b", " customer success manager "),
         # "how does billing work", "how are seats billed", "is it billed per user": one word for billing
         (r"\bbill(?:ed|ing|s)?\b", " billing "),
         # "add ppl mid way thru the year", "seats added mid-cycle": a change part way through a term
