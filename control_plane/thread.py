@@ -79,6 +79,10 @@ _THEIR_DEAL = re.compile(
     r"setting up|owning|running|taking|on the hook)\b"
 )
 _EDIT_SCAN = 200
+# "his email?", "whats her title", "their phone number": a detail of the contact the thread is about
+_CONTACT_DETAIL = re.compile(r"^\W*(?:(?:and|ok|okay|so|also|oh|k|btw)\W+){0,2}(?:what(?:'s| is|s)? |got |do (?:we|you) have )?"
+                             r"(?:his|her|their) (?:e-?mail(?: address)?|address|phone(?: number)?|number|title|role|job title|"
+                             r"position|contact(?: info| details)?)\W*$")
 # "already on orbit", "existing orbit customers", "a bundle w orbit": the product named is what they have, not the subject
 _CUSTOMERS_OF_ANOTHER = re.compile(r"\balready (?:on|use|using|have|has|run|running|bought|a customer of|customers? of)\b|"
                                    r"\bexisting [\w-]+ (?:customers?|users?|clients?)\b|\bbundle[sd]?\b|\bbought together\b|"
@@ -252,6 +256,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     short = len(text.split()) <= _FOLLOW_UP_MAX_WORDS
     marked = short and bool(_FOLLOW_UP.search(text))
     weak = decision.llm_validation != "skipped" and decision.confidence < _OWN_INTENT_CONFIDENCE
+    if thread.person and _CONTACT_DETAIL.search(text) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
+            and not decision.entities.person:
+        return Intent.MEETING_SUMMARY, True  # "his email?", "whats her title" about the thread's contact
     if corrects(decision) and _continuable(last, slots_for):
         return last, True  # "no i meant beacon", "sorry sentinel": the last question again, of what is named now
     if (last is Intent.MEETING_SUMMARY and thread.plan and thread.quantity and _continuable(Intent.PRODUCT_QUESTION, slots_for)
@@ -503,6 +510,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
+        if thread.person and not typed["person"] and _CONTACT_DETAIL.search(text):
+            # "his email?" after a draft to Luis, "her title" after Priya's meeting: who they are
+            return {"account": thread.account, "person": thread.person, "aspect": PERSON_ASPECT}
         if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and (
                 corrects(decision) or (typed["account"] and not typed["person"] and _subject_words(decision) == 0)):
             # ("globex?", "and hooli" after how many seats Acme is buying: the same question of them)
