@@ -191,6 +191,16 @@ _THE_PLANS_COMPARED = re.compile(r"\b(?:the two|both|each of them|either of them
 _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|after (?:the )?disc\w*|at the agreed|"
                          r"(?:per|a|each) (?:yr|year)|annual (?:value|total|cost)|total (?:per|a) (?:yr|year))\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
+# "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
+_DEAL_NOUN = r"\b(?:deal|contract|renewal|order|agreement|terms)\b"
+_VALUE_OF = (r"(?:" + _DEAL_VALUE.pattern + r"|\b(?:annual|yearly) (?:total|value|cost|price)|\bacv\b|"
+             r"\b(?:total|value|cost) (?:per|a) (?:yr|year|month|mo)\b)")
+_THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN)
+
+
+def prices_their_deal(lowered: str) -> bool:
+    """Whether a question about an account's deal asks what it comes to ("whats vandelays deal worth per yr")."""
+    return bool(_THEIR_DEAL_PRICED.search(lowered[:300]))
 
 
 def about_people(aspect: str | None) -> bool:
@@ -301,6 +311,10 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
             and not asks_what_happened(text) and _subject_words(decision) < _NEW_SUBJECT_WORDS
             and (_LEANS_BACK.search(text) or _PRICES_THE_DEAL.search(text))):
         return Intent.PRODUCT_QUESTION, True  # "what does that come to a year" after "Orbit Team, 12 seats": its price
+    if (last is Intent.MEETING_SUMMARY and thread.aspect == "quote" and thread.plan and short
+            and decision.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not decision.entities.product
+            and (decision.entities.term or decision.entities.quantity or _BARE_QUANTITY.search(text))):
+        return Intent.PRODUCT_QUESTION, True  # "and monthly?", "and for 260?" after their deal was priced
     if last is Intent.MEETING_SUMMARY and _asks_after_the_meeting(decision):
         return last, True  # "payment terms?", "when's go-live" after what an account agreed: theirs
     if last is Intent.MEETING_SUMMARY and decision.intent is Intent.PRODUCT_QUESTION and _ASKS_THE_CATALOG.search(text) \

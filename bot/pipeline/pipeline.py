@@ -29,7 +29,8 @@ from bot.pipeline.speculation import Answered, Speculation
 from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups, Prepared
 from control_plane.frame import Frame
-from control_plane.thread import ThreadContext, about_people
+from control_plane.deals import Deal
+from control_plane.thread import ThreadContext, about_people, prices_their_deal
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
@@ -37,6 +38,7 @@ from handlers.declaration import IntentHandler
 from handlers.registry import Registry, RegistryError, default_registry
 from knowledge.catalog_names import refresh_catalog_names
 from knowledge.db import Database
+from knowledge.meetings import find_meetings, get_meeting
 from knowledge.revision import read_revision
 from knowledge.thread_memory import ThreadMemory, TurnContext, recall, remember
 from knowledge.vocabulary import load_vocabulary
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+_DEAL_MEETINGS = 6  # the latest meetings of an account read for the deal they record
 
 
 @dataclass(frozen=True)
@@ -300,9 +303,18 @@ class Pipeline:
             if frame.intent is Intent.MEETING_SUMMARY and isinstance(self.control_plane, ControlPlane):
                 # (reading a recap line by line takes ~0.2 ms a line: in a worker thread, off the event loop)
                 deal = await asyncio.to_thread(self.control_plane.deal_in, result.plain, now)
+                priced = prices_their_deal(decision.normalized_text)
+                if deal is None and resolution.account and priced:
+                    # (the lines quoted may not state it: the deal their latest meetings record)
+                    deal = await asyncio.to_thread(self._recorded_deal, resolution.account, now)
                 if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
                     turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(),
                                    discount=deal.discount, aspect=turn.aspect if about_people(turn.aspect) else None)
+                if deal is not None and priced:
+                    # "whats vandelays deal worth per yr": what the meetings say, then the deal priced
+                    quote = await self._price_deal(deal, text, decision, now)
+                    result.text, result.plain = f"{result.text}\n\n{quote.text}", f"{result.plain}\n\n{quote.plain}"
+                    turn = replace(turn, aspect="quote", term=decision.entities.term or "year")
             if result.exact:
                 turn = replace(turn, **{name: getattr(result.context, name) for name in result.exact})
             # Small talk, help and out-of-scope turns change nothing worth remembering: skipping them keeps
@@ -342,6 +354,25 @@ class Pipeline:
         decision = prepared.decision
         return Speculation.start(decision, frame, handler,
                                  lambda: self._run_handler(handler, text, decision, frame, now, sink=None))
+
+    def _recorded_deal(self, account: str, now: datetime) -> Deal | None:
+        """The deal the account's latest meetings record: the first decision or summary sentence, newest meeting first,
+        stating one plan with seats (and the discount beside it)."""
+        notes: list[str] = []
+        for meeting in find_meetings(self.db, account=account, end=now, limit=_DEAL_MEETINGS):
+            detail = get_meeting(self.db, meeting.id)
+            if detail is not None:
+                notes += [*detail.decisions, detail.summary]
+        return self.control_plane.deal_in("\n".join(notes), now) if isinstance(self.control_plane, ControlPlane) else None
+
+    async def _price_deal(self, deal: Deal, text: str, decision: Decision, now: datetime) -> HandlerResult:
+        """The product handler's quote of an account's deal: its plan and seats, with its discount, for the period asked."""
+        frame = Frame(intent=Intent.PRODUCT_QUESTION, product=deal.product, plans=(deal.plan,), quantity=deal.seats,
+                      term=decision.entities.term or "year", discount=deal.discount,
+                      sources={"product": "thread", "plans": "thread", "quantity": "thread", "term": "typed",
+                               "discount": "thread"})
+        result, _ = await self._run_handler(self.registry.handler_for(Intent.PRODUCT_QUESTION), text, decision, frame, now, None)
+        return result
 
     async def _run_handler(self, handler: IntentHandler, text: str, decision: Decision, frame: Frame, now: datetime,
                            sink: StreamSink | None) -> Answered:

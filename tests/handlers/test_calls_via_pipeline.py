@@ -11,6 +11,7 @@ from bot.pipeline import Pipeline
 from knowledge.db import Database
 from knowledge.meetings import MeetingRef, find_meetings, get_meeting
 from knowledge.search import search_calls
+from tests.handlers.conftest import Rows
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.pipeline import NOW, RecordingSink, answer_requests, ask, message_text
 
@@ -317,3 +318,19 @@ async def test_a_meetings_details_are_its_recap(offline: Pipeline, demo_db: Data
     review = find_meetings(demo_db, account="Hooli", kind="negotiation", end=NOW, limit=1)[0]
     reply = await ask(offline, "hooli contract details?")
     assert reply.plain.startswith(f"Hooli: {review.title}")
+
+
+async def test_a_deal_asked_what_it_is_worth_is_quoted_from_its_meetings(offline: Pipeline, demo_db: Database,
+                                                                        demo_rows: Rows) -> None:
+    """ "whats the hooli contract worth per year": the deal its meetings state (plan, seats, discount), priced."""
+    details = [get_meeting(demo_db, m.id) for m in find_meetings(demo_db, account="Hooli", end=NOW, limit=20)]
+    decisions = [line for detail in details if detail is not None for line in detail.decisions]
+    stated = next(line for line in decisions if "seats" in line and "%" in line)  # "Orbit Enterprise, 300 seats, ..., 10% discount"
+    seats = int(stated.split(" seats")[0].split()[-1])
+    off = int(stated.split("%")[0].split()[-1])
+    reply = await ask(offline, "whats the hooli contract worth per year")
+    assert reply.intent == "meeting_summary" and stated in reply.plain
+    enterprise = next(row for row in demo_rows["plans"] if row["product"] == "orbit" and row["slug"] == "enterprise")
+    assert "Enterprise" in stated
+    list_price = seats * int(enterprise["price_cents"]) // 100 * 12
+    assert f"${list_price * (100 - off) // 100:,}" in reply.plain
