@@ -25,6 +25,7 @@ class Deal(NamedTuple):
     plan: str
     seats: int
     discount: float | None = None  # the percentage off the answer states ("15% discount"), if one
+    mix: tuple[tuple[str, int], ...] = ()  # (plan, seats) of each plan, when the deal mixes plans; `seats` is their sum
 
 
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
@@ -33,24 +34,61 @@ _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
 _DEAL_DISCOUNT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s?% (?:(?!annual\b)[a-z-]{2,20} ){0,2}(?:discount|off)\b")
 
 
-def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetime) -> Deal | None:
-    """The one plan and seat count a line of `text` states; None when no line states exactly one plan with seats."""
+def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetime, *, mix_ends: bool = False) -> Deal | None:
+    """The one plan and seat count a line of `text` states; None when no line states exactly one plan with seats.
+    `mix_ends`: a line stating seats of several plans ("55 Growth seats and 10 Pro seats") is the deal, which one plan
+    cannot give: None, rather than an older line's single plan (for notes read newest first)."""
     # (sentence by sentence: a recap's paragraph names the deal's plan beside others, "on Pro ... an Enterprise feature")
     lines = [sentence for line in text.splitlines()[:MAX_LINES] for sentence in _SENTENCE.split(line)][:MAX_LINES * 4]
     for index, line in enumerate(lines):
         if not any(ch.isdigit() for ch in line):
             continue  # (most lines state no number: skip them before normalizing)
         found = entities.extract(normalize(line[:MAX_LINE_CHARS]), Intent.PRODUCT_QUESTION, now)
+        if len(found.plans) > 1 and found.quantity:
+            mix = _seats_of_each(line[:MAX_LINE_CHARS], found.plans)
+            if mix is not None:
+                # "Renewal: 55 Growth seats and 10 Pro seats, annual": each plan with its seats
+                product = _product_of(names, found.product, mix[0][0])
+                if product is not None:
+                    stated = _stated_discount(lines, index)
+                    return Deal(product, mix[0][0], sum(seats for _, seats in mix), stated, mix)
+            if mix_ends:
+                return None
         if len(found.plans) != 1 or not found.quantity:
             continue
         plan = found.plans[0]
-        offered_by = tuple(names.vocabulary.plans.get(plan, ()))
-        primary = names.vocabulary.products[0].slug if names.vocabulary.products else None
-        # ("Pro plan, 60 seats": a plan several products have is the primary product's, unless the line names another)
-        product = names.product_slug(found.product) if found.product else (
-            offered_by[0] if len(offered_by) == 1 else primary if primary in offered_by else None)
-        if product is not None and (not offered_by or product in offered_by):
-            # the discount on the deal's line, else on the next lines quoted ("15% discount with price lock")
-            stated = next((m for later in lines[index:index + 3] if (m := _DEAL_DISCOUNT.search(later[:MAX_LINE_CHARS]))), None)
-            return Deal(product, plan, found.quantity, float(stated.group(1)) if stated else None)
+        product = _product_of(names, found.product, plan)
+        if product is not None:
+            return Deal(product, plan, found.quantity, _stated_discount(lines, index))
     return None
+
+
+def _product_of(names: NameIndex, named: str | None, plan: str) -> str | None:
+    """The product a deal's plan is of: the one the line names, else the only one offering it, else the primary."""
+    offered_by = tuple(names.vocabulary.plans.get(plan, ()))
+    primary = names.vocabulary.products[0].slug if names.vocabulary.products else None
+    # ("Pro plan, 60 seats": a plan several products have is the primary product's, unless the line names another)
+    product = names.product_slug(named) if named else (
+        offered_by[0] if len(offered_by) == 1 else primary if primary in offered_by else None)
+    return product if product is not None and (not offered_by or product in offered_by) else None
+
+
+def _stated_discount(lines: list[str], index: int) -> float | None:
+    """The discount on the deal's line, else on the next lines quoted ("15% discount with price lock")."""
+    stated = next((m for later in lines[index:index + 3] if (m := _DEAL_DISCOUNT.search(later[:MAX_LINE_CHARS]))), None)
+    return float(stated.group(1)) if stated else None
+
+
+def _seats_of_each(line: str, plans: tuple[str, ...]) -> tuple[tuple[str, int], ...] | None:
+    """(plan, seats) for each plan a line gives a count of ("55 Growth seats and 10 Pro seats", "Growth for 55 and Pro
+    for 10"); None unless every plan has exactly one."""
+    lowered = line.lower()
+    mix: list[tuple[str, int]] = []
+    for plan in plans:
+        name = re.escape(plan.lower())
+        counted = re.findall(rf"\b(\d[\d,]{{0,6}})\s+(?:x\s+)?{name}\b|\b{name}\s+(?:for\s+|x\s+)?(\d[\d,]{{0,6}})\s+"
+                             rf"(?:seats?|users?|licen[cs]es?|reps?|managers?)\b", lowered)
+        if len(counted) != 1:
+            return None
+        mix.append((plan, int((counted[0][0] or counted[0][1]).replace(",", ""))))
+    return tuple(mix)

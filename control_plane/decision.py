@@ -158,9 +158,10 @@ class ControlPlane:
     def names(self) -> NameIndex:
         return self._names
 
-    def deal_in(self, text: str, now: datetime) -> Deal | None:
-        """The plan and seats an answer about meetings states, for the thread (see `control_plane.deals`)."""
-        return deal_in(text, self._entities, self._names, naive_utc(now))
+    def deal_in(self, text: str, now: datetime, *, mix_ends: bool = False) -> Deal | None:
+        """The plan and seats an answer about meetings (or meeting notes) states, for the thread (see
+        `control_plane.deals`)."""
+        return deal_in(text, self._entities, self._names, naive_utc(now), mix_ends=mix_ends)
 
     # The pattern tier ---------------------------------------------------------------------------------
 

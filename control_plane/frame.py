@@ -12,12 +12,12 @@ from typing import Any, Literal
 from control_plane.intents import Intent, Reading, TimeRange
 
 # typed+thread: a typed plan compared with the thread's; catalog: the product whose offer the message names
-SlotSource = Literal["typed", "thread", "typed+thread", "catalog"]
+SlotSource = Literal["typed", "thread", "typed+thread", "catalog", "meetings"]
 Term = Literal["month", "year"]
 
 SLOT_NAMES = (
     "product", "plans", "account", "person", "colleague", "meeting_id", "meeting_kind", "topic", "time_range",
-    "quantity", "term", "aspect", "discount", "industry",
+    "quantity", "term", "aspect", "discount", "industry", "plan_seats",
 )
 
 
@@ -38,6 +38,7 @@ class Frame:
     aspect: str | None = None  # what the thread's product question asked (only ever from the thread)
     discount: float | None = None  # a percentage off quotes, from the thread (typed ones are read from the words)
     industry: str | None = None  # "any healthcare customers": the accounts' industry or segment asked about (only typed)
+    plan_seats: tuple[int, ...] = ()  # the seats of each of `plans`: a deal mixing plans (only from the thread)
     sources: dict[str, SlotSource] = field(default_factory=dict)  # filled slot -> where it came from
     follow_up: bool = False  # the message leans on the previous turn ("and for enterprise?")
     readings: tuple[Reading, ...] = ()

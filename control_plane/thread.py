@@ -198,6 +198,15 @@ _VALUE_OF = (r"(?:" + _DEAL_VALUE.pattern + r"|\b(?:annual|yearly) (?:total|valu
 _THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN)
 
 
+# "draft a note to mike w the pricing", "email omar the order form w the numbers": a draft that quotes their deal
+_DRAFT_QUOTES = re.compile(r"\b(?:pric\w*|numbers|quote|costs?|figures|what (?:it|they(?:'ll| will)?) (?:costs?|pay))\b")
+
+
+def draft_quotes_their_deal(lowered: str) -> bool:
+    """Whether a draft request asks for prices without naming a plan: their deal's, when the meetings record one."""
+    return bool(_DRAFT_QUOTES.search(lowered[:300]))
+
+
 def prices_their_deal(lowered: str) -> bool:
     """Whether a question about an account's deal asks what it comes to ("whats vandelays deal worth per yr")."""
     return bool(_THEIR_DEAL_PRICED.search(lowered[:300]))
@@ -252,6 +261,7 @@ class ThreadContext:
     aspect: str | None = None
     quantity: int | None = None
     plans: tuple[str, ...] = ()  # the plans a comparison was about
+    plan_seats: tuple[int, ...] = ()  # the seats of each of `plans`, for a deal mixing plans
     term: str | None = None  # the period the thread's last figure was for ("year", "month")
     topic: str | None = None  # what the thread's last call search looked for
     discount: float | None = None  # the percentage off the thread's quotes (typed before, or the deal's)
@@ -620,6 +630,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if not plans and len(thread.plans) > 1 and (follow_up or text.startswith(("which", "what about", "do they", "does either"))
                                                 or _THE_PLANS_COMPARED.search(text)):
         inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
+        if len(thread.plan_seats) == len(thread.plans):
+            inherited["plan_seats"] = thread.plan_seats  # "price that out" after "55 Growth seats and 10 Pro seats"
     elif not plans and thread.plan and not _WHICH_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
     if follow_up or (typed["product"] is None and not plans):

@@ -11,7 +11,7 @@ from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, italic, render_markdown
 from knowledge.meetings import MeetingDetail, account_contacts, get_meeting
 from knowledge.reader import ProductView, read_product
-from handlers.quotes import money
+from handlers.quotes import money, negotiated_discount
 from knowledge.snapshot_prompt import format_price
 from knowledge.snapshot_schema import PlanEntry
 from knowledge.thread_memory import TurnContext
@@ -62,13 +62,15 @@ class DraftFacts:
     plans: list[PlanEntry]
     topic: str | None
     seats: int | None = None  # "add team and growth pricing for 20 seats": the prices quoted for that many
+    off: float | None = None  # a deal's discount, taken off those prices
     short: bool = False  # "make it shorter": the opening, what was asked to be said, next steps
     mention: str | None = None  # "and mention the 15% discount": a line saying it
 
 
 @handles(
     "draft_email",
-    slots=("account", "person", "meeting_id", "product", "plans", "quantity", "topic", "time_range", "meeting_kind"),
+    slots=("account", "person", "meeting_id", "product", "plans", "quantity", "discount", "topic", "time_range",
+           "meeting_kind"),
     uses_llm=True,
     examples=(HelpExample("Email drafts", "draft a follow-up email to {person}", "a draft for you to copy; I never send email"),),
 )
@@ -78,8 +80,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     meant = ctx.resolution.meeting or (ctx.resolution.candidates[0] if ctx.resolution.candidates else None)
     meeting = get_meeting(ctx.db, meant.id) if meant else None
     view, plans = _products(ctx)
+    off = negotiated_discount(ctx.words) or ctx.frame.discount
     draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), seats=ctx.frame.quantity if plans else None,
-                       short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words))
+                       off=off if plans else None, short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words))
     context = TurnContext(
         account=recipient.account,
         person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.frame.person,
@@ -88,9 +91,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         plan=plans[0]["name"] if plans else None,
         plans=tuple(p["name"] for p in plans) if len(plans) > 1 else (),
         quantity=ctx.frame.quantity,
+        discount=draft.off,
         topic=draft.topic,  # (a revision, "make it shorter", keeps what the draft is about)
     )
-    facts = {"context": context, "snapshot_path": view.path if view else None}
+    # (exactly: a draft about nothing in particular leaves no topic of an earlier question for its revisions)
+    facts = {"context": context, "snapshot_path": view.path if view else None, "exact": frozenset({"topic"})}
     header = _header(ctx, recipient, meeting)
 
     written = await llm_text.write(
@@ -198,7 +203,7 @@ def _was_there(recipient: Recipient, participants: tuple[str, ...] | list[str]) 
     return not participants or any(name.lower().split()[:1] == [first] for name in participants)
 
 
-def _price_line(view: ProductView, plan: PlanEntry, seats: int | None = None) -> str:
+def _price_line(view: ProductView, plan: PlanEntry, seats: int | None = None, off: float | None = None) -> str:
     price, currency = plan["price_cents"], plan["currency"]
     if price is None:
         return f"{view.name} {plan['name']} is priced to your needs; I'll send a tailored quote."
@@ -208,8 +213,11 @@ def _price_line(view: ProductView, plan: PlanEntry, seats: int | None = None) ->
         text += f" ({discount}% less when billed annually)"
     if seats and plan["per_seat"] and price and plan["billing_period"] == "month":
         text += f": for {seats} seats, {money(price * seats, currency)} a month"
+        yearly = price * seats * 12 * (100 - discount) / 100
         if discount:
-            text += f", or {money(price * seats * 12 * (100 - discount) / 100, currency)} a year billed annually"
+            text += f", or {money(yearly, currency)} a year billed annually"
+        if off:
+            text += f"; with your {off:g}% discount, {money(yearly * (100 - off) / 100, currency)} a year"
     return text + "."
 
 
@@ -254,7 +262,7 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
         paragraphs.append(f"I wanted to follow up on {topic}." if topic else "I wanted to follow up on our conversation.")
     if view is not None and (plans or (topic and _PRICING.search(topic))):
         shown = plans or view.payload["plans"][:3]
-        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan, draft.seats)}" for plan in shown))
+        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan, draft.seats, draft.off)}" for plan in shown))
     if draft.mention:
         paragraphs.insert(2 if len(paragraphs) > 1 else 1, f"I also wanted to mention {draft.mention}.")
     paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
@@ -307,5 +315,5 @@ def _llm_facts(draft: DraftFacts) -> str:
         lines.extend(f"Action item: {a}" for a in meeting.action_items)
     if view is not None:
         shown = draft.plans or view.payload["plans"]
-        lines.extend(f"Price: {_price_line(view, plan, draft.seats)}" for plan in shown)
+        lines.extend(f"Price: {_price_line(view, plan, draft.seats, draft.off)}" for plan in shown)
     return "\n".join(lines)

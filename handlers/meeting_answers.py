@@ -183,7 +183,8 @@ class Question:
 # A question about what was settled: decisions and the notes answer it before anyone's words.
 _OUTCOME = re.compile(r"\b(?:decid(?:e|es|ed|ing)|decisions?|agree(?:s|d|ing)?|land(?:s|ed|ing)?|end(?:s|ed)? up|go(?:ne)? with|"
                       r"went with|sign(?:s|ed|ing)?|chose|choos(?:e|es|ing)|pick(?:s|ed|ing)?|final|outcome|"
-                      r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result|accept(?:s|ed|ing)?|g[eo]t|gave|give|given|won)\b")
+                      r"settl(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|result|accept(?:s|ed|ing)?|g[eo]t|gave|give|given|won|"
+                      r"mix|terms)\b")
 
 
 # "when are they going to sign": when something will happen, not what was settled

@@ -150,7 +150,7 @@ class Item:
 
 @handles(
     "product_question",
-    slots=("product", "plans", "quantity", "term", "aspect", "discount"),
+    slots=("product", "plans", "quantity", "term", "aspect", "discount", "plan_seats"),
     uses_llm=True,
     examples=(
         HelpExample("Product questions", "what does the {plan} plan cost?",
@@ -308,7 +308,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
-        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off)
+        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
         answer = _prices(view, [])
     elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):
@@ -323,7 +323,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
         if aspect == "compare" and quantity and 2 <= len(asked_plans) <= 3:
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
-            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off)
+            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
@@ -432,11 +432,19 @@ def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry
 # --- which product and plans --------------------------------------------------------------------
 
 
+def _seats_of_each(frame: Frame, plans: Sequence[PlanEntry]) -> dict[str, int]:
+    """The thread's deal mixing plans ("55 Growth + 10 Pro"): each plan's seats, by slug; empty otherwise."""
+    if len(frame.plan_seats) != len(frame.plans) or len(plans) < 2:
+        return {}
+    by_name = dict(zip((name.casefold() for name in frame.plans), frame.plan_seats, strict=True))
+    return {plan["slug"]: by_name[plan["name"].casefold()] for plan in plans if plan["name"].casefold() in by_name}
+
+
 def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None,
-            off: float | None = None) -> str:
+            off: float | None = None, mixed: dict[str, int] | None = None) -> str:
     """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total.
     `off`: the percentage to take off (typed, else the thread's deal's)."""
-    counts = {}
+    counts = dict(mixed or {})  # (the thread's mix, unless the message gives its own)
     if len(plans) > 1:
         for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
             plan = _plan_named(view.payload, name)

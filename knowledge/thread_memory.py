@@ -34,6 +34,7 @@ class TurnContext:
     aspect: str | None = None
     quantity: int | None = None  # the seats a price was asked for ("10 pro seats")
     plans: tuple[str, ...] = ()  # the plans a comparison was about, when more than one
+    plan_seats: tuple[int, ...] = ()  # the seats of each of `plans`, for a deal mixing plans ("55 Growth + 10 Pro")
     term: str | None = None  # "year" when a yearly figure was asked, "month" when a monthly one
     topic: str | None = None  # what a call search looked for, so "which ones were with acme" narrows it
     discount: float | None = None  # a percentage off the thread's quotes: typed ("w/ the 12% off") or the deal's
@@ -46,7 +47,8 @@ class TurnContext:
         """
         merged = replace(self)
         if new.product and new.product != self.product:
-            merged = replace(merged, product=new.product, plan=None, plans=(), quantity=None, term=None, discount=None)
+            merged = replace(merged, product=new.product, plan=None, plans=(), plan_seats=(), quantity=None, term=None,
+                             discount=None)
         if new.account and new.account != self.account:
             merged = replace(merged, account=new.account, meeting_id=None, person=None)
         for name in ("plan", "meeting_id", "person", "aspect", "quantity", "term", "topic", "discount"):
@@ -54,7 +56,7 @@ class TurnContext:
             if value is not None and value != "":
                 merged = replace(merged, **{name: value})
         if new.plan:  # a turn about other plans: the comparison's plans are no longer the subject
-            merged = replace(merged, plans=new.plans)
+            merged = replace(merged, plans=new.plans, plan_seats=new.plan_seats if len(new.plan_seats) == len(new.plans) else ())
         return merged
 
     def is_empty(self) -> bool:
@@ -85,6 +87,8 @@ class TurnContext:
             topic=(_str_or_none(data.get("topic")) or "")[:MAX_TOPIC_CHARS] or None,
             plans=tuple(p for p in data.get("plans") or () if isinstance(p, str) and p)[:5]
             if isinstance(data.get("plans"), list) else (),
+            plan_seats=tuple(n for n in data.get("plan_seats") or () if _positive_int(n))[:5]
+            if isinstance(data.get("plan_seats"), list) else (),
             discount=_percentage(data.get("discount")),
         )
 

@@ -30,7 +30,7 @@ from control_plane import ControlPlane, ControlPlaneConfig, Decision, Intent
 from control_plane.decision import NameLookups, Prepared
 from control_plane.frame import Frame
 from control_plane.deals import Deal
-from control_plane.thread import ThreadContext, about_people, prices_their_deal
+from control_plane.thread import ThreadContext, about_people, draft_quotes_their_deal, prices_their_deal
 from handlers.context import AnswerLLM, HandlerContext, HandlerResult
 from handlers.formatting import trim
 from handlers.prompts import PROMPT_VERSION
@@ -86,7 +86,8 @@ def thread_context(memory: ThreadMemory) -> ThreadContext:
     return ThreadContext(
         last_intent=memory.last_intent, product=context.product, plan=context.plan, account=context.account,
         person=context.person, meeting_id=context.meeting_id, aspect=context.aspect, quantity=context.quantity,
-        plans=context.plans, term=context.term, topic=context.topic, discount=context.discount,
+        plans=context.plans, plan_seats=context.plan_seats, term=context.term, topic=context.topic,
+        discount=context.discount,
     )
 
 
@@ -308,7 +309,8 @@ class Pipeline:
                     # (the lines quoted may not state it: the deal their latest meetings record)
                     deal = await asyncio.to_thread(self._recorded_deal, resolution.account, now)
                 if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
-                    turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats, plans=(),
+                    turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats,
+                                   plans=tuple(plan for plan, _ in deal.mix), plan_seats=tuple(seats for _, seats in deal.mix),
                                    discount=deal.discount, aspect=turn.aspect if about_people(turn.aspect) else None)
                 if deal is not None and priced:
                     # "whats vandelays deal worth per yr": what the meetings say, then the deal priced
@@ -363,11 +365,15 @@ class Pipeline:
             detail = get_meeting(self.db, meeting.id)
             if detail is not None:
                 notes += [*detail.decisions, detail.summary]
-        return self.control_plane.deal_in("\n".join(notes), now) if isinstance(self.control_plane, ControlPlane) else None
+        if not isinstance(self.control_plane, ControlPlane):
+            return None
+        return self.control_plane.deal_in("\n".join(notes), now, mix_ends=True)
 
     async def _price_deal(self, deal: Deal, text: str, decision: Decision, now: datetime) -> HandlerResult:
         """The product handler's quote of an account's deal: its plan and seats, with its discount, for the period asked."""
-        frame = Frame(intent=Intent.PRODUCT_QUESTION, product=deal.product, plans=(deal.plan,), quantity=deal.seats,
+        plans = tuple(plan for plan, _ in deal.mix) or (deal.plan,)
+        frame = Frame(intent=Intent.PRODUCT_QUESTION, product=deal.product, plans=plans, quantity=deal.seats,
+                      plan_seats=tuple(seats for _, seats in deal.mix),
                       term=decision.entities.term or "year", discount=deal.discount,
                       sources={"product": "thread", "plans": "thread", "quantity": "thread", "term": "typed",
                                "discount": "thread"})
@@ -377,6 +383,14 @@ class Pipeline:
     async def _run_handler(self, handler: IntentHandler, text: str, decision: Decision, frame: Frame, now: datetime,
                            sink: StreamSink | None) -> Answered:
         """The handler's result for one reading of the message, and the meeting resolution it was given."""
+        if (frame.intent is Intent.DRAFT_EMAIL and frame.account and not frame.plans and not frame.product
+                and draft_quotes_their_deal(decision.normalized_text)):
+            # "draft a note to mike w the pricing": the deal Tidewater's meetings record, priced in the draft
+            deal = await asyncio.to_thread(self._recorded_deal, frame.account, now)
+            if deal is not None:
+                frame = replace(frame, product=deal.product, plans=(deal.plan,), quantity=deal.seats, discount=deal.discount,
+                                sources={**frame.sources, "product": "meetings", "plans": "meetings", "quantity": "meetings",
+                                         **({"discount": "meetings"} if deal.discount else {})})
         with stage("meeting_resolution"):
             if frame.intent in MEETING_INTENTS:  # (meetings are read: off the event loop)
                 resolution = await asyncio.to_thread(self.resolver.resolve, frame, decision.normalized_text, now)
