@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
@@ -62,6 +62,7 @@ class DraftFacts:
     plans: list[PlanEntry]
     topic: str | None
     seats: int | None = None  # "add team and growth pricing for 20 seats": the prices quoted for that many
+    seats_of: dict[str, int] = field(default_factory=dict)  # a deal mixing plans: each plan's seats, by name
     off: float | None = None  # a deal's discount, taken off those prices
     short: bool = False  # "make it shorter": the opening, what was asked to be said, next steps
     mention: str | None = None  # "and mention the 15% discount": a line saying it
@@ -82,6 +83,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     view, plans = _products(ctx)
     off = negotiated_discount(ctx.words) or ctx.frame.discount
     draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), seats=ctx.frame.quantity if plans else None,
+                       seats_of=dict(zip(ctx.frame.plans, ctx.frame.plan_seats, strict=True))
+                       if len(ctx.frame.plan_seats) == len(ctx.frame.plans) else {},
                        off=off if plans else None, short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words))
     context = TurnContext(
         account=recipient.account,
@@ -262,7 +265,7 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
         paragraphs.append(f"I wanted to follow up on {topic}." if topic else "I wanted to follow up on our conversation.")
     if view is not None and (plans or (topic and _PRICING.search(topic))):
         shown = plans or view.payload["plans"][:3]
-        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan, draft.seats, draft.off)}" for plan in shown))
+        paragraphs.append("For reference:\n" + "\n".join(f"- {_price_line(view, plan, draft.seats_of.get(plan['name'], draft.seats), draft.off)}" for plan in shown))
     if draft.mention:
         paragraphs.insert(2 if len(paragraphs) > 1 else 1, f"I also wanted to mention {draft.mention}.")
     paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
@@ -315,5 +318,5 @@ def _llm_facts(draft: DraftFacts) -> str:
         lines.extend(f"Action item: {a}" for a in meeting.action_items)
     if view is not None:
         shown = draft.plans or view.payload["plans"]
-        lines.extend(f"Price: {_price_line(view, plan, draft.seats, draft.off)}" for plan in shown)
+        lines.extend(f"Price: {_price_line(view, plan, draft.seats_of.get(plan['name'], draft.seats), draft.off)}" for plan in shown)
     return "\n".join(lines)

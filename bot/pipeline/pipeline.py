@@ -388,7 +388,8 @@ class Pipeline:
             # "draft a note to mike w the pricing": the deal Tidewater's meetings record, priced in the draft
             deal = await asyncio.to_thread(self._recorded_deal, frame.account, now)
             if deal is not None:
-                frame = replace(frame, product=deal.product, plans=(deal.plan,), quantity=deal.seats, discount=deal.discount,
+                frame = replace(frame, product=deal.product, plans=tuple(plan for plan, _ in deal.mix) or (deal.plan,),
+                                plan_seats=tuple(seats for _, seats in deal.mix), quantity=deal.seats, discount=deal.discount,
                                 sources={**frame.sources, "product": "meetings", "plans": "meetings", "quantity": "meetings",
                                          **({"discount": "meetings"} if deal.discount else {})})
         with stage("meeting_resolution"):
