@@ -212,6 +212,21 @@ class NameIndex:
             account = self.account_aliases.get(domain)
         return account
 
+    def senior_to(self, person: str) -> KnownContact | None:
+        """"her boss": the contact at `person`'s account more senior than them by job title, one in the same line of work
+        first ("Sales Operations Analyst" -> "Head of Sales"); None when nobody there is."""
+        found = self.contacts_named(person)
+        if len(found) != 1:
+            return None
+        own = found[0]
+        rank = _seniority(own.title)
+        field = _function_words(own.title)
+        above = [c for c in self.vocabulary.contacts
+                 if c.account == own.account and c.name != own.name and _seniority(c.title) > rank]
+        if not above:
+            return None
+        return max(above, key=lambda c: (bool(field & _function_words(c.title)), _seniority(c.title)))
+
     def contacts_named(self, name: str | None) -> list[KnownContact]:
         """Every contact answering to `name` (full name, email or first name)."""
         if not name or not name.strip():
@@ -417,3 +432,25 @@ _PERSON_CUES = frozenset(
     "with to for from cc email e-mail mail ping message nudge thank met call meeting and by did has what's whats is was does "
     "ask tell owe owes owed promised sent gave give".split()
 )
+
+
+# How senior a job title is: a higher number reports to nobody below it ("VP Sales" over "Sales Manager")
+_RANKS = (
+    (re.compile(r"\b(?:chief|ceo|cfo|cto|cio|ciso|coo|cro|president|founder|owner)\b"), 5),
+    (re.compile(r"\b(?:vp|svp|evp|vice president|general manager|head of|managing director)\b"), 4),
+    (re.compile(r"\bdirector\b"), 3),
+    (re.compile(r"\bmanager\b"), 2),
+    (re.compile(r"\blead\b"), 1.5),
+)
+_NOT_A_FUNCTION = frozenset({"of", "the", "and", "head", "vp", "vice", "president", "director", "manager", "lead", "chief",
+                             "officer", "senior", "general", "analyst", "administrator", "specialist"})
+
+
+def _seniority(title: str) -> float:
+    lowered = title.lower()
+    return next((rank for pattern, rank in _RANKS if pattern.search(lowered)), 1.0)
+
+
+def _function_words(title: str) -> frozenset[str]:
+    """The line of work a title names ("sales", "operations", "it", "security")."""
+    return frozenset(word for word in re.findall(r"[a-z]+", title.lower()) if word not in _NOT_A_FUNCTION)

@@ -79,6 +79,16 @@ _THEIR_DEAL = re.compile(
     r"setting up|owning|running|taking|on the hook)\b"
 )
 _EDIT_SCAN = 200
+# "send it to her boss instead", "whos his manager", "cc their boss": the contact above the thread's
+_THEIR_BOSS = re.compile(r"\b(?:her|his|their) (?:boss|manager|supervisor|superior|higher[ -]?up|exec(?:utive)?|vp)\b")
+# "send it to henrik instead", "address it to her boss", "actually make it to omar": the same draft, to someone else
+_READDRESSED = re.compile(r"\b(?:send|address|make|write|redo|switch|change|redirect) (?:it|this|that|the (?:draft|email|note))"
+                          r"(?: over)? to\b|\bto [\w' -]{2,40} instead\b|\binstead of [a-z]+\b")
+
+
+def readdresses_the_draft(lowered: str) -> bool:
+    """Whether a message after a draft asks for the same draft to someone else ("send it to henrik instead")."""
+    return bool(_READDRESSED.search(lowered[:_EDIT_SCAN]))
 # "his email?", "whats her title", "their phone number": a detail of the contact the thread is about
 _CONTACT_DETAIL = re.compile(r"^\W*(?:(?:and|ok|okay|so|also|oh|k|btw)\W+){0,2}(?:what(?:'s| is|s)? |got |do (?:we|you) have )?"
                              r"(?:his|her|their) (?:e-?mail(?: address)?|address|phone(?: number)?|number|title|role|job title|"
@@ -293,6 +303,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
         return last, True  # "which ones were with acme" after a search narrows it
     if last is Intent.CALL_SEARCH and thread.meeting_id is not None and _asks_what_the_call_said(decision, slots_for):
         return Intent.MEETING_SUMMARY, True  # "how long is the ramp" after finding the call about it: that call says
+    if last is Intent.DRAFT_EMAIL and decision.intent in (last, Intent.UNKNOWN) and (_THEIR_BOSS.search(text)
+                                                                   or readdresses_the_draft(text)):
+        return last, True  # "send it to henrik instead", "cc her boss": the same draft, to someone else
     if last is Intent.DRAFT_EMAIL and decision.intent is last and not decision.entities.person \
             and not decision.entities.account:
         return last, True  # "shorter pls", "draft it again but friendlier": the same draft, to the same person
@@ -470,6 +483,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         "time_range": entities.time_range, "quantity": entities.quantity, "term": entities.term,
         "colleague": entities.colleague, "industry": entities.industry,
     }
+    if names is not None and not typed["person"] and thread.person and _THEIR_BOSS.search(decision.normalized_text[:300]):
+        boss = names.senior_to(thread.person)  # "send it to her boss instead", "who's his manager"
+        if boss is not None:
+            typed["person"], typed["account"] = boss.name, typed["account"] or boss.account
     if names is not None and typed["person"]:
         contacts = names.contacts_named(typed["person"])
         if len(contacts) == 1:  # "sarah" is Sarah Kim, of Umbrella Health
@@ -603,7 +620,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         if (same_account and thread.meeting_id is not None and not typed["time_range"] and not typed["meeting_kind"]
                 and not after_search and not typed["topic"]):
             inherited["meeting_id"] = thread.meeting_id
-        revising = follow_up and thread.last_intent == Intent.DRAFT_EMAIL.value and not typed["person"]
+        revising = follow_up and thread.last_intent == Intent.DRAFT_EMAIL.value and (
+            not typed["person"] or readdresses_the_draft(text))
         if revising and not typed["topic"]:
             inherited["topic"] = thread.topic  # "make it shorter" after a draft about the okta app: still about it
         if (_BACK_REFERENCE.search(text) or revising) and not typed["product"] and not typed["plans"]:

@@ -45,6 +45,7 @@ class KnownContact:
     name: str
     email: str
     account: str  # the account's name
+    title: str = ""  # their job title ("Head of Sales")
 
 
 class KnownProduct(NamedTuple):
@@ -161,7 +162,7 @@ def load_vocabulary(db: Database) -> Vocabulary:
 
             account_rows = rows("SELECT name, slug FROM account ORDER BY name")
             contact_rows = rows(
-                "SELECT c.name, c.email, a.name FROM contact AS c JOIN account AS a ON a.id = c.account_id ORDER BY c.name"
+                "SELECT c.name, c.email, a.name, c.title FROM contact AS c JOIN account AS a ON a.id = c.account_id ORDER BY c.name"
             )
             product_rows = rows("SELECT name, slug FROM product ORDER BY is_primary DESC, name")
             plans = _plan_products(rows, first_positions,
@@ -186,7 +187,8 @@ def load_vocabulary(db: Database) -> Vocabulary:
             cursor.close()
     return Vocabulary(
         accounts=tuple(name for name, _slug in account_rows),
-        contacts=tuple(KnownContact(name=name, email=email or "", account=account) for name, email, account in contact_rows),
+        contacts=tuple(KnownContact(name=name, email=email or "", account=account, title=title or "")
+                       for name, email, account, title in contact_rows),
         products=tuple(KnownProduct(name=name, slug=slug) for name, slug in product_rows),
         plans=MappingProxyType(plans),
         account_slugs=MappingProxyType({name: slug for name, slug in account_rows}),
@@ -195,5 +197,5 @@ def load_vocabulary(db: Database) -> Vocabulary:
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
         limit_names=tuple(name for (name,) in limit_rows if name),
         offered=tuple((name, product) for name, product in offered_rows if name),
-        colleagues=_colleagues(owner_rows, people_rows, {name.lower() for name, _email, _account in contact_rows}),
+        colleagues=_colleagues(owner_rows, people_rows, {name.lower() for name, _email, _account, _title in contact_rows}),
     )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from control_plane.frame import Frame
 from control_plane.intents import Intent, TimeRange
 from control_plane.names import NameIndex
+from control_plane.thread import readdresses_the_draft
 from knowledge.db import Database
 from knowledge.meetings import KIND_WORDS, MeetingDetail, MeetingResolution, find_meetings, get_meeting
 from knowledge.search import search_calls
@@ -78,7 +79,8 @@ class MeetingResolver:
         if frame.meeting_id is not None:
             remembered = get_meeting(self._db, frame.meeting_id)
             if (remembered is not None and frame.intent is Intent.DRAFT_EMAIL and contact is not None and frame.typed("person")
-                    and frame.sources.get("meeting_id") == "thread" and contact.name not in remembered.meeting.participants):
+                    and frame.sources.get("meeting_id") == "thread" and contact.name not in remembered.meeting.participants
+                    and not readdresses_the_draft(lowered)):  # ("send it to henrik instead": the same draft, to him)
                 remembered = None  # "draft elena a f/u" after a call she was not on: her own latest meeting
             if remembered is not None:
                 meeting = remembered.meeting

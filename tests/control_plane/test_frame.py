@@ -152,3 +152,13 @@ def test_the_industry_asked_about_is_a_typed_slot_never_taken_from_the_thread(pl
     assert frame.industry == healthcare and frame.source("industry") == "typed"
     assert frame_of(plane, "any in that space who'd be a reference?", GLOBEX_RECAP).industry is None
     assert frame_of(plane, "what does healthcare cost on pro").industry is None  # no accounts asked about
+
+
+def test_her_boss_is_the_senior_contact_at_her_account_in_her_line_of_work(plane: ControlPlane,
+                                                                           demo_vocabulary: Vocabulary) -> None:
+    analyst = next(c for c in demo_vocabulary.contacts if "analyst" in c.title.lower())
+    thread = ThreadContext(last_intent="draft_email", account=analyst.account, person=analyst.name)
+    frame = frame_of(plane, "send it to her boss instead", thread)
+    boss = next(c for c in demo_vocabulary.contacts if c.name == frame.person)
+    assert frame.intent is Intent.DRAFT_EMAIL and boss.account == analyst.account and boss.name != analyst.name
+    assert any(word in boss.title.lower() for word in ("head", "vp", "chief", "director"))
