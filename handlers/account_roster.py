@@ -27,13 +27,13 @@ ASKS_WHO_OWNS_NAMED_WORK = re.compile(
     r"import|training|dashboard|program|workstream)s?\b")
 ASKS_WHO_OWNS_A_TASK = re.compile(
     r"\bwho(?:'s| is)? (?:owns|owning|covers|manages|managing|runs|running|leads|leading|handles|handling|driving|drives) "
-    r"(?:the |their |our |that |this )?(?!account\b|acct\b|relationship\b|deal\b|logo\b|it\b|them\b|that\b|this\b|"
+    r"(?>(?:the |their |our |that |this )?)(?!account\b|acct\b|relationship\b|deal\b|logo\b|it\b|them\b|that\b|this\b|"
     r"contract\b|budget\b|decision\b|security\b|legal\b|procurement\b)[a-z][\w-]+")
 _ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|k|hey|also|wait|then|btw|oh|right|cool|thanks)\W+){0,3}who(?:'s| is| are|s)? (?:the |their |our |they(?:'re| are) )?"
                r"(?:main |key |head |lead |primary |best |right )?(?:doing |handling |running |leading |in charge of )?"
                r"(?:it|security|infosec|finance|financial|procurement|legal|ops|operations|revops|technical|tech|admin|sso|"
                r"data|privacy|compliance|enablement|sales|cfo|ceo|cto|cio|ciso|coo|cro|dpo|vp \w+|head of \w+|director of \w+|"
-               r"buyer|champion|budget|signer|decision[ -]maker)\b")
+               r"buyer|economic buyer|champion|budget|signer|decision[ -]maker|exec(?:utive)?(?: sponsor)?|sponsor)\b")
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(

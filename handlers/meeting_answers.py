@@ -311,9 +311,16 @@ _ASKS_OF_US = re.compile(r"\b(?:needs?|needed|wants?|wanted|asks?|asked|requests
                          r"would like|'d like)\b")
 
 
-def their_asks(person: str, passages: Sequence[Passage], *, earliest_first: bool = False) -> list[Passage]:
+def their_asks(person: str, passages: Sequence[Passage], *, earliest_first: bool = False,
+               about: frozenset[str] = frozenset()) -> list[Passage]:
     """Up to `MAX_ANSWERS` passages where `person` (a participant's full name) asks something of us: their own
-    words and the notes naming them, the most recent first (`earliest_first`: what they asked originally)."""
+    words and the notes naming them, the most recent first (`earliest_first`: what they asked originally). `about`:
+    words of what was asked ("discount"): passages saying one of them, when any does."""
+    if about:
+        on_topic = [p for p in passages if any(_near(word, seen) for seen in _words(p.text) for word in about)]
+        found = their_asks(person, on_topic, earliest_first=earliest_first)
+        if found:
+            return found
     first = person.split()[0].lower()
     scored: list[tuple[int, float, int]] = []
     for index, passage in enumerate(passages):

@@ -133,7 +133,8 @@ _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me|oh|also|btw|hey|s
                      # ("who's setting up the scorecards" asks who does a task, not who someone is)
                      r"(?! (?:\w+ing|supposed|meant|responsible|in charge|on the hook)\b)"
                      # "whats carla's title", "lenas email addy?": what the contact card says
-                     r"|^\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
+                     # (also after a first sentence: "prepping for globex, priya might be on. whats her role")
+                     r"|(?:^|(?<=[.!?;] ))\W*(?:(?:and|so|ok|okay)\W+)?(?:what(?:'s| is|s)? |whats |got )?(?:(?:his|her|their) |[\w-]+(?:'s)? ){1,2}"
                      r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
 _WHO_IS_SCAN = 120
 _MAX_TOPIC_CHARS = 300
@@ -208,7 +209,8 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         # review": their asks (in the meeting named, if one is), the first ones if asked so
         named = [(detail, turns) for detail, turns in meetings if detail.meeting.id == resolution.meeting.id] \
             if in_the_meeting and resolution.meeting is not None else meetings  # (the None check is for the type checker)
-        found = their_asks(next(iter(question.people)), passages_of(named or meetings), earliest_first=originally)
+        found = their_asks(next(iter(question.people)), passages_of(named or meetings), earliest_first=originally,
+                           about=question.words - _WANT_WORDS if originally else frozenset())
         if found:
             return _what_meetings_say(found, ctx, question)
     if not has_content(question):
@@ -242,7 +244,10 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
 
 
 # "pushing for", "holding out for": what someone wanted, said the way negotiations are talked about
-_PUSHING_FOR = r"(?:push|hold|hop|angl|hold out|look)(?:ing|ed|s)? (?:out )?for"
+_PUSHING_FOR = r"(?:push|hold|hop|angl|hold out|look|ask)(?:ing|ed|s)? (?:out )?for"
+# The asking itself, not what was asked for ("what did sarah originally ask for discount wise": discount)
+_WANT_WORDS = frozenset({"ask", "asked", "asking", "want", "wanted", "need", "needed", "request", "requested", "originally",
+                         "initially", "first", "wise", "push", "pushing", "hold", "holding", "look", "looking"})
 _ASKS_WHAT_THEY_WANT = re.compile(r"\bwhat (?:did|does|do|has|have) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
                                   r"(?:need|want|ask|request|require|" + _PUSHING_FOR + r")\w*\b"
                                   r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b"

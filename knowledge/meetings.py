@@ -87,8 +87,10 @@ def find_meetings(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 5,
+    earliest: bool = False,
 ) -> list[MeetingRef]:
-    """Meetings matching every given filter, most recent first (`end` exclusive, naive UTC).
+    """Meetings matching every given filter, most recent first (`earliest`: the first ones first; `end` exclusive, naive
+    UTC).
 
     `account` is the account's name (any case).
     `participant` matches any participant name containing it, case-insensitively.
@@ -105,7 +107,7 @@ def find_meetings(
     if participant:
         params["participant"] = participant.lower()
     with db.engine.connect() as conn:
-        statement = _find_statement(frozenset(params), json_lists.for_engine(conn))
+        statement = _find_statement(frozenset(params) | ({_EARLIEST} if earliest else set()), json_lists.for_engine(conn))
         return [_meeting(row) for row in conn.execute(statement, params)]
 
 
@@ -126,9 +128,12 @@ def _find_statement(filters: frozenset[str], json: json_lists.JsonListSQL) -> Te
     sql = (
         f"SELECT {_MEETING_COLUMNS} FROM meeting m JOIN account a ON a.id = m.account_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit"
+        + (" ORDER BY m.started_at, m.id LIMIT :limit" if _EARLIEST in filters else " ORDER BY m.started_at DESC, m.id DESC LIMIT :limit")
     )
     return text(sql).bindparams(*(bindparam(name, type_=_STARTED_AT) for name in ("start", "end") if name in filters))
+
+
+_EARLIEST = "~earliest"  # (a key of `_find_statement`'s cache, never a filter's name)
 
 
 _GET_MEETING = text(

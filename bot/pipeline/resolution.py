@@ -63,6 +63,14 @@ class MeetingResolver:
             tasked = self._tasked_about(account, frame.topic, contact.name, now + timedelta(seconds=1))
             if tasked is not None:
                 return replace(base, meeting=tasked.meeting, account=tasked.meeting.account)
+        first = _FIRST.search(lowered[:500]) if frame.intent is Intent.MEETING_SUMMARY else None
+        if first is not None and (account or contact is not None):
+            # "recap my first call with jane at acme": the earliest meeting with them, not the latest
+            who = contact.name if contact is not None else None
+            rows = find_meetings(self._db, account=account, kind=kind, participant=who, end=now, limit=1, earliest=True)
+            rows = rows or find_meetings(self._db, account=account, kind=kind, end=now, limit=1, earliest=True)
+            if rows:
+                return replace(base, meeting=rows[0], account=rows[0].account)
         # A thread's meeting is kept unless the message names another by its title ("the sso one").
         # ("wheres hooli at w/ onboarding": how things stand, the latest meeting, not the one titled "onboarding")
         by_title = (frame.meeting_id is None or _NAMES_A_MEETING.search(lowered[:500])) and not (
@@ -198,6 +206,9 @@ class MeetingResolver:
 
 
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
+# "my first call with jane", "the initial demo", "our very first meeting": the earliest one
+_FIRST = re.compile(r"\b(?:first|earliest|initial|original|1st)\s+(?:ever\s+)?(?:[a-z-]+\s+)?(?:call|meeting|convo|conversation|"
+                    r"demo|sync|chat|touchpoint|one)\b")
 # A meeting named relative to the thread's: the one before it, or how things ended up since.
 _BEFORE_THAT = re.compile(
     r"\b(?:one|call|meeting|session|check-?in|demo|sync) (?:before (?:that|it|this)|the (?:week|day|time) before)\b"
