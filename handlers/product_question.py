@@ -324,6 +324,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if aspect == "compare" and quantity and 2 <= len(asked_plans) <= 3:
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
             answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
+        if len(asked_plans) >= 2 and aspect.startswith("item:") and _ASKS_A_COMPARISON.search(lowered_words[:MAX_SCAN_CHARS]):
+            # "compare beacon basic and pro for me? customer wants sms surveys": the table, then the thing they need
+            answer = _render("compare", [], ctx.words, view, asked_plans) + "\n\n" + answer
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
             # Two asks in one message ("price + task limit?"): the price too.
             answer = _prices(view, asked_plans) + "\n\n" + answer
@@ -835,7 +838,10 @@ def _unknown_subject(question: str, view: ProductView) -> list[str]:
 # Words around a question that ask nothing of the catalog ("what does it do exactly", "what is it anyway")
 _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically literally still even then also too now "
                          "currently mean means meant precisely roughly quickly briefly simply just work works sorry sry oops "
-                         "nah nope no wait ugh oh ah hmm ok okay yes yeah instead")
+                         "nah nope no wait ugh oh ah hmm ok okay yes yeah instead "
+                         # (what a rep says of the customer around the question: "and if theyre looking at pro")
+                         "theyre they're were we're youre you're looking considering thinking evaluating planning going "
+                         "leaning interested keen eyeing")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:
@@ -1188,6 +1194,10 @@ def _limit_options(view: ProductView, limit: str, plans: Sequence[PlanEntry]) ->
 
 # "which plan has it", "what tier do they need for sso", "cheapest plan with forecasting"
 _WHICH_PLAN_HAS = re.compile(r"\b(?:which|what|cheapest|lowest|smallest|min(?:imum)?) (?:plan|tier|edition)s?\b|\bwhat do (?:they|we|i) need\b")
+
+
+# "compare basic and pro", "can you do a comparison": a table is asked for, whatever else the message names
+_ASKS_A_COMPARISON = re.compile(r"\b(?:compare|comparison|side by side|break ?down the differences?)\b")
 
 
 def _lowest_plan_with(view: ProductView, item: Item) -> PlanEntry | None:
