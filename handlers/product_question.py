@@ -19,10 +19,9 @@ from typing import Any
 from control_plane.frame import Frame
 from control_plane.shorthand import SHORTHAND
 from control_plane.spelling import english_words
-from handlers import addon_totals, llm_text, prompts
+from handlers import addon_totals, faq_discounts, llm_text, plan_fit, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
-from handlers import plan_fit
 from handlers.formatting import and_list, bold, clean, or_list, table
 from handlers.quotes import instead_of, money, negotiated_discount, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
@@ -164,7 +163,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if view is None:
         return await _no_product(ctx, frame.product or unknown_plan)
     typed_off = negotiated_discount(ctx.words)  # "w the 10", "at 12% off"
-    off = typed_off or frame.discount  # else the thread's (a deal's), for its quotes
+    # "nonprofit, 10 growth seats": the discount a FAQ gives that kind of customer
+    faq_off = faq_discounts.discount_for(view, asked_plans[0], ctx.words) if asked_plans and typed_off is None else None
+    off = typed_off or (faq_off.percent if faq_off is not None else None) or frame.discount  # else the thread's deal's
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
                           quantity=frame.quantity, term=frame.term,
@@ -309,6 +310,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
+        if faq_off is not None and off == faq_off.percent:
+            answer = f"{clean(faq_off.sentence)} (from the {view.name} FAQ).\n{answer}"
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
         answer = _prices(view, [])
     elif not asked_plans and not items and aspect in (None, "price") and (extreme := _extreme_plan(view, lowered_words)):

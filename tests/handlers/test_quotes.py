@@ -150,3 +150,18 @@ async def test_a_message_no_pattern_places_that_names_a_plan_and_seats_gets_the_
     reply = await ask(offline, "customer has 20 reps, whats growth gonna run them per yr")
     assert reply.handler == "product_question"
     assert money(20 * growth["price_cents"] * 12, "USD") in reply.plain
+
+
+def test_a_kind_of_customer_a_faq_discounts_gets_it_on_the_plans_it_names(orbit: ProductView) -> None:
+    from handlers.faq_discounts import discount_for
+
+    nonprofit = discount_for(orbit, plan_of(orbit, "Pro"), "a registered charity, 10 pro seats")
+    assert nonprofit is not None and nonprofit.percent == 30 and "nonprofit" in nonprofit.sentence.lower()
+    assert discount_for(orbit, plan_of(orbit, "Team"), "startup, 15 team seats") is not None
+    assert discount_for(orbit, plan_of(orbit, "Pro"), "startup, 15 pro seats") is None  # (Team or Growth only)
+    assert discount_for(orbit, plan_of(orbit, "Pro"), "10 pro seats for a bank") is None
+
+
+@pytest.mark.parametrize("message", ["kestrel 150 ent seats w the 10% - per yr?", "150 enterprise seats with the 10 off"])
+def test_a_discount_named_by_its_number_before_a_dash_or_off(message: str) -> None:
+    assert negotiated_discount(message) == 10
