@@ -56,7 +56,7 @@ ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up 
 ACCOUNTS_OF_A_KIND_CONFIDENCE = 0.9
 # A greeting followed by words no pattern reads ("morning!! first week here lol"): small talk, short of certain
 GREETING_CHATTER_CONFIDENCE = 0.85
-_CHATTER_MAX_WORDS = 8
+_CHATTER_MAX_WORDS = 12
 # "acme deal size", "umbrella final terms", "vandelay closed 🎉": a few words beside a name, asked in no question
 # form, are about that account's meetings too
 _SHORT_ABOUT_SOMEONE = 6

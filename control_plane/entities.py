@@ -34,7 +34,7 @@ _ABOUT_PRODUCT_BEFORE = frozenset("on off for".split())
 _SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack misses dont don't".split())
 # "plus the 10% off", "plus another pack": words after "plus" that make it a conjunction, not the plan
 _JOINED_AFTER_PLUS = frozenset("the a an another extra more some one two three tax vat their our".split())
-_PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly".split())
+_PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly annual".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
@@ -42,7 +42,9 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
                          "instead"})
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
-    r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
+    # (not "149 a seat", "55.20 per user": a price per seat)
+    r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)(?!\s*(?:a|per|/)\s*(?:seat|user|head|person|rep|employee)s?\b)"
+    r"\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
     r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?|"
     r"sellers?|salespeople|sales ?reps?|aes|sdrs?|bdrs?|folks|closers?)\b"
 )
@@ -243,8 +245,11 @@ class EntityExtractor:
         if intent not in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN):  # unknown: it may be a follow-up ("and growth?")
             return False
         if match.start == 0 and following and (following[0] in ("with", "for", "and", "+", "plus", "x", "×", "*")
-                                               or following[0][:1].isdigit()):  # "growth 20 seats annual"
+                                               or following[0][:1].isdigit()  # "growth 20 seats annual"
+                                               or (following[0] in ("is", "at", "@") and any(ch.isdigit() for ch in text.lowered))):
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
+        if match.previous_word == "for" and not match.next_words[:1] and any(ch.isdigit() for ch in text.lowered):
+            return True  # "is 60 right for growth", "20 seats for team": a figure for that plan
         if match.previous_word in ("with", "w", "w/") and not match.next_words:
             return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")
         word = text.lowered[match.start : match.end]

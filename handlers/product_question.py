@@ -23,7 +23,7 @@ from handlers import addon_totals, faq_discounts, llm_text, plan_fit, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import and_list, bold, clean, or_list, table
-from handlers.quotes import instead_of, money, negotiated_discount, quote, seat_word
+from handlers.quotes import checked_figure, instead_of, money, negotiated_discount, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -196,12 +196,16 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                 aspect, items, previous = "quote", [], "quote"
             elif previous and previous.startswith("item:") and aspect == "price" and not own_items:
                 aspect = None  # "and the cheaper one?" after Relay Plus's tasks: Free's tasks ("cheaper" asks no price)
-    unknown_here = _unknown_subject(ctx.words, view) if previous else []  # names nothing of this product mentions
+    # (names nothing of this product mentions; the people and accounts the control plane knew are no such thing:
+    # "w the 10% maya offered")
+    known = {word for value in (ctx.decision.entities.person, ctx.decision.entities.colleague, ctx.decision.entities.account)
+             if value for word in value.lower().split()}
+    unknown_here = [word for word in _unknown_subject(ctx.words, view) if word.lower() not in known] if previous else []
     stranger = unknown_here if previous_kind and aspect is None and not items else []
     if not stranger and previous and aspect is None and not items and frame.follow_up:
         # "and in transit?" after Beacon's encryption at rest: words nothing of Beacon's mentions, said so rather
         # than the last answer again
-        stranger = _unmatched_words(ctx.words, view)
+        stranger = [word for word in _unmatched_words(ctx.words, view) if word.lower() not in known]
     if stranger:
         # "what about zoho" after the HubSpot integration: the same kind of thing, named anew and not in the catalog
         previous, aspect = None, _KIND_CATEGORY.get(previous_kind or "", previous if previous in _CATEGORY_KIND else None)
@@ -350,8 +354,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if close:
             note += " Did you mean " + or_list([bold(name) for name in close]) + "?"
         answer = f"{note}\n\n{answer}"
+    checked = checked_figure(view, asked_plans, ctx.words, quantity, off)
+    if checked is not None:  # "is 31.20 right for team annual": yes or no first, then the figures
+        answer = f"{checked}\n\n{answer}"
     currency = _other_currency(lowered_words, view)
-    if stranger and aspect is not None and not items:
+    if stranger and aspect is not None and not items and checked is None:
         answer = f"I don't see anything about {bold(' '.join(stranger))} for {view.name}.\n\n{answer}"
     if currency is not None:  # "whats orbit pro in euros": the catalog has one currency, said before the answer
         answer = f"I only have {view.name}'s prices in {_listed_currency(view)}, not in {currency}.\n\n{answer}"
@@ -844,7 +851,7 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "nah nope no wait ugh oh ah hmm ok okay yes yeah instead "
                          # (what a rep says of the customer around the question: "and if theyre looking at pro")
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
-                         "leaning interested keen eyeing")
+                         "leaning interested keen eyeing right correct accurate wrong")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:

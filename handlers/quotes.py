@@ -7,6 +7,7 @@ $9,504 billed annually (20% off). Seat minimums and maximums from the plan's lim
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from handlers.formatting import bold
 from knowledge.reader import ProductView
@@ -23,7 +24,7 @@ _NEGOTIATED = re.compile(r"(?<![\d.$€£])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percen
                          r"|\bafter (?:the|their|a|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)"
                          # "w the 10", "and the 15 on top": the discount the thread's deal named, by its number alone
                          r"|\b(?:w|w/|with|plus|and) (?:the|their|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)?"
-                         r"(?=\s*(?:$|[?!.,;:\-–]|on top\b|too\b|extra\b|discount\b|off\b|per (?:yr|year|month|mo|seat)\b))")
+                         r"(?=\s*(?:$|[?!.,;:\-–]|on top\b|too\b|extra\b|discount\b|off\b|per (?:yr|year|month|mo|seat)\b|(?:that |the )?[a-z]+ (?:offered|gave|quoted|proposed|agreed|promised|mentioned|got)\b))")
 
 
 def negotiated_discount(words: str) -> float | None:
@@ -220,3 +221,64 @@ def _seat_limits(view: ProductView, plan: PlanEntry, seats: int) -> list[str]:
             if price and bigger["per_seat"] else ""
         return [note + f". The smallest plan for {seats} seats is {bold(bigger['name'])}{cost}."]
     return []
+
+
+# "is 31.20 right for team annual", "growth is 55.20 a seat right?", "rachel quoted 149 a seat, correct?": a figure to check
+_CHECKS = re.compile(r"\b(?:right|correct|accurate|legit|sound right|look right)\b(?:\s*[?!]|\s*$)|\b(?:is|was|it's|its|that's|thats) "
+                     r"(?:[^?!\n]{0,60} )?(?:right|correct|accurate)\b|\bconfirm\b|\bsanity[- ]check\b|\bdouble[- ]check\b")
+# An amount: with a currency sign or cents, or said per seat ("149 a seat"); never a count of seats
+_AMOUNT = re.compile(r"(?<![\w.,])(?:\$\s?(\d{1,7}(?:,\d{3})*(?:\.\d{1,2})?)|(\d{1,7}(?:,\d{3})*\.\d{1,2})|"
+                     r"(\d{1,6}(?:,\d{3})*)(?=\s?(?:a|per|/)\s?(?:seat|user|head|month|mo|yr|year)\b))(?![\d%])")
+
+
+# "is 59 right for growth": a bare number, when it counts nothing
+_BARE_AMOUNT = re.compile(r"(?<![\w.,$])(\d{2,6})(?![\d,.%])(?!\s*(?:seats?|users?|people|ppl|reps?|employees?|licen\w*|"
+                          r"viewers?|tasks?|months?|mos?|years?|yrs?|days?)\b)")
+
+
+def checked_figure(view: ProductView, plans: Sequence[PlanEntry], words: str, seats: int | None,
+                   off: float | None) -> str | None:
+    """"Yes: $31.20 is ..." or "No: ..." for an amount the message asks to check against the plans' prices; None when
+    it checks none."""
+    lowered = words[:500].lower()
+    checks = bool(_CHECKS.search(lowered))
+    found = (_AMOUNT.search(lowered) or _BARE_AMOUNT.search(lowered)) if checks else None
+    if found is None or not plans:
+        return None
+    typed = float(next(group for group in found.groups() if group).replace(",", ""))
+    typed_cents = round(typed * 100)
+    for plan in plans:
+        for cents, meaning in _figures(plan, seats, off):
+            if abs(cents - typed_cents) <= 1:
+                return f"Yes: {money(cents, plan['currency'])} is {view.name} {plan['name']}'s {meaning}."
+    plan = plans[0]
+    if plan["price_cents"] is None:
+        return f"{view.name} {plan['name']} has custom pricing, so I can't check {money(typed_cents, plan['currency'])}."
+    figures = "; ".join(f"{meaning} {money(cents, plan['currency'])}" for cents, meaning in _figures(plan, seats, off)[:4])
+    return f"No: I don't get {money(typed_cents, plan['currency'])} for {view.name} {plan['name']}. Its figures: {figures}."
+
+
+def _figures(plan: PlanEntry, seats: int | None, off: float | None) -> list[tuple[float, str]]:
+    """(cents, what it is) for every figure a rep may quote of the plan: per seat and in total, list and billed annually,
+    with the deal's discount when there is one."""
+    price = plan["price_cents"]
+    if not price:
+        return []
+    word = seat_word(plan) if plan["per_seat"] else "month"
+    discount = plan["annual_discount_pct"] or 0
+    annual = price * (100 - discount) / 100
+    unit = f"per {word} per month" if plan["per_seat"] else "monthly price"
+    figures: list[tuple[float, str]] = [(price, f"list price {unit}")]
+    if discount:
+        figures.append((annual, f"price {unit} billed annually ({discount}% off {money(price, plan['currency'])})"))
+    figures.append((price * 12, f"list price per {word} per year" if plan["per_seat"] else "list price per year"))
+    if discount:
+        figures.append((annual * 12, "price per year billed annually"))
+    if off:
+        share = (100 - off) / 100
+        figures += [(price * share, f"price {unit} with {off:g}% off list"),
+                    (annual * share, f"price {unit} billed annually with {off:g}% off that")]
+    if seats and plan["per_seat"]:
+        figures += [(cents * seats, f"{meaning.replace('per ' + word + ' ', '')} for {seats} {word}s")
+                    for cents, meaning in list(figures)]
+    return figures

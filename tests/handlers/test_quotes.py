@@ -165,3 +165,17 @@ def test_a_kind_of_customer_a_faq_discounts_gets_it_on_the_plans_it_names(orbit:
 @pytest.mark.parametrize("message", ["kestrel 150 ent seats w the 10% - per yr?", "150 enterprise seats with the 10 off"])
 def test_a_discount_named_by_its_number_before_a_dash_or_off(message: str) -> None:
     assert negotiated_discount(message) == 10
+
+
+def test_a_figure_to_check_is_confirmed_or_corrected_with_what_it_is(orbit: ProductView) -> None:
+    from handlers.quotes import checked_figure
+
+    team = plan_of(orbit, "Team")
+    annual = team["price_cents"] * (100 - team["annual_discount_pct"]) / 100
+    typed = f"{annual / 100:.2f}"
+    yes = checked_figure(orbit, [team], f"is {typed} right for team annual", None, None)
+    assert yes is not None and yes.startswith(f"Yes: ${typed}") and "billed annually" in yes
+    no = checked_figure(orbit, [team], "is 33.10 right for team", None, None)
+    assert no is not None and no.startswith("No:") and f"${team['price_cents'] // 100}" in no
+    assert checked_figure(orbit, [team], "20 team seats annual", 20, None) is None  # nothing to check
+    assert checked_figure(orbit, [team], "are 20 seats right for team", 20, None) is None  # a count, not a price
