@@ -218,7 +218,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                                                               and not items) or (
         previous.startswith("item:") and not items and priced_item and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans")
-          and not unknown_here)):  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
+          and not unknown_here)  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
+            or (aspect is None and not items and not frame.typed("plans") and _said_in(previous, ctx.words, view))):
+        # ("credit card needed?" after the trial FAQ, whose answer says "no credit card required")
         # "is it included on enterprise?" asks about the thing discussed, not Enterprise's features
         aspect, items = previous, _items_like(previous, view)
         if not items and previous.startswith("item:") and frame.typed("product"):
@@ -710,6 +712,16 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
     if plans and _LIST_FEATURES.search(lowered):
         return "features", []
     return None, []
+
+
+def _said_in(aspect: str, question: str, view: ProductView) -> bool:
+    """Whether a question's content words are in the answer of the item an `item:...` aspect names (its description, a
+    FAQ's answer): it asks more of the thing just discussed."""
+    if not aspect.startswith("item:"):
+        return False
+    indexed = next((i for i in _item_index(view).items if f"item:{i.kind}:{i.name}" == aspect), None)
+    asked = terms(question[:MAX_SCAN_CHARS]) - _ASKING_WORDS - _DISCOURSE_WORDS - _item_index(view).name_words
+    return indexed is not None and bool(asked) and bool(asked & (indexed.name_terms | indexed.extra_terms))
 
 
 def _items_named(aspect: str, view: ProductView) -> list[Item]:

@@ -48,7 +48,10 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(down|up)grad(?:e|es|ed|ing)\b|\b(?:mov|step)(?:e|es|ed|ing|s|ped|ping)? (down|up)\b", r" \1\2grade change "),
         # ("pay for the analytics add-on" asks what it costs, not how to pay)
         (r"\bpay(?:s|ing)?\b(?! (?:extra )?for\b)|\bach\b|\bbank transfers?\b|\bwires?\b", " payment ach wire "),
-        (r"\bcc\b|\bcredit ?cards?\b", " credit card "),  # "cc required?" after the trial: a credit card
+        # "cc required?" after the trial: a credit card (one word: no SMS "credits")
+        (r"\bcc\b|\bcredit ?cards?\b|\bcards?\b", " creditcard "),
+        # "sentinel pricing how does it work": how, not a "work"space
+        (r"\bhow (?:does|do|would|will) (?:it|this|that|the \w+|\w+) work\b", " how "),
         (r"\bcharit(?:y|ies|able)\b|\bnon[\s-]?profits?\b|\bngos?\b|\b501 ?\(?c\)? ?\(?3\)?", " nonprofit "),
         (r"\bhost(?:s|ing)?\b|\bdata cent(?:er|re)s?\b", " hosted "),
         (r"\bkick(?:ing)? the t[iy]res\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
