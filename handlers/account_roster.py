@@ -17,7 +17,9 @@ _OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract
                 r"(?! (?:the |their |that |this )?(?:[\w-]+ )?(?:rollout|project|migration|setup|pilot|implementation|onboarding|"
                 r"integration|import|training|dashboard|program|workstream)s?\b)|"
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"
-                r"(?:account )?owner (?:of|for|on)\b")
+                r"(?:account )?owner (?:of|for|on)\b|"
+                # "is kestrel one of rachels?", "is that account daniel's": whose account it is
+                r"\b(?:is|are) [\w&' -]{1,40} one of (?:\w+'?s|his|hers|theirs|mine|ours)\b|\bowned by\b")
 ASKS_OWNER = re.compile(_OWNER_WORDS)
 # "who owns the rollout on their side", "who's running the pilot": a task someone owns, not the account
 # "who owns the analytics rollout at globex": a named piece of work, whoever's account it is
@@ -37,9 +39,11 @@ _ROLE_WORDS = (r"^\W*(?:(?:and|so|ok|okay|k|hey|also|wait|then|btw|oh|right|cool
 # "who should i talk to at globex about security", "who do we know at kestrel", "contacts at acme",
 # "who handles procurement at umbrella": the account's people, not its meetings.
 ASKS_FOR_PEOPLE = re.compile(
-    r"^\W*(?:(?:and|so|ok|okay|k|hey|also|then|btw|oh|right|cool|thanks)\W+){0,3}(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
+    # (at the start, or of a clause after a first one: "what about umbrella health, who owns that", "np. who owns meridian")
+    r"(?:^|(?<=[.,;:!?] ))\W*(?:(?:and|so|ok|okay|k|hey|also|then|btw|oh|right|cool|thanks|np|nvm|wait|hmm)\W+){0,3}"
+    r"(?:who(?:m)?(?:'s| is| are)? (?:should|do|can|could|would) (?:i|we) "
     r"(?:talk|speak|reach out|go|email|ping|contact|loop in|call)\b|who(?: else)? (?:do|did) we (?:know|deal with|work with)\b|"
-    r"who(?:'s| is| are) (?:our |the |his |her |their )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
+    r"who(?:'s| is| are) (?:our |the |his |her |their |my )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
     r"who(?: else)?(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?(?:,? [a-z]+)?[ ?!.]*$|" + _OWNER_WORDS + "|"
@@ -75,7 +79,10 @@ def roster_reply(ctx: HandlerContext, account: str) -> HandlerResult | None:
     lines: list[str] = []
     owner = account_owner(ctx.db, account) if ASKS_OWNER.search(asked) or names_an_owner(ctx.frame.aspect) else ""
     if owner:  # "who owns the kestrel account": ours, then theirs
-        lines.append(f"{bold(owner)} owns the {bold(account)} account on our side.")
+        guessed = ctx.frame.colleague if ctx.frame.typed("colleague") else None
+        verdict = "" if guessed is None else "Yes: " if guessed.casefold() == owner.casefold() else "No: "
+        lines.append(f"{verdict}{bold(owner)} owns the {bold(account)} account on our side"
+                     + (f", not {bold(guessed)}." if verdict == "No: " else "."))  # ("is kestrel one of rachels?")
         if roster:
             lines.append("Their contacts: " + "; ".join(_line(contact, title) for contact, title in roster) + ".")
         return HandlerResult.from_marked("\n".join(lines), context=TurnContext(account=account, aspect=owner_aspect(owner)))

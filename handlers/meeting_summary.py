@@ -49,7 +49,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         listed = await asyncio.to_thread(accounts_in_reply, ctx)
         if listed is not None:
             return listed
-    if resolution.account and resolution.contact is None and ASKS_ACCOUNT_FACTS.search(opening):
+    if resolution.account and resolution.contact is None and ASKS_ACCOUNT_FACTS.search(opening) \
+            and not ASKS_FOR_PEOPLE.search(opening):  # ("who are the contacts and what do they do": the people)
         facts = await asyncio.to_thread(account_facts_reply, ctx, resolution.account)  # "what industry is tidewater in"
         if facts is not None:
             return facts
