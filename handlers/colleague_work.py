@@ -14,7 +14,7 @@ from control_plane.thread import COLLEAGUE_ASPECT, TASKS_ASPECT, colleague_aspec
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import and_list, bold, clean
-from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meetings_with
+from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meeting_transcript, meetings_with
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact
 
@@ -39,6 +39,9 @@ ASKS_PROFILE = re.compile(
 )
 
 
+_ASKS_WHO = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me|sorry)\W+){0,2}(?:who(?:'s| is| was)|whos)\b")
+
+
 def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None:
     """Their action items or who they are; None when the message asks something else of them (a recap of their
     call, what they said), which the meetings answer."""
@@ -53,8 +56,8 @@ def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None
     # What the message asks outright comes first; then what the thread was listing ("and rachel adams?")
     if ASKS_TASKS.search(asked):
         return _tasks_of(ctx, colleague, account)
-    if free and ASKS_PROFILE.search(asked):
-        return _profile(ctx, colleague)
+    if (free or _ASKS_WHO.search(asked)) and ASKS_PROFILE.search(asked):
+        return _profile(ctx, colleague)  # ("whos leo park? keeps popping up in the hooli notes": who he is, there too)
     if aspect.startswith(TASKS_ASPECT):
         return _tasks_of(ctx, colleague, account)
     if free and aspect.startswith(COLLEAGUE_ASPECT):
@@ -115,8 +118,10 @@ def tasks_reply(ctx: HandlerContext, person: str, meetings: list[MeetingDetail],
 def _profile(ctx: HandlerContext, colleague: str) -> HandlerResult:
     owned = accounts_owned(ctx.db, colleague)
     meetings = meetings_with(ctx.db, colleague, ctx.now, limit=MAX_MEETINGS)
+    role = _role_of(ctx, colleague, meetings)
     lines = [f"{bold(colleague)} is on our side"
-             + (f": account executive for {_listed(owned)}." if owned else ", not a customer contact.")]
+             + (f": account executive for {_listed(owned)}." if owned
+                else f", our {bold(role)} (not a customer contact)." if role else ", not a customer contact.")]
     if meetings:
         accounts = sorted({detail.meeting.account for detail in meetings} - set(owned))
         if accounts:
@@ -136,6 +141,41 @@ def _profile(ctx: HandlerContext, colleague: str) -> HandlerResult:
         detail, note = mention
         lines.insert(1, f"At {bold(detail.meeting.account)}: “{clean(note)}” ({_where(detail, ctx, False)})")
     return HandlerResult.from_marked("\n".join(lines), context=TurnContext(aspect=colleague_aspect(colleague)))
+
+
+# How the calls and notes introduce one of our people: "Sam is our solutions engineer", "I'm Leo, I'll be your customer
+# success manager", "introduce Leo Park as Acme's customer success manager", "Leo, our CSM, will..."
+_ROLE_NOUN = (r"(?P<role>(?:[a-z-]+ ){0,3}?(?:manager|engineer|executive|director|lead|specialist|representative|rep|architect|"
+              r"consultant|partner|csm|ae|sdr|bdr|se))\b")
+_ROLE_TEMPLATES = (
+    r"\b{first}(?: [a-z]+)?,? (?:is |will be )?(?:our|your) " + _ROLE_NOUN,
+    r"\bi'?m {first}(?: [a-z]+)?,? (?:and )?(?:i'?ll be |i am |i'm )?(?:your|our|the) " + _ROLE_NOUN,
+    r"\b{first}(?: [a-z]+)? as (?:[a-z]+'s |our |your |the |their )" + _ROLE_NOUN,
+)
+_ROLE_TRANSCRIPTS = 6  # their latest meetings whose transcripts are read for how they were introduced
+_ROLE_WORDS = {"csm": "customer success manager", "se": "solutions engineer", "ae": "account executive"}
+
+
+def _role_of(ctx: HandlerContext, colleague: str, meetings: list[MeetingDetail]) -> str | None:
+    """The role the notes or calls give one of our people ("customer success manager"); None when none does."""
+    first = re.escape(colleague.split()[0].lower())
+    patterns = [re.compile(template.replace("{first}", first)) for template in _ROLE_TEMPLATES]
+    texts = [note for detail in meetings for note in (*detail.action_items, *detail.decisions, detail.summary)]
+    for detail in meetings[-_ROLE_TRANSCRIPTS:]:  # (people are introduced on the first calls: the earliest ones)
+        texts += [text for _speaker, text in meeting_transcript(ctx.db, detail.meeting.id, max_chars=_ROLE_SCAN_CHARS)]
+    for text in texts:
+        lowered = text.lower()
+        if first not in lowered:
+            continue
+        for pattern in patterns:
+            found = pattern.search(lowered)
+            if found:
+                role = found.group("role").strip()
+                return _ROLE_WORDS.get(role, role)
+    return None
+
+
+_ROLE_SCAN_CHARS = 8_000
 
 
 def _mentioned_at(ctx: HandlerContext, colleague: str, account: str) -> tuple[MeetingDetail, str] | None:

@@ -91,3 +91,10 @@ async def test_a_role_at_the_threads_account_names_the_contact_with_that_title(o
     reply = await ask(offline, "whos the security guy there again", thread="shell:roles")
     [security] = [row for row in demo_rows["contacts"] if row["account"] == "umbrella" and "Security" in row["title"]]
     assert reply.plain.startswith(security["name"]) or f"for that: {security['name']}" in reply.plain
+
+
+async def test_one_of_our_people_is_given_the_role_the_calls_introduce_them_with(offline: Pipeline, demo_rows: Rows) -> None:
+    said = " ".join(turn["text"] for row in demo_rows["transcripts"] for turn in row.get("turns", [row]) if "text" in turn)
+    assert "sam is our solutions engineer" in said.lower()  # (how a call introduces him)
+    reply = await ask(offline, "who's sam patel again")
+    assert reply.plain.startswith("Sam Patel is on our side, our solutions engineer")
