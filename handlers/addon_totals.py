@@ -163,3 +163,68 @@ def _capacity(plan: PlanEntry, addon: AddOnEntry, packs: int) -> str | None:
         amount = int(base.group(1).replace(",", ""))
         return (f"{name}: {amount:,} on {plan['name']} + {packs} × {unit:,} = {bold(f'{amount + packs * unit:,}')} per month.")
     return None
+
+
+# "they need like 50k tasks a mo", "5k sms sends a month", "if they go 250k tasks": an amount of something packs add
+_NEEDED = re.compile(r"(?<![\w.$])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k|thousand|m|million)?\b\s+((?:[a-z-]+\s+){0,2}[a-z-]+)")
+_SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
+_COUNTS_PACKS = re.compile(r"\b(?:packs?|extra|more|additional|bundles?|blocks?)\b")
+
+
+def for_a_need(view: ProductView, plan: PlanEntry, text: str) -> str | None:
+    """How many of an add-on's packs `plan` needs for an amount the message states ("50k tasks a mo" on Relay Plus: its
+    20,000 plus 3 packs of 10,000), priced with the plan, and the bigger plan that holds it, if one does; None when the
+    message states no amount a pack brings."""
+    lowered = text.lower()[:MAX_SCAN_CHARS]
+    for addon in view.payload["addons"]:
+        brings = _PACK_BRINGS.search(addon["description"])
+        if not brings or addon["price_cents"] is None or addon["billing_period"] != "month":
+            continue
+        unit = int(brings.group(1).replace(",", ""))
+        noun = brings.group(2).split()[-1].lower().rstrip("s")
+        need = next((float(m.group(1).replace(",", "")) * _SCALE.get(m.group(2) or "", 1) for m in _NEEDED.finditer(lowered)
+                     if noun in (word.rstrip("s") for word in m.group(3).split())
+                     and not _COUNTS_PACKS.search(m.group(3))), None)  # ("2 extra task packs" counts packs)
+        if not need or not unit:
+            continue
+        return _packs_line(view, plan, addon, unit, noun, brings.group(2).strip(), need)
+    return None
+
+
+def _packs_line(view: ProductView, plan: PlanEntry, addon: AddOnEntry, unit: int, noun: str, what: str, need: float) -> str:
+    currency = plan["currency"]
+    base = _included(plan, noun)
+    name = f"{view.name} {bold(plan['name'])}"
+    if base >= need:
+        return f"{name} includes {base:,} {what} a month: enough for {need:,.0f}."
+    if addon["available_on"] and plan["slug"] not in addon["available_on"]:
+        return f"{name} includes {base:,} {what} a month, and the {addon['name']} add-on is not available on it."
+    packs = math.ceil((need - base) / unit)
+    if packs > MAX_PACKS:
+        return f"{name} includes {base:,} {what} a month; {need:,.0f} would take more than {MAX_PACKS:,} packs."
+    price = plan["price_cents"] or 0
+    per_seat = " per seat" if plan["per_seat"] else ""
+    pack = f"{packs} × {bold(addon['name'])} ({unit:,} each, {money(addon['price_cents'] or 0, currency)} a month)"
+    lines = [f"For {need:,.0f} {what} a month on {name}: " + (f"it includes {base:,}, so {pack} covers the rest." if base
+                                                                else f"{pack}.")]
+    if price and not plan["per_seat"]:
+        total = price + packs * (addon["price_cents"] or 0)
+        lines.append(f"Total: {money(price, currency)} + {packs} × {money(addon['price_cents'] or 0, currency)} = "
+                     f"{bold(money(total, currency))} per month.")
+    else:
+        lines.append(f"The packs add {bold(money(packs * (addon['price_cents'] or 0), currency))} per month"
+                     + (f" to the plan's {money(price, currency)}{per_seat}." if price else "."))
+    bigger = next((p for p in view.payload["plans"] if p["position"] > plan["position"] and _included(p, noun) >= need), None)
+    if bigger is not None:
+        lines.append(f"Or {bold(bigger['name'])}, which includes {_included(bigger, noun):,} {what} a month"
+                     + (f", at {money(bigger['price_cents'], currency)} per month." if bigger["price_cents"] else "."))
+    return "\n".join(lines)
+
+
+def _included(plan: PlanEntry, noun: str) -> int:
+    """How many of `noun` a month the plan's limits include (0 when none says)."""
+    for name, value in plan["limits"].items():
+        if name.lower().rstrip("s") == noun or name.lower().split()[-1].rstrip("s") == noun:
+            base = re.match(r"(\d[\d,]*)", value or "")
+            return int(base.group(1).replace(",", "")) if base else 0
+    return 0

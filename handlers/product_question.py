@@ -260,6 +260,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
     adds_to_quote = previous == "quote" and bool(_ADDS_AN_ADDON.search(lowered_words))
+    needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words) if len(asked_plans) == 1 and fitted is None else None
+    if needed is not None:  # "they need like 50k tasks a mo" on Relay Plus: its own, the packs for the rest, priced
+        return HandlerResult.from_marked(readings + needed, readings_noted=True, snapshot_path=view.path,
+                                         context=replace(context, aspect=aspect))
     if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote)
             and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote)):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)

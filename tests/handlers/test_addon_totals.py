@@ -53,3 +53,16 @@ def test_packs_for_an_amount_asked_and_annual_billing_of_the_plan(demo_db: Datab
 def test_no_add_on_joined_to_the_plan_is_no_total(demo_db: Database, text: str) -> None:
     view = view_of(demo_db, "orbit")
     assert addon_totals.asked_addons(view, plan_of(view, "Growth"), text) == []
+
+
+def test_packs_for_a_need_over_the_plans_own_allowance(demo_db: Database) -> None:
+    relay = view_of(demo_db, "relay")
+    plus, pack = plan_of(relay, "Plus"), next(a for a in relay.payload["addons"] if "tasks" in a["name"].lower())
+    allowance = int(plus["limits"]["Tasks"].split()[0].replace(",", ""))
+    text = render_plain(addon_totals.for_a_need(relay, plus, "they need like 50k tasks a mo") or "")
+    packs = -(-(50_000 - allowance) // 10_000)
+    assert f"{packs} × Extra tasks" in text
+    assert f"${(plus['price_cents'] + packs * pack['price_cents']) // 100}" in text
+    assert "Business" in text  # the bigger plan that holds it
+    assert "enough" in render_plain(addon_totals.for_a_need(relay, plus, "around 5k tasks a month") or "")
+    assert addon_totals.for_a_need(relay, plus, "plus with 2 extra task packs") is None  # packs counted, no need stated
