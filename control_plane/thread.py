@@ -164,7 +164,10 @@ _REFINES_SEARCH = re.compile(r"\b(?:ones?|calls?|meetings?|demos?|conversations?
 _PRICES_THE_DEAL = re.compile(r"\b(?:cost|costs|price|priced|pricing|come to|comes to|total|at list|list price|per seat|"
                               r"per year|per month|a year|a month|annually|monthly)\b")
 # "how much is that per year", after what an account agreed: that deal's plan and seats
-_POINTS_BACK = re.compile(r"\b(?:that|it|this|those|them|the deal|their deal)\b")
+_POINTS_BACK = re.compile(r"\b(?:that|it|this|those|them|the deal|their deal|(?:their|the) (?:discount|disc|contract|terms))\b")
+# "whole 2 yr term?", "over the 3 yrs", "3 year total": the thread's yearly figure over that many years
+OVER_YEARS = re.compile(r"\b(?:whole|full|entire|over|across|all|for)\s+(?:the\s+)?(?:(\d)|(two|three|four|five))[\s-]?(?:yr|year)s?\b"
+                        r"|\b(\d)[\s-]?(?:yr|year) (?:term|contract|deal|total)\b")
 _PER_UNIT = re.compile(r"\b(?:per|a|each|every) (?:seat|user|license|licence|month|year|head)\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
 _SHORT_COUNT_WORDS = 10
@@ -335,6 +338,10 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
             and not asks_what_happened(text) and _subject_words(decision) < _NEW_SUBJECT_WORDS
             and (_LEANS_BACK.search(text) or _PRICES_THE_DEAL.search(text))):
         return Intent.PRODUCT_QUESTION, True  # "what does that come to a year" after "Orbit Team, 12 seats": its price
+    if (last in (Intent.PRODUCT_QUESTION, Intent.MEETING_SUMMARY) and thread.plan and thread.quantity and short
+            and decision.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and OVER_YEARS.search(text)
+            and _continuable(Intent.PRODUCT_QUESTION, slots_for)):
+        return Intent.PRODUCT_QUESTION, True  # "whole 2 yr term?" after a quote: that quote over the term
     if (last is Intent.MEETING_SUMMARY and thread.aspect == "quote" and thread.plan and short
             and decision.intent in (Intent.PRODUCT_QUESTION, Intent.UNKNOWN) and not decision.entities.product
             and (decision.entities.term or decision.entities.quantity or _BARE_QUANTITY.search(text))):

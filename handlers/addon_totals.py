@@ -47,7 +47,8 @@ def _mention(addon: AddOnEntry, lowered: str) -> re.Match[str] | None:
         return full
     if len(words) > 1 and len(words[0]) >= 3:
         # "plus sms for ~3k sends": the name's first word, right after a joining word
-        first = re.search(r"(?:\bwith|\bplus|\+|\band)\s+(" + _word_pattern(words[0]) + r")\b", lowered)
+        # (a count of packs between: "+ 6 sms packs")
+        first = re.search(r"(?:\bwith|\bplus|\+|\band)\s+(?:\d{1,4}\s+)?(" + _word_pattern(words[0]) + r")\b", lowered)
         if first:
             return first
     return None
@@ -55,8 +56,9 @@ def _mention(addon: AddOnEntry, lowered: str) -> re.Match[str] | None:
 
 def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int, str | None]:
     """(packs, why) for the add-on: a number typed before it, or enough packs for an amount asked."""
+    start = mention.start(mention.lastindex or 0)  # (the name itself: "+ 6 sms packs" counts from "sms")
     before = re.search(r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$",
-                       lowered[max(0, mention.start() - 30): mention.start()])
+                       lowered[max(0, start - 30): start])
     if before:
         value = before.group(1)
         packs = int(value) if value.isdigit() else _NUMBER_WORDS[value]
@@ -73,6 +75,11 @@ def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int
                 if packs <= MAX_PACKS:
                     return packs, f"{need:,.0f} {brings.group(2)} a month ÷ {unit:,} per pack"
     return 1, None
+
+
+def included_on(addon: AddOnEntry, plan: PlanEntry) -> bool:
+    """Whether the add-on's description says a plan includes it ("included at no extra cost on Enterprise")."""
+    return bool(re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE))
 
 
 def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[AddOnEntry, int, str | None]]:
@@ -119,6 +126,9 @@ def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequenc
     for addon, packs, why in addons:
         unit = addon["price_cents"] or 0
         label = f"{bold(addon['name'])} add-on"
+        if included_on(addon, plan):
+            lines.append(f"{label}: included with {plan['name']} at no extra cost.")
+            continue
         if addon["available_on"] and plan["slug"] not in addon["available_on"]:
             lines.append(f"Note: the {addon['name']} add-on is not available on {plan['name']}.")
             continue

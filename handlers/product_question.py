@@ -18,6 +18,7 @@ from typing import Any
 
 from control_plane.frame import Frame
 from control_plane.shorthand import SHORTHAND
+from control_plane.thread import OVER_YEARS
 from control_plane.spelling import english_words
 from handlers import addon_totals, faq_discounts, llm_text, plan_fit, prompts
 from handlers.context import HandlerContext, HandlerResult
@@ -275,6 +276,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect="quote"))
+    if asked_plans and frame.discount and _AFTER_THEIR_DISCOUNT.search(lowered_words[:MAX_SCAN_CHARS]):
+        aspect, items = "quote", []  # "whats the per seat after their discount": the deal's, priced (not the discount FAQs)
     if asked_plans and typed_off is not None and (
             quantity or aspect in (None, "price", "quote") or previous == "quote" or (items and items[0].kind == "faq")):
         # ("and w 10% off": a figure to take off, not a question for the discount FAQs)
@@ -320,6 +323,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
+        answer += _over_years(ctx.words, view, asked_plans, quantity, off)
         if faq_off is not None and off == faq_off.percent:
             answer = f"{clean(faq_off.sentence)} (from the {view.name} FAQ).\n{answer}"
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
@@ -449,6 +453,28 @@ def _fit(ctx: HandlerContext, view: ProductView, asked_plans: Sequence[PlanEntry
 
 
 # --- which product and plans --------------------------------------------------------------------
+
+
+# "per seat after their discount", "effective price w their disc": the thread's deal discount, applied
+_AFTER_THEIR_DISCOUNT = re.compile(r"\b(?:after|with|w/?|incl\w*|at|less|minus) (?:their|the|that|our|his|her) (?:discount|disc)\b|"
+                                   r"\beffective (?:price|rate|per seat|cost)\b")
+_YEARS = {"two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def _over_years(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, off: float | None) -> str:
+    """"Over 3 years: 3 × $708,048 = $2,124,144" for a term asked of one plan's seats (billed annually, less `off`)."""
+    found = OVER_YEARS.search(words.lower()[:MAX_SCAN_CHARS])
+    if found is None or len(plans) != 1 or not seats:
+        return ""
+    value = next(group for group in found.groups() if group)
+    years = int(value) if value.isdigit() else _YEARS[value]
+    plan = plans[0]
+    if not 2 <= years <= 10 or not plan["price_cents"] or not plan["per_seat"] or plan["billing_period"] != "month":
+        return ""
+    yearly = plan["price_cents"] * seats * 12 * (100 - (plan["annual_discount_pct"] or 0)) / 100 * (100 - (off or 0)) / 100
+    how = "billed annually" + (f", {off:g}% off" if off else "")
+    return (f"\n\nOver {years} years ({how}): {years} × {money(yearly, plan['currency'])} = "
+            f"{bold(money(yearly * years, plan['currency']))}")
 
 
 def _seats_of_each(frame: Frame, plans: Sequence[PlanEntry]) -> dict[str, int]:
@@ -1192,7 +1218,7 @@ def _addon_on_plans(addon: Any, plans: Sequence[PlanEntry]) -> str:
     if len(plans) != 1:
         return ""
     plan = plans[0]
-    if re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE):
+    if addon_totals.included_on(addon, plan):
         return f"Yes: {addon['name']} is included on {plan['name']} at no extra cost.\n"
     if not addon["available_on"] or plan["slug"] in addon["available_on"]:
         return f"Yes: {addon['name']} is available on {plan['name']} as an add-on.\n"
