@@ -33,7 +33,8 @@ _ASKING = terms(
     email draft follow anything everything know before ping should remember remind right ok okay
     so and then lol btw fyi actually ever over there back while ago thought think wasnt wasn't isn't
     details detail info rundown overview cover covered covering monday tuesday wednesday thursday friday saturday
-    sunday morning afternoon now same repeat try exactly exact precisely specifically"""
+    sunday morning afternoon now same repeat try exactly exact precisely specifically pull bring open grab fetch
+    show up quick quickly"""
 )
 # Verbs of a question about what happened: they say little about which passage answers it.
 _WEAK = terms("say said ask asked agree agreed offer offered give gave get got end land landed send sent "

@@ -238,7 +238,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if counted is not None:  # "how many do they get on plus" after "what counts as a task": the Tasks limit
             aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
-                  or (bool(items) and items[0].found_by == "description"))  # "essentials for a 30 person company"
+                  # "essentials for a 30 person company" (its own count: "does basic do sms" after a quote is no price)
+                  or (bool(items) and items[0].found_by == "description" and frame.typed("quantity")))
     own_seats = frame.quantity is not None and frame.typed("quantity")
     if (own_seats and asked_plans and items and items[0].kind == "limit" and terms(items[0].name) & _SEAT_WORDS
             and not _LIMIT_CUE.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
@@ -338,7 +339,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         answer = _product_list(ctx)
     else:
         answer = _render(aspect, items, ctx.words, view, asked_plans)
-        if aspect == "compare" and quantity and 2 <= len(asked_plans) <= 3:
+        if aspect == "compare" and (quantity or frame.typed("term")) and 2 <= len(asked_plans) <= 3:
+            # ("atlas startup vs scale per yr?": the table, and each plan's yearly figures)
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
             answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
         if len(asked_plans) >= 2 and aspect.startswith("item:") and _ASKS_A_COMPARISON.search(lowered_words[:MAX_SCAN_CHARS]):
