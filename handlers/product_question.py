@@ -239,7 +239,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     asks_price = (aspect in (None, "price", "quote", _SEATS_ITEM) or bool(_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
                   # "essentials for a 30 person company" (its own count: "does basic do sms" after a quote is no price)
-                  or (bool(items) and items[0].found_by == "description" and frame.typed("quantity")))
+                  or (bool(items) and items[0].found_by == "description" and (frame.typed("quantity") or frame.typed("term"))))
     own_seats = frame.quantity is not None and frame.typed("quantity")
     if (own_seats and asked_plans and items and items[0].kind == "limit" and terms(items[0].name) & _SEAT_WORDS
             and not _LIMIT_CUE.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
