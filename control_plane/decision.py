@@ -57,6 +57,9 @@ ACCOUNTS_OF_A_KIND_CONFIDENCE = 0.9
 # A greeting followed by words no pattern reads ("morning!! first week here lol"): small talk, short of certain
 GREETING_CHATTER_CONFIDENCE = 0.85
 _CHATTER_MAX_WORDS = 12
+# A few words before a comma, full stop or dash that lead into the question ("need more, how much is ...")
+_LEAD_IN = re.compile(r"^[^,.;:!?\-–]{1,40}?(?:[,.;:!?]|\s[-–])\s+(?=\S)")
+_AFTER_A_LEAD_IN = 0.85
 # "acme deal size", "umbrella final terms", "vandelay closed 🎉": a few words beside a name, asked in no question
 # form, are about that account's meetings too
 _SHORT_ABOUT_SOMEONE = 6
@@ -180,10 +183,13 @@ class ControlPlane:
         language = detect_language(normalized.lowered)
         if language != ENGLISH:  # answered with "English only": certain, and not worth an LLM call
             return _Analysis(normalized, (), Intent.UNKNOWN, 1.0, None, 1.0, readings, language)
-        candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
-        candidates = self._with_accounts_of_a_kind(normalized.lowered, candidates)
-        candidates = self._with_catalog_terms(normalized.lowered, candidates)
-        candidates = self._with_named_plans(normalized, candidates)
+        candidates = self._candidates(normalized)
+        lead_in = _LEAD_IN.match(normalized.lowered) if not candidates else None
+        if lead_in is not None:
+            # "need more, how much is extra storage", "ok so. who owns hooli": the question after a few words that lead
+            # into it, read on its own (short of certain: the lead-in may have mattered)
+            rest = NormalizedText(normalized.clean[lead_in.end():], normalized.lowered[lead_in.end():])
+            candidates = tuple(c._replace(confidence=min(c.confidence, _AFTER_A_LEAD_IN)) for c in self._candidates(rest))
         if not candidates and normalized.lowered != greeted.lowered and self._only_chatter(normalized.lowered):
             candidates = (Candidate(Intent.SMALLTALK, GREETING_CHATTER_CONFIDENCE, "greeting-then-chatter"),)
         if not candidates:
@@ -240,6 +246,13 @@ class ControlPlane:
         others = tuple(c._replace(confidence=min(c.confidence, _OUTWEIGHED)) if c.intent is not Intent.MEETING_SUMMARY else c
                        for c in candidates if c.intent is not Intent.MEETING_SUMMARY or c.confidence < ACCOUNTS_OF_A_KIND_CONFIDENCE)
         return (Candidate(Intent.MEETING_SUMMARY, ACCOUNTS_OF_A_KIND_CONFIDENCE, "accounts-of-a-kind"), *others)
+
+    def _candidates(self, normalized: NormalizedText) -> tuple[Candidate, ...]:
+        """The patterns' readings of the message, with what the names, catalog words and plans it holds add."""
+        candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
+        candidates = self._with_accounts_of_a_kind(normalized.lowered, candidates)
+        candidates = self._with_catalog_terms(normalized.lowered, candidates)
+        return self._with_named_plans(normalized, candidates)
 
     def _only_chatter(self, lowered: str) -> bool:
         """What follows a greeting asks nothing and names nothing we know: "morning!! first week here lol"."""

@@ -96,6 +96,7 @@ _CONTACT_DETAIL = re.compile(r"^\W*(?:(?:and|ok|okay|so|also|oh|k|btw)\W+){0,2}(
                              r"position|contact(?: info| details)?)\W*$")
 # "already on orbit", "existing orbit customers", "a bundle w orbit": the product named is what they have, not the subject
 _CUSTOMERS_OF_ANOTHER = re.compile(r"\balready (?:on|use|using|have|has|run|running|bought|a customer of|customers? of)\b|"
+                                   r"\b(?:already|existing|current) (?:an? )?[\w-]+ (?:customers?|users?|clients?)\b|"
                                    r"\bexisting [\w-]+ (?:customers?|users?|clients?)\b|\bbundle[sd]?\b|\bbought together\b|"
                                    r"\bbuy (?:them )?both\b")
 _ASKS_BACK = re.compile(r"^\W*(?:(?:oh|ok|okay|and|also|btw|wait|so|hmm)\W+){0,3}(?:who|what|when|where|which|why|how|did|does|do|is|are|was|"

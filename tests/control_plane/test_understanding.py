@@ -170,3 +170,9 @@ def test_a_greeting_with_chatter_is_small_talk_and_one_before_a_request_is_the_r
     assert decision.intent is intent
     if intent is Intent.SMALLTALK and not text.startswith("gm"):
         assert decision.llm_validation != "skipped"  # short of certain: an LLM, when there is one, confirms it
+
+
+def test_a_question_after_a_lead_in_is_read_on_its_own_short_of_certain(plane: ControlPlane) -> None:
+    decision = plane.classify("need more, how much is extra storage", NOW)
+    assert decision.intent is Intent.PRODUCT_QUESTION and decision.llm_validation != "skipped"
+    assert plane.classify("long day, no idea", NOW).intent is Intent.UNKNOWN
