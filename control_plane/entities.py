@@ -43,7 +43,8 @@ _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions"
 # "10 seats", "25 pro licenses", "for 60 users": how many seats a price question is for.
 _QUANTITY = re.compile(
     # (not "149 a seat", "55.20 per user": a price per seat)
-    r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)(?!\s*(?:a|per|/)\s*(?:seat|user|head|person|rep|employee)s?\b)"
+    # (nor "1k viewers": a thousand, not one)
+    r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)(?!\s*(?:a|per|/)\s*(?:seat|user|head|person|rep|employee)s?\b)(?!\s?k\b)"
     r"\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
     r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?|"
     r"sellers?|salespeople|sales ?reps?|aes|sdrs?|bdrs?|folks|closers?)\b"
@@ -248,6 +249,9 @@ class EntityExtractor:
                                                or following[0][:1].isdigit()  # "growth 20 seats annual"
                                                or (following[0] in ("is", "at", "@") and any(ch.isdigit() for ch in text.lowered))):
             return True  # "plus with 2 extra task packs", "scale + tax automation": a plan opening a price question
+        if len(match.next_words) == 2 and match.next_words[0].isdigit() and (
+                match.next_words[1] in _PLAN_WORDS or match.next_words[1].rstrip("s") in ("seat", "user", "licence", "license")):
+            return True  # "... growth 35 seats annual is 55.20 a seat right?"
         if match.previous_word == "for" and not match.next_words[:1] and any(ch.isdigit() for ch in text.lowered):
             return True  # "is 60 right for growth", "20 seats for team": a figure for that plan
         if match.previous_word in ("with", "w", "w/") and not match.next_words:

@@ -108,6 +108,10 @@ def extractor(demo_vocabulary: Vocabulary) -> EntityExtractor:
         ("draft a note to the team about the offsite", Intent.DRAFT_EMAIL, {"plans": []}),
         ("find calls about the Enterprise plan", Intent.CALL_SEARCH, {"plans": ["Enterprise"]}),
         ("pricing for starter vs pro", Intent.PRODUCT_QUESTION, {"plans": ["Starter", "Pro"]}),
+        # A price per seat is no seat count, nor is "2k viewers" two of them
+        ("is 149 a seat right for enterprise", Intent.PRODUCT_QUESTION, {"plans": ["Enterprise"], "quantity": None}),
+        ("atlas startup for about 2k viewers", Intent.PRODUCT_QUESTION, {"quantity": None}),
+        ("before the invoice: growth 35 seats annual", Intent.PRODUCT_QUESTION, {"plans": ["Growth"], "quantity": 35}),
     ],
 )
 def test_entities_from_demo_vocabulary(extractor: EntityExtractor, text: str, intent: Intent,
