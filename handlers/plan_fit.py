@@ -123,6 +123,8 @@ def asked_need(text: str, payload: ProductPayload, seats: int | None) -> Need | 
         dollars, digits, scale, money_word, after = match.groups()
         amount = _number(digits) * _SCALE.get(scale or "", 1)
         following = (after or "").split()
+        if len(following) > 1 and following[0] in ("a", "an", "per", "each") and following[1] in _PEOPLE:
+            continue  # "is 149 a seat right": a price per seat, not 149 of them
         if following and following[0] in _PEOPLE:
             if per_seat or seat_limits:
                 return Need(amount, seat_limits[0] if seat_limits else None, True)
