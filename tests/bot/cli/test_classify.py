@@ -12,7 +12,7 @@ from bot.cli.main import app
 from tests.support.paths import LABELLED
 
 KEYS = ["text", "intent", "confidence", "llm_validation", "entities", "frame"]
-ENTITY_KEYS = ["person", "colleague", "account", "product", "plans", "topic", "time_range", "meeting_kind", "quantity", "term"]
+ENTITY_KEYS = ["person", "colleague", "account", "product", "plans", "topic", "time_range", "meeting_kind", "quantity", "term", "industry"]
 
 
 @pytest.fixture
