@@ -343,7 +343,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             # ("atlas startup vs scale per yr?": the table, and each plan's yearly figures)
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
             answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
-        if len(asked_plans) >= 2 and aspect.startswith("item:") and _ASKS_A_COMPARISON.search(lowered_words[:MAX_SCAN_CHARS]):
+        if len(asked_plans) >= 2 and (aspect or "").startswith("item:") and _ASKS_A_COMPARISON.search(lowered_words[:MAX_SCAN_CHARS]):
             # "compare beacon basic and pro for me? customer wants sms surveys": the table, then the thing they need
             answer = _render("compare", [], ctx.words, view, asked_plans) + "\n\n" + answer
         if asked_plans and items and items[0].kind in ("limit", "feature", "integration") and explicit_price:
