@@ -641,7 +641,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             # ("that pricing"; or a revision of a draft that quoted prices: it still does)
             inherited |= {"product": thread.product, "plans": thread.plans or ((thread.plan,) if thread.plan else ())}
             if revising:
-                inherited["quantity"] = thread.quantity  # (the seats its prices were for)
+                inherited["quantity"] = thread.quantity  # (the seats its prices were for, each plan's in a mix)
+                if len(thread.plan_seats) == len(thread.plans):
+                    inherited["plan_seats"] = thread.plan_seats
         return inherited
     return {}
 

@@ -70,7 +70,7 @@ class DraftFacts:
 
 @handles(
     "draft_email",
-    slots=("account", "person", "meeting_id", "product", "plans", "quantity", "discount", "topic", "time_range",
+    slots=("account", "person", "meeting_id", "product", "plans", "plan_seats", "quantity", "discount", "topic", "time_range",
            "meeting_kind"),
     uses_llm=True,
     examples=(HelpExample("Email drafts", "draft a follow-up email to {person}", "a draft for you to copy; I never send email"),),
@@ -93,6 +93,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         product=view.slug if view else None,
         plan=plans[0]["name"] if plans else None,
         plans=tuple(p["name"] for p in plans) if len(plans) > 1 else (),
+        plan_seats=tuple(draft.seats_of[p["name"]] for p in plans) if len(plans) > 1 and all(
+            p["name"] in draft.seats_of for p in plans) else (),  # (a mix's seats, for its revisions)
         quantity=ctx.frame.quantity,
         discount=draft.off,
         topic=draft.topic,  # (a revision, "make it shorter", keeps what the draft is about)

@@ -324,7 +324,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
         answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
-        answer += _over_years(ctx.words, view, asked_plans, quantity, off)
+        answer += _over_years(ctx.words, view, asked_plans, quantity, off, _seats_of_each(frame, asked_plans))
         if faq_off is not None and off == faq_off.percent:
             answer = f"{clean(faq_off.sentence)} (from the {view.name} FAQ).\n{answer}"
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
@@ -463,20 +463,24 @@ _AFTER_THEIR_DISCOUNT = re.compile(r"\b(?:after|with|w/?|incl\w*|at|less|minus) 
 _YEARS = {"two": 2, "three": 3, "four": 4, "five": 5}
 
 
-def _over_years(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, off: float | None) -> str:
-    """"Over 3 years: 3 × $708,048 = $2,124,144" for a term asked of one plan's seats (billed annually, less `off`)."""
+def _over_years(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, off: float | None,
+                mixed: dict[str, int]) -> str:
+    """"Over 3 years: 3 × $708,048 = $2,124,144" for a term asked of a quote (one plan's seats, or a mix of plans
+    with each plan's seats), billed annually, less `off`."""
     found = OVER_YEARS.search(words.lower()[:MAX_SCAN_CHARS])
-    if found is None or len(plans) != 1 or not seats:
+    counts = mixed if len(plans) > 1 and len(mixed) == len(plans) else {plans[0]["slug"]: seats} if len(plans) == 1 and seats else {}
+    if found is None or not counts:
         return ""
     value = next(group for group in found.groups() if group)
     years = int(value) if value.isdigit() else _YEARS[value]
-    plan = plans[0]
-    if not 2 <= years <= 10 or not plan["price_cents"] or not plan["per_seat"] or plan["billing_period"] != "month":
+    priced = [plan for plan in plans if plan["price_cents"] and plan["per_seat"] and plan["billing_period"] == "month"]
+    if not 2 <= years <= 10 or len(priced) != len(plans) or len({plan["currency"] for plan in plans}) != 1:
         return ""
-    yearly = plan["price_cents"] * seats * 12 * (100 - (plan["annual_discount_pct"] or 0)) / 100 * (100 - (off or 0)) / 100
+    yearly = sum(plan["price_cents"] * counts[plan["slug"]] * 12 * (100 - (plan["annual_discount_pct"] or 0)) / 100
+                 for plan in plans) * (100 - (off or 0)) / 100
     how = "billed annually" + (f", {off:g}% off" if off else "")
-    return (f"\n\nOver {years} years ({how}): {years} × {money(yearly, plan['currency'])} = "
-            f"{bold(money(yearly * years, plan['currency']))}")
+    currency = plans[0]["currency"]
+    return f"\n\nOver {years} years ({how}): {years} × {money(yearly, currency)} = {bold(money(yearly * years, currency))}"
 
 
 def _seats_of_each(frame: Frame, plans: Sequence[PlanEntry]) -> dict[str, int]:
