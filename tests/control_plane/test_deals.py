@@ -33,3 +33,10 @@ def test_notes_read_newest_first_stop_at_a_mix_they_cannot_split(plane: ControlP
     notes = "Renewal: Growth and Pro for 65 seats\nConsider Pro for 10 managers"
     assert plane.deal_in(notes, NOW, mix_ends=True) is None  # (not the older line's "Pro for 10")
     assert plane.deal_in(notes, NOW) is not None
+
+
+def test_what_was_settled_wins_over_an_earlier_line_with_what_was_asked(plane: ControlPlane) -> None:
+    reply = ("• Elena Petrova: The structure is fine: Enterprise, 450 seats, three years. We need 18% off to sign.\n"
+             "• Decision, renewal: Globex renews on Enterprise: 450 seats, three years, 12% discount")
+    deal = plane.deal_in(reply, NOW)
+    assert deal is not None and (deal.seats, deal.discount) == (450, 12.0)
