@@ -79,7 +79,9 @@ _THEIR_DEAL = re.compile(
     r"setting up|owning|running|taking|on the hook)\b"
 )
 _EDIT_SCAN = 200
-_MOVED_BY_VOTES = 2  # catalog words of another product that move a follow-up to it ("whats an sms credit pack cost")
+# Catalog words of another product that move a follow-up to it ("whats an sms credit pack cost"); two are not enough:
+# "and billed annually?" after a Sentinel quote names Orbit's annual-billing FAQ, yet asks about Sentinel
+_MOVED_BY_VOTES = 3
 # "send it to her boss instead", "whos his manager", "cc their boss": the contact above the thread's
 _THEIR_BOSS = re.compile(r"\b(?:her|his|their) (?:boss|manager|supervisor|superior|higher[ -]?up|exec(?:utive)?|vp)\b")
 # "send it to henrik instead", "address it to her boss", "actually make it to omar": the same draft, to someone else
@@ -527,8 +529,7 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         # (a message pointing back at what was discussed, "whats that per year billed annually", leans on it more: a
         # third word of another product's is needed to move it)
         points_back = bool(_POINTS_BACK.search(decision.normalized_text[:300]))
-        weak = (follow_up or points_back) and current is not None \
-            and votes.get(offering or "", 0) < (_MOVED_BY_VOTES + 1 if points_back else _MOVED_BY_VOTES)
+        weak = (follow_up or points_back) and current is not None and votes.get(offering or "", 0) < _MOVED_BY_VOTES
         if offering is not None and (current is None or not votes.get(current)) and not weak:
             # (a follow-up leaning on the thread's product keeps it unless two catalog words name another one)
             # "whats an sms credit pack cost": the product selling SMS credits, not the thread's
