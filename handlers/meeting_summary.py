@@ -60,7 +60,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         colleague = await asyncio.to_thread(colleague_reply, ctx, ctx.frame.colleague)
         if colleague is not None:
             return colleague
-    if resolution.contact is not None and ctx.frame.typed("person"):
+    # ("who is dana whitfield" after tyler's tasks asks who she is, not her tasks)
+    if resolution.contact is not None and ctx.frame.typed("person") and not _WHO_IS.search(opening):
         tasks = await asyncio.to_thread(contact_tasks, ctx, resolution.contact)  # "whats on tylers plate"
         if tasks is not None:
             return tasks
