@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from control_plane.entities import EntityExtractor
 from control_plane.intents import Intent
@@ -26,6 +26,11 @@ class Deal(NamedTuple):
     seats: int
     discount: float | None = None  # the percentage off the answer states ("15% discount"), if one
     mix: tuple[tuple[str, int], ...] = ()  # (plan, seats) of each plan, when the deal mixes plans; `seats` is their sum
+
+    def slots(self) -> dict[str, Any]:
+        """The deal as frame (and thread) slots: its product, plans with each one's seats in a mix, seats, discount."""
+        return {"product": self.product, "plans": tuple(plan for plan, _ in self.mix) or (self.plan,),
+                "plan_seats": tuple(seats for _, seats in self.mix), "quantity": self.seats, "discount": self.discount}
 
 
 _SENTENCE = re.compile(r"(?<=[.;])\s+(?=[A-Z])")

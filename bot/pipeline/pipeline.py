@@ -360,21 +360,18 @@ class Pipeline:
     def _recorded_deal(self, account: str, now: datetime) -> Deal | None:
         """The deal the account's latest meetings record: the first decision or summary sentence, newest meeting first,
         stating one plan with seats (and the discount beside it)."""
+        if not isinstance(self.control_plane, ControlPlane):
+            return None  # (no control plane to read them with: the meetings need not be read)
         notes: list[str] = []
         for meeting in find_meetings(self.db, account=account, end=now, limit=_DEAL_MEETINGS):
             detail = get_meeting(self.db, meeting.id)
             if detail is not None:
                 notes += [*detail.decisions, detail.summary]
-        if not isinstance(self.control_plane, ControlPlane):
-            return None
         return self.control_plane.deal_in("\n".join(notes), now, mix_ends=True)
 
     async def _price_deal(self, deal: Deal, text: str, decision: Decision, now: datetime) -> HandlerResult:
         """The product handler's quote of an account's deal: its plan and seats, with its discount, for the period asked."""
-        plans = tuple(plan for plan, _ in deal.mix) or (deal.plan,)
-        frame = Frame(intent=Intent.PRODUCT_QUESTION, product=deal.product, plans=plans, quantity=deal.seats,
-                      plan_seats=tuple(seats for _, seats in deal.mix),
-                      term=decision.entities.term or "year", discount=deal.discount,
+        frame = Frame(intent=Intent.PRODUCT_QUESTION, term=decision.entities.term or "year", **deal.slots(),
                       sources={"product": "thread", "plans": "thread", "quantity": "thread", "term": "typed",
                                "discount": "thread"})
         result, _ = await self._run_handler(self.registry.handler_for(Intent.PRODUCT_QUESTION), text, decision, frame, now, None)
@@ -388,8 +385,7 @@ class Pipeline:
             # "draft a note to mike w the pricing": the deal Tidewater's meetings record, priced in the draft
             deal = await asyncio.to_thread(self._recorded_deal, frame.account, now)
             if deal is not None:
-                frame = replace(frame, product=deal.product, plans=tuple(plan for plan, _ in deal.mix) or (deal.plan,),
-                                plan_seats=tuple(seats for _, seats in deal.mix), quantity=deal.seats, discount=deal.discount,
+                frame = replace(frame, **deal.slots(),
                                 sources={**frame.sources, "product": "meetings", "plans": "meetings", "quantity": "meetings",
                                          **({"discount": "meetings"} if deal.discount else {})})
         with stage("meeting_resolution"):
