@@ -185,6 +185,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     aspect, items = _aspect(ctx.words, view, asked_plans)
     if (previous == "quote" or frame.typed("plans")) and frame.quantity and _SAME_SEATS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = "quote", []  # "ok same seat count on pro": the thread's seats, priced on Pro
+    if previous == "quote" and frame.quantity and OVER_YEARS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        aspect, items = "quote", []  # "whole 2 yr term?" after a quote: that quote over the term, not a FAQ on terms
     if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = previous, _items_like(previous, view)  # "min plan?" after the Salesforce integration
     own_items = items
