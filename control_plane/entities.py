@@ -34,7 +34,10 @@ _ABOUT_PRODUCT_BEFORE = frozenset("on off for".split())
 _SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack misses dont don't".split())
 # "plus the 10% off", "plus another pack": words after "plus" that make it a conjunction, not the plan
 _JOINED_AFTER_PLUS = frozenset("the a an another extra more some one two three tax vat their our".split())
-_PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly annual".split())
+_PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly annual paid billed".split())
+# "can growth be paid monthly", "could team get sso": a plan between a modal and its verb is the subject asked about
+_MODAL_BEFORE = frozenset("can could will would should may might".split())
+_VERB_AFTER_MODAL = frozenset("be have get do include support handle use go pay bill buy add".split())
 
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _PLAN_WORDS = frozenset({"plan", "plans", "tier", "tiers", "edition", "editions", "package", "packages", "subscription",
@@ -85,6 +88,11 @@ _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|(?:^|(?<=[\s:(]))'([^'\n]{1,200})'(?
 _CAME_UP = re.compile(
     r"\bwhere (?P<topic>[^.?!\n]{1,120}?) (?:came|comes|come|has come|was|were|got|has been|have been) "
     r"(?:up|discussed|mentioned|raised|brought up|talked about)\b"
+    # "which competitors came up", "what integrations do prospects ask about", "what objections do we hear"
+    r"|^(?:(?:and|so|ok|hey)\W+)?(?:which|what) (?P<asked>[\w-]+(?: [\w-]+){0,2}) (?:came up|come up|have come up|has come up|"
+    r"keep coming up|kept coming up|got (?:mentioned|raised|brought up)|(?:were|was|have been|get) (?:mentioned|raised|brought up)|"
+    r"(?:do|did|have) (?:we|you|reps|customers|prospects|they) (?:hear|heard|keep hearing|run into|ran into|come across|"
+    r"lose to|lost to|compete with|go up against))\b"
 )
 _TOPIC_VERB = re.compile(
     r"\b(?:talk(?:ed|ing|s)? about|discuss(?:ed|ing|es)?|mention(?:ed|ing|s)?|br(?:ought|ing|ings|inging) up|"
@@ -256,6 +264,8 @@ class EntityExtractor:
             return True  # "is 60 right for growth", "20 seats for team": a figure for that plan
         if match.previous_word in ("with", "w", "w/") and not match.next_words:
             return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")
+        if match.previous_word in _MODAL_BEFORE and following and following[0] in _VERB_AFTER_MODAL:
+            return True  # "can growth be paid monthly", "could team get sso"
         word = text.lowered[match.start : match.end]
         return (word not in _EVERYDAY_PLAN_NAMES or match.previous_word in _PLAN_SLOT_BEFORE
                 or any(word in _PRICE_CUES_AFTER for word in match.next_words))  # "team per seat", "growth run per seat"
@@ -334,7 +344,8 @@ class EntityExtractor:
             return _tidy(quoted.group(1) or quoted.group(2) or "")
         came_up = _CAME_UP.search(lowered)
         if came_up:
-            candidate = self._tidy_topic(clean[came_up.start("topic") : came_up.end("topic")])
+            group = "topic" if came_up.group("topic") else "asked"
+            candidate = self._tidy_topic(clean[came_up.start(group) : came_up.end(group)])
             if candidate:
                 return candidate
         for cue in (_TOPIC_VERB, _TOPIC_ABOUT, _TOPIC_SEARCH_FOR, _TOPIC_COLON):

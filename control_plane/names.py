@@ -410,8 +410,11 @@ _PERSON_VERBS_AFTER = frozenset((verb,) for verb in (
 
 def _after_who_is(lowered: str, start: int) -> bool:
     """Whether the word at `start` follows "who is" ("who is josh": a person, though "josh" is also a verb) or
-    "what's" ("whats sam on the hook for")."""
-    return lowered[max(0, start - 8) : start].endswith(("who is ", "who's ", "whos ", "who was ", "what's ", "whats "))
+    "what's" ("whats sam on the hook for"), or is the last word of "what about ..." ("what about sam")."""
+    before = lowered[max(0, start - 12) : start]
+    if before.endswith(("what about ", "how about ", "and about ")) and not lowered[start:].strip(" ?!.").count(" "):
+        return True  # "what about sam" closing a thread's follow-up: a person (not "calls about may")
+    return before.endswith(("who is ", "who's ", "whos ", "who was ", "what's ", "whats "))
 
 
 # Words reps use for what the catalog calls by another name (the handlers fold the same ones: handlers/text_match.py).
@@ -421,6 +424,7 @@ _CATALOG_SYNONYMS = {
     "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
     "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "tyres": "trial", "live": "onboarding",
     "questionnaires": "questionnaire", "implementation": "onboarding", "setup": "onboarding",
+    "eu": "residency", "europe": "residency", "european": "residency",
 }
 
 

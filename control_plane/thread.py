@@ -196,6 +196,8 @@ _OWNER_PREFIX = OWNER_ASPECT + ":"
 TASKS_ASPECT = "tasks:"
 # The aspect of a turn that said who one of our own people is: this prefix, then their name.
 COLLEAGUE_ASPECT = "colleague:"
+# The aspect of a draft signed by one of our own people ("sign it from rachel"): this prefix, then their name.
+SENDER_ASPECT = "sender:"
 # "n procurement", "and legal?" after an account's contacts: the people in that role there
 _ANOTHER_ROLE = re.compile(r"^\W*(?:(?:and|n|also|what about|how about|same for)\W+)?(?:the |their |for )?(?:security|infosec|it|finance|"
                            r"procurement|purchasing|legal|tech\w*|privacy|compliance|ops|operations|sales|exec\w*|billing|cfo|ciso|"
@@ -249,6 +251,11 @@ def names_an_owner(aspect: str | None) -> bool:
 def colleague_aspect(colleague: str) -> str:
     """The aspect a turn saying who `colleague` is leaves in the thread."""
     return COLLEAGUE_ASPECT + colleague
+
+
+def sender_aspect(sender: str) -> str:
+    """The aspect a draft signed by `sender` leaves, so that its revisions stay signed by them."""
+    return SENDER_ASPECT + sender
 
 
 def tasks_aspect(person: str) -> str:
@@ -595,6 +602,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
                 and (typed["colleague"] or not decision.entities.account or pointing):  # (not the contact's own account)
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
+        if typed["colleague"] and follow_up and thread.aspect == PERSON_ASPECT and not typed["account"]:
+            return {"aspect": PERSON_ASPECT}  # "and leo?" after "who is dana whitfield": who Leo is
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls; "what did sam say"
             # after a search found the call: on that call
@@ -638,6 +647,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             not typed["person"] or readdresses_the_draft(text))
         if revising and not typed["topic"]:
             inherited["topic"] = thread.topic  # "make it shorter" after a draft about the okta app: still about it
+        if revising and (thread.aspect or "").startswith(SENDER_ASPECT):
+            inherited["aspect"] = thread.aspect  # "shorter pls" after "sign it from rachel": still Rachel's
         if (_BACK_REFERENCE.search(text) or revising) and not typed["product"] and not typed["plans"]:
             # ("that pricing"; or a revision of a draft that quoted prices: it still does)
             inherited |= {"product": thread.product, "plans": thread.plans or ((thread.plan,) if thread.plan else ())}

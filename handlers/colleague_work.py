@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from control_plane.thread import COLLEAGUE_ASPECT, TASKS_ASPECT, colleague_aspect, tasks_aspect
+from control_plane.thread import COLLEAGUE_ASPECT, PERSON_ASPECT, TASKS_ASPECT, colleague_aspect, tasks_aspect
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import and_list, bold, clean
@@ -60,8 +60,8 @@ def colleague_reply(ctx: HandlerContext, colleague: str) -> HandlerResult | None
         return _profile(ctx, colleague)  # ("whos leo park? keeps popping up in the hooli notes": who he is, there too)
     if aspect.startswith(TASKS_ASPECT):
         return _tasks_of(ctx, colleague, account)
-    if free and aspect.startswith(COLLEAGUE_ASPECT):
-        return _profile(ctx, colleague)
+    if free and (aspect.startswith(COLLEAGUE_ASPECT) or aspect == PERSON_ASPECT):
+        return _profile(ctx, colleague)  # ("and leo?" after who a customer contact is: who Leo is)
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from control_plane.thread import SENDER_ASPECT, sender_aspect
 from handlers import llm_text, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
@@ -66,12 +67,13 @@ class DraftFacts:
     off: float | None = None  # a deal's discount, taken off those prices
     short: bool = False  # "make it shorter": the opening, what was asked to be said, next steps
     mention: str | None = None  # "and mention the 15% discount": a line saying it
+    sender: str | None = None  # "sign it from rachel": one of our people, who signs it
 
 
 @handles(
     "draft_email",
-    slots=("account", "person", "meeting_id", "product", "plans", "plan_seats", "quantity", "discount", "topic", "time_range",
-           "meeting_kind"),
+    slots=("account", "person", "colleague", "meeting_id", "product", "plans", "plan_seats", "quantity", "discount", "topic",
+           "time_range", "meeting_kind", "aspect"),
     uses_llm=True,
     examples=(HelpExample("Email drafts", "draft a follow-up email to {person}", "a draft for you to copy; I never send email"),),
 )
@@ -85,7 +87,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     draft = DraftFacts(ctx.text, recipient, meeting, view, plans, _topic(ctx), seats=ctx.frame.quantity if plans else None,
                        seats_of=dict(zip(ctx.frame.plans, ctx.frame.plan_seats, strict=True))
                        if len(ctx.frame.plan_seats) == len(ctx.frame.plans) else {},
-                       off=off if plans else None, short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words))
+                       off=off if plans else None, short=bool(_SHORTER.search(ctx.words[:500])), mention=_mention(ctx.words),
+                       sender=_sender(ctx))
     context = TurnContext(
         account=recipient.account,
         person=ctx.resolution.contact.name if ctx.resolution.contact else ctx.frame.person,
@@ -98,6 +101,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         quantity=ctx.frame.quantity,
         discount=draft.off,
         topic=draft.topic,  # (a revision, "make it shorter", keeps what the draft is about)
+        aspect=sender_aspect(draft.sender) if draft.sender else None,
     )
     # (exactly: a draft about nothing in particular leaves no topic of an earlier question for its revisions)
     facts = {"context": context, "snapshot_path": view.path if view else None, "exact": frozenset({"topic"})}
@@ -154,6 +158,22 @@ def _products(ctx: HandlerContext) -> tuple[ProductView | None, list[PlanEntry]]
         return None, []
     wanted = {name.lower() for name in plan_names}
     return view, [p for p in view.payload["plans"] if p["name"].lower() in wanted]
+
+
+# "sign it from rachel", "from maya", "signed by sam chen", "on behalf of daniel": who the draft is from
+_SIGNED_BY = re.compile(r"\b(?:sign(?:ed|ing)?(?: it| this| the (?:email|draft|note|mail))?(?: off)?(?: (?:from|as|by|with))?|from|"
+                        r"on behalf of|coming from|sen[dt](?:ing)? (?:it |this )?as)\s+(?P<first>[a-z][\w'-]*)", re.IGNORECASE)
+
+
+def _sender(ctx: HandlerContext) -> str | None:
+    """One of our people the rep asks the draft be signed by, or the one the draft being revised was signed by."""
+    colleague = ctx.frame.colleague
+    if colleague and ctx.frame.typed("colleague"):
+        first = colleague.split()[0].lower()
+        if any(match.group("first").lower() == first for match in _SIGNED_BY.finditer(ctx.words[:MAX_TOPIC_SCAN])):
+            return colleague
+    aspect = ctx.frame.aspect or ""
+    return aspect.removeprefix(SENDER_ASPECT) if aspect.startswith(SENDER_ASPECT) else None
 
 
 def _topic(ctx: HandlerContext) -> str | None:
@@ -271,7 +291,7 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
     if draft.mention:
         paragraphs.insert(2 if len(paragraphs) > 1 else 1, f"I also wanted to mention {draft.mention}.")
     paragraphs.append("Please let me know if you have any questions, or if I missed anything.")
-    paragraphs.append("Best regards,\n[Your name]")
+    paragraphs.append("Best regards,\n" + (draft.sender or "[Your name]"))
     return subject, "\n\n".join(paragraphs)
 
 
@@ -310,6 +330,8 @@ def _llm_facts(draft: DraftFacts) -> str:
         lines.append(f"Must mention: {clean(draft.mention)}")
     if draft.short:
         lines.append("Length: short (a few sentences)")
+    if draft.sender:
+        lines.append(f"Sign as: {draft.sender}")
     if meeting is not None:
         m = meeting.meeting
         lines.append(f"Meeting: {m.title} ({m.kind}) with {m.account} on {m.started_at:%A %Y-%m-%d}")

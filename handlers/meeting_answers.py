@@ -95,7 +95,7 @@ _NUMBER_WORDS = {
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
 _HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long|big|large|high|steep)|what(?:'s|s| is| was| were)? (?:the |their |our )?"
                        r"(?:cap|discount|price|rate|limit|number|percent\w*|terms?|count|amount|total|increase|uplift)|"
-                       r"budget|exact(?:ly)?)\b")
+                       r"budget|exact(?:ly)?|counter(?:ed|s)?(?:[- ]?offer\w*)?|came back with)\b")  # (a counter is a figure)
 _DIGIT = re.compile(r"\d")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _SHARED_SENTENCE = 20  # a sentence this long shown already makes a passage holding it a repeat

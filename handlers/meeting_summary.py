@@ -17,6 +17,7 @@ from handlers.colleague_work import colleague_reply, contact_tasks
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
+from handlers.recap_sections import asked_part, part_of_recap
 from handlers.text_match import typed_words
 from handlers.meeting_answers import (MAX_MEETINGS, MAX_SEGMENTS, Passage, Question, best_passages, has_content, passages_of,
                                       read_question, their_asks)
@@ -94,6 +95,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         )
     context = TurnContext(account=detail.meeting.account, meeting_id=detail.meeting.id)
     header = meeting_header(detail.meeting, ctx)
+    part = asked_part(ctx.words)
+    if part is not None:  # "action items?" after a recap, "who was on the hooli call": that part, as recorded
+        shown = part_of_recap(detail, part)
+        return HandlerResult.from_marked(header + ("\n\n" + shown if shown else ""), context=context)
 
     transcript = meeting_transcript(ctx.db, detail.meeting.id)
     if transcript and ctx.llm_ready:
@@ -259,8 +264,9 @@ _NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w
 _ORIGINALLY = re.compile(r"\b(?:originally|initially|at first|in the beginning|at the start|to begin with|first (?:asked|wanted))\b")
 _POINTS_AT_THEM = re.compile(r"\b(?:she|he|her|him|his|hers)\b")
 # Words that name a part of a recap rather than something said in the meeting.
-_RECAP_SECTIONS = frozenset({"decision", "decisions", "decided", "action", "actions", "item", "items", "next", "step",
-                             "steps", "summary", "notes", "takeaway", "takeaways", "todo", "todos", "outcome", "outcomes"})
+_RECAP_SECTIONS = frozenset({"decision", "decisions", "decide", "decided", "agree", "agreed", "action", "actions", "item",
+                             "items", "next", "step", "steps", "summary", "notes", "takeaway", "takeaways", "todo", "todos",
+                             "outcome", "outcomes"})
 
 
 def _quoted(passage: Passage, ctx: HandlerContext) -> str:

@@ -823,6 +823,9 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
             options = _limit_options(view, items[0].name, plans)
             answer += ("\n" + options) if options else ""
         return answer
+    billing_term = _billing_term_answer(question, view, plans) if aspect in (None, "price") else None
+    if billing_term is not None:
+        return billing_term
     if aspect == "price":
         return _prices(view, plans)
     if aspect == "addons":
@@ -1379,6 +1382,33 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
     return "\n".join(lines)
 
 
+# "can they do monthly billing on ent", "month to month on enterprise possible?": whether a plan is billed that way
+_ASKS_MONTHLY_BILLING = re.compile(r"\b(?:monthly|mthly|month[\s-]?to[\s-]?month|month by month|(?:pay|paid|bill\w*|charge\w*) "
+                                   r"(?:by the |per |each |every |a |by )month)\b")
+_BILLED_ANNUALLY = re.compile(r"\bbilled (?:annually|yearly)\b|\bannual (?:contract|billing) only\b", re.IGNORECASE)
+
+
+def _billing_term_answer(question: str, view: ProductView, plans: Sequence[PlanEntry]) -> str | None:
+    """Yes or no to a question whether a plan can be billed monthly (no when its description says it is billed
+    annually, with the plans that can); None for any other question."""
+    lowered = question.lower()[:MAX_SCAN_CHARS]
+    if len(plans) != 1 or not _ASKS_MONTHLY_BILLING.search(lowered) or not (_YES_NO.match(lowered) or "?" in lowered
+                                                                             or "possible" in lowered):
+        return None
+    plan = plans[0]
+    if not plan["price_cents"]:
+        return None  # free, or priced by sales
+    if not _BILLED_ANNUALLY.search(plan["description"] or ""):
+        discount = plan["annual_discount_pct"]
+        return (f"Yes: {view.name} {bold(plan['name'])} can be billed monthly: {_price(plan)}"
+                + (f", or {discount}% less billed annually." if discount else "."))
+    monthly = [p["name"] for p in view.payload["plans"] if p["price_cents"] and not _BILLED_ANNUALLY.search(p["description"] or "")]
+    answer = f"No: {view.name} {bold(plan['name'])} is billed annually, not monthly ({_price(plan)} list price)."
+    if monthly:
+        answer += f" Monthly billing is on {_capped(monthly, len(monthly))}."
+    return answer
+
+
 def _priced_per(plan: PlanEntry) -> str:
     """" (priced per employee)" when the plan's description says what its unit is."""
     unit = _PRICED_PER.match(plan["description"] or "")
@@ -1530,7 +1560,8 @@ def _list_compliance(view: ProductView) -> str:
 
 def _asks_about_unknown(question: str, payload: ProductPayload) -> list[str]:
     """Words of an integration question that no integration, feature or plan of the product has."""
-    words = terms(question) - terms("integration integrate integrates connect connects sync works with plug in")
+    words = terms(question) - terms("integration integrate integrates connect connects sync works with plug in ask asks asked "
+                                    "asking request requests requested want wants wanted popular common usual top")
     known = [i["name"] for i in payload["integrations"]] + [f["name"] for f in payload["features"]]
     known += [p["name"] for p in payload["plans"]] + [payload["product"]["name"]]
     return [w.title() if len(w) > 3 else w.upper() for w in unmatched(words, known)][:3]

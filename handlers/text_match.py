@@ -54,6 +54,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhow (?:does|do|would|will) (?:it|this|that|the \w+|\w+) work\b", " how "),
         (r"\bcharit(?:y|ies|able)\b|\bnon[\s-]?profits?\b|\bngos?\b|\b501 ?\(?c\)? ?\(?3\)?", " nonprofit "),
         (r"\bhost(?:s|ing)?\b|\bdata cent(?:er|re)s?\b", " hosted "),
+        # "where is the data stored", "where does it live": where it is hosted
+        (r"\bwhere\b[^.?!\n]{0,40}\b(?:stored|store|stores|kept|keep|keeps|located|live|lives|sits?|resides?)\b", r" hosted \g<0> "),
         (r"\bkick(?:ing)? the t[iy]res\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
          r"\bproof of concept\b", " trial free "),
         (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
