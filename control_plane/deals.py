@@ -26,6 +26,7 @@ class Deal(NamedTuple):
     seats: int
     discount: float | None = None  # the percentage off the answer states ("15% discount"), if one
     mix: tuple[tuple[str, int], ...] = ()  # (plan, seats) of each plan, when the deal mixes plans; `seats` is their sum
+    settled: bool = False  # stated on a line saying it was settled ("Decision: ...", "agreed"), not only quoted or asked
 
     def slots(self) -> dict[str, Any]:
         """The deal as frame (and thread) slots: its product, plans with each one's seats in a mix, seats, discount."""
@@ -53,7 +54,7 @@ def deal_in(text: str, entities: EntityExtractor, names: NameIndex, now: datetim
         if deal is not None and _SETTLED.search(line[:MAX_LINE_CHARS]):
             # (what was settled, "Decision: Globex renews on Enterprise, 450 seats, 12% discount", over an earlier
             # line quoting the same seats with what someone asked for, "18%")
-            return deal
+            return deal._replace(settled=True)
         first = first or deal
     return first
 
@@ -99,9 +100,19 @@ def _product_of(names: NameIndex, named: str | None, plan: str) -> str | None:
 
 
 def _stated_discount(lines: list[str], index: int) -> float | None:
-    """The discount on the deal's line, else on the next lines quoted ("15% discount with price lock")."""
-    stated = next((m for later in lines[index:index + 3] if (m := _DEAL_DISCOUNT.search(later[:MAX_LINE_CHARS]))), None)
-    return float(stated.group(1)) if stated else None
+    """The discount on the deal's line, else on the next lines quoted ("15% discount with price lock"); not one someone
+    only asked for ("Elena asked for 18% off")."""
+    for later in lines[index:index + 3]:
+        for match in _DEAL_DISCOUNT.finditer(later[:MAX_LINE_CHARS]):
+            if not _ASKED_FOR.search(later[max(0, match.start() - _ASK_REACH):match.start()]):
+                return float(match.group(1))
+    return None
+
+
+# "asked for 18% off", "wants 20% off", "pushing for 15%": a discount asked, not the deal's
+_ASKED_FOR = re.compile(r"(?:ask(?:s|ed|ing)?|wants?|wanted|request(?:s|ed|ing)?|push(?:es|ed|ing)?|hop(?:es|ed|ing)|"
+                        r"would like|like)(?: for)?(?: an?| the)? *$", re.IGNORECASE)
+_ASK_REACH = 30
 
 
 def _seats_of_each(line: str, plans: tuple[str, ...]) -> tuple[tuple[str, int], ...] | None:

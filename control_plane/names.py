@@ -25,7 +25,7 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9+#]*")
 _NAME_WORD = re.compile(r"[a-z]{3,20}")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Words worth a spelling check: letters only, long enough to be a name (see spelling.MIN_WORD_CHARS).
-_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w|'[a-z])")  # (not "doesn" of "doesn't")
+_SPELLABLE = re.compile(r"(?<![\w@./-])[a-z]{4,30}(?![\w@/-]|\.\w|'(?!s\b)[a-z])")  # (not "doesn" of "doesn't"; "henrick's" is)
 
 # Meeting-kind words -> the kind recorded on meetings.
 KIND_SYNONYMS = {
@@ -255,7 +255,7 @@ class NameIndex:
                 spelling = display if " " not in display else spelling.title()
                 if correction.kind == "term":
                     spelling = correction.spelling  # a catalog word stays a word ("analytics"), not a name
-                elif not correction.typo:
+                elif not correction.typo or correction.possessive:
                     spelling += "'s"  # "sams plate" is Sam's plate: the possessive is what makes "sam" a person
                 if correction.typo:  # (a catalog word read through a typo is no name worth a note: a "word" reading)
                     kind = "word" if correction.kind == "term" else correction.kind

@@ -57,6 +57,7 @@ class Correction(NamedTuple):
     spelling: str  # the known spelling, lower case
     kind: str  # the kind of name it is, or "word" for a key word
     typo: bool  # False for a plural or a possessive written without its apostrophe ("henriks")
+    possessive: bool = False  # a typo of a name's possessive written without its apostrophe ("tylrs": Tyler's)
 
 
 @lru_cache(maxsize=1)
@@ -184,5 +185,9 @@ class Speller:
             if len(two) == 2 and two[0][1] < two[1][1]:
                 close = close[:1]  # one name is clearly closer
         if len(close) != 1:
+            # "tylrs plate": a typo of a person's or account's name, with its possessive's "s"
+            owner = self.correct(word[:-1]) if word.endswith("s") and len(word) > MIN_SHORT_CHARS else None
+            if owner is not None and owner.typo and owner.kind in _POSSESSED_KINDS:
+                return owner._replace(possessive=True)
             return None  # nothing close, or two names equally close: not sure enough to pick one
         return Correction(close[0], self._kinds[close[0]], typo=True)

@@ -127,6 +127,9 @@ _SEAT_CHANGE = re.compile(r"\b(\d{1,5}) (?:more|extra|additional|fewer|less)\b(?
 _LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out |up )?to\b"
                          r"|\b(?:does|would|will) (?:that|it|this) add\b"
                          r"|\d\s?(?:%|percent)?\s?(?:off|discount)\b|\bafter (?:the|their|that) \d{1,2}\s?(?:%|percent)")
+# "10 growth seats for them", "w that?", "with their discount": the customer (and discount) an FAQ just answered about
+_POINTS_AT_THAT_CUSTOMER = re.compile(r"\b(?:for|to) (?:them|that one|those guys|that customer|that prospect|the nonprofit|"
+                                      r"the startup)\b|\b(?:w|w/|with) (?:that|it|the discount|their discount|that discount)\b")
 # ("now with 10% off", "and after the 12%": the quote just given, discounted)
 # Words that carry no subject of their own: a message of names and these ("and enterprise?", "for acme
 # last week", "growth annually for 15") leans on the previous turn; two other words make a new question.
@@ -690,6 +693,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         inherited["discount"] = thread.discount  # "price that out" after a deal at 10% off: with its 10%
         if thread.term in ("month", "year"):
             inherited["term"] = thread.term  # "and on pro" after "growth for 25 seats, per year"
+    elif about_an_item and thread.discount and (follow_up or _LEANS_BACK.search(text) or _POINTS_AT_THAT_CUSTOMER.search(text)):
+        inherited["discount"] = thread.discount  # "so 15 growth seats w that?" after the nonprofit FAQ: its 30% off
     return inherited
 
 

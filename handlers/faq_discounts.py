@@ -31,6 +31,10 @@ class FaqDiscount:
     sentence: str  # as the FAQ says it
     words: frozenset[str]  # the customer it is for ("nonprofit")
     plans: frozenset[str]  # the plans it is on, lower case; empty: any plan
+    faq: str  # the question of the FAQ that says it
+
+    def applies_to(self, plan: PlanEntry) -> bool:
+        return not self.plans or plan["name"].lower() in self.plans
 
 
 _cache: dict[tuple[str, int], tuple[FaqDiscount, ...]] = {}
@@ -51,13 +55,28 @@ def faq_discounts(view: ProductView) -> tuple[FaqDiscount, ...]:
                 if view.name.lower() in what and not what & plan_names:
                     continue  # "Orbit customers get 20% off Beacon": another product's price, not this one's
                 found.append(FaqDiscount(float(match.group("pct")), match.group(0).strip(),
-                                         frozenset(who - _NOT_A_CUSTOMER_WORD), frozenset(what & plan_names)))
+                                         frozenset(who - _NOT_A_CUSTOMER_WORD), frozenset(what & plan_names), faq["question"]))
         _cache[key] = tuple(found)
     return _cache[key]
 
 
 def discount_for(view: ProductView, plan: PlanEntry, words: str) -> FaqDiscount | None:
     """The FAQ discount the message's customer gets on `plan` ("nonprofit, 10 growth seats"), or None."""
-    typed = {_SAME_WORD.get(word, word) for word in _CUSTOMER_WORDS.findall(words[:MAX_SCAN_CHARS].lower())}
-    return next((d for d in faq_discounts(view) if d.words & typed and (not d.plans or plan["name"].lower() in d.plans)),
-                None)
+    typed = _customer_words(words)
+    return next((d for d in faq_discounts(view) if d.words & typed and d.applies_to(plan)), None)
+
+
+def named_in(view: ProductView, faq: str, words: str) -> FaqDiscount | None:
+    """The discount of the FAQ `faq` for the customer the message names ("any deal for charities" -> 30% off), or None."""
+    typed = _customer_words(words)
+    found = [d for d in faq_discounts(view) if d.faq == faq and d.words & typed]
+    return found[0] if len(found) == 1 else None
+
+
+def kept_in_thread(view: ProductView, faq: str, percent: float | None) -> FaqDiscount | None:
+    """The discount of the FAQ `faq` a thread kept as `percent` after that FAQ answered a kind of customer."""
+    return next((d for d in faq_discounts(view) if d.faq == faq and d.percent == percent), None) if percent else None
+
+
+def _customer_words(words: str) -> set[str]:
+    return {_SAME_WORD.get(word, word) for word in _CUSTOMER_WORDS.findall(words[:MAX_SCAN_CHARS].lower())}

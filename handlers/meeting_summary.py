@@ -173,7 +173,8 @@ class _Unanswered:
 _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
     r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
-    r"latest|status|update|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
+    r"latest|status|update|current state|state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|"
+    r"up to speed|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )
 

@@ -183,6 +183,20 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    # "so 15 growth seats monthly w that?" after the FAQ gave nonprofits 30% off: that discount, where it applies
+    kept_off = faq_discounts.kept_in_thread(view, previous.split(":", 2)[2], frame.discount) \
+        if previous_kind == "faq" and previous and frame.source("discount") == "thread" and typed_off is None else None
+    if kept_off is not None and asked_plans and faq_off is None:
+        if kept_off.applies_to(asked_plans[0]):
+            faq_off = kept_off
+        else:
+            off = None
+            context = replace(context, discount=None)
+        if _ASKS_IF_IT_APPLIES.search(ctx.words.lower()[:MAX_SCAN_CHARS]):  # "does that apply to pro"
+            verdict = "Yes" if kept_off.applies_to(asked_plans[0]) else "No"
+            return HandlerResult.from_marked(
+                f"{verdict}: {clean(kept_off.sentence)} (from the {view.name} FAQ).", snapshot_path=view.path,
+                context=replace(context, aspect=previous))
     if (previous == "quote" or frame.typed("plans")) and frame.quantity and _SAME_SEATS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = "quote", []  # "ok same seat count on pro": the thread's seats, priced on Pro
     if previous == "quote" and frame.quantity and OVER_YEARS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
@@ -288,6 +302,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # (a period kept from the thread makes a quote only of a price question: "is sso included w that?" is not one)
     if asked_plans and ((quantity and (frame.typed("term") or asks_price)) or (frame.term == "year" and asks_price)):
         aspect, items = "quote", []  # "what do 10 pro seats cost per year": the computed figure
+    if items and items[0].kind == "faq" and (named := faq_discounts.named_in(view, items[0].name, ctx.words)):
+        context = replace(context, discount=named.percent)  # "any deal for charities": their 30%, for the quotes after
     facts: dict[str, Any] = {"snapshot_path": view.path, "snapshot_version": view.version,
                              "context": replace(context, aspect=aspect)}
 
@@ -1382,6 +1398,9 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
     return "\n".join(lines)
 
 
+# "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan
+_ASKS_IF_IT_APPLIES = re.compile(r"\b(?:appl(?:y|ies)|qualif(?:y|ies)|eligible|valid|hold|holds|work for|count for|"
+                                 r"get (?:it|that|the same)|same (?:deal|discount))\b")
 # "can they do monthly billing on ent", "month to month on enterprise possible?": whether a plan is billed that way
 _ASKS_MONTHLY_BILLING = re.compile(r"\b(?:monthly|mthly|month[\s-]?to[\s-]?month|month by month|(?:pay|paid|bill\w*|charge\w*) "
                                    r"(?:by the |per |each |every |a |by )month)\b")

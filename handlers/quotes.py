@@ -113,7 +113,11 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
             else:
                 line += " (no annual discount on this plan)."
             lines.append(line)
-            if off and off != discount:
+            if off and term == "month":  # "10 growth seats monthly w the nonprofit 30%": the month's figure, discounted
+                share = (100 - off) / 100
+                lines.append(f"With {off:g}% off: {money(monthly, currency)} × {share:g} = {bold(money(monthly * share, currency))}"
+                             f" per month ({money(price * share, currency)} per {word}).")
+            elif off and off != discount:
                 lines.append(_with_negotiated(yearly, discount, off, count, word, currency))
         lines.extend(_seat_limits(view, plan, count))
     else:

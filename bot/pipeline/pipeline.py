@@ -305,9 +305,12 @@ class Pipeline:
                 # (reading a recap line by line takes ~0.2 ms a line: in a worker thread, off the event loop)
                 deal = await asyncio.to_thread(self.control_plane.deal_in, result.plain, now)
                 priced = prices_their_deal(decision.normalized_text)
-                if deal is None and resolution.account and priced:
-                    # (the lines quoted may not state it: the deal their latest meetings record)
-                    deal = await asyncio.to_thread(self._recorded_deal, resolution.account, now)
+                if (deal is None and priced or deal is not None and not deal.settled) and resolution.account:
+                    # (the lines quoted may not state it, or only as asked or proposed: the deal their latest
+                    # meetings record, with what was settled)
+                    recorded = await asyncio.to_thread(self._recorded_deal, resolution.account, now)
+                    if deal is None or (recorded is not None and (recorded.plan, recorded.seats) == (deal.plan, deal.seats)):
+                        deal = recorded
                 if deal is not None:  # "orbit pro, 60 seats": "how much is that per seat" next asks its price
                     turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats,
                                    plans=tuple(plan for plan, _ in deal.mix), plan_seats=tuple(seats for _, seats in deal.mix),

@@ -26,10 +26,14 @@ TITLE_CANDIDATES = 30  # recent meetings whose titles a message naming one is co
 MEETING_INTENTS = frozenset({Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
 
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_LATEST = re.compile(
-    rf"\b(latest|most recent|previous|last)\b(?!\s+(week|month|quarter|year|night|time|{_WEEKDAYS})\b)"
-    # where things stand now ("are they live yet", "where are they at"): the latest meeting says
-    r"|\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|where do (?:we|things) stand)\b",
+_LATEST = re.compile(rf"\b(latest|most recent|previous|last)\b(?!\s+(week|month|quarter|year|night|time|{_WEEKDAYS})\b)",
+                     re.IGNORECASE)
+# Where things stand now ("are they live yet", "where are they at"): the latest meeting says, whatever its kind
+_STATUS = re.compile(
+    r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|where do (?:we|things) stand|"
+    # "whats the status there", "current state of the deal", "get up to speed", "any news"
+    r"status|(?:current )?state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|current state|"
+    r"up to speed|any (?:news|updates?)|what(?:'s| is|s) new)\b",
     re.IGNORECASE,
 )
 
@@ -102,7 +106,8 @@ class MeetingResolver:
                 return replace(base, meeting=meeting, account=meeting.account)
         named = (frame.typed("account") or frame.typed("person") or frame.typed("colleague") or kind is not None
                  or frame.time_range is not None)
-        latest = bool(_LATEST.search(lowered[:500]))
+        status = bool(_STATUS.search(lowered[:500]))
+        latest = status or bool(_LATEST.search(lowered[:500]))
         time_range = frame.time_range
         if time_range is not None and time_range.label == "recent" and (frame.typed("account") or frame.typed("person")):
             # "whats the latest on globex from the qbr", "whats been happening w hooli lately": the latest such
@@ -110,7 +115,7 @@ class MeetingResolver:
             time_range, latest = None, True
         # "recap mayas last call": the meetings one of our own people was on, when no customer is named
         participant = contact.name if contact is not None else frame.colleague
-        return self._find(frame.intent, base, participant, time_range, latest, bool(named), now)
+        return self._find(frame.intent, base, participant, time_range, latest, bool(named), now, status=status)
 
     def _by_title(self, base: MeetingResolution, frame: Frame, lowered: str, now: datetime) -> MeetingResolution | None:
         """The meeting whose title the message names ("the contract review", "the security one"), when
@@ -182,6 +187,8 @@ class MeetingResolver:
         latest: bool,
         named: bool,
         now: datetime,
+        *,
+        status: bool = False,
     ) -> MeetingResolution:
         start = time_range.start if time_range else None
         end = min(time_range.end, now) if time_range else now
@@ -197,6 +204,9 @@ class MeetingResolver:
             wider = find_meetings(self._db, account=base.account, kind=base.kind, end=now, limit=CANDIDATES)
             if not wider and base.kind:
                 wider = find_meetings(self._db, account=base.account, end=now, limit=CANDIDATES)
+                if wider and status and time_range is None:
+                    # "the state of the deal before their kickoff": where things stand is the latest meeting's
+                    return replace(base, meeting=wider[0], searched=searched)
             return replace(base, candidates=tuple(wider), searched=searched)
         if len(rows) == 1 or intent is Intent.DRAFT_EMAIL or latest or (named and time_range is None):
             others = () if latest or intent is Intent.DRAFT_EMAIL else tuple(rows[1:4])
