@@ -34,6 +34,7 @@ SHORTHAND: dict[str, str] = {
     "frm": "from", "thru": "through", "bak": "back", "becuase": "because", "recieve": "receive", "happend": "happened", "hapened": "happened",
     "happned": "happened", "px": "price", "pxs": "prices", "yrly": "yearly", "yrl": "yearly", "mthly": "monthly",
     "mnthly": "monthly", "monthy": "monthly", "b4": "before", "wht": "what", "wut": "what", "rite": "right", "golive": "go-live",
+    "incl": "included", "inc": "included", "avail": "available", "avl": "available", "w/e": "whatever",
     "tues": "tuesday", "thurs": "thursday", "wensday": "wednesday", "yesterdays": "yesterday's", "todays": "today's", "tomorrows": "tomorrow's",
     **{f"{day}s": f"{day}'s" for day in _WEEKDAYS},
 }

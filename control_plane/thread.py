@@ -121,8 +121,10 @@ _BARE_QUANTITY = re.compile(
     r"(?:\W+(?:a |per |/)?(?:year|yearly|annual|annually|month|monthly|mo))?\W*$"  # "ok 25 then yearly"
 )
 # "and with 10 more seats?", "w/ 2 more", "add 5", "2 fewer": seats added to (or taken off) the thread's
-_SEAT_CHANGE = re.compile(r"\b(\d{1,5}) (?:more|extra|additional|fewer|less)\b(?! (?:than|%|percent|off|discount))"
-                          r"|\b(?:add|adding|plus|another|minus|drop|dropping|remove|removing|lose|cut) (\d{1,5})\b(?!\s?(?:%|percent|off))")
+# (not "add 6 sms credit packs", "2 extra api packs": packs of an add-on, not seats)
+_NOT_SEATS = r"(?!\s?(?:%|percent|off|discount)|(?: [\w-]+){0,3} (?:packs?|credits?|add-?ons?|blocks?|bundles?|tb|gb|hours?)\b)"
+_SEAT_CHANGE = re.compile(r"\b(\d{1,5}) (?:more|extra|additional|fewer|less)\b(?! (?:than|%|percent|off|discount))" + _NOT_SEATS
+                          + r"|\b(?:add|adding|plus|another|minus|drop|dropping|remove|removing|lose|cut) (\d{1,5})\b" + _NOT_SEATS)
 # "if they pay annually instead, what would that come to": a longer message still about the seats quoted
 _LEANS_BACK = re.compile(r"\binstead\b|\b(?:that|it|this)(?: would)? (?:come|comes|work|works|add|adds) (?:out |up )?to\b"
                          r"|\b(?:does|would|will) (?:that|it|this) add\b"
@@ -211,7 +213,10 @@ _ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed y
 _THE_PLANS_COMPARED = re.compile(r"\b(?:the two|both|each of them|either of them|between them|those two|these two)\b")
 # "whats the deal worth per yr", "per yr after disc", "what does that come to at the agreed terms": the deal, priced
 _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|after (?:the )?disc\w*|at the agreed|"
-                         r"(?:per|a|each) (?:yr|year)|annual (?:value|total|cost)|total (?:per|a) (?:yr|year))\b")
+                         r"(?:per|a|each) (?:yr|year)|annual (?:value|total|cost)|total (?:per|a) (?:yr|year)|"
+                         # "whats the yearly number", "the monthly figure", "what does that cost them"
+                         r"(?:yearly|annual|monthly|total) (?:number|figure|amount|bill|spend|price)|"
+                         r"what (?:does|would|will) (?:that|it|the deal) cost)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 # "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
 _DEAL_NOUN = r"\b(?:deal|contract|renewal|order|agreement|terms)\b"
@@ -686,7 +691,8 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
         inherited["aspect"] = thread.aspect
     # Seats and a period carry over from a price; "and for startups?" after the nonprofit-discount FAQ asks the FAQ
-    about_an_item = (thread.aspect or "").startswith("item:") and not (thread.aspect or "").startswith("item:limit:")
+    # (an add-on priced on a plan's seats keeps them: "and annually?" asks the same bundle billed annually)
+    about_an_item = (thread.aspect or "").startswith("item:") and not (thread.aspect or "").startswith(("item:limit:", "item:addon:"))
     after_a_deal = thread.last_intent == Intent.MEETING_SUMMARY.value and bool(_POINTS_BACK.search(text))
     if not about_an_item and (follow_up or (not plans and typed["product"] is None and (_LEANS_BACK.search(text) or after_a_deal))):
         inherited["quantity"] = thread.quantity  # "and yearly?" after "what do 10 pro seats cost"

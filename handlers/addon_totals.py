@@ -82,6 +82,10 @@ def included_on(addon: AddOnEntry, plan: PlanEntry) -> bool:
     return bool(re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE))
 
 
+# "analytics addon for 60 pro seats": the add-on opening the message, on the plan named after it
+_OPENS = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?(?:the\s+|an?\s+)?$")
+
+
 def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[AddOnEntry, int, str | None]]:
     """The add-ons a question adds to `plan`, with how many of each (empty when it adds none)."""
     lowered = text.lower()[:MAX_SCAN_CHARS]
@@ -91,7 +95,7 @@ def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[Ad
             continue
         mention = _mention(addon, lowered)
         start = mention.start(mention.lastindex or 0) if mention else 0
-        if mention is None or not (_JOINED.search(lowered[:start]) or
+        if mention is None or not (_JOINED.search(lowered[:start]) or _OPENS.match(lowered[:start]) or
                                    re.search(r"\d\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$", lowered[:start])):
             continue
         packs, why = _count(addon, lowered, mention)

@@ -167,8 +167,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # "nonprofit, 10 growth seats": the discount a FAQ gives that kind of customer
     faq_off = faq_discounts.discount_for(view, asked_plans[0], ctx.words) if asked_plans and typed_off is None else None
     off = typed_off or (faq_off.percent if faq_off is not None else None) or frame.discount  # else the thread's deal's
+    mix = _seats_of_each(frame, asked_plans, ctx.words, view)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
+                          # (a deal mixing plans keeps each one's seats: "and if monthly" prices the same mix)
+                          plan_seats=tuple(mix[p["slug"]] for p in asked_plans) if len(mix) == len(asked_plans) > 1 else (),
                           quantity=frame.quantity, term=frame.term,
                           discount=off)
     readings = _readings_note(frame, view, asked_plans)
@@ -282,17 +285,24 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if needed is not None:  # "they need like 50k tasks a mo" on Relay Plus: its own, the packs for the rest, priced
         return HandlerResult.from_marked(readings + needed, readings_noted=True, snapshot_path=view.path,
                                          context=replace(context, aspect=aspect))
-    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote)
+    # "and annually?", "and for 80 seats" after an add-on priced on a plan's seats: the same bundle, for that
+    bundled = (previous_kind == "addon" and frame.quantity is not None and frame.source("quantity") == "thread"
+               and not frame.typed("plans") and (frame.typed("term") or bool(_COMES_TO.search(lowered_words))))
+    if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote or bundled)
             and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote)):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
         added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
-        if not added and previous_kind == "addon" and previous and _ADDS_TO.search(lowered_words):
+        if not added and previous_kind == "addon" and previous and (_ADDS_TO.search(lowered_words) or bundled
+                                                                    or frame.typed("quantity")):
             # "for 40 pro seats what does that add per month" after the Analytics add-on: that add-on, totalled
             added = addon_totals.asked_addons(view, asked_plans[0], "with " + previous.split(":", 2)[2])
         bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words, frame.term) if added else None
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
+            # (one add-on is what "avail on starter?" next asks about)
+            kept = f"item:addon:{added[0][0]['name']}" if len(added) == 1 and (
+                _ADDON_FIRST.match(lowered_words) or previous_kind == "addon") else "quote"
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
-                                             context=replace(context, aspect="quote"))
+                                             context=replace(context, aspect=kept))
     if asked_plans and frame.discount and _AFTER_THEIR_DISCOUNT.search(lowered_words[:MAX_SCAN_CHARS]):
         aspect, items = "quote", []  # "whats the per seat after their discount": the deal's, priced (not the discount FAQs)
     if asked_plans and typed_off is not None and (
@@ -341,8 +351,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
-        answer = _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
-        answer += _over_years(ctx.words, view, asked_plans, quantity, off, _seats_of_each(frame, asked_plans))
+        answer = _quotes(view, asked_plans, quantity, frame.term, off, mix)
+        answer += _over_years(ctx.words, view, asked_plans, quantity, off, mix)
         if faq_off is not None and off == faq_off.percent:
             answer = f"{clean(faq_off.sentence)} (from the {view.name} FAQ).\n{answer}"
     elif aspect == "quote":  # "no i meant relay" after a Beacon quote: no plan of Relay's was named, so its prices
@@ -360,7 +370,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if aspect == "compare" and (quantity or frame.typed("term")) and 2 <= len(asked_plans) <= 3:
             # ("atlas startup vs scale per yr?": the table, and each plan's yearly figures)
             # "vs team" after a quote for 20 Growth seats: the table, and what those seats cost on each
-            answer += "\n\n" + _quotes(ctx.words, view, asked_plans, quantity, frame.term, off, _seats_of_each(frame, asked_plans))
+            answer += "\n\n" + _quotes(view, asked_plans, quantity, frame.term, off, mix)
         if len(asked_plans) >= 2 and (aspect or "").startswith("item:") and _ASKS_A_COMPARISON.search(lowered_words[:MAX_SCAN_CHARS]):
             # "compare beacon basic and pro for me? customer wants sms surveys": the table, then the thing they need
             answer = _render("compare", [], ctx.words, view, asked_plans) + "\n\n" + answer
@@ -501,24 +511,27 @@ def _over_years(words: str, view: ProductView, plans: Sequence[PlanEntry], seats
     return f"\n\nOver {years} years ({how}): {years} × {money(yearly, currency)} = {bold(money(yearly * years, currency))}"
 
 
-def _seats_of_each(frame: Frame, plans: Sequence[PlanEntry]) -> dict[str, int]:
-    """The thread's deal mixing plans ("55 Growth + 10 Pro"): each plan's seats, by slug; empty otherwise."""
-    if len(frame.plan_seats) != len(frame.plans) or len(plans) < 2:
+def _seats_of_each(frame: Frame, plans: Sequence[PlanEntry], words: str, view: ProductView) -> dict[str, int]:
+    """A deal mixing plans, each plan's seats by slug: as the message gives them ("55 growth seats + 10 pro seats"),
+    else as the thread's deal has them; empty otherwise."""
+    if len(plans) < 2:
         return {}
-    by_name = dict(zip((name.casefold() for name in frame.plans), frame.plan_seats, strict=True))
-    return {plan["slug"]: by_name[plan["name"].casefold()] for plan in plans if plan["name"].casefold() in by_name}
+    counts: dict[str, int] = {}
+    if len(frame.plan_seats) == len(frame.plans):
+        by_name = dict(zip((name.casefold() for name in frame.plans), frame.plan_seats, strict=True))
+        counts = {plan["slug"]: by_name[plan["name"].casefold()] for plan in plans if plan["name"].casefold() in by_name}
+    for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
+        plan = _plan_named(view.payload, name)
+        if plan is not None:
+            counts[plan["slug"]] = int(number.replace(",", ""))
+    return counts
 
 
-def _quotes(words: str, view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None,
-            off: float | None = None, mixed: dict[str, int] | None = None) -> str:
-    """One quote per plan asked about; "55 growth seats + 10 pro seats" gives each its own seats and a total.
-    `off`: the percentage to take off (typed, else the thread's deal's)."""
-    counts = dict(mixed or {})  # (the thread's mix, unless the message gives its own)
-    if len(plans) > 1:
-        for number, name in _SEATS_OF_PLAN.findall(words.lower()[:MAX_SCAN_CHARS]):
-            plan = _plan_named(view.payload, name)
-            if plan is not None:
-                counts[plan["slug"]] = int(number.replace(",", ""))
+def _quotes(view: ProductView, plans: Sequence[PlanEntry], seats: int | None, term: str | None,
+            off: float | None = None, counts: dict[str, int] | None = None) -> str:
+    """One quote per plan asked about; a mix of plans (`counts`: each plan's seats, by slug) gives each its own seats
+    and a total. `off`: the percentage to take off (typed, else the thread's deal's)."""
+    counts = counts or {}
     answer = "\n\n".join(quote(view, plan, counts.get(plan["slug"], seats), term, off) for plan in plans)
     priced = [p for p in plans if p["slug"] in counts and p["price_cents"] and p["per_seat"]]
     if len(counts) > 1 and len(priced) == len(plans) and len({p["currency"] for p in priced}) == 1:
@@ -1398,6 +1411,9 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
     return "\n".join(lines)
 
 
+# "analytics addon for 60 pro seats": an add-on asked about first, priced on a plan (not a plan with add-ons)
+_ADDON_FIRST = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?"
+                          r"(?:the\s+|an?\s+)?[a-z][\w -]{0,40}?\s?(?:add-?on|addon)\b")
 # "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan
 _ASKS_IF_IT_APPLIES = re.compile(r"\b(?:appl(?:y|ies)|qualif(?:y|ies)|eligible|valid|hold|holds|work for|count for|"
                                  r"get (?:it|that|the same)|same (?:deal|discount))\b")

@@ -136,17 +136,18 @@ def quote(view: ProductView, plan: PlanEntry, seats: int | None, term: str | Non
 
 
 def _with_negotiated(yearly: float, annual_discount: float, off: float, count: int, word: str, currency: str) -> str:
-    """The yearly list amount with a negotiated `off`% taken off, per seat too; and off the annual price when the
-    plan has an annual discount (which one a deal means is the rep's to say)."""
+    """The yearly amount with a negotiated `off`% taken off, per seat too: off the annual price when the plan has an
+    annual discount (deals are struck on annual pricing), and off list as the other reading (the rep's to say)."""
     share = (100 - off) / 100
     amount = yearly * share
-    line = (f"With {off:g}% off list: {money(yearly, currency)} × {share:g} = {bold(money(amount, currency))} a year "
-            f"({money(amount / 12 / count, currency)} per {word} per month)")
     if annual_discount:
-        on_annual = yearly * (100 - annual_discount) / 100 * share
-        line += (f"; {off:g}% off the annual price instead: {money(on_annual, currency)} a year "
-                 f"({money(on_annual / 12 / count, currency)} per {word} per month)")
-    return line + "."
+        annual = yearly * (100 - annual_discount) / 100
+        on_annual = annual * share
+        return (f"With {off:g}% off the annual price: {money(annual, currency)} × {share:g} = {bold(money(on_annual, currency))} "
+                f"a year ({money(on_annual / 12 / count, currency)} per {word} per month); {off:g}% off list instead: "
+                f"{money(amount, currency)} a year ({money(amount / 12 / count, currency)} per {word} per month).")
+    return (f"With {off:g}% off list: {money(yearly, currency)} × {share:g} = {bold(money(amount, currency))} a year "
+            f"({money(amount / 12 / count, currency)} per {word} per month).")
 
 
 def _seats_limit(plan: PlanEntry) -> str:
