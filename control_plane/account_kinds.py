@@ -15,10 +15,10 @@ MAX_SCAN_CHARS = 300
 _STEM = 5  # a word of at least one letter less than this asks for an industry whose word it begins (or that begins it)
 # "healthcare customers", "manufacturing reference", "smb ones", "logistics accts"
 _KIND_BEFORE_NOUN = re.compile(r"\b(?P<word>[a-z][a-z-]{2,30})\s+(?:customers?|accounts?|accts?|clients?|logos|companies|"
-                               r"references?|ref|ones|prospects?)\b")
+                               r"references?|ref|ones?|prospects?)\b")
 # "any in retail", "who do we have in logistics", "accounts from the banking space"
 _IN_A_KIND = re.compile(r"\b(?:in|from)\s+(?:the\s+)?(?P<word>[a-z][a-z-]{2,30})(?:\s+(?:space|industry|sector|vertical|segment|"
-                        r"market|world))?\s*[?!.]*$")
+                        r"market|world))?(?:\s*[?!.]*$|\s+(?:i|we|you|that|who|which|to|for)\b)")  # ("... in healthcare i can name drop")
 # What makes "in retail" a question about our accounts, not about something else in retail
 _ABOUT_ACCOUNTS = re.compile(r"\b(?:any|anyone|anybody|who|which|customers?|accounts?|accts?|clients?|logos|references?|ones|"
                              r"do we have|we have)\b")

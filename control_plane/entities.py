@@ -35,6 +35,10 @@ _SET_AGAINST_AFTER = frozenset("doesnt doesn't doesn hasnt hasn't lacks lack mis
 # "plus the 10% off", "plus another pack": words after "plus" that make it a conjunction, not the plan
 _JOINED_AFTER_PLUS = frozenset("the a an another extra more some one two three tax vat their our".split())
 _PRICE_CUES_AFTER = frozenset("per cost costs run runs priced price pricing go goes monthly annually yearly annual paid billed".split())
+_PLAN_WORD_AFTER = frozenset((word,) for word in ("plan", "plans", "tier", "seats", "seat", "pricing", "price", "edition"))
+# "their sales team", "a small team": words before "team" that make it a group of people
+_OWNERS_OF_A_TEAM = frozenset("sales inside field outbound inbound their our my your whole entire small big growing cs support ops "
+                              "revops finance marketing success".split())
 # "can growth be paid monthly", "could team get sso": a plan between a modal and its verb is the subject asked about
 _MODAL_BEFORE = frozenset("can could will would should may might".split())
 _VERB_AFTER_MODAL = frozenset("be have get do include support handle use go pay bill buy add".split())
@@ -48,7 +52,7 @@ _QUANTITY = re.compile(
     # (not "149 a seat", "55.20 per user": a price per seat)
     # (nor "1k viewers": a thousand, not one)
     r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6})(?![\d.,]\d)(?!\s*(?:a|per|/)\s*(?:seat|user|head|person|rep|employee)s?\b)(?!\s?k\b)"
-    r"\s*(?:x\s*)?(?:[a-z+-]{1,20}\s+){0,2}?"
+    r"\s*(?:x\s*|-)?(?:[a-z+-]{1,20}\s+){0,2}?"  # ("a 45-person team")
     r"(?:seats?|users?|licen[cs]es?|reps?|people|ppl|persons?|agents?|employe?es?|employes|members?|viewers?|staff|heads?|"
     r"sellers?|salespeople|sales ?reps?|aes|sdrs?|bdrs?|folks|closers?)\b"
 )
@@ -228,6 +232,10 @@ class EntityExtractor:
         or in a message of little more than names ("growth?", "team and pro")."""
         if match.next_words[:1] in (("trial",), ("trials",)):
             return False  # "free trial?" asks about trying the product, not the plan called Free
+        if text.lowered[match.start : match.end] == "team" and match.next_words[:1] not in _PLAN_WORD_AFTER and (
+                match.previous_word in _OWNERS_OF_A_TEAM or match.previous_word.endswith(
+                ("-person", "-rep", "-people", "-seat", "-user", "-member"))):
+            return False  # "a 45-rep team", "their sales team": people, not the plan called Team
         if text.lowered[match.start : match.end].startswith("startup") and _STARTUP_COMPANY.search(text.lowered):
             return False  # "startup pricing? prospect raised 3M": the discount for startups, not a plan called Startup
         if any(name.kind == "product" for name in self.names.get(match.previous_word)):

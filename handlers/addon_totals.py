@@ -77,6 +77,26 @@ def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int
     return 1, None
 
 
+# "if they add 2 packs", "3 of them", "two more blocks": how many of the add-on just discussed
+_PACKS_OF_IT = re.compile(r"(?<![\w.$])(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?"
+                          r"(?:packs?|blocks?|units?|of (?:them|those|these|it)|add-?ons?)\b")
+
+
+def packs_priced(addon: AddOnEntry, text: str) -> str | None:
+    """"2 × $200 = $400 per month" for a number of a flat-priced add-on's packs the message asks about; None otherwise."""
+    found = _PACKS_OF_IT.search(text.lower()[:MAX_SCAN_CHARS])
+    price = addon["price_cents"]
+    if found is None or price is None or addon["per_seat"] or addon["billing_period"] not in ("month", "year"):
+        return None
+    value = found.group(1)
+    packs = int(value) if value.isdigit() else _NUMBER_WORDS[value]
+    if not 1 < packs <= MAX_PACKS:
+        return None
+    currency = addon["currency"]
+    return (f"{packs} packs: {packs} × {money(price, currency)} = {bold(money(price * packs, currency))} "
+            f"per {addon['billing_period']}.")
+
+
 def included_on(addon: AddOnEntry, plan: PlanEntry) -> bool:
     """Whether the add-on's description says a plan includes it ("included at no extra cost on Enterprise")."""
     return bool(re.search(rf"\bincluded\b[^.]{{0,40}}\b{re.escape(plan['name'])}\b", addon["description"] or "", re.IGNORECASE))
@@ -183,13 +203,22 @@ def _capacity(plan: PlanEntry, addon: AddOnEntry, packs: int) -> str | None:
 _NEEDED = re.compile(r"(?<![\w.$])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k|thousand|m|million)?\b\s+((?:[a-z-]+\s+){0,2}[a-z-]+)")
 _SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
 _COUNTS_PACKS = re.compile(r"\b(?:packs?|extra|more|additional|bundles?|blocks?)\b")
+# "they need like 50k a month", "around 30,000 per mo": an amount with no noun of its own
+_BARE_AMOUNT = re.compile(r"(?<![\w.$])(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?\s?(?:k|m)\b|\d{4,})(?=\s+(?:a|per|each|every|/)\s?(?:mo|month)\b)")
+_NEEDED_NOUN = re.compile(r"(?<![\w.$])\d[\d,.]*\s?(?:k|m|thousand|million)?\s+(?:[a-z-]+\s+){0,1}(?:tasks?|responses?|viewers?|"
+                          r"requests?|emails?|credits?|records?|invoices?|seats?|users?|employees?)\b")
 
 
-def for_a_need(view: ProductView, plan: PlanEntry, text: str) -> str | None:
+def for_a_need(view: ProductView, plan: PlanEntry, text: str, counted: str | None = None) -> str | None:
     """How many of an add-on's packs `plan` needs for an amount the message states ("50k tasks a mo" on Relay Plus: its
     20,000 plus 3 packs of 10,000), priced with the plan, and the bigger plan that holds it, if one does; None when the
-    message states no amount a pack brings."""
+    message states no amount a pack brings. `counted`: what the thread was counting ("Tasks"), for an amount said
+    without its noun ("they need like 50k a month")."""
     lowered = text.lower()[:MAX_SCAN_CHARS]
+    if counted:
+        bare = _BARE_AMOUNT.search(lowered)
+        if bare is not None and not _NEEDED_NOUN.search(lowered):
+            lowered = f"{lowered[:bare.end()]} {counted.lower()}{lowered[bare.end():]}"
     for addon in view.payload["addons"]:
         brings = _PACK_BRINGS.search(addon["description"])
         if not brings or addon["price_cents"] is None or addon["billing_period"] != "month":

@@ -24,7 +24,7 @@ from handlers import addon_totals, faq_discounts, llm_text, plan_fit, prompts
 from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import and_list, bold, clean, or_list, table
-from handlers.quotes import checked_figure, instead_of, money, negotiated_discount, quote, seat_word
+from handlers.quotes import checked_figure, instead_of, money, negotiated_discount, outside_seat_range, quote, seat_word
 from handlers.text_match import Indexed, index_item, score, terms, typed_words, unmatched
 from knowledge.reader import ProductView, list_products, read_product, suggest_products
 from knowledge.snapshot_prompt import format_price
@@ -263,6 +263,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     if (own_seats and asked_plans and items and items[0].kind == "limit" and terms(items[0].name) & _SEAT_WORDS
             and not _LIMIT_CUE.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
         aspect, items = "quote", []  # "sentinel advanced for 30 employees": its price (the minimum said), not the limit
+    if (own_seats and len(asked_plans) == 1 and aspect in (None, "limits", "features") and not items
+            and outside_seat_range(asked_plans[0], frame.quantity or 0)):
+        aspect = "quote"  # "prospect only has 18 reps, can they still go ent?": no (25 minimum), and the price at it
     if items and items[0].found_by == "name" and not own_seats:
         asks_price = False  # "overage fee on scale" after a quote asks about the overage, not the seats again
     explicit_price = bool(_EXPLICIT_PRICE.search(ctx.words.lower()[:MAX_SCAN_CHARS]))
@@ -281,7 +284,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
     adds_to_quote = previous == "quote" and bool(_ADDS_AN_ADDON.search(lowered_words))
-    needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words) if len(asked_plans) == 1 and fitted is None else None
+    counted = previous.split(":", 2)[2] if previous_kind == "limit" and previous else None  # ("50k a month" of the Tasks just asked)
+    needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words, counted) if len(asked_plans) == 1 and fitted is None else None
     if needed is not None:  # "they need like 50k tasks a mo" on Relay Plus: its own, the packs for the rest, priced
         return HandlerResult.from_marked(readings + needed, readings_noted=True, snapshot_path=view.path,
                                          context=replace(context, aspect=aspect))
@@ -848,6 +852,9 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     if items:
         yes_no = bool(_YES_NO.match(question.lower()))
         answer = "\n\n".join(_describe_item(view, item, plans, yes_no=yes_no) for item in items)
+        packs = addon_totals.packs_priced(items[0].entry, question) if items[0].kind == "addon" else None
+        if packs is not None:  # "if they add 2 packs whats the monthly cost": that many, priced
+            answer = f"{packs}\n{answer}"
         if items[0].kind == "limit" and plans and _OPTIONS.search(question.lower()[:MAX_SCAN_CHARS]):
             options = _limit_options(view, items[0].name, plans)
             answer += ("\n" + options) if options else ""
@@ -933,7 +940,9 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "nah nope no wait ugh oh ah hmm ok okay yes yeah instead "
                          # (what a rep says of the customer around the question: "and if theyre looking at pro")
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
-                         "leaning interested keen eyeing right correct accurate wrong")
+                         "leaning interested keen eyeing right correct accurate wrong well "
+                         "prospect prospects lead leads buyer buyers possible doable allowed pack packs block blocks "
+                         "around approx approximately maybe ish")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:

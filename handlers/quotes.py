@@ -167,6 +167,12 @@ def _seat_cap(plan: PlanEntry) -> int | None:
     return int(maximum.group(1).replace(",", "")) if maximum else None
 
 
+def outside_seat_range(plan: PlanEntry, seats: int) -> bool:
+    """Whether `seats` is below the plan's seat minimum or above its cap ("18 reps on enterprise": 25 minimum)."""
+    least, cap = _seat_minimum(plan), _seat_cap(plan)
+    return (least is not None and seats < least) or (cap is not None and seats > cap)
+
+
 def _smallest_plan_for(view: ProductView, plan: PlanEntry, seats: int) -> PlanEntry | None:
     """The first plan above `plan` that takes `seats`."""
     return next((p for p in view.payload["plans"] if p["position"] > plan["position"]
