@@ -166,6 +166,10 @@ class ControlPlane:
         `control_plane.deals`)."""
         return deal_in(text, self._entities, self._names, naive_utc(now), mix_ends=mix_ends)
 
+    def addon_named(self, text: str) -> str | None:
+        """The add-on a message names in full, if one (see `NameIndex.addon_named`)."""
+        return self._names.addon_named(text.lower())
+
     # The pattern tier ---------------------------------------------------------------------------------
 
     def classify(self, text: str, now: datetime | None = None) -> Decision:

@@ -219,7 +219,8 @@ class EntityExtractor:
             product=product,
             plans=tuple(plans),
             topic=topic,
-            time_range=parse_time_range(lowered, now) if lowered else None,
+            time_range=parse_time_range(_before_what_to_say(lowered) if intent is Intent.DRAFT_EMAIL else lowered, now)
+            if lowered else None,
             meeting_kind=meeting_kind,
             quantity=_count(next(group for group in quantity.groups() if group)) if quantity else None,
             term=term,
@@ -391,6 +392,17 @@ class EntityExtractor:
                     head.pop()
                 return " ".join(head)
         return phrase
+
+
+# "say the order form goes out today", "let her know we can start monday": what the draft says, not which meeting
+_WHAT_TO_SAY = re.compile(r"\b(?:say(?:ing)?|tell (?:her|him|them)|let (?:her|him|them) know|mention(?:ing)?|note that|"
+                          r"add(?:ing)? that|confirm(?:ing)? that)\b")
+
+
+def _before_what_to_say(lowered: str) -> str:
+    """A draft request up to what the draft is to say: its time words there choose the meeting."""
+    cue = _WHAT_TO_SAY.search(lowered)
+    return lowered[:cue.start()] if cue else lowered
 
 
 def _count(digits: str) -> int | None:

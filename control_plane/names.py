@@ -137,6 +137,9 @@ class NameIndex:
             _singular(word) for name in vocabulary.limit_names for word in _WORD.findall(name.lower())
             if word not in _GENERIC_WORDS and word not in named
         ) | {"limit"}
+        # Add-ons by their lower-case name, for a meeting question that talks of one ("did acme get guided onboarding")
+        self._addons = {" ".join(_WORD.findall(name.lower())): name for name in vocabulary.addon_names
+                        if 0 < len(_WORD.findall(name.lower())) <= _MAX_ADDON_WORDS}
         owners: dict[str, set[str]] = {}
         for phrase, product in vocabulary.offered:
             for word in _WORD.findall(phrase.lower()):
@@ -329,6 +332,16 @@ class NameIndex:
             return None
         return ranked[0][0]
 
+    def addon_named(self, lowered: str) -> str | None:
+        """The add-on a (lower-case) message names in full ("guided onboarding"), looked up word run by word run."""
+        words = _WORD.findall(lowered[:500])
+        for start in range(len(words)):
+            for width in range(min(_MAX_ADDON_WORDS, len(words) - start), 0, -1):
+                name = self._addons.get(" ".join(words[start:start + width]))
+                if name is not None:
+                    return name
+        return None
+
     def catalog_terms_in(self, lowered: str) -> list[str]:
         """Words of `lowered` that name something the catalog offers ("forecasting", "zapier", "onboarding")."""
         terms = self.catalog_terms
@@ -418,6 +431,7 @@ def _after_who_is(lowered: str, start: int) -> bool:
 
 
 # Words reps use for what the catalog calls by another name (the handlers fold the same ones: handlers/text_match.py).
+_MAX_ADDON_WORDS = 4
 _CATALOG_SYNONYMS = {
     "churn": "cancel", "churns": "cancel", "churned": "cancel", "churning": "cancel", "terminate": "cancel",
     "terminated": "cancel", "termination": "cancel", "dupes": "duplicate", "dupe": "duplicate", "2fa": "mfa",

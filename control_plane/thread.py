@@ -216,7 +216,9 @@ _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|
                          r"(?:per|a|each) (?:yr|year)|annual (?:value|total|cost)|total (?:per|a) (?:yr|year)|"
                          # "whats the yearly number", "the monthly figure", "what does that cost them"
                          r"(?:yearly|annual|monthly|total) (?:number|figure|amount|bill|spend|price)|"
-                         r"what (?:does|would|will) (?:that|it|the deal) cost)\b")
+                         r"what (?:does|would|will) (?:that|it|the deal) cost|"
+                         # "whats their effective per seat w the 10%", "net price per seat"
+                         r"effective|net (?:price|per seat|cost)|per (?:seat|user) (?:after|with|w)\b)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 # "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
 _DEAL_NOUN = r"\b(?:deal|contract|renewal|order|agreement|terms)\b"
@@ -606,7 +608,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             # ("did she sign off" in a thread about Priya points at Priya, not at whose tasks were listed)
             # "and for kestrel?", "anything open at tidewater for him" after what Sam owes: Sam's, at that account;
             # "what accounts does she own" after who Maya is: Maya's
-            return {"colleague": colleague, "aspect": thread.aspect, "account": thread.account}
+            # (after who they are, no account: "whats on her plate" after Maya's accounts is all of hers)
+            return {"colleague": colleague, "aspect": thread.aspect,
+                    "account": None if aspect.startswith(COLLEAGUE_ASPECT) and not typed["account"] else thread.account}
         if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
                 and (typed["colleague"] or not decision.entities.account or pointing):  # (not the contact's own account)
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes

@@ -299,7 +299,8 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
 _SHORTER = re.compile(r"\b(?:shorter|shorten|briefer|more concise|tighten|trim(?: it| this)? down|keep it short|too long)\b",
                       re.IGNORECASE)
 # "n mention the 15% discount locked for 2 yrs", "add that the price is locked": something the draft must say
-_MENTION = re.compile(r"\b(?:mention(?:ing)?|add(?:ing)? that|include|saying|say that|tell (?:him|her|them) (?:that|about)|"
+_MENTION = re.compile(r"\b(?:mention(?:ing)?|add(?:ing)? that|include|saying|say(?: that)?|tell (?:him|her|them)(?: that| about)?|"
+                      r"let (?:him|her|them) know(?: that)?|"
                       r"(?:add|include|put in|throw in|slip in) (?:a|one more|another|an extra) (?:line|sentence|note|bit|paragraph|"
                       r"para|ps) (?:about|on|re|saying|that|mentioning|with))\s+"
                       r"([^.?!\n]{3,160})", re.IGNORECASE)

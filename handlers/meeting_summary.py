@@ -26,6 +26,7 @@ from knowledge.meetings import (
     MeetingDetail,
     MeetingRef,
     MeetingResolution,
+    account_contacts,
     account_meetings,
     contact_title,
     find_meetings,
@@ -97,7 +98,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     header = meeting_header(detail.meeting, ctx)
     part = asked_part(ctx.words)
     if part is not None:  # "action items?" after a recap, "who was on the hooli call": that part, as recorded
-        shown = part_of_recap(detail, part)
+        their_people = frozenset(c.name.lower() for c in account_contacts(ctx.db, detail.meeting.account, limit=_MAX_CONTACTS)) \
+            if part == "participants" else frozenset()
+        shown = part_of_recap(detail, part, their_people)
         return HandlerResult.from_marked(header + ("\n\n" + shown if shown else ""), context=context)
 
     transcript = meeting_transcript(ctx.db, detail.meeting.id)
@@ -147,6 +150,7 @@ _WHO_IS_SCAN = 120
 _MAX_TOPIC_CHARS = 300
 _POINTS_AT_ACCOUNT = re.compile(r"\b(?:there|their|them|they|that one|that account|that acct|over there)\b")
 _CARD_MEETINGS = 3
+_MAX_CONTACTS = 50  # an account's contacts read to tell its people from ours on a call
 
 
 def _contact_card(ctx: HandlerContext, contact: KnownContact) -> HandlerResult:
@@ -172,7 +176,8 @@ class _Unanswered:
 # A request for the meeting itself rather than for something said in it.
 _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
-    r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
+    r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|how(?:'s| was)\b[^.?!\n]{0,60}\b(?:go|went)\b|gist|"
+    r"who\b(?: [\w']+){0,4} (?:was|were) (?:on|in|there)\b|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
     r"latest|status|update|current state|state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|"
     r"up to speed|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
@@ -246,7 +251,9 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
     lines.append("\nAsk “recap the " + clean(found[0].meeting.title) + "” for the whole meeting." if len(shown) == 1
                  else "\nAsk for a recap of any of them for the whole meeting.")
     # (the question's own words, kept only for a correction naming another account: "no i meant tidewater")
-    context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id,
+    # (the meeting only when all the lines are from one: a draft next is about the meeting the thread was on, or the
+    # latest, not whichever meeting an answer happened to quote first)
+    context = TurnContext(account=found[0].meeting.account, meeting_id=found[0].meeting.id if len(shown) == 1 else None,
                           topic=" ".join(typed_words(ctx.words[:_MAX_TOPIC_CHARS], question.words)) or None)
     return HandlerResult.from_marked("\n".join(lines), context=context)
 

@@ -236,7 +236,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     priced_item = previous_kind == "addon" or aspect != "price"
     if previous and ((aspect is None and frame.follow_up) or (aspect == "price" and previous_kind == "addon" and frame.follow_up
                                                               and not items) or (
-        previous.startswith("item:") and not items and priced_item and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
+        # ("do they get hipaa evidence on advanced" after the seat minimum: a compliance question of its own)
+        previous.startswith("item:") and not items and priced_item and aspect not in _CATEGORY_KIND
+        and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
     ) or (previous.startswith(f"item:{_CATEGORY_KIND.get(aspect or '', '-')}:") and not frame.typed("plans")
           and not unknown_here)  # ("do we integrate w pipedrive" after DocuSign: not DocuSign again)
             or (aspect is None and not items and not frame.typed("plans") and _said_in(previous, ctx.words, view))):
@@ -283,7 +285,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if least:  # "what does that minimum come to": the price of the plan's least seats
             quantity, aspect, items = least, "quote", []
     lowered_words = ctx.words.lower()[:MAX_SCAN_CHARS]
-    adds_to_quote = previous == "quote" and bool(_ADDS_AN_ADDON.search(lowered_words))
+    # ("w tax automation" after Scale's price or a quote: the plan with that add-on, totalled)
+    adds_to_quote = previous in ("quote", "price") and bool(_ADDS_AN_ADDON.search(lowered_words))
     counted = previous.split(":", 2)[2] if previous_kind == "limit" and previous else None  # ("50k a month" of the Tasks just asked)
     needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words, counted) if len(asked_plans) == 1 and fitted is None else None
     if needed is not None:  # "they need like 50k tasks a mo" on Relay Plus: its own, the packs for the rest, priced

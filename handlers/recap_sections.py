@@ -11,8 +11,8 @@ _SCAN_CHARS = 300
 _ACTION_ITEMS = re.compile(r"\b(?:action ?items?|next steps?|to-?dos?|follow[ -]?ups?|tasks?|who(?:'s| is) doing what|"
                            r"who owes what|what do (?:we|i) owe|homework)\b")
 _DECISIONS = re.compile(r"\b(?:decisions?|decide|decided|agreed|agreements?|outcomes?|where did (?:we|they) land)\b")
-_PARTICIPANTS = re.compile(r"\bwho (?:was|were) (?:on|in|there|at)\b|\bwho (?:attended|joined|came|showed up)\b|"
-                           r"\b(?:attendees|participants)\b")
+_PARTICIPANTS = re.compile(r"\bwho\b(?: [\w']+){0,4} (?:was|were) (?:on|in|there|at)\b|\bwho\b(?: [\w']+){0,4} "
+                           r"(?:attended|joined|came|showed up|dialed in)\b|\b(?:attendees|participants)\b")
 # Asking for the whole meeting: the recap, whatever parts are named beside it.
 _WHOLE_RECAP = re.compile(r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|run-?down|catch me up|fill me in|brief me|"
                           r"what happened|how did\b[^.?!\n]{0,60}\bgo|key points|takeaways|highlights|notes|gist|overview)\b")
@@ -28,10 +28,19 @@ def asked_part(words: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def part_of_recap(detail: MeetingDetail, part: str) -> str:
-    """The recap's `part`, or that none was recorded; participants are in the meeting's header already."""
+def part_of_recap(detail: MeetingDetail, part: str, their_people: frozenset[str] = frozenset()) -> str:
+    """The recap's `part`, or that none was recorded. Participants (listed in the meeting's header already) are split
+    into the account's people (`their_people`, lower case) and ours."""
     if part == "participants":
-        return "" if detail.meeting.participants else "No participants were recorded for this meeting."
+        participants = detail.meeting.participants
+        if not participants:
+            return "No participants were recorded for this meeting."
+        theirs = [name for name in participants if name.lower() in their_people]
+        ours = [name for name in participants if name.lower() not in their_people]
+        if not theirs:
+            return ""
+        return (f"From {clean(detail.meeting.account)}: " + ", ".join(clean(name) for name in theirs)
+                + (". From our side: " + ", ".join(clean(name) for name in ours) if ours else "") + ".")
     entries = detail.action_items if part == "action items" else detail.decisions
     if not entries:
         return f"No {part} were recorded for this meeting."

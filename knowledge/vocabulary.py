@@ -74,6 +74,7 @@ class Vocabulary:
     colleagues: tuple[str, ...] = ()
     # What the accounts are recorded as: industries ("Healthcare") and segments ("SMB"), for "any healthcare customers"
     industries: tuple[str, ...] = ()
+    addon_names: tuple[str, ...] = ()  # what the add-ons are called ("Guided onboarding"), for a meeting's talk of one
 
     def account_aliases(self) -> dict[str, str]:
         """Lower-case alias -> account name, for every unambiguous alias of every account."""
@@ -181,6 +182,7 @@ def load_vocabulary(db: Database) -> Vocabulary:
                 return distinct[table, column]
 
             limit_rows = distinct_rows("planlimit", "name")
+            addon_rows = distinct_rows("addon", "name")
             offered_rows = [row for statement in _OFFERED_SOURCES for row in rows(statement)]
             phrase_rows = [row for table, column in _CATALOG_PHRASE_SOURCES for row in distinct_rows(table, column)]
         finally:
@@ -196,6 +198,7 @@ def load_vocabulary(db: Database) -> Vocabulary:
         industries=tuple(sorted(industry for (industry,) in industry_rows if industry)),
         catalog_phrases=tuple(phrase for (phrase,) in phrase_rows if phrase),
         limit_names=tuple(name for (name,) in limit_rows if name),
+        addon_names=tuple(name for (name,) in addon_rows if name),
         offered=tuple((name, product) for name, product in offered_rows if name),
         colleagues=_colleagues(owner_rows, people_rows, {name.lower() for name, _email, _account, _title in contact_rows}),
     )

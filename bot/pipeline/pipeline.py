@@ -315,6 +315,10 @@ class Pipeline:
                     turn = replace(turn, product=deal.product, plan=deal.plan, quantity=deal.seats,
                                    plans=tuple(plan for plan, _ in deal.mix), plan_seats=tuple(seats for _, seats in deal.mix),
                                    discount=deal.discount, aspect=turn.aspect if about_people(turn.aspect) else None)
+                addon = self.control_plane.addon_named(decision.normalized_text)
+                if addon is not None and not about_people(turn.aspect):
+                    # "did acme get guided onboarding thrown in": "whats it normally cost" next asks the add-on's price
+                    turn = replace(turn, aspect=f"item:addon:{addon}")
                 if deal is not None and priced:
                     # "whats vandelays deal worth per yr": what the meetings say, then the deal priced
                     quote = await self._price_deal(deal, text, decision, now)
