@@ -40,6 +40,7 @@ _PLAN_WORD_AFTER = frozenset((word,) for word in ("plan", "plans", "tier", "seat
 _OWNERS_OF_A_TEAM = frozenset("sales inside field outbound inbound their our my your whole entire small big growing cs support ops "
                               "revops finance marketing success".split())
 # "can growth be paid monthly", "could team get sso": a plan between a modal and its verb is the subject asked about
+_PRICE_WORD = re.compile(r"\b(?:price|prices|pricing|priced|cost|costs|quote|how much|\$)")
 _MODAL_BEFORE = frozenset("can could will would should may might".split())
 _VERB_AFTER_MODAL = frozenset("be have get do include support handle use go pay bill buy add".split())
 
@@ -68,7 +69,9 @@ _PLAN_FOR_COUNT = re.compile(
     r"weeks?|minutes?|hours?|gb|tb|mb|k|m|dollars|usd|eur|bucks|requests|calls|tasks|responses|seconds?)\b)"
 )
 _STARTUP_COMPANY = re.compile(r"\bstartups?\b(?! (?:plan|tier))(?=[^.?!\n]{0,60}\b(?:raised|funding|funded|seed|series [a-d]|vc|"
-                              r"\$?\d+(?:\.\d)?\s?(?:m|mm|million)\b|under|pricing|discount|program|deal)\b)|\bstartups\b")
+                              r"\$?\d+(?:\.\d)?\s?(?:m|mm|million)\b|under|pricing|discount|program|deal)\b)|\bstartups\b"
+                              # "what if they were a startup instead", "theyre a startup": a kind of company
+                              r"|\b(?:were|was|is|are|they're|theyre|its|it's|as|being) an? (?:early[- ]stage |seed[- ]stage |small |tiny )?startup\b")
 # "and 55 growth", "10 pro": a count right before a plan's name is its seats
 # ("40 x growth", "the 55 on growth" too)
 _COUNT_BEFORE = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,5}) (?:(?:x|×|\*|on|of|seats? on|seats? of) )?$")
@@ -271,6 +274,8 @@ class EntityExtractor:
             return True  # "... growth 35 seats annual is 55.20 a seat right?"
         if match.previous_word == "for" and not match.next_words[:1] and any(ch.isdigit() for ch in text.lowered):
             return True  # "is 60 right for growth", "20 seats for team": a figure for that plan
+        if match.previous_word in ("for", "on") and not match.next_words[:1] and _PRICE_WORD.search(text.lowered[:match.start]):
+            return True  # "price for scale", "whats the cost on business": the plan closing a price question
         if match.previous_word in ("with", "w", "w/") and not match.next_words:
             return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")
         if match.previous_word in _MODAL_BEFORE and following and following[0] in _VERB_AFTER_MODAL:

@@ -120,6 +120,9 @@ _BARE_QUANTITY = re.compile(
     r"(?:for|with|at)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?"
     r"(?:\W+(?:a |per |/)?(?:year|yearly|annual|annually|month|monthly|mo))?\W*$"  # "ok 25 then yearly"
 )
+# "pricing for 60 on each", "40 of each, annual": the seats of each plan just compared
+_EACH_QUANTITY = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) (?:(?:on|of|for|per|seats? (?:on|of|for|per)) )?"
+                            r"(?:each|both|either)\b")
 # "and with 10 more seats?", "w/ 2 more", "add 5", "2 fewer": seats added to (or taken off) the thread's
 # (not "add 6 sms credit packs", "2 extra api packs": packs of an add-on, not seats)
 _NOT_SEATS = r"(?!\s?(?:%|percent|off|discount)|(?: [\w-]+){0,3} (?:packs?|credits?|add-?ons?|blocks?|bundles?|tb|gb|hours?)\b)"
@@ -220,10 +223,14 @@ _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|
                          # "whats their effective per seat w the 10%", "net price per seat"
                          r"effective|net (?:price|per seat|cost)|per (?:seat|user) (?:after|with|w)\b)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
+# "which accounts is he on", "what does she cover", "whats his book": one of our people's accounts
+_THEIR_BOOK = re.compile(r"\b(?:accounts?|accts?|book|territory|portfolio|cover|covers|own|owns|manage|manages)\b")
 # "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
 _DEAL_NOUN = r"\b(?:deal|contract|renewal|order|agreement|terms)\b"
 _VALUE_OF = (r"(?:" + _DEAL_VALUE.pattern + r"|\b(?:annual|yearly) (?:total|value|cost|price)|\bacv\b|"
-             r"\b(?:total|value|cost) (?:per|a) (?:yr|year|month|mo)\b)")
+             r"\b(?:total|value|cost) (?:per|a) (?:yr|year|month|mo)\b|"
+             # "acme contract per seat per month?", "tidewater renewal numbers?"
+             r"\bper (?:seat|user)\b|\b(?:numbers|figures|the math)\b)")
 _THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN)
 
 
@@ -313,6 +320,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if thread.person and _CONTACT_DETAIL.search(text) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
             and not decision.entities.person:
         return Intent.MEETING_SUMMARY, True  # "his email?", "whats her title" about the thread's contact
+    if (thread.aspect or "").startswith(COLLEAGUE_ASPECT) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
+            and _POINTS_AT_SOMEONE.search(text) and _THEIR_BOOK.search(text) and not decision.entities.account:
+        return Intent.MEETING_SUMMARY, True  # "which accounts is he on" after who Leo is: Leo's accounts
     if corrects(decision) and _continuable(last, slots_for):
         return last, True  # "no i meant beacon", "sorry sentinel": the last question again, of what is named now
     if (last is Intent.MEETING_SUMMARY and thread.plan and thread.quantity and _continuable(Intent.PRODUCT_QUESTION, slots_for)
@@ -523,7 +533,7 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
     if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and (thread.quantity or thread.plan):
-        bare = _BARE_QUANTITY.search(decision.normalized_text)
+        bare = _BARE_QUANTITY.search(decision.normalized_text) or _EACH_QUANTITY.search(decision.normalized_text[:300])
         if bare:  # "same for 40" after a quote for 25 seats: 40 seats; "ok 25 then yearly" after a plan's minimum
             typed["quantity"] = int(bare.group(1).replace(",", ""))
     if intent is Intent.PRODUCT_QUESTION and follow_up and thread.quantity:
@@ -661,10 +671,12 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             inherited["topic"] = thread.topic  # "make it shorter" after a draft about the okta app: still about it
         if revising and (thread.aspect or "").startswith(SENDER_ASPECT):
             inherited["aspect"] = thread.aspect  # "shorter pls" after "sign it from rachel": still Rachel's
-        if (_BACK_REFERENCE.search(text) or revising) and not typed["product"] and not typed["plans"]:
+        # ("draft the pricing email to carla" right after her quote: the prices just worked out)
+        quoted_just_now = thread.last_intent == Intent.PRODUCT_QUESTION.value and draft_quotes_their_deal(text)
+        if (_BACK_REFERENCE.search(text) or revising or quoted_just_now) and not typed["product"] and not typed["plans"]:
             # ("that pricing"; or a revision of a draft that quoted prices: it still does)
             inherited |= {"product": thread.product, "plans": thread.plans or ((thread.plan,) if thread.plan else ())}
-            if revising:
+            if revising or quoted_just_now:
                 inherited["quantity"] = thread.quantity  # (the seats its prices were for, each plan's in a mix)
                 if len(thread.plan_seats) == len(thread.plans):
                     inherited["plan_seats"] = thread.plan_seats

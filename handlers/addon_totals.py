@@ -106,6 +106,11 @@ def included_on(addon: AddOnEntry, plan: PlanEntry) -> bool:
 _OPENS = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?(?:the\s+|an?\s+)?$")
 
 
+_PER_YEAR = re.compile(r"\b(?:per|a|each|/) ?(?:yr|year)\b|\b(?:yearly|annual(?:ly)?)\b")
+# "analytics on all 60 pro seats", "premium support for their 40 seats": the add-on put on that many seats
+_ON_SEATS = re.compile(r"\s*(?:add-?on\s+)?(?:on|for|across)\s+(?:all\s+|the\s+|their\s+|our\s+)?(?:of\s+(?:the\s+|their\s+))?\d")
+
+
 def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[AddOnEntry, int, str | None]]:
     """The add-ons a question adds to `plan`, with how many of each (empty when it adds none)."""
     lowered = text.lower()[:MAX_SCAN_CHARS]
@@ -115,7 +120,8 @@ def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[Ad
             continue
         mention = _mention(addon, lowered)
         start = mention.start(mention.lastindex or 0) if mention else 0
-        if mention is None or not (_JOINED.search(lowered[:start]) or _OPENS.match(lowered[:start]) or
+        if mention is None or not (_JOINED.search(lowered[:start]) or _OPENS.match(lowered[:start])
+                                   or _ON_SEATS.match(lowered[mention.end():]) or
                                    re.search(r"\d\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$", lowered[:start])):
             continue
         packs, why = _count(addon, lowered, mention)
@@ -170,7 +176,8 @@ def total(view: ProductView, plan: PlanEntry, seats: int | None, addons: Sequenc
         if why:
             lines.append(f"{addon['name']}: {why} = {packs} pack{'s' if packs != 1 else ''}.")
         shown = f"{' × '.join(factors)} = " if len(factors) > 1 else ""  # ("$20 = $20" says nothing)
-        lines.append(f"{label}: {shown}{money(cost, currency)} per month.")
+        yearly = f" ({money(cost * 12, currency)} a year)" if annual or _PER_YEAR.search(lowered) else ""
+        lines.append(f"{label}: {shown}{money(cost, currency)} per month{yearly}.")
         monthly_total += cost
         capacity = _capacity(plan, addon, packs)
         if capacity and _HOW_MANY.search(lowered):

@@ -216,8 +216,10 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
     in_the_meeting = resolution.meeting is not None and (resolution.by_title or bool(frame.meeting_kind))
     # "what did sofia need from us" (not "what did luis ask in the review": his questions, found by their words)
     named_them = resolution.contact is not None and frame.typed("person") and bool(_NEEDS_FROM_US.search(lowered))
+    if named_them and not question.people and resolution.contact is not None:
+        question = replace(question, people=frozenset({resolution.contact.name.lower()}))  # "what did frank ask for"
     if len(question.people) == 1 and (originally or about_them or named_them) and _ASKS_WHAT_THEY_WANT.search(lowered) and (
-            not has_content(question) or in_the_meeting or originally):
+            not has_content(replace(question, words=question.words - _WANT_WORDS)) or in_the_meeting or originally):
         # "what did she need from us", "what did elena originally want", "what did she ask for in the security
         # review": their asks (in the meeting named, if one is), the first ones if asked so
         named = [(detail, turns) for detail, turns in meetings if detail.meeting.id == resolution.meeting.id] \
@@ -268,7 +270,8 @@ _ASKS_WHAT_THEY_WANT = re.compile(r"\bwhat (?:did|does|do|has|have) (?:[\w'-]+ )
                                   r"|\bwhat (?:she|he|they) (?:needs?|needed|wants?|wanted|asked for|requested)\b"
                                   r"|\bwhat (?:is|was|were|are|s|'s) (?:[\w'-]+ ){1,2}(?:(?:originally|initially|first) )?"
                                   + _PUSHING_FOR + r"\b")
-_NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w*|request\w*|" + _PUSHING_FOR + r")\b")
+_NEEDS_FROM_US = re.compile(r"\b(?:need|needs|needed|want|wants|wanted|require\w*|request\w*|ask(?:ed|s|ing)? for|"
+                            + _PUSHING_FOR + r")\b")
 _ORIGINALLY = re.compile(r"\b(?:originally|initially|at first|in the beginning|at the start|to begin with|first (?:asked|wanted))\b")
 _POINTS_AT_THEM = re.compile(r"\b(?:she|he|her|him|his|hers)\b")
 # Words that name a part of a recap rather than something said in the meeting.

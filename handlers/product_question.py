@@ -358,7 +358,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
                   f"plan for {quantity} seats is {bold(bigger['name'])}:\n" + quote(view, bigger, quantity, frame.term))
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
-        answer = _quotes(view, asked_plans, quantity, frame.term, off, mix)
+        # ("per seat per month?" of a deal struck on annual pricing: its monthly share, not monthly billing discounted)
+        term = None if frame.term == "month" and off and not _BILLED_MONTHLY.search(lowered_words) else frame.term
+        answer = _quotes(view, asked_plans, quantity, term, off, mix)
         answer += _over_years(ctx.words, view, asked_plans, quantity, off, mix)
         if faq_off is not None and off == faq_off.percent:
             answer = f"{clean(faq_off.sentence)} (from the {view.name} FAQ).\n{answer}"
@@ -945,7 +947,7 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
                          "leaning interested keen eyeing right correct accurate wrong well "
                          "prospect prospects lead leads buyer buyers possible doable allowed pack packs block blocks "
-                         "around approx approximately maybe ish")
+                         "around approx approximately maybe ish tho though")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:
@@ -1426,6 +1428,8 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
 # "analytics addon for 60 pro seats": an add-on asked about first, priced on a plan (not a plan with add-ons)
 _ADDON_FIRST = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?"
                           r"(?:the\s+|an?\s+)?[a-z][\w -]{0,40}?\s?(?:add-?on|addon)\b")
+# "monthly w that?", "on monthly billing", "month to month": billed monthly, not a monthly share of a yearly figure
+_BILLED_MONTHLY = re.compile(r"\b(?:monthly|month[\s-]to[\s-]month|mthly|(?:billed|paid|paying|pay|bill) (?:per|each|every|by the|a) month)\b")
 # "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan
 _ASKS_IF_IT_APPLIES = re.compile(r"\b(?:appl(?:y|ies)|qualif(?:y|ies)|eligible|valid|hold|holds|work for|count for|"
                                  r"get (?:it|that|the same)|same (?:deal|discount))\b")

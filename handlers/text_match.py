@@ -57,7 +57,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # "where is the data stored", "where does it live": where it is hosted
         (r"\bwhere\b[^.?!\n]{0,40}\b(?:stored|store|stores|kept|keep|keeps|located|live|lives|sits?|resides?)\b", r" hosted \g<0> "),
         (r"\bkick(?:ing)? the t[iy]res\b|\btest[\s-]*drive\b|\btry (?:it |us |orbit |\w+ )?(?:out )?(?:first|before)\b|\bpoc\b|"
-         r"\bproof of concept\b", " trial free "),
+         r"\bproof of concept\b|\b(?:wants?|wanted|like|needs?|keen|able|want|going) to (?:test|try|pilot|trial)\b", " trial free "),
         (r"\bcount(?:s|ed|ing)? (?:as|toward|towards|against)\b", " counts "),
         # "how long til they're live", "time to go live", "ramp time": how long onboarding takes
         (r"\b(?:til|till|until|before|to) (?:\w+ ){0,4}(?:is|are|goes|go|gets|get|be|being) live\b|\btime to (?:go )?live\b|"

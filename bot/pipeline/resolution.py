@@ -26,6 +26,8 @@ TITLE_CANDIDATES = 30  # recent meetings whose titles a message naming one is co
 MEETING_INTENTS = frozenset({Intent.MEETING_SUMMARY, Intent.DRAFT_EMAIL})
 
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_WEEKDAY_NAMES = frozenset(_WEEKDAYS.split("|"))
+_A_WEEK = timedelta(days=7)
 _LATEST = re.compile(rf"\b(latest|most recent|previous|last)\b(?!\s+(week|month|quarter|year|night|time|{_WEEKDAYS})\b)",
                      re.IGNORECASE)
 # Where things stand now ("are they live yet", "where are they at"): the latest meeting says, whatever its kind
@@ -199,6 +201,10 @@ class MeetingResolver:
         if not rows and participant:  # the contact may not be listed among the participants
             participant = None
             rows = find_meetings(self._db, account=base.account, kind=base.kind, start=start, end=end, limit=CANDIDATES + 1)
+        if not rows and start is not None and time_range is not None and time_range.label.lower() in _WEEKDAY_NAMES:
+            # "last friday's vandelay call" when there was none yesterday (a Friday): the Friday before
+            rows = find_meetings(self._db, account=base.account, kind=base.kind, participant=participant,
+                                 start=start - _A_WEEK, end=end - _A_WEEK, limit=CANDIDATES + 1)
         searched = _describe(base.account, participant, base.kind, time_range.label if time_range else None)
         if not rows:  # nothing in that window: offer the closest meetings without it
             wider = find_meetings(self._db, account=base.account, kind=base.kind, end=now, limit=CANDIDATES)
