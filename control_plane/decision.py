@@ -54,6 +54,10 @@ MEETING_QUESTION_CONFIDENCE = 0.92
 ACCOUNT_QUESTION_CONFIDENCE = 0.84  # below a pattern's own (0.85): a follow-up still continues its thread
 # "any healthcare customers": the accounts of a recorded industry or segment, sure enough to skip the LLM
 ACCOUNTS_OF_A_KIND_CONFIDENCE = 0.9
+# "how many seats does hooli have": their deal's seats, certain enough to skip the LLM (the account is named)
+ACCOUNT_COUNT_CONFIDENCE = 0.9
+_HOW_MANY_THINGS = "how-many-things"
+_ASKS_SEATS_OF = re.compile(r"\bhow many (?:seats|users|licen[cs]es)\b")
 # A greeting followed by words no pattern reads ("morning!! first week here lol"): small talk, short of certain
 GREETING_CHATTER_CONFIDENCE = 0.85
 _CHATTER_MAX_WORDS = 12
@@ -256,7 +260,18 @@ class ControlPlane:
         candidates = self._with_meeting_question(normalized.lowered, tuple(self._classifier.candidates(normalized.lowered)))
         candidates = self._with_accounts_of_a_kind(normalized.lowered, candidates)
         candidates = self._with_catalog_terms(normalized.lowered, candidates)
+        candidates = self._with_an_accounts_count(normalized.lowered, candidates)
         return self._with_named_plans(normalized, candidates)
+
+    def _with_an_accounts_count(self, lowered: str, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """"how many seats does hooli have", "meridian is on beacon pro right? how many seats": a count of an account's
+        deal, which its meetings record, not a plan's limit."""
+        if not candidates or candidates[0].pattern != _HOW_MANY_THINGS or not _ASKS_SEATS_OF.search(lowered[:300]):
+            return candidates
+        if not any(name.kind == "account" for found in self._names.find(lowered[:300]) for name in found.names):
+            return candidates
+        return (Candidate(Intent.MEETING_SUMMARY, ACCOUNT_COUNT_CONFIDENCE, "seats-of-an-account"),
+                *(c._replace(confidence=min(c.confidence, _OUTWEIGHED)) for c in candidates))
 
     def _only_chatter(self, lowered: str) -> bool:
         """What follows a greeting asks nothing and names nothing we know: "morning!! first week here lol"."""

@@ -117,9 +117,15 @@ _ABOUT_THEM = re.compile(r"\b(?:they|their|them|he|she|his|her|we|us)\b")
 # "same for 40", "what about 60?", "and for 100": a seat count with no seat word, after a quote for seats.
 _BARE_QUANTITY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|k|kk|cool|fine|right|so|and|what about|how about|same|the same|same thing|same again)\W+)*"
-    r"(?:for|with|at)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6})(?: (?:instead|then|of them|please))?"
+    r"(?:for|with|at)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6})(?!\s?(?:%|percent|pct)|\.\d)(?: (?:instead|then|of them|please))?"
     r"(?:\W+(?:a |per |/)?(?:year|yearly|annual|annually|month|monthly|mo))?\W*$"  # "ok 25 then yearly"
 )
+# "what if they drop to 35", "bump it to 50", "and 250 at list for a yr": the thread's seats, changed to that many
+_SEATS_TO = re.compile(r"\b(?:drop(?:s|ped)?|go(?:es)?|went|come|comes|bump(?:ed)?|cut|change|move|scale|grow|shrink|increase|"
+                       r"decrease|reduce|up|down|only)(?: (?:it|that|them|seats|down|up|back|the seats))? to (\d{1,3}(?:,\d{3})?|\d{1,6})\b"
+                       r"(?!\s?(?:%|percent|pct|k\b|\.\d))"
+                       r"|^\W*(?:and|what about|how about|ok|so)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6}) (?=(?:at list|at list price|on \w+|"
+                       r"for a (?:yr|year|month)|per (?:yr|year|month)|a (?:yr|year|month)|annual\w*|monthly)\b)")
 # "pricing for 60 on each", "40 of each, annual": the seats of each plan just compared
 _EACH_QUANTITY = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) (?:(?:on|of|for|per|seats? (?:on|of|for|per)) )?"
                             r"(?:each|both|either)\b")
@@ -177,7 +183,7 @@ _PRICES_THE_DEAL = re.compile(r"\b(?:cost|costs|price|priced|pricing|come to|com
 # "how much is that per year", after what an account agreed: that deal's plan and seats
 _POINTS_BACK = re.compile(r"\b(?:that|it|this|those|them|the deal|their deal|(?:their|the) (?:discount|disc|contract|terms))\b")
 # "whole 2 yr term?", "over the 3 yrs", "3 year total": the thread's yearly figure over that many years
-OVER_YEARS = re.compile(r"\b(?:whole|full|entire|over|across|all|for)\s+(?:the\s+)?(?:(\d)|(two|three|four|five))[\s-]?(?:yr|year)s?\b"
+OVER_YEARS = re.compile(r"\b(?:whole|full|entire|over|across|all|for)\s+(?:the\s+)?(?:(?:whole|full|entire)\s+)?(?:(\d)|(two|three|four|five))[\s-]?(?:yr|year)s?\b"
                         r"|\b(\d)[\s-]?(?:yr|year) (?:term|contract|deal|total)\b")
 _PER_UNIT = re.compile(r"\b(?:per|a|each|every) (?:seat|user|license|licence|month|year|head)\b")
 _WHAT_IF = re.compile(r"\b(?:would|could|if|upgrade|downgrade|need|needs|cheapest|max|maximum|limit|allowed)\b")
@@ -230,7 +236,7 @@ _DEAL_NOUN = r"\b(?:deal|contract|renewal|order|agreement|terms)\b"
 _VALUE_OF = (r"(?:" + _DEAL_VALUE.pattern + r"|\b(?:annual|yearly) (?:total|value|cost|price)|\bacv\b|"
              r"\b(?:total|value|cost) (?:per|a) (?:yr|year|month|mo)\b|"
              # "acme contract per seat per month?", "tidewater renewal numbers?"
-             r"\bper (?:seat|user)\b|\b(?:numbers|figures|the math)\b)")
+             r"\bper (?:seat|user)\b|\b(?:numbers|figures|the math|value)\b)")
 _THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN)
 
 
@@ -533,9 +539,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
     if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and (thread.quantity or thread.plan):
-        bare = _BARE_QUANTITY.search(decision.normalized_text) or _EACH_QUANTITY.search(decision.normalized_text[:300])
+        bare = (_BARE_QUANTITY.search(decision.normalized_text) or _EACH_QUANTITY.search(decision.normalized_text[:300])
+                or _SEATS_TO.search(decision.normalized_text[:300]))
         if bare:  # "same for 40" after a quote for 25 seats: 40 seats; "ok 25 then yearly" after a plan's minimum
-            typed["quantity"] = int(bare.group(1).replace(",", ""))
+            typed["quantity"] = int(next(group for group in bare.groups() if group).replace(",", ""))
     if intent is Intent.PRODUCT_QUESTION and follow_up and thread.quantity:
         change = _SEAT_CHANGE.search(decision.normalized_text[:500])
         if change:  # "and with 10 more seats?", "2 fewer": the thread's seats, changed by that many

@@ -167,6 +167,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # "nonprofit, 10 growth seats": the discount a FAQ gives that kind of customer
     faq_off = faq_discounts.discount_for(view, asked_plans[0], ctx.words) if asked_plans and typed_off is None else None
     off = typed_off or (faq_off.percent if faq_off is not None else None) or frame.discount  # else the thread's deal's
+    if typed_off is None and _AT_LIST.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+        off = None  # "and 250 at list for a yr": no discount, the thread's deal's neither
     mix = _seats_of_each(frame, asked_plans, ctx.words, view)
     context = TurnContext(product=view.slug, plan=asked_plans[0]["name"] if asked_plans else None,
                           plans=tuple(p["name"] for p in asked_plans) if len(asked_plans) > 1 else (),
@@ -234,8 +236,12 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         aspect = None  # "included in enterprise?" after an add-on asks about the add-on, not Enterprise's whole list
     # ("is it cheaper if we pay yearly" after a feature asks the plan's price; after an add-on, the add-on's)
     priced_item = previous_kind == "addon" or aspect != "price"
+    # ("scale annual per yr?" after an add-on asks the plan's price: a plan and a period typed)
+    plan_priced = frame.typed("plans") and frame.typed("term")
+    if plan_priced and aspect is None and not items:
+        aspect = "price"  # "whats scale monthly": the plan's price for that period
     if previous and ((aspect is None and frame.follow_up) or (aspect == "price" and previous_kind == "addon" and frame.follow_up
-                                                              and not items) or (
+                                                              and not items and not plan_priced) or (
         # ("do they get hipaa evidence on advanced" after the seat minimum: a compliance question of its own)
         previous.startswith("item:") and not items and priced_item and aspect not in _CATEGORY_KIND
         and _POINTS_BACK.search(ctx.words[:MAX_SCAN_CHARS])
@@ -739,7 +745,7 @@ def _aspect(question: str, view: ProductView, plans: list[PlanEntry]) -> tuple[s
                     if i.kind == "faq" and {"discount", "annual"} <= terms(i.name.lower().replace("annually", "annual"))), None)
         return (f"item:faq:{faq.name}", [faq]) if faq is not None else ("price", [])
     items = _match_items(question, view, named | _PERIOD_WORDS)  # "ledger scale monthly?" is not a limit
-    described = _match_by_description(question, view, named)
+    described = _match_by_description(question, view, named | _PERIOD_WORDS)  # ("whats scale monthly" is its price)
     if described and (not items or described[0].name != items[0].name and described[0].score
                       >= _weighted(question, view, items[0].name, named) + 2 * DESCRIPTION_MARGIN):
         items = described  # "what if they remove seats mid year" is the seat-billing FAQ, not the Seats limit
@@ -947,7 +953,7 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
                          "leaning interested keen eyeing right correct accurate wrong well "
                          "prospect prospects lead leads buyer buyers possible doable allowed pack packs block blocks "
-                         "around approx approximately maybe ish tho though")
+                         "around approx approximately maybe ish tho though count")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:
@@ -1428,6 +1434,7 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
 # "analytics addon for 60 pro seats": an add-on asked about first, priced on a plan (not a plan with add-ons)
 _ADDON_FIRST = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?"
                           r"(?:the\s+|an?\s+)?[a-z][\w -]{0,40}?\s?(?:add-?on|addon)\b")
+_AT_LIST = re.compile(r"\bat list\b|\blist price\b|\b(?:without|before|no|minus) (?:the |their |any |a )?discount\b|\bundiscounted\b")
 # "monthly w that?", "on monthly billing", "month to month": billed monthly, not a monthly share of a yearly figure
 _BILLED_MONTHLY = re.compile(r"\b(?:monthly|month[\s-]to[\s-]month|mthly|(?:billed|paid|paying|pay|bill) (?:per|each|every|by the|a) month)\b")
 # "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan

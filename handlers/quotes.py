@@ -25,6 +25,8 @@ _NEGOTIATED = re.compile(r"(?<![\d.$€£])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percen
                          # "w the 10", "and the 15 on top": the discount the thread's deal named, by its number alone
                          r"|\b(?:w|w/|with|plus|and) (?:the|their|that) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)?"
                          r"(?=\s*(?:$|[?!.,;:\-–]|on top\b|too\b|extra\b|discount\b|off\b|per (?:yr|year|month|mo|seat)\b|(?:on|for) \d|(?:that |the )?[a-z]+ (?:offered|gave|quoted|proposed|agreed|promised|mentioned|got)\b))"
+                         # "and 10%", "what about 15%?": a percentage alone after a quote
+                         r"|^\W*(?:and|or|what about|how about|ok|try|at)?\W*(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)\W*$"
                          # "w 10% on top", "with 15%?": a percentage joined to the quote
                          r"|\b(?:w|w/|with|plus) (\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent|pct)(?=\s*(?:$|[?!.,;:]|on top\b|extra\b))")
 

@@ -35,7 +35,7 @@ _STATUS = re.compile(
     r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|where do (?:we|things) stand|"
     # "whats the status there", "current state of the deal", "get up to speed", "any news"
     r"status|(?:current )?state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|current state|"
-    r"up to speed|any (?:news|updates?)|what(?:'s| is|s) new)\b",
+    r"up to speed|any (?:news|updates?)|what(?:'s| is|s) new|deal look(?:s|ing)? like|(?:the|their) deal (?:so far|now|currently))\b",
     re.IGNORECASE,
 )
 
