@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from control_plane.intents import Entities, Intent
+from control_plane.intents import Entities, Intent, TimeRange
 from control_plane.account_kinds import kind_asked, may_ask_for_a_kind
 from control_plane.names import MAX_NAME_WORDS, MEETING_WORDS, Found, NameIndex, name_key
 from control_plane.normalize import NormalizedText
@@ -222,7 +222,7 @@ class EntityExtractor:
             product=product,
             plans=tuple(plans),
             topic=topic,
-            time_range=parse_time_range(_before_what_to_say(lowered) if intent is Intent.DRAFT_EMAIL else lowered, now)
+            time_range=_time_asked(_before_what_to_say(lowered) if intent is Intent.DRAFT_EMAIL else lowered, now)
             if lowered else None,
             meeting_kind=meeting_kind,
             quantity=_count(next(group for group in quantity.groups() if group)) if quantity else None,
@@ -402,6 +402,20 @@ class EntityExtractor:
 # "say the order form goes out today", "let her know we can start monday": what the draft says, not which meeting
 _WHAT_TO_SAY = re.compile(r"\b(?:say(?:ing)?|tell (?:her|him|them)|let (?:her|him|them) know|mention(?:ing)?|note that|"
                           r"add(?:ing)? that|confirm(?:ing)? that)\b")
+
+
+# "im jumping on w marcus monday", "prepping for thursday's call": a day still to come, which no recorded meeting is on
+_COMING_UP = re.compile(r"\b(?:will|i'll|we'll|going to|gonna|jumping on|hopping on|meeting|meet|seeing|prepping for|prep for|"
+                        r"getting ready for|ahead of|next|this coming|upcoming)\b[^.?!\n]{0,60}$")
+
+
+def _time_asked(lowered: str, now: datetime) -> TimeRange | None:
+    """The time range the message asks about; not a weekday it names as still to come."""
+    found = parse_time_range(lowered, now)
+    if found is None or found.label.lower() not in WEEKDAYS:
+        return found
+    day = re.search(r"\b" + found.label.lower(), lowered)
+    return None if day is not None and _COMING_UP.search(lowered[max(0, day.start() - 120):day.start()]) else found
 
 
 def _before_what_to_say(lowered: str) -> str:

@@ -59,6 +59,11 @@ _THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick 
 _THEIR_DEAL = re.compile(
     r"\b(?:the|that|this|their) (?:quote|deal|contract|renewal(?: cap)?|proposal|order form|cap|ramp|pilot|rollout|go-?live|"
     r"terms|redlines?)\b"
+    # "when does migration happen", "who on our side is doing the migration plan", "what was closewise at"
+    r"|\bwhen (?:does|do|will|is|are|did) (?:the |their |our )?[\w-]+(?: [\w-]+)? (?:happen|happening|start|starting|kick ?off|"
+    r"begin|land|close|wrap up|finish)\b"
+    r"|\bwho (?:on|from) (?:our|their) (?:side|end)\b|\bwho(?:'s| is) (?:doing|handling|running|owning|leading|driving)\b"
+    r"|^(?:(?:and|so|ok),? )?what (?:was|were) [\w-]+ (?:at|charging|quoting|offering|asking)\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
     r"|\bthey (?:got|get|want|wanted|asked|sign|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     # "when do they go live", "are they launching monday": their rollout's dates

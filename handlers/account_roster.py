@@ -46,6 +46,8 @@ ASKS_FOR_PEOPLE = re.compile(
     r"who(?:'s| is| are) (?:our |the |his |her |their |my )?(?:main |key |best |right )?(?:contacts?|people|persons?|stakeholders|champions?|"
     r"decision[ -]makers?|buyers?|point of contact|poc)\b|who (?:handles|owns|runs|leads|manages|is in charge of|deals with|"
     r"signs off on|approves)\b|(?:list |any |all |our |the )?(?:contacts?|stakeholders|people) (?:at|for|from|on)\b|"
+    # "who at initech does IT", "who over at hooli handles security"
+    r"who (?:over )?(?:at|from|on) [\w&'-]{2,30}(?: [\w&'-]{2,30})? (?:does|do|handles?|runs?|owns?|covers?|looks after|deals with)\b|"
     r"who(?: else)?(?:'s| is| are) (?:on|at|from) (?:the )?[\w&' -]{2,40}(?: account| side| team)?(?:,? [a-z]+)?[ ?!.]*$|" + _OWNER_WORDS + "|"
     + _ROLE_WORDS + ")"
     # "globex security contact", "their procurement person", "finance poc at acme"

@@ -14,6 +14,7 @@ from control_plane.thread import COLLEAGUE_ASPECT, PERSON_ASPECT, TASKS_ASPECT, 
 from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import and_list, bold, clean
+from handlers.text_match import the_ask
 from knowledge.meetings import MeetingDetail, account_meetings, accounts_owned, meeting_transcript, meetings_with
 from knowledge.thread_memory import TurnContext
 from knowledge.vocabulary import KnownContact
@@ -82,7 +83,7 @@ def _tasks_of(ctx: HandlerContext, colleague: str, account: str | None) -> Handl
 def contact_tasks(ctx: HandlerContext, contact: KnownContact) -> HandlerResult | None:
     """"whats on tylers plate": the action items a customer contact owns in their account's meetings; None when
     the message asks something else of them."""
-    asked = ctx.words.lower()[:500]
+    asked = the_ask(ctx.words).lower()[:500]  # (not "he'll ask what we committed to" in a long message's context)
     if not (ASKS_TASKS.search(asked) or (ctx.frame.aspect or "").startswith(TASKS_ASPECT)):
         return None
     meetings = [detail for detail, _ in account_meetings(ctx.db, contact.account, ctx.now, limit=MAX_ACCOUNT_MEETINGS,

@@ -18,7 +18,7 @@ from handlers.context import HandlerContext, HandlerResult
 from handlers.declaration import HelpExample, handles
 from handlers.formatting import bold, clean, render_markdown
 from handlers.recap_sections import asked_part, part_of_recap
-from handlers.text_match import typed_words
+from handlers.text_match import the_ask, typed_words
 from handlers.meeting_answers import (MAX_MEETINGS, MAX_SEGMENTS, Passage, Question, best_passages, has_content, passages_of,
                                       read_question, their_asks)
 from handlers.meeting_passages import passages, question_words
@@ -63,7 +63,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if colleague is not None:
             return colleague
     # ("who is dana whitfield" after tyler's tasks asks who she is, not her tasks)
-    if resolution.contact is not None and ctx.frame.typed("person") and not _WHO_IS.search(opening):
+    # (or pointed at: "what does she need to do" after who Rebecca is)
+    if resolution.contact is not None and (ctx.frame.typed("person") or _POINTS_AT_THEM.search(opening)) \
+            and not _WHO_IS.search(opening):
         tasks = await asyncio.to_thread(contact_tasks, ctx, resolution.contact)  # "whats on tylers plate"
         if tasks is not None:
             return tasks
@@ -205,6 +207,9 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         return None
     refs = [detail.meeting for detail, _ in meetings]
     names = [account, *(resolution.contact.name.split() if resolution.contact else ())]
+    ask = the_ask(asked)
+    if ask is not asked and has_content(read_question(ask, names, refs)):
+        asked = ask  # "ok so context: ... he'll ask about the migration. can u give me the renewal terms we agreed"
     if frame.source("topic") == "thread" and frame.topic:
         asked = f"{frame.topic} {asked}"  # "no i meant tidewater": the last question, asked of Tidewater
     question = read_question(asked, names, refs)

@@ -188,6 +188,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         # the add-on again ("and for pro?" after the trial FAQ still asks about the trial)
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
+    asks_nothing_else = aspect is None and not items  # ("and pro?": a plan named, nothing asked of it)
     # "so 15 growth seats monthly w that?" after the FAQ gave nonprofits 30% off: that discount, where it applies
     kept_off = faq_discounts.kept_in_thread(view, previous.split(":", 2)[2], frame.discount) \
         if previous_kind == "faq" and previous and frame.source("discount") == "thread" and typed_off is None else None
@@ -299,10 +300,13 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         return HandlerResult.from_marked(readings + needed, readings_noted=True, snapshot_path=view.path,
                                          context=replace(context, aspect=aspect))
     # "and annually?", "and for 80 seats" after an add-on priced on a plan's seats: the same bundle, for that
-    bundled = (previous_kind == "addon" and frame.quantity is not None and frame.source("quantity") == "thread"
-               and not frame.typed("plans") and (frame.typed("term") or bool(_COMES_TO.search(lowered_words))))
+    # ("what if they drop to 15", "and pro?" too)
+    bundled = previous_kind == "addon" and frame.quantity is not None and (
+        (not frame.typed("plans") and (frame.typed("term") or frame.typed("quantity") or bool(_COMES_TO.search(lowered_words))))
+        or (frame.typed("plans") and frame.source("quantity") == "thread" and asks_nothing_else
+            and not _YES_NO.match(lowered_words)))  # ("is it on starter" asks whether it is)
     if (len(asked_plans) == 1 and fitted is None and (frame.typed("plans") or frame.typed("quantity") or adds_to_quote or bundled)
-            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote)):
+            and (asks_price or frame.typed("term") or _COMES_TO.search(lowered_words) or adds_to_quote or bundled)):
         # (a plan named in the message: "and sms credits?" after a plan's price asks about the add-on alone)
         added = addon_totals.asked_addons(view, asked_plans[0], ctx.words)
         if not added and previous_kind == "addon" and previous and (_ADDS_TO.search(lowered_words) or bundled
@@ -311,9 +315,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
             added = addon_totals.asked_addons(view, asked_plans[0], "with " + previous.split(":", 2)[2])
         bundle = addon_totals.total(view, asked_plans[0], quantity, added, ctx.words, frame.term) if added else None
         if bundle is not None:  # "pro for 20 seats with analytics, monthly": the plan and its add-ons, totalled
-            # (one add-on is what "avail on starter?" next asks about)
-            kept = f"item:addon:{added[0][0]['name']}" if len(added) == 1 and (
-                _ADDON_FIRST.match(lowered_words) or previous_kind == "addon") else "quote"
+            # (one add-on is what "avail on starter?" or "do ent customers pay for it" next asks about)
+            kept = f"item:addon:{added[0][0]['name']}" if len(added) == 1 else "quote"
             return HandlerResult.from_marked(readings + bundle, readings_noted=True, snapshot_path=view.path,
                                              context=replace(context, aspect=kept))
     if asked_plans and frame.discount and _AFTER_THEIR_DISCOUNT.search(lowered_words[:MAX_SCAN_CHARS]):
@@ -1431,9 +1434,6 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
     return "\n".join(lines)
 
 
-# "analytics addon for 60 pro seats": an add-on asked about first, priced on a plan (not a plan with add-ons)
-_ADDON_FIRST = re.compile(r"^\W*(?:(?:and|so|ok|what about|how much is|how much for|whats|what's|price (?:of|for))\s+)?"
-                          r"(?:the\s+|an?\s+)?[a-z][\w -]{0,40}?\s?(?:add-?on|addon)\b")
 _AT_LIST = re.compile(r"\bat list\b|\blist price\b|\b(?:without|before|no|minus) (?:the |their |any |a )?discount\b|\bundiscounted\b")
 # "monthly w that?", "on monthly billing", "month to month": billed monthly, not a monthly share of a yearly figure
 _BILLED_MONTHLY = re.compile(r"\b(?:monthly|month[\s-]to[\s-]month|mthly|(?:billed|paid|paying|pay|bill) (?:per|each|every|by the|a) month)\b")

@@ -190,3 +190,20 @@ def unmatched(question: frozenset[str], known: Iterable[str]) -> list[str]:
     for text in known:
         seen |= terms(text)
     return sorted(question - seen)
+
+
+_SENTENCE_BREAK = re.compile(r"[.?!]+\s+(?=\S)")
+_LONG_MESSAGE_CHARS = 120
+
+
+def the_ask(words: str) -> str:
+    """What a long message asks: its last sentence ("ok so context: ... he'll prob ask what we committed to. can u give
+    me the renewal terms we agreed"), the message itself when it is short or one sentence."""
+    if len(words) <= _LONG_MESSAGE_CHARS:
+        return words
+    tail = words[-_MAX_ASK_CHARS:]
+    breaks = list(_SENTENCE_BREAK.finditer(tail))
+    return tail[breaks[-1].end():] if breaks else words
+
+
+_MAX_ASK_CHARS = 600
