@@ -43,6 +43,8 @@ ASKS_A_QUESTION = re.compile(
     r"has|have|had|(?:is|isn't|was|wasn't)(?! (?:it|there)\b)|tell me (?:more )?about|fill me in on|catch me up on|brief me on|"
     r"(?:any )?(?:background|info|intel|context) on|give me (?:the )?(?:rundown|lowdown|background) on)\b"
     # "hooli got more than that didnt they", "they signed already right": a statement asked as a question
+    # "kestrel wanted their quote in what currency", "they went with which plan": the question word mid-sentence
+    r"|\b(?:in|at|for|on|with|by|from|to|went with|chose|picked) (?:what|which|whose|how much|how many)\b"
     r"|\b(?:didn't|did|don't|do|doesn't|does|isn't|is|aren't|are|wasn't|was|weren't|were|haven't|hasn't)\s+"
     r"(?:they|we|he|she|it|you)\s*\??\s*$|[,\s](?:right|correct|yeah|no)\s*\?+\s*$|^(?!(?:[\w&' -]{1,40} ?[-:—–,] )?(?:can|could|will|would|pls|please)\b)[^\n]{0,500}\?\s*$"
 )

@@ -64,6 +64,7 @@ _THEIR_DEAL = re.compile(
     r"begin|land|close|wrap up|finish)\b"
     r"|\bwho (?:on|from) (?:our|their) (?:side|end)\b|\bwho(?:'s| is) (?:doing|handling|running|owning|leading|driving)\b"
     r"|^(?:(?:and|so|ok),? )?what (?:was|were) [\w-]+ (?:at|charging|quoting|offering|asking)\b"
+    r"|\b(?:the|a|any|which|what|who was the|their) competitors?\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"
     r"|\bthey (?:got|get|want|wanted|asked|sign|signed|need|needed|pay|paid|use|using|chose|picked|bought|ended up)\b"
     # "when do they go live", "are they launching monday": their rollout's dates
@@ -242,7 +243,10 @@ _VALUE_OF = (r"(?:" + _DEAL_VALUE.pattern + r"|\b(?:annual|yearly) (?:total|valu
              r"\b(?:total|value|cost) (?:per|a) (?:yr|year|month|mo)\b|"
              # "acme contract per seat per month?", "tidewater renewal numbers?"
              r"\bper (?:seat|user)\b|\b(?:numbers|figures|the math|value)\b)")
-_THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN)
+_THEIR_DEAL_PRICED = re.compile(_DEAL_NOUN + r"[^.?!\n]{0,40}" + _VALUE_OF + "|" + _VALUE_OF + r"[^.?!\n]{0,30}" + _DEAL_NOUN
+                                # "what per seat price did they end up at", "what price did hooli land on"
+                                + r"|\b(?:price|per seat|per user|pricing|rate)\b[^.?!\n]{0,40}\b(?:end(?:ed)? up (?:at|with|on|paying)|"
+                                r"land(?:ed)? (?:at|on)|settle(?:d)? (?:at|on)|agree(?:d)? (?:to|on)|sign(?:ed)? (?:at|for))\b")
 
 
 # "draft a note to mike w the pricing", "email omar the order form w the numbers": a draft that quotes their deal
