@@ -278,8 +278,9 @@ def template_draft(draft: DraftFacts) -> tuple[str, str]:
             pass  # "make it shorter": no recap, no list of what was agreed
         elif meeting and meeting.summary:
             paragraphs.append("A quick recap: " + meeting.summary.strip())
-        if meeting and meeting.decisions and not draft.short:
-            paragraphs.append("What we agreed:\n" + "\n".join(f"- {d}" for d in meeting.decisions))
+        if meeting and meeting.decisions:  # (a short draft keeps the first: what was agreed is what it confirms)
+            agreed = meeting.decisions[:_SHORT_ITEMS] if draft.short else meeting.decisions
+            paragraphs.append("What we agreed:\n" + "\n".join(f"- {d}" for d in agreed))
         if meeting and meeting.action_items:
             items = meeting.action_items[:_SHORT_ITEMS] if draft.short else meeting.action_items
             paragraphs.append("Next steps:\n" + "\n".join(f"- {a}" for a in items))

@@ -201,8 +201,10 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         return None
     meetings = account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=MAX_SEGMENTS)
     if frame.time_range is not None:  # "what did tyler say on tuesday": that day's meetings, not every one
-        meetings = [(detail, turns) for detail, turns in meetings
-                    if frame.time_range.start <= detail.meeting.started_at < frame.time_range.end]
+        within = [(detail, turns) for detail, turns in meetings
+                  if frame.time_range.start <= detail.meeting.started_at < frame.time_range.end]
+        # ("acme q3 deal: what did tom say": a quarter naming the deal, when no meeting was in it)
+        meetings = within if within or not frame.time_range.label.startswith("Q") else meetings
     if not meetings:
         return None
     refs = [detail.meeting for detail, _ in meetings]
