@@ -235,6 +235,8 @@ _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|
                          # "whats their effective per seat w the 10%", "net price per seat"
                          r"effective|net (?:price|per seat|cost)|per (?:seat|user) (?:after|with|w)\b)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
+# "which meetings was he on", "what calls has she been on": a contact's meetings
+_THEIR_MEETINGS = re.compile(r"\b(?:meetings?|calls?|mtgs?)\b")
 # "which accounts is he on", "what does she cover", "whats his book": one of our people's accounts
 _THEIR_BOOK = re.compile(r"\b(?:accounts?|accts?|book|territory|portfolio|cover|covers|own|owns|manage|manages)\b")
 # "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
@@ -335,6 +337,9 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if thread.person and _CONTACT_DETAIL.search(text) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
             and not decision.entities.person:
         return Intent.MEETING_SUMMARY, True  # "his email?", "whats her title" about the thread's contact
+    if thread.aspect == PERSON_ASPECT and thread.person and _continuable(Intent.MEETING_SUMMARY, slots_for) \
+            and _POINTS_AT_SOMEONE.search(text) and _THEIR_MEETINGS.search(text) and not decision.entities.account:
+        return Intent.MEETING_SUMMARY, True  # "which meetings was he on" after who Henrik is: his meetings
     if (thread.aspect or "").startswith(COLLEAGUE_ASPECT) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
             and _POINTS_AT_SOMEONE.search(text) and _THEIR_BOOK.search(text) and not decision.entities.account:
         return Intent.MEETING_SUMMARY, True  # "which accounts is he on" after who Leo is: Leo's accounts
@@ -608,7 +613,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
-        if thread.person and not typed["person"] and _CONTACT_DETAIL.search(text):
+        if thread.person and not typed["person"] and (_CONTACT_DETAIL.search(text) or (
+                thread.aspect == PERSON_ASPECT and _POINTS_AT_SOMEONE.search(text) and _THEIR_MEETINGS.search(text))):
             # "his email?" after a draft to Luis, "her title" after Priya's meeting: who they are
             return {"account": thread.account, "person": thread.person, "aspect": PERSON_ASPECT}
         if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and (

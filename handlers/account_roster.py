@@ -13,7 +13,7 @@ from knowledge.vocabulary import KnownContact
 
 # "who owns the kestrel account", "who's the ae on acme": our account executive
 # ("who owns the analytics rollout", "who owns the project on hooli's side": a task's owner, not the account's)
-_OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it|legal|procurement))"
+_OWNER_WORDS = (r"who (?:owns|covers|manages|runs|has)\b(?! (?:the )?(?:contract|budget|decision|security|it(?!\W*$)|legal|procurement))"
                 r"(?! (?:the |their |that |this )?(?:[\w-]+ )?(?:rollout|project|migration|setup|pilot|implementation|onboarding|"
                 r"integration|import|training|dashboard|program|workstream)s?\b)|"
                 r"who(?:'s| is) (?:the |our )?(?:ae|account (?:exec(?:utive)?|owner|manager|lead)|rep|owner)\b|"

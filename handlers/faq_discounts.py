@@ -20,6 +20,8 @@ _GETS_OFF = re.compile(r"(?P<who>[A-Z][^.;:]{2,80}?) (?:get|gets|receive|receive
 _CUSTOMER_WORDS = re.compile(r"[a-z][a-z-]{3,}")
 _NOT_A_CUSTOMER_WORD = frozenset({"registered", "with", "under", "over", "than", "funding", "their", "first", "year", "customers",
                                   "teams", "companies", "organisations", "organizations"})
+_ANY_PLAN_WORDS = frozenset({"any", "every", "all", "plan", "plans", "the", "a", "of", "on", "our", "for", "first", "year",
+                             "subscription", "subscriptions", "price", "list"})
 _SAME_WORD = {"non-profit": "nonprofit", "nonprofits": "nonprofit", "non-profits": "nonprofit", "charity": "nonprofit",
               "charities": "nonprofit", "ngo": "nonprofit", "startups": "startup", "start-up": "startup",
               "start-ups": "startup"}
@@ -52,8 +54,8 @@ def faq_discounts(view: ProductView) -> tuple[FaqDiscount, ...]:
             for match in _GETS_OFF.finditer(faq["answer"]):
                 who = {_SAME_WORD.get(word, word) for word in _CUSTOMER_WORDS.findall(match.group("who").lower())}
                 what = set(re.findall(r"[a-z]+", match.group("what").lower()))
-                if view.name.lower() in what and not what & plan_names:
-                    continue  # "Orbit customers get 20% off Beacon": another product's price, not this one's
+                if not what & plan_names and view.name.lower() not in what and what - _ANY_PLAN_WORDS:
+                    continue  # "... get 20% off Beacon" in Orbit's FAQs: another product's price, not this one's
                 found.append(FaqDiscount(float(match.group("pct")), match.group(0).strip(),
                                          frozenset(who - _NOT_A_CUSTOMER_WORD), frozenset(what & plan_names), faq["question"]))
         _cache[key] = tuple(found)

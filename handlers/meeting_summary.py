@@ -150,7 +150,7 @@ _WHO_IS = re.compile(r"^\W*(?:(?:and|so|ok|okay|wait|remind me|oh|also|btw|hey|s
                      r"(?:job )?(?:title|role|position|e-?mail(?: address| addy)?|addy|contact (?:info|details))\b[ ?!.]*(?:again)?[ ?!.]*$")
 _WHO_IS_SCAN = 120
 _MAX_TOPIC_CHARS = 300
-_POINTS_AT_ACCOUNT = re.compile(r"\b(?:there|their|them|they|that one|that account|that acct|over there)\b")
+_POINTS_AT_ACCOUNT = re.compile(r"\b(?:there|their|them|they|it|that one|that account|that acct|over there)\b")
 _CARD_MEETINGS = 3
 _MAX_CONTACTS = 50  # an account's contacts read to tell its people from ours on a call
 
@@ -199,6 +199,14 @@ def _answer(ctx: HandlerContext) -> HandlerResult | _Unanswered | None:
         # "recap the hooli contract review", "how did yesterday's call go": the meeting itself, or honestly
         # none when it is not there (another meeting's notes would answer a question nobody asked)
         return None
+    if _ASKS_THE_DEAL.search(asked.lower()[:500]):
+        # "whats the acme deal again", "what did we sell initech", "what did they end up agreeing to": the latest
+        # meeting whose notes state the deal, recapped
+        for detail, _ in account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=0):
+            if any(_STATES_SEATS.search(note) for note in (*detail.decisions, detail.summary)):
+                header = meeting_header(detail.meeting, ctx)
+                return HandlerResult.from_marked(header + "\n\n" + stored_summary(detail),
+                                                 context=TurnContext(account=detail.meeting.account, meeting_id=detail.meeting.id))
     meetings = account_meetings(ctx.db, account, ctx.now, limit=MAX_MEETINGS, max_segments=MAX_SEGMENTS)
     if frame.time_range is not None:  # "what did tyler say on tuesday": that day's meetings, not every one
         within = [(detail, turns) for detail, turns in meetings
@@ -267,6 +275,11 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
     return HandlerResult.from_marked("\n".join(lines), context=context)
 
 
+# "whats the acme deal again", "what did we sell initech", "what deal did they land on", "what did they end up agreeing to"
+_ASKS_THE_DEAL = re.compile(r"\bwhat(?:'s| is|s| was)? (?:the |their |our )?(?:[\w&'-]+ )?deal(?: again| look(?:s|ing)? like| (?:we|they) (?:have|got|signed|struck))?\W*$"
+                            r"|\bwhat (?:did|have) (?:we|they) (?:sell|sold|buy|bought|sign|signed|agree to|end up (?:with|agreeing to|buying|signing))\b"
+                            r"|\bwhat deal did\b|\bwhat (?:did|have) we sold\b|\bwhere did (?:we|they) land\b(?! on \w)")
+_STATES_SEATS = re.compile(r"\b\d[\d,]*\s+(?:[A-Z][\w-]+\s+)?seats?\b|\bseats?\b[^.;]{0,20}\b\d{2,}")
 # "pushing for", "holding out for": what someone wanted, said the way negotiations are talked about
 _PUSHING_FOR = r"(?:push|hold|hop|angl|hold out|look|ask)(?:ing|ed|s)? (?:out )?for"
 # The asking itself, not what was asked for ("what did sarah originally ask for discount wise": discount)

@@ -368,7 +368,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         facts["context"] = replace(facts["context"], plan=bigger["name"], plans=(), quantity=quantity)
     elif aspect == "quote" and asked_plans:
         # ("per seat per month?" of a deal struck on annual pricing: its monthly share, not monthly billing discounted)
-        term = None if frame.term == "month" and off and not _BILLED_MONTHLY.search(lowered_words) else frame.term
+        term = None if (frame.term == "month" and off and frame.typed("term")
+                        and not _BILLED_MONTHLY.search(lowered_words)) else frame.term
         answer = _quotes(view, asked_plans, quantity, term, off, mix)
         answer += _over_years(ctx.words, view, asked_plans, quantity, off, mix)
         if faq_off is not None and off == faq_off.percent:
