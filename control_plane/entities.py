@@ -185,8 +185,9 @@ class EntityExtractor:
         if plans:  # "what does pro get them that growth doesnt": an everyday plan name set against a plan named
             for match in found:
                 for name in match.names:
-                    if name.kind == "plan" and name.canonical not in plans and match.next_words[:1] \
-                            and match.next_words[0] in _SET_AGAINST_AFTER:
+                    if name.kind == "plan" and name.canonical not in plans and (
+                            (match.next_words[:1] and match.next_words[0] in _SET_AGAINST_AFTER)
+                            or match.previous_word in ("and", "or", "&", "+", "vs", "n")):  # ("pricing for team and growth")
                         plans.append(name.canonical)
         # "i meant pro not growth", "pro, not growth": the plan ruled out is not asked about (when another is)
         ruled_out = {n.canonical for f in found if f.previous_word in ("not", "n't", "instead of") for n in f.names

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import re
 
+from handlers.call_search import format_date
 from handlers.context import HandlerContext, HandlerResult
 from handlers.formatting import bold, clean
-from knowledge.meetings import AccountProfile, account_profile, accounts_in, industries
+from knowledge.meetings import AccountProfile, account_profile, accounts_in, find_meetings, industries
 from knowledge.thread_memory import TurnContext
 
 # "what industry is tidewater in", "what segment", "how big are they", "what do they do"
 ASKS_ACCOUNT_FACTS = re.compile(
     # (not "the forecast view by segment": a thing built per segment, not the account's own)
     r"\b(?:industry|industries|vertical|sector|(?<!by )(?<!per )(?<!each )segment(?! (?:view|report|forecast|dashboard)s?\b)|line of business|what (?:kind|sort|type) of (?:company|business|customer)|"
-    r"how (?:big|large) (?:is|are)|what do (?:they|[\w&'-]+) (?:do|sell|make)(?: exactly)?[ ?!.]*$)"
+    r"how (?:big|large) (?:is|are)|what do (?:they|[\w&'-]+) (?:do|sell|make)(?: exactly)?[ ?!.]*$|never heard of)"
 )
+# "whats kestrel", "who are bluefin", "tell me about meridian": the account named and nothing else asked of it
+_WHAT_IS_NAMED = re.compile(r"^\W*(?:(?:and|so|ok|hey)\W+)?(?:what(?:'s| is|s)|who (?:is|are)|who's|tell me about|"
+                            r"what do we know about|background on) (?:the )?(?P<name>[\w&'-]+(?: [\w&'-]+){0,2}?)\W*(?:,|$)")
+
+
+def asks_what_it_is(words: str, account: str) -> bool:
+    """Whether the message asks what an account is ("whats kestrel, never heard of them"), naming nothing else."""
+    found = _WHAT_IS_NAMED.search(words.lower()[:120])
+    return found is not None and set(found.group("name").split()) <= set(account.lower().split())
 # "who do we sell to in healthcare", "which accounts are in logistics", "our enterprise customers", "any smb accounts"
 _ACCOUNTS_IN = re.compile(
     r"\b(?:who (?:do|did) we sell to|(?:which|what) (?:of our )?(?:accounts?|customers?|clients?|logos|companies) (?:are|is|do we have)|"
@@ -63,7 +73,13 @@ def account_facts_reply(ctx: HandlerContext, account: str) -> HandlerResult | No
     profile = account_profile(ctx.db, account)
     if profile is None or not (profile.industry or profile.segment or profile.owner):
         return None
-    return HandlerResult.from_marked(_line(profile), context=TurnContext(account=profile.name))
+    text = _line(profile)
+    latest = find_meetings(ctx.db, account=profile.name, end=ctx.now, limit=1)
+    if latest:  # (who they are, and where things stand: "tell me about meridian")
+        meeting = latest[0]
+        text += (f"\nLatest meeting: {clean(meeting.title)} ({clean(meeting.kind)}, {format_date(meeting.started_at, ctx.now)});"
+                 " ask for a recap of it, or who is who there.")
+    return HandlerResult.from_marked(text, context=TurnContext(account=profile.name))
 
 
 def _line(profile: AccountProfile) -> str:

@@ -64,6 +64,12 @@ def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int
         packs = int(value) if value.isdigit() else _NUMBER_WORDS[value]
         if 0 < packs <= MAX_PACKS:
             return packs, None
+    after = _PACKS_AFTER.match(lowered[mention.end():])
+    if after:  # "plus sms credits, say 3 packs"
+        value = after.group(1)
+        packs = int(value) if value.isdigit() else _NUMBER_WORDS[value]
+        if 0 < packs <= MAX_PACKS:
+            return packs, None
     brings = _PACK_BRINGS.search(addon["description"])
     if brings:
         unit = int(brings.group(1).replace(",", ""))
@@ -77,6 +83,9 @@ def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int
     return 1, None
 
 
+# "sms credits, say 3 packs", "api capacity x2": how many, said after the add-on's name
+_PACKS_AFTER = re.compile(r"[\s,:-]*(?:(?:say|like|about|around|maybe|probably)\s+)?(?:x\s?)?(\d{1,4}|" + "|".join(_NUMBER_WORDS)
+                          + r")(?:\s+(?:packs?|blocks?|units?|of them))?\b(?!\s*(?:seats?|users?|%|k\b))")
 # "if they add 2 packs", "3 of them", "two more blocks": how many of the add-on just discussed
 _PACKS_OF_IT = re.compile(r"(?<![\w.$])(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?"
                           r"(?:packs?|blocks?|units?|of (?:them|those|these|it)|add-?ons?)\b")

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT, names_an_owner
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
-from handlers.account_facts import ASKS_ACCOUNT_FACTS, account_facts_reply, accounts_in_reply, asks_accounts_in
+from handlers.account_facts import (ASKS_ACCOUNT_FACTS, account_facts_reply, accounts_in_reply, asks_accounts_in,
+                                    asks_what_it_is)
 from handlers.account_roster import (ASKS_FOR_PEOPLE, ASKS_OWNER, ASKS_ROLE, ASKS_WHO_OWNS_A_TASK, ASKS_WHO_OWNS_NAMED_WORK,
                                      roster_reply)
 from handlers.colleague_work import colleague_reply, contact_tasks
@@ -51,7 +52,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         listed = await asyncio.to_thread(accounts_in_reply, ctx)
         if listed is not None:
             return listed
-    if resolution.account and resolution.contact is None and ASKS_ACCOUNT_FACTS.search(opening) \
+    if resolution.account and resolution.contact is None and (ASKS_ACCOUNT_FACTS.search(opening)
+                                                               or asks_what_it_is(opening, resolution.account)) \
             and not ASKS_FOR_PEOPLE.search(opening):  # ("who are the contacts and what do they do": the people)
         facts = await asyncio.to_thread(account_facts_reply, ctx, resolution.account)  # "what industry is tidewater in"
         if facts is not None:

@@ -295,7 +295,8 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     # ("w tax automation" after Scale's price or a quote: the plan with that add-on, totalled)
     adds_to_quote = previous in ("quote", "price") and bool(_ADDS_AN_ADDON.search(lowered_words))
     counted = previous.split(":", 2)[2] if previous_kind == "limit" and previous else None  # ("50k a month" of the Tasks just asked)
-    needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words, counted) if len(asked_plans) == 1 and fitted is None else None
+    # ("plus w extra packs or business?": the packs on the first plan named, the bigger one offered beside them)
+    needed = addon_totals.for_a_need(view, asked_plans[0], ctx.words, counted) if len(asked_plans) in (1, 2) and fitted is None else None
     if needed is not None:  # "they need like 50k tasks a mo" on Relay Plus: its own, the packs for the rest, priced
         return HandlerResult.from_marked(readings + needed, readings_noted=True, snapshot_path=view.path,
                                          context=replace(context, aspect=aspect))
@@ -957,7 +958,7 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
                          "leaning interested keen eyeing right correct accurate wrong well "
                          "prospect prospects lead leads buyer buyers possible doable allowed pack packs block blocks "
-                         "around approx approximately maybe ish tho though count")
+                         "around approx approximately maybe ish tho though count sell selling sold")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:
@@ -1503,6 +1504,8 @@ def _plan_features(view: ProductView, plan: PlanEntry) -> str:
     if not features:
         return f"{view.name} {bold(plan['name'])} lists no features."
     lines = [f"{view.name} {bold(plan['name'])} ({_price(plan)}) includes:"]
+    if plan["description"]:  # ("whats in relay plus": its 20,000 tasks a month are in its description, not a feature)
+        lines[0] = f"{view.name} {bold(plan['name'])} ({_price(plan)}): {clean(plan['description'])}\nFeatures:"
     for feature in features[:MAX_LISTED]:
         detail = feature["details"].get(plan["slug"])
         lines.append(f"• {clean(feature['name'])}" + (f" ({clean(detail)})" if detail else ""))
@@ -1546,6 +1549,8 @@ def _plan_overview(view: ProductView, plan: PlanEntry) -> str:
 def _overview(view: ProductView) -> str:
     product = view.payload["product"]
     lines = [bold(view.name) + (f": {clean(product['tagline'])}" if product["tagline"] else "")]
+    if product["description"]:  # ("what is orbit exactly", "what does beacon do": what it does, not only its tagline)
+        lines.append(clean(product["description"]))
     if view.payload["plans"]:
         lines.append("Plans: " + " · ".join(_name_and_price(p) for p in view.payload["plans"]) + ".")
     lines.append(

@@ -94,7 +94,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"licen[cs]es|members|folks)\b", " seats added "),
         # "bundle", "bought together", "already on orbit": one product's discount for customers of another
         (r"\bbundle[sd]?\b|\btogether\b|\balready (?:on|use|using|have|has|run|running|a customer of|customers? of)\b|"
-         r"\bexisting (?:\w+ )?customers?\b|\bcross[\s-]?sell\w*\b", " bundle together "),
+         r"\bexisting (?:\w+ )?customers?\b|\bcross[\s-]?sell\w*\b|\balso (?:buy|buying|bought|get|getting|take|taking|use|using|"
+         r"on|have|has|sign(?:ing)? up for)\b", " bundle together "),
         (r"\bper (?:head|person|rep|user|seat|licen[cs]e)\b", " per seat "),
         # The size of customer a product is sold to is a minimum headcount.
         (r"\b(?:smallest|minimum|min|tiniest) (?:size of )?(?:company|companies|customers?|orgs?|organi[sz]ations?|businesses)\b|"
