@@ -132,6 +132,9 @@ _SEATS_TO = re.compile(r"\b(?:drop(?:s|ped)?|go(?:es)?|went|come|comes|bump(?:ed
                        r"(?!\s?(?:%|percent|pct|k\b|\.\d))"
                        r"|^\W*(?:and|what about|how about|ok|so)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6}) (?=(?:at list|at list price|on \w+|"
                        r"for a (?:yr|year|month)|per (?:yr|year|month)|a (?:yr|year|month)|annual\w*|monthly)\b)")
+# "whats included that pro doesnt have", "what does it add over growth": the thread's plan set against the one named
+_SET_AGAINST_IT = re.compile(r"\b(?:that|which) [\w-]+ (?:doesn'?t|does not|don'?t|do not|lacks?|can'?t)\b|\b(?:over|beyond|on top of|"
+                             r"compared to|vs\.?|versus|than) [\w-]+\W*$|\bnot (?:in|on) [\w-]+\W*$")
 # "pricing for 60 on each", "40 of each, annual": the seats of each plan just compared
 _EACH_QUANTITY = re.compile(r"(?<![\w$.,])(\d{1,3}(?:,\d{3})?|\d{1,6}) (?:(?:on|of|for|per|seats? (?:on|of|for|per)) )?"
                             r"(?:each|both|either)\b")
@@ -552,6 +555,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
             typed["account"] = typed["account"] or contacts[0].account
         elif typed["account"] is None:
             typed["account"] = names.account_named(typed["person"])
+    if (intent is Intent.PRODUCT_QUESTION and len(typed["plans"]) == 1 and thread.plan and thread.plan not in typed["plans"]
+            and not typed["product"] and _SET_AGAINST_IT.search(decision.normalized_text[:300])
+            and (names is None or _product_has_plans(names, thread.product or "", (thread.plan, *typed["plans"])))):
+        typed["plans"] = (thread.plan, *typed["plans"])  # "whats included that pro doesnt have" after Enterprise: the two set against
     if intent is Intent.PRODUCT_QUESTION and typed["quantity"] is None and follow_up and (thread.quantity or thread.plan):
         bare = (_BARE_QUANTITY.search(decision.normalized_text) or _EACH_QUANTITY.search(decision.normalized_text[:300])
                 or _SEATS_TO.search(decision.normalized_text[:300]))

@@ -104,6 +104,7 @@ _ADDON = re.compile(r"\badd[- ]?ons?\b|\b(?:is|are|cost|costs|charged|paid|bille
                     r"\bextra (?:cost|charge|fee)s?\b|\bon top\b")
 # "how many", "how long": the answer is an amount, so an item that states one is preferred.
 _ASKS_AMOUNT = re.compile(r"\bhow (?:many|long|much|big|often|fast|quickly|small)\b|\bwhat(?:'s| is) the (?:max|min)\w*\b")
+_SHORT_AMOUNT_WORDS = 6
 _HAS_AMOUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|an? (?:hour|day|week|month))\b")
 # "what are their options", "keeps hitting the limit": ways past a limit are wanted, not just its value.
 _OPTIONS = re.compile(r"\boptions?\b|\balternatives?\b|\bwhat can (?:they|we|i) do\b|\b(?:more|higher|raise|increase)\b|"
@@ -189,6 +190,11 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         previous = None
     aspect, items = _aspect(ctx.words, view, asked_plans)
     asks_nothing_else = aspect is None and not items  # ("and pro?": a plan named, nothing asked of it)
+    if (previous_kind in ("feature", "faq") and previous and frame.follow_up and len(ctx.words.split()) <= _SHORT_AMOUNT_WORDS
+            and _ASKS_AMOUNT.search(ctx.words.lower()[:MAX_SCAN_CHARS])):
+        counted = _limit_of(previous, view, asked_plans)
+        if counted is not None:  # "how long on ent" after audit logs on Pro: Enterprise's audit log retention
+            aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     # "so 15 growth seats monthly w that?" after the FAQ gave nonprofits 30% off: that discount, where it applies
     kept_off = faq_discounts.kept_in_thread(view, previous.split(":", 2)[2], frame.discount) \
         if previous_kind == "faq" and previous and frame.source("discount") == "thread" and typed_off is None else None
@@ -207,7 +213,9 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         aspect, items = "quote", []  # "ok same seat count on pro": the thread's seats, priced on Pro
     if previous == "quote" and frame.quantity and OVER_YEARS.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
         aspect, items = "quote", []  # "whole 2 yr term?" after a quote: that quote over the term, not a FAQ on terms
-    if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]):
+    # (not "which plan do they need for the snowflake export": a thing of its own named beside the plan asked for)
+    if previous and previous.startswith("item:") and not asked_plans and _LOWEST_PLAN.search(ctx.words.lower()[:MAX_SCAN_CHARS]) \
+            and not _aspect(_LOWEST_PLAN.sub(" ", ctx.words.lower()[:MAX_SCAN_CHARS]), view, asked_plans)[1]:
         aspect, items = previous, _items_like(previous, view)  # "min plan?" after the Salesforce integration
     own_items = items
     if asked_plans and not frame.typed("plans"):
