@@ -19,6 +19,9 @@ _KIND_BEFORE_NOUN = re.compile(r"\b(?P<word>[a-z][a-z-]{2,30})\s+(?:customers?|a
 # "any in retail", "who do we have in logistics", "accounts from the banking space"
 _IN_A_KIND = re.compile(r"\b(?:in|from)\s+(?:the\s+)?(?P<word>[a-z][a-z-]{2,30})(?:\s+(?:space|industry|sector|vertical|segment|"
                         r"market|world))?(?:\s*[?!.]*$|\s+(?:i|we|you|that|who|which|to|for)\b)")  # ("... in healthcare i can name drop")
+# "and in healthcare?", "what about in retail": another industry asked of the accounts just listed (an industry word only)
+_JUST_A_KIND = re.compile(r"^\W*(?:(?:and|what about|how about|also|ok|same)\W+)?(?:in|from)\s+(?:the\s+)?(?P<word>[a-z][a-z-]{2,30})"
+                          r"(?:\s+(?:space|industry|sector|vertical|segment|market))?\W*$")
 # What makes "in retail" a question about our accounts, not about something else in retail
 _ABOUT_ACCOUNTS = re.compile(r"\b(?:any|anyone|anybody|who|which|customers?|accounts?|accts?|clients?|logos|references?|ones|"
                              r"do we have|we have)\b")
@@ -44,13 +47,15 @@ def industry_words(industries: Iterable[str]) -> dict[str, str]:
 def may_ask_for_a_kind(lowered: str) -> bool:
     """Whether the message has the shape of such a question, before any industry is looked up."""
     opening = lowered[:MAX_SCAN_CHARS]
-    return bool(_KIND_BEFORE_NOUN.search(opening)) or (bool(_IN_A_KIND.search(opening)) and bool(_ABOUT_ACCOUNTS.search(opening)))
+    return bool(_KIND_BEFORE_NOUN.search(opening)) or (bool(_IN_A_KIND.search(opening)) and bool(_ABOUT_ACCOUNTS.search(opening))) \
+        or bool(_JUST_A_KIND.match(opening))
 
 
 def kind_asked(lowered: str, words: dict[str, str]) -> str | None:
     """The industry or segment whose accounts the (lower-case) message asks about; None when it asks about none."""
     opening = lowered[:MAX_SCAN_CHARS]
-    for match in (_KIND_BEFORE_NOUN.search(opening), _IN_A_KIND.search(opening) if _ABOUT_ACCOUNTS.search(opening) else None):
+    for match in (_KIND_BEFORE_NOUN.search(opening), _IN_A_KIND.search(opening) if _ABOUT_ACCOUNTS.search(opening) else None,
+                  _JUST_A_KIND.match(opening)):
         if match is None:
             continue
         word = match.group("word")

@@ -873,6 +873,12 @@ def _render(aspect: str | None, items: list[Item], question: str, view: ProductV
     payload = view.payload
     if aspect == "compare":
         return _comparison(view, plans[:3] if len(plans) >= 2 else payload["plans"])
+    if items and len(plans) == 1 and _NEEDS_THE_PLAN_FOR.search(question.lower()[:MAX_SCAN_CHARS]):
+        lowest = _lowest_plan_with(view, items[0])
+        if lowest is not None and lowest["position"] < plans[0]["position"]:
+            # "do they need pro just for call recording": no, a lower plan has it
+            return (f"No: {bold(items[0].name)} comes with {bold(lowest['name'])} ({_price(lowest)}) and higher, so they don't "
+                    f"need {plans[0]['name']} for it.")
     if items:
         yes_no = bool(_YES_NO.match(question.lower()))
         answer = "\n\n".join(_describe_item(view, item, plans, yes_no=yes_no) for item in items)
@@ -1447,6 +1453,10 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
 _AT_LIST = re.compile(r"\bat list\b|\blist price\b|\b(?:without|before|no|minus) (?:the |their |any |a )?discount\b|\bundiscounted\b")
 # "monthly w that?", "on monthly billing", "month to month": billed monthly, not a monthly share of a yearly figure
 _BILLED_MONTHLY = re.compile(r"\b(?:monthly|month[\s-]to[\s-]month|mthly|(?:billed|paid|paying|pay|bill) (?:per|each|every|by the|a) month)\b")
+# "do they need pro just for call recording", "is enterprise required for sso": whether that plan is the one it takes
+_NEEDS_THE_PLAN_FOR = re.compile(r"\b(?:need|needs|have to (?:get|buy|be on)|has to (?:get|buy|be on)|require|requires)\s+(?:to (?:be on|get|buy) )?"
+                                 r"(?:the )?[\w-]+(?: plan)?\s+(?:just |only |simply )?(?:for|to get)\b"
+                                 r"|\b(?:is|are) [\w-]+(?: plan)? (?:required|needed|necessary) (?:for|to get)\b")
 # "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan
 _ASKS_IF_IT_APPLIES = re.compile(r"\b(?:appl(?:y|ies)|qualif(?:y|ies)|eligible|valid|hold|holds|work for|count for|"
                                  r"get (?:it|that|the same)|same (?:deal|discount))\b")
