@@ -179,7 +179,9 @@ _DEAL_WORDS = frozenset("""many much final renewal renewed numbers number terms 
     seat seats users licenses looking considering planning thinking evaluating expecting""".split())
 # A question about something's content ("how long is the ramp", "who owns it"): after a search, the call found says.
 _ASKS_CONTENT = re.compile(r"^(?:(?:and|so|ok|okay|also)\W+)?(?:how (?:long|much|many|big|often)|what(?:'s| is| was| were| are)?"
-                           r"|who(?:'s| is| was)?|when|why|which|where)\b")
+                           r"|who(?:'s| is| was)?|when|why|which|where"
+                           # "hows the ramp work", "how does the ramp work", "how did that go"
+                           r"|how(?:'s| is| does| do| did| will| would)\b[^.?!\n]{0,40}\b(?:work|works|go|went|happen|look))\b")
 _PICKS_FROM_RESULTS = re.compile(r"^(?:(?:and|so|ok|okay)\W+)?(?:(?:which|what|any) (?:ones?|of (?:them|those|these|the calls))\b"
                                  r"(?! (?:said|says|mentioned|talked|discussed))"
                                  # "which were with sofia", "any with umbrella?", "just the ones from acme"

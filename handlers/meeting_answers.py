@@ -49,6 +49,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bfar apart\b|\bthe gap\b", " gap versus "),
         (r"\bstack(?:ed|s)? up\b|\bcompare[sd]?\b|\bvs\b", " versus "),
         (r"\bgo(?:ing|es)?[\s-]+live\b|\bwent[\s-]+live\b", " golive "),
+        (r"\broll(?:ing|s|ed)?[\s-]?outs?\b", " rollout "),
         (r"\bin writing\b|\bwritten\b", " writing "),
         (r"\bblockers?\b|\bblocking\b", " blocker "),
         # "whats on tylers plate", "what does leo owe them": someone's action items
