@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from handlers.text_match import terms
@@ -100,6 +100,7 @@ _HOW_MUCH = re.compile(r"\b(?:how (?:many|much|far|long|big|large|high|steep)|wh
 _DIGIT = re.compile(r"\d")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _SHARED_SENTENCE = 20  # a sentence this long shown already makes a passage holding it a repeat
+_FOLLOWING_TURNS = 2  # the turns after a line that may say the figure it leads to
 _SHORT_NOTE = 80  # a note this short is quoted with the one after it ("He asked for 25%." and the reply)
 
 
@@ -109,6 +110,7 @@ class Passage:
     speaker: str  # who said it; "" for the meeting's notes
     text: str
     source: str  # "said", "summary", "decision" or "action item"
+    after: tuple[str, ...] = ()  # the call's next turns ("Speaker: words"), for a figure said in reply a line later
 
 
 def _words(text: str) -> frozenset[str]:
@@ -165,11 +167,12 @@ def passages_of(meetings: Sequence[tuple[MeetingDetail, Sequence[tuple[str, str]
         found += [Passage(meeting, "", decision, "decision") for decision in detail.decisions]
         found += [Passage(meeting, "", item, "action item") for item in detail.action_items]
         for index, (speaker, said) in enumerate(transcript):
-            text = said
+            text, next_index = said, index + 1
             if said.rstrip().endswith("?") and index + 1 < len(transcript):
                 answer_speaker, answer = transcript[index + 1]
-                text = f"{said} — {answer_speaker}: {answer}"
-            found.append(Passage(meeting, speaker, text, "said"))
+                text, next_index = f"{said} — {answer_speaker}: {answer}", index + 2
+            after = tuple(f"{who}: {words}" for who, words in transcript[next_index:next_index + _FOLLOWING_TURNS])
+            found.append(Passage(meeting, speaker, text, "said", after))
     return found
 
 
@@ -304,6 +307,15 @@ def best_passages(question: Question, passages: Sequence[Passage], *, preferred:
         if key in seen or any(key in shown or any(sentence in shown for sentence in sentences) for shown in seen):
             continue  # the same words again, or a sentence of a passage already shown (notes quoted two ways)
         seen.add(key)
+        if question.wants_number and passage.source == "said" and not _DIGIT.search(passage.text):
+            # "wht cap did maya offer": "... a cap on the price increase" — "What cap?" — "No more than 5%": the figure
+            # said a turn or two later
+            figure = next((index for index, line in enumerate(passage.after) if _DIGIT.search(line)), None)
+            if figure is not None:
+                passage = replace(passage, text=" — ".join((passage.text, *passage.after[:figure + 1])))
+        elif (question.wants_number and passage.source == "said" and len(passage.after) > 1
+              and passage.after[0].rstrip().endswith("?") and question.words & _words(passage.after[0])):
+            passage = replace(passage, text=" — ".join((passage.text, *passage.after[:2])))  # "... a cap" — "What cap?" — "5%"
         chosen.append(passage)
     return chosen
 
