@@ -378,7 +378,7 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
     elif aspect == "quote" and asked_plans:
         # ("per seat per month?" of a deal struck on annual pricing: its monthly share, not monthly billing discounted)
         term = None if (frame.term == "month" and off and frame.typed("term")
-                        and not _BILLED_MONTHLY.search(lowered_words)) else frame.term
+                        and not _MONTHLY_BILLING.search(lowered_words)) else frame.term
         answer = _quotes(view, asked_plans, quantity, term, off, mix)
         answer += _over_years(ctx.words, view, asked_plans, quantity, off, mix)
         if faq_off is not None and off == faq_off.percent:
@@ -1451,8 +1451,6 @@ def _prices(view: ProductView, plans: Sequence[PlanEntry]) -> str:
 
 
 _AT_LIST = re.compile(r"\bat list\b|\blist price\b|\b(?:without|before|no|minus) (?:the |their |any |a )?discount\b|\bundiscounted\b")
-# "monthly w that?", "on monthly billing", "month to month": billed monthly, not a monthly share of a yearly figure
-_BILLED_MONTHLY = re.compile(r"\b(?:monthly|month[\s-]to[\s-]month|mthly|(?:billed|paid|paying|pay|bill) (?:per|each|every|by the|a) month)\b")
 # "do they need pro just for call recording", "is enterprise required for sso": whether that plan is the one it takes
 _NEEDS_THE_PLAN_FOR = re.compile(r"\b(?:need|needs|have to (?:get|buy|be on)|has to (?:get|buy|be on)|require|requires)\s+(?:to (?:be on|get|buy) )?"
                                  r"(?:the )?[\w-]+(?: plan)?\s+(?:just |only |simply )?(?:for|to get)\b"
@@ -1460,9 +1458,10 @@ _NEEDS_THE_PLAN_FOR = re.compile(r"\b(?:need|needs|have to (?:get|buy|be on)|has
 # "does that apply to pro", "do they qualify on enterprise": whether the discount just given holds for a plan
 _ASKS_IF_IT_APPLIES = re.compile(r"\b(?:appl(?:y|ies)|qualif(?:y|ies)|eligible|valid|hold|holds|work for|count for|"
                                  r"get (?:it|that|the same)|same (?:deal|discount))\b")
-# "can they do monthly billing on ent", "month to month on enterprise possible?": whether a plan is billed that way
-_ASKS_MONTHLY_BILLING = re.compile(r"\b(?:monthly|mthly|month[\s-]?to[\s-]?month|month by month|(?:pay|paid|bill\w*|charge\w*) "
-                                   r"(?:by the |per |each |every |a |by )month)\b")
+# "can they do monthly billing on ent", "monthly w that?", "month to month": billed monthly (not a monthly share of a
+# yearly figure)
+_MONTHLY_BILLING = re.compile(r"\b(?:monthly|mthly|month[\s-]?to[\s-]?month|month by month|(?:pay|paid|paying|bill\w*|charge\w*) "
+                              r"(?:by the |per |each |every |a |by )month)\b")
 _BILLED_ANNUALLY = re.compile(r"\bbilled (?:annually|yearly)\b|\bannual (?:contract|billing) only\b", re.IGNORECASE)
 
 
@@ -1470,7 +1469,7 @@ def _billing_term_answer(question: str, view: ProductView, plans: Sequence[PlanE
     """Yes or no to a question whether a plan can be billed monthly (no when its description says it is billed
     annually, with the plans that can); None for any other question."""
     lowered = question.lower()[:MAX_SCAN_CHARS]
-    if len(plans) != 1 or not _ASKS_MONTHLY_BILLING.search(lowered) or not (_YES_NO.match(lowered) or "?" in lowered
+    if len(plans) != 1 or not _MONTHLY_BILLING.search(lowered) or not (_YES_NO.match(lowered) or "?" in lowered
                                                                              or "possible" in lowered):
         return None
     plan = plans[0]
