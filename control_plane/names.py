@@ -438,7 +438,7 @@ _CATALOG_SYNONYMS = {
     "pay": "payment", "paying": "payment", "wire": "payment", "charity": "nonprofit", "charities": "nonprofit",
     "nonprofits": "nonprofit", "host": "hosted", "hosting": "hosted", "tires": "trial", "tyres": "trial", "live": "onboarding",
     "questionnaires": "questionnaire", "implementation": "onboarding", "setup": "onboarding",
-    "eu": "residency", "europe": "residency", "european": "residency",
+    "eu": "residency", "europe": "residency", "european": "residency", "cc": "trial",  # ("no cc needed?": the trial FAQ)
 }
 
 

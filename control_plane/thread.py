@@ -63,6 +63,7 @@ _THEIR_DEAL = re.compile(
     r"|\bwhen (?:does|do|will|is|are|did) (?:the |their |our )?[\w-]+(?: [\w-]+)? (?:happen|happening|start|starting|kick ?off|"
     r"begin|land|close|wrap up|finish)\b"
     r"|\bwho (?:on|from) (?:our|their) (?:side|end)\b|\bwho(?:'s| is) (?:doing|handling|running|owning|leading|driving)\b"
+    r"|\bwho owns (?:the|their|that) (?!account\b)[\w-]+"
     r"|^(?:(?:and|so|ok),? )?what (?:was|were) [\w-]+ (?:at|charging|quoting|offering|asking)\b"
     r"|\b(?:the|a|any|which|what|who was the|their) competitors?\b"
     r"|\bwe (?:offer(?:ed)?|quot(?:e|ed)|charg(?:e|ed)|promis(?:e|ed)|g[ia]ve|agreed|counter(?:ed)?|propos(?:e|ed)|waived?)\b"

@@ -972,7 +972,7 @@ _DISCOURSE_WORDS = terms("exactly anyway anyways actually really again basically
                          "theyre they're were we're youre you're looking considering thinking evaluating planning going "
                          "leaning interested keen eyeing right correct accurate wrong well "
                          "prospect prospects lead leads buyer buyers possible doable allowed pack packs block blocks "
-                         "around approx approximately maybe ish tho though count sell selling sold")
+                         "around approx approximately maybe ish tho though count sell selling sold apply applies worth")
 
 
 def _unmatched_words(question: str, view: ProductView) -> list[str]:

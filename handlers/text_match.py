@@ -22,6 +22,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhipaa\b", " hipaa "),
         (r"\bcomma[\s-]*separated\b", " csv "),
         (r"\bapi[\s-]*rate[\s-]*limits?\b|\brate[\s-]*limits?\b", " ratelimit api "),
+        # "needs like 2000/min", "5k requests a minute": an API rate
+        (r"\b\d[\d,.]*\s?k?\s?(?:req(?:uest)?s?\s?)?(?:/|per |a )\s?min(?:ute)?\b|\breq(?:uest)?s?/min\b", " ratelimit api "),
         (r"\buptime\b|\bavailability\b", " uptime sla "),
         (r"\badd[\s-]+ons?\b|\baddons?\b", " addon "),
         (r"\bfree[\s-]+trial\b", " trial free "),
