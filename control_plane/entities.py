@@ -26,7 +26,7 @@ _EVERYDAY_PLAN_NAMES = frozenset(
 _PLAN_SLOT_BEFORE = frozenset(
     "is does do on in and or vs versus than compare about of get to from upgrade meant mean said whats what's hows how's "
     "would went buy buys buying choose chose pick picked take took want wants use using wait actually oops sorry need needs "
-    "require requires".split()
+    "require requires out".split()
 )
 # "growth run per seat", "team cost monthly": words right after an everyday plan name that ask what it costs.
 # "a discount on beacon", "20% off beacon", "pricing for relay": the product asked about, when two are named

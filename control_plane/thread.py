@@ -54,6 +54,9 @@ _ASKS_THE_CATALOG = re.compile(
 # A question about the customer the thread is about: "whats their budget", "who's their champion".
 _THEIR_FACTS = re.compile(r"^(?:(?:and|so|ok|okay|btw|also|wait|remind me|quick q|quick question),? ){0,2}(?:what(?:'s| is| was| were| are)?|who(?:'s| is| was)?|how (?:much|many|big)"
                           r"(?: is| was| are| were)?) (?:their|his|her)\b")
+# "what plans are they looking at", "which plan is she leaning towards": their evaluation, as the calls tell it
+_THEIR_EVALUATION = re.compile(r"\b(?:what|which) (?:plans?|tiers?|options?|products?) (?:are|is|were|was) (?:they|he|she) "
+                               r"(?:looking at|considering|evaluating|on|interested in|leaning)\b")
 # "how big is the renewal cap", "what currency is the quote in", "did we charge a setup fee", "whens it going to
 # their board": the account's deal, in words no catalog answers
 _THEIR_DEAL = re.compile(
@@ -242,7 +245,8 @@ _DEAL_VALUE = re.compile(r"\b(?:worth|come to|comes to|work out to|works out to|
                          r"effective|net (?:price|per seat|cost)|per (?:seat|user) (?:after|with|w)\b)\b")
 _POINTS_AT_SOMEONE = re.compile(r"\b(?:he|him|his|she|her|hers)\b")
 # "which meetings was he on", "what calls has she been on": a contact's meetings
-_THEIR_MEETINGS = re.compile(r"\b(?:meetings?|calls?|mtgs?)\b")
+_THEIR_MEETINGS = re.compile(r"\b(?:which|what|any|list|all)\b[^.?!\n]{0,20}\b(?:meetings?|calls?|mtgs?)\b"
+                             r"|^\W*(?:(?:and|so|ok)\W+)?(?:his|her|their) (?:meetings?|calls?|mtgs?)\W*$")
 # "which accounts is he on", "what does she cover", "whats his book": one of our people's accounts
 _THEIR_BOOK = re.compile(r"\b(?:accounts?|accts?|book|territory|portfolio|cover|covers|own|owns|manage|manages)\b")
 # "vandelays deal worth per yr", "hooli contract per yr?", "umbrella deal, annual total?": their deal, priced
@@ -444,7 +448,7 @@ def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
     if decision.entities.product or decision.entities.plans:
         return False
     text = decision.normalized_text
-    return bool(_THEIR_FACTS.search(text)) or bool(ABOUT_THEIR_PLANS.search(text)) \
+    return bool(_THEIR_FACTS.search(text)) or bool(ABOUT_THEIR_PLANS.search(text)) or bool(_THEIR_EVALUATION.search(text)) \
         or (weak and asks_what_happened(text) and bool(_ABOUT_THEM.search(text))) \
         or (decision.confidence < _SURE_CATALOG and bool(_THEIR_DEAL.search(text)))
 
@@ -664,8 +668,9 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
             found_call = thread.last_intent == Intent.CALL_SEARCH.value
             return {"account": thread.account, "meeting_id": thread.meeting_id if found_call else None,
                     "topic": thread.topic if found_call and _ABOUT_IT.search(text) else None}
-        if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT:
-            return {"aspect": PERSON_ASPECT}  # "and ken ito?" after "who is aisha bello": who Ken Ito is
+        if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT and _subject_words(decision) == 0:
+            # "and ken ito?" after "who is aisha bello": who Ken Ito is (not "what discount did omar get")
+            return {"aspect": PERSON_ASPECT}
         if typed["account"] or typed["person"] or typed["colleague"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR
