@@ -660,7 +660,8 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
                 and (typed["colleague"] or not decision.entities.account or pointing):  # (not the contact's own account)
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
-        if typed["colleague"] and follow_up and thread.aspect == PERSON_ASPECT and not typed["account"]:
+        if typed["colleague"] and follow_up and thread.aspect == PERSON_ASPECT and not typed["account"] \
+                and _subject_words(decision) == 0:
             return {"aspect": PERSON_ASPECT}  # "and leo?" after "who is dana whitfield": who Leo is
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls; "what did sam say"
@@ -798,7 +799,7 @@ def _subject_words(decision: Decision) -> int:
     """How many words of the message are neither names it gives nor words that lean on the previous turn
     ("does orbit replace vanta" has two: a question of its own, not "and orbit?")."""
     entities = decision.entities
-    named = " ".join(str(value) for value in (entities.product, entities.account, entities.person,
+    named = " ".join(str(value) for value in (entities.product, entities.account, entities.person, entities.colleague,
                                               entities.meeting_kind, *entities.plans) if value).casefold()
     name_words = set(_WORD.findall(named))
     count = 0

@@ -298,7 +298,10 @@ class Pipeline:
                 account=resolution.account or (decision.entities.account if frame.typed("account") or
                                                frame.intent is Intent.PRODUCT_QUESTION else None),
                 person=resolution.contact.name if resolution.contact else None,
-                meeting_id=resolution.meeting.id if resolution.meeting else None,
+                # (not a meeting of another account than the one the frame is about: "what did maya counter with" in
+                # a thread about Kestrel must not leave Maya's latest Acme meeting as the thread's)
+                meeting_id=resolution.meeting.id if resolution.meeting and (
+                    not frame.account or resolution.meeting.account.casefold() == frame.account.casefold()) else None,
             )
             turn = memory.context.follow(named).follow(result.context)
             if frame.intent is Intent.MEETING_SUMMARY and isinstance(self.control_plane, ControlPlane):
