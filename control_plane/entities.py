@@ -280,6 +280,9 @@ class EntityExtractor:
             return True  # "price for scale", "whats the cost on business": the plan closing a price question
         if match.previous_word in ("with", "w", "w/") and not match.next_words:
             return True  # "does okta work w team": the plan closing the question (not "come with free onboarding")
+        if not following and (match.previous_word.removesuffix("s") in self.names.limit_terms
+                              or self.names.catalog_terms_in(match.previous_word)):
+            return True  # "api limit growth", "sso growth?": a plan closing a question about what it includes
         if match.previous_word in _MODAL_BEFORE and following and following[0] in _VERB_AFTER_MODAL:
             return True  # "can growth be paid monthly", "could team get sso"
         word = text.lowered[match.start : match.end]

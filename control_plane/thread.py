@@ -233,6 +233,9 @@ _ANOTHER_ROLE = re.compile(r"^\W*(?:(?:and|n|also|what about|how about|same for)
                            r"cto|ceo|cio|dpo)(?: (?:side|team|person|people|contact|guy|lead))?\W*$")
 _ASKS_STATUS = re.compile(r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|"
                           r"where do (?:we|things) stand|latest (?:status|update)|any (?:update|news)|status)\b")
+# "and whats the cheapest plan", "the top tier": the product's, whatever plans were just compared
+_EXTREME_PLAN = re.compile(r"\b(?:cheapest|lowest|smallest|most expensive|highest|biggest|top|entry|entry-level|base) "
+                           r"(?:plan|tier|edition|option|one)\b")
 # "api limit diff between the two?", "on both", "each of them": the plans just compared
 _THE_PLANS_COMPARED = re.compile(r"\b(?:the two|both|each of them|either of them|between them|those two|these two)\b")
 # "whats the deal worth per yr", "per yr after disc", "what does that come to at the agreed terms": the deal, priced
@@ -734,12 +737,12 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
     if plans and names is not None and not _product_has_plans(names, thread.product, plans):
         return {}  # the plans named belong to another product
     inherited: dict[str, Any] = {"product": thread.product}
-    if not plans and len(thread.plans) > 1 and (follow_up or text.startswith(("which", "what about", "do they", "does either"))
-                                                or _THE_PLANS_COMPARED.search(text)):
+    if not plans and len(thread.plans) > 1 and not _EXTREME_PLAN.search(text) and (
+            follow_up or text.startswith(("which", "what about", "do they", "does either")) or _THE_PLANS_COMPARED.search(text)):
         inherited["plans"] = thread.plans  # "uptime sla on each?", "which has call recording" after a comparison
         if len(thread.plan_seats) == len(thread.plans):
             inherited["plan_seats"] = thread.plan_seats  # "price that out" after "55 Growth seats and 10 Pro seats"
-    elif not plans and thread.plan and not _WHICH_PLAN.search(text):
+    elif not plans and thread.plan and not _WHICH_PLAN.search(text) and not _EXTREME_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
     if follow_up or (typed["product"] is None and not plans):
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed

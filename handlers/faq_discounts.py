@@ -75,9 +75,13 @@ def named_in(view: ProductView, faq: str, words: str) -> FaqDiscount | None:
     return found[0] if len(found) == 1 else None
 
 
-def kept_in_thread(view: ProductView, faq: str, percent: float | None) -> FaqDiscount | None:
-    """The discount of the FAQ `faq` a thread kept as `percent` after that FAQ answered a kind of customer."""
-    return next((d for d in faq_discounts(view) if d.faq == faq and d.percent == percent), None) if percent else None
+def kept_in_thread(view: ProductView, faq: str | None, percent: float | None) -> FaqDiscount | None:
+    """The discount of the FAQ `faq` (any FAQ when None) a thread kept as `percent` after that FAQ answered a kind of
+    customer; None when none, or several, give that percentage."""
+    if not percent:
+        return None
+    found = [d for d in faq_discounts(view) if (faq is None or d.faq == faq) and d.percent == percent]
+    return found[0] if len(found) == 1 else None
 
 
 def _customer_words(words: str) -> set[str]:

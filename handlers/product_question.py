@@ -196,8 +196,10 @@ async def handle(ctx: HandlerContext) -> HandlerResult:
         if counted is not None:  # "how long on ent" after audit logs on Pro: Enterprise's audit log retention
             aspect, items = f"item:limit:{counted}", _items_named(f"item:limit:{counted}", view)
     # "so 15 growth seats monthly w that?" after the FAQ gave nonprofits 30% off: that discount, where it applies
-    kept_off = faq_discounts.kept_in_thread(view, previous.split(":", 2)[2], frame.discount) \
-        if previous_kind == "faq" and previous and frame.source("discount") == "thread" and typed_off is None else None
+    # (after a quote with it too: "does that apply to pro" after 10 growth seats for a startup)
+    kept_off = faq_discounts.kept_in_thread(view, previous.split(":", 2)[2] if previous_kind == "faq" and previous else None,
+                                            frame.discount) \
+        if (previous_kind == "faq" or previous == "quote") and frame.source("discount") == "thread" and typed_off is None else None
     if kept_off is not None and asked_plans and faq_off is None:
         if kept_off.applies_to(asked_plans[0]):
             faq_off = kept_off
