@@ -280,7 +280,7 @@ def _what_meetings_say(found: list[Passage], ctx: HandlerContext, question: Ques
 # "whats the acme deal again", "what did we sell initech", "what deal did they land on", "what did they end up agreeing to"
 _ASKS_THE_DEAL = re.compile(r"\bwhat(?:'s| is|s| was)? (?:the |their |our )?(?:[\w&'-]+ )?deal(?: again| look(?:s|ing)? like| (?:we|they) (?:have|got|signed|struck))?\W*$"
                             r"|\bwhat (?:did|have) (?:we|they) (?:sell|sold|buy|bought|sign|signed|agree to|end up (?:with|agreeing to|buying|signing))\b"
-                            r"|\bwhat deal did\b|\bwhat (?:did|have) we sold\b|\bwhere did (?:we|they) land\b(?! on \w)")
+                            r"|\bwhat deal did\b|\bwhat (?:did|have) we sold\b|\bwhere did (?:we|they|it|things) (?:land|end up|settle)\b(?! on \w)")
 _STATES_SEATS = re.compile(r"\b\d[\d,]*\s+(?:[A-Z][\w-]+\s+)?seats?\b|\bseats?\b[^.;]{0,20}\b\d{2,}")
 # "pushing for", "holding out for": what someone wanted, said the way negotiations are talked about
 _PUSHING_FOR = r"(?:push|hold|hop|angl|hold out|look|ask)(?:ing|ed|s)? (?:out )?for"
