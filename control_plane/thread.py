@@ -136,6 +136,9 @@ _SEATS_TO = re.compile(r"\b(?:drop(?:s|ped)?|go(?:es)?|went|come|comes|bump(?:ed
                        r"(?!\s?(?:%|percent|pct|k\b|\.\d))"
                        r"|^\W*(?:and|what about|how about|ok|so)?\W*(\d{1,3}(?:,\d{3})?|\d{1,6}) (?=(?:at list|at list price|on \w+|"
                        r"for a (?:yr|year|month)|per (?:yr|year|month)|a (?:yr|year|month)|annual\w*|monthly)\b)")
+# "customer already uses orbit", "if they also buy orbit": the product they have besides, not the one asked about
+_ALREADY_ON = re.compile(r"\b(?:already|also|too)\s+(?:use|uses|using|on|buy|buys|buying|bought|have|has|run|runs|running|"
+                         r"a customer of|customers of)\b|\b(?:existing|current) \w+ customers?\b|\b\w+ customers? too\b")
 # "whats included that pro doesnt have", "what does it add over growth": the thread's plan set against the one named
 _SET_AGAINST_IT = re.compile(r"\b(?:that|which) [\w-]+ (?:doesn'?t|does not|don'?t|do not|lacks?|can'?t)\b|\b(?:over|beyond|on top of|"
                              r"compared to|vs\.?|versus|than) [\w-]+\W*$|\bnot (?:in|on) [\w-]+\W*$")
@@ -558,6 +561,10 @@ def merge_thread(decision: Decision, thread: ThreadContext, names: NameIndex | N
         boss = names.senior_to(thread.person)  # "send it to her boss instead", "who's his manager"
         if boss is not None:
             typed["person"], typed["account"] = boss.name, typed["account"] or boss.account
+    if (intent is Intent.PRODUCT_QUESTION and typed["product"] and thread.product and names is not None
+            and not _same_product(typed["product"], thread.product, names) and not typed["plans"]
+            and _ALREADY_ON.search(decision.normalized_text[:300])):
+        typed["product"] = None  # "customer already uses orbit, any discount?" in a Beacon thread: still about Beacon
     if names is not None and typed["person"]:
         contacts = names.contacts_named(typed["person"])
         if len(contacts) == 1:  # "sarah" is Sarah Kim, of Umbrella Health
