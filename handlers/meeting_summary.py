@@ -183,7 +183,7 @@ _RECAP = re.compile(
     r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|how(?:'s| was)\b[^.?!\n]{0,60}\b(?:go|went)\b|gist|"
     r"who\b(?: [\w']+){0,4} (?:was|were) (?:on|in|there)\b|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
     r"latest|status|update|current state|state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|"
-    r"up to speed|deal look(?:s|ing)? like|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
+    r"up to speed|deal look(?:s|ing)? like|what(?:'s| is|s) new|anything new|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )
 
