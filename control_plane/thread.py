@@ -751,8 +751,10 @@ def _product_context(follow_up: bool, text: str, typed: dict[str, Any], thread: 
             inherited["plan_seats"] = thread.plan_seats  # "price that out" after "55 Growth seats and 10 Pro seats"
     elif not plans and thread.plan and not _WHICH_PLAN.search(text) and not _EXTREME_PLAN.search(text):
         inherited["plans"] = (thread.plan,)
-    if follow_up or (typed["product"] is None and not plans):
+    prices_the_deal = thread.last_intent == Intent.MEETING_SUMMARY.value and bool(_DEAL_VALUE.search(text))
+    if (follow_up or (typed["product"] is None and not plans)) and not prices_the_deal:
         # A message naming nothing of the catalog ("how often does the sync run") may ask about the thing discussed
+        # (not "whats the deal worth per yr" after a meeting answer that talked of an add-on: the deal, priced alone)
         inherited["aspect"] = thread.aspect
     # Seats and a period carry over from a price; "and for startups?" after the nonprofit-discount FAQ asks the FAQ
     # (an add-on priced on a plan's seats keeps them: "and annually?" asks the same bundle billed annually)
