@@ -35,6 +35,10 @@ ABOUT_THEIR_PLANS = re.compile(
 ADDS_A_TOPIC = re.compile(r"^(?:and|also|what about|how about|plus)\b(?![^.?!\n]{0,60}\b(?:would|could|should|if|cost|price)\b)")
 
 
+# Where things stand now ("current state of the deal", "get up to speed", "whats new w globex"), as a regex fragment for
+# the patterns that read it: a recap (handlers.meeting_summary) of the latest meeting (bot.pipeline.resolution)
+WHERE_THINGS_STAND = (r"current state|state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|up to speed|"
+                      r"deal look(?:s|ing)? like|what(?:'s| is|s) new")
 # Any question ("who's the champion at acme", "kestrel - what are their hard requirements", "did frank go w us
 # or closewise?"): about a named account or contact and read as nothing else, it is about their meetings.
 ASKS_A_QUESTION = re.compile(

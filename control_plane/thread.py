@@ -353,8 +353,8 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if thread.person and _CONTACT_DETAIL.search(text) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
             and not decision.entities.person:
         return Intent.MEETING_SUMMARY, True  # "his email?", "whats her title" about the thread's contact
-    if thread.aspect == PERSON_ASPECT and thread.person and _continuable(Intent.MEETING_SUMMARY, slots_for) \
-            and _POINTS_AT_SOMEONE.search(text) and _THEIR_MEETINGS.search(text) and not decision.entities.account:
+    if _asks_the_contacts_meetings(text, thread) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
+            and not decision.entities.account:
         return Intent.MEETING_SUMMARY, True  # "which meetings was he on" after who Henrik is: his meetings
     if (thread.aspect or "").startswith(COLLEAGUE_ASPECT) and _continuable(Intent.MEETING_SUMMARY, slots_for) \
             and _POINTS_AT_SOMEONE.search(text) and _THEIR_BOOK.search(text) and not decision.entities.account:
@@ -444,6 +444,12 @@ def intent_in_thread(decision: Decision, thread: ThreadContext,
     if last is Intent.MEETING_SUMMARY and _asks_about_the_meeting(decision):
         return last, True  # "what payment terms did we agree to", "and term + discount?" after a recap
     return decision.intent, False
+
+
+def _asks_the_contacts_meetings(text: str, thread: ThreadContext) -> bool:
+    """"which meetings was he on" after who a contact is: that contact's meetings."""
+    return (thread.aspect == PERSON_ASPECT and bool(thread.person) and bool(_POINTS_AT_SOMEONE.search(text))
+            and bool(_THEIR_MEETINGS.search(text)))
 
 
 def _asks_about_the_account(decision: Decision, weak: bool) -> bool:
@@ -637,8 +643,7 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         return _product_context(follow_up, text, typed, thread, names)
     named_meeting = any(typed[name] for name in ("account", "person", "meeting_kind", "time_range"))
     if intent is Intent.MEETING_SUMMARY:
-        if thread.person and not typed["person"] and (_CONTACT_DETAIL.search(text) or (
-                thread.aspect == PERSON_ASPECT and _POINTS_AT_SOMEONE.search(text) and _THEIR_MEETINGS.search(text))):
+        if thread.person and not typed["person"] and (_CONTACT_DETAIL.search(text) or _asks_the_contacts_meetings(text, thread)):
             # "his email?" after a draft to Luis, "her title" after Priya's meeting: who they are
             return {"account": thread.account, "person": thread.person, "aspect": PERSON_ASPECT}
         if follow_up and thread.topic and thread.last_intent == Intent.MEETING_SUMMARY.value and (
@@ -670,18 +675,16 @@ def _inherited(intent: Intent, follow_up: bool, decision: Decision, typed: dict[
         if (typed["colleague"] or typed["person"]) and about and (follow_up or pointing) \
                 and (typed["colleague"] or not decision.entities.account or pointing):  # (not the contact's own account)
             return {"aspect": thread.aspect}  # "n leo" after whats on tylers plate: what Leo owes
-        if typed["colleague"] and follow_up and thread.aspect == PERSON_ASPECT and not typed["account"] \
-                and _subject_words(decision) == 0:
-            return {"aspect": PERSON_ASPECT}  # "and leo?" after "who is dana whitfield": who Leo is
+        if (typed["person"] or (typed["colleague"] and not typed["account"])) and follow_up \
+                and thread.aspect == PERSON_ASPECT and _subject_words(decision) == 0:
+            # "and ken ito?", "and leo?" after "who is dana whitfield": who they are (not "what discount did omar get")
+            return {"aspect": PERSON_ASPECT}
         if typed["colleague"] and not typed["account"] and not typed["person"]:
             # "how did daniel counter" in a thread about Tidewater: Daniel on the Tidewater calls; "what did sam say"
             # after a search found the call: on that call
             found_call = thread.last_intent == Intent.CALL_SEARCH.value
             return {"account": thread.account, "meeting_id": thread.meeting_id if found_call else None,
                     "topic": thread.topic if found_call and _ABOUT_IT.search(text) else None}
-        if typed["person"] and follow_up and thread.aspect == PERSON_ASPECT and _subject_words(decision) == 0:
-            # "and ken ito?" after "who is aisha bello": who Ken Ito is (not "what discount did omar get")
-            return {"aspect": PERSON_ASPECT}
         if typed["account"] or typed["person"] or typed["colleague"]:
             return {}
         if named_meeting:  # "recap the qbr" in a thread about Globex: Globex's QBR

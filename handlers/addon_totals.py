@@ -84,7 +84,8 @@ def _count(addon: AddOnEntry, lowered: str, mention: re.Match[str]) -> tuple[int
     return 1, None
 
 
-_PACKS_OF = re.compile(r"\d{1,4}\s+(?:extra\s+|more\s+|additional\s+)?(?:packs?|blocks?|units?)\s+of\s+(?:the\s+)?$")
+# "2 extra sms credits", "+ 2 packs of sms credits": a count right before an add-on's name puts it on the quote
+_COUNTED_BEFORE = re.compile(r"\d\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?(?:(?:packs?|blocks?|units?)\s+of\s+(?:the\s+)?)?$")
 # "sms credits, say 3 packs", "api capacity x2": how many, said after the add-on's name
 _PACKS_AFTER = re.compile(r"[\s,:-]*(?:(?:say|like|about|around|maybe|probably)\s+)?(?:x\s?)?(\d{1,4}|" + "|".join(_NUMBER_WORDS)
                           + r")(?:\s+(?:packs?|blocks?|units?|of them))?\b(?!\s*(?:seats?|users?|%|k\b))")
@@ -132,9 +133,8 @@ def asked_addons(view: ProductView, plan: PlanEntry, text: str) -> list[tuple[Ad
         mention = _mention(addon, lowered)
         start = mention.start(mention.lastindex or 0) if mention else 0
         if mention is None or not (_JOINED.search(lowered[:start]) or _OPENS.match(lowered[:start])
-                                   or _PACKS_OF.search(lowered[max(0, start - 40):start])
-                                   or _ON_SEATS.match(lowered[mention.end():]) or
-                                   re.search(r"\d\s+(?:x\s+)?(?:extra\s+|more\s+|additional\s+)?$", lowered[:start])):
+                                   or _ON_SEATS.match(lowered[mention.end():])
+                                   or _COUNTED_BEFORE.search(lowered[max(0, start - 40):start])):
             continue
         packs, why = _count(addon, lowered, mention)
         found.append((addon, packs, why))

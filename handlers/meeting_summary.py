@@ -7,6 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
+from control_plane.meeting_questions import WHERE_THINGS_STAND
 from control_plane.thread import PEOPLE_ASPECT, PERSON_ASPECT, names_an_owner
 from handlers import llm_text, prompts
 from handlers.call_search import format_date
@@ -182,8 +183,7 @@ _RECAP = re.compile(
     r"\b(?:recap|summar\w*|sum up|tl;?dr|debrief|rundown|catch me up|fill me in|brief me|what happened|how did\b[^.?!\n]{0,60}\bgo|"
     r"how(?:'s| is| are)\b[^.?!\n]{0,40}\bgoing|how(?:'s| was)\b[^.?!\n]{0,60}\b(?:go|went)\b|gist|"
     r"who\b(?: [\w']+){0,4} (?:was|were) (?:on|in|there)\b|where(?:'s| is| are| r)\b[^.?!\n]{0,40}\bat\b|live yet|"
-    r"latest|status|update|current state|state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|"
-    r"up to speed|deal look(?:s|ing)? like|what(?:'s| is|s) new|anything new|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
+    r"latest|status|update|" + WHERE_THINGS_STAND + r"|anything new|anything i (?:need|should)|where did we land|where do we stand|key points|takeaways|next steps|"
     r"action items|notes|who (?:attended|joined|was on|were on|was there|were there|was in|were in))\b"
 )
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from control_plane.frame import Frame
 from control_plane.intents import Intent, TimeRange
+from control_plane.meeting_questions import WHERE_THINGS_STAND
 from control_plane.names import NameIndex
 from control_plane.thread import readdresses_the_draft
 from knowledge.db import Database
@@ -34,8 +35,7 @@ _LATEST = re.compile(rf"\b(latest|most recent|previous|last)\b(?!\s+(week|month|
 _STATUS = re.compile(
     r"\b(?:live yet|live now|gone live|signed yet|closed yet|where (?:are|is|r) (?:they|we|things|it) at|where do (?:we|things) stand|"
     # "whats the status there", "current state of the deal", "get up to speed", "any news"
-    r"status|(?:current )?state of (?:the |that |their )?(?:deal|account|play|things|renewal|contract)|current state|"
-    r"up to speed|any (?:news|updates?)|what(?:'s| is|s) new|deal look(?:s|ing)? like|(?:the|their) deal (?:so far|now|currently))\b",
+    r"status|any (?:news|updates?)|(?:the|their) deal (?:so far|now|currently)|" + WHERE_THINGS_STAND + r")\b",
     re.IGNORECASE,
 )
 
